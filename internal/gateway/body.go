@@ -226,6 +226,7 @@ func (b *body) extractFeatures(e provider.Endpoint) {
 	f.Messages = len(b.messages)
 	var system, firstUser string
 	var all strings.Builder
+	userChars := 0
 	for _, m := range b.messages {
 		t := contentText(m.Content)
 		all.WriteString(t)
@@ -236,6 +237,7 @@ func (b *body) extractFeatures(e provider.Endpoint) {
 				system = t
 			}
 		case "user":
+			userChars += len(strings.TrimSpace(t))
 			if firstUser == "" {
 				firstUser = t
 			}
@@ -244,10 +246,12 @@ func (b *body) extractFeatures(e provider.Endpoint) {
 	if e != provider.ChatCompletions {
 		all.WriteString(b.prompt)
 		firstUser = b.prompt
+		userChars = len(strings.TrimSpace(b.prompt))
 	}
 	text := all.String()
 	f.PromptChars = len(text)
-	f.EmptyPrompt = strings.TrimSpace(text) == ""
+	// The key checker's probe (threat step 2) sends an empty user turn.
+	f.EmptyPrompt = userChars == 0
 	if system != "" {
 		f.SystemHash = shortHash(system)
 	}

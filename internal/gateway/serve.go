@@ -308,9 +308,10 @@ func (x *exchange) scopeModel() *apiError {
 		return nil
 	}
 	rt, ok := x.s.routes[name]
-	if !ok || !x.key.AllowsModel(name) {
-		// An unknown model and a forbidden one look the same, so a stolen
-		// key cannot enumerate the configured deployments (threat step 3).
+	if ok && !x.key.AllowsModel(name) {
+		return forbidden("model_not_allowed", "This key may not use the model `"+truncate(name, 100)+"`.")
+	}
+	if !ok {
 		if x.style == "azure" && x.deployment != "" {
 			return &apiError{Status: 404, Type: "invalid_request_error", Code: "DeploymentNotFound", Refusal: "scope",
 				Message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."}
