@@ -61,7 +61,7 @@ func TestStripHeaders(t *testing.T) {
 
 func TestSSEData(t *testing.T) {
 	tests := map[string]string{
-		"data: {\"a\":1}\n\n":              `{"a":1}`,
+		"data: {\"a\":1}\n\n":                `{"a":1}`,
 		"event: x\ndata: one\ndata: two\n\n": "one\ntwo",
 		"data:no-space\r\n\r\n":              "no-space",
 		": comment\n\n":                      "",

@@ -527,4 +527,3 @@ func (x *exchange) ok(v any) {
 	x.w.WriteHeader(200)
 	x.w.Write(b)
 }
-
