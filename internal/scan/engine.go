@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,7 +104,21 @@ func NewEngine(specs []RuleSpec) (*Engine, error) {
 	if len(e.rules) == 0 {
 		return nil, errors.New("scan: no rules")
 	}
-	b := aho.NewAhoCorasickBuilder(aho.Opts{AsciiCaseInsensitive: true, MatchKind: aho.StandardMatch, DFA: true})
+	// Leftmost-longest, non-overlapping matching is the automaton's fast
+	// path. A keyword hidden inside a longer one that matched is covered
+	// by giving each keyword the rules of every keyword it contains.
+	for pi, k := range patterns {
+		for qi, q := range patterns {
+			if qi != pi && strings.Contains(k, q) {
+				for _, ri := range e.patRules[qi] {
+					if !slices.Contains(e.patRules[pi], ri) {
+						e.patRules[pi] = append(e.patRules[pi], ri)
+					}
+				}
+			}
+		}
+	}
+	b := aho.NewAhoCorasickBuilder(aho.Opts{AsciiCaseInsensitive: true, MatchKind: aho.LeftMostLongestMatch, DFA: true})
 	e.ac = b.Build(patterns)
 	e.scratch.New = func() any { return &scratch{spans: make([][]span, len(e.rules))} }
 	return e, nil
@@ -240,7 +255,7 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, emit func(m *m
 
 	// 1. One pass of the keyword automaton over the chunk.
 	any := false
-	it := e.ac.IterOverlappingByte(buf)
+	it := e.ac.IterByte(buf)
 	for m := it.Next(); m != nil; m = it.Next() {
 		p := m.Pattern()
 		s := m.Start()
