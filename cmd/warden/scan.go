@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -12,11 +13,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/scan"
 	"github.com/wardenhq/warden/internal/scan/report"
 	"github.com/wardenhq/warden/internal/scan/revoke"
 	"github.com/wardenhq/warden/internal/scan/source"
-	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
 func init() { register(newScanCmd) }
@@ -112,21 +113,21 @@ With --revoke every active Warden key found is revoked at once.`,
 			}
 			fs = bl.Filter(fs)
 
-			// Look Warden keys up, and revoke, through the store in --data.
-			// TODO(lead): use the admin API when --admin-url is set.
-			needStore := doRevoke || !noVerify && hasWardenKey(fs)
-			if needStore {
-				st, closeStore, err := openKeyStore(ctx, doRevoke)
+			// Look Warden keys up, and revoke them, through the admin API:
+			// a running server's (--admin-url) or in process on --data.
+			needKeys := doRevoke || !noVerify && hasWardenKey(fs)
+			if needKeys {
+				ak, closeKeys, err := openAdminKeys(ctx, doRevoke)
 				if err != nil {
 					return &exitError{code: 2, msg: err.Error()}
 				}
-				if st != nil {
-					defer closeStore()
-					if err := scan.Verify(ctx, st, fs); err != nil {
+				if ak != nil {
+					defer closeKeys()
+					if err := scan.Verify(ctx, ak, fs); err != nil {
 						return &exitError{code: 2, msg: err.Error()}
 					}
 					if doRevoke {
-						n, err := revoke.Findings(ctx, st, fs)
+						n, err := revoke.Findings(ctx, ak, fs)
 						if n > 0 {
 							fmt.Fprintf(os.Stderr, "warden: revoked %d key(s)\n", n)
 						}
@@ -168,20 +169,43 @@ func hasWardenKey(fs []scan.Finding) bool {
 	return false
 }
 
-// openKeyStore opens the SQLite store in --data. Without --revoke a missing
-// store is not an error: findings are reported without key status.
-func openKeyStore(ctx context.Context, required bool) (*revoke.Store, func(), error) {
-	if _, err := os.Stat(global.data); err != nil {
-		if required {
-			return nil, nil, fmt.Errorf("scan: --revoke needs the key store: %w", err)
+// openAdminKeys returns the admin API as a key lookup and revoker. With
+// no --admin-url and no data directory, it returns nil unless revocation
+// was asked for: findings are then reported without key status.
+func openAdminKeys(ctx context.Context, required bool) (*adminKeys, func(), error) {
+	if global.adminURL == "" {
+		if _, err := os.Stat(global.data); err != nil {
+			if required {
+				return nil, nil, fmt.Errorf("scan: --revoke needs --admin-url or the data directory: %w", err)
+			}
+			return nil, func() {}, nil
 		}
-		return nil, func() {}, nil
 	}
-	db, err := sqlite.Open(ctx, global.data)
+	c, err := newAdminClient(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &revoke.Store{Keys: db}, func() { db.Close() }, nil
+	return &adminKeys{c}, c.close, nil
+}
+
+// adminKeys implements scan.KeyLookup and revoke.Revoker over the admin API.
+type adminKeys struct{ c *adminClient }
+
+func (a *adminKeys) LookupHash(ctx context.Context, h keys.Hash) (scan.KeyInfo, error) {
+	var list []*keys.Key
+	if err := a.c.do(ctx, "GET", "/admin/v1/keys?hash="+h.String(), nil, &list); err != nil {
+		return scan.KeyInfo{}, err
+	}
+	if len(list) == 0 {
+		return scan.KeyInfo{}, scan.ErrUnknownKey
+	}
+	k := list[0]
+	return scan.KeyInfo{ID: k.ID, Name: k.Name, Owner: k.Owner, Status: k.Status, Kind: k.Kind}, nil
+}
+
+func (a *adminKeys) Revoke(ctx context.Context, keyID, reason, where string) error {
+	body := map[string]string{"reason": reason + ": " + where, "by": "scanner"}
+	return a.c.do(ctx, "POST", "/admin/v1/keys/"+url.PathEscape(keyID)+"/revoke", body, nil)
 }
 
 // progressBar is a one-line progress display on a terminal: bytes scanned
