@@ -1,7 +1,5 @@
 // Package linear is the guard's statistical model: hashed word and character
-// n-grams fed to one logistic regression per category, plus a character
-// language model that measures how unlike natural text a span is (the mark of
-// optimised adversarial suffixes such as GCG's).
+// n-grams fed to one logistic regression per category.
 //
 // Text reaching this package is already normalised (see textnorm). Features:
 //
@@ -12,7 +10,7 @@
 // Each feature is hashed into 2^Bits buckets. Weights are stored as int8 with
 // one scale per category, bucket-major (all categories of one bucket are
 // adjacent, so one feature costs one cache line). A text's logit for category
-// c is Bias[c] + Scale[c] * sum(weights) / sqrt(number of features): the square
+// c is Bias[c] + Scale[c] * sum(weights) / sqrt(max(number of features, MinFeatures)): the square
 // root keeps long and short texts on one scale.
 //
 // The model file is little-endian binary:
@@ -20,7 +18,6 @@
 //	"WGLM" version:u32 bits:u32 heads:u32
 //	heads x { nameLen:u16 name scale:f32 bias:f32 threshold:f32 }
 //	weights: (1<<bits)*heads x i8
-//	lmBits:u32  lm: (1<<lmBits) x u8   ctxBits:u32  ctx: (1<<ctxBits) x u8
 //
 // Threshold is the logit of the category's calibrated operating point;
 // Probability maps it to 0.5.
@@ -43,8 +40,7 @@ const (
 	maxBits = 24
 )
 
-// Model is a trained set of per-category linear classifiers and a character
-// language model. It is read-only after Load and safe for concurrent use.
+// Model is a trained set of per-category linear classifiers. It is read-only after Load and safe for concurrent use.
 type Model struct {
 	Bits      uint
 	Heads     []string
@@ -52,8 +48,6 @@ type Model struct {
 	Bias      []float32
 	Threshold []float32
 	Weights   []int8 // (1<<Bits) * len(Heads), bucket-major
-
-	LM *CharLM
 }
 
 var errFormat = errors.New("linear: bad model file")
@@ -103,11 +97,9 @@ func Load(r io.Reader) (*Model, error) {
 	if err := binary.Read(br, binary.LittleEndian, m.Weights); err != nil {
 		return nil, fmt.Errorf("linear: reading weights: %w", err)
 	}
-	lm, err := readLM(br)
-	if err != nil {
-		return nil, err
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing data", errFormat)
 	}
-	m.LM = lm
 	return m, nil
 }
 
@@ -123,9 +115,6 @@ func (m *Model) Write(w io.Writer) error {
 		binary.Write(bw, le, [3]float32{m.Scale[i], m.Bias[i], m.Threshold[i]})
 	}
 	binary.Write(bw, le, m.Weights)
-	if err := m.LM.write(bw); err != nil {
-		return err
-	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("linear: writing model: %w", err)
 	}
@@ -168,10 +157,7 @@ func (m *Model) Accumulate(norm []byte, acc []int32) int {
 
 // Logits turns sums from Accumulate over n features into per-category logits.
 func (m *Model) Logits(acc []int32, n int, out []float32) {
-	inv := float32(0)
-	if n > 0 {
-		inv = 1 / float32(math.Sqrt(float64(n)))
-	}
+	inv := Inv(n)
 	for j := range m.Heads {
 		out[j] = m.Bias[j] + m.Scale[j]*float32(acc[j])*inv
 	}
@@ -181,4 +167,14 @@ func (m *Model) Logits(acc []int32, n int, out []float32) {
 // operating point is 0.5 and the slope is the model's own.
 func (m *Model) Probability(j int, logit float32) float64 {
 	return 1 / (1 + math.Exp(-float64(logit-m.Threshold[j])))
+}
+
+// MinFeatures is the feature count below which texts are scaled as if they
+// had this many: a two-word text must not weigh its words as heavily as a
+// document's whole vocabulary.
+const MinFeatures = 24
+
+// Inv is the factor a text of n features scales its weight sum by.
+func Inv(n int) float32 {
+	return 1 / float32(math.Sqrt(float64(max(n, MinFeatures))))
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/wardenhq/warden/internal/guard/labels"
 )
 
 // valRecord is a line of the validation file: the dataset record plus the
@@ -34,6 +36,14 @@ func writeVal(path string, val []*doc) error {
 	enc := json.NewEncoder(w)
 	for _, d := range val {
 		l := d.l
+		switch {
+		case l.Kind == labels.Benign && l.Label == 1:
+			// Offensive, not hateful (Davidson): profanity is not a guard
+			// category, so neither a hit nor a miss.
+			l.Skip = true
+		case l.Kind == labels.Harm && strings.Contains(l.Source, "davidson"):
+			l.Kind = "hate_speech" // posts, not requests
+		}
 		if err := enc.Encode(valRecord{l.Text, l.Label, l.Source, l.Category, l.Kind, l.Categories, l.Skip}); err != nil {
 			f.Close()
 			return err
