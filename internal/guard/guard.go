@@ -305,14 +305,17 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 	// (gate), so that seven small heads do not add up their false positives.
 	// Hate is exempt: its head is trained on hateful posts, which are not
 	// requests and which the any-harm head does not learn.
+	// A text of a few features is mostly bias: its scores are shrunk in
+	// proportion to the evidence, so "The" or "Hi" is not judged at all.
+	conf := min(1, float64(nTot)/minEvidence)
 	hj := g.heads.harmful
-	ph := m.Probability(hj, s.best[hj])
+	ph := conf * m.Probability(hj, s.best[hj])
 	for i, c := range Categories {
 		j := g.heads.cat[i]
 		if j < 0 {
 			continue
 		}
-		p := m.Probability(j, s.best[j])
+		p := conf * m.Probability(j, s.best[j])
 		if !c.IsAttack() && c != Hate {
 			p = min(p, ph+harmGate)
 		}
@@ -335,6 +338,10 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 		}
 	}
 }
+
+// minEvidence is the number of distinct features from which model scores
+// count in full (a short question has about 20).
+const minEvidence = 12
 
 // harmGate is how far above the any-harm score a harm category head may go.
 const harmGate = 0.15

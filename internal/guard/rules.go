@@ -151,6 +151,9 @@ const (
 )
 
 func compileRules(rs []rule) *ruleSet {
+	if len(rs) > 64 {
+		panic("guard: more than 64 rules") // ruleState.apply's table
+	}
 	set := &ruleSet{allIdx: make([][]int, len(rs))}
 	var phrases []string
 	for i, r := range rs {
@@ -234,20 +237,18 @@ func (s *ruleState) apply(rs *ruleSet, sc *Scores) string {
 		}
 	}
 	explicit, minor := false, false
-	seen := -1
+	var on [64]bool // rules fired; len(rules) <= 64 (checked in compileRules)
 	for p := 0; p < rs.nPhrases; p++ {
 		if !s.has(p) {
 			continue
 		}
-		o := rs.owner[p]
-		switch {
+		switch o := rs.owner[p]; {
 		case o == ownerExplicit:
 			explicit = true
 		case o == ownerMinor:
 			minor = true
-		case o != seen && len(rs.allIdx[o]) == 0:
-			seen = o
-			fired(rules[o])
+		case len(rs.allIdx[o]) == 0:
+			on[o] = true
 		}
 	}
 	for i, idx := range rs.allIdx {
@@ -258,8 +259,11 @@ func (s *ruleState) apply(rs *ruleSet, sc *Scores) string {
 		for _, p := range idx {
 			all = all && s.has(p)
 		}
-		if all {
-			fired(rules[i])
+		on[i] = all
+	}
+	for i, r := range rules {
+		if on[i] {
+			fired(r)
 		}
 	}
 	if explicit && minor {

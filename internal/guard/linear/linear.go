@@ -9,8 +9,8 @@
 //
 // Each feature is hashed into 2^Bits buckets. Weights are stored as int8 with
 // one scale per category, bucket-major (all categories of one bucket are
-// adjacent, so one feature costs one cache line). A text's logit for category
-// c is Bias[c] + Scale[c] * sum(weights) / sqrt(max(number of features, MinFeatures)): the square
+// adjacent, so one feature costs one cache line). Features are counted once
+// per text (presence, not frequency). A text's logit for category c is Bias[c] + Scale[c] * sum(weights) / sqrt(max(number of features, MinFeatures)): the square
 // root keeps long and short texts on one scale.
 //
 // The model file is little-endian binary:
@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 )
 
@@ -131,28 +132,53 @@ func (m *Model) Head(name string) int {
 	return -1
 }
 
-var featPool = sync.Pool{New: func() any { b := make([]uint32, 0, 4096); return &b }}
+// scratch is the per-call working memory of Accumulate.
+type scratch struct {
+	feats []uint32
+	seen  []uint64 // bitset over buckets; cleared after each use
+}
 
-// Accumulate adds the weights of the features of norm to acc (len(acc) must
-// be len(m.Heads)) and returns the number of features. Sums of several
-// Accumulate calls combine like one call on the joined text.
+var scratchPool sync.Pool
+
+// Accumulate adds the weights of the distinct features of norm to acc
+// (len(acc) must be len(m.Heads)) and returns the number of distinct
+// features. A feature counts once however often it occurs, so repeating a
+// text does not make it weigh more.
 func (m *Model) Accumulate(norm []byte, acc []int32) int {
-	bp := featPool.Get().(*[]uint32)
-	feats := AppendFeatures((*bp)[:0], norm, m.Bits)
+	sp, _ := scratchPool.Get().(*scratch)
+	if sp == nil || len(sp.seen) != 1<<m.Bits/64 {
+		sp = &scratch{feats: make([]uint32, 0, 4096), seen: make([]uint64, 1<<m.Bits/64)}
+	}
+	feats := AppendFeatures(sp.feats[:0], norm, m.Bits)
 	h := len(m.Heads)
 	w := m.Weights
+	n := 0
 	for _, f := range feats {
+		word, bit := f>>6, uint64(1)<<(f&63)
+		if sp.seen[word]&bit != 0 {
+			continue
+		}
+		sp.seen[word] |= bit
+		n++
 		row := w[int(f)*h : int(f)*h+h]
 		for j, v := range row {
 			acc[j] += int32(v)
 		}
 	}
-	n := len(feats)
+	for _, f := range feats {
+		sp.seen[f>>6] = 0
+	}
 	if cap(feats) <= 1<<16 {
-		*bp = feats[:0]
-		featPool.Put(bp)
+		sp.feats = feats[:0]
+		scratchPool.Put(sp)
 	}
 	return n
+}
+
+// Dedup sorts feats and removes repeats, as Accumulate counts them.
+func Dedup(feats []uint32) []uint32 {
+	slices.Sort(feats)
+	return slices.Compact(feats)
 }
 
 // Logits turns sums from Accumulate over n features into per-category logits.

@@ -40,7 +40,7 @@ var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "viol
 // targetFPR is the false-positive rate on benign calibration records at which
 // each head's operating point is set.
 var targetFPR = map[string]float64{
-	"jailbreak": 0.005, "prompt_injection": 0.005, "harmful": 0.02,
+	"jailbreak": 0.005, "prompt_injection": 0.005, "harmful": 0.018,
 }
 
 const defaultHeadFPR = 0.002
@@ -50,6 +50,8 @@ var debugHead string
 var (
 	flagLR = flag.Float64("lr", 0.1, "AdaGrad learning rate")
 	flagL2 = flag.Float64("l2", 1e-6, "L2 penalty")
+	flagPosCap = flag.Float64("poscap", 10, "cap on the positive-class weight")
+	flagQW     = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
 )
 
 type doc struct {
@@ -91,8 +93,13 @@ func main() {
 		if l.Skip {
 			continue
 		}
-		d.feats = linear.AppendFeatures(nil, norm, *bits)
+		d.feats = linear.Dedup(linear.AppendFeatures(nil, norm, *bits))
 		d.y, d.w = targets(l)
+		if l.Kind == labels.Benign && isQuestion(norm) {
+			for j := range d.w {
+				d.w[j] *= float32(*flagQW)
+			}
+		}
 	}
 	log.Printf("records: train %d, calib %d, val %d", len(train), len(calib), len(val))
 
@@ -178,7 +185,8 @@ func targets(l labels.Labelled) ([]int8, []float32) {
 				y[j] = -1
 			case l.Kind == labels.Harm:
 				y[j] = 1
-			case l.Kind == labels.Jailbreak, l.Kind == labels.Injection:
+			case l.Kind == labels.Jailbreak:
+				// Templates often carry a harmful request: neither.
 				y[j] = -1
 			}
 		default:
@@ -219,7 +227,7 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 				neg += float64(d.w[j])
 			}
 		}
-		posW[j] = float32(math.Min(neg/math.Max(pos, 1), 50))
+		posW[j] = float32(math.Min(neg/math.Max(pos, 1), *flagPosCap))
 		log.Printf("head %-16s pos %.0f neg %.0f posWeight %.1f", heads[j], pos, neg, posW[j])
 	}
 	var docs []*doc
@@ -382,4 +390,19 @@ func frac(a, b int) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+// isQuestion reports a short benign text phrased as a question or how-to
+// request, the phrasing harmful datasets favour.
+func isQuestion(norm []byte) bool {
+	s := string(norm)
+	if len(s) > 300 {
+		return false
+	}
+	for _, p := range []string{"how ", "what ", "why ", "can you", "can i", "where ", "which ", "is it", "should i", "ways to", "tips for", "best way"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return strings.HasSuffix(s, "?")
 }
