@@ -48,8 +48,8 @@ const defaultHeadFPR = 0.002
 var debugHead string
 
 var (
-	flagLR = flag.Float64("lr", 0.1, "AdaGrad learning rate")
-	flagL2 = flag.Float64("l2", 1e-6, "L2 penalty")
+	flagLR     = flag.Float64("lr", 0.1, "AdaGrad learning rate")
+	flagL2     = flag.Float64("l2", 1e-6, "L2 penalty")
 	flagPosCap = flag.Float64("poscap", 10, "cap on the positive-class weight")
 	flagQW     = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
 )
@@ -66,7 +66,7 @@ func main() {
 	data := flag.String("data", "/work/shared/datasets/guard", "directory of dataset JSONL files")
 	out := flag.String("out", "internal/guard/model/guard.wglm", "model file to write")
 	valOut := flag.String("val", "internal/guard/testdata/val.jsonl.gz", "where to write the validation split (.gz compresses)")
-	bits := flag.Uint("bits", 18, "log2 of feature buckets")
+	bits := flag.Uint("bits", 16, "log2 of feature buckets")
 	epochs := flag.Int("epochs", 12, "training epochs")
 	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head")
 	flag.Parse()
