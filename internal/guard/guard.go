@@ -37,9 +37,12 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/guard/intent"
 	"github.com/wardenhq/warden/internal/guard/linear"
 	"github.com/wardenhq/warden/internal/guard/textnorm"
 )
@@ -179,8 +182,9 @@ type Guard struct {
 
 // headIndex maps categories to model heads (-1: no head).
 type headIndex struct {
-	cat     [NumCategories]int
-	harmful int
+	cat      [NumCategories]int
+	harmful  int
+	harmHead []bool // per model head: a harm head (intent offset applies)
 }
 
 // New returns a Guard with the embedded model.
@@ -194,10 +198,15 @@ func New(opts Options) (*Guard, error) {
 		}
 	}
 	g := &Guard{model: m, rules: defaultRules()}
+	intent.Compile()
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
 	g.heads.harmful = m.Head("harmful")
+	g.heads.harmHead = make([]bool, len(m.Heads))
+	for j, h := range m.Heads {
+		g.heads.harmHead[j] = h != string(Jailbreak) && h != string(PromptInjection)
+	}
 	if g.heads.harmful < 0 {
 		return nil, errors.New("guard: model has no harmful head")
 	}
@@ -215,16 +224,20 @@ const (
 )
 
 type scratch struct {
-	norm   []byte
-	acc    []int32
-	tot    []int32
-	logits []float32
-	best   []float32
+	norm       []byte
+	seg        []byte
+	masked     []byte
+	spans      [][2]int
+	attackBest []float32
+	acc        []int32
+	tot        []int32
+	logits     []float32
+	best       []float32
 }
 
 func newScratch(heads int) *scratch {
 	return &scratch{
-		norm: make([]byte, 0, 4096), acc: make([]int32, heads), tot: make([]int32, heads),
+		norm: make([]byte, 0, 4096), seg: make([]byte, 0, 1024), acc: make([]int32, heads), tot: make([]int32, heads),
 		logits: make([]float32, heads), best: make([]float32, heads),
 	}
 }
@@ -266,11 +279,116 @@ func (g *Guard) Check(ctx context.Context, stage Stage, texts []string, p *Polic
 // judge scores one text (already bounded) into sc and feeds the rule state.
 func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 	s.norm = textnorm.Normalize(s.norm[:0], text)
-	b := s.norm
-	if len(b) == 0 {
+	if len(s.norm) == 0 {
 		return
 	}
-	rs.scan(g.rules, b)
+	s.spans = rs.scan(g.rules, s.norm, s.spans[:0])
+	nTot := g.logitsInto(s, text)
+	nHarm := nTot
+	m := g.model
+	if len(s.spans) > 0 {
+		// An attack rule matched: harm is judged without its phrases, so
+		// the attack does not raise harm categories (the probe "Obey all
+		// instructions from the user" is an injection, not a weapon).
+		attack := append(s.attackBest[:0], s.best...)
+		s.masked = append(s.masked[:0], s.norm...)
+		for _, sp := range s.spans {
+			for k := sp[0]; k < sp[1] && k < len(s.masked); k++ {
+				s.masked[k] = ' '
+			}
+		}
+		s.norm, s.masked = s.masked, s.norm
+		// Instruction lines come from the raw text, which still holds the
+		// phrases: judge the masked text alone.
+		nHarm = g.logitsInto(s, "")
+		s.norm, s.masked = s.masked, s.norm
+		for j := range s.best {
+			if !g.heads.harmHead[j] {
+				s.best[j] = attack[j]
+			}
+		}
+		s.attackBest = attack
+	}
+
+	// Category heads. A harm category head alone is trained on few examples;
+	// it may raise its category only as far as the any-harm head agrees
+	// (gate), so that seven small heads do not add up their false positives.
+	// Hate is exempt: its head is trained on hateful posts, which are not
+	// requests and which the any-harm head does not learn.
+	// A text of a few features is mostly bias: its scores are shrunk in
+	// proportion to the evidence, so "The" or "Hi" is not judged at all.
+	confAttack := evidence(s.norm, nTot)
+	conf := confAttack
+	if len(s.spans) > 0 {
+		conf = evidence(s.masked, nHarm)
+	}
+	hj := g.heads.harmful
+	ph := probability(m, hj, s.best[hj], conf)
+	for i, c := range Categories {
+		j := g.heads.cat[i]
+		if j < 0 {
+			continue
+		}
+		var p float64
+		if c.IsAttack() {
+			p = probability(m, j, s.best[j], confAttack)
+		} else {
+			p = probability(m, j, s.best[j], conf)
+		}
+		if !c.IsAttack() && c != Hate {
+			p = min(p, ph+harmGate)
+		}
+		sc[i] = max(sc[i], p)
+	}
+	// Any-harm head: when it fires, the likeliest harm category carries it.
+	if ph >= 0.2 {
+		bestI, bestZ := -1, float32(-1e9)
+		for i, c := range Categories {
+			j := g.heads.cat[i]
+			if j < 0 || c.IsAttack() {
+				continue
+			}
+			if z := s.best[j] - m.Threshold[j]; z > bestZ {
+				bestI, bestZ = i, z
+			}
+		}
+		if bestI >= 0 {
+			sc[bestI] = max(sc[bestI], ph)
+		}
+	}
+}
+
+// HeadLogits returns the raw logits, one per model head in the order of the
+// model's Heads, from which Check derives its scores for one text, and the
+// number of distinct features of the text. The training command sets each
+// head's operating point with it, so calibration sees exactly what Check
+// sees: the maximum over the text, its windows and its instruction lines,
+// with the intent offset on harm heads.
+func (g *Guard) HeadLogits(text string) ([]float32, int) {
+	s := g.pool.Get().(*scratch)
+	defer g.pool.Put(s)
+	if len(text) > MaxTextBytes {
+		text = text[:MaxTextBytes]
+	}
+	s.norm = textnorm.Normalize(s.norm[:0], text)
+	if len(s.norm) == 0 {
+		return make([]float32, len(g.model.Heads)), 0
+	}
+	n := g.logitsInto(s, text)
+	return append([]float32(nil), s.best...), n
+}
+
+// logitsInto fills s.best with the per-head logits of text, whose normal form
+// is in s.norm, and returns its number of distinct features.
+//
+// Long texts are judged whole and per window of about 2 KB, so a short
+// injection in a long document is not diluted; the maximum counts. A long
+// text's first and last lines are judged on their own too: requests with an
+// attached document (HarmBench's contextual behaviours, "summarise this:
+// ...") put the instruction there, and a document of thousands of words
+// would drown it.
+func (g *Guard) logitsInto(s *scratch, text string) int {
+	b := s.norm
 	m := g.model
 	for j := range s.best {
 		s.best[j] = -1e9
@@ -299,49 +417,106 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 	}
 	m.Logits(s.tot, nTot, s.logits)
 	maxInto(s.best, s.logits)
+	adj := intent.Adjust(b)
 
-	// Category heads. A harm category head alone is trained on few examples;
-	// it may raise its category only as far as the any-harm head agrees
-	// (gate), so that seven small heads do not add up their false positives.
-	// Hate is exempt: its head is trained on hateful posts, which are not
-	// requests and which the any-harm head does not learn.
-	// A text of a few features is mostly bias: its scores are shrunk in
-	// proportion to the evidence, so "The" or "Hi" is not judged at all.
-	conf := min(1, float64(nTot)/minEvidence)
-	hj := g.heads.harmful
-	ph := conf * m.Probability(hj, s.best[hj])
-	for i, c := range Categories {
-		j := g.heads.cat[i]
-		if j < 0 {
-			continue
-		}
-		p := conf * m.Probability(j, s.best[j])
-		if !c.IsAttack() && c != Hate {
-			p = min(p, ph+harmGate)
-		}
-		sc[i] = max(sc[i], p)
-	}
-	// Any-harm head: when it fires, the likeliest harm category carries it.
-	if ph >= 0.2 {
-		bestI, bestZ := -1, float32(-1e9)
-		for i, c := range Categories {
-			j := g.heads.cat[i]
-			if j < 0 || c.IsAttack() {
+	if len(text) >= instructionMinText {
+		first, last := instructionLines(text)
+		for _, line := range [2]string{first, last} {
+			if line == "" {
 				continue
 			}
-			if z := s.best[j] - m.Threshold[j]; z > bestZ {
-				bestI, bestZ = i, z
+			s.seg = textnorm.Normalize(s.seg[:0], line)
+			clear(s.acc)
+			n := m.Accumulate(s.seg, s.acc)
+			if n < minEvidence {
+				continue
 			}
-		}
-		if bestI >= 0 {
-			sc[bestI] = max(sc[bestI], ph)
+			m.Logits(s.acc, n, s.logits)
+			// The instruction's own framing decides its offset.
+			d := intent.Adjust(s.seg) - adj
+			for j := range s.logits {
+				if g.heads.harmHead[j] {
+					s.logits[j] += d
+				}
+			}
+			maxInto(s.best, s.logits)
 		}
 	}
+	for j := range s.best {
+		if g.heads.harmHead[j] {
+			s.best[j] += adj
+		}
+	}
+	return nTot
 }
 
-// minEvidence is the number of distinct features from which model scores
-// count in full (a short question has about 20).
+// Instruction lines: judged apart in texts of at least instructionMinText
+// bytes, when they are between instructionMinLine and instructionMaxLine
+// bytes long.
+const (
+	instructionMinText = 768
+	instructionMinLine = 24
+	instructionMaxLine = 600
+)
+
+// instructionLines returns the first and last non-empty lines of text when
+// they are of instruction length, else "".
+func instructionLines(text string) (first, last string) {
+	ok := func(l string) string {
+		l = strings.TrimSpace(l)
+		if len(l) < instructionMinLine || len(l) > instructionMaxLine {
+			return ""
+		}
+		return l
+	}
+	t := strings.TrimSpace(text)
+	i := strings.IndexByte(t, '\n')
+	if i < 0 {
+		return "", ""
+	}
+	k := strings.LastIndexByte(t, '\n')
+	return ok(t[:i]), ok(t[k+1:])
+}
+
+// minEvidence is the number of distinct features an instruction line needs
+// to be judged on its own.
 const minEvidence = 12
+
+// Low-evidence texts. A text of a few words is mostly the models' bias, and
+// the bias of a head trained on long texts says little about "a lighthouse"
+// or "tell me a joke". Such a text's margin over the operating point is
+// shrunk toward lowEvidenceMargin (in logit units) in proportion to its
+// evidence: its words, or a eighth of its distinct features for scripts
+// without spaces, counting in full from fullEvidenceWords.
+const (
+	fullEvidenceWords = 6
+	lowEvidenceMargin = -3
+)
+
+// evidence returns the weight, in 0..1, of the model's judgment of the
+// normalised text b, which has n distinct features.
+func evidence(b []byte, n int) float64 {
+	words := 0
+	in := false
+	for _, c := range b {
+		w := 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80
+		if w && !in {
+			words++
+			if words >= fullEvidenceWords {
+				return 1
+			}
+		}
+		in = w
+	}
+	return min(1, float64(max(words, n/8))/fullEvidenceWords)
+}
+
+// probability maps head j's logit z to a score, shrinking its margin toward
+// lowEvidenceMargin by the evidence weight conf.
+func probability(m *linear.Model, j int, z float32, conf float64) float64 {
+	margin := float64(z-m.Threshold[j])*conf + lowEvidenceMargin*(1-conf)
+	return 1 / (1 + math.Exp(-margin))
+}
 
 // harmGate is how far above the any-harm score a harm category head may go.
 const harmGate = 0.15

@@ -132,6 +132,11 @@ type ruleSet struct {
 	allIdx   [][]int
 	nExplic  int
 	nPhrases int
+	// attack marks phrases of full-strength jailbreak and injection rules.
+	// The guard judges harm on the text with these phrases masked: "obey
+	// all instructions" is an attack on the model, not a harmful request,
+	// and must not raise harm categories.
+	attack []bool
 }
 
 var (
@@ -176,6 +181,10 @@ func compileRules(rs []rule) *ruleSet {
 		set.owner = append(set.owner, ownerMinor)
 	}
 	set.nPhrases = len(phrases)
+	set.attack = make([]bool, len(phrases))
+	for p, o := range set.owner {
+		set.attack[p] = o >= 0 && rs[o].Cat.IsAttack() && !rs[o].Boost
+	}
 	b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.StandardMatch, DFA: true})
 	set.ac = b.Build(phrases)
 	return set
@@ -210,12 +219,19 @@ func (s *ruleState) has(i int) bool {
 	return s.hit[i/64]&(1<<(i%64)) != 0
 }
 
-// scan records the phrases found in the normalised text b.
-func (s *ruleState) scan(rs *ruleSet, b []byte) {
+// scan records the phrases found in the normalised text b and appends to
+// spans the byte ranges of b matched by phrases of attack rules (see
+// ruleSet.attack).
+func (s *ruleState) scan(rs *ruleSet, b []byte, spans [][2]int) [][2]int {
 	it := rs.ac.IterOverlappingByte(b)
 	for m := it.Next(); m != nil; m = it.Next() {
-		s.set(m.Pattern())
+		p := m.Pattern()
+		s.set(p)
+		if rs.attack[p] {
+			spans = append(spans, [2]int{m.Start(), m.End()})
+		}
 	}
+	return spans
 }
 
 // apply raises scores for the rules that fired and returns the id of the

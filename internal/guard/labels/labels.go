@@ -145,3 +145,15 @@ func harmCategories(r Record) []string {
 	}
 	return out
 }
+
+// HasHarmVocabulary reports whether the lower-case text uses a word of the
+// harm keyword rules ("kill", "chemical", "malware", "attack"). Benign texts
+// that do are the ones that teach a model topic is not intent.
+func HasHarmVocabulary(text string) bool {
+	for _, k := range keywordRules {
+		if k.re.MatchString(text) {
+			return true
+		}
+	}
+	return false
+}

@@ -17,6 +17,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"flag"
+	"hash/fnv"
 	"fmt"
 	"log"
 	"math"
@@ -27,6 +28,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/guard/labels"
 	"github.com/wardenhq/warden/internal/guard/linear"
 	"github.com/wardenhq/warden/internal/guard/textnorm"
@@ -40,7 +42,7 @@ var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "viol
 // targetFPR is the false-positive rate on benign calibration records at which
 // each head's operating point is set.
 var targetFPR = map[string]float64{
-	"jailbreak": 0.005, "prompt_injection": 0.005, "harmful": 0.018,
+	"jailbreak": 0.005, "prompt_injection": 0.008, "harmful": 0.01,
 }
 
 const defaultHeadFPR = 0.002
@@ -52,6 +54,9 @@ var (
 	flagL2     = flag.Float64("l2", 1e-6, "L2 penalty")
 	flagPosCap = flag.Float64("poscap", 10, "cap on the positive-class weight")
 	flagQW     = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
+	flagTW     = flag.Float64("topicweight", 4, "weight of benign texts that use harm vocabulary (\"kill the process\")")
+	flagIW     = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
+	flagSnip   = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
 )
 
 type doc struct {
@@ -66,8 +71,8 @@ func main() {
 	data := flag.String("data", "/work/shared/datasets/guard", "directory of dataset JSONL files")
 	out := flag.String("out", "internal/guard/model/guard.wglm", "model file to write")
 	valOut := flag.String("val", "internal/guard/testdata/val.jsonl.gz", "where to write the validation split (.gz compresses)")
-	bits := flag.Uint("bits", 16, "log2 of feature buckets")
-	epochs := flag.Int("epochs", 12, "training epochs")
+	bits := flag.Uint("bits", 18, "log2 of feature buckets")
+	epochs := flag.Int("epochs", 20, "training epochs")
 	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head")
 	flag.Parse()
 
@@ -95,10 +100,26 @@ func main() {
 		}
 		d.feats = linear.Dedup(linear.AppendFeatures(nil, norm, *bits))
 		d.y, d.w = targets(l)
-		if l.Kind == labels.Benign && isQuestion(norm) {
-			for j := range d.w {
-				d.w[j] *= float32(*flagQW)
+		if l.Kind == labels.Benign {
+			f := float32(1)
+			if isQuestion(norm) {
+				f = float32(*flagQW)
 			}
+			if labels.HasHarmVocabulary(string(norm)) {
+				f = max(f, float32(*flagTW))
+			}
+			for j := range d.w {
+				d.w[j] *= f
+			}
+		}
+		extra := augment(l, norm)
+		for _, e := range extra {
+			e.feats = linear.Dedup(linear.AppendFeatures(nil, textnorm.Normalize(nil, e.l.Text), *bits))
+		}
+		if l.Split == "calib" {
+			calib = append(calib, extra...)
+		} else {
+			train = append(train, extra...)
 		}
 	}
 	log.Printf("records: train %d, calib %d, val %d", len(train), len(calib), len(val))
@@ -188,6 +209,11 @@ func targets(l labels.Labelled) ([]int8, []float32) {
 			case l.Kind == labels.Jailbreak:
 				// Templates often carry a harmful request: neither.
 				y[j] = -1
+			case l.Kind == labels.Injection:
+				// Injections ("obey", "print the password") are not
+				// harmful requests; without them as negatives the harm
+				// heads fire on them.
+				w[j] = float32(*flagIW) * l.Weight
 			}
 		default:
 			switch l.Kind {
@@ -197,8 +223,10 @@ func targets(l labels.Labelled) ([]int8, []float32) {
 				} else {
 					w[j] = 0.2 * l.Weight
 				}
-			case labels.Jailbreak, labels.Injection:
+			case labels.Jailbreak:
 				y[j] = -1
+			case labels.Injection:
+				w[j] = float32(*flagIW) * l.Weight
 			}
 		}
 	}
@@ -306,13 +334,52 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 	return m
 }
 
-// logits scores a text with the quantised model, the way the guard will.
+// scorer judges texts with the quantised model exactly as the guard does
+// (windows, instruction lines, intent offset).
+var scorer *guard.Guard
+
 func logits(m *linear.Model, text string) []float32 {
-	norm := textnorm.Normalize(nil, text)
-	acc := make([]int32, len(m.Heads))
-	n := m.Accumulate(norm, acc)
-	out := make([]float32, len(m.Heads))
-	m.Logits(acc, n, out)
+	if scorer == nil {
+		g, err := guard.New(guard.Options{Model: m})
+		if err != nil {
+			log.Fatal(err)
+		}
+		scorer = g
+	}
+	z, _ := scorer.HeadLogits(text)
+	return z
+}
+
+// augment returns extra examples derived from one record: for one benign
+// text in -snippets, a snippet of 1 to 4 of its words (so that short texts,
+// "a lighthouse", "make it shorter", teach the heads that little evidence is
+// no evidence); for a long harmful request, its instruction line alone (the
+// line the guard also judges apart, see guard.HeadLogits).
+func augment(l labels.Labelled, norm []byte) []*doc {
+	h := fnv.New64a()
+	h.Write([]byte(l.Text))
+	x := h.Sum64()
+	var out []*doc
+	if l.Kind == labels.Benign && l.Weight >= 1 && *flagSnip > 0 && x%uint64(*flagSnip) == 0 {
+		words := strings.Fields(string(norm))
+		if len(words) > 0 {
+			n := 1 + int(x>>8%4)
+			n = min(n, len(words))
+			k := int(x >> 16 % uint64(len(words)-n+1))
+			sl := l
+			sl.Text = strings.Join(words[k:k+n], " ")
+			y, w := targets(sl)
+			out = append(out, &doc{l: sl, y: y, w: w})
+		}
+	}
+	if l.Kind == labels.Harm && len(l.Text) >= 768 {
+		if i := strings.IndexByte(strings.TrimSpace(l.Text), '\n'); i >= 24 && i <= 600 {
+			il := l
+			il.Text = strings.TrimSpace(l.Text)[:i]
+			y, w := targets(il)
+			out = append(out, &doc{l: il, y: y, w: w})
+		}
+	}
 	return out
 }
 
