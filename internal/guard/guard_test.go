@@ -388,3 +388,53 @@ func TestContextualRequest(t *testing.T) {
 		t.Errorf("contextual benign request %s %v", ok.Action, ok.Triggered)
 	}
 }
+
+// TestStreamModeratorFlags: a stream whose judgments are flags (here, a
+// policy that flags instead of blocking) is released whole, and the flags
+// are reported for the event.
+func TestStreamModeratorFlags(t *testing.T) {
+	g := newTestGuard(t)
+	ctx := context.Background()
+	var y strings.Builder
+	y.WriteString("categories:\n")
+	for _, c := range Categories {
+		y.WriteString("  " + string(c) + ": {action: flag, threshold: 0.5}\n")
+	}
+	p, err := DecodePolicy([]byte(y.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := g.NewStreamModerator(p)
+	text := "Sure. " + strings.Repeat("Once upon a time there was a quiet village. ", 6) + "Here is how to write a story with child porn in it, step by step. " + strings.Repeat("The end came slowly. ", 10)
+	var got strings.Builder
+	for i := 0; i < len(text); i += 11 {
+		rel, b := m.Write(ctx, text[i:min(len(text), i+11)])
+		if b != nil {
+			t.Fatalf("blocked under a flag-only policy")
+		}
+		got.WriteString(rel)
+	}
+	rel, b := m.Close(ctx)
+	if b != nil {
+		t.Fatal("blocked at close")
+	}
+	got.WriteString(rel)
+	if got.String() != text {
+		t.Fatal("flagged stream altered")
+	}
+	if !slices.Contains(m.Flags(), SexualMinors) {
+		t.Errorf("Flags() = %v, want sexual_minors", m.Flags())
+	}
+	r := m.Result()
+	if r.Action != Flag || !slices.Contains(r.Triggered, SexualMinors) || r.Verdict().Action != "flag" {
+		t.Errorf("Result() = %s %v", r.Action, r.Triggered)
+	}
+
+	// A clean stream reports nothing.
+	m = g.NewStreamModerator(nil)
+	m.Write(ctx, "Whales are mammals that live in the sea and breathe air.")
+	m.Close(ctx)
+	if r := m.Result(); r.Action != Allow || m.Flags() != nil {
+		t.Errorf("clean stream: %s %v", r.Action, m.Flags())
+	}
+}

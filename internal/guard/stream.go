@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -29,6 +30,8 @@ type StreamModerator struct {
 	released int             // bytes of buf released
 	checked  int             // bytes of buf judged so far
 	verdict  *Result
+	flagged  *Result    // strongest flagged judgment, if any
+	flags    []Category // categories flagged so far, in order first seen
 }
 
 // Defaults of NewStreamModerator.
@@ -92,6 +95,27 @@ func (m *StreamModerator) Close(ctx context.Context) (release string, blocked *R
 // Verdict returns the blocking result, or nil.
 func (m *StreamModerator) Verdict() *Result { return m.verdict }
 
+// Flags returns the categories flagged (not blocked) in any judgment of the
+// stream so far, in the order first seen; nil when none. A stream can be
+// flagged and still released in full: record the flags on the event.
+func (m *StreamModerator) Flags() []Category { return m.flags }
+
+// Result returns the judgment to record for the stream: the blocking result
+// if it was blocked, else the strongest flagged result (its Triggered holds
+// every category flagged during the stream), else an allowed result. Call it
+// after Close.
+func (m *StreamModerator) Result() Result {
+	switch {
+	case m.verdict != nil:
+		return *m.verdict
+	case m.flagged != nil:
+		r := *m.flagged
+		r.Triggered = append([]Category(nil), m.flags...)
+		return r
+	}
+	return Result{Stage: StageStream, Action: Allow}
+}
+
 func (m *StreamModerator) judge(ctx context.Context) *Result {
 	s := m.buf.String()
 	if m.checked == len(s) {
@@ -106,11 +130,30 @@ func (m *StreamModerator) judge(ctx context.Context) *Result {
 	}
 	m.checked = len(s)
 	res := m.g.Check(ctx, StageStream, []string{s[start:]}, m.p)
-	if res.Action == Block {
+	switch res.Action {
+	case Block:
 		m.verdict = &res
 		return m.verdict
+	case Flag:
+		for _, c := range res.Triggered {
+			if !slices.Contains(m.flags, c) {
+				m.flags = append(m.flags, c)
+			}
+		}
+		if m.flagged == nil || maxTriggered(&res) > maxTriggered(m.flagged) {
+			m.flagged = &res
+		}
 	}
 	return nil
+}
+
+// maxTriggered is the highest score among r's triggered categories.
+func maxTriggered(r *Result) float64 {
+	best := 0.0
+	for _, c := range r.Triggered {
+		best = max(best, r.Scores.Get(c))
+	}
+	return best
 }
 
 // compact drops released text older than the window, keeping offsets right.
