@@ -163,6 +163,17 @@ func sortedKeys(m map[Category]Rule) []Category {
 	return keys
 }
 
+// Decide applies p (nil: DefaultPolicy) to scores judged at stage, as Check
+// does; rule names the rule or source that set a score, if any. It lets
+// callers that combine the guard's scores with others' (package
+// guard/moderator) judge the combination under the same policy.
+func (p *Policy) Decide(stage Stage, sc Scores, rule string) Result {
+	if p == nil {
+		p = defaultPolicy
+	}
+	return p.decide(stage, sc, rule)
+}
+
 // decide applies the policy to scores.
 func (p *Policy) decide(stage Stage, sc Scores, ruleID string) Result {
 	if !p.compiledOK() {
