@@ -54,7 +54,7 @@ var (
 	flagL2     = flag.Float64("l2", 1e-6, "L2 penalty")
 	flagPosCap = flag.Float64("poscap", 10, "cap on the positive-class weight")
 	flagQW     = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
-	flagTW     = flag.Float64("topicweight", 4, "weight of benign texts that use harm vocabulary (\"kill the process\")")
+	flagTW     = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
 	flagIW     = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
 	flagSnip   = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
 )
