@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/console"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
@@ -134,6 +136,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		defer sink.Close()
 		bus.AddAsync("events-file", sink, 65536)
 	}
+	// Security console: live events and per-minute stats for its charts.
+	live := admin.NewLive(admin.LiveOptions{})
+	bus.AddAsync("console-live", live, 65536)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	extra := map[string]http.Handler{}
@@ -161,7 +166,14 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 
 	adm := newAdminServer(st, adminToken, "admin")
 	adminMux := http.NewServeMux()
-	adminMux.Handle("/admin/", adm.Handler())
+	live.Mount(adm)
+	adminAPI := adm.Handler()
+	adminMux.Handle("/admin/", adminAPI)
+	// Security console (internal/console): the web UI under /console/, calling
+	// the admin API under a cookie session.
+	con := &console.Handler{Token: adminToken, Admin: adminAPI}
+	adminMux.Handle(console.Prefix, con)
+	adminMux.Handle("/console", con)
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 
