@@ -117,3 +117,21 @@ export function Chart({ title, times, series, markers = [], height = 220, id }: 
     </figure>
   );
 }
+
+/**
+ * dense puts sparse per-minute points on a grid of every minute from `from`
+ * to `to` (seconds), with zeros where there was no traffic, so a chart's
+ * time axis is the window rather than whatever the few points span.
+ */
+export function dense<P extends { ts: string }>(points: P[], from: number, to: number): { times: number[]; at: (P | undefined)[] } {
+  const start = Math.floor(from / 60) * 60;
+  const end = Math.floor(to / 60) * 60;
+  const byMin = new Map(points.map((p) => [Math.floor(Date.parse(p.ts) / 60000) * 60, p]));
+  const times: number[] = [];
+  const at: (P | undefined)[] = [];
+  for (let t = start; t <= end && times.length < 2000; t += 60) {
+    times.push(t);
+    at.push(byMin.get(t));
+  }
+  return { times, at };
+}

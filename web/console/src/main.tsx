@@ -13,7 +13,7 @@ import { LivePage } from "./pages/live";
 import "./style.css";
 
 function useRoute(): string[] {
-  const read = () => (location.hash.replace(/^#\/?/, "") || "overview").split("/").map(decodeURIComponent);
+  const read = () => (location.hash.replace(/^#\/?/, "").split("?")[0] || "overview").split("/").map(decodeURIComponent);
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const on = () => {

@@ -1,6 +1,6 @@
 import { useMemo, useState } from "preact/hooks";
 import * as api from "../api";
-import { Chart, Marker, Series } from "../chart";
+import { Chart, Marker, Series, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, short, usd, when } from "../format";
 import { Badge, Confirm, ErrorBox, Loading, Unavailable, toast } from "../ui";
@@ -79,8 +79,14 @@ const containing = new Set(["throttle", "step_up", "suspend", "revoke"]);
 
 /** timelineChart builds the attack's per-minute series by network and fingerprint. */
 export function timelineChart(act: api.Activity | undefined, inc: api.Incident) {
-  const s = act?.series ?? [];
-  const times = s.map((p) => Date.parse(p.ts) / 1000);
+  const pts = act?.series ?? [];
+  // The window: from a little before the incident (or the key's first
+  // traffic, if later) to its resolution or now.
+  const opened0 = Date.parse(inc.opened_at) / 1000;
+  const end = inc.resolved_at ? Math.min(Date.now() / 1000, Date.parse(inc.resolved_at) / 1000 + 600) : Date.now() / 1000;
+  const first = pts.length ? Date.parse(pts[0].ts) / 1000 : opened0;
+  const { times, at } = dense(pts, Math.max(Math.min(first, opened0 - 300), end - 3 * 3600), end);
+  const s = at.map((p, i) => p ?? { ts: new Date(times[i] * 1000).toISOString(), requests: 0, refused: 0, cost_usd: 0 });
   const top = (pick: (p: api.Activity["series"][0]) => Record<string, number> | undefined, n: number) => {
     const tot = new Map<string, number>();
     for (const p of s) for (const [k, v] of Object.entries(pick(p) ?? {})) tot.set(k, (tot.get(k) ?? 0) + v);
@@ -101,7 +107,7 @@ export function timelineChart(act: api.Activity | undefined, inc: api.Incident) 
   const opened = Date.parse(inc.opened_at);
   const until = contained ? Date.parse(contained.ts) : Infinity;
   let before = 0;
-  for (const p of s) {
+  for (const p of pts) {
     const t = Date.parse(p.ts);
     if (t + 60000 > opened && t <= until) before += p.cost_usd;
   }

@@ -1,6 +1,6 @@
 import { useMemo, useState } from "preact/hooks";
 import * as api from "../api";
-import { Chart } from "../chart";
+import { Chart, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, usd, when } from "../format";
 import { Badge, Confirm, ErrorBox, Field, HeatMap, Loading, Meter, toast } from "../ui";
@@ -18,13 +18,16 @@ export function KeyPage({ id }: { id: string }) {
 
   const k = key.data;
   const chart = useMemo(() => {
-    const s = activity.data?.series ?? [];
+    const pts = activity.data?.series ?? [];
+    const now = Date.now() / 1000;
+    const first = pts.length ? Date.parse(pts[0].ts) / 1000 : now;
+    const { times, at } = dense(pts, Math.min(first, now - 3600), now);
     return {
-      times: s.map((p) => Date.parse(p.ts) / 1000),
+      times,
       series: [
-        { label: "Requests", values: s.map((p) => p.requests), color: "--c1", fill: true },
-        { label: "Refused", values: s.map((p) => p.refused), color: "--danger" },
-        { label: "Spend", values: s.map((p) => p.cost_usd), color: "--c3", axis: "right" as const, money: true },
+        { label: "Requests", values: at.map((p) => p?.requests ?? 0), color: "--c1", fill: true },
+        { label: "Refused", values: at.map((p) => p?.refused ?? 0), color: "--danger" },
+        { label: "Spend", values: at.map((p) => p?.cost_usd ?? 0), color: "--c3", axis: "right" as const, money: true },
       ],
     };
   }, [activity.data]);
@@ -212,7 +215,7 @@ export function KeyPage({ id }: { id: string }) {
           <p class="muted">No requests with this key since the server started.</p>
         ) : (
           <>
-            <Chart id="chart-key" title="Requests, refusals and spend per minute (last 3 hours)" times={chart.times} series={chart.series} />
+            <Chart id="chart-key" title="Requests, refusals and spend per minute" times={chart.times} series={chart.series} />
             <div class="grid3">
               <SeenTable title="Networks" rows={activity.data.networks} />
               <SeenTable title="Clients (fingerprint, user agent)" rows={activity.data.fingerprints} detail />

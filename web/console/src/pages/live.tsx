@@ -124,7 +124,13 @@ export function EventsTable({ events, showKey, id }: { events: api.LiveEvent[]; 
             </td>
             <td class="small">{e.status}</td>
             <td class="small">
-              {e.refusal ? <Badge value={`refused: ${e.refusal}`} kind="refused" /> : <Badge value="allowed" kind="allowed" />}
+              {e.refusal ? (
+                <Badge value={`refused: ${e.refusal}`} kind="refused" />
+              ) : e.status >= 400 ? (
+                <Badge value="failed" kind="warn" />
+              ) : (
+                <Badge value="allowed" kind="allowed" />
+              )}
               {e.error_code && <span class="muted"> {e.error_code}</span>}
               {e.action && <Badge value={e.action} kind="warn" />}
               {(e.guard ?? []).map((g) => (

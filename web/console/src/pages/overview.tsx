@@ -20,6 +20,11 @@ export function Overview() {
   const stats = useData(() => api.get<api.Stats>("stats?minutes=60"), [], 10000);
   const incidents = useData(() => api.get<api.Incident[]>("incidents?limit=500"), [], 15000);
   const s = stats.data;
+  const topIDs = (s?.top_keys ?? []).slice(0, 10).map((k) => k.key_id).join(",");
+  const names = useData(async () => {
+    const ks = await Promise.all(topIDs.split(",").filter(Boolean).map((id) => api.get<api.Key>("keys/" + encodeURIComponent(id)).catch(() => null)));
+    return new Map(ks.filter((k): k is api.Key => k !== null).map((k) => [k.id, k]));
+  }, [topIDs]);
   const inc = incidents.data ?? [];
   const open = inc.filter((i) => i.status === "open");
 
@@ -80,7 +85,9 @@ export function Overview() {
                     {s.top_keys.slice(0, 10).map((k) => (
                       <tr key={k.key_id}>
                         <td>
-                          <a href={`#/keys/${encodeURIComponent(k.key_id)}`}>{k.key_id}</a>
+                          <a href={`#/keys/${encodeURIComponent(k.key_id)}`}>{names.data?.get(k.key_id)?.name || k.key_id}</a>{" "}
+                          {names.data?.get(k.key_id) && names.data.get(k.key_id)!.status !== "active" && <Badge value={names.data.get(k.key_id)!.status} />}
+                          <div class="mono small muted">{k.key_id}</div>
                         </td>
                         <td>{k.key_owner ?? "—"}</td>
                         <td class="num">{k.risk ? k.risk.toFixed(0) : "—"}</td>
