@@ -143,7 +143,13 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			Lookup: keyStore, Revoker: keyStore}
 		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
 	}
+	g, policies, err := newGuard(cfg.Guard)
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{
+		Guard:        g,
+		GuardPolicy:  policies,
 		Extra:        extra,
 		Config:       cfg,
 		Store:        st,

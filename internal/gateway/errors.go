@@ -21,17 +21,18 @@ type apiError struct {
 	Param   string
 	// Refusal names the pipeline stage that refused, for the Event.
 	Refusal string
-	// Extra fields merged into the error object (Azure content filter results).
-	Extra map[string]any
+	// Raw, when set, is the whole answer body (the guard's Azure-shaped
+	// content_filter error), written instead of the OpenAI shape.
+	Raw []byte
 }
 
 func (e *apiError) body() []byte {
+	if e.Raw != nil {
+		return e.Raw
+	}
 	obj := map[string]any{"message": e.Message, "type": e.Type, "param": nil, "code": e.Code}
 	if e.Param != "" {
 		obj["param"] = e.Param
-	}
-	for k, v := range e.Extra {
-		obj[k] = v
 	}
 	b, _ := json.Marshal(map[string]any{"error": obj})
 	return b

@@ -172,6 +172,9 @@ func (x *exchange) relayWhole(resp *http.Response) {
 			}
 		}
 	}
+	if resp.StatusCode == 200 {
+		b = x.inspectAnswer(b)
+	}
 	x.account()
 	x.ev.ResponseLen = int64(len(b))
 	x.publish()
@@ -229,8 +232,8 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 	br := bufio.NewReaderSize(resp.Body, 32<<10)
 	var ev bytes.Buffer // one SSE event, up to its blank line
 	var u usage
-	done := false
-	clientGone := false
+	done, clientGone, blocked := false, false, false
+	sg := x.newStreamGuard()
 	const maxEvent = 4 << 20
 	for {
 		line, err := br.ReadSlice('\n')
@@ -251,19 +254,31 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 		}
 		if ev.Len() > 0 {
 			keep := x.inspectEvent(ev.Bytes(), &u, injected, &done)
+			out := [][]byte{ev.Bytes()}
+			if sg != nil && keep {
+				out, blocked = sg.filter(ev.Bytes())
+			}
 			if keep && !clientGone {
-				if _, werr := x.w.Write(ev.Bytes()); werr != nil {
-					clientGone = true
-				} else {
-					x.ev.ResponseLen += int64(ev.Len())
+				for _, o := range out {
+					if _, werr := x.w.Write(o); werr != nil {
+						clientGone = true
+						break
+					}
+					x.ev.ResponseLen += int64(len(o))
+				}
+				if !clientGone && len(out) > 0 {
 					rc.Flush()
 				}
 			}
 			ev.Reset()
 		}
-		if err != nil || clientGone {
+		if err != nil || clientGone || blocked {
 			break
 		}
+	}
+	if blocked {
+		done = true // ended cleanly, by the guard
+		x.s.opts.Metrics.streamCutByGuard()
 	}
 	if !done {
 		x.ev.StreamCut = true

@@ -40,6 +40,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
 	"github.com/wardenhq/warden/internal/provider"
@@ -67,8 +68,12 @@ type Options struct {
 	// this network and fingerprint may pass (known to the key's profile).
 	// nil refuses every request of a key under step-up.
 	StepUp func(k *keys.Key, addr netip.Addr, fingerprint string) bool
-	// Guard inspects prompts and answers. nil inspects nothing.
-	Guard Guard
+	// Guard inspects prompts, answers and streams. nil inspects nothing.
+	Guard *guard.Guard
+	// GuardPolicy returns the guard policy for a key (from its "guard"
+	// policy document, its team's, or the server default). nil means
+	// guard.DefaultPolicy for every key.
+	GuardPolicy func(k *keys.Key) *guard.Policy
 	// Authenticators recognise credentials other than Warden keys
 	// (workload-identity JWTs, short-lived tokens, client certificates).
 	// They run in order before the key look-up; none means keys only.
@@ -211,14 +216,6 @@ func (s *Server) ServeAt(w http.ResponseWriter, r *http.Request, t time.Time) {
 	s.serve(w, r, t)
 }
 
-// Guard inspects text on its way in and out. Implementations must be safe
-// for concurrent use. See package guard.
-type Guard interface {
-	// CheckPrompt judges a request body before it is forwarded. A non-nil
-	// refusal is answered to the client instead of forwarding.
-	CheckPrompt(ctx context.Context, k *keys.Key, e provider.Endpoint, raw []byte) (verdicts []event.Verdict, refusal *Refusal)
-}
-
 // Authenticator recognises a credential that is not a Warden key. cred is
 // the bearer or api-key value ("" if none was sent; a client certificate is
 // in r.TLS). It returns (nil, nil) when the request carries nothing it
@@ -232,16 +229,6 @@ type Guard interface {
 // concurrent use and must not keep r.
 type Authenticator interface {
 	Authenticate(ctx context.Context, r *http.Request, cred string, addr netip.Addr) (*keys.Key, error)
-}
-
-// Refusal is an answer a hook gives instead of the upstream's.
-type Refusal struct {
-	Status  int
-	Code    string
-	Type    string
-	Message string
-	Stage   string
-	Extra   map[string]any
 }
 
 func (s *Server) pseudonym(keyID, user string) string {

@@ -31,6 +31,11 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, mutate, nil)
+}
+
+func newHarnessWith(t *testing.T, mutate func(*config.Config), opts func(*Options)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
@@ -49,7 +54,11 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 		h.events = append(h.events, e)
 		h.mu.Unlock()
 	}))
-	gw, err := New(Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("test")})
+	o := Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("test")}
+	if opts != nil {
+		opts(&o)
+	}
+	gw, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

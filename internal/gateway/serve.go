@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/provider"
 	"github.com/wardenhq/warden/internal/store"
@@ -39,6 +40,9 @@ type exchange struct {
 	estimate   int // tokens charged to the TPM bucket before forwarding
 	tpm        int
 	published  bool
+
+	promptResult   *guard.Result // the guard's judgment of the prompt, when it ran
+	promptIndirect bool          // the prompt carried tool results or documents
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
@@ -440,19 +444,6 @@ func durationText(d time.Duration) string {
 		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 	}
 	return d.Round(time.Millisecond).String()
-}
-
-func (x *exchange) inspectPrompt() *apiError {
-	g := x.s.opts.Guard
-	if g == nil {
-		return nil
-	}
-	verdicts, ref := g.CheckPrompt(x.r.Context(), x.key, x.endpoint, x.raw)
-	x.ev.Guard = append(x.ev.Guard, verdicts...)
-	if ref != nil {
-		return &apiError{Status: ref.Status, Type: ref.Type, Code: ref.Code, Message: ref.Message, Refusal: ref.Stage, Extra: ref.Extra}
-	}
-	return nil
 }
 
 // fail answers with e and publishes the event.
