@@ -243,8 +243,8 @@ func testAuditHashes(t *testing.T, s store.Audit) {
 
 func testAuditScanFilter(t *testing.T, s store.Audit) {
 	tree := new(auditTree)
-	appendAudit(t, s, tree, auditEntries("k1", auditT0, 4)) // 0-3
-	appendAudit(t, s, tree, auditEntries("k2", auditT0, 4)) // 4-7
+	appendAudit(t, s, tree, auditEntries("k1", auditT0, 4))                // 0-3
+	appendAudit(t, s, tree, auditEntries("k2", auditT0, 4))                // 4-7
 	appendAudit(t, s, tree, auditEntries("k1", auditT0.Add(time.Hour), 2)) // 8-9
 	indexes := func(es []store.AuditEntry) []int64 {
 		var out []int64
