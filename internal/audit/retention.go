@@ -63,7 +63,9 @@ type Incidents interface {
 type IncidentsFunc func(ctx context.Context, id string) (Scope, error)
 
 // IncidentScope calls f.
-func (f IncidentsFunc) IncidentScope(ctx context.Context, id string) (Scope, error) { return f(ctx, id) }
+func (f IncidentsFunc) IncidentScope(ctx context.Context, id string) (Scope, error) {
+	return f(ctx, id)
+}
 
 // Scope selects a key's entries in a time range [Since, Until); zero times
 // leave that end open.

@@ -56,9 +56,9 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	res := &VerifyResult{Latest: -1}
 	var (
 		f        frontier
-		pending  []store.AuditCheckpoint // checkpoints of sizes ahead, by size
-		loadedTo int64 = -1              // checkpoints of sizes <= loadedTo are in pending or done
-		goodTo   int64                   // largest checkpoint size that verified
+		pending  []store.AuditCheckpoint      // checkpoints of sizes ahead, by size
+		loadedTo int64                   = -1 // checkpoints of sizes <= loadedTo are in pending or done
+		goodTo   int64                        // largest checkpoint size that verified
 		chunk    hashChunk
 	)
 	// checkpointsUpTo makes sure pending holds every checkpoint of size <= n.
