@@ -435,7 +435,7 @@ func (l *Log) storeReader(ctx context.Context) tlog.HashReader {
 }
 
 // Close stops accepting appends, commits what is queued, makes a last
-// checkpoint if the log grew, and stops the background work. It does not
+// checkpoint if this Log appended anything, and stops the background work. It does not
 // close the store.
 func (l *Log) Close() error {
 	l.closeMu.Lock()
@@ -453,8 +453,8 @@ func (l *Log) Close() error {
 		close(l.stop)
 		<-l.stopped
 	}
-	if l.signer == nil {
-		return nil
+	if l.signer == nil || l.appended.Load() == 0 {
+		return nil // nothing new from us: readers (the CLI) leave no checkpoint behind
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
