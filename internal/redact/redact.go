@@ -14,8 +14,8 @@
 package redact
 
 import (
-	"bytes"
 	"regexp"
+	"strings"
 )
 
 // Rule finds one kind of credential.
@@ -52,27 +52,93 @@ func Bytes(b []byte) []byte {
 	if len(b) == 0 {
 		return b
 	}
-	var lower []byte // lower-cased b, recomputed only after a rule masked something
+	hit := keywordHits(b)
 	for i := range Rules {
-		r := &Rules[i]
-		if lower == nil {
-			lower = bytes.ToLower(b)
-		}
-		hit := false
-		for _, k := range r.Keywords {
-			if bytes.Contains(lower, []byte(k)) {
-				hit = true
-				break
-			}
-		}
-		if !hit {
+		if hit&(1<<i) == 0 {
 			continue
 		}
-		if out, changed := mask(r, b); changed {
-			b, lower = out, nil
+		if out, changed := mask(&Rules[i], b); changed {
+			b = out
 		}
 	}
 	return b
+}
+
+// The keyword prefilter: one pass over the text, looking up each pair of
+// adjacent bytes (ASCII case folded) in a table of keyword beginnings, and
+// comparing whole keywords only where a pair matches. Masking only removes
+// text, so the hits found on the input stand for the whole run.
+var (
+	lowerASCII [256]byte
+	firsts     [256]bool       // a keyword starts with this byte (either case)
+	pairs      [1 << 16]uint8  // 1 + index into byPair of the keywords starting with this pair
+	byPair     = [][]kwRef{nil} // byPair[0] is unused
+)
+
+type kwRef struct {
+	word string
+	rule int
+}
+
+func init() {
+	if len(Rules) > 64 {
+		panic("redact: more than 64 rules")
+	}
+	for i := range lowerASCII {
+		c := byte(i)
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lowerASCII[i] = c
+	}
+	for i, r := range Rules {
+		for _, k := range r.Keywords {
+			if len(k) < 2 || strings.ToLower(k) != k {
+				panic("redact: rule " + r.Name + ": keywords must be lower case, at least 2 bytes")
+			}
+			p := uint16(k[0])<<8 | uint16(k[1])
+			if pairs[p] == 0 {
+				byPair = append(byPair, nil)
+				pairs[p] = uint8(len(byPair) - 1)
+			}
+			byPair[pairs[p]] = append(byPair[pairs[p]], kwRef{k, i})
+			firsts[k[0]] = true
+			firsts[strings.ToUpper(k[:1])[0]] = true
+		}
+	}
+}
+
+func keywordHits(b []byte) uint64 {
+	var hit uint64
+	for i := 0; i+1 < len(b); i++ {
+		if !firsts[b[i]] {
+			continue
+		}
+		x := pairs[uint16(lowerASCII[b[i]])<<8|uint16(lowerASCII[b[i+1]])]
+		if x == 0 {
+			continue
+		}
+		for _, k := range byPair[x] {
+			if hasPrefixFold(b[i:], k.word) {
+				hit |= 1 << k.rule
+			}
+		}
+	}
+	return hit
+}
+
+// hasPrefixFold reports whether b starts with the lower-case word, ASCII
+// case-insensitively.
+func hasPrefixFold(b []byte, word string) bool {
+	if len(b) < len(word) {
+		return false
+	}
+	for i := 0; i < len(word); i++ {
+		if lowerASCII[b[i]] != word[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // String is Bytes for strings.
