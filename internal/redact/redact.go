@@ -70,8 +70,8 @@ func Bytes(b []byte) []byte {
 // text, so the hits found on the input stand for the whole run.
 var (
 	lowerASCII [256]byte
-	firsts     [256]bool       // a keyword starts with this byte (either case)
-	pairs      [1 << 16]uint8  // 1 + index into byPair of the keywords starting with this pair
+	firsts     [256]bool        // a keyword starts with this byte (either case)
+	pairs      [1 << 16]uint8   // 1 + index into byPair of the keywords starting with this pair
 	byPair     = [][]kwRef{nil} // byPair[0] is unused
 )
 
