@@ -117,9 +117,9 @@ func TestVerifyBundleDetectsTampering(t *testing.T) {
 			return d, true
 		}},
 		{"file dropped", func(n string, d []byte) ([]byte, bool) { return d, n != "checkpoint.txt" }},
-		{"file added", func(n string, d []byte) ([]byte, bool) {
+		{"summary changed", func(n string, d []byte) ([]byte, bool) {
 			if n == "summary.md" {
-				return d, true
+				d = append(bytes.Clone(d), "nothing happened\n"...)
 			}
 			return d, true
 		}},
@@ -127,14 +127,17 @@ func TestVerifyBundleDetectsTampering(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			nb := rewriteZip(t, b, tt.edit)
-			if tt.name == "file added" {
-				nb = addFile(t, nb, "extra.txt", []byte("x"))
-			}
 			if _, err := VerifyBundle(bytes.NewReader(nb), int64(len(nb)), f.v); err == nil {
 				t.Fatal("tampered bundle verified")
 			}
 		})
 	}
+	t.Run("file added", func(t *testing.T) {
+		nb := addFile(t, b, "extra.txt", []byte("x"))
+		if _, err := VerifyBundle(bytes.NewReader(nb), int64(len(nb)), f.v); err == nil {
+			t.Fatal("bundle with an extra file verified")
+		}
+	})
 	// Even with a manifest fixed up to match, a changed entry fails its proof.
 	nb := rewriteZip(t, b, func(n string, d []byte) ([]byte, bool) {
 		if n == "entries.jsonl" {

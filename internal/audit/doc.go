@@ -38,9 +38,9 @@
 //
 //	warden.example/audit/gw1
 //	1024
-//	Qm5uW0s9R8uCkA6k6w3A1b3m5N1xQ2j4y5z6A7B8C9D=
+//	B1hXF8Qedn/ZaYTn6HoC6i1cobEQcNUsijRPrHinUKk=
 //
-//	— warden.example/audit/gw1 Az3grl...
+//	— warden.example/audit/gw1 VTIQtmbLbDUt...
 //
 // The origin (Config.Origin) is also the name of the Ed25519 signing key.
 // Checkpoints are made every Config.CheckpointInterval while the log grows,
