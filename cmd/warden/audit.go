@@ -115,20 +115,14 @@ func adminCall(ctx context.Context, method, path string, q url.Values, body any)
 	}
 	if resp.StatusCode >= 300 {
 		var e struct {
-			Error string `json:"error"`
+			Error struct{ Message, Code string } `json:"error"`
 		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("admin API: %s", e.Error)
+		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+			return nil, fmt.Errorf("admin API: %s", e.Error.Message)
 		}
 		return nil, fmt.Errorf("admin API: %s", resp.Status)
 	}
 	return b, nil
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // parseTime accepts RFC 3339 or a bare date (UTC midnight).

@@ -61,23 +61,25 @@ type handler struct {
 // errBadRequest marks errors caused by the request.
 var errBadRequest = errors.New("bad request")
 
+// writeErr answers with the admin API's error shape,
+// {"error": {"message": "...", "code": "..."}}.
 func writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	code := http.StatusInternalServerError
+	status, code := http.StatusInternalServerError, "internal"
 	var ve *VerifyError
 	switch {
 	case errors.Is(err, errBadRequest):
-		code = http.StatusBadRequest
+		status, code = http.StatusBadRequest, "invalid"
 	case errors.Is(err, store.ErrNotFound):
-		code = http.StatusNotFound
+		status, code = http.StatusNotFound, "not_found"
 	case errors.Is(err, ErrReadOnly):
-		code = http.StatusConflict
+		status, code = http.StatusConflict, "conflict"
 	case errors.As(err, &ve):
-		code = http.StatusConflict
+		status, code = http.StatusConflict, "tampered"
 	}
-	if code == http.StatusInternalServerError {
+	if status == http.StatusInternalServerError {
 		slog.ErrorContext(r.Context(), "audit api", "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, code, map[string]any{"error": err.Error()})
+	writeJSON(w, status, map[string]any{"error": map[string]string{"message": err.Error(), "code": code}})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
