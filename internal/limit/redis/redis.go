@@ -148,6 +148,7 @@ func NewClient(rawURL string) (*redis.Client, error) {
 	if opt.WriteTimeout == opt.ReadTimeout || opt.WriteTimeout == 3*time.Second {
 		opt.WriteTimeout = opt.ReadTimeout
 	}
+	opt.ContextTimeoutEnabled = true // a caller's deadline bounds the socket wait too
 	if opt.ClientName == "" {
 		opt.ClientName = "warden"
 	}
