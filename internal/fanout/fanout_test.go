@@ -202,7 +202,7 @@ func TestNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.UpdateKey(ctx, k.ID, func(*keys.Key) error { return errors.New("no") }) // failed: no notice
-	s.DeleteKey(ctx, "key_missing")                                          // failed: no notice
+	s.DeleteKey(ctx, "key_missing")                                           // failed: no notice
 	if err := s.DeleteKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
