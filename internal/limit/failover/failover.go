@@ -5,8 +5,10 @@
 //
 // # Policies
 //
-//	closed  refuse: a request that cannot be counted is not served. Safest
-//	        against abuse; an outage of Redis is an outage of Warden.
+//	closed  refuse: a request that cannot be counted is not served: Take and
+//	        Acquire return ErrUnavailable, which the gateway answers with 503
+//	        (not 429: the client did nothing wrong). Safest against abuse;
+//	        an outage of Redis is an outage of Warden.
 //	open    allow: limits are off while Redis is away. Safest for
 //	        availability; a stolen key is unlimited for that time.
 //	local   (default) count in process (limit.Local): every instance still
@@ -40,6 +42,10 @@ import (
 
 	"github.com/wardenhq/warden/internal/limit"
 )
+
+// ErrUnavailable is returned under the Closed policy while the backend is
+// failing.
+var ErrUnavailable = errors.New("failover: shared limiter unavailable")
 
 // Policy is what a request gets when the backend cannot decide.
 type Policy string
@@ -185,7 +191,7 @@ func (l *Limiter) Take(ctx context.Context, key string, perMinute, n int, now ti
 	case l.policy == Open || n <= 0 || perMinute <= 0:
 		return limit.Decision{Allowed: true, Limit: perMinute}, nil
 	default: // Closed
-		return limit.Decision{Allowed: false, Limit: perMinute, RetryAfter: l.cooldown}, nil
+		return limit.Decision{Limit: perMinute, RetryAfter: l.cooldown}, ErrUnavailable
 	}
 }
 
@@ -209,6 +215,6 @@ func (l *Limiter) Acquire(ctx context.Context, key string, max int) (func(), boo
 	case l.policy == Open || max <= 0:
 		return func() {}, true, nil
 	default: // Closed
-		return nil, false, nil
+		return nil, false, ErrUnavailable
 	}
 }

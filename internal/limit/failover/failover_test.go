@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,10 +44,11 @@ func TestPolicies(t *testing.T) {
 		// and whether a gate with max 1 admits
 		takes []bool
 		gate  bool
+		err   error // what Take and Acquire return while Redis is away
 	}{
-		{Closed, []bool{false, false, false}, false},
-		{Open, []bool{true, true, true}, true},
-		{Local, []bool{true, true, false}, true},
+		{Closed, []bool{false, false, false}, false, ErrUnavailable},
+		{Open, []bool{true, true, true}, true, nil},
+		{Local, []bool{true, true, false}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.policy), func(t *testing.T) {
@@ -83,7 +85,7 @@ func TestPolicies(t *testing.T) {
 			proxy.Stop()
 			later := now.Add(time.Hour)
 			for i, want := range tt.takes {
-				if d, err := l.Take(ctx, "k", 2, 1, later); err != nil || d.Allowed != want {
+				if d, err := l.Take(ctx, "k", 2, 1, later); !errors.Is(err, tt.err) || d.Allowed != want {
 					t.Errorf("down, take %d: %+v %v, want allowed=%v", i, d, err, want)
 				}
 			}
@@ -91,7 +93,7 @@ func TestPolicies(t *testing.T) {
 				t.Errorf("down, give-back refused: %+v %v", d, err)
 			}
 			release, ok, err := l.Acquire(ctx, "k", 1)
-			if err != nil || ok != tt.gate {
+			if !errors.Is(err, tt.err) || ok != tt.gate {
 				t.Errorf("down, acquire: %v %v, want %v", ok, err, tt.gate)
 			}
 			if ok {
