@@ -139,13 +139,15 @@ func NewClient(rawURL string) (*redis.Client, error) {
 		// The error may quote the URL, password included: do not wrap it.
 		return nil, errors.New("redislimit: malformed Redis URL (expected redis://[user:password@]host:port/db)")
 	}
-	if opt.DialTimeout == 5*time.Second { // go-redis default: too long for a request path
+	// ParseURL leaves unset timeouts at zero, for go-redis to default to
+	// seconds: too long for a request path.
+	if opt.DialTimeout == 0 {
 		opt.DialTimeout = time.Second
 	}
-	if opt.ReadTimeout == 3*time.Second {
+	if opt.ReadTimeout == 0 {
 		opt.ReadTimeout = 500 * time.Millisecond
 	}
-	if opt.WriteTimeout == opt.ReadTimeout || opt.WriteTimeout == 3*time.Second {
+	if opt.WriteTimeout == 0 {
 		opt.WriteTimeout = opt.ReadTimeout
 	}
 	opt.ContextTimeoutEnabled = true // a caller's deadline bounds the socket wait too

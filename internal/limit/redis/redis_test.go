@@ -318,3 +318,26 @@ func TestRecoversFromClientKill(t *testing.T) {
 		t.Fatalf("no recovery after CLIENT KILL: %v", lastErr)
 	}
 }
+
+func TestNewClient(t *testing.T) {
+	c, err := NewClient("redis://127.0.0.1:6379/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	o := c.Options()
+	if o.DialTimeout != time.Second || o.ReadTimeout != 500*time.Millisecond || o.WriteTimeout != 500*time.Millisecond || !o.ContextTimeoutEnabled {
+		t.Errorf("timeouts: dial %v read %v write %v ctx %v", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled)
+	}
+	c2, err := NewClient("redis://127.0.0.1:6379/0?dial_timeout=3s&read_timeout=2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if o := c2.Options(); o.DialTimeout != 3*time.Second || o.ReadTimeout != 2*time.Second {
+		t.Errorf("URL timeouts overridden: %v %v", o.DialTimeout, o.ReadTimeout)
+	}
+	if _, err := NewClient("redis://user:hunter2@[::1:6379/0"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad URL: %v", err)
+	}
+}
