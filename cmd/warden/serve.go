@@ -21,6 +21,8 @@ import (
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/scan/ghpartner"
+	"github.com/wardenhq/warden/internal/scan/revoke"
 )
 
 func init() { register(newServeCmd) }
@@ -138,7 +140,15 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		bus.AddAsync("events-file", sink, 65536)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	extra := map[string]http.Handler{}
+	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
+		keyStore := &revoke.Store{Keys: st}
+		extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
+			Lookup: keyStore, Revoker: keyStore}
+		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
+	}
 	gw, err := gateway.New(gateway.Options{
+		Extra:        extra,
 		Config:       cfg,
 		Store:        st,
 		Bus:          bus,

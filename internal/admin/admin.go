@@ -6,14 +6,15 @@
 // Keys:
 //
 //	GET    /admin/v1/keys?status=&owner=&kind=&q=&after=&limit=   list
+//	GET    /admin/v1/keys?hash=HEX         the key whose secret has this SHA-256 (a list of 0 or 1)
 //	POST   /admin/v1/keys                  create; answers the record plus "key", the secret, shown once
 //	GET    /admin/v1/keys/{id}             one key with this month's usage
 //	PATCH  /admin/v1/keys/{id}             change name, owner, scope and limits
 //	DELETE /admin/v1/keys/{id}             delete the record
 //	POST   /admin/v1/keys/{id}/rotate      {"grace": "24h"}: a successor; the old key works until the grace ends
-//	POST   /admin/v1/keys/{id}/suspend     {"reason": "..."}
+//	POST   /admin/v1/keys/{id}/suspend     {"reason": "...", "by": "..."}
 //	POST   /admin/v1/keys/{id}/resume
-//	POST   /admin/v1/keys/{id}/revoke      {"reason": "..."}: final
+//	POST   /admin/v1/keys/{id}/revoke      {"reason": "...", "by": "..."}: final; "by" names the actor (default the API's)
 //
 // Errors have the shape {"error": {"message": "...", "code": "..."}}.
 package admin
@@ -158,6 +159,23 @@ type KeyView struct {
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if hx := q.Get("hash"); hx != "" {
+		h, err := keys.ParseHash(hx)
+		if err != nil {
+			Error(w, http.StatusBadRequest, "invalid", "hash must be 64 lowercase hex characters")
+			return
+		}
+		k, err := s.Store.KeyByHash(r.Context(), h)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			JSON(w, http.StatusOK, []*keys.Key{})
+		case err != nil:
+			StoreError(w, err)
+		default:
+			JSON(w, http.StatusOK, []*keys.Key{k})
+		}
+		return
+	}
 	f := store.KeyFilter{Status: keys.Status(q.Get("status")), Owner: q.Get("owner"), Kind: keys.Kind(q.Get("kind")),
 		Search: q.Get("q"), After: q.Get("after")}
 	if l := q.Get("limit"); l != "" {
@@ -325,12 +343,17 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Reason string `json:"reason"`
+			By     string `json:"by"`
 		}
 		if err := Decode(r, &req); err != nil {
 			Error(w, http.StatusBadRequest, "invalid", err.Error())
 			return
 		}
-		k, err := keys.SetStatus(r.Context(), s.Store, r.PathValue("id"), st, req.Reason, s.by(), s.now())
+		by := s.by()
+		if req.By != "" {
+			by = truncate(req.By, 64)
+		}
+		k, err := keys.SetStatus(r.Context(), s.Store, r.PathValue("id"), st, truncate(req.Reason, 1000), by, s.now())
 		if err != nil {
 			StoreError(w, err)
 			return
@@ -349,4 +372,11 @@ func ParseDuration(s string) (time.Duration, error) {
 		return time.Duration(n * float64(24*time.Hour)), nil
 	}
 	return time.ParseDuration(s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

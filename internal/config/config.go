@@ -52,11 +52,27 @@ type Config struct {
 	Log    Log    `yaml:"log"`
 	Limits Limits `yaml:"limits"`
 
-	Providers []Provider       `yaml:"providers"`
-	Models    []Model          `yaml:"models"`
-	Prices    map[string]Price `yaml:"prices"`
-	Events    string           `yaml:"events"` // JSONL file of events, "" for none
-	Record    string           `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
+	Providers      []Provider       `yaml:"providers"`
+	Models         []Model          `yaml:"models"`
+	Prices         map[string]Price `yaml:"prices"`
+	SecretScanning SecretScanning   `yaml:"secret_scanning"`
+
+	Events string `yaml:"events"` // JSONL file of events, "" for none
+	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
+}
+
+// SecretScanning configures the GitHub secret-scanning partner endpoint,
+// POST /secret-scanning/github on the main listener. It is off unless a
+// public key source is set.
+type SecretScanning struct {
+	GitHub struct {
+		// PublicKeysFile holds GitHub's signing keys in its meta format
+		// ({"public_keys": [{"key_identifier", "key", "is_current"}]}).
+		PublicKeysFile string `yaml:"public_keys_file"`
+		// PublicKeysURL, if set, is fetched (with a timeout, cached for an
+		// hour) when a signature names a key the file lacks.
+		PublicKeysURL string `yaml:"public_keys_url"`
+	} `yaml:"github"`
 }
 
 // Log configures logging.

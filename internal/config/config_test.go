@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -55,5 +56,28 @@ prices:
 				t.Error("error leaks a secret")
 			}
 		})
+	}
+}
+
+// TestReadmeExample keeps the README's configuration example true to the code.
+func TestReadmeExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "```yaml\n")
+	if i < 0 {
+		t.Fatal("no yaml example in README")
+	}
+	s = s[i+len("```yaml\n"):]
+	s = s[:strings.Index(s, "```")]
+	env := func(k string) (string, bool) { return "x", true }
+	c, err := Parse([]byte(s), env)
+	if err != nil {
+		t.Fatalf("README example does not parse: %v", err)
+	}
+	if len(c.Providers) != 3 || len(c.Models) != 4 || c.SecretScanning.GitHub.PublicKeysFile == "" {
+		t.Errorf("parsed %+v", c)
 	}
 }

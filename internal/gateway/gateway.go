@@ -69,6 +69,10 @@ type Options struct {
 	StepUp func(k *keys.Key, addr netip.Addr, fingerprint string) bool
 	// Guard inspects prompts and answers. nil inspects nothing.
 	Guard Guard
+	// Authenticators recognise credentials other than Warden keys
+	// (workload-identity JWTs, short-lived tokens, client certificates).
+	// They run in order before the key look-up; none means keys only.
+	Authenticators []Authenticator
 	// Extra routes served on the main listener before the API routes, such
 	// as the GitHub secret-scanning partner endpoint. They get no Event.
 	Extra map[string]http.Handler
@@ -213,6 +217,21 @@ type Guard interface {
 	// CheckPrompt judges a request body before it is forwarded. A non-nil
 	// refusal is answered to the client instead of forwarding.
 	CheckPrompt(ctx context.Context, k *keys.Key, e provider.Endpoint, raw []byte) (verdicts []event.Verdict, refusal *Refusal)
+}
+
+// Authenticator recognises a credential that is not a Warden key. cred is
+// the bearer or api-key value ("" if none was sent; a client certificate is
+// in r.TLS). It returns (nil, nil) when the request carries nothing it
+// recognises, so the next authenticator, and finally the key look-up, gets
+// its turn; an error refuses the request with the one 401 answer every
+// authentication failure gets (the error is logged, never sent).
+//
+// The returned key is the policy the request runs under: its ID names the
+// identity in events and limits (e.g. "oidc:<issuer>#<subject>"). It must
+// not be modified after it is returned. Implementations must be safe for
+// concurrent use and must not keep r.
+type Authenticator interface {
+	Authenticate(ctx context.Context, r *http.Request, cred string, addr netip.Addr) (*keys.Key, error)
 }
 
 // Refusal is an answer a hook gives instead of the upstream's.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strconv"
 	"sync"
 )
 
@@ -18,48 +19,47 @@ const maxHeaderBuf = 64 << 10
 
 type orderConn struct {
 	net.Conn
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	buf  []byte
+	skip int // body bytes of the last request still to come; not kept
 }
 
 func (c *orderConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.mu.Lock()
-		if len(c.buf)+n > maxHeaderBuf {
+		b := p[:n]
+		if c.skip > 0 {
+			k := min(c.skip, len(b))
+			c.skip -= k
+			b = b[k:]
+		}
+		if len(c.buf)+len(b) > maxHeaderBuf {
 			// Keep the tail: a request's header block is read before its
 			// handler runs, and bodies are not needed.
-			keep := maxHeaderBuf / 4
-			if len(c.buf) > keep {
-				c.buf = append(c.buf[:0], c.buf[len(c.buf)-keep:]...)
+			c.buf = c.buf[:0]
+			if len(b) > maxHeaderBuf {
+				b = b[len(b)-maxHeaderBuf:]
 			}
 		}
-		if n <= maxHeaderBuf {
-			c.buf = append(c.buf, p[:n]...)
-		}
+		c.buf = append(c.buf, b...)
 		c.mu.Unlock()
 	}
 	return n, err
 }
 
-// takeHeaderNames returns the lower-cased header names of the last complete
-// request header block read, in order, and forgets the bytes up to its end.
+// takeHeaderNames returns the lower-cased header names of the request whose
+// header block was read last, in order, and forgets the bytes up to the end
+// of its body (as far as Content-Length tells).
 func (c *orderConn) takeHeaderNames(method string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	start := -1
 	prefix := []byte(method + " ")
-	// Find the last request line of this method that starts a line.
-	for i := len(c.buf); i > 0; {
-		j := bytes.LastIndex(c.buf[:i], prefix)
-		if j < 0 {
-			break
-		}
-		if j == 0 || c.buf[j-1] == '\n' {
-			start = j
-			break
-		}
-		i = j
+	start := -1
+	if bytes.HasPrefix(c.buf, prefix) {
+		start = 0 // the usual case: the buffer starts at this request
+	} else if j := bytes.LastIndex(c.buf, []byte(method+" /")); j >= 0 {
+		start = j // after a chunked body or a lost sync
 	}
 	if start < 0 {
 		return nil
@@ -71,14 +71,27 @@ func (c *orderConn) takeHeaderNames(method string) []string {
 	}
 	lines := bytes.Split(block[:end], []byte("\r\n"))
 	names := make([]string, 0, len(lines)-1)
+	bodyLen := 0
 	for _, l := range lines[1:] {
-		k, _, ok := bytes.Cut(l, []byte(":"))
+		k, v, ok := bytes.Cut(l, []byte(":"))
 		if !ok || len(k) == 0 || k[0] == ' ' || k[0] == '\t' {
 			continue
 		}
-		names = append(names, string(bytes.ToLower(bytes.TrimSpace(k))))
+		name := string(bytes.ToLower(bytes.TrimSpace(k)))
+		if name == "content-length" {
+			if n, err := strconv.Atoi(string(bytes.TrimSpace(v))); err == nil && n > 0 {
+				bodyLen = n
+			}
+		}
+		names = append(names, name)
 	}
-	c.buf = append(c.buf[:0], block[end+4:]...)
+	rest := block[end+4:]
+	if bodyLen <= len(rest) {
+		c.buf = append(c.buf[:0], rest[bodyLen:]...)
+	} else {
+		c.skip = bodyLen - len(rest)
+		c.buf = c.buf[:0]
+	}
 	return names
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -211,6 +212,21 @@ func (x *exchange) authenticate() *apiError {
 		}
 		cred = strings.TrimSpace(apiKey)
 		x.ev.AuthMethod = "api-key"
+	}
+	for _, a := range x.s.opts.Authenticators {
+		k, err := a.Authenticate(x.r.Context(), x.r, cred, x.addr)
+		if err != nil {
+			slog.Info("gateway: credential refused", "request_id", x.ev.ID, "err", err)
+			return errUnauthorized
+		}
+		if k != nil {
+			h.Del("Authorization")
+			h.Del("Api-Key")
+			x.key = k
+			x.ev.AuthMethod = "identity"
+			x.ev.KeyID, x.ev.KeyOwner, x.ev.KeyKind = k.ID, k.Owner, string(k.Kind)
+			return nil
+		}
 	}
 	// Credentials must never travel further than this function.
 	h.Del("Authorization")

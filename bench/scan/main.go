@@ -1,0 +1,138 @@
+// Command scan measures the leak scanner's throughput: MB/s over a
+// generated directory of mixed source text with about one secret per MB,
+// and over the history of a generated git repository. Run it with
+//
+//	go run ./bench/scan             # all cores
+//	GOMAXPROCS=1 go run ./bench/scan  # the one-core figure in docs/scanner.md
+//
+// The text is Go's own standard library source (from GOROOT), so it is
+// realistic and needs no download; secrets come from package fakes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/scan"
+	"github.com/wardenhq/warden/internal/scan/fakes"
+	"github.com/wardenhq/warden/internal/scan/source"
+)
+
+func main() {
+	mb := flag.Int("mb", 256, "size of the generated directory in MB")
+	gitMB := flag.Int("git-mb", 32, "size of the generated git history in MB")
+	flag.Parse()
+	e, err := scan.NewEngine(scan.Builtin())
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp("", "warden-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+
+	dir := filepath.Join(tmp, "tree")
+	secrets := generate(dir, *mb<<20, 1)
+	ctx := context.Background()
+	sc := source.New(e, source.Options{})
+	// Warm the page cache, then measure.
+	sc.Collect(ctx, dir)
+	sc = source.New(e, source.Options{})
+	start := time.Now()
+	found, err := sc.Collect(ctx, dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	el := time.Since(start)
+	fmt.Printf("directory: %d MB in %v = %.0f MB/s (GOMAXPROCS=%d), %d findings for %d secrets planted\n",
+		sc.Bytes()>>20, el.Round(time.Millisecond), float64(sc.Bytes())/1e6/el.Seconds(), runtime.GOMAXPROCS(0), len(found), secrets)
+
+	repo := filepath.Join(tmp, "repo")
+	n := gitRepo(repo, *gitMB<<20)
+	sc = source.New(e, source.Options{})
+	start = time.Now()
+	found, err = sc.Collect(ctx, "git:"+repo)
+	if err != nil {
+		log.Fatal(err)
+	}
+	el = time.Since(start)
+	fmt.Printf("git history: %d commits, %d MB of diff in %v = %.1f MB/s, %d findings for %d secrets planted\n",
+		n, sc.Bytes()>>20, el.Round(time.Millisecond), float64(sc.Bytes())/1e6/el.Seconds(), len(found), n)
+}
+
+// generate writes about size bytes of Go source from GOROOT into dir as
+// files of ~256 KB, each with one secret per MB planted, and returns how
+// many secrets it planted.
+func generate(dir string, size int, seed uint64) int {
+	var corpus []byte
+	root := filepath.Join(runtime.GOROOT(), "src")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || len(corpus) > 32<<20 {
+			return nil
+		}
+		if strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".s") || strings.HasSuffix(p, ".js") || strings.HasSuffix(p, ".html") {
+			b, _ := os.ReadFile(p)
+			corpus = append(corpus, b...)
+		}
+		return nil
+	})
+	if len(corpus) == 0 {
+		log.Fatal("no source text found under GOROOT")
+	}
+	g := fakes.New(seed)
+	pos := g.Positives()
+	written, planted, file, off := 0, 0, 0, 0
+	for written < size {
+		var b strings.Builder
+		for b.Len() < 256<<10 {
+			end := min(off+64<<10, len(corpus))
+			b.Write(corpus[off:end])
+			off = end % len(corpus)
+			if (written+b.Len())/(1<<20) > planted {
+				b.WriteString("\n" + pos[planted%len(pos)].Text)
+				planted++
+			}
+		}
+		p := filepath.Join(dir, fmt.Sprintf("d%03d", file/100), fmt.Sprintf("f%05d.go", file))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		written += b.Len()
+		file++
+	}
+	return planted
+}
+
+// gitRepo makes a repository whose history adds about size bytes, one
+// secret per commit of ~1 MB, and returns the number of commits.
+func gitRepo(dir string, size int) int {
+	os.MkdirAll(dir, 0o755)
+	run := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@b", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@b", "GIT_CONFIG_GLOBAL=/dev/null")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			log.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	run("init", "-q", "-b", "main")
+	n := 0
+	for n*(1<<20) < size {
+		sub := filepath.Join(dir, fmt.Sprintf("c%03d", n))
+		generate(sub, 1<<20, uint64(n+100))
+		run("add", ".")
+		run("commit", "-q", "-m", fmt.Sprintf("commit %d", n))
+		n++
+	}
+	return n
+}

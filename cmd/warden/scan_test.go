@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/scan"
+	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/storetest"
+)
+
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	global = globals{}
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	var ee *exitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &ee):
+		return out.String() + ee.msg, ee.code
+	default:
+		return out.String() + err.Error(), 2
+	}
+}
+
+func TestScanCommandRevokes(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	db, err := sqlite.Open(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, sec := storetest.NewKey(t, "ci")
+	if err := db.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "app.env"), []byte("WARDEN_KEY="+sec.Reveal()+"\n"), 0o644)
+
+	out, code := runCLI(t, "scan", dir, "--format", "json", "--data", data, "--revoke")
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var fs []scan.Finding
+	if err := json.Unmarshal([]byte(out), &fs); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(fs) != 1 || !fs[0].Revoked || fs[0].KeyID != k.ID {
+		t.Fatalf("findings: %+v", fs)
+	}
+	db, _ = sqlite.Open(ctx, data)
+	defer db.Close()
+	if got, _ := db.KeyByID(ctx, k.ID); got.Status != keys.StatusRevoked {
+		t.Fatalf("status %s", got.Status)
+	}
+
+	// A baseline of that report makes the next scan clean.
+	base := filepath.Join(t.TempDir(), "base.json")
+	os.WriteFile(base, []byte(out), 0o644)
+	if out, code := runCLI(t, "scan", dir, "--baseline", base, "--data", data); code != 0 {
+		t.Fatalf("with baseline: exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, "scan", filepath.Join(dir, "missing")); code != 2 {
+		t.Fatalf("missing target: exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, "scan", dir, "--format", "sarif", "--no-verify"); code != 1 || !bytes.Contains([]byte(out), []byte(`"version": "2.1.0"`)) {
+		t.Fatalf("sarif: exit %d: %s", code, out)
+	}
+}
