@@ -67,6 +67,36 @@ func run(t *testing.T, w *Watcher) *recorder {
 	return r
 }
 
+// revision returns the store's current change revision.
+func revision(t *testing.T, s store.Keys) int64 {
+	t.Helper()
+	var rev int64
+	for {
+		ids, now, err := s.KeysChangedSince(context.Background(), rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev = now
+		if len(ids) == 0 {
+			return rev
+		}
+	}
+}
+
+// waitSubscribed waits until someone listens on channel.
+func waitSubscribed(t *testing.T, c *redis.Client, channel string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := c.PubSubNumSub(context.Background(), channel).Result()
+		if err == nil && n[channel] > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nobody subscribed to %s", channel)
+}
+
 func openPostgres(t *testing.T, dsn string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), dsn)
@@ -90,8 +120,8 @@ func TestPubSubDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	channel := prefix + "keys"
-	r := run(t, NewWatcher(b, rdb, Options{Channel: channel, Poll: time.Hour}))
-	time.Sleep(100 * time.Millisecond) // let the subscription start
+	r := run(t, NewWatcher(b, rdb, Options{Channel: channel, Poll: time.Hour, Since: revision(t, b)}))
+	waitSubscribed(t, rdb, channel)
 
 	sa := Notify(a, NewPublisher(rdb, channel), nil)
 	start := time.Now()
@@ -120,9 +150,9 @@ func TestPollCatchesLostNotices(t *testing.T) {
 	pubClient := redis.NewClient(opt)
 	defer pubClient.Close()
 	channel := prefix + "keys"
-	r := run(t, NewWatcher(b, sub, Options{Channel: channel, Poll: 300 * time.Millisecond}))
+	r := run(t, NewWatcher(b, sub, Options{Channel: channel, Poll: 300 * time.Millisecond, Since: revision(t, b)}))
 	sa := Notify(a, NewPublisher(pubClient, channel), nil)
-	time.Sleep(100 * time.Millisecond)
+	waitSubscribed(t, pubClient, channel)
 
 	proxy.Stop()
 	k1, _ := storetest.NewKey(t, "while-down")
@@ -132,7 +162,7 @@ func TestPollCatchesLostNotices(t *testing.T) {
 	t.Logf("by poll: %v", r.waitFor(t, k1.ID, 2*time.Second))
 
 	proxy.Start()
-	time.Sleep(time.Second) // resubscribe (backoff) and a resync poll
+	waitSubscribed(t, pubClient, channel) // resubscribed after its backoff
 	k2, _ := storetest.NewKey(t, "after")
 	if err := sa.CreateKey(ctx, k2); err != nil {
 		t.Fatal(err)
@@ -160,7 +190,14 @@ func TestPollOnlySQLite(t *testing.T) {
 	if err := a.CreateKey(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, NewWatcher(b, nil, Options{Poll: 50 * time.Millisecond}))
+	// The caller's cache is in step with the store as of now: Since says so
+	// (with Since 0 the watcher would find the revision itself when it
+	// starts, racing with the CreateKey below).
+	_, rev, err := b.KeysChangedSince(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, NewWatcher(b, nil, Options{Poll: 50 * time.Millisecond, Since: rev}))
 	k, _ := storetest.NewKey(t, "k")
 	if err := a.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
