@@ -118,9 +118,12 @@ func TestSharedAcrossInstances(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	// In the first minute: the burst of 60 plus a minute of refill.
-	if b := burst.Load(); b < 114 || b > 126 {
-		t.Errorf("first minute admitted %d, want 120 ±5%%", b)
+	// In all: the burst of 60 plus one unit a second, never more. (The
+	// split between the first minute and the rest depends on scheduling; the
+	// total does not.)
+	total, most := burst.Load()+steady.Load(), int64(perMinute+perMinute*minutes+1)
+	if total > most || float64(total) < 0.95*float64(most) {
+		t.Errorf("admitted %d in %d minutes, want at most %d and within 5%%", total, minutes, most)
 	}
 	rate := float64(steady.Load()) / (minutes - 1)
 	if rate < perMinute*0.95 || rate > perMinute*1.05 {
