@@ -110,11 +110,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	slog.SetDefault(logger)
 
-	st, err := openStore(ctx, cfg.Data)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	be, err := openBackends(ctx, cfg, reg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer be.Close()
+	st := be.store
 	adminToken, err := secretFile(filepath.Join(cfg.Data, "admin.token"), "wadm_")
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -134,7 +139,6 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		defer sink.Close()
 		bus.AddAsync("events-file", sink, 65536)
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	extra := map[string]http.Handler{}
 	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
@@ -154,6 +158,8 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		Config:       cfg,
 		Store:        st,
 		Bus:          bus,
+		Rater:        be.rater,
+		Gate:         be.gate,
 		Metrics:      gateway.NewMetrics(reg),
 		PseudonymKey: []byte(pseudo),
 	})
