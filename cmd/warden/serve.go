@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
@@ -147,6 +148,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			Lookup: keyStore, Revoker: keyStore}
 		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
 	}
+	alog, err := openAuditLog(ctx, st, cfg)
+	if err != nil {
+		return err
+	}
+	defer alog.Close()
 	g, policies, err := newGuard(cfg.Guard)
 	if err != nil {
 		return err
@@ -154,6 +160,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	gw, err := gateway.New(gateway.Options{
 		Guard:        g,
 		GuardPolicy:  policies,
+		Journal:      auditJournal(alog),
 		Extra:        extra,
 		Config:       cfg,
 		Store:        st,
@@ -172,6 +179,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	bgDone := gw.Start(runCtx)
 
 	adm := newAdminServer(st, adminToken, "admin")
+	adm.Mount(audit.APIPrefix, audit.Handler(alog, nil))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/", adm.Handler())
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/audit"
 	"gopkg.in/yaml.v3"
 )
 
@@ -57,6 +58,7 @@ type Config struct {
 	Prices         map[string]Price `yaml:"prices"`
 	SecretScanning SecretScanning   `yaml:"secret_scanning"`
 	Guard          Guard            `yaml:"guard"`
+	Audit          audit.Config     `yaml:"audit"`
 
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none

@@ -72,6 +72,8 @@ var (
 		Message: "The upstream service did not answer in time."}
 	errUpstreamAuth = &apiError{Status: 502, Type: "server_error", Code: "upstream_auth_failed", Refusal: "",
 		Message: "Warden could not authenticate to the upstream service. Tell your Warden administrator."}
+	errJournal = &apiError{Status: 503, Type: "server_error", Code: "audit_unavailable", Refusal: "audit",
+		Message: "Warden could not record this request in its audit log, so it does not answer it. Retry shortly."}
 	errInternal = &apiError{Status: 500, Type: "server_error", Code: "internal_error",
 		Message: "Warden had an internal error while processing your request."}
 )

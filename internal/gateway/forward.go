@@ -113,6 +113,10 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
+// maxJournalAnswer bounds how much of a streamed answer is kept for the
+// journal (which cuts bodies further by its own policy).
+const maxJournalAnswer = 1 << 20
+
 // usage is the token count in any of the API's answer shapes.
 type usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
@@ -177,7 +181,10 @@ func (x *exchange) relayWhole(resp *http.Response) {
 	}
 	x.account()
 	x.ev.ResponseLen = int64(len(b))
-	x.publish()
+	if !x.publish(b) {
+		writeAPIError(x.w, errJournal)
+		return
+	}
 	h := x.w.Header()
 	h.Set("Content-Type", resp.Header.Get("Content-Type"))
 	h.Set("Content-Length", strconv.Itoa(len(b)))
@@ -234,6 +241,7 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 	var u usage
 	done, clientGone, blocked := false, false, false
 	sg := x.newStreamGuard()
+	var answer bytes.Buffer // what the client received, for the journal
 	const maxEvent = 4 << 20
 	for {
 		line, err := br.ReadSlice('\n')
@@ -265,6 +273,9 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 						break
 					}
 					x.ev.ResponseLen += int64(len(o))
+					if x.s.opts.Journal != nil && answer.Len() < maxJournalAnswer {
+						answer.Write(o[:min(len(o), maxJournalAnswer-answer.Len())])
+					}
 				}
 				if !clientGone && len(out) > 0 {
 					rc.Flush()
@@ -285,7 +296,7 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 	}
 	u.add(x)
 	x.account()
-	x.publish()
+	x.publish(answer.Bytes())
 	if !done && !clientGone {
 		// The upstream broke off. End the client's stream the same way, so
 		// its SDK reports an error instead of taking a torso for an answer.

@@ -78,6 +78,11 @@ type Options struct {
 	// (workload-identity JWTs, short-lived tokens, client certificates).
 	// They run in order before the key look-up; none means keys only.
 	Authenticators []Authenticator
+	// Journal, when set, records every event durably before its answer is
+	// released (the audit log). If it fails, the client gets 503 instead of
+	// the answer: no request is answered without its record. Streams are
+	// recorded when they end, since their answer is already flowing.
+	Journal Journal
 	// Extra routes served on the main listener before the API routes, such
 	// as the GitHub secret-scanning partner endpoint. They get no Event.
 	Extra map[string]http.Handler
@@ -214,6 +219,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // its own timestamps, so limits, budgets and detection see event time.
 func (s *Server) ServeAt(w http.ResponseWriter, r *http.Request, t time.Time) {
 	s.serve(w, r, t)
+}
+
+// Journal durably records one event with the request's prompt and answer
+// bodies (which it may keep, hash or drop by its own policy).
+type Journal interface {
+	Record(ctx context.Context, e *event.Event, prompt, answer []byte) error
+}
+
+// JournalFunc adapts a function to a Journal.
+type JournalFunc func(ctx context.Context, e *event.Event, prompt, answer []byte) error
+
+// Record calls f.
+func (f JournalFunc) Record(ctx context.Context, e *event.Event, prompt, answer []byte) error {
+	return f(ctx, e, prompt, answer)
 }
 
 // Authenticator recognises a credential that is not a Warden key. cred is

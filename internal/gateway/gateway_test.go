@@ -530,3 +530,32 @@ func TestStreamsNeverCutUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d streams cut", cut, n)
 	}
 }
+
+func TestNoAnswerWithoutJournal(t *testing.T) {
+	fail := false
+	var recorded []string
+	h := newHarnessWith(t, nil, func(o *Options) {
+		o.Journal = JournalFunc(func(_ context.Context, e *event.Event, prompt, answer []byte) error {
+			if fail {
+				return fmt.Errorf("disk full")
+			}
+			recorded = append(recorded, string(prompt)+" => "+string(answer))
+			return nil
+		})
+	})
+	_, k := h.key(keys.Spec{})
+	if r := h.do("POST", "/v1/chat/completions", bearer(k), chat); r.status != 200 {
+		t.Fatalf("%d", r.status)
+	}
+	if len(recorded) != 1 || !strings.Contains(recorded[0], `"hello"`) || !strings.Contains(recorded[0], "chat.completion") {
+		t.Errorf("journal got %q", recorded)
+	}
+	fail = true
+	r := h.do("POST", "/v1/chat/completions", bearer(k), chat)
+	if r.status != 503 || r.errCode() != "audit_unavailable" || strings.Contains(r.body, "hello") {
+		t.Errorf("journal down: %d %s", r.status, r.body)
+	}
+	if e := h.lastEvent(); e.Status != 503 || e.Refusal != "audit" {
+		t.Errorf("event %d %s", e.Status, e.Refusal)
+	}
+}

@@ -451,23 +451,39 @@ func (x *exchange) fail(e *apiError) {
 	x.ev.Status = e.Status
 	x.ev.ErrorCode = e.Code
 	x.ev.Refusal = e.Refusal
-	x.publish()
-	x.ev.ResponseLen = int64(writeAPIError(x.w, e))
+	x.ev.ResponseLen = int64(len(e.body()))
+	if !x.publish(e.body()) {
+		e = errJournal
+	}
+	writeAPIError(x.w, e)
 }
 
-// publish completes the event and hands it to the bus, once.
-func (x *exchange) publish() {
+// publish completes the event, records it in the journal and hands it to
+// the bus, once. It reports false when the journal failed: the caller must
+// then answer errJournal instead of answer.
+func (x *exchange) publish(answer []byte) bool {
 	if x.published {
-		return
+		return true
 	}
 	x.published = true
 	x.ev.Duration = time.Since(x.start)
+	ok := true
+	if j := x.s.opts.Journal; j != nil {
+		if err := j.Record(context.WithoutCancel(x.r.Context()), x.ev, x.raw, answer); err != nil {
+			logErr("gateway: audit record failed; refusing to answer", err, "request_id", x.ev.ID)
+			ok = false
+			if !x.ev.Streamed {
+				x.ev.Status, x.ev.ErrorCode, x.ev.Refusal = errJournal.Status, errJournal.Code, errJournal.Refusal
+			}
+		}
+	}
 	if x.key != nil && x.ev.Status != 401 {
 		sp := store.Spend{Requests: 1, Tokens: int64(x.ev.PromptTokens + x.ev.CompletionTokens), CostUSD: x.ev.CostUSD}
 		x.s.ledger.add(x.key.ID, x.at, x.ev.ClientIP, sp)
 	}
 	x.s.opts.Bus.Publish(context.WithoutCancel(x.r.Context()), x.ev)
 	x.s.opts.Metrics.observe(x.ev)
+	return ok
 }
 
 // listModels answers GET /v1/models[/{id}] with the models this key may use.
@@ -527,7 +543,10 @@ func (x *exchange) ok(v any) {
 	b, _ := json.Marshal(v)
 	x.ev.Status = 200
 	x.ev.ResponseLen = int64(len(b))
-	x.publish()
+	if !x.publish(b) {
+		writeAPIError(x.w, errJournal)
+		return
+	}
 	h := x.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
