@@ -40,3 +40,13 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDetectConformance(t *testing.T) {
+	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore {
+		db, err := Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
