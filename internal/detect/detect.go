@@ -424,8 +424,10 @@ func (d *Detector) detect(p *profile, e *event.Event, c *client, now int64, sigs
 			}
 		}
 	}
-	if c.netH != 0 && !knownClient {
-		if n := d.pool.touch(c.netH*31+c.fpH, ownerH, now, int64(time.Hour)); n >= 3 {
+	if c.ip.IsValid() && !knownClient && est {
+		// Exact address, not the /24: many customers share cloud networks.
+		ipb, _ := c.ip.Unmap().MarshalBinary()
+		if n := d.pool.touch(fnv(string(ipb))*31+c.fpH, ownerH, now, int64(time.Hour)); n >= 3 {
 			sigs = append(sigs, d.signal(sigPoolClient, t, d.weights[sigPoolClient], fmt.Sprintf("the same client used keys of %d owners in the last hour", n), ev()...))
 		}
 	}
@@ -546,8 +548,8 @@ func (p *profile) roll(now int64) {
 	}
 }
 
-// learn adds e to the profile. Clients that raise signals while an incident
-// is open are tainted: they never become known, so an attacker cannot wait
+// learn adds e to the profile. Clients that raise signals while the key is
+// contained are tainted: they never become known, so an attacker cannot wait
 // his way into the step-up allow-list.
 func (d *Detector) learn(p *profile, e *event.Event, c *client, now int64, suspicious bool) {
 	m := minutes(now)
@@ -584,7 +586,7 @@ func (d *Detector) learn(p *profile, e *event.Event, c *client, now int64, suspi
 	if e.Model != "" {
 		p.Models.add(fnv(e.Model), m, maxModels, d.known)
 	}
-	if suspicious && (p.inc != nil || p.Level > levelNone) {
+	if suspicious && p.Level >= levelContain {
 		if ne := p.Nets.find(c.netH); ne != nil && !d.known.known(*ne) {
 			ne.Taint = true
 		}

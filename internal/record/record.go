@@ -40,6 +40,10 @@ import (
 	"time"
 )
 
+// ErrRead marks a failure of the underlying reader or an over-long line,
+// after which reading cannot go on.
+var ErrRead = errors.New("record: cannot read on")
+
 // Limits on one record.
 const (
 	MaxLine        = 8 << 20 // bytes in one JSONL line
@@ -209,9 +213,9 @@ func (r *Reader) Next() (*Record, error) {
 	}
 	if err := r.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("record: line %d longer than %d bytes: %w", r.line+1, MaxLine, err)
+			return nil, fmt.Errorf("record: line %d longer than %d bytes: %w", r.line+1, MaxLine, ErrRead)
 		}
-		return nil, fmt.Errorf("record: read: %w", err)
+		return nil, fmt.Errorf("record: read: %v: %w", err, ErrRead)
 	}
 	return nil, io.EOF
 }
