@@ -2,7 +2,9 @@ package detect
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/wardenhq/warden/internal/alert"
 	"net/netip"
 	"strings"
 	"time"
@@ -32,11 +34,15 @@ import (
 //	    known_cidrs: ["10.0.0.0/8"]
 //	  canary:
 //	    action: alert       # alert (tarpit: keep the decoy answering), suspend or revoke
+//	  alerts:               # see package alert
+//	    sinks: [{type: jsonl, path: /var/log/warden/alerts.jsonl}]
 type Config struct {
 	Policy   Policy   `yaml:"policy" json:"policy"`
 	Learning Learning `yaml:"learning" json:"learning"`
 	Allow    Allow    `yaml:"allow" json:"allow"`
 	Canary   Canary   `yaml:"canary" json:"canary"`
+	// Alerts are the sinks decisions are sent to (see package alert).
+	Alerts alert.Config `yaml:"alerts" json:"alerts"`
 }
 
 // Policy maps risk to actions.

@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardenhq/warden/internal/alert"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/keys"
@@ -82,6 +83,13 @@ func (d Decision) Type() string {
 		return "alert"
 	}
 	return "action"
+}
+
+// Alert converts the decision for the alert sinks; repeated decisions on the
+// same incident and action share a dedup key.
+func (d Decision) Alert() alert.Alert {
+	return alert.Alert{Key: d.IncidentID + "/" + d.Action, TS: d.Time, KeyID: d.KeyID, KeyOwner: d.KeyOwner,
+		Severity: d.Severity, Action: d.Action, Reason: d.Reason, IncidentID: d.IncidentID, Risk: d.Risk}
 }
 
 // Options connect a Detector to the rest of Warden. Every field is optional.

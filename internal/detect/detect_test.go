@@ -46,7 +46,7 @@ func newTestDetector(t *testing.T) (*Detector, *recorder) {
 
 func probe(key string, at time.Time, ip, path, method string, f event.Features, status int, code string) *event.Event {
 	return &event.Event{Time: at, KeyID: key, KeyOwner: "acme", KeyKind: "standard", ClientIP: ip, Method: method, Path: path,
-		Client: event.Client{UserAgent: "python-requests/2.31.0", HeaderNames: []string{"host", "user-agent", "accept-encoding", "accept", "connection", "api-key", "content-type"}},
+		Client:   event.Client{UserAgent: "python-requests/2.31.0", HeaderNames: []string{"host", "user-agent", "accept-encoding", "accept", "connection", "api-key", "content-type"}},
 		Features: f, Status: status, ErrorCode: code}
 }
 
