@@ -87,9 +87,9 @@ type Features struct {
 	N            int      `json:"n,omitempty"`
 	Messages     int      `json:"messages,omitempty"`
 	PromptChars  int      `json:"prompt_chars"`
-	EmptyPrompt  bool     `json:"empty_prompt,omitempty"`
-	User         string   `json:"user,omitempty"`      // hashed end-user id sent by the client
-	ConvRoot     string   `json:"conv_root,omitempty"` // hash of system prompt + first user turn
+	EmptyPrompt  bool     `json:"empty_prompt,omitempty"` // no user text at all
+	User         string   `json:"user,omitempty"`         // hashed end-user id sent by the client
+	ConvRoot     string   `json:"conv_root,omitempty"`    // hash of system prompt + first user turn
 	SystemHash   string   `json:"system_hash,omitempty"`
 	ImageSize    string   `json:"image_size,omitempty"`
 	ImageQuality string   `json:"image_quality,omitempty"`

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/wardenhq/warden/internal/admin"
+	"github.com/wardenhq/warden/internal/keys"
+)
+
+func init() { register(newKeysCmd) }
+
+func newKeysCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Create, list, rotate, suspend and revoke Warden API keys",
+		Long: `Manage Warden's own API keys. Clients use these keys; the upstream
+provider's keys never leave Warden.
+
+Every command works on a running server (--admin-url with WARDEN_ADMIN_TOKEN)
+or directly on the data directory (--data, the default), also while a server
+runs on it: the server picks up changes within a second.`,
+	}
+	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(), newKeysGetCmd(), newKeysRotateCmd(),
+		newKeysStatusCmd("suspend", "Suspend a key (reversible with resume)"),
+		newKeysStatusCmd("resume", "Resume a suspended key"),
+		newKeysStatusCmd("revoke", "Revoke a key for good"),
+		newKeysDeleteCmd(), newKeysUpdateCmd())
+	return cmd
+}
+
+// withClient runs fn with an admin client and closes it afterwards.
+func withClient(cmd *cobra.Command, fn func(ctx context.Context, c *adminClient) error) error {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := newAdminClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	return fn(ctx, c)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newKeysCreateCmd() *cobra.Command {
+	var (
+		spec                     keys.Spec
+		models, endpoints, cidrs string
+		labels                   []string
+		expires                  string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --name NAME [flags]",
+		Short: "Create a key; its secret is printed once",
+		Example: `  warden keys create --name billing-bot --owner team-billing --models gpt-4o,mock-echo --rpm 60 --tpm 40000 --expires 90d --json
+  warden keys create --name office --cidr 203.0.113.0/24 --budget 50`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if spec.Name == "" {
+				return fmt.Errorf("--name is required")
+			}
+			spec.Models, spec.Endpoints, spec.CIDRs = splitList(models), splitList(endpoints), splitList(cidrs)
+			for _, l := range labels {
+				k, v, ok := strings.Cut(l, "=")
+				if !ok {
+					return fmt.Errorf("--label wants KEY=VALUE, got %q", l)
+				}
+				if spec.Labels == nil {
+					spec.Labels = map[string]string{}
+				}
+				spec.Labels[k] = v
+			}
+			if expires != "" {
+				t, err := parseExpiry(expires)
+				if err != nil {
+					return err
+				}
+				spec.ExpiresAt = &t
+			}
+			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
+				var out json.RawMessage
+				if err := c.do(ctx, "POST", "/admin/v1/keys", spec, &out); err != nil {
+					return err
+				}
+				if global.json {
+					_, err := os.Stdout.Write(out)
+					return err
+				}
+				var v admin.KeyView
+				if err := json.Unmarshal(out, &v); err != nil {
+					return err
+				}
+				fmt.Printf("Created key %s (%s).\nSecret, shown only now; store it safely:\n\n  %s\n\n", v.ID, v.Name, v.Secret)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.Name, "name", "", "name of the key (required)")
+	f.StringVar(&spec.Owner, "owner", "", "owner or team")
+	f.StringArrayVar(&labels, "label", nil, "label KEY=VALUE (repeatable)")
+	f.StringVar(&models, "models", "", "comma-separated models or deployments the key may use (default: all)")
+	f.StringVar(&endpoints, "endpoints", "", "comma-separated endpoints: chat.completions, completions, embeddings, images.generations, responses (default: all)")
+	f.StringVar(&cidrs, "cidr", "", "comma-separated client networks allowed, e.g. 203.0.113.0/24 (default: any)")
+	f.IntVar(&spec.RPM, "rpm", 0, "requests per minute (0: unlimited)")
+	f.IntVar(&spec.TPM, "tpm", 0, "tokens per minute (0: unlimited)")
+	f.IntVar(&spec.MaxConcurrent, "concurrency", 0, "concurrent requests (0: unlimited)")
+	f.Float64Var(&spec.MonthlyBudgetUSD, "budget", 0, "monthly budget in USD, priced from the config's price table (0: unlimited)")
+	f.StringVar(&expires, "expires", "", "expiry: a duration such as 30d or 12h, or an RFC 3339 time")
+	return cmd
+}
+
+func parseExpiry(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := admin.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return time.Time{}, fmt.Errorf("--expires wants a positive duration (30d, 12h) or an RFC 3339 time, got %q", s)
+	}
+	return time.Now().Add(d).UTC().Truncate(time.Second), nil
+}
+
+func newKeysListCmd() *cobra.Command {
+	var status, owner, kind, search string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"status": status, "owner": owner, "kind": kind, "q": search} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if limit > 0 {
+				q.Set("limit", fmt.Sprint(limit))
+			}
+			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
+				var list []*keys.Key
+				if err := c.do(ctx, "GET", "/admin/v1/keys?"+q.Encode(), nil, &list); err != nil {
+					return err
+				}
+				if global.json {
+					return printJSON(os.Stdout, list)
+				}
+				tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tNAME\tOWNER\tSTATUS\tKIND\tLAST USED")
+				for _, k := range list {
+					last := "never"
+					if k.LastUsedAt != nil {
+						last = k.LastUsedAt.Format(time.RFC3339) + " from " + k.LastUsedIP
+					}
+					st := string(k.Status)
+					if k.Action != "" {
+						st += "+" + string(k.Action)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Owner, st, k.Kind, last)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&status, "status", "", "only keys with this status: active, suspended, revoked")
+	f.StringVar(&owner, "owner", "", "only keys of this owner")
+	f.StringVar(&kind, "kind", "", "only keys of this kind: standard, canary")
+	f.StringVar(&search, "search", "", "only keys whose id or name contains this text")
+	f.IntVar(&limit, "limit", 0, "at most this many keys")
+	return cmd
+}
+
+func newKeysGetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Show one key, its status and this month's usage",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
+				var out json.RawMessage
+				if err := c.do(ctx, "GET", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, &out); err != nil {
+					return err
+				}
+				if global.json {
+					_, err := os.Stdout.Write(out)
+					return err
+				}
+				var v admin.KeyView
+				if err := json.Unmarshal(out, &v); err != nil {
+					return err
+				}
+				printKey(v)
+				return nil
+			})
+		},
+	}
+}
+
+func printKey(v admin.KeyView) {
+	k := v.Key
+	fmt.Printf("%s  %s\n", k.ID, k.Name)
+	line := func(label, val string) {
+		if val != "" {
+			fmt.Printf("  %-14s %s\n", label+":", val)
+		}
+	}
+	st := string(k.Status)
+	if k.StatusReason != "" {
+		st += " (" + k.StatusReason + ", by " + k.StatusBy + ")"
+	}
+	line("status", st)
+	if k.Action != "" {
+		line("containment", string(k.Action)+": "+k.ActionReason)
+	}
+	line("kind", string(k.Kind))
+	line("owner", k.Owner)
+	line("models", strings.Join(k.Models, ", "))
+	line("endpoints", strings.Join(k.Endpoints, ", "))
+	line("networks", strings.Join(k.CIDRs, ", "))
+	if k.RPM > 0 || k.TPM > 0 || k.MaxConcurrent > 0 {
+		line("limits", fmt.Sprintf("%d rpm, %d tpm, %d concurrent (0 = unlimited)", k.RPM, k.TPM, k.MaxConcurrent))
+	}
+	if v.Usage != nil {
+		u := fmt.Sprintf("%d requests, %d tokens, $%.4f", v.Usage.Requests, v.Usage.Tokens, v.Usage.CostUSD)
+		if k.MonthlyBudgetUSD > 0 {
+			u += fmt.Sprintf(" of $%.2f budget", k.MonthlyBudgetUSD)
+		}
+		line("this month", u)
+	}
+	if k.ExpiresAt != nil {
+		line("expires", k.ExpiresAt.Format(time.RFC3339))
+	}
+	if k.GraceUntil != nil {
+		line("rotated to", k.RotatedTo+", works until "+k.GraceUntil.Format(time.RFC3339))
+	}
+	line("created", k.CreatedAt.Format(time.RFC3339))
+	if k.LastUsedAt != nil {
+		line("last used", k.LastUsedAt.Format(time.RFC3339)+" from "+k.LastUsedIP)
+	}
+}
+
+func newKeysRotateCmd() *cobra.Command {
+	var grace string
+	cmd := &cobra.Command{
+		Use:   "rotate ID [--grace 24h]",
+		Short: "Issue a successor key; the old one keeps working until the grace period ends",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
+				var out json.RawMessage
+				if err := c.do(ctx, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/rotate", map[string]string{"grace": grace}, &out); err != nil {
+					return err
+				}
+				if global.json {
+					_, err := os.Stdout.Write(out)
+					return err
+				}
+				var v admin.KeyView
+				json.Unmarshal(out, &v)
+				fmt.Printf("Rotated %s to %s; the old key works for %s more.\nNew secret, shown only now:\n\n  %s\n\n", args[0], v.ID, grace, v.Secret)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working (e.g. 24h, 7d, 0)")
+	return cmd
+}
+
+func newKeysStatusCmd(verb, short string) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   verb + " ID [--reason TEXT]",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
+				var v admin.KeyView
+				if err := c.do(ctx, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"reason": reason}, &v); err != nil {
+					return err
+				}
+				if global.json {
+					return printJSON(os.Stdout, v)
+				}
+				fmt.Printf("%s is now %s.\n", v.ID, v.Status)
+				return nil
+			})
+		},
+	}
+	if verb != "resume" {
+		cmd.Flags().StringVar(&reason, "reason", "", "why (kept with the key and in the audit log)")
+	}
+	return cmd
+}
+
+func newKeysDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a key record (prefer revoke, which keeps the record)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
+				var out map[string]any
+				if err := c.do(ctx, "DELETE", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, &out); err != nil {
+					return err
+				}
+				if global.json {
+					return printJSON(os.Stdout, out)
+				}
+				fmt.Printf("Deleted %s.\n", args[0])
+				return nil
+			})
+		},
+	}
+}
+
+func newKeysUpdateCmd() *cobra.Command {
+	var (
+		p                              admin.Patch
+		rpm, tpm, conc                 int
+		budget                         float64
+		models, endpoints, cidrs, name string
+	)
+	cmd := &cobra.Command{
+		Use:     "update ID [flags]",
+		Short:   "Change a key's name, scope or limits",
+		Example: "  warden keys update key_abc --rpm 120 --models gpt-4o,gpt-4o-mini",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			if f.Changed("name") {
+				p.Name = &name
+			}
+			if f.Changed("rpm") {
+				p.RPM = &rpm
+			}
+			if f.Changed("tpm") {
+				p.TPM = &tpm
+			}
+			if f.Changed("concurrency") {
+				p.MaxConcurrent = &conc
+			}
+			if f.Changed("budget") {
+				p.MonthlyBudgetUSD = &budget
+			}
+			for flag, dst := range map[string]**[]string{"models": &p.Models, "endpoints": &p.Endpoints, "cidr": &p.CIDRs} {
+				if f.Changed(flag) {
+					v, _ := f.GetString(flag)
+					l := splitList(v)
+					*dst = &l
+				}
+			}
+			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
+				var v admin.KeyView
+				if err := c.do(ctx, "PATCH", "/admin/v1/keys/"+url.PathEscape(args[0]), p, &v); err != nil {
+					return err
+				}
+				if global.json {
+					return printJSON(os.Stdout, v)
+				}
+				printKey(v)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "new name")
+	f.StringVar(&models, "models", "", "comma-separated models (empty: all)")
+	f.StringVar(&endpoints, "endpoints", "", "comma-separated endpoints (empty: all)")
+	f.StringVar(&cidrs, "cidr", "", "comma-separated networks (empty: any)")
+	f.IntVar(&rpm, "rpm", 0, "requests per minute (0: unlimited)")
+	f.IntVar(&tpm, "tpm", 0, "tokens per minute (0: unlimited)")
+	f.IntVar(&conc, "concurrency", 0, "concurrent requests (0: unlimited)")
+	f.Float64Var(&budget, "budget", 0, "monthly budget in USD (0: unlimited)")
+	f.BoolVar(&p.ClearAction, "clear-action", false, "lift a throttle or step-up set by the detector")
+	return cmd
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/gateway"
+)
+
+func init() { register(newServeCmd) }
+
+type serveFlags struct {
+	config, listen, adminListen, trusted, events, logFormat, logLevel string
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long: `Run the gateway: the OpenAI- and Azure-compatible API on --listen and the
+admin API, metrics and health on --admin-listen.
+
+With no --config, Warden fronts its built-in mock provider (models mock-echo,
+mock-lorem, mock-image) and says so in its log, so it runs out of the box.
+On first start it writes an admin token to DATA/admin.token (mode 0600).
+SIGTERM or SIGINT drains in-flight requests and streams, then stops.`,
+		Example: `  warden serve
+  warden serve --config warden.yaml --data /var/lib/warden --trusted-proxies 10.0.0.0/8
+  warden serve --events events.jsonl --log-format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return runServe(ctx, cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", os.Getenv("WARDEN_CONFIG"), "YAML configuration file; ${NAME} is expanded from the environment (env WARDEN_CONFIG)")
+	fl.StringVar(&f.listen, "listen", "", "address of the API (default 127.0.0.1:8080, or the config's listen)")
+	fl.StringVar(&f.adminListen, "admin-listen", "", "address of the admin API and /metrics (default 127.0.0.1:8081)")
+	fl.StringVar(&f.trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
+	fl.StringVar(&f.events, "events", "", "append one JSON line per request event to this file")
+	fl.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
+	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
+	return cmd
+}
+
+// loadConfig reads the config file (or the defaults) and applies flags that
+// override it.
+func loadConfig(cmd *cobra.Command, f serveFlags) (*config.Config, error) {
+	cfg := config.Default()
+	if f.config != "" {
+		c, err := config.Load(f.config)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if f.listen != "" {
+		cfg.Listen = f.listen
+	}
+	if f.adminListen != "" {
+		cfg.AdminListen = f.adminListen
+	}
+	if f.trusted != "" {
+		cfg.TrustedProxies = splitList(f.trusted)
+	}
+	if f.events != "" {
+		cfg.Events = f.events
+	}
+	if f.logFormat != "" {
+		cfg.Log.Format = f.logFormat
+	}
+	if f.logLevel != "" {
+		cfg.Log.Level = f.logLevel
+	}
+	if cmd.Flags().Changed("data") || cmd.Root().PersistentFlags().Changed("data") || cfg.Data == "" || os.Getenv("WARDEN_DATA") != "" {
+		cfg.Data = global.data
+	}
+	return cfg, cfg.Validate()
+}
+
+func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
+	cfg, err := loadConfig(cmd, f)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(os.Stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(logger)
+
+	st, err := openStore(ctx, cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	adminToken, err := secretFile(filepath.Join(cfg.Data, "admin.token"), "wadm_")
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	pseudo, err := secretFile(filepath.Join(cfg.Data, "pseudonym.key"), "")
+	if err != nil {
+		return fmt.Errorf("pseudonym key: %w", err)
+	}
+
+	bus := &event.Bus{}
+	if cfg.Events != "" {
+		file, err := os.OpenFile(cfg.Events, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("events file: %w", err)
+		}
+		sink := event.NewJSONL(file)
+		defer sink.Close()
+		bus.AddAsync("events-file", sink, 65536)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gw, err := gateway.New(gateway.Options{
+		Config:       cfg,
+		Store:        st,
+		Bus:          bus,
+		Metrics:      gateway.NewMetrics(reg),
+		PseudonymKey: []byte(pseudo),
+	})
+	if err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bgDone := gw.Start(runCtx)
+
+	adm := newAdminServer(st, adminToken, "admin")
+	adminMux := http.NewServeMux()
+	adminMux.Handle("/admin/", adm.Handler())
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+
+	ln, err := gateway.Listen(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	aln, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("admin listen %s: %w", cfg.AdminListen, err)
+	}
+	if cfg.UsesMock() {
+		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(gw.Models(), ","))
+	}
+	slog.Info("warden serving", "api", "http://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
+		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
+
+	sctx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+	errc := make(chan error, 2)
+	go func() {
+		errc <- gateway.Serve(sctx, gateway.NewHTTPServer(gw, cfg.Limits), ln, cfg.Limits.ShutdownTimeout)
+	}()
+	go func() {
+		errc <- gateway.Serve(sctx, gateway.NewHTTPServer(adminMux, cfg.Limits), aln, 5*time.Second)
+	}()
+	var first error
+	for range 2 {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+			first = err
+			stopServers() // one listener failed: take the other down too
+		}
+	}
+	slog.Info("warden stopping: flushing usage and events")
+	cancel()
+	<-bgDone
+	bus.Close()
+	return first
+}

@@ -1,0 +1,248 @@
+// Package config is Warden's configuration file: YAML that maps one-to-one
+// onto the types below, decoded strictly (an unknown field is an error, so a
+// typo never silently disables a defence), with ${NAME} expanded from the
+// environment so secrets need not be written into the file.
+//
+// A minimal Azure configuration:
+//
+//	providers:
+//	  - name: azure-east
+//	    type: azure
+//	    endpoint: https://my-resource.openai.azure.com
+//	    api_key: ${AZURE_OPENAI_API_KEY}
+//	    api_version: "2024-10-21"
+//	models:
+//	  - name: gpt-4o            # what clients ask for (model or deployment)
+//	    provider: azure-east
+//	    upstream: gpt-4o-prod   # the Azure deployment
+//	prices:
+//	  gpt-4o: {input_per_1k: 0.0025, output_per_1k: 0.01}
+//
+// The configuration is raw data; the server provisions running state from it
+// at start-up and never changes it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	Listen         string   `yaml:"listen"`
+	AdminListen    string   `yaml:"admin_listen"`
+	Data           string   `yaml:"data"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Instance       string   `yaml:"instance"`
+
+	// Store is a PostgreSQL URL (postgres://...) or empty for SQLite in Data.
+	Store string `yaml:"store"`
+	// Redis is a redis:// URL for shared limits and revocation fan-out, or empty for in-process.
+	Redis string `yaml:"redis"`
+
+	Log    Log    `yaml:"log"`
+	Limits Limits `yaml:"limits"`
+
+	Providers []Provider       `yaml:"providers"`
+	Models    []Model          `yaml:"models"`
+	Prices    map[string]Price `yaml:"prices"`
+	Events    string           `yaml:"events"` // JSONL file of events, "" for none
+	Record    string           `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
+}
+
+// Log configures logging.
+type Log struct {
+	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+}
+
+// Limits bounds what any request may cost the server.
+type Limits struct {
+	MaxBodyBytes      int64         `yaml:"max_body_bytes"`      // request body; default 4 MiB
+	MaxResponseBytes  int64         `yaml:"max_response_bytes"`  // buffered upstream answer; default 32 MiB
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"` // default 10s
+	ReadTimeout       time.Duration `yaml:"read_timeout"`        // whole request incl. body; default 60s
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`        // default 120s
+	UpstreamTimeout   time.Duration `yaml:"upstream_timeout"`    // until response headers; default 60s
+	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"` // max gap between stream chunks; default 60s
+	Retries           int           `yaml:"retries"`             // upstream retries of 429/5xx before any byte reached the client; default 2
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`    // drain time on SIGTERM; default 30s
+	FailOpen          bool          `yaml:"fail_open"`           // when the limit backend fails: admit (true) or refuse (false, default)
+}
+
+// Provider is one upstream.
+type Provider struct {
+	Name       string            `yaml:"name"`
+	Type       string            `yaml:"type"`        // openai, azure, mock
+	BaseURL    string            `yaml:"base_url"`    // openai: e.g. https://api.openai.com/v1 or http://localhost:8000/v1
+	Endpoint   string            `yaml:"endpoint"`    // azure: https://RESOURCE.openai.azure.com
+	APIKey     string            `yaml:"api_key"`     // the upstream credential; never leaves Warden
+	APIVersion string            `yaml:"api_version"` // azure
+	Headers    map[string]string `yaml:"headers"`     // extra headers sent upstream (e.g. OpenAI-Organization)
+	Timeout    time.Duration     `yaml:"timeout"`     // overrides limits.upstream_timeout
+	// Mock only: added latency and a fault to inject, for tests and benchmarks.
+	Latency time.Duration `yaml:"latency"`
+}
+
+// Model maps a client-facing model or deployment name to a provider.
+type Model struct {
+	Name     string `yaml:"name"`
+	Provider string `yaml:"provider"`
+	Upstream string `yaml:"upstream"` // upstream model or deployment; default Name
+	Kind     string `yaml:"kind"`     // chat (default), embedding, image: for listings
+}
+
+// Price is what a model costs, in USD.
+type Price struct {
+	InputPer1K  float64 `yaml:"input_per_1k"`
+	OutputPer1K float64 `yaml:"output_per_1k"`
+	PerImage    float64 `yaml:"per_image"`
+	PerHDImage  float64 `yaml:"per_hd_image"`
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Parse decodes a configuration file's bytes. ${NAME} references are
+// expanded from lookup (os.LookupEnv when nil); a missing variable is an
+// error rather than an empty secret.
+func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var missing []string
+	expanded := envRef.ReplaceAllStringFunc(string(data), func(m string) string {
+		name := envRef.FindStringSubmatch(m)[1]
+		v, ok := lookup(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("config: environment variables not set: %s", strings.Join(missing, ", "))
+	}
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load reads and parses the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(b, nil)
+}
+
+// Default returns the configuration used with no file: the mock provider
+// and its three models, so Warden runs out of the box.
+func Default() *Config {
+	return &Config{
+		Listen:      "127.0.0.1:8080",
+		AdminListen: "127.0.0.1:8081",
+		Data:        "./warden-data",
+		Limits: Limits{
+			MaxBodyBytes:      4 << 20,
+			MaxResponseBytes:  32 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			UpstreamTimeout:   60 * time.Second,
+			StreamIdleTimeout: 60 * time.Second,
+			Retries:           2,
+			ShutdownTimeout:   30 * time.Second,
+		},
+	}
+}
+
+// UsesMock reports whether no provider was configured, in which case the
+// server fronts the built-in mock.
+func (c *Config) UsesMock() bool { return len(c.Providers) == 0 }
+
+// Validate checks cross-field rules.
+func (c *Config) Validate() error {
+	names := map[string]string{}
+	for i, p := range c.Providers {
+		if p.Name == "" {
+			return fmt.Errorf("config: providers[%d]: missing name", i)
+		}
+		if _, dup := names[p.Name]; dup {
+			return fmt.Errorf("config: provider %q defined twice", p.Name)
+		}
+		names[p.Name] = p.Type
+		switch p.Type {
+		case "openai":
+			if p.BaseURL == "" {
+				return fmt.Errorf("config: provider %q: openai needs base_url", p.Name)
+			}
+		case "azure":
+			if p.Endpoint == "" || p.APIVersion == "" {
+				return fmt.Errorf("config: provider %q: azure needs endpoint and api_version", p.Name)
+			}
+		case "mock":
+		default:
+			return fmt.Errorf("config: provider %q: unknown type %q (want openai, azure or mock)", p.Name, p.Type)
+		}
+	}
+	seen := map[string]bool{}
+	for i, m := range c.Models {
+		if m.Name == "" {
+			return fmt.Errorf("config: models[%d]: missing name", i)
+		}
+		if seen[m.Name] {
+			return fmt.Errorf("config: model %q defined twice", m.Name)
+		}
+		seen[m.Name] = true
+		if _, ok := names[m.Provider]; !ok {
+			return fmt.Errorf("config: model %q: unknown provider %q", m.Name, m.Provider)
+		}
+		switch m.Kind {
+		case "", "chat", "embedding", "image":
+		default:
+			return fmt.Errorf("config: model %q: unknown kind %q", m.Name, m.Kind)
+		}
+	}
+	for _, s := range c.TrustedProxies {
+		if _, err := ParsePrefix(s); err != nil {
+			return fmt.Errorf("config: trusted_proxies: %w", err)
+		}
+	}
+	if c.Limits.MaxBodyBytes <= 0 || c.Limits.MaxResponseBytes <= 0 {
+		return errors.New("config: limits: sizes must be positive")
+	}
+	return nil
+}
+
+// ParsePrefix accepts a CIDR or a bare address (as a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, fmt.Errorf("bad CIDR %q: %w", s, err)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("bad address %q: %w", s, err)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

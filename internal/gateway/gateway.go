@@ -1,0 +1,266 @@
+// Package gateway is Warden's data plane: the HTTP server that speaks the
+// OpenAI and Azure OpenAI APIs and runs every request through one pipeline:
+//
+//	identify → authorize → read → limit → inspect prompt → forward → inspect answer → account
+//
+// Every request, allowed or refused, yields exactly one event.Event, which
+// is published on the event bus before the answer's last byte is released.
+//
+// Routes (OpenAI style, "Authorization: Bearer KEY"):
+//
+//	POST /v1/chat/completions, /v1/completions, /v1/embeddings,
+//	     /v1/images/generations, /v1/responses
+//	GET  /v1/models, /v1/models/{model}
+//
+// Routes (Azure style, "api-key: KEY" or Bearer):
+//
+//	POST /openai/deployments/{deployment}/{chat/completions|completions|embeddings|images/generations}?api-version=...
+//	POST /openai/responses?api-version=..., /openai/v1/{endpoint}
+//	GET  /openai/deployments
+//
+// Anything else answers 404. No route reaches an upstream without passing
+// the whole pipeline.
+package gateway
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/limit"
+	"github.com/wardenhq/warden/internal/provider"
+	"github.com/wardenhq/warden/internal/provider/mock"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// Options assemble a Server. Store, Bus and Config are required.
+type Options struct {
+	Config *config.Config
+	Store  store.Store
+	Bus    *event.Bus
+	// Rater and Gate enforce limits; nil means in-process limits.
+	Rater limit.Rater
+	Gate  limit.Gate
+	// Metrics, if not nil, counts every event.
+	Metrics *Metrics
+	// PseudonymKey keys the HMAC that derives the stable pseudonymous user
+	// id sent upstream. Instances behind one load balancer must share it.
+	PseudonymKey []byte
+	// Now returns the wall clock; nil means time.Now. Replay passes event
+	// times per request with ServeAt instead.
+	Now func() time.Time
+	// StepUp, when a key is under step-up, decides whether a request from
+	// this network and fingerprint may pass (known to the key's profile).
+	// nil refuses every request of a key under step-up.
+	StepUp func(k *keys.Key, addr netip.Addr, fingerprint string) bool
+	// Guard inspects prompts and answers. nil inspects nothing.
+	Guard Guard
+	// Extra routes served on the main listener before the API routes, such
+	// as the GitHub secret-scanning partner endpoint. They get no Event.
+	Extra map[string]http.Handler
+}
+
+// Server is the gateway. It is safe for concurrent use.
+type Server struct {
+	opts     Options
+	cfg      *config.Config
+	routes   map[string]*route
+	models   []string // sorted client-facing names
+	trusted  []netip.Prefix
+	cache    *keyCache
+	ledger   *ledger
+	rater    limit.Rater
+	gate     limit.Gate
+	canary   *route // where canary keys are answered: the mock, a tarpit
+	seq      atomic.Uint64
+	instance string
+}
+
+// route is where a client-facing model or deployment name goes.
+type route struct {
+	name     string
+	provider provider.Provider
+	provName string
+	upstream string
+	kind     string
+}
+
+// New provisions a Server from its options.
+func New(o Options) (*Server, error) {
+	if o.Config == nil || o.Store == nil || o.Bus == nil {
+		return nil, errors.New("gateway: Config, Store and Bus are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	local := &limit.Local{}
+	if o.Rater == nil {
+		o.Rater = local
+	}
+	if o.Gate == nil {
+		o.Gate = local
+	}
+	cfg := o.Config
+	s := &Server{opts: o, cfg: cfg, routes: map[string]*route{}, rater: o.Rater, gate: o.Gate,
+		cache: newKeyCache(o.Store, 5*time.Second, 100_000), ledger: newLedger(o.Store), instance: cfg.Instance}
+	for _, p := range cfg.TrustedProxies {
+		pfx, err := config.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		s.trusted = append(s.trusted, pfx)
+	}
+	client := &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: cfg.Limits.UpstreamTimeout,
+			ExpectContinueTimeout: time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+		// Never follow redirects: an upstream redirect would resend the
+		// upstream credential to wherever it points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	providers := map[string]provider.Provider{}
+	pcfgs := cfg.Providers
+	models := cfg.Models
+	mockCfg := config.Provider{Name: "mock", Type: "mock"}
+	if cfg.UsesMock() {
+		pcfgs = []config.Provider{mockCfg}
+		models = nil
+		for name, kind := range mock.Models {
+			models = append(models, config.Model{Name: name, Provider: "mock", Kind: kind})
+		}
+	}
+	for _, pc := range pcfgs {
+		p, err := provider.New(pc, client)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		providers[pc.Name] = p
+	}
+	for _, m := range models {
+		up := m.Upstream
+		if up == "" {
+			up = m.Name
+		}
+		kind := m.Kind
+		if kind == "" {
+			kind = "chat"
+		}
+		s.routes[m.Name] = &route{name: m.Name, provider: providers[m.Provider], provName: m.Provider, upstream: up, kind: kind}
+		s.models = append(s.models, m.Name)
+	}
+	sort.Strings(s.models)
+	mp, err := provider.New(mockCfg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.canary = &route{name: "mock-lorem", provider: mp, provName: "canary-tarpit", upstream: "mock-lorem", kind: "chat"}
+	return s, nil
+}
+
+// Models returns the client-facing model names.
+func (s *Server) Models() []string { return s.models }
+
+// Start runs the background work (key-change watcher, usage flusher) until
+// ctx ends. Call it once; it returns at once.
+func (s *Server) Start(ctx context.Context) (done <-chan struct{}) {
+	ch := make(chan struct{})
+	go s.cache.watch(ctx, 250*time.Millisecond)
+	go func() {
+		s.ledger.run(ctx, time.Second)
+		close(ch)
+	}()
+	return ch
+}
+
+// Flush writes pending usage to the store now (used by replay and tests).
+func (s *Server) Flush(ctx context.Context) { s.ledger.flush(ctx) }
+
+// ServeHTTP implements http.Handler for the main listener.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, time.Time{})
+}
+
+// ServeAt serves r as if it arrived at t: replay runs recorded traffic on
+// its own timestamps, so limits, budgets and detection see event time.
+func (s *Server) ServeAt(w http.ResponseWriter, r *http.Request, t time.Time) {
+	s.serve(w, r, t)
+}
+
+// Guard inspects text on its way in and out. Implementations must be safe
+// for concurrent use. See package guard.
+type Guard interface {
+	// CheckPrompt judges a request body before it is forwarded. A non-nil
+	// refusal is answered to the client instead of forwarding.
+	CheckPrompt(ctx context.Context, k *keys.Key, e provider.Endpoint, raw []byte) (verdicts []event.Verdict, refusal *Refusal)
+}
+
+// Refusal is an answer a hook gives instead of the upstream's.
+type Refusal struct {
+	Status  int
+	Code    string
+	Type    string
+	Message string
+	Stage   string
+	Extra   map[string]any
+}
+
+func (s *Server) pseudonym(keyID, user string) string {
+	if len(s.opts.PseudonymKey) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.opts.PseudonymKey)
+	m.Write([]byte(keyID))
+	m.Write([]byte{0})
+	m.Write([]byte(user))
+	return "warden-" + hex.EncodeToString(m.Sum(nil)[:10])
+}
+
+func (s *Server) requestID() string {
+	return fmt.Sprintf("req_%s%x", s.idPrefix(), s.seq.Add(1))
+}
+
+var idPrefix = func() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "0000"
+	}
+	return hex.EncodeToString(b[:])
+}()
+
+func (s *Server) idPrefix() string { return idPrefix }
+
+// fingerprint hashes what a client's software reveals about itself.
+func fingerprint(c *event.Client) string {
+	h := sha256.New()
+	h.Write([]byte(c.UserAgent))
+	h.Write([]byte{0})
+	h.Write([]byte(strings.Join(c.HeaderNames, ",")))
+	h.Write([]byte{0})
+	h.Write([]byte(c.APIVersion))
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func logErr(msg string, err error, args ...any) {
+	slog.Error(msg, append(args, "err", err)...)
+}

@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// keyCache answers "which key has this hash" from memory. Entries (negative
+// ones too, so a flood of garbage keys does not reach the store) expire
+// after ttl; a watcher also drops entries of keys changed in the store, so a
+// revocation made anywhere (another instance, the CLI on the same data dir)
+// is honoured within one poll interval.
+type keyCache struct {
+	store store.Keys
+	ttl   time.Duration
+	max   int
+
+	mu      sync.Mutex
+	entries map[keys.Hash]cacheEntry
+	byID    map[string]keys.Hash
+}
+
+type cacheEntry struct {
+	key     *keys.Key // nil: known not to exist
+	expires time.Time
+}
+
+func newKeyCache(s store.Keys, ttl time.Duration, max int) *keyCache {
+	return &keyCache{store: s, ttl: ttl, max: max, entries: make(map[keys.Hash]cacheEntry), byID: make(map[string]keys.Hash)}
+}
+
+// lookup returns the key with hash h, or nil if there is none. The returned
+// key is shared: callers must not modify it.
+func (c *keyCache) lookup(ctx context.Context, h keys.Hash, now time.Time) (*keys.Key, error) {
+	c.mu.Lock()
+	e, ok := c.entries[h]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.key, nil
+	}
+	k, err := c.store.KeyByHash(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		k, err = nil, nil
+	}
+	if err != nil {
+		if ok {
+			// The store is unreachable: keep checking known keys from the
+			// stale entry rather than failing every request.
+			return e.key, nil
+		}
+		return nil, err
+	}
+	c.put(h, k, now)
+	return k, nil
+}
+
+func (c *keyCache) put(h keys.Hash, k *keys.Key, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		// Evict an arbitrary tenth: map order is random enough, and the
+		// cache refills from the store.
+		n := c.max / 10
+		for eh, ee := range c.entries {
+			if ee.key != nil {
+				delete(c.byID, ee.key.ID)
+			}
+			delete(c.entries, eh)
+			if n--; n <= 0 {
+				break
+			}
+		}
+	}
+	c.entries[h] = cacheEntry{key: k, expires: now.Add(c.ttl)}
+	if k != nil {
+		c.byID[k.ID] = h
+	}
+}
+
+// invalidate refreshes the entries of the named keys from the store.
+func (c *keyCache) invalidate(ctx context.Context, ids []string, now time.Time) {
+	for _, id := range ids {
+		c.mu.Lock()
+		if h, ok := c.byID[id]; ok {
+			delete(c.entries, h)
+			delete(c.byID, id)
+		}
+		c.mu.Unlock()
+		k, err := c.store.KeyByID(ctx, id)
+		if err != nil {
+			continue // deleted: nothing to cache; its old entry is gone
+		}
+		c.mu.Lock()
+		delete(c.entries, k.Hash) // a new key may shadow a negative entry
+		c.mu.Unlock()
+		c.put(k.Hash, k, now)
+	}
+}
+
+// watch polls the store for changed keys until ctx ends.
+func (c *keyCache) watch(ctx context.Context, every time.Duration) {
+	_, rev, err := c.store.KeysChangedSince(ctx, 0)
+	if err != nil {
+		slog.Warn("key cache: cannot read key changes", "err", err)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, now, err := c.store.KeysChangedSince(ctx, rev)
+		if err != nil {
+			slog.Warn("key cache: cannot read key changes", "err", err)
+			continue
+		}
+		if len(ids) > 0 {
+			c.invalidate(ctx, ids, time.Now())
+		}
+		rev = now
+	}
+}

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/wardenhq/warden/internal/event"
+)
+
+// Metrics are the gateway's Prometheus series. They are fed from Events, so
+// they count exactly what the audit log and the detector see.
+type Metrics struct {
+	requests  *prometheus.CounterVec
+	refusals  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	upstream  *prometheus.HistogramVec
+	tokens    *prometheus.CounterVec
+	cost      *prometheus.CounterVec
+	streamCut prometheus.Counter
+}
+
+// NewMetrics registers the gateway's series with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_requests_total",
+			Help: "API requests by key, model, endpoint and HTTP status."}, []string{"key", "model", "endpoint", "status"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_refusals_total",
+			Help: "Requests Warden refused, by key and the stage that refused (auth, scope, limit, budget, guard, input)."}, []string{"key", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "warden_request_duration_seconds",
+			Help: "Time from request arrival to the last byte of the answer.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 14)}, []string{"endpoint"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "warden_upstream_duration_seconds",
+			Help: "Time until the upstream's response headers.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 14)}, []string{"provider"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_tokens_total",
+			Help: "Tokens used, by key, model and kind (prompt, completion)."}, []string{"key", "model", "kind"}),
+		cost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_cost_usd_total",
+			Help: "Spend in USD by key and model, from the configured price table."}, []string{"key", "model"}),
+		streamCut: prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_streams_cut_total",
+			Help: "Streams that ended before the upstream finished (client gone, upstream broke, or guard)."}),
+	}
+	reg.MustRegister(m.requests, m.refusals, m.latency, m.upstream, m.tokens, m.cost, m.streamCut)
+	return m
+}
+
+func (m *Metrics) observe(e *event.Event) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(e.KeyID, e.Model, e.Endpoint, strconv.Itoa(e.Status)).Inc()
+	if e.Refusal != "" {
+		m.refusals.WithLabelValues(e.KeyID, e.Refusal).Inc()
+	}
+	m.latency.WithLabelValues(e.Endpoint).Observe(e.Duration.Seconds())
+	if e.UpstreamTime > 0 {
+		m.upstream.WithLabelValues(e.Provider).Observe(e.UpstreamTime.Seconds())
+	}
+	if e.PromptTokens > 0 {
+		m.tokens.WithLabelValues(e.KeyID, e.Model, "prompt").Add(float64(e.PromptTokens))
+	}
+	if e.CompletionTokens > 0 {
+		m.tokens.WithLabelValues(e.KeyID, e.Model, "completion").Add(float64(e.CompletionTokens))
+	}
+	if e.CostUSD > 0 {
+		m.cost.WithLabelValues(e.KeyID, e.Model).Add(e.CostUSD)
+	}
+	if e.StreamCut {
+		m.streamCut.Inc()
+	}
+}

@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"net/http"
+	"net/netip"
+	"testing"
+
+	"github.com/wardenhq/warden/internal/provider"
+)
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name, peer string
+		xff        []string
+		trusted    []netip.Prefix
+		want       string
+	}{
+		{"no proxies: peer", "198.51.100.7:5000", []string{"1.2.3.4"}, nil, "198.51.100.7"},
+		{"untrusted peer ignores xff", "198.51.100.7:5000", []string{"1.2.3.4"}, trusted, "198.51.100.7"},
+		{"trusted peer: hop before it", "10.0.0.5:80", []string{"203.0.113.9"}, trusted, "203.0.113.9"},
+		{"spoofed left hops ignored", "10.0.0.5:80", []string{"6.6.6.6, 203.0.113.9"}, trusted, "203.0.113.9"},
+		{"chain of trusted proxies", "10.0.0.5:80", []string{"203.0.113.9, 10.1.1.1", "10.2.2.2"}, trusted, "203.0.113.9"},
+		{"malformed hop: peer", "10.0.0.5:80", []string{"garbage"}, trusted, "10.0.0.5"},
+		{"all trusted: peer", "10.0.0.5:80", []string{"10.9.9.9"}, trusted, "10.0.0.5"},
+		{"ipv6 peer", "[2001:db8::1]:443", nil, nil, "2001:db8::1"},
+		{"mapped ipv4", "[::ffff:192.0.2.1]:1", nil, nil, "192.0.2.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &http.Request{RemoteAddr: tt.peer}
+			if got := clientAddr(r, tt.xff, tt.trusted).String(); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStripHeaders(t *testing.T) {
+	h := http.Header{}
+	h.Set("Connection", "X-Secret-Hop, keep-alive")
+	h.Set("X-Secret-Hop", "1")
+	h.Set("Keep-Alive", "timeout=5")
+	h.Set("X-Forwarded-For", "1.2.3.4")
+	h.Set("X-Forwarded-Host", "evil")
+	h.Set("Forwarded", "for=1.2.3.4")
+	h.Set("User-Agent", "ua")
+	xff := stripHeaders(h)
+	if len(xff) != 1 || xff[0] != "1.2.3.4" {
+		t.Errorf("xff %v", xff)
+	}
+	for _, k := range []string{"Connection", "X-Secret-Hop", "Keep-Alive", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded"} {
+		if h.Get(k) != "" {
+			t.Errorf("%s not stripped", k)
+		}
+	}
+	if h.Get("User-Agent") != "ua" {
+		t.Error("end-to-end header removed")
+	}
+}
+
+func TestSSEData(t *testing.T) {
+	tests := map[string]string{
+		"data: {\"a\":1}\n\n":                `{"a":1}`,
+		"event: x\ndata: one\ndata: two\n\n": "one\ntwo",
+		"data:no-space\r\n\r\n":              "no-space",
+		": comment\n\n":                      "",
+	}
+	for in, want := range tests {
+		if got := string(sseData([]byte(in))); got != want {
+			t.Errorf("%q: got %q want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParseBody(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_tokens":1e3,"stream":true,"stream_options":{"include_usage":true},"user":"u"}`,
+		`{"model":"m","prompt":["a","b"],"n":2}`,
+		`{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"x"}]}],"instructions":"be nice"}`,
+		`{"prompt":"cat","size":"1792x1024","quality":"hd"}`,
+		`{"max_tokens":-1}`, `null`, `[]`, `{"messages":null}`, `{"temperature":"hot"}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, e := range provider.Endpoints {
+			b, apiErr := parseBody(e, []byte(s))
+			if (b == nil) == (apiErr == nil) {
+				t.Fatalf("parseBody(%q) returned %v and %v", s, b, apiErr)
+			}
+			if b != nil {
+				out, _ := b.rewrite(e, "up", "user")
+				if len(out) == 0 {
+					t.Fatal("empty rewrite")
+				}
+				if _, err := parseBody(e, out); err != nil && e != provider.ChatCompletions {
+					// A rewritten body must parse again (model is now set).
+					t.Fatalf("rewrite of %q does not parse: %s", s, err.Message)
+				}
+			}
+		}
+	})
+}
+
+func FuzzHeaderNames(f *testing.F) {
+	f.Add("POST /v1/x HTTP/1.1\r\nHost: a\r\nApi-Key: k\r\n\r\n{}")
+	f.Add("GET / HTTP/1.1\r\n\r\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		c := &orderConn{buf: []byte(s)}
+		names := c.takeHeaderNames("POST")
+		for _, n := range names {
+			if n == "" {
+				t.Fatal("empty header name")
+			}
+		}
+	})
+}

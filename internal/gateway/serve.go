@@ -1,0 +1,529 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/provider"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// exchange is one request on its way through the pipeline.
+type exchange struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	ev    *event.Event
+	at    time.Time // event time of arrival
+	start time.Time // wall clock of arrival, for durations
+	addr  netip.Addr
+
+	endpoint   provider.Endpoint
+	style      string
+	deployment string
+	key        *keys.Key
+	route      *route
+	body       *body
+	raw        []byte
+	estimate   int // tokens charged to the TPM bucket before forwarding
+	tpm        int
+	published  bool
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
+	if r.URL.Path == "/healthz" {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+		return
+	}
+	if h, ok := s.opts.Extra[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	if at.IsZero() {
+		at = s.opts.Now()
+	}
+	x := &exchange{s: s, w: w, r: r, at: at, start: start}
+	x.ev = &event.Event{ID: s.requestID(), Time: at, Method: r.Method, Path: r.URL.Path, Instance: s.instance}
+	w.Header().Set("X-Request-Id", x.ev.ID)
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			logErr("gateway: panic serving request", errors.New("panic"), "request_id", x.ev.ID, "panic", p)
+			if !x.published {
+				x.fail(errInternal)
+			}
+		}
+	}()
+	x.identifyClient()
+	if e := x.resolvePath(); e != nil {
+		x.fail(e)
+		return
+	}
+	if e := x.authenticate(); e != nil {
+		x.fail(e)
+		return
+	}
+	if e := x.authorize(); e != nil {
+		x.fail(e)
+		return
+	}
+	switch x.endpoint {
+	case "models":
+		x.listModels()
+		return
+	case "deployments":
+		x.listDeployments()
+		return
+	}
+	if e := x.readBody(); e != nil {
+		x.fail(e)
+		return
+	}
+	if e := x.scopeModel(); e != nil {
+		x.fail(e)
+		return
+	}
+	release, e := x.limit()
+	if e != nil {
+		x.fail(e)
+		return
+	}
+	defer release()
+	if e := x.inspectPrompt(); e != nil {
+		x.fail(e)
+		return
+	}
+	x.forward()
+}
+
+// identifyClient fills the event's who: address and client fingerprint.
+func (x *exchange) identifyClient() {
+	r := x.r
+	xff := stripHeaders(r.Header)
+	x.addr = clientAddr(r, xff, x.s.trusted)
+	x.ev.ClientIP = x.addr.String()
+	c := &x.ev.Client
+	c.UserAgent = r.Header.Get("User-Agent")
+	if oc, ok := r.Context().Value(connKey{}).(*orderConn); ok && r.ProtoMajor == 1 {
+		c.HeaderNames = oc.takeHeaderNames(r.Method)
+	}
+	if len(c.HeaderNames) == 0 {
+		for k := range r.Header {
+			c.HeaderNames = append(c.HeaderNames, strings.ToLower(k))
+		}
+		slices.Sort(c.HeaderNames)
+	}
+	for _, n := range c.HeaderNames {
+		if strings.HasPrefix(n, "x-stainless-") {
+			c.SDKHeaders = true
+			break
+		}
+	}
+	c.SDKLang = r.Header.Get("X-Stainless-Lang")
+	c.SDKVersion = r.Header.Get("X-Stainless-Package-Version")
+	c.APIVersion = r.URL.Query().Get("api-version")
+	c.BothAuth = r.Header.Get("Authorization") != "" && r.Header.Get("Api-Key") != ""
+	x.ev.Fingerprint = fingerprint(c)
+}
+
+// resolvePath finds the endpoint and API style from the path.
+func (x *exchange) resolvePath() *apiError {
+	p, m := x.r.URL.Path, x.r.Method
+	post := func(e provider.Endpoint, style string) *apiError {
+		x.endpoint, x.style = e, style
+		if m != http.MethodPost {
+			return &apiError{Status: 405, Type: "invalid_request_error", Code: "method_not_allowed", Refusal: "input",
+				Message: "Method " + m + " is not allowed on " + p + "; use POST."}
+		}
+		return nil
+	}
+	switch {
+	case strings.HasPrefix(p, "/v1/models"):
+		x.endpoint, x.style = "models", "openai"
+		x.deployment = strings.TrimPrefix(strings.TrimPrefix(p, "/v1/models"), "/")
+		if m != http.MethodGet {
+			return &apiError{Status: 405, Type: "invalid_request_error", Code: "method_not_allowed", Refusal: "input", Message: "Use GET."}
+		}
+		return nil
+	case p == "/openai/deployments" || p == "/openai/models":
+		x.endpoint, x.style = "deployments", "azure"
+		if m != http.MethodGet {
+			return &apiError{Status: 405, Type: "invalid_request_error", Code: "method_not_allowed", Refusal: "input", Message: "Use GET."}
+		}
+		return nil
+	case strings.HasPrefix(p, "/v1/"), strings.HasPrefix(p, "/openai/v1/"):
+		style := "openai"
+		if strings.HasPrefix(p, "/openai/") {
+			style = "azure"
+		}
+		op := p[strings.Index(p, "/v1/")+3:]
+		for _, e := range provider.Endpoints {
+			if op == e.Path() {
+				return post(e, style)
+			}
+		}
+	case p == "/openai/responses":
+		return post(provider.Responses, "azure")
+	case strings.HasPrefix(p, "/openai/deployments/"):
+		dep, op, ok := strings.Cut(strings.TrimPrefix(p, "/openai/deployments/"), "/")
+		if ok && dep != "" {
+			for _, e := range provider.Endpoints {
+				if e != provider.Responses && "/"+op == e.Path() {
+					x.deployment = dep
+					return post(e, "azure")
+				}
+			}
+		}
+	}
+	x.ev.Endpoint = ""
+	return &apiError{Status: 404, Type: "invalid_request_error", Code: "unknown_url", Refusal: "route",
+		Message: "Unknown request URL: " + m + " " + p + "."}
+}
+
+// authenticate finds the key. Every failure gives the same answer after the
+// same work: hash, cache or store look-up, checksum check.
+func (x *exchange) authenticate() *apiError {
+	h := x.r.Header
+	cred := ""
+	auth := h.Get("Authorization")
+	apiKey := h.Get("Api-Key")
+	if v, ok := strings.CutPrefix(auth, "Bearer "); ok {
+		cred = strings.TrimSpace(v)
+		x.ev.AuthMethod = "bearer"
+	}
+	if apiKey != "" {
+		if cred != "" && cred != strings.TrimSpace(apiKey) {
+			return errUnauthorized // two different credentials: refuse rather than guess
+		}
+		cred = strings.TrimSpace(apiKey)
+		x.ev.AuthMethod = "api-key"
+	}
+	// Credentials must never travel further than this function.
+	h.Del("Authorization")
+	h.Del("Api-Key")
+	if cred == "" {
+		return errNoCredential
+	}
+	if len(cred) > 512 {
+		cred = cred[:512]
+	}
+	hash := keys.HashOf(cred)
+	k, err := x.s.cache.lookup(x.r.Context(), hash, x.start)
+	if err != nil {
+		logErr("gateway: key lookup failed", err, "request_id", x.ev.ID)
+		return &apiError{Status: 503, Type: "server_error", Code: "key_store_unavailable", Refusal: "auth",
+			Message: "Warden cannot check keys right now. Retry shortly."}
+	}
+	// A canary's "azure style" secret is a bare 32-hex key with no checksum,
+	// so only standard keys must pass the checksum.
+	valid := keys.ValidChecksum(cred)
+	if k == nil || (!valid && k.Kind != keys.KindCanary) || !k.Hash.Equal(hash) {
+		return errUnauthorized
+	}
+	x.key = k
+	x.ev.KeyID, x.ev.KeyOwner, x.ev.KeyKind = k.ID, k.Owner, string(k.Kind)
+	return nil
+}
+
+// authorize applies the key's status, expiry, networks, endpoints and the
+// detector's containment.
+func (x *exchange) authorize() *apiError {
+	k := x.key
+	if ok, _ := k.Usable(x.at); !ok {
+		// Suspended, revoked and expired keys get the same answer as unknown
+		// ones: a thief learns nothing from probing.
+		return errUnauthorized
+	}
+	if k.Kind == keys.KindCanary {
+		return nil // decoys answer everything, from the tarpit
+	}
+	if !k.AllowsAddr(x.addr) {
+		return forbidden("ip_not_allowed", "This key may not be used from your network address.")
+	}
+	ep := string(x.endpoint)
+	if x.endpoint != "models" && x.endpoint != "deployments" && !k.AllowsEndpoint(ep) {
+		return forbidden("endpoint_not_allowed", "This key may not call "+ep+".")
+	}
+	if k.Action == keys.ActionStepUp && (k.ActionUntil == nil || x.at.Before(*k.ActionUntil)) {
+		x.ev.Action = string(keys.ActionStepUp)
+		if x.s.opts.StepUp == nil || !x.s.opts.StepUp(k, x.addr, x.ev.Fingerprint) {
+			return &apiError{Status: 403, Type: "invalid_request_error", Code: "step_up_required", Refusal: "detector",
+				Message: "This key is restricted to its known networks and clients after suspicious use. Contact your Warden administrator."}
+		}
+	}
+	return nil
+}
+
+func (x *exchange) readBody() *apiError {
+	x.ev.Endpoint = string(x.endpoint)
+	x.ev.Style = x.style
+	max := x.s.cfg.Limits.MaxBodyBytes
+	if x.r.ContentLength > max {
+		return errBodyTooLarge
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, max))
+	x.ev.RequestLen = int64(len(raw))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errBodyTooLarge
+		}
+		return badRequest("body_read_failed", "", "The request body could not be read.")
+	}
+	b, apiErr := parseBody(x.endpoint, raw)
+	if apiErr != nil {
+		return apiErr
+	}
+	x.raw, x.body = raw, b
+	x.ev.Features = b.features
+	return nil
+}
+
+// scopeModel resolves the model or deployment and checks the key may use it.
+func (x *exchange) scopeModel() *apiError {
+	name := x.deployment
+	if name == "" {
+		name = x.body.model
+	}
+	x.ev.Model = name
+	if name == "" {
+		return badRequest("missing_required_parameter", "model", "you must provide a model parameter")
+	}
+	if x.key.Kind == keys.KindCanary {
+		x.route = x.s.canary
+		return nil
+	}
+	rt, ok := x.s.routes[name]
+	if ok && !x.key.AllowsModel(name) {
+		return forbidden("model_not_allowed", "This key may not use the model `"+truncate(name, 100)+"`.")
+	}
+	if !ok {
+		if x.style == "azure" && x.deployment != "" {
+			return &apiError{Status: 404, Type: "invalid_request_error", Code: "DeploymentNotFound", Refusal: "scope",
+				Message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."}
+		}
+		return &apiError{Status: 404, Type: "invalid_request_error", Code: "model_not_found", Refusal: "scope", Param: "model",
+			Message: "The model `" + truncate(name, 100) + "` does not exist or you do not have access to it."}
+	}
+	x.route = rt
+	x.ev.Provider, x.ev.Upstream = rt.provName, rt.upstream
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// limit applies concurrency, request rate, token rate and budget, in that
+// order. It returns the function that releases the concurrency slot.
+func (x *exchange) limit() (func(), *apiError) {
+	k := x.key
+	ctx := x.r.Context()
+	rpm, tpm, conc := k.RPM, k.TPM, k.MaxConcurrent
+	if k.Action == keys.ActionThrottle && (k.ActionUntil == nil || x.at.Before(*k.ActionUntil)) {
+		x.ev.Action = string(keys.ActionThrottle)
+		rpm = throttled(rpm, 6)
+		tpm = throttled(tpm, 2000)
+		conc = 1
+	}
+	release, ok, err := x.s.gate.Acquire(ctx, k.ID, conc)
+	if err != nil {
+		logErr("gateway: concurrency gate failed", err, "request_id", x.ev.ID)
+		return nil, errLimitBackend
+	}
+	if !ok {
+		return nil, errConcurrency
+	}
+	fail := func(e *apiError) (func(), *apiError) {
+		release()
+		return nil, e
+	}
+	h := x.w.Header()
+	if rpm > 0 {
+		d, err := x.s.rater.Take(ctx, "rpm:"+k.ID, rpm, 1, x.at)
+		if err != nil {
+			logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID)
+			return fail(errLimitBackend)
+		}
+		h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(d.Limit))
+		h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(d.Remaining))
+		h.Set("X-Ratelimit-Reset-Requests", durationText(d.Reset))
+		if !d.Allowed {
+			return fail(x.rateLimited("requests", d.RetryAfter, "Rate limit reached for requests per minute on this key: limit "+strconv.Itoa(rpm)+"."))
+		}
+	}
+	if tpm > 0 {
+		est := x.body.features.PromptChars/4 + 1
+		if mt := x.body.features.MaxTokens; mt > 0 {
+			est += min(mt, 4096)
+		}
+		d, err := x.s.rater.Take(ctx, "tpm:"+k.ID, tpm, est, x.at)
+		if err != nil {
+			logErr("gateway: token limiter failed", err, "request_id", x.ev.ID)
+			return fail(errLimitBackend)
+		}
+		h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(d.Limit))
+		h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(d.Remaining))
+		h.Set("X-Ratelimit-Reset-Tokens", durationText(d.Reset))
+		if !d.Allowed {
+			return fail(x.rateLimited("tokens", d.RetryAfter, "Rate limit reached for tokens per minute on this key: limit "+strconv.Itoa(tpm)+", requested about "+strconv.Itoa(est)+"."))
+		}
+		x.estimate, x.tpm = est, tpm
+	}
+	if k.MonthlyBudgetUSD > 0 {
+		spent, err := x.s.ledger.spent(ctx, k.ID, x.at)
+		if err != nil {
+			logErr("gateway: budget check failed", err, "request_id", x.ev.ID)
+			return fail(errLimitBackend)
+		}
+		if spent >= k.MonthlyBudgetUSD {
+			return fail(errBudget)
+		}
+	}
+	return release, nil
+}
+
+func throttled(limit, floor int) int {
+	if limit <= 0 {
+		return floor
+	}
+	return max(1, limit/10)
+}
+
+func (x *exchange) rateLimited(what string, retry time.Duration, msg string) *apiError {
+	secs := int((retry + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	x.w.Header().Set("Retry-After", strconv.Itoa(secs))
+	x.w.Header().Set("Retry-After-Ms", strconv.FormatInt(retry.Milliseconds(), 10))
+	x.ev.RetryAfter = retry
+	return &apiError{Status: 429, Type: what, Code: "rate_limit_exceeded", Refusal: "limit", Message: msg + " Retry after " + strconv.Itoa(secs) + "s."}
+}
+
+// durationText formats like OpenAI's x-ratelimit-reset-* headers: "1s", "6m0s", "20ms".
+func durationText(d time.Duration) string {
+	if d < time.Second {
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func (x *exchange) inspectPrompt() *apiError {
+	g := x.s.opts.Guard
+	if g == nil {
+		return nil
+	}
+	verdicts, ref := g.CheckPrompt(x.r.Context(), x.key, x.endpoint, x.raw)
+	x.ev.Guard = append(x.ev.Guard, verdicts...)
+	if ref != nil {
+		return &apiError{Status: ref.Status, Type: ref.Type, Code: ref.Code, Message: ref.Message, Refusal: ref.Stage, Extra: ref.Extra}
+	}
+	return nil
+}
+
+// fail answers with e and publishes the event.
+func (x *exchange) fail(e *apiError) {
+	x.ev.Status = e.Status
+	x.ev.ErrorCode = e.Code
+	x.ev.Refusal = e.Refusal
+	x.publish()
+	x.ev.ResponseLen = int64(writeAPIError(x.w, e))
+}
+
+// publish completes the event and hands it to the bus, once.
+func (x *exchange) publish() {
+	if x.published {
+		return
+	}
+	x.published = true
+	x.ev.Duration = time.Since(x.start)
+	if x.key != nil && x.ev.Status != 401 {
+		sp := store.Spend{Requests: 1, Tokens: int64(x.ev.PromptTokens + x.ev.CompletionTokens), CostUSD: x.ev.CostUSD}
+		x.s.ledger.add(x.key.ID, x.at, x.ev.ClientIP, sp)
+	}
+	x.s.opts.Bus.Publish(context.WithoutCancel(x.r.Context()), x.ev)
+	x.s.opts.Metrics.observe(x.ev)
+}
+
+// listModels answers GET /v1/models[/{id}] with the models this key may use.
+func (x *exchange) listModels() {
+	x.ev.Endpoint = "models"
+	var data []any
+	for _, name := range x.visibleModels() {
+		m := map[string]any{"id": name, "object": "model", "created": 1700000000, "owned_by": "warden"}
+		if x.deployment != "" {
+			if name == x.deployment {
+				x.ok(m)
+				return
+			}
+			continue
+		}
+		data = append(data, m)
+	}
+	if x.deployment != "" {
+		x.fail(&apiError{Status: 404, Type: "invalid_request_error", Code: "model_not_found", Refusal: "scope",
+			Message: "The model `" + truncate(x.deployment, 100) + "` does not exist or you do not have access to it."})
+		return
+	}
+	if data == nil {
+		data = []any{}
+	}
+	x.ok(map[string]any{"object": "list", "data": data})
+}
+
+func (x *exchange) listDeployments() {
+	x.ev.Endpoint = "deployments"
+	data := []any{}
+	for _, name := range x.visibleModels() {
+		model := name
+		if rt, ok := x.s.routes[name]; ok {
+			model = rt.upstream
+		}
+		data = append(data, map[string]any{"id": name, "model": model, "object": "deployment", "status": "succeeded",
+			"owner": "organization-owner", "scale_settings": map[string]any{"scale_type": "standard"}, "created_at": 1700000000, "updated_at": 1700000000})
+	}
+	x.ok(map[string]any{"object": "list", "data": data})
+}
+
+func (x *exchange) visibleModels() []string {
+	if x.key.Kind == keys.KindCanary {
+		return x.s.models // a decoy sees a plausible catalogue
+	}
+	var out []string
+	for _, name := range x.s.models {
+		if x.key.AllowsModel(name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (x *exchange) ok(v any) {
+	b, _ := json.Marshal(v)
+	x.ev.Status = 200
+	x.ev.ResponseLen = int64(len(b))
+	x.publish()
+	h := x.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	x.w.WriteHeader(200)
+	x.w.Write(b)
+}

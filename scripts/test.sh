@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of Warden: unit, fuzz seeds, store conformance (SQLite,
+# PostgreSQL), Redis limits, and end-to-end tests with the official OpenAI
+# SDKs for Go and Node. Installs what the tests need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -x .ci/services ]; then
+  .ci/services          # PostgreSQL and Redis for the scale-out tests
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "test.sh: installing Node.js and npm for the openai npm package tests" >&2
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+npm ci --prefix test/sdk/node --no-audit --no-fund --loglevel=error
+
+go vet ./...
+go test -count=1 ./...
