@@ -893,7 +893,11 @@ func (d *Detector) apply(ctx context.Context, pd pendingDecision) {
 		}
 	}
 	if d.opt.Store != nil && pd.inc != nil {
-		if err := d.opt.Store.PutIncident(ctx, pd.inc); err != nil && !errors.Is(err, store.ErrConflict) {
+		err := d.opt.Store.PutIncident(ctx, pd.inc)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			d.forgetIncident(pd.inc.KeyID, pd.inc.ID)
+		case err != nil:
 			d.log.Error("detect: saving incident", "incident_id", pd.inc.ID, "err", err)
 		}
 	}
@@ -903,6 +907,18 @@ func (d *Detector) apply(ctx context.Context, pd pendingDecision) {
 }
 
 var errUnchanged = errors.New("detect: key already contained")
+
+// forgetIncident drops the key's in-memory incident after an operator
+// resolved it elsewhere (the CLI on the data directory): the next signal
+// opens a fresh one.
+func (d *Detector) forgetIncident(keyID, id string) {
+	sh := d.shard(keyID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if p := sh.m[keyID]; p != nil && p.IncidentID == id {
+		p.inc, p.IncidentID, p.Level, p.Score, p.pending = nil, "", levelNone, [numKinds]float64{}, nil
+	}
+}
 
 // StepUpAllows reports whether a request from clientIP with the given client
 // fingerprint may use a key under step-up: only networks and fingerprints
@@ -988,7 +1004,11 @@ func (d *Detector) Flush(ctx context.Context) error {
 			if in == nil {
 				continue
 			}
-			if err := d.opt.Store.PutIncident(ctx, in); err != nil && !errors.Is(err, store.ErrConflict) {
+			err := d.opt.Store.PutIncident(ctx, in)
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				d.forgetIncident(in.KeyID, in.ID)
+			case err != nil:
 				errs = append(errs, err)
 			}
 		}
