@@ -459,7 +459,10 @@ const (
 func probeShape(e *event.Event) (uint16, float64, string) {
 	f := &e.Features
 	path, _, _ := strings.Cut(e.Path, "?")
-	chat := strings.Contains(e.Endpoint, "chat") || strings.HasSuffix(path, "/chat/completions") || strings.HasSuffix(path, "/completions")
+	chat := strings.Contains(e.Endpoint, "chat") || e.Endpoint == "completions" || e.Endpoint == "responses" ||
+		strings.HasSuffix(path, "/completions") || strings.HasSuffix(path, "/responses")
+	list := e.Endpoint == "models" || e.Endpoint == "deployments" || strings.HasSuffix(e.Endpoint, ".list") ||
+		strings.HasSuffix(path, "/deployments") || strings.HasSuffix(path, "/models")
 	switch {
 	case e.ErrorCode == "OperationNotSupported":
 		return probeImageDeployment, 25, "chat call to an image deployment (OperationNotSupported)"
@@ -467,7 +470,7 @@ func probeShape(e *event.Event) (uint16, float64, string) {
 		return probeNegative, 25, "negative max_tokens (validation-error probe)"
 	case e.ErrorCode == "context_length_exceeded" || (f.MaxTokens >= 8000 && f.PromptChars < 64):
 		return probeContext, 25, "huge max_tokens on a tiny prompt (context-length probe)"
-	case e.Method == "GET" && (strings.HasSuffix(path, "/deployments") || strings.HasSuffix(path, "/models") || strings.Contains(e.Endpoint, "list")):
+	case e.Method == "GET" && list:
 		return probeList, 12, "deployment or model listing"
 	case chat && f.EmptyPrompt:
 		return probeEmpty, 15, "empty prompt (validity check)"

@@ -88,3 +88,18 @@ func init() {
 }
 
 var dumpDecisions func(*bytes.Buffer)
+
+func TestDemoAttack(t *testing.T) {
+	out, err := simulate.DemoAttack(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"step_up", "Timeline", "probe", "Attacker requests served"} {
+		if !bytes.Contains([]byte(out), []byte(want)) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if testing.Verbose() {
+		t.Log("\n" + out)
+	}
+}
