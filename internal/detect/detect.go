@@ -648,10 +648,10 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 		d.addEvidence(p.inc, e, c)
 		p.inc.Risk = risk
 	}
-	if len(sigs) > 0 {
+	if len(sigs) > 0 && p.inc == nil {
 		p.pending = append(p.pending, sigs...)
-		if len(p.pending) > 16 {
-			p.pending = slices.Delete(p.pending, 0, len(p.pending)-16)
+		if len(p.pending) > 8 {
+			p.pending = slices.Delete(p.pending, 0, len(p.pending)-8)
 		}
 	}
 
@@ -778,9 +778,23 @@ func (d *Detector) hasKnownClients(p *profile) bool {
 	return false
 }
 
+// entryOf makes a timeline entry of a signal. The client's network,
+// fingerprint and user agent are left to the incident's evidence lists, so
+// a long timeline does not repeat them.
 func entryOf(s Signal, risk float64) incident.Entry {
+	var ev map[string]string
+	for k, v := range s.Evidence {
+		switch k {
+		case "network", "fingerprint", "user_agent":
+			continue
+		}
+		if ev == nil {
+			ev = make(map[string]string, 2)
+		}
+		ev[k] = v
+	}
 	return incident.Entry{TS: s.TS, Kind: "signal", Name: s.Name, Severity: s.Severity, Reason: s.Reason,
-		Weight: math.Round(s.Weight*10) / 10, Risk: math.Round(risk*10) / 10, Evidence: s.Evidence}
+		Weight: math.Round(s.Weight*10) / 10, Risk: math.Round(risk*10) / 10, Evidence: ev}
 }
 
 func (d *Detector) addEvidence(in *incident.Incident, e *event.Event, c *client) {
@@ -947,6 +961,12 @@ func (d *Detector) StepUpAllows(keyID, clientIP, fingerprint string) bool {
 	}
 	e := p.FPs.find(fnv(fingerprint))
 	return e != nil && d.known.known(*e)
+}
+
+// AllowsStepUp has the signature of gateway.Options.StepUp: it is
+// StepUpAllows for a key record and a parsed address.
+func (d *Detector) AllowsStepUp(k *keys.Key, addr netip.Addr, fingerprint string) bool {
+	return d.StepUpAllows(k.ID, addr.String(), fingerprint)
 }
 
 // Risk returns the current risk of a key at time now, for status displays.

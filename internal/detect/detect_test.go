@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -156,5 +157,84 @@ func BenchmarkHandle(b *testing.B) {
 		e := evs[i%len(evs)]
 		e.Time = t0.Add(time.Duration(i) * 100 * time.Millisecond)
 		d.Handle(ctx, e)
+	}
+}
+
+// BenchmarkMemory100kKeys measures the detector's memory for 100k keys.
+// Each key gets traffic from many networks and clients, models and hours,
+// so its capped sets are full: the worst case. Run with -benchtime=1x.
+func BenchmarkMemory100kKeys(b *testing.B) {
+	const nKeys = 100_000
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		// Known networks: the profile fills up without raising signals, so
+		// this measures profiles, not incidents (see BenchmarkIncidentMemory).
+		d, _ := New(Config{Allow: Allow{KnownCIDRs: []string{"10.0.0.0/8"}}}, Options{})
+		ctx := context.Background()
+		e := sdkEvent("", t0, 0)
+		for k := range nKeys {
+			e.KeyID = fmt.Sprintf("key_%06d", k)
+			for i := range 40 {
+				e.Time = t0.Add(time.Duration(i) * 37 * time.Minute)
+				e.ClientIP = fmt.Sprintf("10.%d.%d.1", i%20, k%250)
+				e.Fingerprint = fmt.Sprintf("fp%d", i%20)
+				e.Model = fmt.Sprintf("model-%d", i%14)
+				e.Features.ConvRoot = fmt.Sprintf("r%d", i)
+				e.Features.User = fmt.Sprintf("u%d", i)
+				d.Handle(ctx, e)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perKey := float64(after.HeapAlloc-before.HeapAlloc) / nKeys
+		b.ReportMetric(perKey, "bytes/key")
+		b.ReportMetric(perKey*nKeys/(1<<20), "MiB/100k-keys")
+		runtime.KeepAlive(d)
+	}
+}
+
+// BenchmarkHandleWithSignals measures a request that raises signals and
+// keeps an incident up to date (the expensive path).
+func BenchmarkHandleWithSignals(b *testing.B) {
+	d, _ := New(Config{}, Options{})
+	at := warm(d, "k1")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		e := sdkEvent("k1", at.Add(time.Duration(i)*time.Second), i)
+		e.ClientIP, e.Client = "203.0.113.50", event.Client{HeaderNames: []string{"host", "content-type", "api-key"}}
+		d.Handle(ctx, e)
+	}
+}
+
+// BenchmarkIncidentMemory measures one open incident at its caps.
+func BenchmarkIncidentMemory(b *testing.B) {
+	const n = 1000
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		d, _ := New(Config{}, Options{})
+		ctx := context.Background()
+		for k := range n {
+			key := fmt.Sprintf("key_%06d", k)
+			at := t0
+			for i := range 40 {
+				at = t0.Add(time.Duration(i) * 10 * time.Minute)
+				d.Handle(ctx, sdkEvent(key, at, i))
+			}
+			for i := range 400 {
+				e := sdkEvent(key, at.Add(time.Duration(i)*time.Second), i)
+				e.ClientIP = fmt.Sprintf("203.0.%d.%d", i%200, i%250)
+				e.Client = event.Client{HeaderNames: []string{"host", "content-type", "api-key"}}
+				d.Handle(ctx, e)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/key-with-incident")
+		runtime.KeepAlive(d)
 	}
 }

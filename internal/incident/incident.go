@@ -29,8 +29,8 @@ import (
 
 // Caps on the lists of one incident.
 const (
-	MaxTimeline = 200
-	MaxSamples  = 20
+	MaxTimeline = 100
+	MaxSamples  = 10
 	MaxValues   = 20 // networks, fingerprints, user agents
 )
 
