@@ -53,6 +53,10 @@ const (
 	ActionRevoke   = "revoke"
 )
 
+// minAbuseToContain is how much of the risk must come from signals other
+// than unfamiliarity (new_client, off_hours) before a key is contained.
+const minAbuseToContain = 15
+
 // levels of response; a profile only moves up within an incident.
 const (
 	levelNone = iota
@@ -230,6 +234,18 @@ func (d *Detector) observe(ctx context.Context, e *event.Event) []pendingDecisio
 	if refused && e.KeyKind != string(keys.KindCanary) {
 		// Contained already: evidence for the incident, but neither
 		// learning nor more risk (which would only punish the owner).
+		// While refused clients keep trying, the containment is extended
+		// before it runs out, so it does not lapse under a patient attacker.
+		ttl := d.cfg.Policy.ActionTTL
+		if e.Refusal == "detector" && p.inc != nil && p.Level == levelContain && now < p.ActionUntil && p.ActionUntil-now < int64(ttl/4) {
+			until := e.Time.Add(ttl)
+			p.ActionUntil = until.UnixNano()
+			dec := Decision{Time: e.Time, KeyID: p.KeyID, KeyOwner: p.Owner, Severity: incident.SevHigh, Action: p.inc.Action,
+				IncidentID: p.inc.ID, Until: &until, Reason: p.inc.Action + " extended: refused clients keep trying"}
+			dec.Risk = math.Round(d.riskAtLocked(p, now)*10) / 10
+			p.inc.AddEntry(incident.Entry{TS: e.Time, Kind: "action", Name: dec.Action, Severity: dec.Severity, Reason: dec.Reason, Risk: dec.Risk})
+			return []pendingDecision{{Decision: dec, inc: cloneIncident(p.inc)}}
+		}
 		return nil
 	}
 
@@ -559,8 +575,8 @@ func (p *profile) roll(now int64) {
 	}
 }
 
-// learn adds e to the profile. Clients that raise signals while the key is
-// contained are tainted: they never become known, so an attacker cannot wait
+// learn adds e to the profile. Clients that raise signals during an
+// incident that led to containment are tainted: they never become known, so an attacker cannot wait
 // his way into the step-up allow-list.
 func (d *Detector) learn(p *profile, e *event.Event, c *client, now int64, suspicious bool) {
 	m := minutes(now)
@@ -597,7 +613,7 @@ func (d *Detector) learn(p *profile, e *event.Event, c *client, now int64, suspi
 	if e.Model != "" {
 		p.Models.add(fnv(e.Model), m, maxModels, d.known)
 	}
-	if suspicious && p.Level >= levelContain {
+	if suspicious && p.inc != nil && p.inc.Action != "" && p.inc.Action != ActionAlert {
 		if ne := p.Nets.find(c.netH); ne != nil && !d.known.known(*ne) {
 			ne.Taint = true
 		}
@@ -629,9 +645,12 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 	for _, s := range sigs {
 		p.Score[s.kind] = min(signalDefs[s.kind].cap, p.Score[s.kind]+s.Weight)
 	}
-	risk, kinds, strong := 0.0, 0, false
+	risk, kinds, strong, abuse := 0.0, 0, false, 0.0
 	for k, v := range p.Score {
 		risk += v
+		if kind(k) != sigNewClient && kind(k) != sigOffHours {
+			abuse += v
+		}
 		if v >= 10 {
 			kinds++
 		}
@@ -665,10 +684,13 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 	if canContain {
 		containAt = pol.StepUpAt
 	}
-	if risk >= containAt {
+	// Unfamiliarity alone (a new client, at an unusual hour) is what a new
+	// office, a new region or a new batch job looks like: it may alert, but
+	// containment needs evidence of abuse besides it.
+	if risk >= containAt && abuse >= minAbuseToContain {
 		level = levelContain
 	}
-	if risk >= pol.SuspendAt && (kinds >= 2 || strong) {
+	if risk >= pol.SuspendAt && abuse >= minAbuseToContain && (kinds >= 2 || strong) {
 		level = levelSuspend
 	}
 	if pol.RevokeAt > 0 && risk >= pol.RevokeAt && (kinds >= 2 || strong) {
@@ -858,14 +880,22 @@ func (d *Detector) maybeCloseLocked(p *profile, now int64) {
 	if time.Duration(now-p.inc.UpdatedAt.UnixNano()) < d.cfg.Policy.IncidentGap || p.Level >= levelSuspend {
 		return
 	}
-	f := math.Exp2(-float64(now-p.ScoreAt) / float64(d.cfg.Policy.HalfLife))
-	risk := 0.0
-	for _, v := range p.Score {
-		risk += v * f
-	}
-	if risk < d.cfg.Policy.AlertAt/2 {
+	if d.riskAtLocked(p, now) < d.cfg.Policy.AlertAt/2 {
 		p.inc, p.IncidentID, p.Level = nil, "", levelNone
 	}
+}
+
+// riskAtLocked is the key's risk decayed to now.
+func (d *Detector) riskAtLocked(p *profile, now int64) float64 {
+	f := 1.0
+	if dt := now - p.ScoreAt; dt > 0 {
+		f = math.Exp2(-float64(dt) / float64(d.cfg.Policy.HalfLife))
+	}
+	r := 0.0
+	for _, v := range p.Score {
+		r += v * f
+	}
+	return r
 }
 
 func cloneIncident(in *incident.Incident) *incident.Incident {
@@ -978,15 +1008,7 @@ func (d *Detector) Risk(keyID string, now time.Time) float64 {
 	if p == nil {
 		return 0
 	}
-	f := 1.0
-	if dt := now.UnixNano() - p.ScoreAt; dt > 0 {
-		f = math.Exp2(-float64(dt) / float64(d.cfg.Policy.HalfLife))
-	}
-	r := 0.0
-	for _, v := range p.Score {
-		r += v * f
-	}
-	return r
+	return d.riskAtLocked(p, now.UnixNano())
 }
 
 // Flush writes changed profiles and open incidents to the store. Call it

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
 var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC) // a Monday
@@ -236,5 +237,56 @@ func BenchmarkIncidentMemory(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/key-with-incident")
 		runtime.KeepAlive(d)
+	}
+}
+
+func TestUnfamiliarityAloneNeverContains(t *testing.T) {
+	d, r := newTestDetector(t)
+	at := warm(d, "k1").Add(30 * time.Hour)
+	// A new batch job from a CI network with its own client, at night.
+	for i := range 300 {
+		e := sdkEvent("k1", at.Add(time.Duration(i)*2*time.Second), 5000+i)
+		e.ClientIP = fmt.Sprintf("192.0.2.%d", i%200)
+		e.Client = event.Client{UserAgent: fmt.Sprintf("batch-runner/%d", i%50), HeaderNames: []string{"host", "user-agent", "api-key"}}
+		d.Handle(context.Background(), e)
+	}
+	for _, dec := range r.decs {
+		if dec.Action != ActionAlert {
+			t.Errorf("unfamiliar but well-behaved client led to %s: %s", dec.Action, dec.Reason)
+		}
+	}
+	if len(r.decs) > 1 {
+		t.Errorf("%d decisions, want at most one alert", len(r.decs))
+	}
+}
+
+func TestProfilePersists(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d1, _ := New(Config{}, Options{Store: db})
+	at := warm(d1, "k1")
+	if err := d1.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A restarted detector knows the key: step-up admits the owner, and a
+	// stranger's probe is noticed at once.
+	r := &recorder{}
+	d2, _ := New(Config{}, Options{Store: db, OnDecision: func(_ context.Context, dec Decision) { r.decs = append(r.decs, dec) }})
+	d2.Handle(ctx, sdkEvent("k1", at.Add(time.Minute), 1))
+	if !d2.StepUpAllows("k1", "198.51.100.20", FingerprintOf(sdkEvent("k1", at, 0).Client)) {
+		t.Error("restarted detector forgot the owner's client")
+	}
+	d2.Handle(ctx, probe("k1", at.Add(2*time.Minute), "203.0.113.9", "/openai/deployments?api-version=2022-12-01", "GET", event.Features{}, 200, ""))
+	d2.Handle(ctx, probe("k1", at.Add(3*time.Minute), "203.0.113.9", "/v1/chat/completions", "POST", event.Features{EmptyPrompt: true, MaxTokens: 1}, 200, ""))
+	if len(r.decs) == 0 {
+		t.Fatal("no decision after restart")
+	}
+	in, err := db.IncidentByID(ctx, r.decs[0].IncidentID)
+	if err != nil || in.KeyID != "k1" || len(in.Timeline) == 0 {
+		t.Errorf("incident not stored: %+v %v", in, err)
 	}
 }
