@@ -1,14 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/detect"
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/replay"
 	"github.com/wardenhq/warden/internal/simulate"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -17,16 +26,19 @@ import (
 func init() { register(newReplayCmd) }
 
 func newReplayCmd() *cobra.Command {
-	var out, scoreOut string
+	var out, scoreOut, pipeline string
 	var score bool
 	cmd := &cobra.Command{
 		Use:   "replay FILE.jsonl",
 		Short: "Run recorded or simulated requests through Warden on their own timestamps",
 		Long: `Replay reads recorded requests (JSONL, as written by "warden serve --record"
-or "warden simulate"; "-" is stdin) and runs each through authorization,
-limits, the guard stand-in, the detector and a mock provider, on the record's
-timestamp. Records with "key_id" use that key in the data directory, creating
-it on the fly the first time (no secrets needed).
+or "warden simulate"; "-" is stdin) and runs each through the gateway
+(authentication, limits, guard, provider adapter, event sinks) and the
+detector, with every model the records name routed to the mock provider, on
+the record's timestamp. Records with "key_id" use that key in the data
+directory, creating it on the fly the first time (no secrets needed; its
+secret is derived from DATA/replay.salt). --pipeline offline uses a
+self-contained stand-in instead of the gateway.
 
 Output (stdout, or --out) is JSONL in event time: one line per request in
 input order, {"type":"request","line","ts","key_id","status"}, and after it
@@ -63,7 +75,7 @@ containment and what legitimate keys suffered.`,
 				return err
 			}
 			defer db.Close()
-			rep, bad, err := runReplay(ctx, db, in, w, score)
+			rep, bad, err := runReplay(ctx, db, in, w, score, pipeline)
 			if bad > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warden: replay skipped %d malformed lines\n", bad)
 			}
@@ -79,6 +91,7 @@ containment and what legitimate keys suffered.`,
 	cmd.Flags().StringVar(&out, "out", "", "write the JSONL output to this file instead of stdout")
 	cmd.Flags().BoolVar(&score, "score", false, "score the run against the records' labels (printed on stderr)")
 	cmd.Flags().StringVar(&scoreOut, "score-out", "", "also write the score as JSON to this file")
+	cmd.Flags().StringVar(&pipeline, "pipeline", "gateway", "gateway (the real gateway on the mock provider) or offline (a self-contained stand-in)")
 	return cmd
 }
 
@@ -94,19 +107,90 @@ func openInput(name string) (io.Reader, func(), error) {
 }
 
 // runReplay replays in on db, writing JSONL to w, and scores it if asked.
-func runReplay(ctx context.Context, db *sqlite.DB, in io.Reader, w io.Writer, score bool) (simulate.Report, int, error) {
+// pipeline is "gateway" (the real gateway on the mock provider) or
+// "offline" (replay.Offline).
+func runReplay(ctx context.Context, db *sqlite.DB, in io.Reader, w io.Writer, score bool, pipeline string) (simulate.Report, int, error) {
 	sc := simulate.NewScorer()
 	bad := 0
-	setup := replay.Setup{Store: db, Out: w, Errors: func(line int, err error) {
+	onErr := func(line int, err error) {
 		bad++
 		if bad <= 10 {
 			fmt.Fprintf(os.Stderr, "warden: replay: %v\n", err)
 		}
-	}}
-	if score {
-		setup.Observer = replay.Observer{Request: sc.Request, Decision: sc.Decision}
 	}
-	_, _, err := replay.RunOffline(ctx, setup, in)
+	obs := replay.Observer{}
+	if score {
+		obs = replay.Observer{Request: sc.Request, Decision: sc.Decision}
+	}
+	switch pipeline {
+	case "offline":
+		_, _, err := replay.RunOffline(ctx, replay.Setup{Store: db, Out: w, Errors: onErr, Observer: obs}, in)
+		return sc.Report(), bad, err
+	case "gateway":
+	default:
+		return sc.Report(), 0, fmt.Errorf("--pipeline %q: want gateway or offline", pipeline)
+	}
+	// The gateway routes every model the records name to the mock
+	// provider, so the input is read once to find them.
+	raw, err := io.ReadAll(io.LimitReader(in, 4<<30))
+	if err != nil {
+		return sc.Report(), 0, err
+	}
+	var recs []*record.Record
+	rd := record.NewReader(bytes.NewReader(raw))
+	for {
+		r, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, record.ErrRead) {
+			return sc.Report(), 0, err
+		}
+		if err == nil {
+			recs = append(recs, r)
+		}
+	}
+	cfg := config.Default()
+	cfg.Data = global.data
+	cfg.Providers = []config.Provider{{Name: "mock", Type: "mock"}}
+	for _, m := range replay.Models(recs) {
+		kind := "chat"
+		if strings.Contains(m, "dall-e") || strings.Contains(m, "image") {
+			kind = "image"
+		} else if strings.Contains(m, "embedding") {
+			kind = "embedding"
+		}
+		cfg.Models = append(cfg.Models, config.Model{Name: m, Provider: "mock", Kind: kind})
+	}
+	salt, err := secretFile(filepath.Join(global.data, "replay.salt"), "")
+	if err != nil {
+		return sc.Report(), 0, fmt.Errorf("replay salt: %w", err)
+	}
+	drv := &replay.Driver{Out: w, Observer: obs, Errors: onErr}
+	det, err := detect.New(detect.Config{}, detect.Options{Keys: db, Store: db, OnDecision: drv.OnDecision})
+	if err != nil {
+		return sc.Report(), 0, err
+	}
+	gwp := &replay.Gateway{Keys: db, Salt: []byte(salt)}
+	bus := &event.Bus{}
+	bus.AddSync(det)
+	bus.AddSync(gwp)
+	pseudo, err := secretFile(filepath.Join(global.data, "pseudonym.key"), "")
+	if err != nil {
+		return sc.Report(), 0, fmt.Errorf("pseudonym key: %w", err)
+	}
+	gw, err := gateway.New(gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte(pseudo), StepUp: det.AllowsStepUp})
+	if err != nil {
+		return sc.Report(), 0, err
+	}
+	gwp.ServeAt = gw.ServeAt
+	drv.Pipeline = gwp
+	_, err = drv.Run(ctx, bytes.NewReader(raw))
+	gw.Flush(context.WithoutCancel(ctx))
+	if ferr := det.Flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+		err = ferr
+	}
+	bus.Close()
 	return sc.Report(), bad, err
 }
 

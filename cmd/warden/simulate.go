@@ -84,7 +84,7 @@ abuse, a low-and-slow SDK look-alike, canary use). Every record carries
 
 func newSimulateScoreCmd() *cobra.Command {
 	var f simFlags
-	var scoreOut string
+	var scoreOut, pipeline string
 	cmd := &cobra.Command{
 		Use:   "score",
 		Short: "Generate traffic, replay it in a temporary data directory and score the detector",
@@ -104,7 +104,10 @@ func newSimulateScoreCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			rep, _, err := runReplay(cmd.Context(), db, &buf, io.Discard, true)
+			saved := global.data
+			global.data = dir
+			rep, _, err := runReplay(cmd.Context(), db, &buf, io.Discard, true, pipeline)
+			global.data = saved
 			if err != nil {
 				return err
 			}
@@ -118,11 +121,12 @@ func newSimulateScoreCmd() *cobra.Command {
 			if scoreOut != "" {
 				return writeScore(cmd, rep, scoreOut)
 			}
-			fmt.Fprintln(cmd.ErrOrStderr(), "(replayed on the offline pipeline with the default detector policy)")
+			fmt.Fprintf(cmd.ErrOrStderr(), "(replayed on the %s pipeline with the default detector policy)\n", pipeline)
 			return nil
 		},
 	}
 	f.bind(cmd)
 	cmd.Flags().StringVar(&scoreOut, "score-out", "", "also write the score as JSON to this file")
+	cmd.Flags().StringVar(&pipeline, "pipeline", "gateway", "gateway or offline (see warden replay)")
 	return cmd
 }
