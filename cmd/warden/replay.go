@@ -167,7 +167,13 @@ func runReplay(ctx context.Context, db *sqlite.DB, in io.Reader, w io.Writer, sc
 		return sc.Report(), 0, fmt.Errorf("replay salt: %w", err)
 	}
 	drv := &replay.Driver{Out: w, Observer: obs, Errors: onErr}
-	det, err := detect.New(detect.Config{}, detect.Options{Keys: db, Store: db, OnDecision: drv.OnDecision})
+	var gw *gateway.Server
+	det, err := detect.New(detect.Config{}, detect.Options{Keys: db, Store: db, OnDecision: func(ctx context.Context, d detect.Decision) {
+		if gw != nil && d.Type() == "action" {
+			gw.InvalidateKey(ctx, d.KeyID) // the decision holds from the next record on
+		}
+		drv.OnDecision(ctx, d)
+	}})
 	if err != nil {
 		return sc.Report(), 0, err
 	}
@@ -179,7 +185,17 @@ func runReplay(ctx context.Context, db *sqlite.DB, in io.Reader, w io.Writer, sc
 	if err != nil {
 		return sc.Report(), 0, fmt.Errorf("pseudonym key: %w", err)
 	}
-	gw, err := gateway.New(gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte(pseudo), StepUp: det.AllowsStepUp})
+	g, policies, err := newGuard(cfg.Guard)
+	if err != nil {
+		return sc.Report(), 0, err
+	}
+	alog, err := openAuditLog(ctx, db, cfg)
+	if err != nil {
+		return sc.Report(), 0, err
+	}
+	defer alog.Close()
+	gw, err = gateway.New(gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte(pseudo), StepUp: det.AllowsStepUp,
+		Guard: g, GuardPolicy: policies, Journal: auditJournal(alog)})
 	if err != nil {
 		return sc.Report(), 0, err
 	}

@@ -78,6 +78,11 @@ type Options struct {
 	// (workload-identity JWTs, short-lived tokens, client certificates).
 	// They run in order before the key look-up; none means keys only.
 	Authenticators []Authenticator
+	// KeyChanges, when set, replaces the gateway's own poll of the store's
+	// key change log: it runs until ctx ends and calls changed with the ids
+	// of keys changed anywhere (e.g. Redis pub/sub with a poll fallback,
+	// package fanout), so revocations reach every instance at once.
+	KeyChanges func(ctx context.Context, changed func(ids []string)) error
 	// Journal, when set, records every event durably before its answer is
 	// released (the audit log). If it fails, the client gets 503 instead of
 	// the answer: no request is answered without its record. Streams are
@@ -199,12 +204,29 @@ func (s *Server) Models() []string { return s.models }
 // ctx ends. Call it once; it returns at once.
 func (s *Server) Start(ctx context.Context) (done <-chan struct{}) {
 	ch := make(chan struct{})
-	go s.cache.watch(ctx, 250*time.Millisecond)
+	if s.opts.KeyChanges != nil {
+		go func() {
+			err := s.opts.KeyChanges(ctx, func(ids []string) { s.cache.invalidate(ctx, ids, time.Now()) })
+			if err != nil && ctx.Err() == nil {
+				slog.Error("gateway: key change feed stopped; falling back to polling", "err", err)
+				s.cache.watch(ctx, 250*time.Millisecond)
+			}
+		}()
+	} else {
+		go s.cache.watch(ctx, 250*time.Millisecond)
+	}
 	go func() {
 		s.ledger.run(ctx, time.Second)
 		close(ch)
 	}()
 	return ch
+}
+
+// InvalidateKey drops a key's cached record at once, so a decision taken
+// on it (a suspension, a step-up) holds from the very next request on this
+// instance, without waiting for the change feed.
+func (s *Server) InvalidateKey(ctx context.Context, id string) {
+	s.cache.invalidate(ctx, []string{id}, time.Now())
 }
 
 // Flush writes pending usage to the store now (used by replay and tests).

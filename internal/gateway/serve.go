@@ -123,7 +123,9 @@ func (x *exchange) identifyClient() {
 	x.ev.ClientIP = x.addr.String()
 	c := &x.ev.Client
 	c.UserAgent = r.Header.Get("User-Agent")
-	if oc, ok := r.Context().Value(connKey{}).(*orderConn); ok && r.ProtoMajor == 1 {
+	if names, ok := r.Context().Value(headerNamesKey{}).([]string); ok {
+		c.HeaderNames = names
+	} else if oc, ok := r.Context().Value(connKey{}).(*orderConn); ok && r.ProtoMajor == 1 {
 		c.HeaderNames = oc.takeHeaderNames(r.Method)
 	}
 	if len(c.HeaderNames) == 0 {

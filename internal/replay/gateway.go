@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/store"
@@ -53,6 +54,12 @@ func (g *Gateway) Do(ctx context.Context, rec *record.Record) (int, *event.Event
 		}
 		headers = withCredential(rec.Headers, sec)
 	}
+	names := make([]string, 0, len(headers))
+	for _, h := range headers {
+		names = append(names, strings.ToLower(h.Name))
+	}
+	// The recorded header order is part of the client's fingerprint.
+	ctx = gateway.WithHeaderNames(ctx, names)
 	req := httptest.NewRequestWithContext(ctx, rec.Method, rec.Path, bytes.NewReader(rec.BodyBytes()))
 	req.Header = http.Header{}
 	for _, h := range headers {
