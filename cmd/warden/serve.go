@@ -153,6 +153,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return err
 	}
 	defer alog.Close()
+	det, err := newDetection(cfg, st)
+	if err != nil {
+		return err
+	}
+	bus.AddSync(det.d)
 	g, policies, err := newGuard(cfg.Guard)
 	if err != nil {
 		return err
@@ -161,6 +166,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		Guard:        g,
 		GuardPolicy:  policies,
 		Journal:      auditJournal(alog),
+		StepUp:       det.d.AllowsStepUp,
 		Extra:        extra,
 		Config:       cfg,
 		Store:        st,
@@ -177,8 +183,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bgDone := gw.Start(runCtx)
+	det.apply = gw.InvalidateKey
+	detDone := make(chan struct{})
+	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
-	adm := newAdminServer(st, adminToken, "admin")
+	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler()})
 	adm.Mount(audit.APIPrefix, audit.Handler(alog, nil))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/", adm.Handler())
@@ -219,6 +228,8 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	slog.Info("warden stopping: flushing usage and events")
 	cancel()
 	<-bgDone
+	<-detDone
+	det.close(context.Background())
 	bus.Close()
 	return first
 }

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/detect"
 	"gopkg.in/yaml.v3"
 )
 
@@ -59,6 +60,7 @@ type Config struct {
 	SecretScanning SecretScanning   `yaml:"secret_scanning"`
 	Guard          Guard            `yaml:"guard"`
 	Audit          audit.Config     `yaml:"audit"`
+	Detect         detect.Config    `yaml:"detect"`
 
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
