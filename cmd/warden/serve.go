@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/wardenhq/warden/internal/admin"
+	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/console"
 	"github.com/wardenhq/warden/internal/event"
@@ -112,11 +113,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	slog.SetDefault(logger)
 
-	st, err := openStore(ctx, cfg.Data)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	be, err := openBackends(ctx, cfg, reg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer be.Close()
+	st := be.store
 	adminToken, err := secretFile(filepath.Join(cfg.Data, "admin.token"), "wadm_")
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -136,10 +142,6 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		defer sink.Close()
 		bus.AddAsync("events-file", sink, 65536)
 	}
-	// Security console: live events and per-minute stats for its charts.
-	live := admin.NewLive(admin.LiveOptions{})
-	bus.AddAsync("console-live", live, 65536)
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	extra := map[string]http.Handler{}
 	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
@@ -148,11 +150,35 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			Lookup: keyStore, Revoker: keyStore}
 		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
 	}
+	alog, err := openAuditLog(ctx, st, cfg)
+	if err != nil {
+		return err
+	}
+	defer alog.Close()
+	det, err := newDetection(cfg, st)
+	if err != nil {
+		return err
+	}
+	bus.AddSync(det.d)
+	// Security console: live events and per-minute stats for its charts,
+	// with the detector's risk per key.
+	live := admin.NewLive(admin.LiveOptions{Risk: det.d.Risk})
+	bus.AddAsync("console-live", live, 65536)
+	g, policies, err := newGuard(cfg.Guard)
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{
+		Guard:        g,
+		GuardPolicy:  policies,
+		Journal:      auditJournal(alog),
+		StepUp:       det.d.AllowsStepUp,
 		Extra:        extra,
 		Config:       cfg,
 		Store:        st,
 		Bus:          bus,
+		Rater:        be.rater,
+		Gate:         be.gate,
 		Metrics:      gateway.NewMetrics(reg),
 		PseudonymKey: []byte(pseudo),
 	})
@@ -163,8 +189,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bgDone := gw.Start(runCtx)
+	det.apply = gw.InvalidateKey
+	detDone := make(chan struct{})
+	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
-	adm := newAdminServer(st, adminToken, "admin")
+	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler()})
+	adm.Mount(audit.APIPrefix, audit.Handler(alog, nil))
 	adminMux := http.NewServeMux()
 	live.Mount(adm)
 	adminAPI := adm.Handler()
@@ -211,6 +241,8 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	slog.Info("warden stopping: flushing usage and events")
 	cancel()
 	<-bgDone
+	<-detDone
+	det.close(context.Background())
 	bus.Close()
 	return first
 }

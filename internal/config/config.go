@@ -33,6 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/detect"
 	"gopkg.in/yaml.v3"
 )
 
@@ -56,9 +58,21 @@ type Config struct {
 	Models         []Model          `yaml:"models"`
 	Prices         map[string]Price `yaml:"prices"`
 	SecretScanning SecretScanning   `yaml:"secret_scanning"`
+	Guard          Guard            `yaml:"guard"`
+	Audit          audit.Config     `yaml:"audit"`
+	Detect         detect.Config    `yaml:"detect"`
 
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
+}
+
+// Guard configures the guardrails. They are on by default with the guard's
+// default policy; Policy and Teams take the guard's policy format (see
+// docs/guard-model-card.md), decoded strictly when the server starts.
+type Guard struct {
+	Disabled bool                      `yaml:"disabled"`
+	Policy   map[string]any            `yaml:"policy"` // the default policy
+	Teams    map[string]map[string]any `yaml:"teams"`  // policies by key owner
 }
 
 // SecretScanning configures the GitHub secret-scanning partner endpoint,
