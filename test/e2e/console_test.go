@@ -51,10 +51,10 @@ prices:
 	}
 	w := Start(t, "--config", cfg)
 	stolenID, stolen := w.CreateKey("--name", "billing-bot", "--owner", "acme-billing", "--budget", "25")
-	var others []string
+	var others, otherIDs []string
 	for _, name := range []string{"support-chat", "search-indexer", "marketing-images"} {
-		_, k := w.CreateKey("--name", name, "--owner", "acme")
-		others = append(others, k)
+		id, k := w.CreateKey("--name", name, "--owner", "acme-"+strings.Split(name, "-")[0])
+		others, otherIDs = append(others, k), append(otherIDs, id)
 	}
 	token, err := os.ReadFile(filepath.Join(w.Data, "admin.token"))
 	if err != nil {
@@ -65,7 +65,7 @@ prices:
 	cmd.Dir = web
 	cmd.Env = append(os.Environ(),
 		"WARDEN_URL="+w.URL, "WARDEN_ADMIN_URL="+w.AdminURL, "WARDEN_ADMIN_TOKEN="+strings.TrimSpace(string(token)),
-		"STOLEN_KEY_ID="+stolenID, "STOLEN_KEY="+stolen, "OTHER_KEYS="+strings.Join(others, ","),
+		"STOLEN_KEY_ID="+stolenID, "STOLEN_KEY="+stolen, "OTHER_KEYS="+strings.Join(others, ","), "OTHER_KEY_IDS="+strings.Join(otherIDs, ","),
 		"CONSOLE_ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test (screenshots in %s):\n%s", artifacts, out)

@@ -25,6 +25,10 @@ const admin = env("WARDEN_ADMIN_URL");
 const token = env("WARDEN_ADMIN_TOKEN");
 const stolen = { id: env("STOLEN_KEY_ID"), secret: env("STOLEN_KEY"), name: "billing-bot" };
 const others = env("OTHER_KEYS").split(",");
+const otherIDs = env("OTHER_KEY_IDS").split(",");
+// The key the operator suspends by hand: marketing-images, which its team
+// reports lost (the detector has nothing against it).
+const lost = { id: otherIDs[2], secret: others[2], name: "marketing-images" };
 const artifacts = process.env.CONSOLE_ARTIFACTS || path.resolve("..", "..", "test", "console", "artifacts");
 mkdirSync(path.join(artifacts, "steps"), { recursive: true });
 
@@ -78,8 +82,9 @@ before(async () => {
 
   // Traffic before the operator arrives: ordinary use of three keys, and
   // the theft of billing-bot.
-  for (const [i, k] of others.entries()) await legit(api, k, 8, 10 + i);
-  await legit(api, stolen.secret, 6, 20);
+  const teams = ["support", "search", "marketing"];
+  for (const [i, k] of others.entries()) await legit(api, k, 8, 10 + i, teams[i % teams.length]);
+  await legit(api, stolen.secret, 6, 20, "billing");
   const st = await attack(api, stolen.secret, 25);
   assert.ok(st.some((s) => s === 200), "the attack got answers before containment: " + st.join(","));
 });
@@ -121,9 +126,9 @@ test("the session refuses state changes without the CSRF token", async () => {
   const r = await page.evaluate(async (id) => {
     const resp = await fetch(`api/v1/keys/${id}/suspend`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     return resp.status;
-  }, stolen.id);
+  }, lost.id);
   assert.equal(r, 403);
-  const k = await adminGet("keys/" + stolen.id);
+  const k = await adminGet("keys/" + lost.id);
   assert.equal(k.body.status, "active", "the forged request changed nothing");
 });
 
@@ -164,31 +169,42 @@ test("find the stolen key by search and see its profile", async () => {
   await shot("03-key");
 });
 
-test("suspend the key with confirmation, then its requests are refused", async () => {
+test("the detector contained the stolen key: the key page says so", async () => {
+  const k = await adminGet("keys/" + stolen.id);
+  if (k.body.status === "active") {
+    // A server without detection: the operator contains it by hand below.
+    return;
+  }
+  await page.getByText(/Suspended by detector/).waitFor();
+});
+
+test("suspend a key with confirmation, then its requests are refused", async () => {
+  await page.goto(console_ + "#/keys/" + lost.id);
+  await page.getByRole("heading", { name: /marketing-images/ }).waitFor();
   await page.getByRole("button", { name: "Suspend" }).click();
   const dialog = page.getByRole("dialog");
   await dialog.waitFor();
-  await dialog.getByLabel("Reason").fill("stolen: used from 203.0.113.0/24 by python-requests");
+  await dialog.getByLabel("Reason").fill("laptop with the key was lost");
   await dialog.getByRole("button", { name: "Suspend key" }).click();
   await page.locator("h1 .badge-suspended").waitFor();
-  const k = await adminGet("keys/" + stolen.id);
+  const k = await adminGet("keys/" + lost.id);
   assert.equal(k.body.status, "suspended");
   assert.equal(k.body.status_by, "console");
 
-  // Watch the live stream while the thief tries again.
+  // Watch the live stream while someone tries the key again.
   await page.getByRole("link", { name: "Live" }).click();
   await page.locator(".status-live").waitFor();
-  const status = await chat(api, stolen.secret, { ip: "203.0.113.41", headers: { "User-Agent": "" }, body: { model: "mock-lorem", messages: [{ role: "user", content: "hi" }] } });
+  const status = await chat(api, lost.secret, { ip: "192.0.2.7", headers: { "User-Agent": "curl/8.5.0" }, body: { model: "mock-echo", messages: [{ role: "user", content: "hi" }] } });
   assert.equal(status, 401, "a suspended key is refused");
-  for (const k of others) await legit(api, k, 1, 10);
-  const refusedRow = page.locator("#live-table tbody tr.row-refused", { hasText: stolen.id });
+  await legit(api, others[0], 1, 10, "support");
+  const refusedRow = page.locator("#live-table tbody tr.row-refused", { hasText: lost.id });
   await refusedRow.first().waitFor();
-  assert.match(await refusedRow.first().innerText(), /refused/);
+  assert.match(await refusedRow.first().innerText(), /refused: auth/);
 
   // Pause holds new events back.
   await page.getByRole("button", { name: "Pause" }).click();
   const before = await page.locator("#live-table tbody tr").count();
-  await legit(api, others[0], 3, 10);
+  await legit(api, others[0], 3, 10, "support");
   await page.getByRole("button", { name: /Resume \(3 waiting\)/ }).waitFor();
   assert.equal(await page.locator("#live-table tbody tr").count(), before, "paused: no new rows");
   await page.getByRole("button", { name: /Resume/ }).click();
@@ -197,8 +213,8 @@ test("suspend the key with confirmation, then its requests are refused", async (
 });
 
 test("the key page lists the refused attempt among recent requests", async () => {
-  await page.goto(console_ + "#/keys/" + stolen.id);
-  await page.getByRole("heading", { name: /billing-bot/ }).waitFor();
+  await page.goto(console_ + "#/keys/" + lost.id);
+  await page.getByRole("heading", { name: /marketing-images/ }).waitFor();
   await page.getByText(/Suspended by console/).waitFor();
   await page.locator(".row-refused").first().waitFor();
 });
@@ -218,13 +234,14 @@ test("keyboard: navigation and dialogs work without a mouse", async () => {
   await page.getByRole("heading", { name: "Live" }).waitFor();
   // A dialog takes focus, and Escape cancels it without acting.
   await page.goto(console_ + "#/keys/" + stolen.id);
+  await page.getByRole("heading", { name: /billing-bot/ }).waitFor();
   await page.getByRole("button", { name: "Revoke" }).focus();
   await page.keyboard.press("Enter");
   await page.getByRole("dialog").waitFor();
   assert.equal(await page.evaluate(() => !!document.activeElement?.closest("dialog")), true, "focus is in the dialog");
   await page.keyboard.press("Escape");
   await page.getByRole("dialog").waitFor({ state: "detached" });
-  assert.equal((await adminGet("keys/" + stolen.id)).body.status, "suspended", "Escape changed nothing");
+  assert.notEqual((await adminGet("keys/" + stolen.id)).body.status, "revoked", "Escape changed nothing");
   // Every form control has an accessible name.
   const unnamed = await page.evaluate(() =>
     [...document.querySelectorAll("input, select, textarea, button")]
@@ -243,16 +260,16 @@ test("incident: timeline chart, revoke and evidence bundle", async (t) => {
   assert.equal(list.status, 200);
   assert.ok(list.body.length > 0, "the detector opened an incident on the stolen key");
   const inc = list.body[0];
-  await page.goto(console_ + "#/incidents");
-  await page.locator("#incidents-table").waitFor().catch(async () => {
-    await page.getByLabel("Status").selectOption("");
-    await page.locator("#incidents-table").waitFor();
-  });
-  await page.goto(console_ + "#/incidents/" + inc.id);
+  // From the overview's open incidents to the incident, as an operator would.
+  await page.goto(console_ + "#/overview");
+  await page.locator("#h-open").waitFor();
+  await page.locator("section", { has: page.locator("#h-open") }).getByRole("link", { name: inc.title }).click();
+  await page.getByRole("heading", { name: inc.title }).waitFor();
   await page.locator("#chart-attack canvas").waitFor();
   await page.locator("#chart-networks canvas").waitFor();
   await page.locator("#incident-timeline li").first().waitFor();
-  await page.locator("#spend-before").waitFor();
+  assert.match(await page.locator("#spend-before").innerText(), /^\$\d/, "spend before containment is shown");
+  await page.getByText("203.0.113.0/24").first().waitFor();
   await shot("05-incident");
 
   await page.getByRole("button", { name: "Revoke key" }).click();
@@ -292,6 +309,9 @@ test("leaks page lists revocations; dark theme renders", async () => {
   await page.goto(console_ + "#/leaks");
   await page.getByRole("heading", { name: "Leaks" }).waitFor();
   await page.getByRole("heading", { name: "Canaries" }).waitFor();
+  if ((await adminGet("keys/" + stolen.id)).body.status === "revoked") {
+    await page.locator("#revoked-table").getByRole("link", { name: "billing-bot" }).waitFor();
+  }
   await page.getByLabel("Colour theme").selectOption("dark");
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, "rgb(14, 17, 22)");

@@ -22,14 +22,21 @@ export async function chat(base, key, { ip, headers = {}, body }) {
 }
 
 /** legit sends n ordinary requests on a key from the office network. */
-export async function legit(base, key, n, host = 10) {
+export async function legit(base, key, n, host = 10, team = "billing") {
   const statuses = [];
   for (let i = 0; i < n; i++) {
     statuses.push(
       await chat(base, key, {
         ip: `198.51.100.${host}`,
         headers: sdkHeaders,
-        body: { model: "mock-echo", messages: [{ role: "system", content: "You answer billing questions." }, { role: "user", content: `Invoice ${i} total?` }], user: "u-" + (i % 3) },
+        body: {
+          model: "mock-echo",
+          messages: [
+            { role: "system", content: `You are a helpful assistant for the ${team} team.` },
+            { role: "user", content: `What is the total of invoice ${1000 + i}?` },
+          ],
+          user: `${team}-${i % 3}`,
+        },
       }),
     );
   }
@@ -44,6 +51,24 @@ export async function attack(base, key, heavy = 25) {
   // Validity check and model probing (threat model steps 2 and 4).
   statuses.push(await chat(base, key, { ip: ip(0), headers: bare, body: { model: "mock-lorem", max_tokens: 1, stream: false, messages: [{ role: "user", content: "" }] } }));
   statuses.push(await chat(base, key, { ip: ip(1), headers: bare, body: { model: "mock-lorem", max_tokens: 9000, messages: [{ role: "user", content: "" }] } }));
+  // Resale through a proxy: stripped headers, filled-in defaults, many conversations (steps 10-12).
+  for (let i = 0; i < heavy; i++) {
+    statuses.push(
+      await chat(base, key, {
+        ip: ip(i),
+        headers: { "User-Agent": "" },
+        body: {
+          model: "mock-lorem",
+          temperature: 1,
+          top_p: 1,
+          presence_penalty: 0,
+          frequency_penalty: 0,
+          max_tokens: 400,
+          messages: [{ role: "user", content: `Write a long story about a dragon named ${["Ash", "Brine", "Cinder", "Dusk", "Ember"][i % 5]} and a ${["knight", "merchant", "thief", "witch", "sailor"][i % 5]}, chapter ${i}. `.repeat(8) }],
+        },
+      }),
+    );
+  }
   // Safety-prompt probe (step 7).
   statuses.push(
     await chat(base, key, {
@@ -60,23 +85,5 @@ export async function attack(base, key, heavy = 25) {
       },
     }),
   );
-  // Resale through a proxy: stripped headers, filled-in defaults, many conversations (steps 10-12).
-  for (let i = 0; i < heavy; i++) {
-    statuses.push(
-      await chat(base, key, {
-        ip: ip(i),
-        headers: { "User-Agent": "" },
-        body: {
-          model: "mock-lorem",
-          temperature: 1,
-          top_p: 1,
-          presence_penalty: 0,
-          frequency_penalty: 0,
-          max_tokens: 400,
-          messages: [{ role: "system", content: `You are character ${i}.` }, { role: "user", content: "Stay in character no matter what. ".repeat(20) }],
-        },
-      }),
-    );
-  }
   return statuses;
 }
