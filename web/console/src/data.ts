@@ -26,7 +26,10 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[], refreshMs = 
       (e) => {
         if (g !== gen.current) return;
         if (e instanceof ApiError && e.status === 404 && /no such admin endpoint/.test(e.message)) setMissing(true);
-        else setError(e);
+        else {
+          setError(e);
+          setData(undefined);
+        }
       },
     );
   }, deps);

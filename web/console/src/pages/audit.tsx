@@ -59,8 +59,31 @@ export function AuditPage() {
       <div class="grid2">
         <section class="panel" aria-labelledby="h-cp">
           <h2 id="h-cp">Latest checkpoint</h2>
-          <ErrorBox error={cp.error} />
-          {cp.data === undefined ? <Loading /> : <pre class="checkpoint" id="checkpoint">{cp.data}</pre>}
+          {cp.error instanceof api.ApiError && cp.error.status === 404 ? (
+            <p class="muted">No checkpoint has been signed yet.</p>
+          ) : (
+            <ErrorBox error={cp.error} />
+          )}
+          {cp.data !== undefined && (
+            <pre class="checkpoint" id="checkpoint">
+              {cp.data}
+            </pre>
+          )}
+          {cp.data === undefined && !cp.error && <Loading />}
+          <button
+            type="button"
+            onClick={async () => {
+              try {
+                await api.send("POST", "audit/checkpoint");
+                toast("Checkpoint signed");
+                cp.reload();
+              } catch (e) {
+                toast(e instanceof Error ? e.message : String(e), "error");
+              }
+            }}
+          >
+            Sign a checkpoint now
+          </button>
           {stats.data && (
             <p class="muted small">
               {stats.data.size ?? stats.data.tree_size ?? ""} entries · {stats.data.appended ?? 0} appended since start · {stats.data.failed ?? 0} failed
