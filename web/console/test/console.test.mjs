@@ -195,8 +195,14 @@ test("suspend a key with confirmation, then its requests are refused", async () 
   // Watch the live stream while someone tries the key again.
   await page.getByRole("link", { name: "Live" }).click();
   await page.locator(".status-live").waitFor();
-  const status = await chat(api, lost.secret, { ip: "192.0.2.7", headers: { "User-Agent": "curl/8.5.0" }, body: { model: "mock-echo", messages: [{ role: "user", content: "hi" }] } });
-  assert.equal(status, 401, "a suspended key is refused");
+  // The gateway sees status changes made through the admin API within its
+  // key-change poll (250 ms); give it a second.
+  let status = 0;
+  for (let i = 0; i < 10 && status !== 401; i++) {
+    if (i) await new Promise((r) => setTimeout(r, 100));
+    status = await chat(api, lost.secret, { ip: "192.0.2.7", headers: { "User-Agent": "curl/8.5.0" }, body: { model: "mock-echo", messages: [{ role: "user", content: "hi" }] } });
+  }
+  assert.equal(status, 401, "a suspended key is refused within a second");
   await legit(api, others[0], 1, 10, "support");
   const refusedRow = page.locator("#live-table tbody tr.row-refused", { hasText: lost.id });
   await refusedRow.first().waitFor();
@@ -316,8 +322,7 @@ test("leaks page lists revocations; dark theme renders", async () => {
     await page.locator("#revoked-table").getByRole("link", { name: "billing-bot" }).waitFor();
   }
   await page.getByLabel("Colour theme").selectOption("dark");
-  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-  assert.equal(bg, "rgb(14, 17, 22)");
+  await page.waitForFunction(() => getComputedStyle(document.body).backgroundColor === "rgb(14, 17, 22)", null, { timeout: 5000 });
   await page.goto(console_ + "#/overview");
   await page.locator("#chart-traffic canvas").waitFor();
   await shot("07-overview-dark");
