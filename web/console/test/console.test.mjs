@@ -258,7 +258,7 @@ test("keyboard: navigation and dialogs work without a mouse", async () => {
   assert.deepEqual(unnamed, []);
 });
 
-test("incident: timeline chart, revoke and evidence bundle", async (t) => {
+test("incident: timeline chart, revoke, evidence bundle, resolve", async (t) => {
   const list = await adminGet("incidents?key_id=" + stolen.id);
   if (list.status === 404) {
     t.skip("this server has no incidents API (detection not merged)");
@@ -294,6 +294,14 @@ test("incident: timeline chart, revoke and evidence bundle", async (t) => {
   await download.saveAs(file);
   const zip = readFileSync(file);
   assert.equal(zip.subarray(0, 2).toString(), "PK", "the bundle is a zip");
+  assert.ok(zip.includes("checkpoint"), "the bundle carries a checkpoint");
+
+  // Close the case.
+  await page.getByRole("button", { name: "Resolve" }).click();
+  await page.getByRole("dialog").getByLabel("Resolution note").fill("key stolen from a public repository; revoked, owner issued a new key");
+  await page.getByRole("dialog").getByRole("button", { name: "Resolve" }).click();
+  await page.locator("h1 .badge-resolved").waitFor();
+  assert.equal((await adminGet("incidents/" + inc.id)).body.status, "resolved");
 });
 
 test("audit page shows the checkpoint and verifies the log", async (t) => {
