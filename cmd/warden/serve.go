@@ -22,6 +22,7 @@ import (
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
 	"github.com/wardenhq/warden/internal/scan/revoke"
 )
@@ -29,7 +30,7 @@ import (
 func init() { register(newServeCmd) }
 
 type serveFlags struct {
-	config, listen, adminListen, trusted, events, logFormat, logLevel string
+	config, listen, adminListen, trusted, events, record, logFormat, logLevel string
 }
 
 func newServeCmd() *cobra.Command {
@@ -60,6 +61,7 @@ SIGTERM or SIGINT drains in-flight requests and streams, then stops.`,
 	fl.StringVar(&f.adminListen, "admin-listen", "", "address of the admin API and /metrics (default 127.0.0.1:8081)")
 	fl.StringVar(&f.trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
 	fl.StringVar(&f.events, "events", "", "append one JSON line per request event to this file")
+	fl.StringVar(&f.record, "record", "", "append every request to this file in the replay format (credentials replaced by key ids), for warden replay")
 	fl.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
 	return cmd
@@ -87,6 +89,9 @@ func loadConfig(cmd *cobra.Command, f serveFlags) (*config.Config, error) {
 	}
 	if f.events != "" {
 		cfg.Events = f.events
+	}
+	if f.record != "" {
+		cfg.Record = f.record
 	}
 	if f.logFormat != "" {
 		cfg.Log.Format = f.logFormat
@@ -153,6 +158,15 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return err
 	}
 	defer alog.Close()
+	var recorder func(*record.Record)
+	if cfg.Record != "" {
+		rw, err := newRecordFile(cfg.Record)
+		if err != nil {
+			return err
+		}
+		defer rw.close()
+		recorder = rw.add
+	}
 	det, err := newDetection(cfg, st)
 	if err != nil {
 		return err
@@ -167,6 +181,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		GuardPolicy:  policies,
 		Journal:      auditJournal(alog),
 		StepUp:       det.d.AllowsStepUp,
+		Recorder:     recorder,
 		Extra:        extra,
 		Config:       cfg,
 		Store:        st,
