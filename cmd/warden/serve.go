@@ -21,6 +21,7 @@ import (
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
@@ -125,7 +126,22 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return err
 	}
 	defer be.Close()
-	st := be.store
+	// raw is the store itself (it also keeps the audit log, profiles and
+	// incidents); st is what changes keys: with Redis, every change is
+	// published so all instances drop their cached copy at once.
+	raw := be.store
+	st := raw
+	var keyChanges func(context.Context, func([]string)) error
+	if be.redis != nil {
+		st = fanout.Notify(raw, fanout.NewPublisher(be.redis, ""), nil)
+		keyChanges = func(ctx context.Context, changed func([]string)) error {
+			rev, err := gateway.CatchUp(ctx, raw)
+			if err != nil {
+				return err
+			}
+			return fanout.NewWatcher(raw, be.redis, fanout.Options{Since: rev}).Run(ctx, changed)
+		}
+	}
 	adminToken, err := secretFile(filepath.Join(cfg.Data, "admin.token"), "wadm_")
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -153,7 +169,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			Lookup: keyStore, Revoker: keyStore}
 		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
 	}
-	alog, err := openAuditLog(ctx, st, cfg)
+	alog, err := openAuditLog(ctx, raw, cfg)
 	if err != nil {
 		return err
 	}
@@ -167,7 +183,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		defer rw.close()
 		recorder = rw.add
 	}
-	det, err := newDetection(cfg, st)
+	det, err := newDetection(cfg, st, raw)
 	if err != nil {
 		return err
 	}
@@ -182,6 +198,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		Journal:      auditJournal(alog),
 		StepUp:       det.d.AllowsStepUp,
 		Recorder:     recorder,
+		KeyChanges:   keyChanges,
 		Extra:        extra,
 		Config:       cfg,
 		Store:        st,
