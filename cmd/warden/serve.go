@@ -26,6 +26,7 @@ import (
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
 	"github.com/wardenhq/warden/internal/scan/revoke"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 func init() { register(newServeCmd) }
@@ -162,13 +163,6 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		bus.AddAsync("events-file", sink, 65536)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	extra := map[string]http.Handler{}
-	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
-		keyStore := &revoke.Store{Keys: st}
-		extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
-			Lookup: keyStore, Revoker: keyStore}
-		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
-	}
 	alog, err := openAuditLog(ctx, raw, cfg)
 	if err != nil {
 		return err
@@ -188,6 +182,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return err
 	}
 	bus.AddSync(det.d)
+	extra := map[string]http.Handler{}
+	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
+		keyStore := &revoke.Store{Keys: st}
+		if ds, ok := raw.(store.Incidents); ok {
+			keyStore.OnRevoke = leakRecorder(ds, "github", det.disp.Notify)
+		}
+		extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
+			Lookup: keyStore, Revoker: keyStore}
+		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
+	}
 	g, policies, err := newGuard(cfg.Guard)
 	if err != nil {
 		return err
@@ -219,7 +223,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	detDone := make(chan struct{})
 	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
-	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler()})
+	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler(), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
 	adm.Mount(audit.APIPrefix, audit.Handler(alog, nil))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/", adm.Handler())
