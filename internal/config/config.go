@@ -57,6 +57,11 @@ type Config struct {
 	Prices         map[string]Price `yaml:"prices"`
 	SecretScanning SecretScanning   `yaml:"secret_scanning"`
 
+	// TLS and Identity: HTTPS and mutual TLS on the main listener, and
+	// credentials other than keys (see identity.go in this package).
+	TLS      TLS      `yaml:"tls"`
+	Identity Identity `yaml:"identity"`
+
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
 }
@@ -239,6 +244,9 @@ func (c *Config) Validate() error {
 		if _, err := ParsePrefix(s); err != nil {
 			return fmt.Errorf("config: trusted_proxies: %w", err)
 		}
+	}
+	if err := c.validateIdentity(); err != nil {
+		return err
 	}
 	if c.Limits.MaxBodyBytes <= 0 || c.Limits.MaxResponseBytes <= 0 {
 		return errors.New("config: limits: sizes must be positive")
