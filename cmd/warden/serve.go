@@ -143,21 +143,30 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			Lookup: keyStore, Revoker: keyStore}
 		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
 	}
+	kl, err := newKeyless(cfg, bus)
+	if err != nil {
+		return err
+	}
+	kl.addRoutes(extra)
 	gw, err := gateway.New(gateway.Options{
-		Extra:        extra,
-		Config:       cfg,
-		Store:        st,
-		Bus:          bus,
-		Metrics:      gateway.NewMetrics(reg),
-		PseudonymKey: []byte(pseudo),
+		Authenticators: kl.authenticators(),
+		Extra:          extra,
+		Config:         cfg,
+		Store:          st,
+		Bus:            bus,
+		Metrics:        gateway.NewMetrics(reg),
+		PseudonymKey:   []byte(pseudo),
 	})
 	if err != nil {
 		return err
 	}
 
+	kl.gw = gw
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bgDone := gw.Start(runCtx)
+	kl.warm(runCtx)
 
 	adm := newAdminServer(st, adminToken, "admin")
 	adminMux := http.NewServeMux()
@@ -165,7 +174,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 
-	ln, err := gateway.Listen(cfg.Listen)
+	ln, scheme, err := listenMain(cfg)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
@@ -177,7 +186,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if cfg.UsesMock() {
 		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(gw.Models(), ","))
 	}
-	slog.Info("warden serving", "api", "http://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
+	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
 		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
 
 	sctx, stopServers := context.WithCancel(ctx)
