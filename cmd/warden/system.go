@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/wardenhq/warden/internal/admin"
+	"github.com/wardenhq/warden/internal/hygiene"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/sqlite"
 )
@@ -30,7 +31,9 @@ func openStore(ctx context.Context, dir string) (store.Store, error) {
 // admin endpoints mounts them here, so the server and the in-process CLI
 // offer the same API.
 func newAdminServer(st store.Store, token, by string) *admin.Server {
-	return &admin.Server{Store: st, Token: token, By: by}
+	s := &admin.Server{Store: st, Token: token, By: by}
+	s.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
+	return s
 }
 
 // secretFile returns the secret stored in path, creating it (mode 0600)
