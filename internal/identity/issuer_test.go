@@ -35,7 +35,7 @@ type testIssuer struct {
 	now        func() time.Time // clock of the tokens it signs
 }
 
-func newTestIssuer(t *testing.T) *testIssuer {
+func newTestIssuer(t testing.TB) *testIssuer {
 	t.Helper()
 	is := &testIssuer{now: time.Now}
 	mux := http.NewServeMux()
@@ -61,7 +61,7 @@ func newTestIssuer(t *testing.T) *testIssuer {
 	return is
 }
 
-func (is *testIssuer) addKey(t *testing.T, kid string, alg jose.SignatureAlgorithm) {
+func (is *testIssuer) addKey(t testing.TB, kid string, alg jose.SignatureAlgorithm) {
 	t.Helper()
 	var priv crypto.Signer
 	var err error
@@ -92,7 +92,7 @@ func (is *testIssuer) removeKey(kid string) {
 }
 
 // sign makes a token with the key kid; claims override the defaults.
-func (is *testIssuer) sign(t *testing.T, kid string, claims map[string]any) string {
+func (is *testIssuer) sign(t testing.TB, kid string, claims map[string]any) string {
 	t.Helper()
 	is.mu.Lock()
 	var k jose.JSONWebKey
@@ -133,7 +133,7 @@ type testStore struct {
 	store.Store
 }
 
-func newTestStore(t *testing.T) *testStore {
+func newTestStore(t testing.TB) *testStore {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -151,7 +151,7 @@ func (s *testStore) byHash(ctx context.Context, h keys.Hash) (*keys.Key, error) 
 	return k, err
 }
 
-func (s *testStore) create(t *testing.T, spec keys.Spec) (*keys.Key, string) {
+func (s *testStore) create(t testing.TB, spec keys.Spec) (*keys.Key, string) {
 	t.Helper()
 	k, sec, err := keys.Create(context.Background(), s, spec, time.Now())
 	if err != nil {

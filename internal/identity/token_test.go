@@ -26,7 +26,7 @@ import (
 )
 
 type tokenEnv struct {
-	t      *testing.T
+	t      testing.TB
 	st     *testStore
 	set    *Set
 	now    time.Time
@@ -34,7 +34,7 @@ type tokenEnv struct {
 	dir    string
 }
 
-func newTokenEnv(t *testing.T, tc config.Tokens, id config.Identity) *tokenEnv {
+func newTokenEnv(t testing.TB, tc config.Tokens, id config.Identity) *tokenEnv {
 	t.Helper()
 	e := &tokenEnv{t: t, st: newTestStore(t), now: time.Now(), dir: t.TempDir()}
 	tc.Enabled = true
@@ -227,7 +227,7 @@ type dpopKey struct {
 	signer jose.Signer
 }
 
-func newDPoPKey(t *testing.T) *dpopKey {
+func newDPoPKey(t testing.TB) *dpopKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -240,7 +240,7 @@ func newDPoPKey(t *testing.T) *dpopKey {
 	return &dpopKey{signer: s}
 }
 
-func (d *dpopKey) proof(t *testing.T, method, htu, token string, iat time.Time) string {
+func (d *dpopKey) proof(t testing.TB, method, htu, token string, iat time.Time) string {
 	t.Helper()
 	c := map[string]any{"jti": randomHex(8), "htm": method, "htu": htu, "iat": iat.Unix()}
 	if token != "" {
