@@ -56,6 +56,14 @@ type OIDC struct {
 	issuers  map[string]*issuer
 	policies *policies
 	now      func() time.Time
+	verified *verifiedCache[oidcMatch]
+}
+
+// oidcMatch is what a verified token proved: its subject and the policy
+// its claims matched.
+type oidcMatch struct {
+	policy  *policy
+	subject string
 }
 
 type issuer struct {
@@ -68,7 +76,7 @@ type issuer struct {
 }
 
 func newOIDC(cfg config.OIDC, ps *policies, client *http.Client, now func() time.Time) (*OIDC, error) {
-	o := &OIDC{issuers: map[string]*issuer{}, policies: ps, now: now}
+	o := &OIDC{issuers: map[string]*issuer{}, policies: ps, now: now, verified: newVerifiedCache[oidcMatch](100_000)}
 	for i, ic := range cfg.Issuers {
 		if err := checkFetchURL(ic.Issuer); err != nil {
 			return nil, fmt.Errorf("identity: oidc issuer %d: %w", i, err)
@@ -120,6 +128,12 @@ func (o *OIDC) Verify(ctx context.Context, cred string) (*Principal, error) {
 	if o == nil || len(o.issuers) == 0 {
 		return nil, nil
 	}
+	now := o.now()
+	if len(cred) <= maxJWTBytes {
+		if m, ok := o.verified.get(cred, now); ok {
+			return o.principal(ctx, m)
+		}
+	}
 	iss, ok := peekIssuer(cred)
 	if !ok {
 		return nil, nil
@@ -136,7 +150,6 @@ func (o *OIDC) Verify(ctx context.Context, cred string) (*Principal, error) {
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); strings.EqualFold(typ, dpopType) {
 		return nil, errors.New("identity: a DPoP proof is not an access token")
 	}
-	now := o.now()
 	cands, err := is.src.keysFor(ctx, h.KeyID, h.Algorithm, now)
 	if err != nil {
 		return nil, err
@@ -178,11 +191,17 @@ func (o *OIDC) Verify(ctx context.Context, cred string) (*Principal, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w (issuer %s, sub %q)", ErrNoPolicy, iss, truncate(std.Subject, 200))
 	}
-	k, err := o.policies.resolve(ctx, p, std.Subject)
+	m := oidcMatch{policy: p, subject: std.Subject}
+	o.verified.put(cred, m, std.Expiry.Time().Add(is.skew), now)
+	return o.principal(ctx, m)
+}
+
+func (o *OIDC) principal(ctx context.Context, m oidcMatch) (*Principal, error) {
+	k, err := o.policies.resolve(ctx, m.policy, m.subject)
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{Policy: p.name, Subject: std.Subject, Method: "oidc", Key: k}, nil
+	return &Principal{Policy: m.policy.name, Subject: m.subject, Method: "oidc", Key: k}, nil
 }
 
 // peekIssuer reads "iss" from an unverified compact JWT, only to pick the

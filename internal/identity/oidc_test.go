@@ -133,7 +133,8 @@ func TestOIDCKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := set.OIDC.Verify(ctx, is.sign(t, "rsa-1", nil)); err != nil {
+	firstTok := is.sign(t, "rsa-1", nil)
+	if _, err := set.OIDC.Verify(ctx, firstTok); err != nil {
 		t.Fatal(err)
 	}
 	is.addKey(t, "rsa-2", jose.RS256)
@@ -168,8 +169,12 @@ func TestOIDCKeyRotation(t *testing.T) {
 	if n := is.jwksFetch.Load(); n != 3 {
 		t.Fatalf("JWKS fetched %d times, want 3", n)
 	}
-	// The cache expires after the answer's max-age.
+	// The cache expires after the answer's max-age; verified tokens expire
+	// with their exp.
 	now = now.Add(2 * time.Hour)
+	if p, err := set.OIDC.Verify(ctx, firstTok); err == nil {
+		t.Fatalf("expired token accepted from the verified cache: %+v", p)
+	}
 	if _, err := set.OIDC.Verify(ctx, is.sign(t, "rsa-3", nil)); err != nil {
 		t.Fatal(err)
 	}

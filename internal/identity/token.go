@@ -81,6 +81,7 @@ type Tokens struct {
 	v6bits      int
 	requireDPoP bool
 	dpop        *dpopVerifier
+	verified    *verifiedCache[*tokenClaims]
 	publicURL   *url.URL
 
 	policies  *policies
@@ -96,7 +97,7 @@ type Tokens struct {
 
 func newTokens(c config.Tokens, key *signingKey) (*Tokens, error) {
 	t := &Tokens{issuer: c.Issuer, ttl: c.TTL, key: key, v4bits: c.BindIPv4Bits, v6bits: c.BindIPv6Bits,
-		requireDPoP: c.RequireDPoP, dpop: newDPoPVerifier(c.DPoPMaxAge)}
+		requireDPoP: c.RequireDPoP, dpop: newDPoPVerifier(c.DPoPMaxAge), verified: newVerifiedCache[*tokenClaims](100_000)}
 	if t.issuer == "" {
 		t.issuer = "warden"
 	}
@@ -391,10 +392,14 @@ func (t *Tokens) Authenticate(ctx context.Context, r *http.Request, cred string,
 	return t.parent(ctx, c, now)
 }
 
-// parse verifies a token's signature and times.
+// parse verifies a token's signature and times. The claims returned are
+// shared: callers must not modify them.
 func (t *Tokens) parse(tok string, now time.Time) (*tokenClaims, error) {
 	if len(tok) > maxTokenBytes {
 		return nil, errors.New("identity: token too long")
+	}
+	if c, ok := t.verified.get(tok, now); ok {
+		return c, nil
 	}
 	jt, err := jwt.ParseSigned(tok[len(TokenPrefix):], []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {
@@ -417,6 +422,7 @@ func (t *Tokens) parse(tok string, now time.Time) (*tokenClaims, error) {
 	if c.Expiry.Time().Sub(c.IssuedAt.Time()) > time.Hour {
 		return nil, fmt.Errorf("identity: token %s: lifetime over 1h", c.ID)
 	}
+	t.verified.put(tok, &c, c.Expiry.Time().Add(tokenSkew), now)
 	return &c, nil
 }
 
