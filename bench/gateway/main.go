@@ -43,6 +43,9 @@ import (
 	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
+// errKinds collects distinct request errors for the log.
+var errKinds sync.Map
+
 type target struct {
 	name string
 	url  string // base URL, requests go to url+"/v1/chat/completions"
@@ -232,6 +235,14 @@ func openLoop(c *http.Client, t target, rate int, d time.Duration) ([]time.Durat
 	var errs atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
+	defer func() {
+		if e := errs.Load(); e > 0 {
+			errKinds.Range(func(k, v any) bool {
+				fmt.Fprintf(os.Stderr, "%s: error %v\n", t.name, k)
+				return true
+			})
+		}
+	}()
 	for i := range n {
 		intended := start.Add(time.Duration(i) * interval)
 		if w := time.Until(intended); w > 0 {
@@ -242,6 +253,7 @@ func openLoop(c *http.Client, t target, rate int, d time.Duration) ([]time.Durat
 			defer wg.Done()
 			if err := do(c, t, body); err != nil {
 				errs.Add(1)
+				errKinds.Store(err.Error(), true)
 			}
 			lat[i] = time.Since(intended)
 		}()

@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wardenhq/warden/internal/admin"
+	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/hygiene"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -27,13 +29,27 @@ func openStore(ctx context.Context, dir string) (store.Store, error) {
 	return sqlite.Open(ctx, dir)
 }
 
+// adminParts are the domain handlers of a running server; the in-process
+// CLI leaves them nil and gets store-backed equivalents.
+type adminParts struct {
+	incidents http.Handler
+}
+
 // newAdminServer assembles the admin API over st. Every domain that has
 // admin endpoints mounts them here, so the server and the in-process CLI
 // offer the same API.
-func newAdminServer(st store.Store, token, by string) *admin.Server {
-	s := &admin.Server{Store: st, Token: token, By: by}
-	s.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
-	return s
+func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.Server {
+	a := &admin.Server{Store: st, Token: token, By: by}
+	a.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
+	inc := parts.incidents
+	if ds, ok := st.(store.Incidents); inc == nil && ok {
+		inc = detect.NewIncidentsHandler(ds, detect.ResolveStored(ds, st, time.Now))
+	}
+	if inc != nil {
+		a.Mount("/admin/v1/incidents", inc)
+		a.Mount("/admin/v1/incidents/", inc)
+	}
+	return a
 }
 
 // secretFile returns the secret stored in path, creating it (mode 0600)
@@ -92,7 +108,7 @@ func newAdminClient(ctx context.Context) (*adminClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := newAdminServer(st, "", "cli").Handler()
+	h := newAdminServer(st, "", "cli", adminParts{}).Handler()
 	return &adminClient{base: "http://warden.local", hc: &http.Client{Transport: inProcess{h}},
 		close: func() { st.Close() }}, nil
 }

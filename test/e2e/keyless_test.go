@@ -108,7 +108,7 @@ func (is *oidcIssuer) token(t *testing.T, k jose.JSONWebKey, sub, aud string) st
 
 func chat(c openai.Client, t *testing.T, model string) (string, error) {
 	resp, err := c.Chat.Completions.New(ctx(t), openai.ChatCompletionNewParams{Model: model,
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("no static secret here")}})
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello from a workload")}})
 	if err != nil {
 		return "", err
 	}
@@ -166,7 +166,7 @@ identity:
 	jwtRS := is.token(t, is.rsa, "repo:acme/app:ref:refs/heads/main", "warden")
 	jwtES := is.token(t, is.ec, "repo:acme/app:ref:refs/heads/main", "warden")
 	for _, tok := range []string{jwtRS, jwtES} {
-		if got, err := chat(client(w, tok), t, "mock-echo"); err != nil || got != "no static secret here" {
+		if got, err := chat(client(w, tok), t, "mock-echo"); err != nil || got != "hello from a workload" {
 			t.Fatalf("OIDC token through the SDK: %q %v\n%s", got, err, w.Log())
 		}
 	}
@@ -297,8 +297,8 @@ identity:
 	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 
 	c := client(w, "", option.WithHTTPClient(withCert))
-	if got, err := chat(c, t, "mock-echo"); err != nil || got != "no static secret here" {
-		t.Fatalf("client certificate through the SDK: %q %v\n%s", got, err, w.Log())
+	if got, err := chat(c, t, "mock-echo"); err != nil || got != "hello from a workload" {
+		t.Fatalf("client certificate through the SDK: %q %+v\n%s", got, err, w.Log())
 	}
 	s := c.Chat.Completions.NewStreaming(ctx(t), openai.ChatCompletionNewParams{Model: "mock-echo",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("one two three")}})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +246,35 @@ func writeConfig(t *testing.T, yaml string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestRecordThenReplay(t *testing.T) {
+	rec := t.TempDir() + "/traffic.jsonl"
+	w := Start(t, "--record", rec)
+	_, key := w.CreateKey("--name", "recorded")
+	c := client(w, key)
+	for _, p := range []string{"Write a short poem about autumn leaves.", "Summarise the plot of Hamlet in one sentence."} {
+		if _, err := c.Chat.Completions.New(ctx(t), openai.ChatCompletionNewParams{Model: "mock-echo",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(p)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Stop()
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), key) || strings.Count(string(b), "\n") != 2 || !strings.Contains(string(b), `"key_id":"key_`) {
+		t.Fatalf("recording: %s", b)
+	}
+	// Replay into a fresh data directory: keys are made up from their ids.
+	cmd := exec.Command(w.Bin, "replay", "--json", rec, "--data", t.TempDir())
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(outb)
+	if n := strings.Count(out, `"type":"request"`); n != 2 || strings.Count(out, `"status":200`) != 2 {
+		t.Errorf("replay output:\n%s", out)
+	}
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardenhq/warden/internal/guard"
+)
+
+func init() { register(newGuardCmd) }
+
+func newGuardCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "guard",
+		Short: "Score and evaluate texts with the built-in guardrails",
+	}
+	var input, policyFile, stage string
+	openInput := func() (io.ReadCloser, error) {
+		if input == "" || input == "-" {
+			return io.NopCloser(os.Stdin), nil
+		}
+		return os.Open(input)
+	}
+	loadPolicy := func() (*guard.Policy, error) {
+		if policyFile == "" {
+			return guard.DefaultPolicy(), nil
+		}
+		b, err := os.ReadFile(policyFile)
+		if err != nil {
+			return nil, err
+		}
+		return guard.DecodePolicy(b)
+	}
+	score := &cobra.Command{
+		Use:   "score",
+		Short: "Read JSONL with a text field, write verdict, scores and categories per line",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := guard.New(guard.Options{})
+			if err != nil {
+				return err
+			}
+			p, err := loadPolicy()
+			if err != nil {
+				return err
+			}
+			in, err := openInput()
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			return g.ScoreJSONL(cmd.Context(), in, cmd.OutOrStdout(), guard.Stage(stage), p)
+		},
+	}
+	eval := &cobra.Command{
+		Use:   "eval",
+		Short: "Print precision, recall and false-positive rate by category for labelled JSONL",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if input == "" {
+				return fmt.Errorf("guard eval: --input is required")
+			}
+			g, err := guard.New(guard.Options{})
+			if err != nil {
+				return err
+			}
+			p, err := loadPolicy()
+			if err != nil {
+				return err
+			}
+			in, err := openInput()
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			rep, err := g.Eval(ctx, in, guard.Stage(stage), p)
+			if err != nil {
+				return err
+			}
+			return rep.WriteText(cmd.OutOrStdout())
+		},
+	}
+	for _, c := range []*cobra.Command{score, eval} {
+		c.Flags().StringVar(&input, "input", "", "JSONL file (default stdin for score)")
+		c.Flags().StringVar(&policyFile, "policy", "", "policy file, JSON or YAML (default: built-in policy)")
+		c.Flags().StringVar(&stage, "stage", string(guard.StagePrompt), "stage: prompt, image_prompt, answer or stream")
+	}
+	cmd.AddCommand(score, eval)
+	return cmd
+}

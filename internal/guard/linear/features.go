@@ -1,0 +1,66 @@
+package linear
+
+import "unicode/utf8"
+
+// Feature kinds, mixed into the hash so that a word and a 4-gram that
+// happen to share bytes do not share a bucket.
+const (
+	kindWord   = 0x9e3779b97f4a7c15
+	kindBigram = 0xc2b2ae3d27d4eb4f
+	kindChar4  = 0x165667b19e3779f9
+)
+
+// mix is the splitmix64 finaliser: a fast, well-spread 64-bit hash of x.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= utf8.RuneSelf
+}
+
+// AppendFeatures appends the bucket of every feature of the normalised text b
+// to dst, for a table of 2^bits buckets.
+func AppendFeatures(dst []uint32, b []byte, bits uint) []uint32 {
+	shift := 64 - bits
+	// Words and bigrams.
+	var prev uint64
+	havePrev := false
+	for i := 0; i < len(b); {
+		if !isWordByte(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		h := uint64(14695981039346656037)
+		for j < len(b) && isWordByte(b[j]) {
+			h ^= uint64(b[j])
+			h *= 1099511628211
+			j++
+		}
+		i = j
+		dst = append(dst, uint32(mix(h^kindWord)>>shift))
+		if havePrev {
+			dst = append(dst, uint32(mix(prev*31+h^kindBigram)>>shift))
+		}
+		prev, havePrev = h, true
+	}
+	// Character 4-grams, with the text padded by a space at both ends.
+	var g uint32 = ' '
+	for i := 0; i <= len(b); i++ {
+		c := byte(' ')
+		if i < len(b) {
+			c = b[i]
+		}
+		g = g<<8 | uint32(c)
+		if i >= 3 || i == len(b) {
+			dst = append(dst, uint32(mix(uint64(g)^kindChar4)>>shift))
+		}
+	}
+	return dst
+}

@@ -1,0 +1,206 @@
+// Package linear is the guard's statistical model: hashed word and character
+// n-grams fed to one logistic regression per category.
+//
+// Text reaching this package is already normalised (see textnorm). Features:
+//
+//   - word unigrams and bigrams (words are runs of ASCII letters and digits or
+//     of non-ASCII bytes);
+//   - character 4-grams over the normalised bytes, punctuation included.
+//
+// Each feature is hashed into 2^Bits buckets. Weights are stored as int8 with
+// one scale per category, bucket-major (all categories of one bucket are
+// adjacent, so one feature costs one cache line). Features are counted once
+// per text (presence, not frequency). A text's logit for category c is Bias[c] + Scale[c] * sum(weights) / sqrt(max(number of features, MinFeatures)): the square
+// root keeps long and short texts on one scale.
+//
+// The model file is little-endian binary:
+//
+//	"WGLM" version:u32 bits:u32 heads:u32
+//	heads x { nameLen:u16 name scale:f32 bias:f32 threshold:f32 }
+//	weights: (1<<bits)*heads x i8
+//
+// Threshold is the logit of the category's calibrated operating point;
+// Probability maps it to 0.5.
+package linear
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+)
+
+const (
+	magic   = "WGLM"
+	version = 1
+	// maxBits bounds the table a model file may ask for.
+	maxBits = 24
+)
+
+// Model is a trained set of per-category linear classifiers. It is read-only after Load and safe for concurrent use.
+type Model struct {
+	Bits      uint
+	Heads     []string
+	Scale     []float32
+	Bias      []float32
+	Threshold []float32
+	Weights   []int8 // (1<<Bits) * len(Heads), bucket-major
+}
+
+var errFormat = errors.New("linear: bad model file")
+
+// Load reads a model written by Write.
+func Load(r io.Reader) (*Model, error) {
+	br := bufio.NewReader(r)
+	var hdr [4]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return nil, fmt.Errorf("linear: reading header: %w", err)
+	}
+	if string(hdr[:]) != magic {
+		return nil, errFormat
+	}
+	var ver, bits, heads uint32
+	for _, p := range []*uint32{&ver, &bits, &heads} {
+		if err := binary.Read(br, binary.LittleEndian, p); err != nil {
+			return nil, fmt.Errorf("linear: reading header: %w", err)
+		}
+	}
+	if ver != version || bits == 0 || bits > maxBits || heads == 0 || heads > 64 {
+		return nil, fmt.Errorf("%w: version %d bits %d heads %d", errFormat, ver, bits, heads)
+	}
+	m := &Model{Bits: uint(bits)}
+	for i := 0; i < int(heads); i++ {
+		var n uint16
+		if err := binary.Read(br, binary.LittleEndian, &n); err != nil {
+			return nil, fmt.Errorf("linear: reading head: %w", err)
+		}
+		if n > 64 {
+			return nil, errFormat
+		}
+		name := make([]byte, n)
+		if _, err := io.ReadFull(br, name); err != nil {
+			return nil, fmt.Errorf("linear: reading head: %w", err)
+		}
+		var v [3]float32
+		if err := binary.Read(br, binary.LittleEndian, &v); err != nil {
+			return nil, fmt.Errorf("linear: reading head: %w", err)
+		}
+		m.Heads = append(m.Heads, string(name))
+		m.Scale = append(m.Scale, v[0])
+		m.Bias = append(m.Bias, v[1])
+		m.Threshold = append(m.Threshold, v[2])
+	}
+	m.Weights = make([]int8, (1<<bits)*int(heads))
+	if err := binary.Read(br, binary.LittleEndian, m.Weights); err != nil {
+		return nil, fmt.Errorf("linear: reading weights: %w", err)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing data", errFormat)
+	}
+	return m, nil
+}
+
+// Write stores m in the format Load reads.
+func (m *Model) Write(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString(magic)
+	le := binary.LittleEndian
+	binary.Write(bw, le, [3]uint32{version, uint32(m.Bits), uint32(len(m.Heads))})
+	for i, h := range m.Heads {
+		binary.Write(bw, le, uint16(len(h)))
+		bw.WriteString(h)
+		binary.Write(bw, le, [3]float32{m.Scale[i], m.Bias[i], m.Threshold[i]})
+	}
+	binary.Write(bw, le, m.Weights)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("linear: writing model: %w", err)
+	}
+	return nil
+}
+
+// Head returns the index of the named category, or -1.
+func (m *Model) Head(name string) int {
+	for i, h := range m.Heads {
+		if h == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// scratch is the per-call working memory of Accumulate.
+type scratch struct {
+	feats []uint32
+	seen  []uint64 // bitset over buckets; cleared after each use
+}
+
+var scratchPool sync.Pool
+
+// Accumulate adds the weights of the distinct features of norm to acc
+// (len(acc) must be len(m.Heads)) and returns the number of distinct
+// features. A feature counts once however often it occurs, so repeating a
+// text does not make it weigh more.
+func (m *Model) Accumulate(norm []byte, acc []int32) int {
+	sp, _ := scratchPool.Get().(*scratch)
+	if sp == nil || len(sp.seen) != 1<<m.Bits/64 {
+		sp = &scratch{feats: make([]uint32, 0, 4096), seen: make([]uint64, 1<<m.Bits/64)}
+	}
+	feats := AppendFeatures(sp.feats[:0], norm, m.Bits)
+	h := len(m.Heads)
+	w := m.Weights
+	n := 0
+	for _, f := range feats {
+		word, bit := f>>6, uint64(1)<<(f&63)
+		if sp.seen[word]&bit != 0 {
+			continue
+		}
+		sp.seen[word] |= bit
+		n++
+		row := w[int(f)*h : int(f)*h+h]
+		for j, v := range row {
+			acc[j] += int32(v)
+		}
+	}
+	for _, f := range feats {
+		sp.seen[f>>6] = 0
+	}
+	if cap(feats) <= 1<<16 {
+		sp.feats = feats[:0]
+		scratchPool.Put(sp)
+	}
+	return n
+}
+
+// Dedup sorts feats and removes repeats, as Accumulate counts them.
+func Dedup(feats []uint32) []uint32 {
+	slices.Sort(feats)
+	return slices.Compact(feats)
+}
+
+// Logits turns sums from Accumulate over n features into per-category logits.
+func (m *Model) Logits(acc []int32, n int, out []float32) {
+	inv := Inv(n)
+	for j := range m.Heads {
+		out[j] = m.Bias[j] + m.Scale[j]*float32(acc[j])*inv
+	}
+}
+
+// Probability maps a logit of category j to 0..1 so that the calibrated
+// operating point is 0.5 and the slope is the model's own.
+func (m *Model) Probability(j int, logit float32) float64 {
+	return 1 / (1 + math.Exp(-float64(logit-m.Threshold[j])))
+}
+
+// MinFeatures is the feature count below which texts are scaled as if they
+// had this many: a two-word text must not weigh its words as heavily as a
+// document's whole vocabulary.
+const MinFeatures = 24
+
+// Inv is the factor a text of n features scales its weight sum by.
+func Inv(n int) float32 {
+	return 1 / float32(math.Sqrt(float64(max(n, MinFeatures))))
+}

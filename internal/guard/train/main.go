@@ -1,0 +1,408 @@
+// Command train builds the guard's embedded model from the shared datasets:
+//
+//	go run ./internal/guard/train
+//
+// It reads every *.jsonl file in -data (default /work/shared/datasets/guard),
+// labels records with package labels, splits them by a hash of their text
+// (70% train, 10% calibration, 20% validation, see labels.SplitOf), trains one
+// logistic regression per head on hashed n-gram features with AdaGrad, sets
+// each head's operating point on the calibration split, and writes the model to -out
+// (internal/guard/model/guard.wglm). It also writes the validation split to
+// -val (with the guard's weak category labels) for `warden guard eval`.
+//
+// Training is deterministic: same data, same model bytes.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/wardenhq/warden/internal/guard/labels"
+	"github.com/wardenhq/warden/internal/guard/linear"
+	"github.com/wardenhq/warden/internal/guard/textnorm"
+)
+
+// heads are the trained classifiers. "harmful" is any harm; the category
+// heads say which. sexual_minors has too few examples to learn and is left to
+// rules.
+var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "violence", "self_harm", "hate", "weapons", "malware", "illicit"}
+
+// targetFPR is the false-positive rate on benign calibration records at which
+// each head's operating point is set.
+var targetFPR = map[string]float64{
+	"jailbreak": 0.005, "prompt_injection": 0.005, "harmful": 0.018,
+}
+
+const defaultHeadFPR = 0.002
+
+var debugHead string
+
+var (
+	flagLR     = flag.Float64("lr", 0.1, "AdaGrad learning rate")
+	flagL2     = flag.Float64("l2", 1e-6, "L2 penalty")
+	flagPosCap = flag.Float64("poscap", 10, "cap on the positive-class weight")
+	flagQW     = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
+)
+
+type doc struct {
+	feats  []uint32
+	y      []int8 // per head: 1 positive, 0 negative, -1 ignored
+	w      []float32
+	l      labels.Labelled
+	decode bool
+}
+
+func main() {
+	data := flag.String("data", "/work/shared/datasets/guard", "directory of dataset JSONL files")
+	out := flag.String("out", "internal/guard/model/guard.wglm", "model file to write")
+	valOut := flag.String("val", "internal/guard/testdata/val.jsonl.gz", "where to write the validation split (.gz compresses)")
+	bits := flag.Uint("bits", 16, "log2 of feature buckets")
+	epochs := flag.Int("epochs", 12, "training epochs")
+	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head")
+	flag.Parse()
+
+	recs, err := readAll(*data)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var train, calib, val []*doc
+	norm := make([]byte, 0, 1<<16)
+	for _, r := range recs {
+		l := labels.Label(r)
+		norm = textnorm.Normalize(norm[:0], r.Text)
+		d := &doc{l: l}
+		switch l.Split {
+		case "val":
+			val = append(val, d)
+			continue
+		case "calib":
+			calib = append(calib, d)
+		default:
+			train = append(train, d)
+		}
+		if l.Skip {
+			continue
+		}
+		d.feats = linear.Dedup(linear.AppendFeatures(nil, norm, *bits))
+		d.y, d.w = targets(l)
+		if l.Kind == labels.Benign && isQuestion(norm) {
+			for j := range d.w {
+				d.w[j] *= float32(*flagQW)
+			}
+		}
+	}
+	log.Printf("records: train %d, calib %d, val %d", len(train), len(calib), len(val))
+
+	m := fit(train, *bits, *epochs)
+	calibrate(m, calib)
+	report(m, val)
+
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.Write(f); err != nil {
+		log.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if err := writeVal(*valOut, val); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s and %s", *out, *valOut)
+}
+
+func readAll(dir string) ([]labels.Record, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var recs []labels.Record
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			var r labels.Record
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			recs = append(recs, r)
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return recs, nil
+}
+
+// targets gives each head's label and weight for one record.
+func targets(l labels.Labelled) ([]int8, []float32) {
+	y := make([]int8, len(heads))
+	w := make([]float32, len(heads))
+	for j, h := range heads {
+		y[j], w[j] = 0, l.Weight
+		switch h {
+		case "jailbreak":
+			switch l.Kind {
+			case labels.Jailbreak:
+				y[j] = 1
+			case labels.Injection:
+				y[j] = -1
+			}
+		case "prompt_injection":
+			switch l.Kind {
+			case labels.Injection:
+				y[j] = 1
+			case labels.Jailbreak:
+				y[j] = -1
+			}
+		case "harmful":
+			switch {
+			case l.Kind == labels.Harm && strings.Contains(l.Source, "davidson"):
+				// Hateful tweets are the hate head's; the harmful head
+				// learns harmful requests.
+				y[j] = -1
+			case l.Kind == labels.Harm:
+				y[j] = 1
+			case l.Kind == labels.Jailbreak:
+				// Templates often carry a harmful request: neither.
+				y[j] = -1
+			}
+		default:
+			switch l.Kind {
+			case labels.Harm:
+				if slices.Contains(l.Categories, h) {
+					y[j] = 1
+				} else {
+					w[j] = 0.2 * l.Weight
+				}
+			case labels.Jailbreak, labels.Injection:
+				y[j] = -1
+			}
+		}
+	}
+	return y, w
+}
+
+func fit(train []*doc, bits uint, epochs int) *linear.Model {
+	H := len(heads)
+	n := 1 << bits
+	W := make([]float32, n*H)
+	G := make([]float32, n*H) // AdaGrad accumulators
+	bias := make([]float32, H)
+	gb := make([]float32, H)
+	// Balance classes per head.
+	posW := make([]float32, H)
+	for j := range heads {
+		var pos, neg float64
+		for _, d := range train {
+			if d.y == nil {
+				continue
+			}
+			switch d.y[j] {
+			case 1:
+				pos += float64(d.w[j])
+			case 0:
+				neg += float64(d.w[j])
+			}
+		}
+		posW[j] = float32(math.Min(neg/math.Max(pos, 1), *flagPosCap))
+		log.Printf("head %-16s pos %.0f neg %.0f posWeight %.1f", heads[j], pos, neg, posW[j])
+	}
+	var docs []*doc
+	for _, d := range train {
+		if d.y != nil && len(d.feats) > 0 {
+			docs = append(docs, d)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	lr, l2 := float32(*flagLR), float32(*flagL2)
+	z := make([]float32, H)
+	for ep := 0; ep < epochs; ep++ {
+		rng.Shuffle(len(docs), func(a, b int) { docs[a], docs[b] = docs[b], docs[a] })
+		var loss float64
+		for _, d := range docs {
+			inv := linear.Inv(len(d.feats))
+			copy(z, bias)
+			for _, f := range d.feats {
+				row := W[int(f)*H : int(f)*H+H]
+				for j := range z {
+					z[j] += row[j] * inv
+				}
+			}
+			for j := range z {
+				if d.y[j] < 0 {
+					z[j] = 0
+					continue
+				}
+				p := float32(1 / (1 + math.Exp(-float64(z[j]))))
+				y := float32(d.y[j])
+				wt := d.w[j]
+				if y == 1 {
+					wt *= posW[j]
+					loss -= float64(wt) * math.Log(float64(p)+1e-9)
+				} else {
+					loss -= float64(wt) * math.Log(float64(1-p)+1e-9)
+				}
+				z[j] = (p - y) * wt // gradient w.r.t. logit
+				gb[j] += z[j] * z[j]
+				bias[j] -= lr * z[j] / float32(math.Sqrt(float64(gb[j]))+1e-6)
+			}
+			for _, f := range d.feats {
+				base := int(f) * H
+				for j, g := range z {
+					if g == 0 {
+						continue
+					}
+					gi := g*inv + l2*W[base+j]
+					G[base+j] += gi * gi
+					W[base+j] -= lr * gi / (float32(math.Sqrt(float64(G[base+j]))) + 1e-6)
+				}
+			}
+		}
+		log.Printf("epoch %d loss %.1f", ep+1, loss)
+	}
+	// Quantise to int8 with one scale per head.
+	m := &linear.Model{Bits: bits, Heads: heads, Weights: make([]int8, n*H)}
+	for j := range heads {
+		var maxAbs float32
+		for i := 0; i < n; i++ {
+			if a := float32(math.Abs(float64(W[i*H+j]))); a > maxAbs {
+				maxAbs = a
+			}
+		}
+		scale := maxAbs / 127
+		if scale == 0 {
+			scale = 1
+		}
+		for i := 0; i < n; i++ {
+			m.Weights[i*H+j] = int8(math.Round(float64(W[i*H+j] / scale)))
+		}
+		m.Scale = append(m.Scale, scale)
+		m.Bias = append(m.Bias, bias[j])
+		m.Threshold = append(m.Threshold, 0)
+	}
+	return m
+}
+
+// logits scores a text with the quantised model, the way the guard will.
+func logits(m *linear.Model, text string) []float32 {
+	norm := textnorm.Normalize(nil, text)
+	acc := make([]int32, len(m.Heads))
+	n := m.Accumulate(norm, acc)
+	out := make([]float32, len(m.Heads))
+	m.Logits(acc, n, out)
+	return out
+}
+
+// calibrate sets each head's threshold to the logit that benign calibration
+// records exceed at the head's target false-positive rate.
+func calibrate(m *linear.Model, calib []*doc) {
+	neg := make([][]float64, len(heads))
+	for _, d := range calib {
+		if d.l.Kind != labels.Benign || d.l.Weight < 1 {
+			continue
+		}
+		z := logits(m, d.l.Text)
+		for j := range heads {
+			neg[j] = append(neg[j], float64(z[j]))
+		}
+	}
+	for j, h := range heads {
+		s := neg[j]
+		sort.Float64s(s)
+		fpr, ok := targetFPR[h]
+		if !ok {
+			fpr = defaultHeadFPR
+		}
+		k := int(math.Ceil(float64(len(s)) * (1 - fpr)))
+		if k >= len(s) {
+			k = len(s) - 1
+		}
+		m.Threshold[j] = float32(s[k])
+		log.Printf("calibrate %-16s threshold logit %.3f (%d benign)", h, s[k], len(s))
+	}
+}
+
+// report prints, per head, recall on validation positives and the
+// false-positive rate on validation benign records at the operating point.
+func report(m *linear.Model, val []*doc) {
+	type count struct{ tp, pos, fp, neg int }
+	c := make([]count, len(heads))
+	for _, d := range val {
+		if d.l.Skip {
+			continue
+		}
+		z := logits(m, d.l.Text)
+		y, _ := targets(d.l)
+		for j := range heads {
+			hit := z[j] >= m.Threshold[j]
+			if heads[j] == debugHead && ((y[j] == 1 && !hit) || (y[j] == 0 && hit && d.l.Kind == labels.Benign)) {
+				t := d.l.Text
+				if len(t) > 160 {
+					t = t[:160]
+				}
+				fmt.Printf("%s %.2f %s | %q\n", map[bool]string{true: "FN", false: "FP"}[y[j] == 1], z[j]-m.Threshold[j], d.l.Source[:12], t)
+			}
+			switch {
+			case y[j] == 1:
+				c[j].pos++
+				if hit {
+					c[j].tp++
+				}
+			case d.l.Kind == labels.Benign && d.l.Weight >= 1:
+				c[j].neg++
+				if hit {
+					c[j].fp++
+				}
+			}
+		}
+	}
+	for j, h := range heads {
+		log.Printf("val model-only %-16s recall %4d/%4d = %.3f  benign FPR %3d/%5d = %.4f",
+			h, c[j].tp, c[j].pos, frac(c[j].tp, c[j].pos), c[j].fp, c[j].neg, frac(c[j].fp, c[j].neg))
+	}
+}
+
+func frac(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// isQuestion reports a short benign text phrased as a question or how-to
+// request, the phrasing harmful datasets favour.
+func isQuestion(norm []byte) bool {
+	s := string(norm)
+	if len(s) > 300 {
+		return false
+	}
+	for _, p := range []string{"how ", "what ", "why ", "can you", "can i", "where ", "which ", "is it", "should i", "ways to", "tips for", "best way"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return strings.HasSuffix(s, "?")
+}
