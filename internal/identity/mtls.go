@@ -63,9 +63,11 @@ func newMTLS(cfg config.MTLS, ps *policies, state func(*http.Request) *tls.Conne
 }
 
 // Authenticate implements the gateway's Authenticator. A request that
-// also carries a bearer or api-key credential is left to that credential.
+// also carries any credential header (Bearer, DPoP, api-key) is left to
+// that credential, even one no authenticator recognises: it is refused
+// rather than silently upgraded to the certificate's identity.
 func (m *MTLS) Authenticate(ctx context.Context, r *http.Request, cred string, _ netip.Addr) (*keys.Key, error) {
-	if m == nil || len(m.clients) == 0 || cred != "" {
+	if m == nil || len(m.clients) == 0 || cred != "" || r.Header.Get("Authorization") != "" || r.Header.Get("Api-Key") != "" {
 		return nil, nil
 	}
 	p, err := m.Identify(ctx, m.state(r))

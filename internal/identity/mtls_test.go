@@ -186,6 +186,12 @@ func TestMTLS(t *testing.T) {
 		}
 	}
 
+	// Another credential, even one nobody recognises, is not upgraded to the
+	// certificate's identity.
+	if code, body := get(pki.client(t, ml), "Authorization", "DPoP garbage"); code != 200 || body != "" {
+		t.Fatalf("certificate with a foreign credential: %d %q", code, body)
+	}
+
 	// A token issued to a certificate works only over a connection with it.
 	req, _ := http.NewRequest("POST", srv.URL+TokenPath, nil)
 	resp, err := pki.client(t, ml).Do(req)
