@@ -196,29 +196,38 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	kl, err := newKeyless(cfg, bus)
+	if err != nil {
+		return err
+	}
+	kl.addRoutes(extra)
 	gw, err := gateway.New(gateway.Options{
-		Guard:        g,
-		GuardPolicy:  policies,
-		Journal:      auditJournal(alog),
-		StepUp:       det.d.AllowsStepUp,
-		Recorder:     recorder,
-		KeyChanges:   keyChanges,
-		Extra:        extra,
-		Config:       cfg,
-		Store:        st,
-		Bus:          bus,
-		Rater:        be.rater,
-		Gate:         be.gate,
-		Metrics:      gateway.NewMetrics(reg),
-		PseudonymKey: []byte(pseudo),
+		Authenticators: kl.authenticators(),
+		Guard:          g,
+		GuardPolicy:    policies,
+		Journal:        auditJournal(alog),
+		StepUp:         det.d.AllowsStepUp,
+		Recorder:       recorder,
+		KeyChanges:     keyChanges,
+		Extra:          extra,
+		Config:         cfg,
+		Store:          st,
+		Bus:            bus,
+		Rater:          be.rater,
+		Gate:           be.gate,
+		Metrics:        gateway.NewMetrics(reg),
+		PseudonymKey:   []byte(pseudo),
 	})
 	if err != nil {
 		return err
 	}
 
+	kl.gw = gw
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bgDone := gw.Start(runCtx)
+	kl.warm(runCtx)
 	det.apply = gw.InvalidateKey
 	detDone := make(chan struct{})
 	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
@@ -230,7 +239,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 
-	ln, err := gateway.Listen(cfg.Listen)
+	ln, scheme, err := listenMain(cfg)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
@@ -242,7 +251,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if cfg.UsesMock() {
 		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(gw.Models(), ","))
 	}
-	slog.Info("warden serving", "api", "http://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
+	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
 		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
 
 	sctx, stopServers := context.WithCancel(ctx)

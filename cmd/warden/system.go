@@ -18,6 +18,7 @@ import (
 	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/alert"
 	"github.com/wardenhq/warden/internal/detect"
+	"github.com/wardenhq/warden/internal/hygiene"
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/scan/revoke"
@@ -58,6 +59,7 @@ func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.S
 	if ds == nil {
 		ds = incidentsOf(st)
 	}
+	a.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
 	inc := parts.incidents
 	if inc == nil && ds != nil {
 		inc = detect.NewIncidentsHandler(ds, detect.ResolveStored(ds, st, time.Now))
