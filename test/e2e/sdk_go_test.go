@@ -57,7 +57,9 @@ func TestGoSDK(t *testing.T) {
 		if err := s.Err(); err != nil {
 			t.Fatal(err)
 		}
-		if chunks < 4 || acc.Choices[0].Message.Content != "one two three four" {
+		// The guard holds back a short window of text before releasing it,
+		// so a short answer may arrive in fewer chunks than it was sent in.
+		if chunks < 2 || acc.Choices[0].Message.Content != "one two three four" {
 			t.Errorf("%d chunks, content %q", chunks, acc.Choices[0].Message.Content)
 		}
 	})
