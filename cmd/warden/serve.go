@@ -233,7 +233,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
 	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler(), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
-	adm.Mount(audit.APIPrefix, audit.Handler(alog, nil))
+	var scopes audit.Incidents
+	if ds := incidentsOf(raw); ds != nil {
+		scopes = incidentScopes(ds)
+	}
+	adm.Mount(audit.APIPrefix, audit.Handler(alog, scopes))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/", adm.Handler())
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

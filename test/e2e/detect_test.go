@@ -74,6 +74,17 @@ func TestLiveServerContainsStolenKey(t *testing.T) {
 	}
 	incs, err := w.CLI("incidents", "list", "--json")
 	if err != nil || !strings.Contains(incs, id) {
-		t.Errorf("no incident for the key: %s %v", incs, err)
+		t.Fatalf("no incident for the key: %s %v", incs, err)
+	}
+	var list []struct{ ID string }
+	json.Unmarshal([]byte(incs), &list)
+	// The evidence: an offline-verifiable bundle of everything the key did.
+	bundle := t.TempDir() + "/evidence.zip"
+	if out, err := w.CLI("audit", "export", "--incident", list[0].ID, "--out", bundle); err != nil {
+		t.Fatalf("export: %v %s", err, out)
+	}
+	out, err = w.CLI("audit", "verify-bundle", bundle)
+	if err != nil || !strings.Contains(out, "ok") {
+		t.Fatalf("verify-bundle: %v %s", err, out)
 	}
 }
