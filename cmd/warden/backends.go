@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,9 @@ import (
 // backends is where a server keeps its state: the store (SQLite in the data
 // directory, or PostgreSQL when the config's store is a postgres:// URL) and,
 // when the config names Redis, limits shared by every instance.
+// failLogs counts limiter failures, to keep the log readable in an outage.
+var failLogs atomic.Int64
+
 type backends struct {
 	store store.Store
 	rater limit.Rater // nil: in-process limits
@@ -47,9 +51,10 @@ func openBackends(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 		st.Close()
 		return nil, err
 	}
-	policy := failover.Closed
-	if cfg.Limits.FailOpen {
-		policy = failover.Open
+	policy, err := failover.ParsePolicy(cfg.Limits.OnBackendFailure)
+	if err != nil {
+		st.Close()
+		return nil, err
 	}
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_limit_backend_errors_total",
 		Help: "Calls to the shared limiter (Redis) that failed and were decided by the failure policy instead."}, []string{"op"})
@@ -59,7 +64,9 @@ func openBackends(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 	lim := redislimit.New(c, redislimit.Options{})
 	fo, err := failover.New(lim, failover.Options{Policy: policy, OnError: func(op string, err error) {
 		errs.WithLabelValues(op).Inc()
-		slog.Warn("limits: Redis failed; applying the failure policy", "op", op, "policy", string(policy), "err", err)
+		if n := failLogs.Add(1); n <= 10 || n%1000 == 0 { // a Redis outage fails every request: say so, not on every one
+			slog.Warn("limits: Redis failed; applying the failure policy", "op", op, "policy", string(policy), "failures", n, "err", err)
+		}
 	}})
 	if err != nil {
 		c.Close()

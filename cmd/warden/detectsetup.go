@@ -19,13 +19,14 @@ type detection struct {
 	apply func(ctx context.Context, keyID string) // makes a decision hold at once (the gateway's key cache)
 }
 
-// newDetection provisions the detector over st, whose decisions change
-// keys in st, are sent to the alert sinks, and take effect on the next
-// request through apply (set once the gateway exists).
-func newDetection(cfg *config.Config, st store.Store) (*detection, error) {
-	ds, ok := st.(store.Detect)
+// newDetection provisions the detector: its profiles and incidents live in
+// raw, its decisions change keys through st, are sent to the alert sinks,
+// and take effect on the next request through apply (set once the gateway
+// exists).
+func newDetection(cfg *config.Config, st store.Keys, raw store.Store) (*detection, error) {
+	ds, ok := raw.(store.Detect)
 	if !ok {
-		return nil, fmt.Errorf("detect: the %T store keeps no profiles or incidents", st)
+		return nil, fmt.Errorf("detect: the %T store keeps no profiles or incidents", raw)
 	}
 	disp, err := alert.New(cfg.Detect.Alerts, os.Getenv, slog.Default())
 	if err != nil {

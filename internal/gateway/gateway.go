@@ -45,6 +45,7 @@ import (
 	"github.com/wardenhq/warden/internal/limit"
 	"github.com/wardenhq/warden/internal/provider"
 	"github.com/wardenhq/warden/internal/provider/mock"
+	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -83,6 +84,10 @@ type Options struct {
 	// of keys changed anywhere (e.g. Redis pub/sub with a poll fallback,
 	// package fanout), so revocations reach every instance at once.
 	KeyChanges func(ctx context.Context, changed func(ids []string)) error
+	// Recorder, when set, receives every request as a replayable record
+	// (warden serve --record), credentials replaced by the key id and
+	// secrets in bodies masked. It must not block: queue and write elsewhere.
+	Recorder func(*record.Record)
 	// Journal, when set, records every event durably before its answer is
 	// released (the audit log). If it fails, the client gets 503 instead of
 	// the answer: no request is answered without its record. Streams are

@@ -111,9 +111,9 @@ func (c *keyCache) invalidate(ctx context.Context, ids []string, now time.Time) 
 	}
 }
 
-// catchUp reads the change log up to its current end and returns that
+// CatchUp reads the change log up to its current end and returns that
 // revision, so a watcher starts from now instead of replaying history.
-func catchUp(ctx context.Context, s store.Keys) (int64, error) {
+func CatchUp(ctx context.Context, s store.Keys) (int64, error) {
 	var rev int64
 	for {
 		ids, next, err := s.KeysChangedSince(ctx, rev)
@@ -129,7 +129,7 @@ func catchUp(ctx context.Context, s store.Keys) (int64, error) {
 
 // watch polls the store for changed keys until ctx ends.
 func (c *keyCache) watch(ctx context.Context, every time.Duration) {
-	rev, err := catchUp(ctx, c.store)
+	rev, err := CatchUp(ctx, c.store)
 	if err != nil {
 		slog.Warn("key cache: cannot read key changes", "err", err)
 	}

@@ -41,6 +41,7 @@ type exchange struct {
 	tpm        int
 	published  bool
 
+	headers        http.Header   // the request's headers, kept only for the recorder
 	promptResult   *guard.Result // the guard's judgment of the prompt, when it ran
 	promptIndirect bool          // the prompt carried tool results or documents
 }
@@ -145,6 +146,11 @@ func (x *exchange) identifyClient() {
 	c.APIVersion = r.URL.Query().Get("api-version")
 	c.BothAuth = r.Header.Get("Authorization") != "" && r.Header.Get("Api-Key") != ""
 	x.ev.Fingerprint = fingerprint(c)
+	if x.s.opts.Recorder != nil {
+		x.headers = r.Header.Clone()
+		x.headers.Del("Authorization")
+		x.headers.Del("Api-Key")
+	}
 }
 
 // resolvePath finds the endpoint and API style from the path.
@@ -482,6 +488,9 @@ func (x *exchange) publish(answer []byte) bool {
 	if x.key != nil && x.ev.Status != 401 {
 		sp := store.Spend{Requests: 1, Tokens: int64(x.ev.PromptTokens + x.ev.CompletionTokens), CostUSD: x.ev.CostUSD}
 		x.s.ledger.add(x.key.ID, x.at, x.ev.ClientIP, sp)
+	}
+	if rec := x.s.opts.Recorder; rec != nil {
+		rec(x.recordOf(x.headers))
 	}
 	x.s.opts.Bus.Publish(context.WithoutCancel(x.r.Context()), x.ev)
 	x.s.opts.Metrics.observe(x.ev)
