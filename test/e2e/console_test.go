@@ -56,6 +56,15 @@ prices:
 		id, k := w.CreateKey("--name", name, "--owner", "acme-"+strings.Split(name, "-")[0])
 		others, otherIDs = append(others, k), append(otherIDs, id)
 	}
+	// A fifth key leaks into a file; the scanner finds and revokes it.
+	_, leaked := w.CreateKey("--name", "ci-deploy", "--owner", "acme-ci")
+	leakFile := filepath.Join(t.TempDir(), "deploy.env")
+	if err := os.WriteFile(leakFile, []byte("OPENAI_API_KEY="+leaked+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := w.CLI("scan", leakFile, "--revoke"); err != nil && !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("scan --revoke: %v\n%s", err, out)
+	}
 	token, err := os.ReadFile(filepath.Join(w.Data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)

@@ -326,6 +326,9 @@ test("leaks page lists revocations; dark theme renders", async () => {
   await page.goto(console_ + "#/leaks");
   await page.getByRole("heading", { name: "Leaks" }).waitFor();
   await page.getByRole("heading", { name: "Canaries" }).waitFor();
+  // The scanner's finding (test/e2e revoked ci-deploy with warden scan --revoke).
+  await page.locator("#revoked-table").getByRole("link", { name: "ci-deploy" }).waitFor();
+  if ((await adminGet("incidents")).status === 200) await page.locator("#findings-table").getByText("deploy.env").waitFor();
   if ((await adminGet("keys/" + stolen.id)).body.status === "revoked") {
     await page.locator("#revoked-table").getByRole("link", { name: "billing-bot" }).waitFor();
   }

@@ -122,16 +122,6 @@ export function timelineChart(act: api.Activity | undefined, inc: api.Incident) 
   };
 }
 
-/**
- * exportScope selects the audit entries of an incident: its key, from a few
- * minutes before it opened (the reconnaissance that led to it) to its
- * resolution, or open-ended while it is open.
- */
-export function exportScope(i: api.Incident): Record<string, string> {
-  const since = new Date(Date.parse(i.opened_at) - 10 * 60000).toISOString();
-  return { key: i.key_id, since, ...(i.resolved_at ? { until: new Date(Date.parse(i.resolved_at) + 60000).toISOString() } : {}) };
-}
-
 export function IncidentPage({ id }: { id: string }) {
   const inc = useData(() => api.get<api.Incident>("incidents/" + encodeURIComponent(id)), [id], 10000);
   const i = inc.data;
@@ -164,7 +154,10 @@ export function IncidentPage({ id }: { id: string }) {
             Resolve
           </button>
         )}
-        <a class="button" id="export-bundle" href={api.apiURL("audit/export" + api.qs(exportScope(i)))} download={`evidence-${i.id}.zip`}>
+        <a
+          class="button"
+          id="export-bundle"
+          title="The audit log's signed entries of this key from an hour before the incident to its resolution" href={api.apiURL("audit/export" + api.qs({ incident: i.id }))} download={`evidence-${i.id}.zip`}>
           Export evidence bundle
         </a>
         {k && k.status !== "revoked" && (

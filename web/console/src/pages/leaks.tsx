@@ -12,12 +12,60 @@ import { Badge, ErrorBox, Loading } from "../ui";
 export function LeaksPage() {
   const revoked = useData(() => api.get<api.Key[]>("keys?status=revoked&limit=200"), [], 30000);
   const canaries = useData(() => api.get<api.Key[]>("keys?kind=canary&limit=200"), [], 30000);
+  const incidents = useData(() => api.get<api.Incident[]>("incidents?limit=1000"), [], 30000);
+  const findings = (incidents.data ?? []).flatMap((i) =>
+    i.timeline.filter((e) => e.kind === "signal" && e.name === "leak").map((e) => ({ inc: i, where: e.evidence?.where ?? "", by: e.evidence?.found_by ?? "", ts: e.ts })),
+  );
+  const canaryIncident = new Map((incidents.data ?? []).filter((i) => i.key_kind === "canary").map((i) => [i.key_id, i]));
   const revokedSorted = [...(revoked.data ?? [])].sort((a, b) => (b.status_at ?? "").localeCompare(a.status_at ?? ""));
   return (
     <section aria-labelledby="h-leaks">
       <h1 id="h-leaks" tabIndex={-1}>
         Leaks
       </h1>
+      <section class="panel" aria-labelledby="h-findings">
+        <h2 id="h-findings">Scanner findings</h2>
+        <p class="muted small">
+          Keys the leak scanner (<code>warden scan --revoke</code>) or GitHub secret scanning found exposed, and revoked.
+        </p>
+        {incidents.missing ? (
+          <p class="muted">Incidents are not available on this server.</p>
+        ) : !incidents.data ? (
+          <Loading />
+        ) : findings.length === 0 ? (
+          <p class="muted">No leaked keys found.</p>
+        ) : (
+          <table class="table" id="findings-table">
+            <thead>
+              <tr>
+                <th scope="col">Found at</th>
+                <th scope="col">Key</th>
+                <th scope="col">Found by</th>
+                <th scope="col">When</th>
+                <th scope="col">Incident</th>
+              </tr>
+            </thead>
+            <tbody>
+              {findings.map((f) => (
+                <tr key={f.inc.id}>
+                  <td class="mono small">{f.where}</td>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(f.inc.key_id)}`}>{f.inc.key_id}</a>
+                    {f.inc.key_owner && <span class="muted small"> {f.inc.key_owner}</span>}
+                  </td>
+                  <td>
+                    <Badge value={f.by || "scanner"} kind="info" />
+                  </td>
+                  <td class="small">{when(f.ts)}</td>
+                  <td>
+                    <a href={`#/incidents/${encodeURIComponent(f.inc.id)}`}>{f.inc.status}</a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
       <section class="panel" aria-labelledby="h-canaries">
         <h2 id="h-canaries">Canaries</h2>
         <p class="muted small">
@@ -52,7 +100,15 @@ export function LeaksPage() {
                   <td>
                     <Badge value={k.status} />
                   </td>
-                  <td class="small">{k.last_used_at ? <strong>{`${ago(k.last_used_at)} from ${k.last_used_ip ?? "?"}`}</strong> : "never (good)"}</td>
+                  <td class="small">
+                    {k.last_used_at ? <strong>{`${ago(k.last_used_at)} from ${k.last_used_ip ?? "?"}`}</strong> : "never (good)"}
+                    {canaryIncident.has(k.id) && (
+                      <>
+                        {" "}
+                        <a href={`#/incidents/${encodeURIComponent(canaryIncident.get(k.id)!.id)}`}>incident</a>
+                      </>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
