@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import * as api from "../api";
 import { useData } from "../data";
-import { ErrorBox, Loading, Unavailable, toast } from "../ui";
+import { Badge, ErrorBox, Loading, Unavailable, toast } from "../ui";
 
 /** AuditPage: the latest signed checkpoint, a full verification, proofs. */
 export function AuditPage() {
@@ -13,6 +13,9 @@ export function AuditPage() {
   const [proof, setProof] = useState<any>(null);
   const [proofErr, setProofErr] = useState<unknown>(null);
   const [entries, setEntries] = useState<any[] | null>(null);
+  const [hygiene, setHygiene] = useState<any>(null);
+  const [hygieneErr, setHygieneErr] = useState<unknown>(null);
+  const [hygieneBusy, setHygieneBusy] = useState(false);
 
   if (cp.missing) return <Unavailable what="The audit log" />;
 
@@ -104,6 +107,63 @@ export function AuditPage() {
           )}
         </section>
       </div>
+      <section class="panel" aria-labelledby="h-hygiene">
+        <h2 id="h-hygiene">Key hygiene</h2>
+        <p class="muted small">Keys nobody uses, keys never rotated, keys usable from any network or with no limit: what turns a leak into a bill.</p>
+        <button
+          type="button"
+          disabled={hygieneBusy}
+          onClick={async () => {
+            setHygieneBusy(true);
+            setHygieneErr(null);
+            try {
+              setHygiene(await api.get("audit/keys"));
+            } catch (e) {
+              setHygieneErr(e);
+            } finally {
+              setHygieneBusy(false);
+            }
+          }}
+        >
+          {hygieneBusy ? "Auditing keys…" : "Audit the keys"}
+        </button>
+        <ErrorBox error={hygieneErr} />
+        {hygiene && (
+          <>
+            <p role="status">
+              {hygiene.keys_audited} keys audited, {hygiene.findings?.length ?? 0} findings.
+            </p>
+            {(hygiene.findings?.length ?? 0) > 0 && (
+              <table class="table compact" id="hygiene-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Key</th>
+                    <th scope="col">Finding</th>
+                    <th scope="col">Severity</th>
+                    <th scope="col">Detail</th>
+                    <th scope="col">Fix</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {hygiene.findings.slice(0, 200).map((f: any, n: number) => (
+                    <tr key={n}>
+                      <td>
+                        <a href={`#/keys/${encodeURIComponent(f.key_id)}`}>{f.name || f.key_id}</a>
+                      </td>
+                      <td class="mono small">{f.check}</td>
+                      <td>
+                        <Badge value={f.severity} />
+                      </td>
+                      <td class="small">{f.detail}</td>
+                      <td class="mono small">{f.fix}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </>
+        )}
+      </section>
       <section class="panel" aria-labelledby="h-proof">
         <h2 id="h-proof">Inclusion proof</h2>
         <form class="inline" onSubmit={lookup}>

@@ -1,4 +1,4 @@
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import * as api from "../api";
 import { Chart } from "../chart";
 import { useData } from "../data";
@@ -17,9 +17,11 @@ export function openOver(incidents: api.Incident[], times: number[]): number[] {
 }
 
 export function Overview() {
-  const stats = useData(() => api.get<api.Stats>("stats?minutes=60"), [], 10000);
+  const [minutes, setMinutes] = useState(60);
+  const stats = useData(() => api.get<api.Stats>(`stats?minutes=${minutes}`), [minutes], 10000);
   const incidents = useData(() => api.get<api.Incident[]>("incidents?limit=500"), [], 15000);
   const s = stats.data;
+  const span = minutes === 60 ? "last hour" : minutes === 180 ? "last 3 hours" : `last ${minutes} minutes`;
   const topIDs = (s?.top_keys ?? []).slice(0, 10).map((k) => k.key_id).join(",");
   const names = useData(async () => {
     const ks = await Promise.all(topIDs.split(",").filter(Boolean).map((id) => api.get<api.Key>("keys/" + encodeURIComponent(id)).catch(() => null)));
@@ -47,15 +49,23 @@ export function Overview() {
       <h1 id="h-overview" tabIndex={-1}>
         Overview
       </h1>
+      <div class="toolbar">
+        <label for="window">Window</label>
+        <select id="window" value={String(minutes)} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))}>
+          <option value="15">Last 15 minutes</option>
+          <option value="60">Last hour</option>
+          <option value="180">Last 3 hours</option>
+        </select>
+      </div>
       <ErrorBox error={stats.error} />
       {!s ? (
         <Loading />
       ) : (
         <>
           <div class="cards" role="list">
-            <Card label="Requests, last hour" value={num(s.totals.requests)} />
+            <Card label={`Requests, ${span}`} value={num(s.totals.requests)} />
             <Card label="Refused" value={num(s.totals.refused)} tone={s.totals.refused ? "danger" : undefined} />
-            <Card label="Spend, last hour" value={usd(s.totals.cost_usd)} />
+            <Card label={`Spend, ${span}`} value={usd(s.totals.cost_usd)} />
             <Card label="Open incidents" value={incidents.missing ? "—" : num(open.length)} tone={open.length ? "warn" : undefined} />
             <Card label="Canary hits" value={num(s.totals.canary)} tone={s.totals.canary ? "danger" : undefined} />
           </div>
@@ -66,9 +76,9 @@ export function Overview() {
           <div class="grid2">
             <section aria-labelledby="h-risk" class="panel">
               <h2 id="h-risk">Keys at highest risk</h2>
-              <p class="muted small">Last hour, by detector risk, then refusals, then spend.</p>
+              <p class="muted small">{span[0].toUpperCase() + span.slice(1)}, by detector risk, then refusals, then spend.</p>
               {s.top_keys.length === 0 ? (
-                <p class="muted">No key traffic in the last hour.</p>
+                <p class="muted">No key traffic in the {span}.</p>
               ) : (
                 <table class="table" id="top-keys">
                   <thead>
