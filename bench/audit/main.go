@@ -32,9 +32,11 @@ func main() {
 		verifyN = flag.Int("verify", 1_000_000, "entries in the log to verify")
 		doc     = flag.String("doc", "docs/audit.md", "markdown file to write the figures into (empty: print only)")
 		mode    = flag.String("bodies", "hash", "body mode for the appended entries")
-		prof    = flag.String("cpuprofile", "", "write a CPU profile of the append benchmark here")
+		prof    = flag.String("cpuprofile", "", "write a CPU profile of the run here")
+		keep    = flag.String("keep", "", "fill the verification log in this directory and keep it; if it holds one already, only verify it")
 	)
 	flag.Parse()
+	keepDir = *keep
 	if *prof != "" {
 		f, err := os.Create(*prof)
 		if err != nil {
@@ -150,19 +152,31 @@ func benchAppend(ctx context.Context, n, w int, mode audit.BodyMode) string {
 		w, mode, n, d.Round(time.Millisecond), float64(n)/d.Seconds(), float64(st.Appended)/float64(st.Batches))
 }
 
+var keepDir string
+
 func benchVerify(ctx context.Context, n, w int) string {
-	dir, err := os.MkdirTemp("", "warden-audit-bench")
-	if err != nil {
-		log.Fatal(err)
+	dir := keepDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "warden-audit-bench"); err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
 	}
-	defer os.RemoveAll(dir)
 	db, l := openLog(ctx, dir, audit.BodyHash)
 	defer db.Close()
-	fill := appendAll(ctx, l, n, w)
+	if l.Size() == 0 {
+		fill := appendAll(ctx, l, n, w)
+		log.Printf("filled %d entries in %s", n, fill.Round(time.Millisecond))
+	}
 	if err := l.Close(); err != nil { // signs the checkpoint
 		log.Fatal(err)
 	}
-	log.Printf("filled %d entries in %s", n, fill.Round(time.Millisecond))
+	db.Close() // reopen, as "warden audit verify" would: a cold handle, the WAL checkpointed
+	db, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		log.Fatal(err)
+	}
 	start := time.Now()
 	res, err := audit.Verify(ctx, db, l.Verifier())
 	if err != nil {
