@@ -11,8 +11,6 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
-
-	"github.com/wardenhq/warden/internal/store"
 )
 
 // TestTamperDetected changes the stored log behind the Log's back, the way
@@ -70,6 +68,9 @@ func TestTamperDetected(t *testing.T) {
 		{"deleted hash", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_hashes WHERE id = ?`, tlog.StoredHashIndex(0, 8))
 		}, 8, "missing"},
+		{"deleted tail hashes", func(t *testing.T, f *fixture, db *sql.DB) {
+			exec(t, db, `DELETE FROM audit_hashes WHERE id >= ?`, tlog.StoredHashCount(11))
+		}, 11, "missing"},
 		{"reordered", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `UPDATE audit_entries SET idx = -1 WHERE idx = 3`)
 			exec(t, db, `UPDATE audit_entries SET idx = 3 WHERE idx = 4`)
@@ -251,5 +252,3 @@ func FuzzParseCheckpoint(f *testing.F) {
 		}
 	})
 }
-
-var _ = store.ErrNotFound

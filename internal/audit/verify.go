@@ -128,11 +128,14 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 		}
 		base := tlog.StoredHashCount(n)
 		for j, h := range hs {
+			want := base + int64(j)
 			id, stored, err := chunk.next(hashes)
+			if errors.Is(err, errNoMoreHashes) {
+				return &VerifyError{Index: n, Reason: fmt.Sprintf("stored hash %d is missing", want)}
+			}
 			if err != nil {
 				return err
 			}
-			want := base + int64(j)
 			if id != want {
 				return &VerifyError{Index: n, Reason: fmt.Sprintf("stored hash %d is missing", want)}
 			}
