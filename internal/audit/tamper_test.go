@@ -50,26 +50,27 @@ func TestTamperDetected(t *testing.T) {
 			exec(t, db, `UPDATE audit_bodies SET body = CAST(replace(CAST(body AS TEXT), 'a', 'b') AS BLOB) WHERE idx = 4`)
 		}, 4, "stored body"},
 		{"leaf hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hash = zeroblob(32) WHERE id = ?`, tlog.StoredHashIndex(0, 9))
+			exec(t, db, `UPDATE audit_hashes SET hashes = zeroblob(32) || substr(hashes, 33) WHERE idx = 9`)
 		}, 9, "leaf does not match"},
 		{"inner hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hash = zeroblob(32) WHERE id = ?`, tlog.StoredHashIndex(2, 1)) // made by entry 7
+			// Node (2, 1) is completed by entry 7, the third hash in its row.
+			exec(t, db, `UPDATE audit_hashes SET hashes = substr(hashes, 1, 64) || zeroblob(32) || substr(hashes, 97) WHERE idx = 7`)
 		}, 7, "level 2"},
 		{"short hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hash = X'00' WHERE id = ?`, tlog.StoredHashIndex(0, 2))
+			exec(t, db, `UPDATE audit_hashes SET hashes = X'00' WHERE idx = 2`)
 		}, 2, "does not match"},
 		{"deleted entry", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_entries WHERE idx = 3`)
 		}, 3, "missing"},
 		{"deleted tail", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_entries WHERE idx >= 10`)
-			exec(t, db, `DELETE FROM audit_hashes WHERE id >= ?`, tlog.StoredHashCount(10))
+			exec(t, db, `DELETE FROM audit_hashes WHERE idx >= 10`)
 		}, 10, "deleted from the end"},
 		{"deleted hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_hashes WHERE id = ?`, tlog.StoredHashIndex(0, 8))
+			exec(t, db, `DELETE FROM audit_hashes WHERE idx = 8`)
 		}, 8, "missing"},
 		{"deleted tail hashes", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_hashes WHERE id >= ?`, tlog.StoredHashCount(11))
+			exec(t, db, `DELETE FROM audit_hashes WHERE idx >= 11`)
 		}, 11, "missing"},
 		{"reordered", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `UPDATE audit_entries SET idx = -1 WHERE idx = 3`)
@@ -141,20 +142,24 @@ func rehash(t *testing.T, db *sql.DB) {
 		}
 		return out, nil
 	})
-	var n int64
+	var rowsOf [][]byte
 	for rows.Next() {
 		var leaf []byte
 		rows.Scan(&leaf)
-		hs, err := tlog.StoredHashes(n, leaf, r)
+		hs, err := tlog.StoredHashes(int64(len(rowsOf)), leaf, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, hs...)
-		n++
+		var row []byte
+		for _, h := range hs {
+			row = append(row, h[:]...)
+		}
+		rowsOf = append(rowsOf, row)
 	}
 	rows.Close()
-	for i, h := range all {
-		if _, err := db.Exec(`UPDATE audit_hashes SET hash = ? WHERE id = ?`, h[:], i); err != nil {
+	for i, row := range rowsOf {
+		if _, err := db.Exec(`UPDATE audit_hashes SET hashes = ? WHERE idx = ?`, row, i); err != nil {
 			t.Fatal(err)
 		}
 	}
