@@ -160,7 +160,11 @@ var keepDir string
 
 func benchVerify(ctx context.Context, n, w int) string {
 	dir := keepDir
-	if dir == "" {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			log.Fatal(err)
+		}
+	} else {
 		var err error
 		if dir, err = os.MkdirTemp("", "warden-audit-bench"); err != nil {
 			log.Fatal(err)

@@ -49,6 +49,9 @@ const checkpointWindow = 1 << 16
 //
 // On damage it returns a *VerifyError naming the first bad entry.
 func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult, error) {
+	if v == nil {
+		return nil, errors.New("audit: verify needs the log's verifier key")
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hashes := streamHashes(ctx, st)
