@@ -48,11 +48,12 @@ func BodiesFrom(ctx context.Context) *Bodies {
 
 // recordBodies fills l's body fields under mode and returns the bytes to
 // store (nil unless the mode retains bodies).
+//
+// Without bodies (nil: the gateway had none to give, say for a request
+// refused before its body was read) the leaf says none, not the hash of
+// an empty text: the record must not claim the prompt was empty.
 func recordBodies(l *Leaf, mode BodyMode, b *Bodies, maxBytes int, recips []age.Recipient) ([]byte, error) {
-	if b == nil {
-		b = &Bodies{}
-	}
-	if mode == BodyNone {
+	if mode == BodyNone || b == nil {
 		l.Mode = BodyNone
 		return nil, nil
 	}
