@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
 // TestTamperDetected changes the stored log behind the Log's back, the way
@@ -256,4 +258,85 @@ func FuzzParseCheckpoint(f *testing.F) {
 			t.Fatalf("ParseCheckpoint accepted %q but re-encodes it as %q", s, c.Text())
 		}
 	})
+}
+
+// TestUpgradeHashLayout turns a log back into the first layout of stored
+// hashes (one row per hash), reopens the store, which moves them to one row
+// per entry, and checks that the log verifies as before, and that damage
+// made in the old layout survives the move and is still found.
+func TestUpgradeHashLayout(t *testing.T) {
+	for _, damage := range []bool{false, true} {
+		f := newFixture(t, Config{})
+		ctx := context.Background()
+		mustAppend(t, f.log, 37, "k1")
+		if _, err := f.log.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before, err := Verify(ctx, f.db, f.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.log.Close()
+		db := f.db.SQL()
+		if _, err := db.Exec(`CREATE TABLE audit_hashes_v1 (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(`SELECT idx, hashes FROM audit_hashes ORDER BY idx`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type old struct {
+			id int64
+			h  []byte
+		}
+		var olds []old
+		for rows.Next() {
+			var (
+				idx int64
+				hs  []byte
+			)
+			rows.Scan(&idx, &hs)
+			for j := 0; j*32 < len(hs); j++ {
+				olds = append(olds, old{tlog.StoredHashCount(idx) + int64(j), hs[j*32 : j*32+32]})
+			}
+		}
+		rows.Close()
+		for _, o := range olds {
+			if damage && o.id == tlog.StoredHashIndex(0, 20) {
+				o.h = make([]byte, 32)
+			}
+			if _, err := db.Exec(`INSERT INTO audit_hashes_v1 (id, hash) VALUES (?, ?)`, o.id, o.h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(`DELETE FROM audit_hashes`); err != nil {
+			t.Fatal(err)
+		}
+		f.db.Close()
+
+		st, err := sqlite.Open(ctx, f.dir)
+		if err != nil {
+			t.Fatalf("reopen with the old layout: %v", err)
+		}
+		defer st.Close()
+		var n int
+		st.SQL().QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_hashes_v1'`).Scan(&n)
+		if n != 0 {
+			t.Fatal("old hash table left behind")
+		}
+		after, err := Verify(ctx, st, f.v)
+		if damage {
+			var ve *VerifyError
+			if !errors.As(err, &ve) || ve.Index != 20 {
+				t.Fatalf("damage in the old layout: Verify = %v, want entry 20", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("verify after the move: %v", err)
+		}
+		if after.Root != before.Root || after.Size != 37 {
+			t.Fatalf("after the move %+v, before %+v", after, before)
+		}
+	}
 }

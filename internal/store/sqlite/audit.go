@@ -281,6 +281,85 @@ func hashHome(x int64) (entry int64, pos int) {
 	return (k+1)<<level - 1, level
 }
 
+// upgradeAuditHashes moves stored hashes from the first layout (one row
+// per hash, table audit_hashes_v1 after migration 0004) into one row per
+// entry, and drops the old table. It copies what it finds, damage included,
+// so that a verification afterwards still sees any tampering. In the dense
+// numbering, entry n's hashes are ids StoredHashCount(n) onwards, so reading
+// by id meets each entry's hashes together and in order.
+func (s *DB) upgradeAuditHashes(ctx context.Context) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_hashes_v1'`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	defer tx.Rollback()
+	const page = 50000
+	var (
+		after int64 = -1
+		entry int64 = -1
+		row   []byte
+	)
+	flush := func() error {
+		if entry < 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_hashes (idx, hashes) VALUES (?, ?)`, entry, row)
+		row = nil
+		return err
+	}
+	for {
+		rows, err := tx.QueryContext(ctx, `SELECT id, hash FROM audit_hashes_v1 WHERE id > ? ORDER BY id LIMIT ?`, after, page)
+		if err != nil {
+			return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+		}
+		type old struct {
+			id int64
+			h  []byte
+		}
+		var got []old
+		for rows.Next() {
+			var o old
+			if err := rows.Scan(&o.id, &o.h); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+			}
+			got = append(got, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+		}
+		for _, o := range got {
+			e, _ := hashHome(o.id)
+			if e != entry {
+				if err := flush(); err != nil {
+					return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+				}
+				entry = e
+			}
+			row = append(row, o.h...)
+			after = o.id
+		}
+		if len(got) < page {
+			break
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE audit_hashes_v1`); err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	return tx.Commit()
+}
+
 // AuditHashes implements store.AuditLog.
 func (s *DB) AuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))

@@ -10,14 +10,10 @@ CREATE TABLE audit_entries (
 );
 CREATE INDEX audit_entries_key ON audit_entries (key_id, ts);
 
--- Stored hashes of the tree (tlog.StoredHashIndex numbering), one row per
--- entry: hashes is the concatenation of what tlog.StoredHashes returned when
--- entry idx was appended (the leaf hash, then one hash per level it
--- completed), 32 bytes each. One row per entry instead of one per hash
--- halves the rows an append writes and a verification reads.
+-- Stored hashes of the tree, numbered by tlog.StoredHashIndex.
 CREATE TABLE audit_hashes (
-    idx    INTEGER PRIMARY KEY,
-    hashes BLOB NOT NULL
+    id   INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL
 );
 
 -- Retained bodies, apart from entries so that pruning deletes rows here
