@@ -50,3 +50,13 @@ func TestAuditConformance(t *testing.T) {
 		return db
 	})
 }
+
+func TestDetectConformance(t *testing.T) {
+	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore {
+		db, err := Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
