@@ -414,3 +414,23 @@ func TestSinkUsesBodiesFromContext(t *testing.T) {
 		t.Fatalf("after Handle the log has %d entries (%v), want 1", n, err)
 	}
 }
+
+func TestNoBodiesRecordedAsNone(t *testing.T) {
+	f := newFixture(t, Config{Retention: Retention{Bodies: BodyPlaintext}})
+	ctx := context.Background()
+	for i, b := range []*Bodies{nil, {}, {Prompt: []byte{}}, {Prompt: []byte("hi")}} {
+		if _, err := f.log.Append(ctx, testEvent(i, "k"), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var modes []BodyMode
+	f.db.ScanAudit(ctx, store.AuditFilter{}, func(e *store.AuditEntry) error {
+		l, _ := ParseLeaf(e.Leaf)
+		modes = append(modes, l.Mode)
+		return nil
+	})
+	want := []BodyMode{BodyNone, BodyNone, BodyPlaintext, BodyPlaintext}
+	if fmt.Sprint(modes) != fmt.Sprint(want) {
+		t.Fatalf("modes %v, want %v", modes, want)
+	}
+}
