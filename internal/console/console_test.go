@@ -19,7 +19,7 @@ const token = "wadm_test-token"
 
 // newConsole returns a console in front of a real admin API on SQLite,
 // with a clock the test moves, and a key to act on.
-func newConsole(t *testing.T) (*Handler, *time.Time, string) {
+func newConsole(t testing.TB) (*Handler, *time.Time, string) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
