@@ -365,6 +365,10 @@ func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method", "method not allowed")
 		return
 	}
+	if strings.Contains(r.URL.Path, "..") {
+		writeError(w, http.StatusBadRequest, "invalid", "invalid path")
+		return
+	}
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
 		"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	if !h.built {
