@@ -239,6 +239,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
 	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler(), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
+	adm.OnKeyChange = gw.InvalidateKey // changes made here hold from the next request
 	var scopes audit.Incidents
 	if ds := incidentsOf(raw); ds != nil {
 		scopes = incidentScopes(ds)

@@ -51,6 +51,10 @@ type Server struct {
 	// API (to record incidents and alert owners). reason is what the caller
 	// gave. nil tells nobody.
 	OnStatus func(ctx context.Context, k *keys.Key, by, reason string)
+	// OnKeyChange, when set, is told the id of every key the API changed
+	// (so the local gateway honours it from the next request). nil: the
+	// gateway's change feed picks it up within its poll interval.
+	OnKeyChange func(ctx context.Context, id string)
 
 	mux *http.ServeMux
 }
@@ -308,7 +312,14 @@ func (s *Server) patchKey(w http.ResponseWriter, r *http.Request) {
 		StoreError(w, err)
 		return
 	}
+	s.changed(r.Context(), k.ID)
 	JSON(w, http.StatusOK, KeyView{Key: k})
+}
+
+func (s *Server) changed(ctx context.Context, id string) {
+	if s.OnKeyChange != nil {
+		s.OnKeyChange(ctx, id)
+	}
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
@@ -316,6 +327,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 		StoreError(w, err)
 		return
 	}
+	s.changed(r.Context(), r.PathValue("id"))
 	JSON(w, http.StatusOK, map[string]any{"deleted": r.PathValue("id")})
 }
 
@@ -341,6 +353,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 		StoreError(w, err)
 		return
 	}
+	s.changed(r.Context(), r.PathValue("id"))
 	JSON(w, http.StatusCreated, KeyView{Key: k, Secret: sec.Reveal()})
 }
 
@@ -368,6 +381,7 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 			StoreError(w, err)
 			return
 		}
+		s.changed(r.Context(), k.ID)
 		if s.OnStatus != nil && prev.Status != k.Status {
 			s.OnStatus(r.Context(), k, by, req.Reason)
 		}
