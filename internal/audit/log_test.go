@@ -408,3 +408,22 @@ func TestSinkUsesBodiesFromContext(t *testing.T) {
 		return nil
 	})
 }
+
+// A checkpoint of the empty log (a periodic one before the first request)
+// must not stop later checkpoints: the empty tree is a prefix of every tree.
+func TestCheckpointAfterEmptyCheckpoint(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	c0, err := f.log.Checkpoint(ctx)
+	if err != nil || c0.Size != 0 {
+		t.Fatalf("checkpoint of the empty log: %+v, %v", c0, err)
+	}
+	mustAppend(t, f.log, 3, "k1")
+	c3, err := f.log.Checkpoint(ctx)
+	if err != nil || c3.Size != 3 {
+		t.Fatalf("checkpoint after the empty one: %+v, %v", c3, err)
+	}
+	if _, err := Verify(ctx, f.db, f.v); err != nil {
+		t.Fatal(err)
+	}
+}
