@@ -43,10 +43,16 @@ const (
 )
 
 // Log is the audit log: appends with group commit, checkpoints, proofs. It
-// is safe for concurrent use. Several processes may open the same store; at
-// most one should append (the server); others (the CLI) read, prove and
-// checkpoint. If two do append, the store's conflict check keeps the tree
-// sound and the loser retries.
+// is safe for concurrent use. Several processes may open the same store.
+// On a store shared by many servers (PostgreSQL, which implements
+// store.AuditTail) every server appends: each batch goes to the end of the
+// log under the store's write lock, so batches of all servers interleave in
+// one total order. On other stores (SQLite) one server should append and
+// others (the CLI) read, prove and checkpoint; if two do append, the store's
+// conflict check keeps the tree sound and the loser reloads and retries.
+// Servers sharing a log must share its origin and signing key
+// (Config.Origin, Config.SigningKeyFile): each checks the others'
+// checkpoints before signing its own.
 type Log struct {
 	st       store.Audit
 	cfg      Config
@@ -558,12 +564,28 @@ func (l *Log) checkpointLoop(every time.Duration) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-			if _, err := l.Checkpoint(ctx); err != nil {
-				l.logger.Error("audit: periodic checkpoint failed", "err", err)
+			if !l.signedRecently(ctx, every/2) {
+				if _, err := l.Checkpoint(ctx); err != nil {
+					l.logger.Error("audit: periodic checkpoint failed", "err", err)
+				}
 			}
 			cancel()
 		}
 	}
+}
+
+// signedRecently reports whether the latest stored checkpoint was signed
+// less than d ago. Instances sharing one log (and its key) each run the
+// periodic loop; the first to tick signs and the others find its checkpoint
+// and skip, so the log gets about one checkpoint per interval, not one per
+// instance. Two that tick together both sign, which is harmless: checkpoints
+// are unique by size and each is checked against the tree before signing.
+func (l *Log) signedRecently(ctx context.Context, d time.Duration) bool {
+	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
+	if err != nil || len(cs) == 0 {
+		return false
+	}
+	return l.now().Sub(cs[0].Time) < d
 }
 
 // SignedCheckpoint is a checkpoint with its signed note.
