@@ -166,6 +166,7 @@ func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, e
 	if err := l.reload(ctx); err != nil {
 		return nil, err
 	}
+	l.checkSigner(ctx)
 	go l.run()
 	if l.signer != nil && l.cfg.CheckpointInterval > 0 {
 		go l.checkpointLoop(l.cfg.CheckpointInterval)
@@ -173,6 +174,24 @@ func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, e
 		close(l.stopped)
 	}
 	return l, nil
+}
+
+// checkSigner warns when the latest stored checkpoint was not signed with
+// this log's key: another server shares the store with a different key (or
+// origin), and every checkpoint this one tries will fail until the servers
+// share one key. Appends are unaffected, so it does not refuse to open.
+func (l *Log) checkSigner(ctx context.Context) {
+	if l.verifier == nil {
+		return
+	}
+	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
+	if err != nil || len(cs) == 0 {
+		return
+	}
+	if _, err := OpenCheckpoint(cs[0].Note, l.verifier); err != nil {
+		l.logger.Error("audit: the latest checkpoint in the store is not signed with this log's key; servers sharing one store must share audit.origin and audit.signing_key_file, or no checkpoint can be made",
+			"origin", l.verifier.Name(), "checkpoint_size", cs[0].Size, "err", err)
+	}
 }
 
 // Origin returns the log's name, "" without a key.
