@@ -26,6 +26,7 @@ import (
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
 	"github.com/wardenhq/warden/internal/scan/revoke"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 func init() { register(newServeCmd) }
@@ -162,13 +163,6 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		bus.AddAsync("events-file", sink, 65536)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	extra := map[string]http.Handler{}
-	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
-		keyStore := &revoke.Store{Keys: st}
-		extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
-			Lookup: keyStore, Revoker: keyStore}
-		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
-	}
 	alog, err := openAuditLog(ctx, raw, cfg)
 	if err != nil {
 		return err
@@ -188,45 +182,68 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return err
 	}
 	bus.AddSync(det.d)
+	extra := map[string]http.Handler{}
+	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
+		keyStore := &revoke.Store{Keys: st}
+		if ds, ok := raw.(store.Incidents); ok {
+			keyStore.OnRevoke = leakRecorder(ds, "github", det.disp.Notify)
+		}
+		extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
+			Lookup: keyStore, Revoker: keyStore}
+		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
+	}
 	g, policies, err := newGuard(cfg.Guard)
 	if err != nil {
 		return err
 	}
+	kl, err := newKeyless(cfg, bus)
+	if err != nil {
+		return err
+	}
+	kl.addRoutes(extra)
 	gw, err := gateway.New(gateway.Options{
-		Guard:        g,
-		GuardPolicy:  policies,
-		Journal:      auditJournal(alog),
-		StepUp:       det.d.AllowsStepUp,
-		Recorder:     recorder,
-		KeyChanges:   keyChanges,
-		Extra:        extra,
-		Config:       cfg,
-		Store:        st,
-		Bus:          bus,
-		Rater:        be.rater,
-		Gate:         be.gate,
-		Metrics:      gateway.NewMetrics(reg),
-		PseudonymKey: []byte(pseudo),
+		Authenticators: kl.authenticators(),
+		Guard:          g,
+		GuardPolicy:    policies,
+		Journal:        auditJournal(alog),
+		StepUp:         det.d.AllowsStepUp,
+		Recorder:       recorder,
+		KeyChanges:     keyChanges,
+		Extra:          extra,
+		Config:         cfg,
+		Store:          st,
+		Bus:            bus,
+		Rater:          be.rater,
+		Gate:           be.gate,
+		Metrics:        gateway.NewMetrics(reg),
+		PseudonymKey:   []byte(pseudo),
 	})
 	if err != nil {
 		return err
 	}
 
+	kl.gw = gw
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bgDone := gw.Start(runCtx)
+	kl.warm(runCtx)
 	det.apply = gw.InvalidateKey
 	detDone := make(chan struct{})
 	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
-	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler()})
-	adm.Mount(audit.APIPrefix, audit.Handler(alog, nil))
+	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler(), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
+	var scopes audit.Incidents
+	if ds := incidentsOf(raw); ds != nil {
+		scopes = incidentScopes(ds)
+	}
+	adm.Mount(audit.APIPrefix, audit.Handler(alog, scopes))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/", adm.Handler())
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 
-	ln, err := gateway.Listen(cfg.Listen)
+	ln, scheme, err := listenMain(cfg)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
@@ -238,7 +255,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if cfg.UsesMock() {
 		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(gw.Models(), ","))
 	}
-	slog.Info("warden serving", "api", "http://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
+	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
 		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
 
 	sctx, stopServers := context.WithCancel(ctx)

@@ -20,6 +20,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -46,6 +47,10 @@ type Server struct {
 	By string
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// OnStatus, when set, is told of every status change made through the
+	// API (to record incidents and alert owners). reason is what the caller
+	// gave. nil tells nobody.
+	OnStatus func(ctx context.Context, k *keys.Key, by, reason string)
 
 	mux *http.ServeMux
 }
@@ -353,10 +358,18 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 		if req.By != "" {
 			by = truncate(req.By, 64)
 		}
+		prev, err := s.Store.KeyByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			StoreError(w, err)
+			return
+		}
 		k, err := keys.SetStatus(r.Context(), s.Store, r.PathValue("id"), st, truncate(req.Reason, 1000), by, s.now())
 		if err != nil {
 			StoreError(w, err)
 			return
+		}
+		if s.OnStatus != nil && prev.Status != k.Status {
+			s.OnStatus(r.Context(), k, by, req.Reason)
 		}
 		JSON(w, http.StatusOK, KeyView{Key: k})
 	}

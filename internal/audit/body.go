@@ -14,7 +14,9 @@ import (
 )
 
 // Bodies are a request's prompt and the answer as the client saw them. The
-// log masks credentials in them before it hashes or stores anything.
+// log masks credentials in them before it hashes or stores anything. Both
+// nil (as opposed to empty) means none was captured: the entry says mode
+// none whatever the policy.
 type Bodies struct {
 	Prompt []byte
 	Answer []byte
@@ -48,11 +50,12 @@ func BodiesFrom(ctx context.Context) *Bodies {
 
 // recordBodies fills l's body fields under mode and returns the bytes to
 // store (nil unless the mode retains bodies).
+//
+// Without bodies (nil, or both texts nil: the gateway had none to give, say for a request
+// refused before its body was read) the leaf says none, not the hash of
+// an empty text: the record must not claim the prompt was empty.
 func recordBodies(l *Leaf, mode BodyMode, b *Bodies, maxBytes int, recips []age.Recipient) ([]byte, error) {
-	if b == nil {
-		b = &Bodies{}
-	}
-	if mode == BodyNone {
+	if mode == BodyNone || b == nil || (b.Prompt == nil && b.Answer == nil) {
 		l.Mode = BodyNone
 		return nil, nil
 	}

@@ -83,6 +83,9 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 // OpenCheckpoint verifies a signed checkpoint note with v and decodes it. It
 // fails if the signature does not verify or the origin is not v's name.
 func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
+	if v == nil {
+		return Checkpoint{}, errors.New("audit: no verifier key to check the checkpoint with")
+	}
 	if len(msg) > maxCheckpointSize {
 		return Checkpoint{}, fmt.Errorf("%w: too long", errCheckpoint)
 	}

@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -112,6 +113,8 @@ func (c *Config) Validate() ([]age.Recipient, error) {
 	if err := check("retention", &c.Retention); err != nil {
 		return nil, err
 	}
+	// Defaults go into copies: the caller's maps stay as they were.
+	c.KeyRetention, c.TeamRetention = maps.Clone(c.KeyRetention), maps.Clone(c.TeamRetention)
 	for _, m := range []struct {
 		name string
 		m    map[string]Retention

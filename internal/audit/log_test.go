@@ -395,12 +395,15 @@ func TestSinkUsesBodiesFromContext(t *testing.T) {
 	f := newFixture(t, Config{Retention: Retention{Bodies: BodyPlaintext}})
 	var failed error
 	s := &Sink{Log: f.log, OnError: func(_ context.Context, _ *event.Event, err error) { failed = err }}
-	ctx := WithBodies(context.Background(), &Bodies{Prompt: []byte("p"), Answer: []byte("a")})
+	ctx, cancel := context.WithCancel(WithBodies(context.Background(), &Bodies{Prompt: []byte("p"), Answer: []byte("a")}))
+	cancel() // the client hung up: the request is recorded all the same
 	s.Handle(ctx, testEvent(0, "k"))
 	if failed != nil {
 		t.Fatal(failed)
 	}
-	f.db.ScanAudit(ctx, store.AuditFilter{Bodies: true}, func(e *store.AuditEntry) error {
+	n := 0
+	err := f.db.ScanAudit(context.Background(), store.AuditFilter{Bodies: true}, func(e *store.AuditEntry) error {
+		n++
 		leaf, _ := ParseLeaf(e.Leaf)
 		b, err := DecryptBody(leaf, e.Body)
 		if err != nil || string(b.Prompt) != "p" {
@@ -408,6 +411,29 @@ func TestSinkUsesBodiesFromContext(t *testing.T) {
 		}
 		return nil
 	})
+	if err != nil || n != 1 {
+		t.Fatalf("after Handle the log has %d entries (%v), want 1", n, err)
+	}
+}
+
+func TestNoBodiesRecordedAsNone(t *testing.T) {
+	f := newFixture(t, Config{Retention: Retention{Bodies: BodyPlaintext}})
+	ctx := context.Background()
+	for i, b := range []*Bodies{nil, {}, {Prompt: []byte{}}, {Prompt: []byte("hi")}} {
+		if _, err := f.log.Append(ctx, testEvent(i, "k"), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var modes []BodyMode
+	f.db.ScanAudit(ctx, store.AuditFilter{}, func(e *store.AuditEntry) error {
+		l, _ := ParseLeaf(e.Leaf)
+		modes = append(modes, l.Mode)
+		return nil
+	})
+	want := []BodyMode{BodyNone, BodyNone, BodyPlaintext, BodyPlaintext}
+	if fmt.Sprint(modes) != fmt.Sprint(want) {
+		t.Fatalf("modes %v, want %v", modes, want)
+	}
 }
 
 // A checkpoint of the empty log (a periodic one before the first request)

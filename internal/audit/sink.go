@@ -22,8 +22,12 @@ type Sink struct {
 }
 
 // Handle implements event.Sink.
+//
+// The request's cancellation does not reach the append: a client that hung
+// up is exactly the one whose request must still be on record. The commit
+// itself is bounded by the log's own timeout.
 func (s *Sink) Handle(ctx context.Context, e *event.Event) {
-	if _, err := s.Log.Append(ctx, e, BodiesFrom(ctx)); err != nil {
+	if _, err := s.Log.Append(context.WithoutCancel(ctx), e, BodiesFrom(ctx)); err != nil {
 		if s.OnError != nil {
 			s.OnError(ctx, e, err)
 			return

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
 // TestTamperDetected changes the stored log behind the Log's back, the way
@@ -52,24 +52,28 @@ func TestTamperDetected(t *testing.T) {
 			exec(t, db, `UPDATE audit_bodies SET body = CAST(replace(CAST(body AS TEXT), 'a', 'b') AS BLOB) WHERE idx = 4`)
 		}, 4, "stored body"},
 		{"leaf hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hash = zeroblob(32) WHERE id = ?`, tlog.StoredHashIndex(0, 9))
+			exec(t, db, `UPDATE audit_hashes SET hashes = zeroblob(32) || substr(hashes, 33) WHERE idx = 9`)
 		}, 9, "leaf does not match"},
 		{"inner hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hash = zeroblob(32) WHERE id = ?`, tlog.StoredHashIndex(2, 1)) // made by entry 7
+			// Node (2, 1) is completed by entry 7, the third hash in its row.
+			exec(t, db, `UPDATE audit_hashes SET hashes = substr(hashes, 1, 64) || zeroblob(32) || substr(hashes, 97) WHERE idx = 7`)
 		}, 7, "level 2"},
 		{"short hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hash = X'00' WHERE id = ?`, tlog.StoredHashIndex(0, 2))
+			exec(t, db, `UPDATE audit_hashes SET hashes = X'00' WHERE idx = 2`)
 		}, 2, "does not match"},
 		{"deleted entry", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_entries WHERE idx = 3`)
 		}, 3, "missing"},
 		{"deleted tail", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `DELETE FROM audit_entries WHERE idx >= 10`)
-			exec(t, db, `DELETE FROM audit_hashes WHERE id >= ?`, tlog.StoredHashCount(10))
+			exec(t, db, `DELETE FROM audit_hashes WHERE idx >= 10`)
 		}, 10, "deleted from the end"},
 		{"deleted hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_hashes WHERE id = ?`, tlog.StoredHashIndex(0, 8))
+			exec(t, db, `DELETE FROM audit_hashes WHERE idx = 8`)
 		}, 8, "missing"},
+		{"deleted tail hashes", func(t *testing.T, f *fixture, db *sql.DB) {
+			exec(t, db, `DELETE FROM audit_hashes WHERE idx >= 11`)
+		}, 11, "missing"},
 		{"reordered", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `UPDATE audit_entries SET idx = -1 WHERE idx = 3`)
 			exec(t, db, `UPDATE audit_entries SET idx = 3 WHERE idx = 4`)
@@ -140,20 +144,24 @@ func rehash(t *testing.T, db *sql.DB) {
 		}
 		return out, nil
 	})
-	var n int64
+	var rowsOf [][]byte
 	for rows.Next() {
 		var leaf []byte
 		rows.Scan(&leaf)
-		hs, err := tlog.StoredHashes(n, leaf, r)
+		hs, err := tlog.StoredHashes(int64(len(rowsOf)), leaf, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, hs...)
-		n++
+		var row []byte
+		for _, h := range hs {
+			row = append(row, h[:]...)
+		}
+		rowsOf = append(rowsOf, row)
 	}
 	rows.Close()
-	for i, h := range all {
-		if _, err := db.Exec(`UPDATE audit_hashes SET hash = ? WHERE id = ?`, h[:], i); err != nil {
+	for i, row := range rowsOf {
+		if _, err := db.Exec(`UPDATE audit_hashes SET hashes = ? WHERE idx = ?`, row, i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,4 +260,83 @@ func FuzzParseCheckpoint(f *testing.F) {
 	})
 }
 
-var _ = store.ErrNotFound
+// TestUpgradeHashLayout turns a log back into the first layout of stored
+// hashes (one row per hash), reopens the store, which moves them to one row
+// per entry, and checks that the log verifies as before, and that damage
+// made in the old layout survives the move and is still found.
+func TestUpgradeHashLayout(t *testing.T) {
+	for _, damage := range []bool{false, true} {
+		f := newFixture(t, Config{})
+		ctx := context.Background()
+		mustAppend(t, f.log, 37, "k1")
+		if _, err := f.log.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before, err := Verify(ctx, f.db, f.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.log.Close()
+		db := f.db.SQL()
+		if _, err := db.Exec(`CREATE TABLE audit_hashes_v1 (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(`SELECT idx, hashes FROM audit_hashes ORDER BY idx`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type old struct {
+			id int64
+			h  []byte
+		}
+		var olds []old
+		for rows.Next() {
+			var (
+				idx int64
+				hs  []byte
+			)
+			rows.Scan(&idx, &hs)
+			for j := 0; j*32 < len(hs); j++ {
+				olds = append(olds, old{tlog.StoredHashCount(idx) + int64(j), hs[j*32 : j*32+32]})
+			}
+		}
+		rows.Close()
+		for _, o := range olds {
+			if damage && o.id == tlog.StoredHashIndex(0, 20) {
+				o.h = make([]byte, 32)
+			}
+			if _, err := db.Exec(`INSERT INTO audit_hashes_v1 (id, hash) VALUES (?, ?)`, o.id, o.h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(`DELETE FROM audit_hashes`); err != nil {
+			t.Fatal(err)
+		}
+		f.db.Close()
+
+		st, err := sqlite.Open(ctx, f.dir)
+		if err != nil {
+			t.Fatalf("reopen with the old layout: %v", err)
+		}
+		defer st.Close()
+		var n int
+		st.SQL().QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_hashes_v1'`).Scan(&n)
+		if n != 0 {
+			t.Fatal("old hash table left behind")
+		}
+		after, err := Verify(ctx, st, f.v)
+		if damage {
+			var ve *VerifyError
+			if !errors.As(err, &ve) || ve.Index != 20 {
+				t.Fatalf("damage in the old layout: Verify = %v, want entry 20", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("verify after the move: %v", err)
+		}
+		if after.Root != before.Root || after.Size != 37 {
+			t.Fatalf("after the move %+v, before %+v", after, before)
+		}
+	}
+}

@@ -49,6 +49,9 @@ const checkpointWindow = 1 << 16
 //
 // On damage it returns a *VerifyError naming the first bad entry.
 func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult, error) {
+	if v == nil {
+		return nil, errors.New("audit: verify needs the log's verifier key")
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hashes := streamHashes(ctx, st)
@@ -107,32 +110,34 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 		return nil, err
 	}
 
-	var n int64
-	err := st.ScanAudit(ctx, store.AuditFilter{Bodies: true}, func(e *store.AuditEntry) error {
-		if e.Index != n {
-			return &VerifyError{Index: n, Reason: "missing (the next stored entry is " + fmt.Sprint(e.Index) + ")"}
-		}
-		leaf, err := ParseLeaf(e.Leaf)
+	// step checks entry n: its leaf, its body's digest (bodySum, nil when
+	// no body is stored), and its stored hashes; then the checkpoints of
+	// size n+1.
+	step := func(n int64, leafBytes []byte, bodySum *[32]byte) error {
+		leaf, err := ParseLeaf(leafBytes)
 		if err != nil {
 			return &VerifyError{Index: n, Reason: err.Error()}
 		}
-		if e.Body != nil {
-			if !leaf.Blob.Set || sha256.Sum256(e.Body) != leaf.Blob.Sum {
+		if bodySum != nil {
+			if !leaf.Blob.Set || *bodySum != leaf.Blob.Sum {
 				return &VerifyError{Index: n, Reason: "stored body does not match the digest in its leaf"}
 			}
 			res.Bodies++
 		}
-		hs, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(e.Leaf), &f)
+		hs, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(leafBytes), &f)
 		if err != nil {
 			return err
 		}
 		base := tlog.StoredHashCount(n)
 		for j, h := range hs {
+			want := base + int64(j)
 			id, stored, err := chunk.next(hashes)
+			if errors.Is(err, errNoMoreHashes) {
+				return &VerifyError{Index: n, Reason: fmt.Sprintf("stored hash %d is missing", want)}
+			}
 			if err != nil {
 				return err
 			}
-			want := base + int64(j)
 			if id != want {
 				return &VerifyError{Index: n, Reason: fmt.Sprintf("stored hash %d is missing", want)}
 			}
@@ -145,15 +150,98 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 			}
 		}
 		f.add(hs, base)
-		n++
-		return checkAt(n)
+		return checkAt(n + 1)
+	}
+
+	// The store's scan runs on this goroutine and only copies leaves into
+	// batches; a second goroutine hashes and checks them in order. Reading
+	// SQLite and hashing a gigabyte of leaves then overlap.
+	batches := make(chan *leafBatch, 4)
+	var (
+		n       int64 // entries checked by the worker
+		workErr error
+		worker  = make(chan struct{})
+	)
+	go func() {
+		defer close(worker)
+		for b := range batches {
+			if workErr != nil {
+				continue // drain
+			}
+			for i := range b.ends {
+				lo := 0
+				if i > 0 {
+					lo = b.ends[i-1]
+				}
+				var sum *[32]byte
+				if b.hasBody[i] {
+					sum = &b.bodySums[i]
+				}
+				if workErr = step(n, b.arena[lo:b.ends[i]], sum); workErr != nil {
+					cancel()
+					break
+				}
+				n++
+			}
+			if workErr == nil && b.gap >= 0 {
+				workErr = &VerifyError{Index: n, Reason: fmt.Sprintf("missing (the next stored entry is %d)", b.gap)}
+				cancel()
+			}
+		}
+	}()
+	var (
+		next int64 // entries read
+		cur  = newLeafBatch()
+	)
+	send := func(b *leafBatch) error {
+		select {
+		case batches <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	scanErr := st.ScanAudit(ctx, store.AuditFilter{Bodies: true}, func(e *store.AuditEntry) error {
+		if e.Index != next {
+			cur.gap = e.Index
+			return errGap
+		}
+		cur.arena = append(cur.arena, e.Leaf...)
+		cur.ends = append(cur.ends, len(cur.arena))
+		cur.hasBody = append(cur.hasBody, e.Body != nil)
+		var sum [32]byte
+		if e.Body != nil {
+			sum = sha256.Sum256(e.Body)
+		}
+		cur.bodySums = append(cur.bodySums, sum)
+		next++
+		if len(cur.ends) == leafBatchSize {
+			if err := send(cur); err != nil {
+				return err
+			}
+			cur = newLeafBatch()
+		}
+		return nil
 	})
-	if err != nil {
+	if scanErr == nil || errors.Is(scanErr, errGap) {
+		if err := send(cur); err != nil && scanErr == nil {
+			scanErr = err
+		}
+		if errors.Is(scanErr, errGap) {
+			scanErr = nil
+		}
+	}
+	close(batches)
+	<-worker
+	if workErr != nil {
 		var ve *VerifyError
-		if errors.As(err, &ve) {
+		if errors.As(workErr, &ve) {
 			return nil, ve
 		}
-		return nil, fmt.Errorf("audit: verify: %w", err)
+		return nil, fmt.Errorf("audit: verify: %w", workErr)
+	}
+	if scanErr != nil {
+		return nil, fmt.Errorf("audit: verify: %w", scanErr)
 	}
 	if id, _, err := chunk.next(hashes); err == nil {
 		return nil, &VerifyError{Index: -1, Reason: fmt.Sprintf("stored hash %d is beyond the tree of %d entries", id, n)}
@@ -173,6 +261,29 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	}
 	return res, nil
 }
+
+// leafBatch carries leaves from the scan to the checking goroutine.
+type leafBatch struct {
+	arena    []byte // the leaves, back to back
+	ends     []int  // end offset of each leaf in arena
+	hasBody  []bool
+	bodySums [][32]byte
+	gap      int64 // >= 0: after these, the next stored entry is gap (entries are missing)
+}
+
+const leafBatchSize = 1024
+
+func newLeafBatch() *leafBatch {
+	return &leafBatch{
+		arena:    make([]byte, 0, leafBatchSize*1200),
+		ends:     make([]int, 0, leafBatchSize),
+		hasBody:  make([]bool, 0, leafBatchSize),
+		bodySums: make([][32]byte, 0, leafBatchSize),
+		gap:      -1,
+	}
+}
+
+var errGap = errors.New("audit: gap in the entries")
 
 // frontier holds the peaks of the tree built so far (the stored hashes of
 // its complete subtrees, largest first): all that appending the next leaf

@@ -62,6 +62,11 @@ type Config struct {
 	Audit          audit.Config     `yaml:"audit"`
 	Detect         detect.Config    `yaml:"detect"`
 
+	// TLS and Identity: HTTPS and mutual TLS on the main listener, and
+	// credentials other than keys (see identity.go in this package).
+	TLS      TLS      `yaml:"tls"`
+	Identity Identity `yaml:"identity"`
+
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
 }
@@ -257,6 +262,9 @@ func (c *Config) Validate() error {
 		if _, err := ParsePrefix(s); err != nil {
 			return fmt.Errorf("config: trusted_proxies: %w", err)
 		}
+	}
+	if err := c.validateIdentity(); err != nil {
+		return err
 	}
 	switch c.Limits.OnBackendFailure {
 	case "", "local", "closed", "open":

@@ -21,7 +21,7 @@ type keyCache struct {
 	ttl   time.Duration
 	max   int
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // readers are every request; writers are misses and changes
 	entries map[keys.Hash]cacheEntry
 	byID    map[string]keys.Hash
 }
@@ -38,9 +38,9 @@ func newKeyCache(s store.Keys, ttl time.Duration, max int) *keyCache {
 // lookup returns the key with hash h, or nil if there is none. The returned
 // key is shared: callers must not modify it.
 func (c *keyCache) lookup(ctx context.Context, h keys.Hash, now time.Time) (*keys.Key, error) {
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.entries[h]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		return e.key, nil
 	}

@@ -85,7 +85,7 @@ const (
 var insertSQL = [...]struct{ prefix, row string }{
 	insertEntries: {`INSERT INTO audit_entries (idx, ts, key_id, team, leaf) VALUES `, "(?,?,?,?,?)"},
 	insertBodies:  {`INSERT INTO audit_bodies (idx, key_id, ts, expires, body) VALUES `, "(?,?,?,?,?)"},
-	insertHashes:  {`INSERT INTO audit_hashes (id, hash) VALUES `, "(?,?)"},
+	insertHashes:  {`INSERT INTO audit_hashes (idx, hashes) VALUES `, "(?,?)"},
 }
 
 // auditConnLocked returns the append connection, opening it on first use.
@@ -201,10 +201,19 @@ func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.Audit
 			bodyArgs = append(bodyArgs, start+int64(i), e.KeyID, nanos(e.Time), nanos(e.BodyExpires), e.Body)
 		}
 	}
-	hashArgs := make([]any, 0, 2*len(hashes))
-	first := tlog.StoredHashCount(start)
+	// One row of hashes per entry: entry n made the stored hashes
+	// StoredHashCount(n) up to StoredHashCount(n+1).
+	flat := make([]byte, 0, len(hashes)*tlog.HashSize)
 	for i := range hashes {
-		hashArgs = append(hashArgs, first+int64(i), hashes[i][:])
+		flat = append(flat, hashes[i][:]...)
+	}
+	hashArgs := make([]any, 0, 2*len(entries))
+	off := 0
+	for i := range entries {
+		n := start + int64(i)
+		k := int(tlog.StoredHashCount(n+1)-tlog.StoredHashCount(n)) * tlog.HashSize
+		hashArgs = append(hashArgs, n, flat[off:off+k])
+		off += k
 	}
 
 	w := &s.audit
@@ -264,20 +273,115 @@ func (s *DB) appendLocked(ctx context.Context, start int64, args, bodyArgs, hash
 // limit on bound parameters.
 const maxHashesPerQuery = 500
 
+// hashHome returns the entry whose row holds stored hash x, and its
+// position in that row: node (level, k) is completed by entry
+// (k+1)<<level - 1, as the level-th hash it stores.
+func hashHome(x int64) (entry int64, pos int) {
+	level, k := tlog.SplitStoredHashIndex(x)
+	return (k+1)<<level - 1, level
+}
+
+// upgradeAuditHashes moves stored hashes from the first layout (one row
+// per hash, table audit_hashes_v1 after migration 0004) into one row per
+// entry, and drops the old table. It copies what it finds, damage included,
+// so that a verification afterwards still sees any tampering. In the dense
+// numbering, entry n's hashes are ids StoredHashCount(n) onwards, so reading
+// by id meets each entry's hashes together and in order.
+func (s *DB) upgradeAuditHashes(ctx context.Context) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_hashes_v1'`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	defer tx.Rollback()
+	const page = 50000
+	var (
+		after int64 = -1
+		entry int64 = -1
+		row   []byte
+	)
+	flush := func() error {
+		if entry < 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_hashes (idx, hashes) VALUES (?, ?)`, entry, row)
+		row = nil
+		return err
+	}
+	for {
+		rows, err := tx.QueryContext(ctx, `SELECT id, hash FROM audit_hashes_v1 WHERE id > ? ORDER BY id LIMIT ?`, after, page)
+		if err != nil {
+			return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+		}
+		type old struct {
+			id int64
+			h  []byte
+		}
+		var got []old
+		for rows.Next() {
+			var o old
+			if err := rows.Scan(&o.id, &o.h); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+			}
+			got = append(got, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+		}
+		for _, o := range got {
+			e, _ := hashHome(o.id)
+			if e != entry {
+				if err := flush(); err != nil {
+					return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+				}
+				entry = e
+			}
+			row = append(row, o.h...)
+			after = o.id
+		}
+		if len(got) < page {
+			break
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE audit_hashes_v1`); err != nil {
+		return fmt.Errorf("sqlite: upgrade audit hashes: %w", err)
+	}
+	return tx.Commit()
+}
+
 // AuditHashes implements store.AuditLog.
 func (s *DB) AuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
-	pos := make(map[int64][]int, len(indexes))
+	want := make(map[int64][]int, len(indexes)) // entry -> positions in indexes
+	var entries []int64
 	for i, x := range indexes {
-		pos[x] = append(pos[x], i)
+		if x < 0 {
+			return nil, fmt.Errorf("sqlite: audit hash %d: %w", x, store.ErrNotFound)
+		}
+		e, _ := hashHome(x)
+		if _, ok := want[e]; !ok {
+			entries = append(entries, e)
+		}
+		want[e] = append(want[e], i)
 	}
 	found := 0
-	for lo := 0; lo < len(indexes); lo += maxHashesPerQuery {
-		hi := min(lo+maxHashesPerQuery, len(indexes))
-		q := `SELECT id, hash FROM audit_hashes WHERE id IN (?` + strings.Repeat(",?", hi-lo-1) + `)`
+	for lo := 0; lo < len(entries); lo += maxHashesPerQuery {
+		hi := min(lo+maxHashesPerQuery, len(entries))
+		q := `SELECT idx, hashes FROM audit_hashes WHERE idx IN (?` + strings.Repeat(",?", hi-lo-1) + `)`
 		args := make([]any, hi-lo)
-		for i, x := range indexes[lo:hi] {
-			args[i] = x
+		for i, e := range entries[lo:hi] {
+			args[i] = e
 		}
 		rows, err := s.db.QueryContext(ctx, q, args...)
 		if err != nil {
@@ -285,22 +389,24 @@ func (s *DB) AuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, err
 		}
 		for rows.Next() {
 			var (
-				id int64
-				h  []byte
+				e  int64
+				hs []byte
 			)
-			if err := rows.Scan(&id, &h); err != nil {
+			if err := rows.Scan(&e, &hs); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("sqlite: audit hashes: %w", err)
 			}
-			if len(h) != tlog.HashSize {
+			if len(hs)%tlog.HashSize != 0 {
 				rows.Close()
-				return nil, fmt.Errorf("sqlite: audit hash %d has %d bytes", id, len(h))
+				return nil, fmt.Errorf("sqlite: audit hashes of entry %d are damaged (%d bytes)", e, len(hs))
 			}
-			for _, i := range pos[id] {
-				copy(out[i][:], h)
-				found++
+			for _, i := range want[e] {
+				_, pos := hashHome(indexes[i])
+				if (pos+1)*tlog.HashSize <= len(hs) {
+					copy(out[i][:], hs[pos*tlog.HashSize:])
+					found++
+				}
 			}
-			delete(pos, id) // a duplicate index in a later chunk is already filled
 		}
 		err = rows.Err()
 		rows.Close()
@@ -353,19 +459,26 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 		return fmt.Errorf("sqlite: scan audit: %w", err)
 	}
 	defer rows.Close()
+	// Leaf and body are scanned as RawBytes, valid until the next row:
+	// the contract of fn (copy what you keep) allows it, and a verifier
+	// reading a million leaves is spared a million copies.
 	var (
-		e       store.AuditEntry
-		ts      int64
-		expires sql.NullInt64
+		e          store.AuditEntry
+		ts         int64
+		expires    sql.NullInt64
+		leaf, body sql.RawBytes
 	)
+	dest := []any{&e.Index, &ts, &e.KeyID, &e.Team, &leaf}
+	if f.Bodies {
+		dest = append(dest, &body, &expires)
+	}
 	for rows.Next() {
-		e.Body = nil
-		dest := []any{&e.Index, &ts, &e.KeyID, &e.Team, &e.Leaf}
-		if f.Bodies {
-			dest = append(dest, &e.Body, &expires)
-		}
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("sqlite: scan audit: %w", err)
+		}
+		e.Leaf, e.Body = leaf, nil
+		if body != nil {
+			e.Body = body
 		}
 		e.Time = fromNanos(ts)
 		e.BodyExpires = fromNanos(expires.Int64)
@@ -381,29 +494,37 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 
 // ScanAuditHashes implements store.AuditLog.
 func (s *DB) ScanAuditHashes(ctx context.Context, from int64, fn func(int64, tlog.Hash) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, hash FROM audit_hashes WHERE id >= ? ORDER BY id`, from)
+	first, _ := hashHome(max(from, 0))
+	rows, err := s.db.QueryContext(ctx, `SELECT idx, hashes FROM audit_hashes WHERE idx >= ? ORDER BY idx`, first)
 	if err != nil {
 		return fmt.Errorf("sqlite: scan audit hashes: %w", err)
 	}
 	defer rows.Close()
 	var (
-		id  int64
+		e   int64
 		raw sql.RawBytes
 		h   tlog.Hash
 	)
 	for rows.Next() {
-		if err := rows.Scan(&id, &raw); err != nil {
+		if err := rows.Scan(&e, &raw); err != nil {
 			return fmt.Errorf("sqlite: scan audit hashes: %w", err)
 		}
-		// A damaged hash of the wrong length is handed on zero-padded or
-		// cut: the caller's comparison fails, which is the point.
-		h = tlog.Hash{}
-		copy(h[:], raw)
-		if len(raw) != tlog.HashSize {
-			h[0] ^= 0xff
-		}
-		if err := fn(id, h); err != nil {
-			return err
+		id := tlog.StoredHashCount(e)
+		for len(raw) > 0 {
+			// A damaged row's last, short hash is handed on padded and
+			// flipped: the caller's comparison fails, which is the point.
+			h = tlog.Hash{}
+			n := copy(h[:], raw)
+			if n < tlog.HashSize {
+				h[0] ^= 0xff
+			}
+			raw = raw[n:]
+			if id >= from {
+				if err := fn(id, h); err != nil {
+					return err
+				}
+			}
+			id++
 		}
 	}
 	if err := rows.Err(); err != nil {

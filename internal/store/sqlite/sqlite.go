@@ -63,6 +63,10 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.upgradeAuditHashes(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
