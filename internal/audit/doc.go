@@ -54,6 +54,16 @@
 // together are committed together in one store transaction (group commit),
 // so many concurrent requests cost one commit, not one each.
 //
+// # Many servers, one log
+//
+// Servers behind a load balancer share one log in PostgreSQL: each batch is
+// appended at the log's end under a row lock (store.AuditTail), so the
+// entries of all servers form one tree in one order, and every server's
+// Append still returns only after its entry is committed. They must be
+// configured with the same origin and signing key; periodic checkpoints are
+// made by whichever server ticks first (the others see a fresh checkpoint
+// and skip).
+//
 // # Verification
 //
 // Verify rebuilds the whole tree from the leaves, compares every stored

@@ -43,10 +43,16 @@ const (
 )
 
 // Log is the audit log: appends with group commit, checkpoints, proofs. It
-// is safe for concurrent use. Several processes may open the same store; at
-// most one should append (the server); others (the CLI) read, prove and
-// checkpoint. If two do append, the store's conflict check keeps the tree
-// sound and the loser retries.
+// is safe for concurrent use. Several processes may open the same store.
+// On a store shared by many servers (PostgreSQL, which implements
+// store.AuditTail) every server appends: each batch goes to the end of the
+// log under the store's write lock, so batches of all servers interleave in
+// one total order. On other stores (SQLite) one server should append and
+// others (the CLI) read, prove and checkpoint; if two do append, the store's
+// conflict check keeps the tree sound and the loser reloads and retries.
+// Servers sharing a log must share its origin and signing key
+// (Config.Origin, Config.SigningKeyFile): each checks the others'
+// checkpoints before signing its own.
 type Log struct {
 	st       store.Audit
 	cfg      Config
@@ -160,6 +166,7 @@ func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, e
 	if err := l.reload(ctx); err != nil {
 		return nil, err
 	}
+	l.checkSigner(ctx)
 	go l.run()
 	if l.signer != nil && l.cfg.CheckpointInterval > 0 {
 		go l.checkpointLoop(l.cfg.CheckpointInterval)
@@ -167,6 +174,24 @@ func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, e
 		close(l.stopped)
 	}
 	return l, nil
+}
+
+// checkSigner warns when the latest stored checkpoint was not signed with
+// this log's key: another server shares the store with a different key (or
+// origin), and every checkpoint this one tries will fail until the servers
+// share one key. Appends are unaffected, so it does not refuse to open.
+func (l *Log) checkSigner(ctx context.Context) {
+	if l.verifier == nil {
+		return
+	}
+	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
+	if err != nil || len(cs) == 0 {
+		return
+	}
+	if _, err := OpenCheckpoint(cs[0].Note, l.verifier); err != nil {
+		l.logger.Error("audit: the latest checkpoint in the store is not signed with this log's key; servers sharing one store must share audit.origin and audit.signing_key_file, or no checkpoint can be made",
+			"origin", l.verifier.Name(), "checkpoint_size", cs[0].Size, "err", err)
+	}
 }
 
 // Origin returns the log's name, "" without a key.
@@ -372,29 +397,46 @@ func (l *Log) commit(batch []*pending) {
 }
 
 // tryCommit appends batch after the known tree and returns its first index.
+// A store shared by several processes (store.AuditTail) places the batch
+// at the end of the log as it is when the store's write lock is taken, so
+// appends from many instances interleave without conflicts; other stores
+// get the batch at the size this Log knows and may answer ErrConflict.
 func (l *Log) tryCommit(ctx context.Context, batch []*pending) (int64, error) {
-	l.stateMu.Lock()
-	start := l.size
-	work := maps.Clone(l.peaks)
-	l.stateMu.Unlock()
-
-	r := mapReader(work)
 	entries := make([]store.AuditEntry, len(batch))
-	hashes := make([]tlog.Hash, 0, 2*len(batch)+64)
 	for i, p := range batch {
-		n := start + int64(i)
-		hs, err := tlog.StoredHashesForRecordHash(n, p.leafHash, r)
-		if err != nil {
-			return 0, fmt.Errorf("audit: hashes for entry %d: %w", n, err)
-		}
-		base := tlog.StoredHashCount(n)
-		for j, h := range hs {
-			work[base+int64(j)] = h
-		}
-		hashes = append(hashes, hs...)
 		entries[i] = p.entry
 	}
-	if err := l.st.AppendAudit(ctx, start, entries, hashes); err != nil {
+	var (
+		start int64
+		work  map[int64]tlog.Hash
+		err   error
+	)
+	if tail, ok := l.st.(store.AuditTail); ok {
+		start, err = tail.AppendAuditTail(ctx, entries, func(n int64, read func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
+			l.stateMu.Lock()
+			size, peaks := l.size, l.peaks
+			l.stateMu.Unlock()
+			if n != size { // another process appended since: start from its tree
+				var err error
+				if peaks, err = readPeaks(n, read); err != nil {
+					return nil, err
+				}
+			}
+			var hs []tlog.Hash
+			work, hs, err = storedHashesFor(n, peaks, batch)
+			return hs, err
+		})
+	} else {
+		l.stateMu.Lock()
+		start = l.size
+		peaks := l.peaks
+		l.stateMu.Unlock()
+		var hashes []tlog.Hash
+		if work, hashes, err = storedHashesFor(start, peaks, batch); err == nil {
+			err = l.st.AppendAudit(ctx, start, entries, hashes)
+		}
+	}
+	if err != nil {
 		return 0, err
 	}
 	end := start + int64(len(batch))
@@ -405,20 +447,53 @@ func (l *Log) tryCommit(ctx context.Context, batch []*pending) (int64, error) {
 	return start, nil
 }
 
+// storedHashesFor computes the stored hashes of batch appended at start to the
+// tree whose peaks are given, and returns them with the peaks and new hashes.
+func storedHashesFor(start int64, peaks map[int64]tlog.Hash, batch []*pending) (map[int64]tlog.Hash, []tlog.Hash, error) {
+	work := maps.Clone(peaks)
+	if work == nil {
+		work = map[int64]tlog.Hash{}
+	}
+	r := mapReader(work)
+	hashes := make([]tlog.Hash, 0, 2*len(batch)+64)
+	for i, p := range batch {
+		n := start + int64(i)
+		hs, err := tlog.StoredHashesForRecordHash(n, p.leafHash, r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit: hashes for entry %d: %w", n, err)
+		}
+		base := tlog.StoredHashCount(n)
+		for j, h := range hs {
+			work[base+int64(j)] = h
+		}
+		hashes = append(hashes, hs...)
+	}
+	return work, hashes, nil
+}
+
+// readPeaks reads the peaks of a tree of size entries.
+func readPeaks(size int64, read func([]int64) ([]tlog.Hash, error)) (map[int64]tlog.Hash, error) {
+	idx := peakIndexes(size)
+	hs, err := read(idx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: load tree of %d entries: %w", size, err)
+	}
+	peaks := make(map[int64]tlog.Hash, len(idx))
+	for i, x := range idx {
+		peaks[x] = hs[i]
+	}
+	return peaks, nil
+}
+
 // reload reads the tree size and its peaks from the store.
 func (l *Log) reload(ctx context.Context) error {
 	size, err := l.st.AuditSize(ctx)
 	if err != nil {
 		return err
 	}
-	idx := peakIndexes(size)
-	hs, err := l.st.AuditHashes(ctx, idx)
+	peaks, err := readPeaks(size, func(ix []int64) ([]tlog.Hash, error) { return l.st.AuditHashes(ctx, ix) })
 	if err != nil {
-		return fmt.Errorf("audit: load tree of %d entries: %w", size, err)
-	}
-	peaks := make(map[int64]tlog.Hash, len(idx))
-	for i, x := range idx {
-		peaks[x] = hs[i]
+		return err
 	}
 	l.stateMu.Lock()
 	l.size, l.peaks = size, peaks
@@ -508,12 +583,28 @@ func (l *Log) checkpointLoop(every time.Duration) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-			if _, err := l.Checkpoint(ctx); err != nil {
-				l.logger.Error("audit: periodic checkpoint failed", "err", err)
+			if !l.signedRecently(ctx, every/2) {
+				if _, err := l.Checkpoint(ctx); err != nil {
+					l.logger.Error("audit: periodic checkpoint failed", "err", err)
+				}
 			}
 			cancel()
 		}
 	}
+}
+
+// signedRecently reports whether the latest stored checkpoint was signed
+// less than d ago. Instances sharing one log (and its key) each run the
+// periodic loop; the first to tick signs and the others find its checkpoint
+// and skip, so the log gets about one checkpoint per interval, not one per
+// instance. Two that tick together both sign, which is harmless: checkpoints
+// are unique by size and each is checked against the tree before signing.
+func (l *Log) signedRecently(ctx context.Context, d time.Duration) bool {
+	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
+	if err != nil || len(cs) == 0 {
+		return false
+	}
+	return l.now().Sub(cs[0].Time) < d
 }
 
 // SignedCheckpoint is a checkpoint with its signed note.
@@ -552,7 +643,7 @@ func (l *Log) Checkpoint(ctx context.Context) (*SignedCheckpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: tree hash of %d: %w", size, err)
 	}
-	if prev != nil {
+	if prev != nil && prev.Size > 0 { // the empty tree is a prefix of every tree (and ProveTree refuses size 0)
 		proof, err := tlog.ProveTree(size, prev.Size, r)
 		if err != nil {
 			return nil, fmt.Errorf("audit: consistency with checkpoint %d: %w", prev.Size, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -432,5 +433,51 @@ func TestNoBodiesRecordedAsNone(t *testing.T) {
 	want := []BodyMode{BodyNone, BodyNone, BodyPlaintext, BodyPlaintext}
 	if fmt.Sprint(modes) != fmt.Sprint(want) {
 		t.Fatalf("modes %v, want %v", modes, want)
+	}
+}
+
+// A checkpoint of the empty log (a periodic one before the first request)
+// must not stop later checkpoints: the empty tree is a prefix of every tree.
+func TestCheckpointAfterEmptyCheckpoint(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	c0, err := f.log.Checkpoint(ctx)
+	if err != nil || c0.Size != 0 {
+		t.Fatalf("checkpoint of the empty log: %+v, %v", c0, err)
+	}
+	mustAppend(t, f.log, 3, "k1")
+	c3, err := f.log.Checkpoint(ctx)
+	if err != nil || c3.Size != 3 {
+		t.Fatalf("checkpoint after the empty one: %+v, %v", c3, err)
+	}
+	if _, err := Verify(ctx, f.db, f.v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A server whose key differs from the one that signed the stored
+// checkpoints (two servers on one store with different keys) says so when
+// it opens, instead of failing silently at every periodic checkpoint.
+func TestForeignSignerWarns(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	mustAppend(t, f.log, 2, "k1")
+	if _, err := f.log.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := note.GenerateKey(nil, "warden.test/audit/t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	var buf strings.Builder
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	other, err := New(ctx, f.db, Config{CheckpointInterval: -1}, Options{Signer: signer, VerifierKey: vkey, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if !strings.Contains(buf.String(), "not signed with this log's key") {
+		t.Errorf("no warning about the foreign key; log: %q", buf.String())
 	}
 }

@@ -53,6 +53,24 @@ type AuditLog interface {
 	ScanAuditHashes(ctx context.Context, from int64, fn func(index int64, h tlog.Hash) error) error
 }
 
+// AuditTail is implemented by stores that several processes append to at
+// once (PostgreSQL). Package audit uses it instead of AppendAudit when the
+// store has it: an append goes to the end of the log whatever its size, so
+// instances sharing one log interleave their batches without conflicts or
+// retries.
+type AuditTail interface {
+	// AppendAuditTail appends entries at the end of the log in one
+	// transaction that holds the log's write lock throughout: it reads the
+	// size n, calls hashes(n, read) for the stored hashes of entries n,
+	// n+1, ... (exactly what AppendAudit takes for start n), writes entries
+	// and hashes, and returns n. read returns stored hashes as AuditHashes
+	// does, seeing the whole log of n entries. hashes runs with the lock
+	// held, so it must be quick and must not call the store except through
+	// read. If hashes fails nothing is written and its error is returned.
+	// Durability is that of AppendAudit.
+	AppendAuditTail(ctx context.Context, entries []AuditEntry, hashes func(start int64, read func(indexes []int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (int64, error)
+}
+
 // AuditEntry is one entry of the audit log as stored.
 type AuditEntry struct {
 	Index int64

@@ -72,7 +72,15 @@ type cluster struct {
 	all []*instance
 }
 
-func startCluster(t *testing.T, n int) *cluster {
+// options change what startCluster runs.
+type options struct {
+	config string   // YAML appended to the shared config file
+	args   []string // extra arguments of every warden serve
+}
+
+func startCluster(t *testing.T, n int) *cluster { return startClusterWith(t, n, options{}) }
+
+func startClusterWith(t *testing.T, n int, o options) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("cluster tests start three servers; skipped with -short")
@@ -80,15 +88,21 @@ func startCluster(t *testing.T, n int) *cluster {
 	dsn := testenv.PostgresSchema(t)
 	redisURL := testenv.RedisURL(t)
 	c := &cluster{t: t, bin: binary(t)}
-	cfg := filepath.Join(t.TempDir(), "warden.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, "store: %q\nredis: %q\n", dsn, redisURL), 0o600); err != nil {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "warden.yaml")
+	// One log, one signing key: every instance appends to the same audit
+	// log in PostgreSQL and checks the others' checkpoints before signing.
+	body := fmt.Sprintf("store: %q\nredis: %q\naudit:\n  origin: warden.test/audit/cluster\n  signing_key_file: %q\n  checkpoint_interval: 1s\n",
+		dsn, redisURL, filepath.Join(dir, "audit.key"))
+	if err := os.WriteFile(cfg, []byte(body+o.config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
 		in := &instance{Data: t.TempDir(), log: &syncBuffer{}}
 		api, adm := freePort(t), freePort(t)
 		in.URL, in.AdminURL = "http://"+api, "http://"+adm
-		in.cmd = exec.Command(c.bin, "serve", "--config", cfg, "--data", in.Data, "--listen", api, "--admin-listen", adm)
+		args := append([]string{"serve", "--config", cfg, "--data", in.Data, "--listen", api, "--admin-listen", adm}, o.args...)
+		in.cmd = exec.Command(c.bin, args...)
 		in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
 		if err := in.cmd.Start(); err != nil {
 			t.Fatal(err)

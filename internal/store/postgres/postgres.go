@@ -27,11 +27,20 @@
 // rare (operators, the detector), so the serialisation costs nothing on the
 // request path, which only reads.
 //
-// Domains that arrive later (the audit log, incidents, detector profiles)
-// keep their own tables here through Pool. The audit log needs a single total
-// order: allocate its sequence numbers the same way (a lock, then the insert,
-// in one transaction), and let one instance at a time make checkpoints by
-// holding pg_advisory_xact_lock while it signs.
+// The audit log (store.Audit, migrations/0002_audit.sql) keeps one total
+// order across instances the same way: audit_head holds the log's size in
+// one row, and every append locks that row, checks or reads the size,
+// inserts its batch (one multi-row INSERT per table, pipelined) and moves
+// the head, in one transaction. AppendAudit fails with store.ErrConflict
+// when another instance appended first; AppendAuditTail (store.AuditTail,
+// what package audit uses here) appends at whatever the size is, computing
+// the batch's hashes while it holds the lock, so instances never retry.
+// Checkpoints need no lock of their own: they are unique by size, and
+// package audit checks the tree against the latest one before signing.
+//
+// Detector profiles and incidents (store.Detect, migrations/0003_detect.sql)
+// are plain upserts; PutIncident's no-reopen rule is part of the upsert's
+// WHERE, so it holds against a concurrent resolution.
 //
 // # Failures
 //

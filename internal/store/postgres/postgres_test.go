@@ -272,3 +272,19 @@ func TestBadDSN(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditConformance(t *testing.T) {
+	t.Parallel()
+	testenv.PostgresURL(t)
+	storetest.RunAudit(t, func(t *testing.T) store.Audit {
+		return open(t, testenv.PostgresSchema(t))
+	})
+}
+
+func TestDetectConformance(t *testing.T) {
+	t.Parallel()
+	testenv.PostgresURL(t)
+	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore {
+		return open(t, testenv.PostgresSchema(t))
+	})
+}
