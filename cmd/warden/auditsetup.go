@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/wardenhq/warden/internal/audit"
@@ -23,6 +24,11 @@ func openAuditLog(ctx context.Context, st store.Store, cfg *config.Config) (*aud
 	c := cfg.Audit
 	if c.Origin == "" {
 		c.Origin = audit.DefaultOrigin(cfg.Instance)
+	}
+	if _, shared := st.(store.AuditTail); shared && (cfg.Audit.SigningKeyFile == "" || cfg.Audit.Origin == "") {
+		// Instances sharing one log must sign its checkpoints with one key
+		// under one origin, or each one's checkpoints fail on the others.
+		slog.Warn("audit: a shared store without audit.origin and audit.signing_key_file: give every instance the same ones (docs/deployment.md)")
 	}
 	l, err := audit.Open(ctx, as, c, cfg.Data)
 	if err != nil {

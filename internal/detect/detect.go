@@ -976,10 +976,10 @@ func (d *Detector) StepUpAllows(keyID, clientIP, fingerprint string) bool {
 	sh := d.shard(keyID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	p := sh.m[keyID]
-	if p == nil {
-		return false
-	}
+	// An instance that never served the key loads its profile from the
+	// store (saved by whichever instance learned it), so the owner's known
+	// clients pass here too.
+	p := d.profileLocked(context.Background(), sh, keyID)
 	netOK := d.allow.isKnownNet(ip)
 	if !netOK {
 		if e := p.Nets.find(netHash(netOf(ip))); e != nil {
