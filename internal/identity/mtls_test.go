@@ -133,7 +133,7 @@ func TestMTLS(t *testing.T) {
 		for _, a := range set.Authenticators() {
 			k, err := a.Authenticate(r.Context(), r, cred, addr)
 			if err != nil {
-				http.Error(w, err.Error(), 401)
+				http.Error(w, err.Error(), http.StatusUnauthorized)
 				return
 			}
 			if k != nil {

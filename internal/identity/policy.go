@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -214,12 +213,3 @@ func subjectID(s string) string {
 	return "sha256:" + hex.EncodeToString(h[:12])
 }
 
-// names lists the policy names, sorted (for logs and errors).
-func (ps *policies) names() []string {
-	out := make([]string, 0, len(ps.byName))
-	for n := range ps.byName {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}

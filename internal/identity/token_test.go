@@ -150,7 +150,9 @@ func TestTokenExchange(t *testing.T) {
 	// Refusals at the endpoint.
 	canary, canarySecret := e.st.create(t, keys.Spec{Name: "decoy", Kind: keys.KindCanary})
 	_, fenced := e.st.create(t, keys.Spec{Name: "office", CIDRs: []string{"10.0.0.0/8"}})
-	code, tr, _ = e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + secret2})
+	if code, tr, _ = e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + secret2}); code != 200 || tr.AccessToken == "" {
+		t.Fatalf("exchange with a good key: %d %+v", code, tr)
+	}
 	for _, tc := range []struct {
 		name string
 		hdr  map[string]string
