@@ -35,9 +35,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/provider/mock"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -69,37 +72,18 @@ func main() {
 	proxy.Transport = newTransport()
 	proxyURL := serve(proxy)
 
-	dir, err := os.MkdirTemp("", "warden-bench-")
-	check(err)
-	defer os.RemoveAll(dir)
-	db, err := sqlite.Open(ctx, dir)
-	check(err)
-	cfg := config.Default()
-	cfg.Providers = []config.Provider{{Name: "up", Type: "openai", BaseURL: upstream + "/v1"}}
-	cfg.Models = []config.Model{{Name: "mock-echo", Provider: "up"}}
-	cfg.Prices = map[string]config.Price{"mock-echo": {InputPer1K: 0.001, OutputPer1K: 0.002}}
-	bus := &event.Bus{}
-	events, err := os.Create(dir + "/events.jsonl")
-	check(err)
-	jsonl := event.NewJSONL(events)
-	bus.AddAsync("events", jsonl, 1<<16)
-	gw, err := gateway.New(gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("bench"),
-		Metrics: gateway.NewMetrics(prometheus.NewRegistry())})
-	check(err)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	gw.Start(runCtx)
-	_, sec, err := keys.Create(ctx, db, keys.Spec{Name: "bench", RPM: 10_000_000, TPM: 1_000_000_000, MaxConcurrent: 100_000}, time.Now())
-	check(err)
-	ln, err := gateway.Listen("127.0.0.1:0")
-	check(err)
-	go gateway.Serve(runCtx, gateway.NewHTTPServer(gw, cfg.Limits), ln, time.Second)
-	wardenURL := "http://" + ln.Addr().String()
+	base, closeBase := startWarden(runCtx, upstream, false)
+	defer closeBase()
+	full, closeFull := startWarden(runCtx, upstream, true)
+	defer closeFull()
 
 	targets := []target{
 		{"direct", upstream, ""},
 		{"reverseproxy", proxyURL, ""},
-		{"warden", wardenURL, sec.Reveal()},
+		base,
+		full,
 	}
 	client := &http.Client{Transport: newTransport(), Timeout: 30 * time.Second}
 	for _, t := range targets { // warm up connections and code paths
@@ -112,7 +96,7 @@ func main() {
 		f, err := os.Create(*profile)
 		check(err)
 		check(pprof.StartCPUProfile(f))
-		closedLoop(client, targets[2], 32, 10*time.Second)
+		closedLoop(client, targets[3], 32, 10*time.Second)
 		pprof.StopCPUProfile()
 		return
 	}
@@ -125,7 +109,7 @@ func main() {
 	fmt.Fprintf(&report, "## Gateway overhead\n\nMeasured %s by `go run ./bench/gateway` on %s, %d cores (GOMAXPROCS %d), %s.\n",
 		time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(&report, "Load generator, mock upstream, bare proxy and Warden share the machine. Targets are interleaved in %s slices, %d rounds per rate; latency is open-loop (from the intended send time).\n", slice, rounds)
-	fmt.Fprintf(&report, "Warden runs with key lookup, rpm/tpm/concurrency limits, usage accounting, metrics and the event bus writing JSONL.\n\n")
+	fmt.Fprintf(&report, "`warden` runs with key lookup, rpm/tpm/concurrency limits, usage accounting, metrics and the event bus writing JSONL (the issue's configuration); `warden-full` adds what `warden serve` turns on by default: the guard on prompts and answers, the detector, and the audit log as a journal (each answer waits for its group-committed entry).\n\n")
 	fmt.Fprintf(&report, "| rate (req/s) | target | p50 | p99 | added p50 | added p99 | errors |\n|---|---|---|---|---|---|---|\n")
 	type result struct{ p50, p99 time.Duration }
 	verdicts := []string{}
@@ -152,10 +136,13 @@ func main() {
 			}
 			fmt.Fprintf(&report, "| %d | %s | %s | %s | %s | %s | %d |\n", rate, t.name, fmtDur(r.p50), fmtDur(r.p99), added50, added99, errs[t.name])
 		}
-		p, w := res["reverseproxy"], res["warden"]
-		r50 := ratio(w.p50-d.p50, p.p50-d.p50)
-		r99 := ratio(w.p99-d.p99, p.p99-d.p99)
-		verdicts = append(verdicts, fmt.Sprintf("At %d req/s Warden's added latency is %.2fx the bare proxy's at p50 and %.2fx at p99.", rate, r50, r99))
+		p := res["reverseproxy"]
+		for _, name := range []string{"warden", "warden-full"} {
+			w := res[name]
+			r50 := ratio(w.p50-d.p50, p.p50-d.p50)
+			r99 := ratio(w.p99-d.p99, p.p99-d.p99)
+			verdicts = append(verdicts, fmt.Sprintf("At %d req/s %s's added latency is %.2fx the bare proxy's at p50 and %.2fx at p99.", rate, name, r50, r99))
+		}
 	}
 	report.WriteString("\n" + strings.Join(verdicts, "\n") + "\n")
 
@@ -174,7 +161,8 @@ func main() {
 	for _, t := range targets {
 		fmt.Fprintf(&report, "| %s | %.0f |\n", t.name, sat[t.name])
 	}
-	fmt.Fprintf(&report, "\nWarden's throughput is %.0f%% of the bare proxy's.\n", 100*sat["warden"]/sat["reverseproxy"])
+	fmt.Fprintf(&report, "\nWarden's throughput is %.0f%% of the bare proxy's; with guard, detector and audit log %.0f%%.\n",
+		100*sat["warden"]/sat["reverseproxy"], 100*sat["warden-full"]/sat["reverseproxy"])
 
 	// Streams: many concurrent SSE streams; count any that did not end with [DONE].
 	n := 3000
@@ -191,8 +179,62 @@ func main() {
 		check(writeSection(*out, report.String()))
 		fmt.Fprintf(os.Stderr, "wrote %s\n", *out)
 	}
-	cancel()
-	jsonl.Close()
+}
+
+// startWarden runs a gateway in front of upstream on a fresh SQLite store
+// and returns it as a target. full adds the guard, the detector and the
+// audit log, as warden serve runs by default.
+func startWarden(ctx context.Context, upstream string, full bool) (target, func()) {
+	dir, err := os.MkdirTemp("", "warden-bench-")
+	check(err)
+	db, err := sqlite.Open(ctx, dir)
+	check(err)
+	cfg := config.Default()
+	cfg.Data = dir
+	cfg.Providers = []config.Provider{{Name: "up", Type: "openai", BaseURL: upstream + "/v1"}}
+	cfg.Models = []config.Model{{Name: "mock-echo", Provider: "up"}}
+	cfg.Prices = map[string]config.Price{"mock-echo": {InputPer1K: 0.001, OutputPer1K: 0.002}}
+	bus := &event.Bus{}
+	events, err := os.Create(dir + "/events.jsonl")
+	check(err)
+	jsonl := event.NewJSONL(events)
+	bus.AddAsync("events", jsonl, 1<<16)
+	opts := gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("bench"),
+		Metrics: gateway.NewMetrics(prometheus.NewRegistry())}
+	name := "warden"
+	var alog *audit.Log
+	if full {
+		name = "warden-full"
+		g, err := guard.New(guard.Options{})
+		check(err)
+		opts.Guard = g
+		det, err := detect.New(detect.Config{}, detect.Options{Keys: db, Store: db})
+		check(err)
+		bus.AddSync(det)
+		opts.StepUp = det.AllowsStepUp
+		alog, err = audit.Open(ctx, db, audit.Config{Origin: "bench.local/audit"}, dir)
+		check(err)
+		opts.Journal = gateway.JournalFunc(func(ctx context.Context, e *event.Event, prompt, answer []byte) error {
+			_, err := alog.Append(ctx, e, &audit.Bodies{Prompt: prompt, Answer: answer})
+			return err
+		})
+	}
+	gw, err := gateway.New(opts)
+	check(err)
+	gw.Start(ctx)
+	_, sec, err := keys.Create(ctx, db, keys.Spec{Name: "bench", RPM: 10_000_000, TPM: 1_000_000_000, MaxConcurrent: 100_000}, time.Now())
+	check(err)
+	ln, err := gateway.Listen("127.0.0.1:0")
+	check(err)
+	go gateway.Serve(ctx, gateway.NewHTTPServer(gw, cfg.Limits), ln, time.Second)
+	return target{name, "http://" + ln.Addr().String(), sec.Reveal()}, func() {
+		jsonl.Close()
+		if alog != nil {
+			alog.Close()
+		}
+		db.Close()
+		os.RemoveAll(dir)
+	}
 }
 
 func newTransport() *http.Transport {

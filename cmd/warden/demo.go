@@ -37,15 +37,19 @@ var demoScenes = []struct {
 	run   func(ctx context.Context, env *demoEnv) error
 }{
 	{"A key with limits", demoCoreScene},
+	{"A key leaks onto a web page", demoLeakScene},
+	{"A key is stolen, probed and resold", demoDetectScene},
 }
 
 func newDemoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
-		Short: "Watch Warden work: a key, its limits, and a refusal, on the mock provider",
+		Short: "Watch Warden work: limits, a leaked key revoked, a stolen key contained",
 		Long: `Starts Warden in process on the built-in mock provider with a throwaway data
-directory, creates a key, makes a few requests (one of them refused) and tells
-in plain words what happened. Nothing leaves this machine.`,
+directory and tells in plain words what happens in three scenes: a key with
+limits (one request refused); a key pasted into a web page, found by the
+scanner and revoked; a key stolen, probed and resold, detected and contained
+(simulated traffic replayed through the detector). Nothing leaves this machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -13,13 +13,6 @@ import (
 	"github.com/wardenhq/warden/internal/scan/source"
 )
 
-func init() {
-	demoScenes = append(demoScenes, struct {
-		title string
-		run   func(ctx context.Context, env *demoEnv) error
-	}{"A key leaks onto a web page", demoLeakScene})
-}
-
 // demoLeakScene pastes a key into a local "public" page and its script,
 // crawls the site, revokes what it finds and shows the key refused.
 func demoLeakScene(ctx context.Context, env *demoEnv) error {

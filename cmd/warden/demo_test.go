@@ -20,7 +20,7 @@ func TestDemoScenes(t *testing.T) {
 			t.Fatalf("scene %q: %v", sc.title, err)
 		}
 	}
-	for _, want := range []string{"answer \"Hello, Warden!\"", "403 model_not_allowed", "429 rate_limit_exceeded", "401 invalid_api_key", "revoked: true", "The next use of the leaked key: 401"} {
+	for _, want := range []string{"answer \"Hello, Warden!\"", "403 model_not_allowed", "429 rate_limit_exceeded", "401 invalid_api_key", "revoked: true", "The next use of the leaked key: 401", "step_up"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

@@ -32,7 +32,7 @@ runs on it: the server picks up changes within a second.`,
 		newKeysStatusCmd("suspend", "Suspend a key (reversible with resume)"),
 		newKeysStatusCmd("resume", "Resume a suspended key"),
 		newKeysStatusCmd("revoke", "Revoke a key for good"),
-		newKeysDeleteCmd(), newKeysUpdateCmd())
+		newKeysDeleteCmd(), newKeysUpdateCmd(), newKeysAuditCmd())
 	return cmd
 }
 

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/scan"
+	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/sqlite"
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
@@ -64,8 +66,13 @@ func TestScanCommandRevokes(t *testing.T) {
 	}
 	db, _ = sqlite.Open(ctx, data)
 	defer db.Close()
-	if got, _ := db.KeyByID(ctx, k.ID); got.Status != keys.StatusRevoked {
-		t.Fatalf("status %s", got.Status)
+	if got, _ := db.KeyByID(ctx, k.ID); got.Status != keys.StatusRevoked || got.StatusBy != "scanner" {
+		t.Fatalf("status %s by %s", got.Status, got.StatusBy)
+	}
+	// The revocation is on record as an incident that says where the key was.
+	incs, err := db.ListIncidents(ctx, store.IncidentFilter{KeyID: k.ID})
+	if err != nil || len(incs) != 1 || !strings.Contains(incs[0].Title, "app.env") || incs[0].Action != "revoke" {
+		t.Fatalf("incidents %+v %v", incs, err)
 	}
 
 	// A baseline of that report makes the next scan clean.

@@ -18,17 +18,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/wardenhq/warden/internal/admin"
+	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/console"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
 	"github.com/wardenhq/warden/internal/scan/revoke"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 func init() { register(newServeCmd) }
 
 type serveFlags struct {
-	config, listen, adminListen, trusted, events, logFormat, logLevel string
+	config, listen, adminListen, trusted, events, record, logFormat, logLevel string
 }
 
 func newServeCmd() *cobra.Command {
@@ -59,6 +65,7 @@ SIGTERM or SIGINT drains in-flight requests and streams, then stops.`,
 	fl.StringVar(&f.adminListen, "admin-listen", "", "address of the admin API and /metrics (default 127.0.0.1:8081)")
 	fl.StringVar(&f.trusted, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
 	fl.StringVar(&f.events, "events", "", "append one JSON line per request event to this file")
+	fl.StringVar(&f.record, "record", "", "append every request to this file in the replay format (credentials replaced by key ids), for warden replay")
 	fl.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
 	return cmd
@@ -87,6 +94,9 @@ func loadConfig(cmd *cobra.Command, f serveFlags) (*config.Config, error) {
 	if f.events != "" {
 		cfg.Events = f.events
 	}
+	if f.record != "" {
+		cfg.Record = f.record
+	}
 	if f.logFormat != "" {
 		cfg.Log.Format = f.logFormat
 	}
@@ -110,11 +120,31 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	slog.SetDefault(logger)
 
-	st, err := openStore(ctx, cfg.Data)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	be, err := openBackends(ctx, cfg, reg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer be.Close()
+	// raw is the store itself (it also keeps the audit log, profiles and
+	// incidents); st is what changes keys: with Redis, every change is
+	// published so all instances drop their cached copy at once.
+	raw := be.store
+	st := raw
+	var keyChanges func(context.Context, func([]string)) error
+	if be.redis != nil {
+		st = fanout.Notify(raw, fanout.NewPublisher(be.redis, ""), nil)
+		keyChanges = func(ctx context.Context, changed func([]string)) error {
+			rev, err := gateway.CatchUp(ctx, raw)
+			if err != nil {
+				return err
+			}
+			return fanout.NewWatcher(raw, be.redis, fanout.Options{Since: rev}).Run(ctx, changed)
+		}
+	}
 	adminToken, err := secretFile(filepath.Join(cfg.Data, "admin.token"), "wadm_")
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -134,38 +164,100 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		defer sink.Close()
 		bus.AddAsync("events-file", sink, 65536)
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	alog, err := openAuditLog(ctx, raw, cfg)
+	if err != nil {
+		return err
+	}
+	defer alog.Close()
+	var recorder func(*record.Record)
+	if cfg.Record != "" {
+		rw, err := newRecordFile(cfg.Record)
+		if err != nil {
+			return err
+		}
+		defer rw.close()
+		recorder = rw.add
+	}
+	det, err := newDetection(cfg, st, raw)
+	if err != nil {
+		return err
+	}
+	bus.AddSync(det.d)
+	// Security console: live events and per-minute stats for its charts,
+	// with the detector's risk per key.
+	live := admin.NewLive(admin.LiveOptions{Risk: det.d.Risk})
+	bus.AddAsync("console-live", live, 65536)
 	extra := map[string]http.Handler{}
 	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
 		keyStore := &revoke.Store{Keys: st}
+		if ds, ok := raw.(store.Incidents); ok {
+			keyStore.OnRevoke = leakRecorder(ds, "github", det.disp.Notify)
+		}
 		extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
 			Lookup: keyStore, Revoker: keyStore}
 		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
 	}
+	g, policies, err := newGuard(cfg.Guard)
+	if err != nil {
+		return err
+	}
+	kl, err := newKeyless(cfg, bus)
+	if err != nil {
+		return err
+	}
+	kl.addRoutes(extra)
 	gw, err := gateway.New(gateway.Options{
-		Extra:        extra,
-		Config:       cfg,
-		Store:        st,
-		Bus:          bus,
-		Metrics:      gateway.NewMetrics(reg),
-		PseudonymKey: []byte(pseudo),
+		Authenticators: kl.authenticators(),
+		Guard:          g,
+		GuardPolicy:    policies,
+		Journal:        auditJournal(alog),
+		StepUp:         det.d.AllowsStepUp,
+		Recorder:       recorder,
+		KeyChanges:     keyChanges,
+		Extra:          extra,
+		Config:         cfg,
+		Store:          st,
+		Bus:            bus,
+		Rater:          be.rater,
+		Gate:           be.gate,
+		Metrics:        gateway.NewMetrics(reg),
+		PseudonymKey:   []byte(pseudo),
 	})
 	if err != nil {
 		return err
 	}
 
+	kl.gw = gw
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bgDone := gw.Start(runCtx)
+	kl.warm(runCtx)
+	det.apply = gw.InvalidateKey
+	detDone := make(chan struct{})
+	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
-	adm := newAdminServer(st, adminToken, "admin")
+	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler(), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
+	adm.OnKeyChange = gw.InvalidateKey // changes made here hold from the next request
+	var scopes audit.Incidents
+	if ds := incidentsOf(raw); ds != nil {
+		scopes = incidentScopes(ds)
+	}
+	adm.Mount(audit.APIPrefix, audit.Handler(alog, scopes))
 	adminMux := http.NewServeMux()
-	adminMux.Handle("/admin/", adm.Handler())
+	live.Mount(adm)
+	adminAPI := adm.Handler()
+	adminMux.Handle("/admin/", adminAPI)
+	// Security console (internal/console): the web UI under /console/, calling
+	// the admin API under a cookie session.
+	con := &console.Handler{Token: adminToken, Admin: adminAPI}
+	adminMux.Handle(console.Prefix, con)
+	adminMux.Handle("/console", con)
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 
-	ln, err := gateway.Listen(cfg.Listen)
+	ln, scheme, err := listenMain(cfg)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
@@ -177,7 +269,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if cfg.UsesMock() {
 		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(gw.Models(), ","))
 	}
-	slog.Info("warden serving", "api", "http://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
+	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
 		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
 
 	sctx, stopServers := context.WithCancel(ctx)
@@ -199,6 +291,8 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	slog.Info("warden stopping: flushing usage and events")
 	cancel()
 	<-bgDone
+	<-detDone
+	det.close(context.Background())
 	bus.Close()
 	return first
 }

@@ -20,6 +20,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -46,6 +47,14 @@ type Server struct {
 	By string
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// OnStatus, when set, is told of every status change made through the
+	// API (to record incidents and alert owners). reason is what the caller
+	// gave. nil tells nobody.
+	OnStatus func(ctx context.Context, k *keys.Key, by, reason string)
+	// OnKeyChange, when set, is told the id of every key the API changed
+	// (so the local gateway honours it from the next request). nil: the
+	// gateway's change feed picks it up within its poll interval.
+	OnKeyChange func(ctx context.Context, id string)
 
 	mux *http.ServeMux
 }
@@ -303,7 +312,14 @@ func (s *Server) patchKey(w http.ResponseWriter, r *http.Request) {
 		StoreError(w, err)
 		return
 	}
+	s.changed(r.Context(), k.ID)
 	JSON(w, http.StatusOK, KeyView{Key: k})
+}
+
+func (s *Server) changed(ctx context.Context, id string) {
+	if s.OnKeyChange != nil {
+		s.OnKeyChange(ctx, id)
+	}
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
@@ -311,6 +327,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
 		StoreError(w, err)
 		return
 	}
+	s.changed(r.Context(), r.PathValue("id"))
 	JSON(w, http.StatusOK, map[string]any{"deleted": r.PathValue("id")})
 }
 
@@ -336,6 +353,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 		StoreError(w, err)
 		return
 	}
+	s.changed(r.Context(), r.PathValue("id"))
 	JSON(w, http.StatusCreated, KeyView{Key: k, Secret: sec.Reveal()})
 }
 
@@ -353,10 +371,19 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 		if req.By != "" {
 			by = truncate(req.By, 64)
 		}
+		prev, err := s.Store.KeyByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			StoreError(w, err)
+			return
+		}
 		k, err := keys.SetStatus(r.Context(), s.Store, r.PathValue("id"), st, truncate(req.Reason, 1000), by, s.now())
 		if err != nil {
 			StoreError(w, err)
 			return
+		}
+		s.changed(r.Context(), k.ID)
+		if s.OnStatus != nil && prev.Status != k.Status {
+			s.OnStatus(r.Context(), k, by, req.Reason)
 		}
 		JSON(w, http.StatusOK, KeyView{Key: k})
 	}

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/detect"
 	"gopkg.in/yaml.v3"
 )
 
@@ -56,9 +58,26 @@ type Config struct {
 	Models         []Model          `yaml:"models"`
 	Prices         map[string]Price `yaml:"prices"`
 	SecretScanning SecretScanning   `yaml:"secret_scanning"`
+	Guard          Guard            `yaml:"guard"`
+	Audit          audit.Config     `yaml:"audit"`
+	Detect         detect.Config    `yaml:"detect"`
+
+	// TLS and Identity: HTTPS and mutual TLS on the main listener, and
+	// credentials other than keys (see identity.go in this package).
+	TLS      TLS      `yaml:"tls"`
+	Identity Identity `yaml:"identity"`
 
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
+}
+
+// Guard configures the guardrails. They are on by default with the guard's
+// default policy; Policy and Teams take the guard's policy format (see
+// docs/guard-model-card.md), decoded strictly when the server starts.
+type Guard struct {
+	Disabled bool                      `yaml:"disabled"`
+	Policy   map[string]any            `yaml:"policy"` // the default policy
+	Teams    map[string]map[string]any `yaml:"teams"`  // policies by key owner
 }
 
 // SecretScanning configures the GitHub secret-scanning partner endpoint,
@@ -92,7 +111,11 @@ type Limits struct {
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"` // max gap between stream chunks; default 60s
 	Retries           int           `yaml:"retries"`             // upstream retries of 429/5xx before any byte reached the client; default 2
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`    // drain time on SIGTERM; default 30s
-	FailOpen          bool          `yaml:"fail_open"`           // when the limit backend fails: admit (true) or refuse (false, default)
+	// OnBackendFailure decides limits while the shared limit backend (Redis)
+	// is unreachable: "local" (default: each instance enforces each key's
+	// limits on its own, so N instances admit at most N times the limit),
+	// "closed" (refuse with 503) or "open" (admit).
+	OnBackendFailure string `yaml:"on_backend_failure"`
 }
 
 // Provider is one upstream.
@@ -239,6 +262,14 @@ func (c *Config) Validate() error {
 		if _, err := ParsePrefix(s); err != nil {
 			return fmt.Errorf("config: trusted_proxies: %w", err)
 		}
+	}
+	if err := c.validateIdentity(); err != nil {
+		return err
+	}
+	switch c.Limits.OnBackendFailure {
+	case "", "local", "closed", "open":
+	default:
+		return fmt.Errorf("config: limits.on_backend_failure: %q, want local, closed or open", c.Limits.OnBackendFailure)
 	}
 	if c.Limits.MaxBodyBytes <= 0 || c.Limits.MaxResponseBytes <= 0 {
 		return errors.New("config: limits: sizes must be positive")

@@ -14,11 +14,17 @@ import (
 // writes the sums to the store every interval, so the hot path never waits
 // for a database write. Budget checks see the store's figure (refreshed at
 // most every refresh interval, so other instances' spend shows up) plus
-// what this instance has not flushed yet.
+// what this instance has not flushed yet. State is sharded by key id, so
+// requests on different keys rarely contend.
 type ledger struct {
 	store   store.Store
 	refresh time.Duration
+	shards  [ledgerShards]ledgerShard
+}
 
+const ledgerShards = 32
+
+type ledgerShard struct {
 	mu      sync.Mutex
 	pending map[usageKey]store.Spend
 	touched map[string]store.KeyUse
@@ -33,34 +39,49 @@ type storedSpend struct {
 }
 
 func newLedger(s store.Store) *ledger {
-	return &ledger{store: s, refresh: 5 * time.Second,
-		pending: map[usageKey]store.Spend{}, touched: map[string]store.KeyUse{}, stored: map[usageKey]storedSpend{}}
+	l := &ledger{store: s, refresh: 5 * time.Second}
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.pending, sh.touched, sh.stored = map[usageKey]store.Spend{}, map[string]store.KeyUse{}, map[usageKey]storedSpend{}
+	}
+	return l
+}
+
+func (l *ledger) shard(keyID string) *ledgerShard {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(keyID); i++ {
+		h ^= uint32(keyID[i])
+		h *= 16777619
+	}
+	return &l.shards[h%ledgerShards]
 }
 
 func month(t time.Time) string { return t.UTC().Format("2006-01") }
 
+func addSpend(a, b store.Spend) store.Spend {
+	return store.Spend{Requests: a.Requests + b.Requests, Tokens: a.Tokens + b.Tokens, CostUSD: a.CostUSD + b.CostUSD}
+}
+
 // add records one request's use.
 func (l *ledger) add(keyID string, at time.Time, ip string, sp store.Spend) {
 	k := usageKey{keyID, month(at)}
-	l.mu.Lock()
-	p := l.pending[k]
-	p.Requests += sp.Requests
-	p.Tokens += sp.Tokens
-	p.CostUSD += sp.CostUSD
-	l.pending[k] = p
-	if u, ok := l.touched[keyID]; !ok || at.After(u.At) {
-		l.touched[keyID] = store.KeyUse{ID: keyID, At: at, IP: ip}
+	sh := l.shard(keyID)
+	sh.mu.Lock()
+	sh.pending[k] = addSpend(sh.pending[k], sp)
+	if u, ok := sh.touched[keyID]; !ok || at.After(u.At) {
+		sh.touched[keyID] = store.KeyUse{ID: keyID, At: at, IP: ip}
 	}
-	l.mu.Unlock()
+	sh.mu.Unlock()
 }
 
 // spent returns the key's spend in the month of at.
 func (l *ledger) spent(ctx context.Context, keyID string, at time.Time) (float64, error) {
 	k := usageKey{keyID, month(at)}
-	l.mu.Lock()
-	st, ok := l.stored[k]
-	pend := l.pending[k].CostUSD
-	l.mu.Unlock()
+	sh := l.shard(keyID)
+	sh.mu.Lock()
+	st, ok := sh.stored[k]
+	pend := sh.pending[k].CostUSD
+	sh.mu.Unlock()
 	if !ok || time.Since(st.fetched) > l.refresh {
 		sp, err := l.store.UsageOf(ctx, keyID, k.month)
 		if err != nil {
@@ -69,10 +90,10 @@ func (l *ledger) spent(ctx context.Context, keyID string, at time.Time) (float64
 			}
 			return 0, err
 		}
-		l.mu.Lock()
-		l.stored[k] = storedSpend{spend: sp, fetched: time.Now()}
-		pend = l.pending[k].CostUSD
-		l.mu.Unlock()
+		sh.mu.Lock()
+		sh.stored[k] = storedSpend{spend: sp, fetched: time.Now()}
+		pend = sh.pending[k].CostUSD
+		sh.mu.Unlock()
 		st.spend = sp
 	}
 	return st.spend.CostUSD + pend, nil
@@ -80,36 +101,32 @@ func (l *ledger) spent(ctx context.Context, keyID string, at time.Time) (float64
 
 // flush writes pending sums to the store.
 func (l *ledger) flush(ctx context.Context) {
-	l.mu.Lock()
-	pending, touched := l.pending, l.touched
-	l.pending, l.touched = map[usageKey]store.Spend{}, map[string]store.KeyUse{}
-	l.mu.Unlock()
-	for k, sp := range pending {
-		if err := l.store.AddUsage(ctx, k.id, k.month, sp); err != nil {
-			slog.Error("ledger: cannot record usage; will retry", "key", k.id, "err", err)
-			l.mu.Lock()
-			p := l.pending[k]
-			p.Requests += sp.Requests
-			p.Tokens += sp.Tokens
-			p.CostUSD += sp.CostUSD
-			l.pending[k] = p
-			l.mu.Unlock()
-			continue
+	var uses []store.KeyUse
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		pending, touched := sh.pending, sh.touched
+		sh.pending, sh.touched = map[usageKey]store.Spend{}, map[string]store.KeyUse{}
+		sh.mu.Unlock()
+		for k, sp := range pending {
+			err := l.store.AddUsage(ctx, k.id, k.month, sp)
+			sh.mu.Lock()
+			if err != nil {
+				sh.pending[k] = addSpend(sh.pending[k], sp) // keep it for the next flush
+			} else if st, ok := sh.stored[k]; ok {
+				st.spend = addSpend(st.spend, sp)
+				sh.stored[k] = st
+			}
+			sh.mu.Unlock()
+			if err != nil {
+				slog.Error("ledger: cannot record usage; will retry", "key", k.id, "err", err)
+			}
 		}
-		l.mu.Lock()
-		if st, ok := l.stored[k]; ok {
-			st.spend.Requests += sp.Requests
-			st.spend.Tokens += sp.Tokens
-			st.spend.CostUSD += sp.CostUSD
-			l.stored[k] = st
-		}
-		l.mu.Unlock()
-	}
-	if len(touched) > 0 {
-		uses := make([]store.KeyUse, 0, len(touched))
 		for _, u := range touched {
 			uses = append(uses, u)
 		}
+	}
+	if len(uses) > 0 {
 		if err := l.store.TouchKeys(ctx, uses); err != nil {
 			slog.Warn("ledger: cannot record last use", "err", err)
 		}

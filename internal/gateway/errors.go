@@ -21,17 +21,18 @@ type apiError struct {
 	Param   string
 	// Refusal names the pipeline stage that refused, for the Event.
 	Refusal string
-	// Extra fields merged into the error object (Azure content filter results).
-	Extra map[string]any
+	// Raw, when set, is the whole answer body (the guard's Azure-shaped
+	// content_filter error), written instead of the OpenAI shape.
+	Raw []byte
 }
 
 func (e *apiError) body() []byte {
+	if e.Raw != nil {
+		return e.Raw
+	}
 	obj := map[string]any{"message": e.Message, "type": e.Type, "param": nil, "code": e.Code}
 	if e.Param != "" {
 		obj["param"] = e.Param
-	}
-	for k, v := range e.Extra {
-		obj[k] = v
 	}
 	b, _ := json.Marshal(map[string]any{"error": obj})
 	return b
@@ -71,6 +72,8 @@ var (
 		Message: "The upstream service did not answer in time."}
 	errUpstreamAuth = &apiError{Status: 502, Type: "server_error", Code: "upstream_auth_failed", Refusal: "",
 		Message: "Warden could not authenticate to the upstream service. Tell your Warden administrator."}
+	errJournal = &apiError{Status: 503, Type: "server_error", Code: "audit_unavailable", Refusal: "audit",
+		Message: "Warden could not record this request in its audit log, so it does not answer it. Retry shortly."}
 	errInternal = &apiError{Status: 500, Type: "server_error", Code: "internal_error",
 		Message: "Warden had an internal error while processing your request."}
 )

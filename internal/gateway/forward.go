@@ -113,6 +113,10 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
+// maxJournalAnswer bounds how much of a streamed answer is kept for the
+// journal (which cuts bodies further by its own policy).
+const maxJournalAnswer = 1 << 20
+
 // usage is the token count in any of the API's answer shapes.
 type usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
@@ -172,9 +176,15 @@ func (x *exchange) relayWhole(resp *http.Response) {
 			}
 		}
 	}
+	if resp.StatusCode == 200 {
+		b = x.inspectAnswer(b)
+	}
 	x.account()
 	x.ev.ResponseLen = int64(len(b))
-	x.publish()
+	if !x.publish(b) {
+		writeAPIError(x.w, errJournal)
+		return
+	}
 	h := x.w.Header()
 	h.Set("Content-Type", resp.Header.Get("Content-Type"))
 	h.Set("Content-Length", strconv.Itoa(len(b)))
@@ -229,8 +239,9 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 	br := bufio.NewReaderSize(resp.Body, 32<<10)
 	var ev bytes.Buffer // one SSE event, up to its blank line
 	var u usage
-	done := false
-	clientGone := false
+	done, clientGone, blocked := false, false, false
+	sg := x.newStreamGuard()
+	var answer bytes.Buffer // what the client received, for the journal
 	const maxEvent = 4 << 20
 	for {
 		line, err := br.ReadSlice('\n')
@@ -251,26 +262,41 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 		}
 		if ev.Len() > 0 {
 			keep := x.inspectEvent(ev.Bytes(), &u, injected, &done)
+			out := [][]byte{ev.Bytes()}
+			if sg != nil && keep {
+				out, blocked = sg.filter(ev.Bytes())
+			}
 			if keep && !clientGone {
-				if _, werr := x.w.Write(ev.Bytes()); werr != nil {
-					clientGone = true
-				} else {
-					x.ev.ResponseLen += int64(ev.Len())
+				for _, o := range out {
+					if _, werr := x.w.Write(o); werr != nil {
+						clientGone = true
+						break
+					}
+					x.ev.ResponseLen += int64(len(o))
+					if x.s.opts.Journal != nil && answer.Len() < maxJournalAnswer {
+						answer.Write(o[:min(len(o), maxJournalAnswer-answer.Len())])
+					}
+				}
+				if !clientGone && len(out) > 0 {
 					rc.Flush()
 				}
 			}
 			ev.Reset()
 		}
-		if err != nil || clientGone {
+		if err != nil || clientGone || blocked {
 			break
 		}
+	}
+	if blocked {
+		done = true // ended cleanly, by the guard
+		x.s.opts.Metrics.streamCutByGuard()
 	}
 	if !done {
 		x.ev.StreamCut = true
 	}
 	u.add(x)
 	x.account()
-	x.publish()
+	x.publish(answer.Bytes())
 	if !done && !clientGone {
 		// The upstream broke off. End the client's stream the same way, so
 		// its SDK reports an error instead of taking a torso for an answer.

@@ -40,10 +40,12 @@ import (
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
 	"github.com/wardenhq/warden/internal/provider"
 	"github.com/wardenhq/warden/internal/provider/mock"
+	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -67,12 +69,30 @@ type Options struct {
 	// this network and fingerprint may pass (known to the key's profile).
 	// nil refuses every request of a key under step-up.
 	StepUp func(k *keys.Key, addr netip.Addr, fingerprint string) bool
-	// Guard inspects prompts and answers. nil inspects nothing.
-	Guard Guard
+	// Guard inspects prompts, answers and streams. nil inspects nothing.
+	Guard *guard.Guard
+	// GuardPolicy returns the guard policy for a key (from its "guard"
+	// policy document, its team's, or the server default). nil means
+	// guard.DefaultPolicy for every key.
+	GuardPolicy func(k *keys.Key) *guard.Policy
 	// Authenticators recognise credentials other than Warden keys
 	// (workload-identity JWTs, short-lived tokens, client certificates).
 	// They run in order before the key look-up; none means keys only.
 	Authenticators []Authenticator
+	// KeyChanges, when set, replaces the gateway's own poll of the store's
+	// key change log: it runs until ctx ends and calls changed with the ids
+	// of keys changed anywhere (e.g. Redis pub/sub with a poll fallback,
+	// package fanout), so revocations reach every instance at once.
+	KeyChanges func(ctx context.Context, changed func(ids []string)) error
+	// Recorder, when set, receives every request as a replayable record
+	// (warden serve --record), credentials replaced by the key id and
+	// secrets in bodies masked. It must not block: queue and write elsewhere.
+	Recorder func(*record.Record)
+	// Journal, when set, records every event durably before its answer is
+	// released (the audit log). If it fails, the client gets 503 instead of
+	// the answer: no request is answered without its record. Streams are
+	// recorded when they end, since their answer is already flowing.
+	Journal Journal
 	// Extra routes served on the main listener before the API routes, such
 	// as the GitHub secret-scanning partner endpoint. They get no Event.
 	Extra map[string]http.Handler
@@ -189,12 +209,29 @@ func (s *Server) Models() []string { return s.models }
 // ctx ends. Call it once; it returns at once.
 func (s *Server) Start(ctx context.Context) (done <-chan struct{}) {
 	ch := make(chan struct{})
-	go s.cache.watch(ctx, 250*time.Millisecond)
+	if s.opts.KeyChanges != nil {
+		go func() {
+			err := s.opts.KeyChanges(ctx, func(ids []string) { s.cache.invalidate(ctx, ids, time.Now()) })
+			if err != nil && ctx.Err() == nil {
+				slog.Error("gateway: key change feed stopped; falling back to polling", "err", err)
+				s.cache.watch(ctx, 250*time.Millisecond)
+			}
+		}()
+	} else {
+		go s.cache.watch(ctx, 250*time.Millisecond)
+	}
 	go func() {
 		s.ledger.run(ctx, time.Second)
 		close(ch)
 	}()
 	return ch
+}
+
+// InvalidateKey drops a key's cached record at once, so a decision taken
+// on it (a suspension, a step-up) holds from the very next request on this
+// instance, without waiting for the change feed.
+func (s *Server) InvalidateKey(ctx context.Context, id string) {
+	s.cache.invalidate(ctx, []string{id}, time.Now())
 }
 
 // Flush writes pending usage to the store now (used by replay and tests).
@@ -211,12 +248,18 @@ func (s *Server) ServeAt(w http.ResponseWriter, r *http.Request, t time.Time) {
 	s.serve(w, r, t)
 }
 
-// Guard inspects text on its way in and out. Implementations must be safe
-// for concurrent use. See package guard.
-type Guard interface {
-	// CheckPrompt judges a request body before it is forwarded. A non-nil
-	// refusal is answered to the client instead of forwarding.
-	CheckPrompt(ctx context.Context, k *keys.Key, e provider.Endpoint, raw []byte) (verdicts []event.Verdict, refusal *Refusal)
+// Journal durably records one event with the request's prompt and answer
+// bodies (which it may keep, hash or drop by its own policy).
+type Journal interface {
+	Record(ctx context.Context, e *event.Event, prompt, answer []byte) error
+}
+
+// JournalFunc adapts a function to a Journal.
+type JournalFunc func(ctx context.Context, e *event.Event, prompt, answer []byte) error
+
+// Record calls f.
+func (f JournalFunc) Record(ctx context.Context, e *event.Event, prompt, answer []byte) error {
+	return f(ctx, e, prompt, answer)
 }
 
 // Authenticator recognises a credential that is not a Warden key. cred is
@@ -232,16 +275,6 @@ type Guard interface {
 // concurrent use and must not keep r.
 type Authenticator interface {
 	Authenticate(ctx context.Context, r *http.Request, cred string, addr netip.Addr) (*keys.Key, error)
-}
-
-// Refusal is an answer a hook gives instead of the upstream's.
-type Refusal struct {
-	Status  int
-	Code    string
-	Type    string
-	Message string
-	Stage   string
-	Extra   map[string]any
 }
 
 func (s *Server) pseudonym(keyID, user string) string {

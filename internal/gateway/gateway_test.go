@@ -31,6 +31,11 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, mutate, nil)
+}
+
+func newHarnessWith(t *testing.T, mutate func(*config.Config), opts func(*Options)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
@@ -49,7 +54,11 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 		h.events = append(h.events, e)
 		h.mu.Unlock()
 	}))
-	gw, err := New(Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("test")})
+	o := Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("test")}
+	if opts != nil {
+		opts(&o)
+	}
+	gw, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,5 +528,34 @@ func TestStreamsNeverCutUnderLoad(t *testing.T) {
 	wg.Wait()
 	if cut > 0 {
 		t.Errorf("%d of %d streams cut", cut, n)
+	}
+}
+
+func TestNoAnswerWithoutJournal(t *testing.T) {
+	fail := false
+	var recorded []string
+	h := newHarnessWith(t, nil, func(o *Options) {
+		o.Journal = JournalFunc(func(_ context.Context, e *event.Event, prompt, answer []byte) error {
+			if fail {
+				return fmt.Errorf("disk full")
+			}
+			recorded = append(recorded, string(prompt)+" => "+string(answer))
+			return nil
+		})
+	})
+	_, k := h.key(keys.Spec{})
+	if r := h.do("POST", "/v1/chat/completions", bearer(k), chat); r.status != 200 {
+		t.Fatalf("%d", r.status)
+	}
+	if len(recorded) != 1 || !strings.Contains(recorded[0], `"hello"`) || !strings.Contains(recorded[0], "chat.completion") {
+		t.Errorf("journal got %q", recorded)
+	}
+	fail = true
+	r := h.do("POST", "/v1/chat/completions", bearer(k), chat)
+	if r.status != 503 || r.errCode() != "audit_unavailable" || strings.Contains(r.body, "hello") {
+		t.Errorf("journal down: %d %s", r.status, r.body)
+	}
+	if e := h.lastEvent(); e.Status != 503 || e.Refusal != "audit" {
+		t.Errorf("event %d %s", e.Status, e.Refusal)
 	}
 }

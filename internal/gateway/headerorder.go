@@ -115,3 +115,12 @@ func (l orderListener) Accept() (net.Conn, error) {
 	}
 	return &orderConn{Conn: c}, nil
 }
+
+type headerNamesKey struct{}
+
+// WithHeaderNames returns a context that tells the gateway the order of the
+// request's header names, for requests that did not come from a connection
+// (replay of recorded traffic). Names are lower-cased by the caller.
+func WithHeaderNames(ctx context.Context, names []string) context.Context {
+	return context.WithValue(ctx, headerNamesKey{}, names)
+}

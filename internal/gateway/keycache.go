@@ -21,7 +21,7 @@ type keyCache struct {
 	ttl   time.Duration
 	max   int
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // readers are every request; writers are misses and changes
 	entries map[keys.Hash]cacheEntry
 	byID    map[string]keys.Hash
 }
@@ -38,9 +38,9 @@ func newKeyCache(s store.Keys, ttl time.Duration, max int) *keyCache {
 // lookup returns the key with hash h, or nil if there is none. The returned
 // key is shared: callers must not modify it.
 func (c *keyCache) lookup(ctx context.Context, h keys.Hash, now time.Time) (*keys.Key, error) {
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.entries[h]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		return e.key, nil
 	}
@@ -83,29 +83,53 @@ func (c *keyCache) put(h keys.Hash, k *keys.Key, now time.Time) {
 	}
 }
 
-// invalidate refreshes the entries of the named keys from the store.
+// invalidate refreshes the cached entries of the named keys from the
+// store. Keys that are not cached cost nothing: a later look-up reads them
+// fresh anyway.
 func (c *keyCache) invalidate(ctx context.Context, ids []string, now time.Time) {
 	for _, id := range ids {
 		c.mu.Lock()
-		if h, ok := c.byID[id]; ok {
+		h, cached := c.byID[id]
+		if cached {
 			delete(c.entries, h)
 			delete(c.byID, id)
 		}
 		c.mu.Unlock()
 		k, err := c.store.KeyByID(ctx, id)
 		if err != nil {
-			continue // deleted: nothing to cache; its old entry is gone
+			continue // deleted or unreadable: its old entry is gone
 		}
 		c.mu.Lock()
-		delete(c.entries, k.Hash) // a new key may shadow a negative entry
+		_, negative := c.entries[k.Hash]
+		if negative {
+			delete(c.entries, k.Hash) // a new key may shadow a negative entry
+		}
 		c.mu.Unlock()
-		c.put(k.Hash, k, now)
+		if cached || negative {
+			c.put(k.Hash, k, now)
+		}
+	}
+}
+
+// CatchUp reads the change log up to its current end and returns that
+// revision, so a watcher starts from now instead of replaying history.
+func CatchUp(ctx context.Context, s store.Keys) (int64, error) {
+	var rev int64
+	for {
+		ids, next, err := s.KeysChangedSince(ctx, rev)
+		if err != nil {
+			return rev, err
+		}
+		if len(ids) == 0 || next == rev {
+			return next, nil
+		}
+		rev = next
 	}
 }
 
 // watch polls the store for changed keys until ctx ends.
 func (c *keyCache) watch(ctx context.Context, every time.Duration) {
-	_, rev, err := c.store.KeysChangedSince(ctx, 0)
+	rev, err := CatchUp(ctx, c.store)
 	if err != nil {
 		slog.Warn("key cache: cannot read key changes", "err", err)
 	}

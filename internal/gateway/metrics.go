@@ -17,6 +17,7 @@ type Metrics struct {
 	tokens    *prometheus.CounterVec
 	cost      *prometheus.CounterVec
 	streamCut prometheus.Counter
+	guardCut  prometheus.Counter
 }
 
 // NewMetrics registers the gateway's series with reg.
@@ -37,7 +38,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		streamCut: prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_streams_cut_total",
 			Help: "Streams that ended before the upstream finished (client gone, upstream broke, or guard)."}),
 	}
-	reg.MustRegister(m.requests, m.refusals, m.latency, m.upstream, m.tokens, m.cost, m.streamCut)
+	m.guardCut = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_streams_filtered_total",
+		Help: "Streams the guard ended with finish_reason content_filter."})
+	reg.MustRegister(m.requests, m.refusals, m.latency, m.upstream, m.tokens, m.cost, m.streamCut, m.guardCut)
 	return m
 }
 
@@ -64,5 +67,11 @@ func (m *Metrics) observe(e *event.Event) {
 	}
 	if e.StreamCut {
 		m.streamCut.Inc()
+	}
+}
+
+func (m *Metrics) streamCutByGuard() {
+	if m != nil {
+		m.guardCut.Inc()
 	}
 }

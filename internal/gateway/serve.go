@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/provider"
 	"github.com/wardenhq/warden/internal/store"
@@ -39,6 +40,10 @@ type exchange struct {
 	estimate   int // tokens charged to the TPM bucket before forwarding
 	tpm        int
 	published  bool
+
+	headers        http.Header   // the request's headers, kept only for the recorder
+	promptResult   *guard.Result // the guard's judgment of the prompt, when it ran
+	promptIndirect bool          // the prompt carried tool results or documents
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
@@ -119,7 +124,9 @@ func (x *exchange) identifyClient() {
 	x.ev.ClientIP = x.addr.String()
 	c := &x.ev.Client
 	c.UserAgent = r.Header.Get("User-Agent")
-	if oc, ok := r.Context().Value(connKey{}).(*orderConn); ok && r.ProtoMajor == 1 {
+	if names, ok := r.Context().Value(headerNamesKey{}).([]string); ok {
+		c.HeaderNames = names
+	} else if oc, ok := r.Context().Value(connKey{}).(*orderConn); ok && r.ProtoMajor == 1 {
 		c.HeaderNames = oc.takeHeaderNames(r.Method)
 	}
 	if len(c.HeaderNames) == 0 {
@@ -139,6 +146,11 @@ func (x *exchange) identifyClient() {
 	c.APIVersion = r.URL.Query().Get("api-version")
 	c.BothAuth = r.Header.Get("Authorization") != "" && r.Header.Get("Api-Key") != ""
 	x.ev.Fingerprint = fingerprint(c)
+	if x.s.opts.Recorder != nil {
+		x.headers = r.Header.Clone()
+		x.headers.Del("Authorization")
+		x.headers.Del("Api-Key")
+	}
 }
 
 // resolvePath finds the endpoint and API style from the path.
@@ -442,41 +454,47 @@ func durationText(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-func (x *exchange) inspectPrompt() *apiError {
-	g := x.s.opts.Guard
-	if g == nil {
-		return nil
-	}
-	verdicts, ref := g.CheckPrompt(x.r.Context(), x.key, x.endpoint, x.raw)
-	x.ev.Guard = append(x.ev.Guard, verdicts...)
-	if ref != nil {
-		return &apiError{Status: ref.Status, Type: ref.Type, Code: ref.Code, Message: ref.Message, Refusal: ref.Stage, Extra: ref.Extra}
-	}
-	return nil
-}
-
 // fail answers with e and publishes the event.
 func (x *exchange) fail(e *apiError) {
 	x.ev.Status = e.Status
 	x.ev.ErrorCode = e.Code
 	x.ev.Refusal = e.Refusal
-	x.publish()
-	x.ev.ResponseLen = int64(writeAPIError(x.w, e))
+	x.ev.ResponseLen = int64(len(e.body()))
+	if !x.publish(e.body()) {
+		e = errJournal
+	}
+	writeAPIError(x.w, e)
 }
 
-// publish completes the event and hands it to the bus, once.
-func (x *exchange) publish() {
+// publish completes the event, records it in the journal and hands it to
+// the bus, once. It reports false when the journal failed: the caller must
+// then answer errJournal instead of answer.
+func (x *exchange) publish(answer []byte) bool {
 	if x.published {
-		return
+		return true
 	}
 	x.published = true
 	x.ev.Duration = time.Since(x.start)
+	ok := true
+	if j := x.s.opts.Journal; j != nil {
+		if err := j.Record(context.WithoutCancel(x.r.Context()), x.ev, x.raw, answer); err != nil {
+			logErr("gateway: audit record failed; refusing to answer", err, "request_id", x.ev.ID)
+			ok = false
+			if !x.ev.Streamed {
+				x.ev.Status, x.ev.ErrorCode, x.ev.Refusal = errJournal.Status, errJournal.Code, errJournal.Refusal
+			}
+		}
+	}
 	if x.key != nil && x.ev.Status != 401 {
 		sp := store.Spend{Requests: 1, Tokens: int64(x.ev.PromptTokens + x.ev.CompletionTokens), CostUSD: x.ev.CostUSD}
 		x.s.ledger.add(x.key.ID, x.at, x.ev.ClientIP, sp)
 	}
+	if rec := x.s.opts.Recorder; rec != nil {
+		rec(x.recordOf(x.headers))
+	}
 	x.s.opts.Bus.Publish(context.WithoutCancel(x.r.Context()), x.ev)
 	x.s.opts.Metrics.observe(x.ev)
+	return ok
 }
 
 // listModels answers GET /v1/models[/{id}] with the models this key may use.
@@ -536,7 +554,10 @@ func (x *exchange) ok(v any) {
 	b, _ := json.Marshal(v)
 	x.ev.Status = 200
 	x.ev.ResponseLen = int64(len(b))
-	x.publish()
+	if !x.publish(b) {
+		writeAPIError(x.w, errJournal)
+		return
+	}
 	h := x.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))

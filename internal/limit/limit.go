@@ -38,11 +38,27 @@ type Gate interface {
 }
 
 // Local is an in-process Rater and Gate. The zero value is ready to use.
+// State is sharded by key, so requests on different keys rarely contend.
 type Local struct {
+	shards [localShards]localShard
+}
+
+const localShards = 64
+
+type localShard struct {
 	mu      sync.Mutex
 	tat     map[string]time.Time // GCRA theoretical arrival time per bucket
 	running map[string]int
 	sweepAt time.Time
+}
+
+func (l *Local) shard(key string) *localShard {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return &l.shards[h%localShards]
 }
 
 // Take implements Rater.
@@ -50,29 +66,30 @@ func (l *Local) Take(_ context.Context, key string, perMinute, n int, now time.T
 	if perMinute <= 0 {
 		return Decision{Allowed: true}, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.tat == nil {
-		l.tat = make(map[string]time.Time)
+	sh := l.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.tat == nil {
+		sh.tat = make(map[string]time.Time)
 	}
-	l.sweepLocked(now)
-	tat := l.tat[key]
+	sh.sweepLocked(now)
+	tat := sh.tat[key]
 	d, newTAT := GCRA(tat, now, perMinute, n)
 	if d.Allowed {
-		l.tat[key] = newTAT
+		sh.tat[key] = newTAT
 	}
 	return d, nil
 }
 
 // sweepLocked drops buckets that are full again, so idle keys cost no memory.
-func (l *Local) sweepLocked(now time.Time) {
-	if now.Sub(l.sweepAt) < time.Minute {
+func (sh *localShard) sweepLocked(now time.Time) {
+	if now.Sub(sh.sweepAt) < time.Minute {
 		return
 	}
-	l.sweepAt = now
-	for k, tat := range l.tat {
+	sh.sweepAt = now
+	for k, tat := range sh.tat {
 		if !tat.After(now) {
-			delete(l.tat, k)
+			delete(sh.tat, k)
 		}
 	}
 }
@@ -129,22 +146,23 @@ func (l *Local) Acquire(_ context.Context, key string, max int) (func(), bool, e
 	if max <= 0 {
 		return func() {}, true, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.running == nil {
-		l.running = make(map[string]int)
+	sh := l.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.running == nil {
+		sh.running = make(map[string]int)
 	}
-	if l.running[key] >= max {
+	if sh.running[key] >= max {
 		return nil, false, nil
 	}
-	l.running[key]++
+	sh.running[key]++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			if l.running[key]--; l.running[key] <= 0 {
-				delete(l.running, key)
+			sh.mu.Lock()
+			defer sh.mu.Unlock()
+			if sh.running[key]--; sh.running[key] <= 0 {
+				delete(sh.running, key)
 			}
 		})
 	}, true, nil

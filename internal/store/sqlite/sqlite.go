@@ -29,6 +29,8 @@ var migrations embed.FS
 // DB is the SQLite implementation of store.Store.
 type DB struct {
 	db *sql.DB
+
+	audit auditWriter // see audit.go
 }
 
 // FileName is the database file inside the data directory.
@@ -61,6 +63,10 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.upgradeAuditHashes(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -69,7 +75,10 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 func (s *DB) SQL() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	s.audit.close()
+	return s.db.Close()
+}
 
 func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {

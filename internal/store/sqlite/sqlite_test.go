@@ -40,3 +40,23 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAuditConformance(t *testing.T) {
+	storetest.RunAudit(t, func(t *testing.T) store.Audit {
+		db, err := Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+func TestDetectConformance(t *testing.T) {
+	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore {
+		db, err := Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}

@@ -1,0 +1,617 @@
+// Command scale measures what scale-out costs and buys: the store and
+// limiter operations on the embedded backends (SQLite, in-process) against
+// the shared ones (PostgreSQL, Redis), then whole `warden serve` processes:
+// one embedded instance, one on PostgreSQL + Redis, and three on PostgreSQL
+// + Redis behind a round-robin client. It prints a Markdown report and, with
+// -write, puts it into docs/benchmarks.md under its own heading (replacing
+// an earlier run's section).
+//
+//	go run ./bench/scale -write docs/benchmarks.md
+//
+// Servers come from WARDEN_TEST_POSTGRES and WARDEN_TEST_REDIS (defaults as
+// in internal/testenv). Everything it creates lives in a fresh schema and
+// under fresh key names, removed at the end.
+package main
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/limit"
+	redislimit "github.com/wardenhq/warden/internal/limit/redis"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/postgres"
+	"github.com/wardenhq/warden/internal/store/sqlite"
+)
+
+const heading = "## Scale-out: PostgreSQL and Redis against the embedded default"
+
+func main() {
+	var (
+		dur     = flag.Duration("duration", 5*time.Second, "length of each measurement")
+		conc    = flag.Int("concurrency", 16, "concurrent callers (operations) or HTTP clients (gateway)")
+		write   = flag.String("write", "", "Markdown file to put the report into (e.g. docs/benchmarks.md)")
+		opsOnly = flag.Bool("ops-only", false, "measure store and limiter operations only, not warden serve")
+	)
+	flag.Parse()
+	pgURL := envOr("WARDEN_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	redisURL := envOr("WARDEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
+	ctx := context.Background()
+
+	schema := "bench_" + randomHex(6)
+	admin, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		log.Fatalf("scale: PostgreSQL at %s: %v (start it with .ci/services)", redact(pgURL), err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close(context.Background())
+	}()
+	pgDSN := withSearchPath(pgURL, schema)
+
+	var report bytes.Buffer
+	fmt.Fprintf(&report, "%s\n\n", heading)
+	fmt.Fprintf(&report, "Recorded %s with `go run ./bench/scale` on %d CPUs (%s/%s, %s); %v per measurement, %d concurrent callers.\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), *dur, *conc)
+	fmt.Fprintf(&report, "PostgreSQL and Redis run on the same machine as Warden, so network round trips are loopback ones;\n")
+	fmt.Fprintf(&report, "on a real network add one round trip per operation (about 0.2-0.5 ms in one data centre).\n\n")
+
+	fmt.Fprintf(&report, "### Operations\n\n")
+	fmt.Fprintf(&report, "| operation | embedded | ops/s | p50 | p99 | shared | ops/s | p50 | p99 |\n|---|---|---:|---:|---:|---|---:|---:|---:|\n")
+	if err := benchOps(ctx, &report, pgDSN, redisURL, *dur, *conc); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Fprintf(&report, "\n### Audit log appends (`audit.Log.Append`, group commit, realistic ~1 KB leaves)\n\n")
+	fmt.Fprintf(&report, "| store | instances | callers | appends/s | p50 | p99 | entries per commit |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	if err := benchAudit(ctx, &report, pgDSN, *dur, *conc); err != nil {
+		log.Fatal(err)
+	}
+	if !*opsOnly {
+		fmt.Fprintf(&report, "\n### Whole gateway (`warden serve`, mock provider, one key with rpm and tpm limits)\n\n")
+		fmt.Fprintf(&report, "| deployment | requests/s | p50 | p99 | errors |\n|---|---:|---:|---:|---:|\n")
+		if err := benchGateway(ctx, &report, pgDSN, redisURL, *dur, *conc); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Fprintf(&report, "\nThe embedded default answers from memory and a local file; the shared backends add a loopback round trip\n"+
+		"per operation. On the request path only the limiter is consulted per request (keys come from the\n"+
+		"gateway's cache, usage is flushed in batches), so the added latency of a request is about one Redis\n"+
+		"round trip per limit the key has. With 2 CPUs shared by the load generator, the servers and the\n"+
+		"databases, three instances cannot run faster than one here: the figures show the cost of coordination,\n"+
+		"not the capacity of a cluster, which grows with the machines it is given.\n\n"+
+		"Every answer waits for its audit entry to commit (and the detector runs\n"+
+		"on every event). On PostgreSQL each instance's group commit is one transaction holding the log's head-row\n"+
+		"lock through its commit, so the commits of all instances are serialised: with the load spread over three\n"+
+		"instances each commit carries fewer entries (see the audit table), which is what the three-instance\n"+
+		"gateway row shows. The log's total order costs about one commit round trip per batch, cluster-wide.\n")
+	os.Stdout.Write(report.Bytes())
+	if *write != "" {
+		if err := writeSection(*write, report.String()); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "scale: wrote %s\n", *write)
+	}
+}
+
+// result of one measurement.
+type result struct {
+	ops      float64
+	p50, p99 time.Duration
+	errors   int64
+}
+
+// measure calls op from conc goroutines for d and returns the throughput and
+// latency percentiles.
+func measure(d time.Duration, conc int, op func(worker, i int) error) result {
+	var (
+		mu    sync.Mutex
+		lat   []time.Duration
+		total atomic.Int64
+		errs  atomic.Int64
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			var mine []time.Duration
+			for i := 0; time.Since(start) < d; i++ {
+				t0 := time.Now()
+				if err := op(w, i); err != nil {
+					errs.Add(1)
+				}
+				mine = append(mine, time.Since(t0))
+				total.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(lat)
+	r := result{ops: float64(total.Load()) / el.Seconds(), errors: errs.Load()}
+	if len(lat) > 0 {
+		r.p50 = lat[len(lat)/2]
+		r.p99 = lat[len(lat)*99/100]
+	}
+	return r
+}
+
+func benchOps(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d time.Duration, conc int) error {
+	dir, err := os.MkdirTemp("", "warden-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	lite, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer lite.Close()
+	pg, err := postgres.Open(ctx, pgDSN)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	rc, err := redislimit.NewClient(redisURL)
+	if err != nil {
+		return err
+	}
+	rc.Options().PoolSize = max(conc, rc.Options().PoolSize)
+	defer rc.Close()
+	prefix := "bench:" + randomHex(6) + ":"
+	defer cleanRedis(rc, prefix)
+	rl := redislimit.New(rc, redislimit.Options{Prefix: prefix})
+	defer rl.Close()
+	var local limit.Local
+
+	// 1000 keys in each store.
+	seed := func(s store.Store) ([]keys.Hash, []string, error) {
+		var hs []keys.Hash
+		var ids []string
+		for i := range 1000 {
+			sec, _ := keys.Generate(nil)
+			k := &keys.Key{ID: keys.NewID(), Hash: sec.Hash(), Name: fmt.Sprint("bench-", i), Kind: keys.KindStandard,
+				Status: keys.StatusActive, RPM: 600, CreatedAt: time.Now().UTC()}
+			if err := s.CreateKey(ctx, k); err != nil {
+				return nil, nil, err
+			}
+			hs, ids = append(hs, k.Hash), append(ids, k.ID)
+		}
+		return hs, ids, nil
+	}
+	lh, lids, err := seed(lite)
+	if err != nil {
+		return err
+	}
+	ph, pids, err := seed(pg)
+	if err != nil {
+		return err
+	}
+	byHash := func(s store.Store, hs []keys.Hash) func(w, i int) error {
+		return func(w, i int) error { _, err := s.KeyByHash(ctx, hs[(w*7919+i)%len(hs)]); return err }
+	}
+	update := func(s store.Store, ids []string) func(w, i int) error {
+		return func(w, i int) error {
+			_, err := s.UpdateKey(ctx, ids[(w*7919+i)%len(ids)], func(k *keys.Key) error { k.RPM++; return nil })
+			return err
+		}
+	}
+	take := func(r limit.Rater) func(w, i int) error {
+		return func(w, i int) error {
+			_, err := r.Take(ctx, fmt.Sprint("k", (w*7919+i)%1000), 1_000_000, 1, time.Now())
+			return err
+		}
+	}
+	acquire := func(g limit.Gate) func(w, i int) error {
+		return func(w, i int) error {
+			release, ok, err := g.Acquire(ctx, fmt.Sprint("k", (w*7919+i)%1000), 1000)
+			if ok {
+				release()
+			}
+			return err
+		}
+	}
+	rows := []struct {
+		name, emb, shared string
+		a, b              func(w, i int) error
+	}{
+		{"KeyByHash", "SQLite", "PostgreSQL", byHash(lite, lh), byHash(pg, ph)},
+		{"UpdateKey", "SQLite", "PostgreSQL", update(lite, lids), update(pg, pids)},
+		{"Take (GCRA)", "in-process", "Redis", take(&local), take(rl)},
+		{"Acquire + release", "in-process", "Redis", acquire(&local), acquire(rl)},
+	}
+	for _, r := range rows {
+		a := measure(d, conc, r.a)
+		b := measure(d, conc, r.b)
+		if a.errors+b.errors > 0 {
+			return fmt.Errorf("%s: %d and %d errors", r.name, a.errors, b.errors)
+		}
+		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s |\n", r.name, r.emb, a.ops, ms(a.p50), ms(a.p99), r.shared, b.ops, ms(b.p50), ms(b.p99))
+		fmt.Fprintf(os.Stderr, "scale: %s done\n", r.name)
+	}
+	return nil
+}
+
+// benchAudit measures appends to the audit log: one log on SQLite, one on
+// PostgreSQL, and three (three instances, each its own pool and Log, one
+// signing key) on one PostgreSQL log, at conc and 4*conc callers in all.
+func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Duration, conc int) error {
+	skey, vkey, err := note.GenerateKey(crand.Reader, "warden.example/audit/bench")
+	if err != nil {
+		return err
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return err
+	}
+	newLog := func(st store.Audit) (*audit.Log, error) {
+		return audit.New(ctx, st, audit.Config{CheckpointInterval: 10 * time.Second}, audit.Options{Signer: signer, VerifierKey: vkey})
+	}
+	prompt := bytes.Repeat([]byte("Summarise the quarterly figures for the board. "), 25)
+	var seq atomic.Int64
+	run := func(logs []*audit.Log, callers int) result {
+		return measure(d, callers, func(w, _ int) error {
+			_, err := logs[w%len(logs)].Append(ctx, sampleEvent(int(seq.Add(1))), &audit.Bodies{Prompt: prompt, Answer: prompt[:400]})
+			return err
+		})
+	}
+	type setup struct {
+		name string
+		n    int
+		open func() (store.Audit, func(), error)
+	}
+	setups := []setup{
+		{"SQLite", 1, func() (store.Audit, func(), error) {
+			dir, err := os.MkdirTemp("", "warden-bench-audit")
+			if err != nil {
+				return nil, nil, err
+			}
+			db, err := sqlite.Open(ctx, dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			return db, func() { db.Close(); os.RemoveAll(dir) }, nil
+		}},
+		{"PostgreSQL", 1, nil},
+		{"PostgreSQL", 3, nil},
+	}
+	openPG := func() (store.Audit, func(), error) {
+		db, err := postgres.Open(ctx, pgDSN)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, func() { db.Close() }, nil
+	}
+	for _, callers := range []int{conc, 4 * conc} {
+		for _, su := range setups {
+			open := su.open
+			if open == nil {
+				open = openPG
+			}
+			var (
+				logs    []*audit.Log
+				closers []func()
+			)
+			for range su.n {
+				st, closeStore, err := open()
+				if err != nil {
+					return err
+				}
+				l, err := newLog(st)
+				if err != nil {
+					return err
+				}
+				logs, closers = append(logs, l), append(closers, closeStore)
+			}
+			run(logs, callers) // warm up: connections, prepared statements
+			var before, beforeBatches int64
+			for _, l := range logs {
+				before, beforeBatches = before+l.Stats().Appended, beforeBatches+l.Stats().Batches
+			}
+			r := run(logs, callers)
+			var appended, batches int64
+			for i, l := range logs {
+				st := l.Stats()
+				appended, batches = appended+st.Appended, batches+st.Batches
+				if err := l.Close(); err != nil {
+					return err
+				}
+				closers[i]()
+			}
+			if r.errors > 0 {
+				return fmt.Errorf("audit %s x%d: %d errors", su.name, su.n, r.errors)
+			}
+			perCommit := float64(appended-before) / float64(max(batches-beforeBatches, 1))
+			fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %.1f |\n", su.name, su.n, callers, r.ops, ms(r.p50), ms(r.p99), perCommit)
+			fmt.Fprintf(os.Stderr, "scale: audit %s x%d, %d callers done\n", su.name, su.n, callers)
+		}
+	}
+	return nil
+}
+
+// sampleEvent is a chat completion event as the gateway records it.
+func sampleEvent(i int) *event.Event {
+	t := 0.7
+	return &event.Event{
+		ID:           fmt.Sprintf("req-%08d", i),
+		Time:         time.Now().UTC(),
+		Duration:     850 * time.Millisecond,
+		KeyID:        fmt.Sprintf("k_%04d", i%500),
+		KeyOwner:     fmt.Sprintf("team-%02d", i%20),
+		KeyKind:      "standard",
+		AuthMethod:   "api-key",
+		ClientIP:     "203.0.113.7",
+		Client:       event.Client{UserAgent: "OpenAI/Python 1.54.3", HeaderNames: []string{"host", "content-type", "api-key", "user-agent", "x-stainless-lang"}, SDKHeaders: true, SDKLang: "python", SDKVersion: "1.54.3"},
+		Fingerprint:  "fp_3b1c9a0e",
+		Method:       "POST",
+		Path:         "/openai/deployments/gpt-4o/chat/completions",
+		Style:        "azure",
+		Endpoint:     "chat.completions",
+		Model:        "gpt-4o",
+		Provider:     "azure",
+		RequestLen:   1432,
+		Features:     event.Features{MaxTokens: 400, Temperature: &t, Messages: 3, PromptChars: 1200, ConvRoot: "cr_91ab", SystemHash: "sh_77f0"},
+		Status:       200,
+		ResponseLen:  2210,
+		PromptTokens: 310, CompletionTokens: 220, CostUSD: 0.0041,
+	}
+}
+
+func benchGateway(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d time.Duration, conc int) error {
+	bin, err := build()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(bin))
+	scenarios := []struct {
+		name   string
+		n      int
+		shared bool
+	}{
+		{"1 instance, embedded (SQLite, in-process limits)", 1, false},
+		{"1 instance, PostgreSQL + Redis", 1, true},
+		{"3 instances, PostgreSQL + Redis, round robin", 3, true},
+	}
+	for _, sc := range scenarios {
+		r, err := runGateway(bin, sc.n, sc.shared, pgDSN, redisURL, d, conc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d |\n", sc.name, r.ops, ms(r.p50), ms(r.p99), r.errors)
+		fmt.Fprintf(os.Stderr, "scale: %s done\n", sc.name)
+	}
+	return nil
+}
+
+func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.Duration, conc int) (result, error) {
+	tmp, err := os.MkdirTemp("", "warden-bench-gw")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(tmp)
+	cfg := filepath.Join(tmp, "warden.yaml")
+	body := ""
+	if shared {
+		body = fmt.Sprintf("store: %q\nredis: %q\n", pgDSN, redisURL)
+	}
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		return result{}, err
+	}
+	var urls []string
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			p.Process.Signal(syscall.SIGTERM)
+			p.Wait()
+		}
+	}()
+	data := filepath.Join(tmp, "data0") // embedded: one data dir; shared: the first instance's admin API
+	for i := range n {
+		dir := filepath.Join(tmp, fmt.Sprint("data", i))
+		api, adm := freePort(), freePort()
+		cmd := exec.Command(bin, "serve", "--config", cfg, "--data", dir, "--listen", api, "--admin-listen", adm, "--log-level", "error")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return result{}, err
+		}
+		procs = append(procs, cmd)
+		if err := waitHealthy("http://" + api); err != nil {
+			return result{}, err
+		}
+		urls = append(urls, "http://"+api)
+		if i == 0 {
+			data = dir
+			os.Setenv("WARDEN_BENCH_ADMIN", "http://"+adm)
+		}
+	}
+	key, err := createKey(bin, data, os.Getenv("WARDEN_BENCH_ADMIN"))
+	if err != nil {
+		return result{}, err
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
+	payload := []byte(`{"model":"mock-echo","messages":[{"role":"user","content":"hello benchmark"}]}`)
+	call := func(w, i int) error {
+		req, _ := http.NewRequest("POST", urls[(w+i)%len(urls)]+"/v1/chat/completions", bytes.NewReader(payload))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var v json.RawMessage
+		json.NewDecoder(resp.Body).Decode(&v)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	measure(time.Second, conc, call) // warm up caches and connections
+	return measure(d, conc, call), nil
+}
+
+// createKey makes a key with generous limits (so every request passes
+// through the limiters without being refused) via the first instance.
+func createKey(bin, data, adminURL string) (string, error) {
+	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, "keys", "create", "--json", "--name", "bench", "--rpm", "100000000", "--tpm", "100000000", "--admin-url", adminURL)
+	cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN="+strings.TrimSpace(string(tok)))
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("keys create: %w", err)
+	}
+	var v struct{ Key string }
+	if err := json.Unmarshal(out, &v); err != nil || v.Key == "" {
+		return "", fmt.Errorf("keys create printed %q", out)
+	}
+	return v.Key, nil
+}
+
+func build() (string, error) {
+	dir, err := os.MkdirTemp("", "warden-bench-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "warden")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/warden")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build (run from the repository root): %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func waitHealthy(u string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(u + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("warden did not become healthy at " + u)
+}
+
+// writeSection puts section into the Markdown file at path, replacing the
+// part from our heading to the next "## " heading if there is one.
+func writeSection(path, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	doc := string(old)
+	if doc == "" {
+		doc = "# Benchmarks\n\n"
+	}
+	if i := strings.Index(doc, heading); i >= 0 {
+		rest := doc[i+len(heading):]
+		end := len(doc)
+		if j := strings.Index(rest, "\n## "); j >= 0 {
+			end = i + len(heading) + j + 1
+		}
+		doc = doc[:i] + section + "\n" + doc[end:]
+	} else {
+		if !strings.HasSuffix(doc, "\n\n") {
+			doc = strings.TrimRight(doc, "\n") + "\n\n"
+		}
+		doc += section
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+func cleanRedis(c *redis.Client, prefix string) {
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var ks []string
+	for iter.Next(ctx) {
+		ks = append(ks, iter.Val())
+	}
+	if len(ks) > 0 {
+		c.Del(ctx, ks...)
+	}
+}
+
+func ms(d time.Duration) string {
+	if d < 100*time.Microsecond {
+		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func withSearchPath(dsn, schema string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		log.Fatal("scale: WARDEN_TEST_POSTGRES must be a URL")
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		return u.Redacted()
+	}
+	return "[DSN]"
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	crand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardenhq/warden/internal/detect"
+	"github.com/wardenhq/warden/internal/incident"
+	"github.com/wardenhq/warden/internal/store/sqlite"
+)
+
+func init() { register(newIncidentsCmd) }
+
+func newIncidentsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "incidents",
+		Short: "List, show and resolve the detector's incidents",
+		Long: `An incident groups the detector's signals on one key: a timeline, evidence
+(networks, client fingerprints, sample requests), spend so far and the action
+taken (alert, throttle, step-up, suspend, revoke).
+
+Works on a running server (--admin-url with WARDEN_ADMIN_TOKEN) or directly on
+the data directory (--data).`,
+	}
+	cmd.AddCommand(newIncidentsListCmd(), newIncidentsShowCmd(), newIncidentsResolveCmd())
+	return cmd
+}
+
+// withIncidents runs fn with a client of the incidents API: over HTTP with
+// --admin-url, else in process on the data directory.
+func withIncidents(cmd *cobra.Command, fn func(ctx context.Context, c *adminClient) error) error {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if global.adminURL != "" {
+		return withClient(cmd, fn)
+	}
+	if err := os.MkdirAll(global.data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := sqlite.Open(ctx, global.data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	h := detect.NewIncidentsHandler(db, detect.ResolveStored(db, db, time.Now))
+	return fn(ctx, &adminClient{base: "http://warden.local", hc: &http.Client{Transport: inProcess{h}}, close: func() {}})
+}
+
+func newIncidentsListCmd() *cobra.Command {
+	var status, keyID string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, newest first (--json prints a JSON array)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withIncidents(cmd, func(ctx context.Context, c *adminClient) error {
+				q := url.Values{}
+				if status != "" {
+					q.Set("status", status)
+				}
+				if keyID != "" {
+					q.Set("key_id", keyID)
+				}
+				if limit > 0 {
+					q.Set("limit", fmt.Sprint(limit))
+				}
+				var list []*incident.Incident
+				if err := c.do(ctx, "GET", "/admin/v1/incidents?"+q.Encode(), nil, &list); err != nil {
+					return err
+				}
+				if list == nil {
+					list = []*incident.Incident{}
+				}
+				if global.json {
+					return printJSON(cmd.OutOrStdout(), list)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tKEY\tSTATUS\tSEVERITY\tACTION\tOPENED\tREQUESTS\tSPEND\tTITLE")
+				for _, in := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t$%.2f\t%s\n", in.ID, in.KeyID, in.Status, in.Severity, in.Action,
+						in.OpenedAt.Format(time.RFC3339), in.Requests, in.SpendUSD, shorten(in.Title, 70))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&status, "status", "", "open or resolved")
+	cmd.Flags().StringVar(&keyID, "key", "", "only incidents of this key id")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (0: all)")
+	return cmd
+}
+
+func newIncidentsShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one incident with its timeline and evidence",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withIncidents(cmd, func(ctx context.Context, c *adminClient) error {
+				var in incident.Incident
+				if err := c.do(ctx, "GET", "/admin/v1/incidents/"+url.PathEscape(args[0]), nil, &in); err != nil {
+					return err
+				}
+				if global.json {
+					return printJSON(cmd.OutOrStdout(), &in)
+				}
+				fmt.Fprint(cmd.OutOrStdout(), detect.FormatIncident(&in))
+				return nil
+			})
+		},
+	}
+}
+
+func newIncidentsResolveCmd() *cobra.Command {
+	var note string
+	var restore bool
+	cmd := &cobra.Command{
+		Use:   "resolve ID",
+		Short: "Close an incident (--restore also lifts the detector's throttle, step-up or suspension)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withIncidents(cmd, func(ctx context.Context, c *adminClient) error {
+				var in incident.Incident
+				body := map[string]any{"note": note, "restore": restore, "by": "cli"}
+				if err := c.do(ctx, "POST", "/admin/v1/incidents/"+url.PathEscape(args[0])+"/resolve", body, &in); err != nil {
+					return err
+				}
+				if global.json {
+					return printJSON(cmd.OutOrStdout(), &in)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "resolved %s (key %s)\n", in.ID, in.KeyID)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&note, "note", "", "why it is resolved")
+	cmd.Flags().BoolVar(&restore, "restore", false, "also lift what the detector put on the key")
+	return cmd
+}
+
+func shorten(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}

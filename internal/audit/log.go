@@ -1,0 +1,708 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/redact"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// Errors of Log.
+var (
+	ErrClosed   = errors.New("audit: log closed")
+	ErrReadOnly = errors.New("audit: log has no signing key")
+)
+
+// Group commit limits. A batch is whatever queued up while the previous
+// batch committed, up to maxBatch entries.
+const (
+	maxBatch   = 2048
+	queueDepth = 8192
+	// lingerMax is how long the committer waits for company, and
+	// lingerBatch the batch size at which it stops waiting.
+	lingerMax   = 250 * time.Microsecond
+	lingerBatch = 256
+	// commitTimeout bounds one batch's transaction; a stuck disk fails the
+	// appends instead of hanging every request.
+	commitTimeout = 30 * time.Second
+)
+
+// Log is the audit log: appends with group commit, checkpoints, proofs. It
+// is safe for concurrent use. Several processes may open the same store.
+// On a store shared by many servers (PostgreSQL, which implements
+// store.AuditTail) every server appends: each batch goes to the end of the
+// log under the store's write lock, so batches of all servers interleave in
+// one total order. On other stores (SQLite) one server should append and
+// others (the CLI) read, prove and checkpoint; if two do append, the store's
+// conflict check keeps the tree sound and the loser reloads and retries.
+// Servers sharing a log must share its origin and signing key
+// (Config.Origin, Config.SigningKeyFile): each checks the others'
+// checkpoints before signing its own.
+type Log struct {
+	st       store.Audit
+	cfg      Config
+	recips   []age.Recipient
+	signer   note.Signer // nil: no checkpoints
+	verifier note.Verifier
+	vkey     string
+	now      func() time.Time
+	logger   *slog.Logger
+
+	closeMu sync.RWMutex // read-held while sending on queue
+	closed  bool
+	queue   chan *pending
+	done    chan struct{} // closed when the committer returns
+
+	stateMu sync.Mutex
+	size    int64               // committed entries
+	peaks   map[int64]tlog.Hash // stored hashes of the complete subtrees of size
+
+	cpMu sync.Mutex // one checkpoint at a time
+
+	stop     chan struct{}
+	stopped  chan struct{}
+	appended atomic.Int64
+	batches  atomic.Int64
+	failed   atomic.Int64
+}
+
+// Options are what New needs besides the store and Config.
+type Options struct {
+	// Signer signs checkpoints. nil opens the log read-only for
+	// checkpoints: Append works, Checkpoint fails with ErrReadOnly.
+	Signer note.Signer
+	// VerifierKey is the signer's verifier key text ("name+hash+base64").
+	VerifierKey string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the log's warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+type pending struct {
+	entry    store.AuditEntry
+	leafHash tlog.Hash
+	done     chan result
+}
+
+type result struct {
+	index int64
+	err   error
+}
+
+// Open opens the log over st with the signing key from cfg.SigningKeyFile,
+// or DIR/audit.key (created on first use). The caller must Close it.
+func Open(ctx context.Context, st store.Audit, cfg Config, dataDir string) (*Log, error) {
+	path := cfg.SigningKeyFile
+	if path == "" {
+		path = filepath.Join(dataDir, KeyFileName)
+	}
+	origin := cfg.Origin
+	if _, err := os.Stat(path); origin == "" && errors.Is(err, os.ErrNotExist) {
+		host, _ := os.Hostname()
+		origin = DefaultOrigin(host)
+	}
+	signer, vkey, err := LoadOrCreateKey(path, origin)
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, st, cfg, Options{Signer: signer, VerifierKey: vkey})
+}
+
+// New opens the log over st. With a positive checkpoint interval and a
+// signer it checkpoints in the background until Close.
+func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, error) {
+	recips, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{
+		st:      st,
+		cfg:     cfg,
+		recips:  recips,
+		signer:  opts.Signer,
+		vkey:    opts.VerifierKey,
+		now:     opts.Now,
+		logger:  opts.Logger,
+		queue:   make(chan *pending, queueDepth),
+		done:    make(chan struct{}),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.logger == nil {
+		l.logger = slog.Default()
+	}
+	if opts.VerifierKey != "" {
+		if l.verifier, err = note.NewVerifier(opts.VerifierKey); err != nil {
+			return nil, fmt.Errorf("audit: verifier key: %w", err)
+		}
+		if l.signer != nil && (l.verifier.Name() != l.signer.Name() || l.verifier.KeyHash() != l.signer.KeyHash()) {
+			return nil, errors.New("audit: verifier key does not belong to the signing key")
+		}
+	} else if l.signer != nil {
+		return nil, errors.New("audit: a signer needs its verifier key")
+	}
+	if cfg.Origin != "" && l.signer != nil && l.signer.Name() != cfg.Origin {
+		return nil, fmt.Errorf("audit: signing key is for origin %q, configured origin is %q", l.signer.Name(), cfg.Origin)
+	}
+	if err := l.reload(ctx); err != nil {
+		return nil, err
+	}
+	l.checkSigner(ctx)
+	go l.run()
+	if l.signer != nil && l.cfg.CheckpointInterval > 0 {
+		go l.checkpointLoop(l.cfg.CheckpointInterval)
+	} else {
+		close(l.stopped)
+	}
+	return l, nil
+}
+
+// checkSigner warns when the latest stored checkpoint was not signed with
+// this log's key: another server shares the store with a different key (or
+// origin), and every checkpoint this one tries will fail until the servers
+// share one key. Appends are unaffected, so it does not refuse to open.
+func (l *Log) checkSigner(ctx context.Context) {
+	if l.verifier == nil {
+		return
+	}
+	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
+	if err != nil || len(cs) == 0 {
+		return
+	}
+	if _, err := OpenCheckpoint(cs[0].Note, l.verifier); err != nil {
+		l.logger.Error("audit: the latest checkpoint in the store is not signed with this log's key; servers sharing one store must share audit.origin and audit.signing_key_file, or no checkpoint can be made",
+			"origin", l.verifier.Name(), "checkpoint_size", cs[0].Size, "err", err)
+	}
+}
+
+// Origin returns the log's name, "" without a key.
+func (l *Log) Origin() string {
+	if l.verifier == nil {
+		return ""
+	}
+	return l.verifier.Name()
+}
+
+// VerifierKey returns the verifier key text that checks the log's checkpoints.
+func (l *Log) VerifierKey() string { return l.vkey }
+
+// Verifier returns the checkpoint verifier, nil without a key.
+func (l *Log) Verifier() note.Verifier { return l.verifier }
+
+// Store returns the log's store.
+func (l *Log) Store() store.Audit { return l.st }
+
+// Size returns the number of entries this log committed or found at open.
+func (l *Log) Size() int64 {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	return l.size
+}
+
+// Stats are counters since Open.
+type Stats struct {
+	Appended int64 `json:"appended"` // entries committed
+	Batches  int64 `json:"batches"`  // transactions that committed them
+	Failed   int64 `json:"failed"`   // appends that returned an error
+}
+
+// Stats returns counters since Open.
+func (l *Log) Stats() Stats {
+	return Stats{Appended: l.appended.Load(), Batches: l.batches.Load(), Failed: l.failed.Load()}
+}
+
+// Append records e and its bodies (nil: none) and returns the entry's index
+// once the entry is durable. Concurrent calls are committed together. If
+// ctx ends while the entry waits for its batch, Append returns the context's
+// error, and the entry may still be committed.
+func (l *Log) Append(ctx context.Context, e *event.Event, b *Bodies) (int64, error) {
+	p, err := l.prepare(e, b)
+	if err != nil {
+		l.failed.Add(1)
+		return -1, err
+	}
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
+		return -1, ErrClosed
+	}
+	select {
+	case l.queue <- p:
+		l.closeMu.RUnlock()
+	case <-ctx.Done():
+		l.closeMu.RUnlock()
+		l.failed.Add(1)
+		return -1, fmt.Errorf("audit: append: %w", ctx.Err())
+	}
+	select {
+	case r := <-p.done:
+		if r.err != nil {
+			l.failed.Add(1)
+		}
+		return r.index, r.err
+	case <-ctx.Done():
+		return -1, fmt.Errorf("audit: append: %w (the entry may still be committed)", ctx.Err())
+	}
+}
+
+// prepare does the per-entry work on the caller's goroutine, so that it
+// runs in parallel: masking, encoding, encryption, leaf hash.
+func (l *Log) prepare(e *event.Event, b *Bodies) (*pending, error) {
+	if e == nil {
+		return nil, errors.New("audit: append: nil event")
+	}
+	ev := *e
+	if ev.Time.IsZero() {
+		ev.Time = l.now()
+	}
+	ev.Time = ev.Time.UTC()
+	ev.Path = redact.String(ev.Path)
+	ev.Client.UserAgent = redact.String(ev.Client.UserAgent)
+	meta, err := json.Marshal(&ev)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode event %s: %w", ev.ID, err)
+	}
+	leaf := Leaf{Event: meta}
+	ret := l.cfg.retentionFor(ev.KeyID, ev.KeyOwner)
+	blob, err := recordBodies(&leaf, ret.Bodies, b, l.cfg.MaxBodyBytes, l.recips)
+	if err != nil {
+		return nil, err
+	}
+	data := leaf.Marshal()
+	if len(data) > MaxLeafSize {
+		return nil, fmt.Errorf("audit: event %s: leaf of %d bytes exceeds %d", ev.ID, len(data), MaxLeafSize)
+	}
+	p := &pending{
+		entry: store.AuditEntry{
+			Time:  ev.Time,
+			KeyID: ev.KeyID,
+			Team:  ev.KeyOwner,
+			Leaf:  data,
+			Body:  blob,
+		},
+		leafHash: tlog.RecordHash(data),
+		done:     make(chan result, 1),
+	}
+	if blob != nil && ret.MaxAge > 0 {
+		p.entry.BodyExpires = ev.Time.Add(ret.MaxAge)
+	}
+	return p, nil
+}
+
+// run is the committer: it takes whatever queued up, commits it as one
+// batch, and answers every waiting Append.
+//
+// When the previous batch had company (so appends are concurrent), it
+// lingers up to lingerMax for more before committing: on a busy server the
+// appenders are still encoding their entries when the committer wakes, and
+// a quarter millisecond of waiting turns many small transactions into one.
+// A lone appender never waits.
+func (l *Log) run() {
+	defer close(l.done)
+	batch := make([]*pending, 0, maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	last := 0
+	for p := range l.queue {
+		batch = append(batch[:0], p)
+		closed := drain(l.queue, &batch)
+		if !closed && last > 1 && len(batch) < lingerBatch {
+			timer.Reset(lingerMax)
+		linger:
+			for len(batch) < maxBatch {
+				select {
+				case p, ok := <-l.queue:
+					if !ok {
+						break linger
+					}
+					batch = append(batch, p)
+				case <-timer.C:
+					break linger
+				}
+			}
+			timer.Stop()
+		}
+		last = len(batch)
+		l.commit(batch)
+	}
+}
+
+// drain moves what is queued into batch without waiting and reports
+// whether the queue is closed.
+func drain(q chan *pending, batch *[]*pending) bool {
+	for len(*batch) < maxBatch {
+		select {
+		case p, ok := <-q:
+			if !ok {
+				return true
+			}
+			*batch = append(*batch, p)
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (l *Log) commit(batch []*pending) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	var (
+		start int64
+		err   error
+	)
+	for attempt := 0; attempt < 5; attempt++ {
+		start, err = l.tryCommit(ctx, batch)
+		if !errors.Is(err, store.ErrConflict) {
+			break
+		}
+		// Another process appended: catch up and place the batch after it.
+		if rerr := l.reload(ctx); rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	if err != nil {
+		l.logger.Error("audit: commit failed", "entries", len(batch), "err", err)
+	} else {
+		l.appended.Add(int64(len(batch)))
+		l.batches.Add(1)
+	}
+	for i, p := range batch {
+		if err != nil {
+			p.done <- result{-1, err}
+		} else {
+			p.done <- result{start + int64(i), nil}
+		}
+	}
+}
+
+// tryCommit appends batch after the known tree and returns its first index.
+// A store shared by several processes (store.AuditTail) places the batch
+// at the end of the log as it is when the store's write lock is taken, so
+// appends from many instances interleave without conflicts; other stores
+// get the batch at the size this Log knows and may answer ErrConflict.
+func (l *Log) tryCommit(ctx context.Context, batch []*pending) (int64, error) {
+	entries := make([]store.AuditEntry, len(batch))
+	for i, p := range batch {
+		entries[i] = p.entry
+	}
+	var (
+		start int64
+		work  map[int64]tlog.Hash
+		err   error
+	)
+	if tail, ok := l.st.(store.AuditTail); ok {
+		start, err = tail.AppendAuditTail(ctx, entries, func(n int64, read func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
+			l.stateMu.Lock()
+			size, peaks := l.size, l.peaks
+			l.stateMu.Unlock()
+			if n != size { // another process appended since: start from its tree
+				var err error
+				if peaks, err = readPeaks(n, read); err != nil {
+					return nil, err
+				}
+			}
+			var hs []tlog.Hash
+			work, hs, err = storedHashesFor(n, peaks, batch)
+			return hs, err
+		})
+	} else {
+		l.stateMu.Lock()
+		start = l.size
+		peaks := l.peaks
+		l.stateMu.Unlock()
+		var hashes []tlog.Hash
+		if work, hashes, err = storedHashesFor(start, peaks, batch); err == nil {
+			err = l.st.AppendAudit(ctx, start, entries, hashes)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	end := start + int64(len(batch))
+	l.stateMu.Lock()
+	l.size = end
+	l.peaks = keepPeaks(work, end)
+	l.stateMu.Unlock()
+	return start, nil
+}
+
+// storedHashesFor computes the stored hashes of batch appended at start to the
+// tree whose peaks are given, and returns them with the peaks and new hashes.
+func storedHashesFor(start int64, peaks map[int64]tlog.Hash, batch []*pending) (map[int64]tlog.Hash, []tlog.Hash, error) {
+	work := maps.Clone(peaks)
+	if work == nil {
+		work = map[int64]tlog.Hash{}
+	}
+	r := mapReader(work)
+	hashes := make([]tlog.Hash, 0, 2*len(batch)+64)
+	for i, p := range batch {
+		n := start + int64(i)
+		hs, err := tlog.StoredHashesForRecordHash(n, p.leafHash, r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit: hashes for entry %d: %w", n, err)
+		}
+		base := tlog.StoredHashCount(n)
+		for j, h := range hs {
+			work[base+int64(j)] = h
+		}
+		hashes = append(hashes, hs...)
+	}
+	return work, hashes, nil
+}
+
+// readPeaks reads the peaks of a tree of size entries.
+func readPeaks(size int64, read func([]int64) ([]tlog.Hash, error)) (map[int64]tlog.Hash, error) {
+	idx := peakIndexes(size)
+	hs, err := read(idx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: load tree of %d entries: %w", size, err)
+	}
+	peaks := make(map[int64]tlog.Hash, len(idx))
+	for i, x := range idx {
+		peaks[x] = hs[i]
+	}
+	return peaks, nil
+}
+
+// reload reads the tree size and its peaks from the store.
+func (l *Log) reload(ctx context.Context) error {
+	size, err := l.st.AuditSize(ctx)
+	if err != nil {
+		return err
+	}
+	peaks, err := readPeaks(size, func(ix []int64) ([]tlog.Hash, error) { return l.st.AuditHashes(ctx, ix) })
+	if err != nil {
+		return err
+	}
+	l.stateMu.Lock()
+	l.size, l.peaks = size, peaks
+	l.stateMu.Unlock()
+	return nil
+}
+
+// peakIndexes returns the stored-hash indexes of the complete subtrees that
+// make up a tree of n leaves, largest first: exactly the hashes
+// tlog.TreeHash(n) reads, and a superset of what appending leaf n reads.
+func peakIndexes(n int64) []int64 {
+	var out []int64
+	var start int64
+	for level := 62; level >= 0; level-- {
+		if n&(1<<level) != 0 {
+			out = append(out, tlog.StoredHashIndex(level, start>>level))
+			start += 1 << level
+		}
+	}
+	return out
+}
+
+func keepPeaks(m map[int64]tlog.Hash, n int64) map[int64]tlog.Hash {
+	out := make(map[int64]tlog.Hash, 64)
+	for _, x := range peakIndexes(n) {
+		out[x] = m[x]
+	}
+	return out
+}
+
+// mapReader reads hashes from a map; a missing one is an error (it would
+// mean the peak bookkeeping is wrong).
+type mapReader map[int64]tlog.Hash
+
+func (m mapReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := m[x]
+		if !ok {
+			return nil, fmt.Errorf("audit: stored hash %d not in memory", x)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// storeReader returns a HashReader over the store.
+func (l *Log) storeReader(ctx context.Context) tlog.HashReader {
+	return tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) { return l.st.AuditHashes(ctx, ix) })
+}
+
+// Close stops accepting appends, commits what is queued, makes a last
+// checkpoint if this Log appended anything, and stops the background work. It does not
+// close the store.
+func (l *Log) Close() error {
+	l.closeMu.Lock()
+	if l.closed {
+		l.closeMu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.queue)
+	l.closeMu.Unlock()
+	<-l.done
+	select {
+	case <-l.stopped:
+	default:
+		close(l.stop)
+		<-l.stopped
+	}
+	if l.signer == nil || l.appended.Load() == 0 {
+		return nil // nothing new from us: readers (the CLI) leave no checkpoint behind
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	_, err := l.Checkpoint(ctx)
+	return err
+}
+
+func (l *Log) checkpointLoop(every time.Duration) {
+	defer close(l.stopped)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+			if !l.signedRecently(ctx, every/2) {
+				if _, err := l.Checkpoint(ctx); err != nil {
+					l.logger.Error("audit: periodic checkpoint failed", "err", err)
+				}
+			}
+			cancel()
+		}
+	}
+}
+
+// signedRecently reports whether the latest stored checkpoint was signed
+// less than d ago. Instances sharing one log (and its key) each run the
+// periodic loop; the first to tick signs and the others find its checkpoint
+// and skip, so the log gets about one checkpoint per interval, not one per
+// instance. Two that tick together both sign, which is harmless: checkpoints
+// are unique by size and each is checked against the tree before signing.
+func (l *Log) signedRecently(ctx context.Context, d time.Duration) bool {
+	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
+	if err != nil || len(cs) == 0 {
+		return false
+	}
+	return l.now().Sub(cs[0].Time) < d
+}
+
+// SignedCheckpoint is a checkpoint with its signed note.
+type SignedCheckpoint struct {
+	Checkpoint
+	Note []byte    // the signed note, as published
+	Time time.Time // when it was signed
+}
+
+// Checkpoint returns a signed checkpoint of the log as committed now,
+// signing a new one unless the latest already covers every entry. Before
+// signing it checks that the tree is consistent with the latest checkpoint,
+// and refuses if not: the log never signs over a rewritten past.
+func (l *Log) Checkpoint(ctx context.Context) (*SignedCheckpoint, error) {
+	if l.signer == nil {
+		return nil, ErrReadOnly
+	}
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	size, err := l.st.AuditSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := l.Latest(ctx)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if prev != nil && prev.Size == size {
+		return prev, nil
+	}
+	if prev != nil && prev.Size > size {
+		return nil, fmt.Errorf("audit: log has %d entries but checkpoint %d exists: entries were deleted", size, prev.Size)
+	}
+	r := l.storeReader(ctx)
+	root, err := tlog.TreeHash(size, r)
+	if err != nil {
+		return nil, fmt.Errorf("audit: tree hash of %d: %w", size, err)
+	}
+	if prev != nil && prev.Size > 0 { // the empty tree is a prefix of every tree (and ProveTree refuses size 0)
+		proof, err := tlog.ProveTree(size, prev.Size, r)
+		if err != nil {
+			return nil, fmt.Errorf("audit: consistency with checkpoint %d: %w", prev.Size, err)
+		}
+		if err := tlog.CheckTree(proof, size, root, prev.Size, prev.Root); err != nil {
+			return nil, fmt.Errorf("audit: refusing to sign: tree of %d is not an extension of checkpoint %d: %w", size, prev.Size, err)
+		}
+	}
+	c := Checkpoint{Origin: l.signer.Name(), Size: size, Root: root}
+	msg, err := signCheckpoint(c, l.signer)
+	if err != nil {
+		return nil, err
+	}
+	sc := &SignedCheckpoint{Checkpoint: c, Note: msg, Time: l.now().UTC()}
+	err = l.st.AddAuditCheckpoint(ctx, store.AuditCheckpoint{Size: size, Time: sc.Time, Note: msg})
+	if errors.Is(err, store.ErrConflict) { // another process signed this size first
+		return l.checkpointAt(ctx, size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Latest returns the latest stored checkpoint, verified; ErrNotFound if
+// there is none.
+func (l *Log) Latest(ctx context.Context) (*SignedCheckpoint, error) {
+	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("audit: no checkpoint: %w", store.ErrNotFound)
+	}
+	return l.open(cs[0])
+}
+
+// checkpointAt returns the stored checkpoint of exactly size, verified.
+func (l *Log) checkpointAt(ctx context.Context, size int64) (*SignedCheckpoint, error) {
+	cs, err := l.st.AuditCheckpoints(ctx, size, size, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("audit: no checkpoint of size %d: %w", size, store.ErrNotFound)
+	}
+	return l.open(cs[0])
+}
+
+func (l *Log) open(c store.AuditCheckpoint) (*SignedCheckpoint, error) {
+	if l.verifier == nil {
+		return nil, ErrReadOnly
+	}
+	cp, err := OpenCheckpoint(c.Note, l.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("audit: stored checkpoint %d: %w", c.Size, err)
+	}
+	if cp.Size != c.Size {
+		return nil, fmt.Errorf("audit: stored checkpoint %d claims size %d", c.Size, cp.Size)
+	}
+	return &SignedCheckpoint{Checkpoint: cp, Note: c.Note, Time: c.Time}, nil
+}

@@ -1,0 +1,311 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/postgres"
+	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/storetest"
+	"github.com/wardenhq/warden/internal/testenv"
+)
+
+// recorder collects what a watcher reports.
+type recorder struct {
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+func (r *recorder) changed(ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids == nil {
+		r.ids = map[string]int{}
+	}
+	for _, id := range ids {
+		r.ids[id]++
+	}
+}
+
+// waitFor waits until id has been reported, and returns how long it took.
+func (r *recorder) waitFor(t *testing.T, id string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		r.mu.Lock()
+		n := r.ids[id]
+		r.mu.Unlock()
+		if n > 0 {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("change of %s not reported within %v", id, within)
+	return 0
+}
+
+func run(t *testing.T, w *Watcher) *recorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := new(recorder)
+	done := make(chan error)
+	go func() { done <- w.Run(ctx, r.changed) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return r
+}
+
+// revision returns the store's current change revision.
+func revision(t *testing.T, s store.Keys) int64 {
+	t.Helper()
+	var rev int64
+	for {
+		ids, now, err := s.KeysChangedSince(context.Background(), rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev = now
+		if len(ids) == 0 {
+			return rev
+		}
+	}
+}
+
+// waitSubscribed waits until someone listens on channel.
+func waitSubscribed(t *testing.T, c *redis.Client, channel string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := c.PubSubNumSub(context.Background(), channel).Result()
+		if err == nil && n[channel] > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nobody subscribed to %s", channel)
+}
+
+func openPostgres(t *testing.T, dsn string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Instance A revokes a key; instance B hears of it over pub/sub long before
+// its poll (set to an hour here, so only pub/sub can deliver).
+func TestPubSubDelivers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	rdb, prefix := testenv.Redis(t)
+	a, b := openPostgres(t, dsn), openPostgres(t, dsn)
+	k, _ := storetest.NewKey(t, "victim")
+	if err := a.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	channel := prefix + "keys"
+	r := run(t, NewWatcher(b, rdb, Options{Channel: channel, Poll: time.Hour, Since: revision(t, b)}))
+	waitSubscribed(t, rdb, channel)
+
+	sa := Notify(a, NewPublisher(rdb, channel), nil)
+	start := time.Now()
+	if _, err := sa.UpdateKey(ctx, k.ID, func(k *keys.Key) error { k.Status = keys.StatusRevoked; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, k.ID, time.Second)
+	t.Logf("revocation reached the other instance in %v", time.Since(start))
+}
+
+// With pub/sub cut, the poll still delivers every change; when Redis is
+// back, pub/sub delivers again.
+func TestPollCatchesLostNotices(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	_, prefix := testenv.Redis(t)
+	opt, _ := redis.ParseURL(testenv.RedisURL(t))
+	a, b := openPostgres(t, dsn), openPostgres(t, dsn)
+
+	proxy := testenv.NewProxy(t, opt.Addr)
+	o := *opt
+	o.Addr = proxy.Addr()
+	sub := redis.NewClient(&o) // the watcher's Redis goes through the proxy
+	defer sub.Close()
+	pubClient := redis.NewClient(opt)
+	defer pubClient.Close()
+	channel := prefix + "keys"
+	r := run(t, NewWatcher(b, sub, Options{Channel: channel, Poll: 300 * time.Millisecond, Since: revision(t, b)}))
+	sa := Notify(a, NewPublisher(pubClient, channel), nil)
+	waitSubscribed(t, pubClient, channel)
+
+	proxy.Stop()
+	k1, _ := storetest.NewKey(t, "while-down")
+	if err := sa.CreateKey(ctx, k1); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("by poll: %v", r.waitFor(t, k1.ID, 2*time.Second))
+
+	proxy.Start()
+	waitSubscribed(t, pubClient, channel) // resubscribed after its backoff
+	k2, _ := storetest.NewKey(t, "after")
+	if err := sa.CreateKey(ctx, k2); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after recovery: %v", r.waitFor(t, k2.ID, 2*time.Second))
+}
+
+// Without Redis, processes sharing one SQLite file find each other's
+// changes by polling.
+func TestPollOnlySQLite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	old, _ := storetest.NewKey(t, "before-run")
+	if err := a.CreateKey(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's cache is in step with the store as of now: Since says so
+	// (with Since 0 the watcher would find the revision itself when it
+	// starts, racing with the CreateKey below).
+	_, rev, err := b.KeysChangedSince(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, NewWatcher(b, nil, Options{Poll: 50 * time.Millisecond, Since: rev}))
+	k, _ := storetest.NewKey(t, "k")
+	if err := a.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, k.ID, 2*time.Second)
+	if err := a.DeleteKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids[old.ID] != 0 {
+		t.Error("a change from before Run was reported")
+	}
+	if r.ids[k.ID] != 2 {
+		t.Errorf("create+delete reported %d times, want 2", r.ids[k.ID])
+	}
+}
+
+// Notify publishes successful changes only.
+func TestNotify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := testenv.Redis(t)
+	db, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	channel := prefix + "keys"
+	ps := rdb.Subscribe(ctx, channel)
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // subscription confirmed
+		t.Fatal(err)
+	}
+	var s store.Store = Notify(db, NewPublisher(rdb, channel), nil)
+	k, _ := storetest.NewKey(t, "a")
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	s.UpdateKey(ctx, k.ID, func(*keys.Key) error { return errors.New("no") }) // failed: no notice
+	s.DeleteKey(ctx, "key_missing")                                           // failed: no notice
+	if err := s.DeleteKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		msg, err := ps.ReceiveTimeout(ctx, 2*time.Second)
+		if err != nil {
+			t.Fatalf("notice %d: %v", i, err)
+		}
+		m, ok := msg.(*redis.Message)
+		if !ok {
+			t.Fatalf("notice %d: %T", i, msg)
+		}
+		ids, err := decodeNotice([]byte(m.Payload))
+		if err != nil || len(ids) != 1 || ids[0] != k.ID {
+			t.Fatalf("notice %d: %q %v", i, m.Payload, err)
+		}
+	}
+	if msg, err := ps.ReceiveTimeout(ctx, 200*time.Millisecond); err == nil {
+		t.Errorf("unexpected notice %v", msg)
+	}
+}
+
+func TestDecodeNotice(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{`{"ids":["key_a","key_b"]}`, true},
+		{`{"ids":[]}`, true},
+		{`{"ids":[""]}`, false},
+		{`{"ids":["` + strings.Repeat("x", maxIDLen+1) + `"]}`, false},
+		{`{"ids":"key_a"}`, false},
+		{`not json`, false},
+		{strings.Repeat(" ", maxNoticeBytes+1), false},
+	}
+	for _, tt := range tests {
+		if _, err := decodeNotice([]byte(tt.in)); (err == nil) != tt.ok {
+			t.Errorf("decodeNotice(%.40q): %v", tt.in, err)
+		}
+	}
+}
+
+func FuzzDecodeNotice(f *testing.F) {
+	f.Add([]byte(`{"ids":["key_a"]}`))
+	f.Add([]byte(`{"ids":null}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ids, err := decodeNotice(b)
+		if err != nil {
+			return
+		}
+		if len(ids) > maxNoticeIDs {
+			t.Fatalf("%d ids accepted", len(ids))
+		}
+		for _, id := range ids {
+			if id == "" || len(id) > maxIDLen {
+				t.Fatalf("bad id %q accepted", id)
+			}
+		}
+		again, err := encodeNotice(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err := decodeNotice(again); err != nil || len(back) != len(ids) {
+			t.Fatalf("round trip: %v %v", back, err)
+		}
+	})
+}

@@ -1,0 +1,56 @@
+package hygiene
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+func TestSuggestCIDR(t *testing.T) {
+	for ip, want := range map[string]string{
+		"203.0.113.77":          "203.0.113.0/24",
+		"::ffff:198.51.100.9":   "198.51.100.0/24",
+		"2001:db8:aa:bb::1":     "2001:db8:aa::/48",
+		"":                      "NETWORK/PREFIX",
+		"not an address at all": "NETWORK/PREFIX",
+	} {
+		if got, _ := suggestCIDR(ip); got != want {
+			t.Errorf("%q: %s, want %s", ip, got, want)
+		}
+	}
+}
+
+func TestAuditThresholds(t *testing.T) {
+	now := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	used := now.Add(-day)
+	k := func(age time.Duration, budget float64) *keys.Key {
+		return &keys.Key{ID: "key_a", Name: "a", Kind: keys.KindStandard, Status: keys.StatusActive, CreatedAt: now.Add(-age),
+			LastUsedAt: &used, LastUsedIP: "192.0.2.1", CIDRs: []string{"192.0.2.0/24"}, Models: []string{"m"}, RPM: 1, MonthlyBudgetUSD: budget}
+	}
+	tests := []struct {
+		name  string
+		key   *keys.Key
+		spend float64
+		want  string
+	}{
+		{"budget 10x but small slack", k(60*day, 40), 4, ""},
+		{"budget 10x and large slack", k(60*day, 100), 5, BudgetAboveUse},
+		{"budget fits", k(60*day, 100), 50, ""},
+		{"too young for a budget verdict", k(10*day, 1000), 1, ""},
+		{"rotated keys are not flagged", func() *keys.Key { x := k(200*day, 100); x.RotatedTo = "key_b"; return x }(), 50, ""},
+	}
+	for _, tc := range tests {
+		rep := Audit([]Record{{Key: tc.key, Usage: []store.Spend{{CostUSD: tc.spend}}}}, now, Options{})
+		var got []string
+		for _, f := range rep.Findings {
+			got = append(got, f.Check)
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: %v, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+// Package replay runs recorded requests (package record) through Warden's
+// pipeline on their own timestamps and reports, as JSONL, what happened to
+// each request and every decision the detector took.
+//
+// # Output
+//
+// One JSON object per line, all times event time:
+//
+//	{"type":"request","line":12,"ts":"…","key_id":"k1","status":200}
+//	{"type":"action","ts":"…","key_id":"k1","severity":"high","action":"step_up","reason":"…","incident_id":"inc_…"}
+//
+// Requests come in input order; a decision follows the request that caused
+// it. "type" is "alert" for decisions that only alert, "action" for ones
+// that change the key.
+//
+// The pipeline is an interface: the gateway provides the full one (auth,
+// limits, guard, detection, audit, the mock provider); Offline is a
+// self-contained stand-in with the same authorization semantics (status,
+// throttle, step-up, rpm) for use before and without the gateway.
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/wardenhq/warden/internal/detect"
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/record"
+)
+
+// Pipeline processes one recorded request completely, as if it arrived at
+// rec.TS: it publishes the request's event to its sinks (the detector among
+// them) before returning, and returns the status and the event (nil if
+// none was made).
+type Pipeline interface {
+	Do(ctx context.Context, rec *record.Record) (status int, ev *event.Event)
+}
+
+// Line is one output line.
+type Line struct {
+	Type       string    `json:"type"`
+	Line       int       `json:"line,omitempty"`
+	TS         time.Time `json:"ts"`
+	KeyID      string    `json:"key_id"`
+	Status     int       `json:"status,omitempty"`
+	Severity   string    `json:"severity,omitempty"`
+	Action     string    `json:"action,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	IncidentID string    `json:"incident_id,omitempty"`
+}
+
+// Observer sees every request and decision of a run, e.g. a scorer.
+// Either func may be nil.
+type Observer struct {
+	Request  func(rec *record.Record, line int, status int, ev *event.Event)
+	Decision func(d detect.Decision)
+}
+
+// Driver feeds records to a pipeline and writes the output.
+type Driver struct {
+	Pipeline Pipeline
+	Out      io.Writer // nil: no output
+	Observer Observer
+	// Errors receives malformed input lines; nil: they stop the run.
+	Errors func(line int, err error)
+
+	pending []detect.Decision
+}
+
+// OnDecision is the detector's decision hook; wire it in detect.Options.
+func (d *Driver) OnDecision(_ context.Context, dec detect.Decision) {
+	d.pending = append(d.pending, dec)
+}
+
+// Run replays every record of in. It returns the number of records replayed.
+func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
+	r := record.NewReader(in)
+	enc := json.NewEncoder(io.Discard)
+	if d.Out != nil {
+		enc = json.NewEncoder(d.Out)
+	}
+	n := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			if d.Errors == nil || errors.Is(err, record.ErrRead) {
+				return n, fmt.Errorf("replay: %w", err)
+			}
+			d.Errors(r.Line(), err)
+			continue
+		}
+		d.pending = d.pending[:0]
+		status, ev := d.Pipeline.Do(ctx, rec)
+		n++
+		keyID := rec.KeyID
+		if ev != nil && ev.KeyID != "" {
+			keyID = ev.KeyID
+		}
+		if err := enc.Encode(Line{Type: "request", Line: r.Line(), TS: rec.TS, KeyID: keyID, Status: status}); err != nil {
+			return n, fmt.Errorf("replay: write: %w", err)
+		}
+		if d.Observer.Request != nil {
+			d.Observer.Request(rec, r.Line(), status, ev)
+		}
+		for _, dec := range d.pending {
+			if err := enc.Encode(Line{Type: dec.Type(), TS: dec.Time, KeyID: dec.KeyID, Severity: dec.Severity,
+				Action: dec.Action, Reason: dec.Reason, IncidentID: dec.IncidentID}); err != nil {
+				return n, fmt.Errorf("replay: write: %w", err)
+			}
+			if d.Observer.Decision != nil {
+				d.Observer.Decision(dec)
+			}
+		}
+	}
+}

@@ -1,0 +1,462 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/wardenhq/warden/internal/store"
+)
+
+var (
+	_ store.Audit     = (*DB)(nil)
+	_ store.AuditTail = (*DB)(nil)
+)
+
+// The audit log's total order across instances comes from audit_head, a
+// one-row table holding the log's size. Every append locks that row first
+// (SELECT ... FOR UPDATE) and moves it forward last, in the transaction that
+// inserts the entries, so appends from all instances commit one after the
+// other in index order, and a reader that sees size n sees every entry below
+// n. Rows go in with one multi-row INSERT per table (unnest of arrays, one
+// prepared statement whatever the batch size), pipelined in one round trip.
+
+// nanos stores a time as Unix nanoseconds, the zero time as 0 (as package
+// sqlite does: the leaf's times have nanoseconds, TIMESTAMPTZ only micros).
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// querier is what a pool and a transaction share.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// AuditSize implements store.AuditLog.
+func (s *DB) AuditSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT size FROM audit_head`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: audit size: %w", err)
+	}
+	return n, nil
+}
+
+// lockAuditHead locks the head row until the transaction ends and returns
+// the log's size.
+func lockAuditHead(ctx context.Context, tx pgx.Tx) (int64, error) {
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT size FROM audit_head FOR UPDATE`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: lock audit log: %w", err)
+	}
+	return n, nil
+}
+
+// AppendAudit implements store.AuditLog.
+func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.AuditEntry, hashes []tlog.Hash) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := checkHashCount(start, len(entries), len(hashes)); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		size, err := lockAuditHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if size != start {
+			return fmt.Errorf("postgres: append audit at %d, log has %d entries: %w", start, size, store.ErrConflict)
+		}
+		return insertAudit(ctx, tx, start, entries, hashes)
+	})
+}
+
+// AppendAuditTail implements store.AuditTail.
+func (s *DB) AppendAuditTail(ctx context.Context, entries []store.AuditEntry, hashes func(int64, func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (int64, error) {
+	if len(entries) == 0 {
+		return s.AuditSize(ctx)
+	}
+	var start int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if start, err = lockAuditHead(ctx, tx); err != nil {
+			return err
+		}
+		hs, err := hashes(start, func(ix []int64) ([]tlog.Hash, error) { return auditHashes(ctx, tx, ix) })
+		if err != nil {
+			return err
+		}
+		if err := checkHashCount(start, len(entries), len(hs)); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, start, entries, hs)
+	})
+	if err != nil {
+		return -1, err
+	}
+	return start, nil
+}
+
+func checkHashCount(start int64, entries, hashes int) error {
+	end := start + int64(entries)
+	if want := tlog.StoredHashCount(end) - tlog.StoredHashCount(start); int64(hashes) != want {
+		return fmt.Errorf("postgres: append audit: %d hashes for entries [%d, %d), want %d", hashes, start, end, want)
+	}
+	return nil
+}
+
+// insertAudit writes entries from index start, their bodies and hashes, and
+// moves the head, in one pipelined round trip. The caller holds the head
+// row's lock and has checked that the log has start entries.
+func insertAudit(ctx context.Context, tx pgx.Tx, start int64, entries []store.AuditEntry, hashes []tlog.Hash) error {
+	n := len(entries)
+	var (
+		idx             = make([]int64, n)
+		ts              = make([]int64, n)
+		keyIDs          = make([]string, n)
+		teams           = make([]string, n)
+		leaves          = make([][]byte, n)
+		bIdx, bTS, bExp []int64
+		bKeys           []string
+		bodies          [][]byte
+	)
+	for i, e := range entries {
+		idx[i], ts[i], keyIDs[i], teams[i], leaves[i] = start+int64(i), nanos(e.Time), e.KeyID, e.Team, e.Leaf
+		if e.Body != nil {
+			bIdx, bTS, bExp = append(bIdx, idx[i]), append(bTS, ts[i]), append(bExp, nanos(e.BodyExpires))
+			bKeys, bodies = append(bKeys, e.KeyID), append(bodies, e.Body)
+		}
+	}
+	hashIDs := make([]int64, len(hashes))
+	hashVals := make([][]byte, len(hashes))
+	first := tlog.StoredHashCount(start)
+	for i := range hashes {
+		hashIDs[i], hashVals[i] = first+int64(i), hashes[i][:]
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO audit_entries (idx, ts, key_id, team, leaf)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bytea[])`, idx, ts, keyIDs, teams, leaves)
+	if len(bodies) > 0 {
+		b.Queue(`INSERT INTO audit_bodies (idx, key_id, ts, expires, body)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])`, bIdx, bKeys, bTS, bExp, bodies)
+	}
+	b.Queue(`INSERT INTO audit_hashes (id, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, hashIDs, hashVals)
+	b.Queue(`UPDATE audit_head SET size = $1`, start+int64(n))
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if isUnique(err) {
+			// Rows beyond the head: the tables disagree with audit_head,
+			// which only a hand edit can cause. Refuse rather than mix.
+			return fmt.Errorf("postgres: append audit at %d: rows past the log's end exist: %w: %w", start, store.ErrConflict, err)
+		}
+		return fmt.Errorf("postgres: append audit at %d: %w", start, err)
+	}
+	return nil
+}
+
+// AuditHashes implements store.AuditLog.
+func (s *DB) AuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	return auditHashes(ctx, s.pool, indexes)
+}
+
+// maxHashesPerQuery bounds one ANY($1) lookup; package audit asks for a few
+// dozen at a time, a proof for a few hundred at most.
+const maxHashesPerQuery = 10000
+
+func auditHashes(ctx context.Context, q querier, indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	pos := make(map[int64][]int, len(indexes))
+	for i, x := range indexes {
+		pos[x] = append(pos[x], i)
+	}
+	ids := make([]int64, 0, len(pos))
+	for x := range pos {
+		ids = append(ids, x)
+	}
+	found := 0
+	for lo := 0; lo < len(ids); lo += maxHashesPerQuery {
+		hi := min(lo+maxHashesPerQuery, len(ids))
+		rows, err := q.Query(ctx, `SELECT id, hash FROM audit_hashes WHERE id = ANY($1)`, ids[lo:hi])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: audit hashes: %w", err)
+		}
+		var (
+			id int64
+			h  []byte
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &h}, func() error {
+			if len(h) != tlog.HashSize {
+				return fmt.Errorf("postgres: audit hash %d has %d bytes", id, len(h))
+			}
+			for _, i := range pos[id] {
+				copy(out[i][:], h)
+				found++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("postgres: audit hashes: %w", err)
+		}
+	}
+	if found != len(indexes) {
+		return nil, fmt.Errorf("postgres: audit hashes: %d of %d missing: %w", len(indexes)-found, len(indexes), store.ErrNotFound)
+	}
+	return out, nil
+}
+
+// Scans read in pages, each its own statement, so a scan of the whole log
+// holds no statement open for longer than a page takes (statement_timeout
+// applies per page) and memory stays bounded whatever fn does.
+const (
+	scanPage       = 1000
+	scanBodiesPage = 64 // bodies may be up to a few MiB each
+	hashPage       = 20000
+)
+
+// ScanAudit implements store.AuditLog.
+func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.AuditEntry) error) error {
+	var (
+		where []string
+		args  = []any{nil} // $1: the page's first index, set per page
+	)
+	where = append(where, "e.idx >= $1")
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.To > 0 {
+		add("e.idx < $%d", f.To)
+	}
+	if f.KeyID != "" {
+		add("e.key_id = $%d", f.KeyID)
+	}
+	if !f.Since.IsZero() {
+		add("e.ts >= $%d", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("e.ts < $%d", f.Until.UnixNano())
+	}
+	page := scanPage
+	q := `SELECT e.idx, e.ts, e.key_id, e.team, e.leaf`
+	if f.Bodies {
+		page = scanBodiesPage
+		q += `, b.body, b.expires FROM audit_entries e LEFT JOIN audit_bodies b ON b.idx = e.idx`
+	} else {
+		q += ` FROM audit_entries e`
+	}
+	q += ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY e.idx LIMIT `
+	var (
+		e       store.AuditEntry
+		ts      int64
+		expires *int64
+	)
+	dest := []any{&e.Index, &ts, &e.KeyID, &e.Team, &e.Leaf}
+	if f.Bodies {
+		dest = append(dest, &e.Body, &expires)
+	}
+	cursor, left := max(f.From, 0), f.Limit
+	for {
+		n := page
+		if f.Limit > 0 {
+			n = min(n, left)
+		}
+		args[0] = cursor
+		rows, err := s.pool.Query(ctx, q+fmt.Sprint(n), args...)
+		if err != nil {
+			return fmt.Errorf("postgres: scan audit: %w", err)
+		}
+		got := 0
+		var fnErr error
+		for rows.Next() {
+			e.Body, expires = nil, nil
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("postgres: scan audit: %w", err)
+			}
+			e.Time = fromNanos(ts)
+			e.BodyExpires = time.Time{}
+			if expires != nil {
+				e.BodyExpires = fromNanos(*expires)
+			}
+			got++
+			cursor = e.Index + 1
+			if fnErr = fn(&e); fnErr != nil {
+				break
+			}
+		}
+		rows.Close()
+		if fnErr != nil {
+			return fnErr
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: scan audit: %w", err)
+		}
+		if f.Limit > 0 {
+			left -= got
+		}
+		if got < n || (f.Limit > 0 && left <= 0) {
+			return nil
+		}
+	}
+}
+
+// ScanAuditHashes implements store.AuditLog.
+func (s *DB) ScanAuditHashes(ctx context.Context, from int64, fn func(int64, tlog.Hash) error) error {
+	var (
+		id  int64
+		raw []byte
+		h   tlog.Hash
+	)
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT id, hash FROM audit_hashes WHERE id >= $1 ORDER BY id LIMIT $2`, from, hashPage)
+		if err != nil {
+			return fmt.Errorf("postgres: scan audit hashes: %w", err)
+		}
+		got := 0
+		var fnErr error
+		for rows.Next() {
+			if err := rows.Scan(&id, &raw); err != nil {
+				rows.Close()
+				return fmt.Errorf("postgres: scan audit hashes: %w", err)
+			}
+			got++
+			from = id + 1
+			// A damaged hash of the wrong length is handed on zero-padded or
+			// cut and marked: the caller's comparison fails, which is the point.
+			h = tlog.Hash{}
+			copy(h[:], raw)
+			if len(raw) != tlog.HashSize {
+				h[0] ^= 0xff
+			}
+			if fnErr = fn(id, h); fnErr != nil {
+				break
+			}
+		}
+		rows.Close()
+		if fnErr != nil {
+			return fnErr
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: scan audit hashes: %w", err)
+		}
+		if got < hashPage {
+			return nil
+		}
+	}
+}
+
+// AddAuditCheckpoint implements store.AuditCheckpoints.
+func (s *DB) AddAuditCheckpoint(ctx context.Context, c store.AuditCheckpoint) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, ts, note) VALUES ($1, $2, $3)`, c.Size, nanos(c.Time), c.Note)
+	if isUnique(err) {
+		return fmt.Errorf("postgres: audit checkpoint %d: %w", c.Size, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: audit checkpoint %d: %w", c.Size, err)
+	}
+	return nil
+}
+
+// AuditCheckpoints implements store.AuditCheckpoints.
+func (s *DB) AuditCheckpoints(ctx context.Context, minSize, maxSize int64, latest bool) ([]store.AuditCheckpoint, error) {
+	if maxSize < 0 {
+		maxSize = 1<<63 - 1
+	}
+	q := `SELECT size, ts, note FROM audit_checkpoints WHERE size >= $1 AND size <= $2 ORDER BY size`
+	if latest {
+		q += ` DESC LIMIT 1`
+	}
+	rows, err := s.pool.Query(ctx, q, minSize, maxSize)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: audit checkpoints: %w", err)
+	}
+	var (
+		out []store.AuditCheckpoint
+		c   store.AuditCheckpoint
+		ts  int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&c.Size, &ts, &c.Note}, func() error {
+		c.Time = fromNanos(ts)
+		out = append(out, c)
+		c.Note = nil // the next row scans into a fresh slice
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: audit checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// PruneAuditBodies implements store.AuditRetention.
+func (s *DB) PruneAuditBodies(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_bodies b
+		WHERE b.expires > 0 AND b.expires < $1
+		AND NOT EXISTS (SELECT 1 FROM audit_holds h
+			WHERE (h.key_id = b.key_id OR h.key_id = '*')
+			AND (h.since = 0 OR b.ts >= h.since)
+			AND (h.until = 0 OR b.ts <= h.until))`, now.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune audit bodies: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// PutAuditHold implements store.AuditHolds.
+func (s *DB) PutAuditHold(ctx context.Context, h store.AuditHold) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_holds (id, key_id, since, until, incident, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, since = excluded.since, until = excluded.until,
+		incident = excluded.incident, reason = excluded.reason, created = excluded.created`,
+		h.ID, h.KeyID, nanos(h.Since), nanos(h.Until), h.Incident, h.Reason, nanos(h.Created))
+	if err != nil {
+		return fmt.Errorf("postgres: put audit hold %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// DeleteAuditHold implements store.AuditHolds.
+func (s *DB) DeleteAuditHold(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_holds WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("postgres: delete audit hold %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: audit hold %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AuditHolds implements store.AuditHolds.
+func (s *DB) AuditHolds(ctx context.Context) ([]store.AuditHold, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, key_id, since, until, incident, reason, created FROM audit_holds ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: audit holds: %w", err)
+	}
+	var (
+		out                   []store.AuditHold
+		h                     store.AuditHold
+		since, until, created int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&h.ID, &h.KeyID, &since, &until, &h.Incident, &h.Reason, &created}, func() error {
+		h.Since, h.Until, h.Created = fromNanos(since), fromNanos(until), fromNanos(created)
+		out = append(out, h)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: audit holds: %w", err)
+	}
+	return out, nil
+}

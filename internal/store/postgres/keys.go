@@ -1,0 +1,301 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+const keyCols = `id, hash, data, last_used_at, last_used_ip`
+
+// changesPage bounds one KeysChangedSince answer, as in package sqlite.
+const changesPage = 10000
+
+func scanKey(row pgx.Row) (*keys.Key, error) {
+	var (
+		id, ip   string
+		hash     []byte
+		data     []byte
+		lastUsed *time.Time
+	)
+	if err := row.Scan(&id, &hash, &data, &lastUsed, &ip); err != nil {
+		return nil, err
+	}
+	k := new(keys.Key)
+	if err := json.Unmarshal(data, k); err != nil {
+		return nil, fmt.Errorf("postgres: decode key %s: %w", id, err)
+	}
+	if len(hash) != len(k.Hash) {
+		return nil, fmt.Errorf("postgres: key %s has a malformed hash", id)
+	}
+	copy(k.Hash[:], hash)
+	if lastUsed != nil {
+		t := lastUsed.UTC()
+		k.LastUsedAt = &t
+		k.LastUsedIP = ip
+	}
+	return k, nil
+}
+
+// CreateKey implements store.Keys.
+func (s *DB) CreateKey(ctx context.Context, k *keys.Key) error {
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	data, err := json.Marshal(k)
+	if err != nil {
+		return fmt.Errorf("postgres: encode key: %w", err)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO keys (id, hash, name, owner, status, kind, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			k.ID, k.Hash[:], k.Name, k.Owner, string(k.Status), string(k.Kind), k.CreatedAt, string(data))
+		if isUnique(err) {
+			return fmt.Errorf("postgres: create key %s: %w", k.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: create key %s: %w", k.ID, err)
+		}
+		return logChange(ctx, tx, k.ID)
+	})
+}
+
+// logChange appends to key_changes. It must run last in its transaction: the
+// table lock it takes is held until commit, and taking it after the row
+// locks of the change keeps the lock order the same everywhere.
+func logChange(ctx context.Context, tx pgx.Tx, id string) error {
+	if _, err := tx.Exec(ctx, `LOCK TABLE key_changes IN EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("postgres: lock key changes: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO key_changes (id) VALUES ($1)`, id); err != nil {
+		return fmt.Errorf("postgres: log key change: %w", err)
+	}
+	return nil
+}
+
+// KeyByID implements store.Keys.
+func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// KeyByHash implements store.Keys.
+func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE hash = $1`, h[:]))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: key by hash: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: key by hash: %w", err)
+	}
+	return k, nil
+}
+
+// ListKeys implements store.Keys.
+func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]*keys.Key, error) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.Owner != "" {
+		where = append(where, "owner = "+arg(f.Owner))
+	}
+	if f.Kind != "" {
+		where = append(where, "kind = "+arg(string(f.Kind)))
+	}
+	if f.Search != "" {
+		p := arg(f.Search)
+		where = append(where, "(strpos(id, "+p+") > 0 OR strpos(lower(name), lower("+p+")) > 0)")
+	}
+	if f.After != "" {
+		where = append(where, "(created_at, id) > (SELECT created_at, id FROM keys WHERE id = "+arg(f.After)+")")
+	}
+	q := `SELECT ` + keyCols + ` FROM keys`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at, id"
+	if f.Limit > 0 {
+		q += " LIMIT " + arg(f.Limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*keys.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list keys: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateKey implements store.Keys. The row stays locked (SELECT ... FOR
+// UPDATE) from the read to the commit, so concurrent updates from several
+// instances apply one after the other and none is lost.
+func (s *DB) UpdateKey(ctx context.Context, id string, fn func(*keys.Key) error) (*keys.Key, error) {
+	var out *keys.Key
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: read key %s: %w", id, err)
+		}
+		hash := k.Hash
+		if err := fn(k); err != nil {
+			return err
+		}
+		k.ID, k.Hash = id, hash // identity is immutable
+		if err := k.Validate(); err != nil {
+			return err
+		}
+		data, err := json.Marshal(k)
+		if err != nil {
+			return fmt.Errorf("postgres: encode key: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE keys SET name = $1, owner = $2, status = $3, kind = $4, data = $5 WHERE id = $6`,
+			k.Name, k.Owner, string(k.Status), string(k.Kind), string(data), id); err != nil {
+			return fmt.Errorf("postgres: update key %s: %w", id, err)
+		}
+		if err := logChange(ctx, tx, id); err != nil {
+			return err
+		}
+		out = k
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteKey implements store.Keys.
+func (s *DB) DeleteKey(ctx context.Context, id string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM keys WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("postgres: delete key %s: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
+		}
+		return logChange(ctx, tx, id)
+	})
+}
+
+// touchSQL records the newest use per key in one statement. Rows are locked
+// in id order first: touches from several instances then never deadlock
+// against each other, whatever order their batches come in.
+const touchSQL = `
+WITH u AS (
+    SELECT DISTINCT ON (id) id, at, ip
+    FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS t(id, at, ip)
+    ORDER BY id, at DESC
+), locked AS (
+    SELECT k.id FROM keys k JOIN u ON u.id = k.id
+    WHERE k.last_used_at IS NULL OR k.last_used_at < u.at
+    ORDER BY k.id
+    FOR NO KEY UPDATE OF k
+)
+UPDATE keys k SET last_used_at = u.at, last_used_ip = u.ip
+FROM u JOIN locked l ON l.id = u.id
+WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`
+
+// TouchKeys implements store.Keys. Touches do not count as changes: they
+// would invalidate every cache on every request.
+func (s *DB) TouchKeys(ctx context.Context, uses []store.KeyUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	ids := make([]string, len(uses))
+	ats := make([]time.Time, len(uses))
+	ips := make([]string, len(uses))
+	for i, u := range uses {
+		ids[i], ats[i], ips[i] = u.ID, u.At, u.IP
+	}
+	if _, err := s.pool.Exec(ctx, touchSQL, ids, ats, ips); err != nil {
+		return fmt.Errorf("postgres: touch %d keys: %w", len(uses), err)
+	}
+	return nil
+}
+
+// KeysChangedSince implements store.Keys. With nothing new it returns rev
+// itself: reading the maximum in a second query could return a revision that
+// committed between the two and so skip it.
+func (s *DB) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT rev, id FROM key_changes WHERE rev > $1 ORDER BY rev LIMIT $2`, rev, changesPage)
+	if err != nil {
+		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	now := rev
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&now, &id); err != nil {
+			return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
+	}
+	return ids, now, nil
+}
+
+// AddUsage implements store.Usage.
+func (s *DB) AddUsage(ctx context.Context, keyID, month string, u store.Spend) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO usage (key_id, month, requests, tokens, cost_usd) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (key_id, month) DO UPDATE SET requests = usage.requests + excluded.requests,
+			tokens = usage.tokens + excluded.tokens, cost_usd = usage.cost_usd + excluded.cost_usd`,
+		keyID, month, u.Requests, u.Tokens, u.CostUSD)
+	if err != nil {
+		return fmt.Errorf("postgres: add usage for %s: %w", keyID, err)
+	}
+	return nil
+}
+
+// UsageOf implements store.Usage.
+func (s *DB) UsageOf(ctx context.Context, keyID, month string) (store.Spend, error) {
+	var u store.Spend
+	err := s.pool.QueryRow(ctx, `SELECT requests, tokens, cost_usd FROM usage WHERE key_id = $1 AND month = $2`, keyID, month).
+		Scan(&u.Requests, &u.Tokens, &u.CostUSD)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Spend{}, nil
+	}
+	if err != nil {
+		return u, fmt.Errorf("postgres: usage of %s: %w", keyID, err)
+	}
+	return u, nil
+}

@@ -1,0 +1,20 @@
+-- Detector state. Mirrors sqlite/migrations/0003_detect.sql: learned per-key
+-- profiles (opaque, versioned by the detector) and incidents (JSON in data;
+-- the columns are what queries filter and sort on). Times are Unix
+-- nanoseconds.
+CREATE TABLE detect_profiles (
+    key_id     TEXT PRIMARY KEY,
+    updated_at BIGINT NOT NULL,
+    data       BYTEA NOT NULL
+);
+
+CREATE TABLE incidents (
+    id        TEXT PRIMARY KEY,
+    key_id    TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    severity  TEXT NOT NULL,
+    opened_at BIGINT NOT NULL,
+    data      TEXT NOT NULL -- JSON; TEXT, not JSONB, which refuses \u0000 in strings
+);
+CREATE INDEX incidents_opened ON incidents (opened_at DESC, id DESC);
+CREATE INDEX incidents_key ON incidents (key_id, opened_at DESC);

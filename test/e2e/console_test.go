@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestConsoleBrowser runs web/console/test (playwright-core driving headless
+// Chromium) against a live Warden with simulated traffic: sign-in, finding
+// the stolen key, suspending it, the live stream, incidents and evidence.
+// It needs the console built into the binary (web/console/build.sh), the
+// npm packages of web/console and /usr/bin/chromium; without them it skips,
+// except in CI, where it fails. Screenshots land in test/console/artifacts.
+func TestConsoleBrowser(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	web := filepath.Join(root, "web", "console")
+	need := func(ok bool, why string) {
+		if ok {
+			return
+		}
+		if os.Getenv("CI") == "true" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	_, err := os.Stat(filepath.Join(root, "internal", "console", "dist", "index.html"))
+	need(err == nil, "console not built; run web/console/build.sh")
+	_, err = os.Stat(filepath.Join(web, "node_modules", "playwright-core"))
+	need(err == nil, "playwright-core not installed; run npm ci --prefix web/console")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	_, err = os.Stat(chromium)
+	need(err == nil, "chromium not installed; run apt-get install -y chromium")
+	node, err := exec.LookPath("node")
+	need(err == nil, "node not found")
+
+	cfg := filepath.Join(t.TempDir(), "warden.yaml")
+	if err := os.WriteFile(cfg, []byte(`trusted_proxies: [127.0.0.1/32]
+prices:
+  mock-lorem: {input_per_1k: 0.5, output_per_1k: 1.5}
+  mock-echo: {input_per_1k: 0.01, output_per_1k: 0.03}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := Start(t, "--config", cfg)
+	stolenID, stolen := w.CreateKey("--name", "billing-bot", "--owner", "acme-billing", "--budget", "25")
+	var others, otherIDs []string
+	for _, name := range []string{"support-chat", "search-indexer", "marketing-images"} {
+		id, k := w.CreateKey("--name", name, "--owner", "acme-"+strings.Split(name, "-")[0])
+		others, otherIDs = append(others, k), append(otherIDs, id)
+	}
+	// A fifth key leaks into a file; the scanner finds and revokes it.
+	_, leaked := w.CreateKey("--name", "ci-deploy", "--owner", "acme-ci")
+	leakFile := filepath.Join(t.TempDir(), "deploy.env")
+	if err := os.WriteFile(leakFile, []byte("OPENAI_API_KEY="+leaked+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := w.CLI("scan", leakFile, "--revoke"); err != nil && !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("scan --revoke: %v\n%s", err, out)
+	}
+	token, err := os.ReadFile(filepath.Join(w.Data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifacts := filepath.Join(root, "test", "console", "artifacts")
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "--test-concurrency=1", "test/console.test.mjs")
+	cmd.Dir = web
+	cmd.Env = append(os.Environ(),
+		"WARDEN_URL="+w.URL, "WARDEN_ADMIN_URL="+w.AdminURL, "WARDEN_ADMIN_TOKEN="+strings.TrimSpace(string(token)),
+		"STOLEN_KEY_ID="+stolenID, "STOLEN_KEY="+stolen, "OTHER_KEYS="+strings.Join(others, ","), "OTHER_KEY_IDS="+strings.Join(otherIDs, ","),
+		"CONSOLE_ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test (screenshots in %s):\n%s", artifacts, out)
+	if err != nil {
+		t.Fatalf("console browser tests failed: %v\nwarden log:\n%s", err, w.Log())
+	}
+}

@@ -1,0 +1,160 @@
+import * as api from "../api";
+import { useData } from "../data";
+import { ago, when } from "../format";
+import { Badge, ErrorBox, Loading } from "../ui";
+
+/**
+ * LeaksPage shows what the leak scanner and the canaries found: revoked
+ * keys (with who revoked them and why; "scanner" for the scanner and the
+ * GitHub partner endpoint) and the canary keys, where they were planted and
+ * whether anyone has used them.
+ */
+export function LeaksPage() {
+  const revoked = useData(() => api.get<api.Key[]>("keys?status=revoked&limit=200"), [], 30000);
+  const canaries = useData(() => api.get<api.Key[]>("keys?kind=canary&limit=200"), [], 30000);
+  const incidents = useData(() => api.get<api.Incident[]>("incidents?limit=1000"), [], 30000);
+  const findings = (incidents.data ?? []).flatMap((i) =>
+    i.timeline.filter((e) => e.kind === "signal" && e.name === "leak").map((e) => ({ inc: i, where: e.evidence?.where ?? "", by: e.evidence?.found_by ?? "", ts: e.ts })),
+  );
+  const canaryIncident = new Map((incidents.data ?? []).filter((i) => i.key_kind === "canary").map((i) => [i.key_id, i]));
+  const revokedSorted = [...(revoked.data ?? [])].sort((a, b) => (b.status_at ?? "").localeCompare(a.status_at ?? ""));
+  return (
+    <section aria-labelledby="h-leaks">
+      <h1 id="h-leaks" tabIndex={-1}>
+        Leaks
+      </h1>
+      <section class="panel" aria-labelledby="h-findings">
+        <h2 id="h-findings">Scanner findings</h2>
+        <p class="muted small">
+          Keys the leak scanner (<code>warden scan --revoke</code>) or GitHub secret scanning found exposed, and revoked.
+        </p>
+        {incidents.missing ? (
+          <p class="muted">Incidents are not available on this server.</p>
+        ) : !incidents.data ? (
+          <Loading />
+        ) : findings.length === 0 ? (
+          <p class="muted">No leaked keys found.</p>
+        ) : (
+          <table class="table" id="findings-table">
+            <thead>
+              <tr>
+                <th scope="col">Found at</th>
+                <th scope="col">Key</th>
+                <th scope="col">Found by</th>
+                <th scope="col">When</th>
+                <th scope="col">Incident</th>
+              </tr>
+            </thead>
+            <tbody>
+              {findings.map((f) => (
+                <tr key={f.inc.id}>
+                  <td class="mono small">{f.where}</td>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(f.inc.key_id)}`}>{f.inc.key_id}</a>
+                    {f.inc.key_owner && <span class="muted small"> {f.inc.key_owner}</span>}
+                  </td>
+                  <td>
+                    <Badge value={f.by || "scanner"} kind="info" />
+                  </td>
+                  <td class="small">{when(f.ts)}</td>
+                  <td>
+                    <a href={`#/incidents/${encodeURIComponent(f.inc.id)}`}>{f.inc.status}</a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section class="panel" aria-labelledby="h-canaries">
+        <h2 id="h-canaries">Canaries</h2>
+        <p class="muted small">
+          Decoy keys planted where a thief would find them (create them with <code>warden canary create</code>). Any use is an attack.
+        </p>
+        <ErrorBox error={canaries.error} />
+        {!canaries.data ? (
+          <Loading />
+        ) : canaries.data.length === 0 ? (
+          <p class="muted">No canaries yet.</p>
+        ) : (
+          <table class="table" id="canaries-table">
+            <thead>
+              <tr>
+                <th scope="col">Canary</th>
+                <th scope="col">Planted</th>
+                <th scope="col">Status</th>
+                <th scope="col">Last used</th>
+              </tr>
+            </thead>
+            <tbody>
+              {canaries.data.map((k) => (
+                <tr key={k.id} class={k.last_used_at ? "row-refused" : ""}>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name}</a> <span class="mono small muted">{k.id}</span>
+                  </td>
+                  <td class="small">
+                    {Object.entries(k.labels ?? {})
+                      .map(([a, b]) => `${a.replace(/^canary_/, "")}: ${b}`)
+                      .join(" · ") || "—"}
+                  </td>
+                  <td>
+                    <Badge value={k.status} />
+                  </td>
+                  <td class="small">
+                    {k.last_used_at ? <strong>{`${ago(k.last_used_at)} from ${k.last_used_ip ?? "?"}`}</strong> : "never (good)"}
+                    {canaryIncident.has(k.id) && (
+                      <>
+                        {" "}
+                        <a href={`#/incidents/${encodeURIComponent(canaryIncident.get(k.id)!.id)}`}>incident</a>
+                      </>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section class="panel" aria-labelledby="h-revoked">
+        <h2 id="h-revoked">Revocations</h2>
+        <p class="muted small">
+          Keys revoked by an operator, the leak scanner (<code>warden scan --revoke</code>), the GitHub secret-scanning partner endpoint or the
+          detector.
+        </p>
+        <ErrorBox error={revoked.error} />
+        {!revoked.data ? (
+          <Loading />
+        ) : revokedSorted.length === 0 ? (
+          <p class="muted">No revoked keys.</p>
+        ) : (
+          <table class="table" id="revoked-table">
+            <thead>
+              <tr>
+                <th scope="col">Key</th>
+                <th scope="col">Owner</th>
+                <th scope="col">Revoked by</th>
+                <th scope="col">When</th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {revokedSorted.map((k) => (
+                <tr key={k.id}>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name || k.id}</a>
+                  </td>
+                  <td>{k.owner || "—"}</td>
+                  <td>
+                    <Badge value={k.status_by || "?"} kind="info" />
+                  </td>
+                  <td class="small">{when(k.status_at)}</td>
+                  <td class="small">{k.status_reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </section>
+  );
+}
