@@ -229,16 +229,26 @@ func TestStreamModerator(t *testing.T) {
 }
 
 // TestHandMadeSets reports false-positive rates on the hand-written
-// borderline-safe and ordinary benign prompts (testdata). It asserts only a
+// borderline-safe and ordinary benign prompts and the held-out sets written
+// for part two (testdata; never trained or tuned on). It asserts only a
 // loose bound; the exact rates are in docs/guard-model-card.md.
 func TestHandMadeSets(t *testing.T) {
 	g := newTestGuard(t)
-	for _, name := range []string{"testdata/borderline_safe.jsonl", "testdata/benign_ordinary.jsonl"} {
+	for _, set := range []struct {
+		name  string
+		stage Stage
+	}{
+		{"testdata/borderline_safe.jsonl", StagePrompt},
+		{"testdata/benign_ordinary.jsonl", StagePrompt},
+		{"testdata/holdout_benign.jsonl", StagePrompt},
+		{"testdata/holdout_image.jsonl", StageImagePrompt},
+	} {
+		name := set.name
 		f, err := os.Open(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := g.Eval(context.Background(), f, StagePrompt, nil)
+		rep, err := g.Eval(context.Background(), f, set.stage, nil)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
