@@ -19,7 +19,15 @@
 //     regressions trained in this repository (go run ./internal/guard/train)
 //     on /work/shared/datasets/guard, embedded in the binary, one head per
 //     category plus an "any harm" head; long texts are judged in windows so a
-//     short injection in a long document is not diluted.
+//     short injection in a long document is not diluted, and their first and
+//     last lines on their own, where requests with attached documents put
+//     the instruction. Texts of a few words carry little evidence and their
+//     scores are shrunk toward zero.
+//  4. Intent (package intent): a bounded offset on the harm heads for
+//     defensive framing ("how do I protect", "signs of") and operational
+//     framing ("step-by-step", "without getting caught"). Harm is judged
+//     with the phrases of matched attack rules blanked out, so an injection
+//     probe is an injection, not a weapon.
 //
 // Scores are 0..1 per Category, where 0.5 is each model head's calibrated
 // operating point (see docs/guard-model-card.md). The Policy turns scores into
