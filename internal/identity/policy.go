@@ -212,4 +212,3 @@ func subjectID(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return "sha256:" + hex.EncodeToString(h[:12])
 }
-
