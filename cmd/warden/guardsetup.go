@@ -6,6 +6,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/guard"
+	"github.com/wardenhq/warden/internal/guard/moderator"
 	"github.com/wardenhq/warden/internal/keys"
 )
 
@@ -40,4 +41,17 @@ func newGuard(c config.Guard) (*guard.Guard, func(*keys.Key) *guard.Policy, erro
 		r.Teams[team] = p
 	}
 	return g, r.Policy, nil
+}
+
+// newModerators builds the chain of external moderators, or nil when the
+// config names none.
+func newModerators(g *guard.Guard, c config.Guard) (*moderator.Chain, error) {
+	if g == nil || len(c.Moderators) == 0 {
+		return nil, nil
+	}
+	ch, err := moderator.NewChain(g, c.Moderators, nil)
+	if err != nil {
+		return nil, fmt.Errorf("config: guard.moderators: %w", err)
+	}
+	return ch, nil
 }

@@ -202,6 +202,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	mods, err := newModerators(g, cfg.Guard)
+	if err != nil {
+		return err
+	}
 	kl, err := newKeyless(cfg, bus)
 	if err != nil {
 		return err
@@ -211,6 +215,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		Authenticators: kl.authenticators(),
 		Guard:          g,
 		GuardPolicy:    policies,
+		Moderators:     mods,
 		Journal:        auditJournal(alog),
 		StepUp:         det.d.AllowsStepUp,
 		Recorder:       recorder,

@@ -35,6 +35,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/detect"
+	"github.com/wardenhq/warden/internal/guard/moderator"
 	"gopkg.in/yaml.v3"
 )
 
@@ -78,6 +79,9 @@ type Guard struct {
 	Disabled bool                      `yaml:"disabled"`
 	Policy   map[string]any            `yaml:"policy"` // the default policy
 	Teams    map[string]map[string]any `yaml:"teams"`  // policies by key owner
+	// Moderators are external moderation services consulted after the
+	// local guard (OpenAI moderation, Llama Guard, Azure AI Content Safety).
+	Moderators []moderator.Config `yaml:"moderators"`
 }
 
 // SecretScanning configures the GitHub secret-scanning partner endpoint,

@@ -41,6 +41,7 @@ import (
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/guard"
+	"github.com/wardenhq/warden/internal/guard/moderator"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
 	"github.com/wardenhq/warden/internal/provider"
@@ -75,6 +76,10 @@ type Options struct {
 	// policy document, its team's, or the server default). nil means
 	// guard.DefaultPolicy for every key.
 	GuardPolicy func(k *keys.Key) *guard.Policy
+	// Moderators, when set, judges prompts and answers with the local
+	// guard and then external moderation services (its Guard must be
+	// Guard). nil: the local guard alone.
+	Moderators *moderator.Chain
 	// Authenticators recognise credentials other than Warden keys
 	// (workload-identity JWTs, short-lived tokens, client certificates).
 	// They run in order before the key look-up; none means keys only.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 
 	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
@@ -43,7 +44,7 @@ func (x *exchange) inspectPrompt() *apiError {
 	if err != nil {
 		return badRequest("invalid_value", "", "The request body could not be inspected.")
 	}
-	res := x.s.opts.Guard.Check(x.r.Context(), guard.StageOf(string(x.endpoint)), guard.Texts(parts), x.policy())
+	res := x.check(guard.StageOf(string(x.endpoint)), parts)
 	x.noteVerdict(&res)
 	x.promptResult = &res
 	x.promptIndirect = indirectHit(parts)
@@ -52,6 +53,21 @@ func (x *exchange) inspectPrompt() *apiError {
 		return &apiError{Status: status, Code: "content_filter", Refusal: "guard", Raw: body}
 	}
 	return nil
+}
+
+// check judges parts at stage: the local guard, then the external
+// moderators when they are configured.
+func (x *exchange) check(stage guard.Stage, parts []guard.Part) guard.Result {
+	if c := x.s.opts.Moderators; c != nil {
+		out := c.CheckParts(x.r.Context(), stage, parts, x.policy())
+		for _, r := range out.Reports {
+			if r.Err != nil && !r.Skipped {
+				slog.Warn("guard: moderator failed", "request_id", x.ev.ID, "moderator", r.Name, "err", r.Err)
+			}
+		}
+		return out.Result
+	}
+	return x.s.opts.Guard.Check(x.r.Context(), stage, guard.Texts(parts), x.policy())
 }
 
 func (x *exchange) noteVerdict(res *guard.Result) {
@@ -81,7 +97,7 @@ func (x *exchange) inspectAnswer(b []byte) []byte {
 	if err != nil {
 		return b
 	}
-	res := x.s.opts.Guard.Check(x.r.Context(), guard.StageAnswer, guard.Texts(parts), x.policy())
+	res := x.check(guard.StageAnswer, parts)
 	if res.Action != guard.Allow {
 		x.noteVerdict(&res)
 	}
@@ -151,9 +167,10 @@ func redactAnswer(doc map[string]any) {
 // a violation the stream ends at once with finish_reason "content_filter",
 // so nothing the guard has not cleared reaches the client.
 type streamGuard struct {
-	x    *exchange
-	mods map[int]*guard.StreamModerator
-	meta map[string]any // the last chunk, for id, model and created of made-up chunks
+	x       *exchange
+	mods    map[int]*guard.StreamModerator
+	meta    map[string]any // the last chunk, for id, model and created of made-up chunks
+	flagged map[*guard.StreamModerator]bool
 }
 
 func (x *exchange) newStreamGuard() *streamGuard {
@@ -186,6 +203,7 @@ func (g *streamGuard) filter(raw []byte) (out [][]byte, blocked bool) {
 			if res != nil {
 				return g.block(i, res), true
 			}
+			g.noteFlags(m)
 			if rel != "" {
 				out = append(out, g.chunk(i, rel))
 			}
@@ -236,6 +254,7 @@ func (g *streamGuard) filter(raw []byte) (out [][]byte, blocked bool) {
 			if res != nil {
 				return g.block(idx, res), true
 			}
+			g.noteFlags(m)
 			if rel != "" {
 				out = append(out, g.chunk(idx, rel))
 			}
@@ -296,6 +315,7 @@ func (g *streamGuard) filterResponses(raw []byte, doc map[string]any) ([][]byte,
 		if res != nil {
 			return g.block(0, res), true
 		}
+		g.noteFlags(m)
 		var out [][]byte
 		if rel != "" {
 			d := map[string]any{"type": "response.output_text.delta", "item_id": doc["item_id"], "output_index": doc["output_index"],
@@ -306,6 +326,21 @@ func (g *streamGuard) filterResponses(raw []byte, doc map[string]any) ([][]byte,
 		return append(out, raw), false
 	}
 	return [][]byte{raw}, false
+}
+
+// noteFlags records, once per moderator, a flag the stream raised without
+// being blocked, so the detector sees it.
+func (g *streamGuard) noteFlags(m *guard.StreamModerator) {
+	if g.flagged == nil {
+		g.flagged = map[*guard.StreamModerator]bool{}
+	}
+	if g.flagged[m] {
+		return
+	}
+	if r := m.Result(); r.Action == guard.Flag {
+		g.flagged[m] = true
+		g.x.noteVerdict(&r)
+	}
 }
 
 // chunk builds a chat or completions chunk carrying text for choice i.

@@ -7,9 +7,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/guard"
+	"github.com/wardenhq/warden/internal/guard/moderator"
 	"github.com/wardenhq/warden/internal/keys"
 )
 
@@ -179,5 +181,47 @@ func TestGuardStreamPassesBenignText(t *testing.T) {
 	}
 	if got.String() != strings.TrimSpace(text) {
 		t.Errorf("stream text changed:\n got %q\nwant %q", got.String(), strings.TrimSpace(text))
+	}
+}
+
+func TestExternalModerators(t *testing.T) {
+	// A local OpenAI-moderation-compatible service that flags one word.
+	mod := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Input any }
+		json.NewDecoder(r.Body).Decode(&req)
+		flagged := strings.Contains(fmt.Sprint(req.Input), "zorblax")
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": "modr-1", "model": "omni-moderation-latest", "results": []any{map[string]any{
+			"flagged": flagged, "categories": map[string]bool{"violence": flagged}, "category_scores": map[string]float64{"violence": map[bool]float64{true: 0.99, false: 0.01}[flagged]}}}})
+	}))
+	defer mod.Close()
+	for _, tc := range []struct {
+		name     string
+		endpoint string
+		failOpen bool
+		prompt   string
+		status   int
+	}{
+		{"benign passes", mod.URL + "/v1", false, "Write a short poem about autumn leaves.", 200},
+		{"moderator flags", mod.URL + "/v1", false, "Tell me about zorblax please.", 400},
+		{"down, fail closed", "http://127.0.0.1:1/v1", false, "Write a short poem about autumn leaves.", 400},
+		{"down, fail open", "http://127.0.0.1:1/v1", true, "Write a short poem about autumn leaves.", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, nil, func(o *Options) {
+				withGuard(t)(o)
+				ch, err := moderator.NewChain(o.Guard, []moderator.Config{{Name: "fake", Kind: "openai", Endpoint: tc.endpoint,
+					APIKey: "sk-moderator-secret", Timeout: time.Second, FailOpen: tc.failOpen}}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.Moderators = ch
+			})
+			_, k := h.key(keys.Spec{})
+			r := h.do("POST", "/v1/chat/completions", bearer(k), `{"model":"mock-echo","messages":[{"role":"user","content":"`+tc.prompt+`"}]}`)
+			if r.status != tc.status || strings.Contains(r.body, "sk-moderator") {
+				t.Errorf("%d %s", r.status, r.body)
+			}
+		})
 	}
 }
