@@ -125,6 +125,26 @@ type usage struct {
 	OutputTokens     int `json:"output_tokens"`
 }
 
+// findUsage reads the "usage" object of an answer without decoding the
+// rest: the answers put it last, after the (possibly long) content. A
+// "usage" inside the content is skipped because the real one comes after it.
+func findUsage(b []byte) (usage, bool) {
+	var u usage
+	i := bytes.LastIndex(b, []byte(`"usage"`))
+	if i < 0 {
+		return u, false
+	}
+	rest := bytes.TrimLeft(b[i+len(`"usage"`):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return u, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(rest[1:]))
+	if err := dec.Decode(&u); err != nil {
+		return u, false
+	}
+	return u, true
+}
+
 func (u *usage) add(x *exchange) {
 	x.ev.PromptTokens = u.PromptTokens + u.InputTokens
 	x.ev.CompletionTokens = u.CompletionTokens + u.OutputTokens
@@ -146,15 +166,14 @@ func (x *exchange) relayWhole(resp *http.Response) {
 	}
 	x.ev.Status = resp.StatusCode
 	if resp.StatusCode == 200 {
-		var parsed struct {
-			Usage *usage            `json:"usage"`
-			Data  []json.RawMessage `json:"data"`
+		if u, ok := findUsage(b); ok {
+			u.add(x)
 		}
-		if json.Unmarshal(b, &parsed) == nil {
-			if parsed.Usage != nil {
-				parsed.Usage.add(x)
+		if x.endpoint == provider.ImagesGenerations {
+			var parsed struct {
+				Data []json.RawMessage `json:"data"`
 			}
-			if x.endpoint == provider.ImagesGenerations {
+			if json.Unmarshal(b, &parsed) == nil {
 				x.ev.Images = len(parsed.Data)
 			}
 		}

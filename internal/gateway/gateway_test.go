@@ -284,11 +284,19 @@ func TestTokenLimit(t *testing.T) {
 func TestConcurrencyLimit(t *testing.T) {
 	h := newHarness(t, nil)
 	_, k := h.key(keys.Spec{MaxConcurrent: 1})
-	slow := `{"model":"mock-echo","messages":[{"role":"user","content":"mock:latency=400ms"}]}`
+	slow := `{"model":"mock-echo","messages":[{"role":"user","content":"mock:latency=1500ms"}]}`
 	done := make(chan reply)
 	go func() { done <- h.do("POST", "/v1/chat/completions", bearer(k), slow) }()
-	time.Sleep(100 * time.Millisecond)
-	r := h.do("POST", "/v1/chat/completions", bearer(k), chat)
+	// Wait until the slow request holds the slot (the upstream is waiting).
+	deadline := time.Now().Add(5 * time.Second)
+	var r reply
+	for {
+		r = h.do("POST", "/v1/chat/completions", bearer(k), chat)
+		if r.status == 429 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if r.status != 429 || r.errCode() != "concurrency_limit_exceeded" {
 		t.Errorf("second concurrent: %d %s", r.status, r.body)
 	}

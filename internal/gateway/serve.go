@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -303,7 +304,7 @@ func (x *exchange) readBody() *apiError {
 	if x.r.ContentLength > max {
 		return errBodyTooLarge
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, max))
+	raw, err := readBody(http.MaxBytesReader(x.w, x.r.Body, max), x.r.ContentLength)
 	x.ev.RequestLen = int64(len(raw))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -319,6 +320,16 @@ func (x *exchange) readBody() *apiError {
 	x.raw, x.body = raw, b
 	x.ev.Features = b.features
 	return nil
+}
+
+// readBody reads a request body, sized up front when the length is known.
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n <= 0 || n > 1<<20 {
+		return io.ReadAll(r)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // scopeModel resolves the model or deployment and checks the key may use it.
