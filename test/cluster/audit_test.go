@@ -124,10 +124,10 @@ func TestKillLosesNoAnsweredRequest(t *testing.T) {
 	for perInst[victim].Load() < 50 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := c.all[victim].cmd.Process.Kill(); err != nil { // SIGKILL: no drain, no final checkpoint
+	if err := c.all[victim].Cmd.Process.Kill(); err != nil { // SIGKILL: no drain, no final checkpoint
 		t.Fatal(err)
 	}
-	c.all[victim].cmd.Wait()
+	c.all[victim].Cmd.Wait()
 	before := perInst[0].Load() + perInst[1].Load()
 	for perInst[0].Load()+perInst[1].Load() < before+100 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -136,7 +136,7 @@ func TestKillLosesNoAnsweredRequest(t *testing.T) {
 	wg.Wait()
 	t.Logf("answered 200: %d, %d, %d (instance %d killed); %d failed", perInst[0].Load(), perInst[1].Load(), perInst[2].Load(), victim, failed.Load())
 	if perInst[victim].Load() == 0 || perInst[0].Load()+perInst[1].Load() <= before {
-		t.Fatalf("load did not reach the instances before and after the kill:\n%s", c.all[victim].log.String())
+		t.Fatalf("load did not reach the instances before and after the kill:\n%s", c.all[victim].Log())
 	}
 
 	ids := c.auditEventIDs(0)

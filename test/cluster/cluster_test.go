@@ -12,57 +12,23 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/test/wardentest"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds cmd/warden once per test run (CGO_ENABLED=0, as shipped).
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "warden-cluster-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "warden")
-		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/warden")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
 
 // instance is one running `warden serve`.
 type instance struct {
-	URL, AdminURL, Data string
-	cmd                 *exec.Cmd
-	log                 *syncBuffer
+	*wardentest.Server
 }
 
 // cluster is three instances on shared backends.
@@ -87,7 +53,7 @@ func startClusterWith(t *testing.T, n int, o options) *cluster {
 	}
 	dsn := testenv.PostgresSchema(t)
 	redisURL := testenv.RedisURL(t)
-	c := &cluster{t: t, bin: binary(t)}
+	c := &cluster{t: t, bin: wardentest.Binary(t)}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "warden.yaml")
 	// One log, one signing key: every instance appends to the same audit
@@ -97,51 +63,11 @@ func startClusterWith(t *testing.T, n int, o options) *cluster {
 	if err := os.WriteFile(cfg, []byte(body+o.config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for i := range n {
-		in := &instance{Data: t.TempDir(), log: &syncBuffer{}}
-		api, adm := freePort(t), freePort(t)
-		in.URL, in.AdminURL = "http://"+api, "http://"+adm
-		args := append([]string{"serve", "--config", cfg, "--data", in.Data, "--listen", api, "--admin-listen", adm}, o.args...)
-		in.cmd = exec.Command(c.bin, args...)
-		in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
-		if err := in.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { stop(in) })
-		c.all = append(c.all, in)
-		waitHealthy(t, in, i)
+	for range n {
+		args := append([]string{"--config", cfg}, o.args...)
+		c.all = append(c.all, &instance{wardentest.Start(t, t.TempDir(), args...)})
 	}
 	return c
-}
-
-func waitHealthy(t *testing.T, in *instance, i int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(in.URL + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("instance %d did not become healthy:\n%s", i, in.log.String())
-}
-
-func stop(in *instance) {
-	if in.cmd.Process == nil || in.cmd.ProcessState != nil {
-		return
-	}
-	in.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { in.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		in.cmd.Process.Kill()
-		<-done
-	}
 }
 
 // cli runs a warden command against instance i's admin API.
@@ -255,31 +181,4 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 	if other.Load() > 0 || limited.Load() == 0 {
 		t.Errorf("%d unexpected answers, %d limited", other.Load(), limited.Load())
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

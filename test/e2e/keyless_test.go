@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,7 +20,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,39 +29,20 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/wardenhq/warden/test/wardentest"
 )
 
 // startConfig runs warden serve with a config file. It waits on the admin
 // listener's health check, which stays plain HTTP when the API uses TLS.
 func startConfig(t *testing.T, cfg string, scheme string, args ...string) *Warden {
 	t.Helper()
-	w := &Warden{t: t, Bin: binary(t), Data: t.TempDir(), log: &bytes.Buffer{}}
 	path := filepath.Join(t.TempDir(), "warden.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	api, adm := freePort(t), freePort(t)
-	w.URL, w.AdminURL = scheme+"://"+api, "http://"+adm
-	all := append([]string{"serve", "--config", path, "--data", w.Data, "--listen", api, "--admin-listen", adm}, args...)
-	w.cmd = exec.Command(w.Bin, all...)
-	w.cmd.Stdout = &lockedWriter{w: w.log, mu: &w.mu}
-	w.cmd.Stderr = w.cmd.Stdout
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Stop() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(w.AdminURL + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return w
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("warden did not become healthy:\n%s", w.Log())
-	return nil
+	s := wardentest.StartScheme(t, scheme, t.TempDir(), append([]string{"--config", path}, args...)...)
+	return &Warden{Server: s, t: t, cmd: s.Cmd}
 }
 
 // oidcIssuer is a local OpenID Connect issuer: discovery and JWKS over

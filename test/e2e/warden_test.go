@@ -8,138 +8,26 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/test/wardentest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds cmd/warden once per test run (CGO_ENABLED=0, as shipped).
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "warden-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "warden")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/warden")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// Warden is a running `warden serve`.
+// Warden is a running `warden serve` on a fresh data directory.
 type Warden struct {
-	t        *testing.T
-	Bin      string
-	Data     string
-	URL      string // API base, e.g. http://127.0.0.1:PORT
-	AdminURL string
-	cmd      *exec.Cmd
-	log      *bytes.Buffer
-	mu       sync.Mutex
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	*wardentest.Server
+	t   *testing.T
+	cmd *exec.Cmd
 }
 
 // Start runs warden serve with extra arguments on fresh ports and data dir.
 func Start(t *testing.T, args ...string) *Warden {
 	t.Helper()
-	w := &Warden{t: t, Bin: binary(t), Data: t.TempDir(), log: &bytes.Buffer{}}
-	return w.start(args...)
-}
-
-func (w *Warden) start(args ...string) *Warden {
-	t := w.t
-	api, adm := freePort(t), freePort(t)
-	w.URL, w.AdminURL = "http://"+api, "http://"+adm
-	all := append([]string{"serve", "--data", w.Data, "--listen", api, "--admin-listen", adm}, args...)
-	w.cmd = exec.Command(w.Bin, all...)
-	w.cmd.Stdout = &lockedWriter{w: w.log, mu: &w.mu}
-	w.cmd.Stderr = w.cmd.Stdout
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Stop() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(w.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return w
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("warden did not become healthy:\n%s", w.Log())
-	return nil
-}
-
-// Stop sends SIGTERM and waits.
-func (w *Warden) Stop() {
-	if w.cmd == nil || w.cmd.Process == nil || w.cmd.ProcessState != nil {
-		return
-	}
-	w.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { w.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		w.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// Log returns what the server printed so far.
-func (w *Warden) Log() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.log.String()
-}
-
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	s := wardentest.Start(t, t.TempDir(), args...)
+	return &Warden{Server: s, t: t, cmd: s.Cmd}
 }
 
 // CLI runs a warden command on the server's data dir and returns stdout.
