@@ -35,8 +35,10 @@ import (
 )
 
 const (
-	magic   = "WGLM"
-	version = 1
+	magic = "WGLM"
+	// version 2: digit runs are folded in features (see AppendFeatures); a
+	// version 1 model was trained on other features and is refused.
+	version = 2
 	// maxBits bounds the table a model file may ask for.
 	maxBits = 24
 )
