@@ -506,8 +506,12 @@ func flagged(e *event.Event) bool {
 	case "content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation":
 		return true
 	}
+	// A streak is made of rejections (threat model: "a streak of
+	// content-filter rejections"): guard blocks, and flags only when a
+	// rule matched. A model-only flag is too weak: ordinary prompts that
+	// merely share vocabulary with attacks get flagged now and then.
 	for _, v := range e.Guard {
-		if v.Action == "block" || v.Action == "flag" {
+		if v.Action == "block" || (v.Action == "flag" && v.Rule != "") {
 			return true
 		}
 	}
