@@ -56,15 +56,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 //go:embed migrations/*.sql
@@ -147,23 +144,12 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("postgres: create schema_migrations: %w", err)
 	}
-	entries, err := fs.ReadDir(migrations, "migrations")
+	ms, err := store.Migrations(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("postgres: read migrations: %w", err)
+		return fmt.Errorf("postgres: %w", err)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("postgres: migration %q has no number prefix", name)
-		}
-		body, err := migrations.ReadFile("migrations/" + name)
-		if err != nil {
-			return fmt.Errorf("postgres: read migration %s: %w", name, err)
-		}
-		if err := apply(ctx, conn.Conn(), v, name, string(body)); err != nil {
+	for _, m := range ms {
+		if err := apply(ctx, conn.Conn(), m.Version, m.Name, m.SQL); err != nil {
 			return err
 		}
 	}

@@ -13,13 +13,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/wardenhq/warden/internal/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -84,23 +82,12 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
-	entries, err := fs.ReadDir(migrations, "migrations")
+	ms, err := store.Migrations(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("sqlite: read migrations: %w", err)
+		return fmt.Errorf("sqlite: %w", err)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("sqlite: migration %q has no number prefix", name)
-		}
-		body, err := migrations.ReadFile("migrations/" + name)
-		if err != nil {
-			return fmt.Errorf("sqlite: read migration %s: %w", name, err)
-		}
-		if err := s.apply(ctx, v, name, string(body)); err != nil {
+	for _, m := range ms {
+		if err := s.apply(ctx, m.Version, m.Name, m.SQL); err != nil {
 			return err
 		}
 	}
