@@ -79,6 +79,11 @@ type Guard struct {
 	Disabled bool                      `yaml:"disabled"`
 	Policy   map[string]any            `yaml:"policy"` // the default policy
 	Teams    map[string]map[string]any `yaml:"teams"`  // policies by key owner
+	// StreamHoldback is how many bytes of a streamed answer the guard holds
+	// back before releasing text (0: the guard's default, 192 bytes, about
+	// 48 tokens). Larger windows judge more context before anything is
+	// sent; smaller ones delay the first token less.
+	StreamHoldback int `yaml:"stream_holdback"`
 	// Moderators are external moderation services consulted after the
 	// local guard (OpenAI moderation, Llama Guard, Azure AI Content Safety).
 	Moderators []moderator.Config `yaml:"moderators"`
@@ -269,6 +274,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateIdentity(); err != nil {
 		return err
+	}
+	if c.Guard.StreamHoldback < 0 || c.Guard.StreamHoldback > 64<<10 {
+		return fmt.Errorf("config: guard.stream_holdback: %d bytes, want 0 to 65536", c.Guard.StreamHoldback)
 	}
 	switch c.Limits.OnBackendFailure {
 	case "", "local", "closed", "open":

@@ -184,6 +184,9 @@ func (g *streamGuard) mod(i int) *guard.StreamModerator {
 	m, ok := g.mods[i]
 	if !ok {
 		m = g.x.s.opts.Guard.NewStreamModerator(g.x.policy())
+		if hb := g.x.s.cfg.Guard.StreamHoldback; hb > 0 {
+			m.Holdback = hb
+		}
 		g.mods[i] = m
 	}
 	return m

@@ -225,3 +225,31 @@ func TestExternalModerators(t *testing.T) {
 		})
 	}
 }
+
+func TestStreamHoldbackConfigurable(t *testing.T) {
+	h := newHarnessWith(t, func(c *config.Config) { c.Guard.StreamHoldback = 8 }, withGuard(t))
+	_, k := h.key(keys.Spec{})
+	text := "The autumn leaves drift slowly down to the quiet ground and rest there until spring comes."
+	r := h.do("POST", "/v1/chat/completions", bearer(k), `{"model":"mock-echo","stream":true,"messages":[{"role":"user","content":"`+text+`"}]}`)
+	chunks, got := 0, ""
+	for _, line := range strings.Split(r.body, "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var c struct {
+			Choices []struct{ Delta struct{ Content string } }
+		}
+		json.Unmarshal([]byte(data), &c)
+		for _, ch := range c.Choices {
+			if ch.Delta.Content != "" {
+				chunks++
+				got += ch.Delta.Content
+			}
+		}
+	}
+	// With an 8-byte window the text flows in many pieces, not one at the end.
+	if got != text || chunks < 5 {
+		t.Errorf("%d chunks, text %q", chunks, got)
+	}
+}
