@@ -4,23 +4,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
-	"strings"
 
-	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/redact"
 )
 
-// secretLike matches credentials that must never reach a log line, even
-// inside an error message: Warden keys, OpenAI/Anthropic-style keys and
-// bearer tokens.
-var secretLike = regexp.MustCompile(`wdn_[A-Za-z0-9]{36}|sk-[A-Za-z0-9_\-]{16,}|(?i:bearer\s+)[A-Za-z0-9._~+/\-]{12,}=*`)
-
-func redactText(s string) string {
-	if !strings.Contains(s, "wdn_") && !strings.Contains(s, "sk-") && !strings.Contains(strings.ToLower(s), "bearer") {
-		return s
-	}
-	return secretLike.ReplaceAllStringFunc(s, keys.Redact)
-}
+// redactText masks every credential package redact knows (Warden, admin,
+// OpenAI, Anthropic, Azure, AWS, GitHub and other keys, bearer tokens and
+// JWTs) in a log value: the last line of defence, also inside errors.
+func redactText(s string) string { return redact.String(s) }
 
 // newLogger builds the process logger. Every string attribute and error
 // passes through redactText as the last line of defence.

@@ -43,6 +43,10 @@ var Rules = []Rule{
 	{"google-api-key", []string{"aiza"}, regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)},
 	{"github-token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, regexp.MustCompile(`(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})`)},
 	{"huggingface", []string{"hf_"}, regexp.MustCompile(`\bhf_[A-Za-z0-9]{34}\b`)},
+	// Warden's admin token, and JWTs: workload-identity tokens and Warden's
+	// own short-lived tokens ("wdt_" + JWT) are bearer credentials too.
+	{"warden-admin", []string{"wadm_"}, regexp.MustCompile(`wadm_[A-Za-z0-9_\-]{20,}`)},
+	{"jwt", []string{"eyj"}, regexp.MustCompile(`(?:wdt_)?eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*`)},
 	{"private-key", []string{"private key-----"}, regexp.MustCompile(`-----BEGIN[A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)`)},
 }
 

@@ -32,6 +32,9 @@ func TestString(t *testing.T) {
 		{"private key", "x -----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY----- y", "x [REDACTED:private-key] y"},
 		{"two", "a " + wdn.Reveal() + " b " + wdn.Reveal(), "a [REDACTED:warden] b [REDACTED:warden]"},
 		{"short sk is kept", "task-list sk-short", "task-list sk-short"},
+		{"admin token", "token wadm_abcdefghijklmnopqrstuvwxyz012345", "token [REDACTED:warden-admin]"},
+		{"jwt alone", "id_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmEvYiJ9.c2lnbmF0dXJl end", "id_token=[REDACTED:jwt] end"},
+		{"warden token", "got wdt_eyJhbGciOiJFZERTQSJ9.eyJpc3MiOiJ3YXJkZW4ifQ.c2ln", "got [REDACTED:jwt]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
