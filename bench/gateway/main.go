@@ -96,7 +96,7 @@ func main() {
 		f, err := os.Create(*profile)
 		check(err)
 		check(pprof.StartCPUProfile(f))
-		closedLoop(client, targets[3], 32, 10*time.Second)
+		closedLoop(client, targets[2], 32, 10*time.Second)
 		pprof.StopCPUProfile()
 		return
 	}
