@@ -381,6 +381,18 @@ func TestProofs(t *testing.T) {
 	if _, err := f.log.ProveConsistency(ctx, 8, 7); err == nil {
 		t.Error("consistency proof with old > new")
 	}
+	// Every tree extends the empty one: the proof from 0 is empty and checks.
+	cp0, err := f.log.ProveConsistency(ctx, 0, 13)
+	if err != nil {
+		t.Fatalf("consistency from the empty tree: %v", err)
+	}
+	if len(cp0.Proof) != 0 || cp0.Check(nil) != nil {
+		t.Errorf("consistency from the empty tree: %+v", cp0)
+	}
+	cp0.Proof = cp.Proof
+	if cp0.Check(nil) == nil {
+		t.Error("a non-empty proof from the empty tree was accepted")
+	}
 }
 
 func TestAppendAfterClose(t *testing.T) {

@@ -140,8 +140,12 @@ func (l *Log) ProveConsistency(ctx context.Context, oldSize, newSize int64) (*Co
 	if p.NewRoot, err = tlog.TreeHash(newSize, r); err != nil {
 		return nil, err
 	}
-	if p.Proof, err = tlog.ProveTree(newSize, oldSize, r); err != nil {
-		return nil, err
+	// Every tree extends the empty one (RFC 6962 section 2.1.2): the proof
+	// from size 0 is empty, and tlog rejects it as an input.
+	if oldSize > 0 {
+		if p.Proof, err = tlog.ProveTree(newSize, oldSize, r); err != nil {
+			return nil, err
+		}
 	}
 	for _, x := range []struct {
 		size int64
@@ -160,8 +164,10 @@ func (l *Log) ProveConsistency(ctx context.Context, oldSize, newSize int64) (*Co
 		}
 		*x.dst = string(c.Note)
 	}
-	if err := tlog.CheckTree(p.Proof, newSize, p.NewRoot, oldSize, p.OldRoot); err != nil {
-		return nil, fmt.Errorf("audit: stored tree is inconsistent between %d and %d: %w", oldSize, newSize, err)
+	if oldSize > 0 {
+		if err := tlog.CheckTree(p.Proof, newSize, p.NewRoot, oldSize, p.OldRoot); err != nil {
+			return nil, fmt.Errorf("audit: stored tree is inconsistent between %d and %d: %w", oldSize, newSize, err)
+		}
 	}
 	return p, nil
 }
@@ -184,6 +190,12 @@ func (p *ConsistencyProof) Check(v note.Verifier) error {
 		if c.Size != x.size || c.Root != x.root {
 			return fmt.Errorf("audit: checkpoint %d does not match the proof's root", c.Size)
 		}
+	}
+	if p.Old == 0 {
+		if len(p.Proof) != 0 {
+			return errors.New("audit: a proof from the empty tree must be empty")
+		}
+		return nil
 	}
 	if err := tlog.CheckTree(p.Proof, p.New, p.NewRoot, p.Old, p.OldRoot); err != nil {
 		return fmt.Errorf("audit: tree %d is not an extension of tree %d: %w", p.New, p.Old, err)
