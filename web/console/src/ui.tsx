@@ -86,7 +86,7 @@ export function Confirm(props: {
           <div class={f.type === "checkbox" ? "field check" : "field"} key={f.name}>
             {f.type === "checkbox" ? (
               <label>
-                <input type="checkbox" name={f.name} checked={Boolean(f.value)} /> {f.label}
+                <input type="checkbox" name={f.name} defaultChecked={Boolean(f.value)} /> {f.label}
               </label>
             ) : (
               <>
@@ -102,7 +102,7 @@ export function Confirm(props: {
                     type={(f.type ?? "text") as any}
                     step={f.type === "number" ? "any" : undefined}
                     min={f.type === "number" ? 0 : undefined}
-                    value={f.value === undefined || f.value === null ? "" : String(f.value)}
+                    defaultValue={f.value === undefined || f.value === null ? "" : String(f.value)}
                     required={f.required}
                     aria-describedby={f.help ? `h-${f.name}` : undefined}
                   />

@@ -57,11 +57,12 @@ export function KeysPage() {
       <form class="filters" role="search" aria-label="Filter keys" onSubmit={(e) => (e.preventDefault(), change(e))}>
         <div class="field">
           <label for="q">Search id or name</label>
-          <input id="q" name="q" type="search" value={filter.q} placeholder="key_… or name" />
+          {/* Uncontrolled: a re-render (data arriving) must not wipe what the operator is typing. */}
+          <input id="q" name="q" type="search" defaultValue={filter.q} placeholder="key_… or name" />
         </div>
         <div class="field">
           <label for="owner">Owner</label>
-          <input id="owner" name="owner" value={filter.owner} />
+          <input id="owner" name="owner" defaultValue={filter.owner} />
         </div>
         <div class="field">
           <label for="status">Status</label>

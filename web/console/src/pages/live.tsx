@@ -83,7 +83,7 @@ export function LivePage() {
             setKeyFilter(((e.currentTarget as HTMLFormElement).elements.namedItem("live-key") as HTMLInputElement).value.trim());
           }}
         >
-          <label for="live-key">Key id</label> <input id="live-key" name="live-key" value={keyFilter} placeholder="all keys" />{" "}
+          <label for="live-key">Key id</label> <input id="live-key" name="live-key" defaultValue={keyFilter} placeholder="all keys" />{" "}
           <button type="submit">Filter</button>
         </form>
         <span class={`status status-${state}`} role="status" aria-live="polite">
