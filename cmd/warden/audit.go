@@ -20,7 +20,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/backend"
 )
 
 func init() { register(newAuditCmd) }
@@ -32,6 +32,8 @@ var auditIncidents func(ctx context.Context, dataDir string) (audit.Incidents, e
 // auditFlags are shared by the audit subcommands.
 type auditFlags struct {
 	signingKey string // --signing-key: key file, default DIR/audit.key
+	store      string // --store: a postgres:// URL instead of the SQLite store in --data
+	origin     string // --origin: the log's origin when it is not the default
 }
 
 func newAuditCmd() *cobra.Command {
@@ -45,6 +47,8 @@ data directory (--data) directly, or on a running server through its admin
 API (--admin-url). See docs/audit.md.`,
 	}
 	cmd.PersistentFlags().StringVar(&af.signingKey, "signing-key", "", "checkpoint signing key file (default DATA/audit.key)")
+	cmd.PersistentFlags().StringVar(&af.store, "store", os.Getenv("WARDEN_STORE"), "read the log from this store instead of --data: a postgres:// URL, as in the config's store (env WARDEN_STORE)")
+	cmd.PersistentFlags().StringVar(&af.origin, "origin", "", "the log's origin, when the config sets audit.origin")
 	cmd.AddCommand(
 		newAuditVerifyCmd(&af),
 		newAuditCheckpointCmd(&af),
@@ -62,20 +66,39 @@ API (--admin-url). See docs/audit.md.`,
 // closes both. The log may sign checkpoints (creating DATA/audit.key on
 // first use) but never appends.
 func withAuditLog(ctx context.Context, af *auditFlags, fn func(l *audit.Log) error) error {
-	if fi, err := os.Stat(global.data); err != nil || !fi.IsDir() {
-		return fmt.Errorf("no data directory %s (set --data)", global.data)
-	}
-	db, err := sqlite.Open(ctx, global.data)
+	db, closeStore, err := openAuditStore(ctx, af)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	l, err := audit.Open(ctx, db, audit.Config{SigningKeyFile: af.signingKey, CheckpointInterval: -1}, global.data)
+	defer closeStore()
+	l, err := audit.Open(ctx, db, audit.Config{SigningKeyFile: af.signingKey, Origin: af.origin, CheckpointInterval: -1}, global.data)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	return fn(l)
+}
+
+// openAuditStore opens the store that keeps the log: --store (PostgreSQL),
+// or the SQLite store in --data.
+func openAuditStore(ctx context.Context, af *auditFlags) (store.Audit, func(), error) {
+	target := af.store
+	if target == "" {
+		if fi, err := os.Stat(global.data); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("no data directory %s (set --data, or --store for PostgreSQL)", global.data)
+		}
+		target = global.data
+	}
+	st, err := backend.Open(ctx, target)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store %s: %w", backend.Redact(target), err)
+	}
+	db, ok := st.(store.Audit)
+	if !ok {
+		st.Close()
+		return nil, nil, fmt.Errorf("the store %s keeps no audit log", backend.Redact(target))
+	}
+	return db, func() { st.Close() }, nil
 }
 
 // adminCall performs a request against --admin-url with the admin token.
@@ -183,11 +206,11 @@ the first bad entry if anything was changed, deleted or reordered.`,
 				if v, _, err = readVerifier(key); err != nil {
 					return err
 				}
-				db, err2 := sqlite.Open(ctx, global.data)
+				db, closeStore, err2 := openAuditStore(ctx, af)
 				if err2 != nil {
 					return err2
 				}
-				defer db.Close()
+				defer closeStore()
 				res, err = audit.Verify(ctx, db, v)
 			}
 			var ve *audit.VerifyError

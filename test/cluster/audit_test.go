@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -176,4 +177,20 @@ func TestKillLosesNoAnsweredRequest(t *testing.T) {
 		t.Errorf("audit verify: %d entries, %d checkpoints; want at least %d entries and a checkpoint", res.Size, res.Checkpoints, len(answered))
 	}
 	t.Logf("audit log: %d entries, %d checkpoints verified", res.Size, res.Checkpoints)
+
+	// The same verification offline, straight from PostgreSQL with the
+	// cluster's verifier key: no server involved.
+	// The data dir holds the cluster's audit.pub, the published verifier key.
+	cmd := exec.Command(c.bin, "audit", "verify", "--json", "--store", c.dsn, "--origin", c.origin,
+		"--signing-key", c.auditKey, "--data", filepath.Dir(c.auditKey))
+	offline, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("offline audit verify: %v %s", err, offline)
+	}
+	var res2 struct {
+		Size int64 `json:"size"`
+	}
+	if err := json.Unmarshal(offline, &res2); err != nil || res2.Size < res.Size {
+		t.Errorf("offline verify: %s (%v), want at least %d entries", offline, err, res.Size)
+	}
 }

@@ -36,6 +36,8 @@ type cluster struct {
 	t   *testing.T
 	bin string
 	all []*instance
+	// The shared backends, for commands that work on them directly.
+	dsn, auditKey, origin string
 }
 
 // options change what startCluster runs.
@@ -53,8 +55,9 @@ func startClusterWith(t *testing.T, n int, o options) *cluster {
 	}
 	dsn := testenv.PostgresSchema(t)
 	redisURL := testenv.RedisURL(t)
-	c := &cluster{t: t, bin: wardentest.Binary(t)}
+	c := &cluster{t: t, bin: wardentest.Binary(t), dsn: dsn, origin: "warden.test/audit/cluster"}
 	dir := t.TempDir()
+	c.auditKey = filepath.Join(dir, "audit.key")
 	cfg := filepath.Join(dir, "warden.yaml")
 	// One log, one signing key: every instance appends to the same audit
 	// log in PostgreSQL and checks the others' checkpoints before signing.
