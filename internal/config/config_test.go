@@ -81,3 +81,17 @@ func TestReadmeExample(t *testing.T) {
 		t.Errorf("parsed %+v", c)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add("listen: 127.0.0.1:9\nproviders:\n  - {name: a, type: openai, base_url: http://x}\nmodels:\n  - {name: m, provider: a}\n")
+	f.Add("limits: {max_body_bytes: -1}\n")
+	f.Add("guard: {policy: {categories: {jailbreak: {action: block, threshold: 0.5}}}}\n")
+	f.Add("a: ${A}\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		lookup := func(string) (string, bool) { return "v", true }
+		c, err := Parse([]byte(doc), lookup)
+		if err == nil && c.Validate() != nil {
+			t.Fatalf("Parse accepted a config that does not validate: %q", doc)
+		}
+	})
+}
