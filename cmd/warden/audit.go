@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -101,51 +98,23 @@ func openAuditStore(ctx context.Context, af *auditFlags) (store.Audit, func(), e
 	return db, func() { st.Close() }, nil
 }
 
-// adminCall performs a request against --admin-url with the admin token.
+// adminCall calls the audit routes of the admin API at --admin-url and
+// returns the answer as is (JSON, a checkpoint note or a zip).
 func adminCall(ctx context.Context, method, path string, q url.Values, body any) ([]byte, error) {
-	u := strings.TrimRight(global.adminURL, "/") + audit.APIPrefix + path
+	c, err := newAdminClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	p := audit.APIPrefix + path
 	if len(q) > 0 {
-		u += "?" + q.Encode()
+		p += "?" + q.Encode()
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
+	var out json.RawMessage
+	if err := c.do(ctx, method, p, body, &out); err != nil {
 		return nil, err
 	}
-	if tok := os.Getenv("WARDEN_ADMIN_TOKEN"); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<30))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Message, Code string } `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return nil, fmt.Errorf("admin API: %s", e.Error.Message)
-		}
-		return nil, fmt.Errorf("admin API: %s", resp.Status)
-	}
-	return b, nil
+	return out, nil
 }
 
 // parseTime accepts RFC 3339 or a bare date (UTC midnight).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // apiError is an error answer of the admin API.
@@ -17,6 +18,10 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string { return e.Message }
+
+// maxAnswer bounds an admin API answer read into memory (evidence bundles
+// are the largest).
+const maxAnswer = 1 << 30
 
 // do calls the admin API: in is sent as JSON (nil for none), the answer is
 // decoded into out (nil to discard).
@@ -29,6 +34,10 @@ func (c *adminClient) do(ctx context.Context, method, path string, in, out any) 
 		}
 		body = bytes.NewReader(b)
 	}
+	// Long enough for an export or a full verify of a large log; every
+	// call has a deadline.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
@@ -42,9 +51,12 @@ func (c *adminClient) do(ctx context.Context, method, path string, in, out any) 
 		return fmt.Errorf("admin API: %w", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
+	}
+	if len(b) > maxAnswer {
+		return fmt.Errorf("admin API: answer larger than %d bytes", maxAnswer)
 	}
 	if resp.StatusCode >= 300 {
 		var e struct {

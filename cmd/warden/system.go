@@ -146,7 +146,7 @@ func newAdminClient(ctx context.Context) (*adminClient, error) {
 			return nil, errors.New("--admin-url needs the admin token in WARDEN_ADMIN_TOKEN (see DATA/admin.token)")
 		}
 		return &adminClient{base: strings.TrimRight(global.adminURL, "/"), token: tok,
-			hc: &http.Client{Timeout: 60 * 1e9}, close: func() {}}, nil
+			hc: &http.Client{}, close: func() {}}, nil
 	}
 	st, err := openStore(ctx, global.data)
 	if err != nil {
