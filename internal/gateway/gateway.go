@@ -294,9 +294,10 @@ func (s *Server) pseudonym(keyID, user string) string {
 }
 
 func (s *Server) requestID() string {
-	return fmt.Sprintf("req_%s%x", s.idPrefix(), s.seq.Add(1))
+	return fmt.Sprintf("req_%s%x", idPrefix, s.seq.Add(1))
 }
 
+// idPrefix makes request ids unique across instances and restarts.
 var idPrefix = func() string {
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -304,8 +305,6 @@ var idPrefix = func() string {
 	}
 	return hex.EncodeToString(b[:])
 }()
-
-func (s *Server) idPrefix() string { return idPrefix }
 
 // fingerprint hashes what a client's software reveals about itself.
 func fingerprint(c *event.Client) string {

@@ -290,7 +290,18 @@ func TestConcurrencyLimit(t *testing.T) {
 	_, k := h.key(keys.Spec{MaxConcurrent: 1})
 	slow := `{"model":"mock-echo","messages":[{"role":"user","content":"mock:latency=1500ms"}]}`
 	done := make(chan reply)
-	go func() { done <- h.do("POST", "/v1/chat/completions", bearer(k), slow) }()
+	go func() {
+		// A probe below may hold the slot for an instant: retry until the
+		// slow request is the one holding it.
+		for i := 0; ; i++ {
+			r := h.do("POST", "/v1/chat/completions", bearer(k), slow)
+			if r.status != 429 || i == 50 {
+				done <- r
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	// Wait until the slow request holds the slot (the upstream is waiting).
 	deadline := time.Now().Add(5 * time.Second)
 	var r reply

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
 
 	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
@@ -59,13 +58,8 @@ func (x *exchange) inspectPrompt() *apiError {
 // moderators when they are configured.
 func (x *exchange) check(stage guard.Stage, parts []guard.Part) guard.Result {
 	if c := x.s.opts.Moderators; c != nil {
-		out := c.CheckParts(x.r.Context(), stage, parts, x.policy())
-		for _, r := range out.Reports {
-			if r.Err != nil && !r.Skipped {
-				slog.Warn("guard: moderator failed", "request_id", x.ev.ID, "moderator", r.Name, "err", r.Err)
-			}
-		}
-		return out.Result
+		// The chain logs a moderator's failure itself.
+		return c.CheckParts(x.r.Context(), stage, parts, x.policy()).Result
 	}
 	return x.s.opts.Guard.Check(x.r.Context(), stage, guard.Texts(parts), x.policy())
 }

@@ -130,7 +130,6 @@ type ruleSet struct {
 	ac       ac.AhoCorasick
 	owner    []int // phrase index -> rule index, or -1-k for combo term k
 	allIdx   [][]int
-	nExplic  int
 	nPhrases int
 	// attack marks phrases of full-strength jailbreak and injection rules.
 	// The guard judges harm on the text with these phrases masked: "obey

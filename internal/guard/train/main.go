@@ -60,11 +60,10 @@ var (
 )
 
 type doc struct {
-	feats  []uint32
-	y      []int8 // per head: 1 positive, 0 negative, -1 ignored
-	w      []float32
-	l      labels.Labelled
-	decode bool
+	feats []uint32
+	y     []int8 // per head: 1 positive, 0 negative, -1 ignored
+	w     []float32
+	l     labels.Labelled
 }
 
 func main() {
