@@ -198,7 +198,7 @@ func startWarden(ctx context.Context, upstream string, full bool) (target, func(
 	events, err := os.Create(dir + "/events.jsonl")
 	check(err)
 	jsonl := event.NewJSONL(events)
-	bus.AddAsync("events", jsonl, 1<<16)
+	bus.Subscribe("events", jsonl, event.Async(1<<16))
 	opts := gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("bench"),
 		Metrics: gateway.NewMetrics(prometheus.NewRegistry())}
 	name := "warden"
@@ -210,7 +210,7 @@ func startWarden(ctx context.Context, upstream string, full bool) (target, func(
 		opts.Guard = g
 		det, err := detect.New(detect.Config{}, detect.Options{Keys: db, Store: db})
 		check(err)
-		bus.AddSync(det)
+		bus.Subscribe("detector", det, event.Sync)
 		opts.StepUp = det.AllowsStepUp
 		alog, err = audit.Open(ctx, db, audit.Config{Origin: "bench.local/audit"}, dir)
 		check(err)

@@ -13,10 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/wardenhq/warden/internal/config"
-	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/warden"
 )
 
 func init() { register(newDemoCmd) }
@@ -27,7 +27,6 @@ type demoEnv struct {
 	url   string
 	store store.Store
 	gw    *gateway.Server
-	bus   *event.Bus
 	data  string
 }
 
@@ -45,7 +44,7 @@ func newDemoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
 		Short: "Watch Warden work: limits, a leaked key revoked, a stolen key contained",
-		Long: `Starts Warden in process on the built-in mock provider with a throwaway data
+		Long: `Starts Warden in process (the same assembly as "warden serve") on the built-in mock provider with a throwaway data
 directory and tells in plain words what happens in three scenes: a key with
 limits (one request refused); a key pasted into a web page, found by the
 scanner and revoked; a key stolen, probed and resold, detected and contained
@@ -81,10 +80,9 @@ func startDemo(ctx context.Context, out io.Writer) (*demoEnv, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	bus := &event.Bus{}
 	cfg := config.Default()
 	cfg.Data = dir
-	gw, err := gateway.New(gateway.Options{Config: cfg, Store: st, Bus: bus, PseudonymKey: []byte("demo")})
+	wd, err := warden.New(ctx, warden.Options{Config: cfg, Store: st, PseudonymKey: []byte("demo")})
 	if err != nil {
 		st.Close()
 		os.RemoveAll(dir)
@@ -92,23 +90,24 @@ func startDemo(ctx context.Context, out io.Writer) (*demoEnv, func(), error) {
 	}
 	ln, err := gateway.Listen("127.0.0.1:0")
 	if err != nil {
+		wd.Close()
 		st.Close()
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	done := gw.Start(runCtx)
+	wd.Start()
 	srvDone := make(chan struct{})
 	go func() {
-		gateway.Serve(runCtx, gateway.NewHTTPServer(gw, cfg.Limits), ln, 5*time.Second)
+		gateway.Serve(runCtx, gateway.NewHTTPServer(wd.Gateway, cfg.Limits), ln, 5*time.Second)
 		close(srvDone)
 	}()
-	env := &demoEnv{out: out, url: "http://" + ln.Addr().String(), store: st, gw: gw, bus: bus, data: dir}
+	env := &demoEnv{out: out, url: "http://" + ln.Addr().String(), store: st, gw: wd.Gateway, data: dir}
 	fmt.Fprintf(out, "Warden is running at %s on the built-in mock provider (data in %s).\n", env.url, dir)
 	return env, func() {
 		cancel()
 		<-srvDone
-		<-done
+		wd.Close()
 		st.Close()
 		os.RemoveAll(dir)
 	}, nil

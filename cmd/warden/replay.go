@@ -1,51 +1,50 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wardenhq/warden/internal/config"
-	"github.com/wardenhq/warden/internal/detect"
-	"github.com/wardenhq/warden/internal/event"
-	"github.com/wardenhq/warden/internal/gateway"
-	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/replay"
 	"github.com/wardenhq/warden/internal/simulate"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/warden"
 )
 
 func init() { register(newReplayCmd) }
 
 func newReplayCmd() *cobra.Command {
-	var out, scoreOut, pipeline string
+	var out, scoreOut, configFile string
 	var score bool
 	cmd := &cobra.Command{
 		Use:   "replay FILE.jsonl",
 		Short: "Run recorded or simulated requests through Warden on their own timestamps",
 		Long: `Replay reads recorded requests (JSONL, as written by "warden serve --record"
-or "warden simulate"; "-" is stdin) and runs each through the gateway
-(authentication, limits, guard, provider adapter, event sinks) and the
-detector, with every model the records name routed to the mock provider, on
-the record's timestamp. Records with "key_id" use that key in the data
-directory, creating it on the fly the first time (no secrets needed; its
-secret is derived from DATA/replay.salt). --pipeline offline uses a
-self-contained stand-in instead of the gateway.
+or "warden simulate"; "-" is stdin) and runs each through the same Warden
+"warden serve" builds (keys, limits, guard, detector, audit log, event
+subscribers), on a clock set to the record's timestamp, with every model
+the records or the config name answered by the mock provider. Records with
+"key_id" use that key in the data directory, creating it on the fly the
+first time (no secrets needed; its secret is derived from DATA/replay.salt).
+--config replays under a server configuration (guard, detector and audit
+policy, limits); its providers are replaced by the mock.
 
 Output (stdout, or --out) is JSONL in event time: one line per request in
-input order, {"type":"request","line","ts","key_id","status"}, and after it
-one line per detector decision, {"type":"alert"|"action","ts","key_id",
-"severity","action","reason","incident_id"}. Decisions also land in the data
-directory: key status and actions ("warden keys get"), incidents ("warden
-incidents list").
+input order, {"type":"request","line","ts","key_id","status"} and, when it
+was refused, "refused_by" (the stage: auth, scope, limit, guard, detector,
+...) and "reason" (the error code); "guard" lists the guard's verdicts
+that were not allow. After it, one line per detector decision,
+{"type":"alert"|"action","ts","key_id","severity","action","reason",
+"incident_id"}. Decisions also land in the data directory: key status and
+actions ("warden keys get"), incidents ("warden incidents list"), the audit
+log ("warden audit").
 
 --score reads the records' labels (as "warden simulate" writes them) and
 reports time-to-detect per attack phase, what attackers got before
@@ -67,6 +66,12 @@ containment and what legitimate keys suffered.`,
 				defer f.Close()
 				w = f
 			}
+			cfg := config.Default()
+			if configFile != "" {
+				if cfg, err = config.Load(configFile); err != nil {
+					return err
+				}
+			}
 			if err := os.MkdirAll(global.data, 0o700); err != nil {
 				return fmt.Errorf("create data dir: %w", err)
 			}
@@ -75,7 +80,11 @@ containment and what legitimate keys suffered.`,
 				return err
 			}
 			defer db.Close()
-			rep, bad, err := runReplay(ctx, db, in, w, score, pipeline)
+			bw := bufio.NewWriterSize(w, 1<<20)
+			rep, bad, err := runReplay(ctx, db, global.data, cfg, in, bw, score)
+			if ferr := bw.Flush(); ferr != nil && err == nil {
+				err = ferr
+			}
 			if bad > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warden: replay skipped %d malformed lines\n", bad)
 			}
@@ -89,9 +98,9 @@ containment and what legitimate keys suffered.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the JSONL output to this file instead of stdout")
+	cmd.Flags().StringVar(&configFile, "config", "", "replay under this server configuration (its providers are replaced by the mock)")
 	cmd.Flags().BoolVar(&score, "score", false, "score the run against the records' labels (printed on stderr)")
 	cmd.Flags().StringVar(&scoreOut, "score-out", "", "also write the score as JSON to this file")
-	cmd.Flags().StringVar(&pipeline, "pipeline", "gateway", "gateway (the real gateway on the mock provider) or offline (a self-contained stand-in)")
 	return cmd
 }
 
@@ -106,10 +115,10 @@ func openInput(name string) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
-// runReplay replays in on db, writing JSONL to w, and scores it if asked.
-// pipeline is "gateway" (the real gateway on the mock provider) or
-// "offline" (replay.Offline).
-func runReplay(ctx context.Context, db *sqlite.DB, in io.Reader, w io.Writer, score bool, pipeline string) (simulate.Report, int, error) {
+// runReplay replays in through warden.Replay on db and the data directory
+// data, writing JSONL to w, and scores it if asked. It returns the number
+// of malformed lines skipped.
+func runReplay(ctx context.Context, db *sqlite.DB, data string, cfg *config.Config, in io.Reader, w io.Writer, score bool) (simulate.Report, int, error) {
 	sc := simulate.NewScorer()
 	bad := 0
 	onErr := func(line int, err error) {
@@ -122,91 +131,16 @@ func runReplay(ctx context.Context, db *sqlite.DB, in io.Reader, w io.Writer, sc
 	if score {
 		obs = replay.Observer{Request: sc.Request, Decision: sc.Decision}
 	}
-	switch pipeline {
-	case "offline":
-		_, _, err := replay.RunOffline(ctx, replay.Setup{Store: db, Out: w, Errors: onErr, Observer: obs}, in)
-		return sc.Report(), bad, err
-	case "gateway":
-	default:
-		return sc.Report(), 0, fmt.Errorf("--pipeline %q: want gateway or offline", pipeline)
-	}
-	// The gateway routes every model the records name to the mock
-	// provider, so the input is read once to find them.
-	raw, err := io.ReadAll(io.LimitReader(in, 4<<30))
-	if err != nil {
-		return sc.Report(), 0, err
-	}
-	var recs []*record.Record
-	rd := record.NewReader(bytes.NewReader(raw))
-	for {
-		r, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if errors.Is(err, record.ErrRead) {
-			return sc.Report(), 0, err
-		}
-		if err == nil {
-			recs = append(recs, r)
-		}
-	}
-	cfg := config.Default()
-	cfg.Data = global.data
-	cfg.Providers = []config.Provider{{Name: "mock", Type: "mock"}}
-	for _, m := range replay.Models(recs) {
-		kind := "chat"
-		if strings.Contains(m, "dall-e") || strings.Contains(m, "image") {
-			kind = "image"
-		} else if strings.Contains(m, "embedding") {
-			kind = "embedding"
-		}
-		cfg.Models = append(cfg.Models, config.Model{Name: m, Provider: "mock", Kind: kind})
-	}
-	salt, err := secretFile(filepath.Join(global.data, "replay.salt"), "")
+	salt, err := secretFile(filepath.Join(data, "replay.salt"), "")
 	if err != nil {
 		return sc.Report(), 0, fmt.Errorf("replay salt: %w", err)
 	}
-	drv := &replay.Driver{Out: w, Observer: obs, Errors: onErr}
-	var gw *gateway.Server
-	det, err := detect.New(detect.Config{}, detect.Options{Keys: db, Store: db, OnDecision: func(ctx context.Context, d detect.Decision) {
-		if gw != nil && d.Type() == "action" {
-			gw.InvalidateKey(ctx, d.KeyID) // the decision holds from the next record on
-		}
-		drv.OnDecision(ctx, d)
-	}})
-	if err != nil {
-		return sc.Report(), 0, err
-	}
-	gwp := &replay.Gateway{Keys: db, Salt: []byte(salt)}
-	bus := &event.Bus{}
-	bus.AddSync(det)
-	bus.AddSync(gwp)
-	pseudo, err := secretFile(filepath.Join(global.data, "pseudonym.key"), "")
+	pseudo, err := secretFile(filepath.Join(data, "pseudonym.key"), "")
 	if err != nil {
 		return sc.Report(), 0, fmt.Errorf("pseudonym key: %w", err)
 	}
-	g, policies, err := newGuard(cfg.Guard)
-	if err != nil {
-		return sc.Report(), 0, err
-	}
-	alog, err := openAuditLog(ctx, db, cfg)
-	if err != nil {
-		return sc.Report(), 0, err
-	}
-	defer alog.Close()
-	gw, err = gateway.New(gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte(pseudo), StepUp: det.AllowsStepUp,
-		Guard: g, GuardPolicy: policies, Journal: auditJournal(alog)})
-	if err != nil {
-		return sc.Report(), 0, err
-	}
-	gwp.ServeAt = gw.ServeAt
-	drv.Pipeline = gwp
-	_, err = drv.Run(ctx, bytes.NewReader(raw))
-	gw.Flush(context.WithoutCancel(ctx))
-	if ferr := det.Flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
-		err = ferr
-	}
-	bus.Close()
+	_, err = warden.Replay(ctx, warden.ReplayOptions{Config: cfg, Store: db, Data: data, Salt: []byte(salt),
+		PseudonymKey: []byte(pseudo), Out: w, Observer: obs, Errors: onErr}, in)
 	return sc.Report(), bad, err
 }
 

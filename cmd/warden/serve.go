@@ -23,12 +23,10 @@ import (
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/console"
 	"github.com/wardenhq/warden/internal/event"
-	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/identity"
 	"github.com/wardenhq/warden/internal/record"
-	"github.com/wardenhq/warden/internal/scan/ghpartner"
-	"github.com/wardenhq/warden/internal/scan/revoke"
-	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/warden"
 )
 
 func init() { register(newServeCmd) }
@@ -119,32 +117,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return err
 	}
 	slog.SetDefault(logger)
-
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	be, err := openBackends(ctx, cfg, reg)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
-	// raw is the store itself (it also keeps the audit log, profiles and
-	// incidents); st is what changes keys: with Redis, every change is
-	// published so all instances drop their cached copy at once.
-	raw := be.store
-	st := raw
-	var keyChanges func(context.Context, func([]string)) error
-	if be.redis != nil {
-		st = fanout.Notify(raw, fanout.NewPublisher(be.redis, ""), nil)
-		keyChanges = func(ctx context.Context, changed func([]string)) error {
-			rev, err := gateway.CatchUp(ctx, raw)
-			if err != nil {
-				return err
-			}
-			return fanout.NewWatcher(raw, be.redis, fanout.Options{Since: rev}).Run(ctx, changed)
-		}
-	}
 	adminToken, err := secretFile(filepath.Join(cfg.Data, "admin.token"), "wadm_")
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -153,115 +135,57 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("pseudonym key: %w", err)
 	}
-
-	bus := &event.Bus{}
-	if cfg.Events != "" {
-		file, err := os.OpenFile(cfg.Events, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return fmt.Errorf("events file: %w", err)
-		}
-		sink := event.NewJSONL(file)
-		defer sink.Close()
-		bus.AddAsync("events-file", sink, 65536)
-	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	alog, err := openAuditLog(ctx, raw, cfg)
-	if err != nil {
-		return err
-	}
-	defer alog.Close()
 	var recorder func(*record.Record)
 	if cfg.Record != "" {
 		rw, err := newRecordFile(cfg.Record)
 		if err != nil {
 			return err
 		}
-		defer rw.close()
+		defer rw.close() // after the Warden closed: no record comes after
 		recorder = rw.add
 	}
-	det, err := newDetection(cfg, st, raw)
+	wd, err := warden.New(ctx, warden.Options{Config: cfg, Store: be.store, Rater: be.rater, Gate: be.gate, Redis: be.redis,
+		Registry: reg, PseudonymKey: []byte(pseudo), Recorder: recorder})
 	if err != nil {
 		return err
 	}
-	bus.AddSync(det.d)
-	// Security console: live events and per-minute stats for its charts,
-	// with the detector's risk per key.
-	live := admin.NewLive(admin.LiveOptions{Risk: det.d.Risk})
-	bus.AddAsync("console-live", live, 65536)
-	extra := map[string]http.Handler{}
-	if gh := cfg.SecretScanning.GitHub; gh.PublicKeysFile != "" || gh.PublicKeysURL != "" {
-		keyStore := &revoke.Store{Keys: st}
-		if ds, ok := raw.(store.Incidents); ok {
-			keyStore.OnRevoke = leakRecorder(ds, "github", det.disp.Notify)
-		}
-		extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
-			Lookup: keyStore, Revoker: keyStore}
-		slog.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)
-	}
-	g, policies, err := newGuard(cfg.Guard)
-	if err != nil {
-		return err
-	}
-	mods, err := newModerators(g, cfg.Guard)
-	if err != nil {
-		return err
-	}
-	kl, err := newKeyless(cfg, bus)
-	if err != nil {
-		return err
-	}
-	kl.addRoutes(extra)
-	gw, err := gateway.New(gateway.Options{
-		Authenticators: kl.authenticators(),
-		Guard:          g,
-		GuardPolicy:    policies,
-		Moderators:     mods,
-		Journal:        auditJournal(alog),
-		StepUp:         det.d.AllowsStepUp,
-		Recorder:       recorder,
-		KeyChanges:     keyChanges,
-		Extra:          extra,
-		Config:         cfg,
-		Store:          st,
-		Bus:            bus,
-		Rater:          be.rater,
-		Gate:           be.gate,
-		Metrics:        gateway.NewMetrics(reg),
-		PseudonymKey:   []byte(pseudo),
-	})
-	if err != nil {
-		return err
-	}
+	// The security console's live events and per-minute stats, with the
+	// detector's risk per key.
+	live := admin.NewLive(admin.LiveOptions{Risk: wd.Detector.Risk})
+	wd.Bus.Subscribe("console-live", live, event.Async(65536))
+	wd.Start()
+	defer wd.Close()
+	return listenAndServe(ctx, cfg, wd, adminHandler(wd, live, adminToken, reg))
+}
 
-	kl.gw = gw
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	bgDone := gw.Start(runCtx)
-	kl.warm(runCtx)
-	det.apply = gw.InvalidateKey
-	detDone := make(chan struct{})
-	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
-
-	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler(), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
-	adm.OnKeyChange = gw.InvalidateKey // changes made here hold from the next request
+// adminHandler is the admin listener: the admin API, the security console,
+// /metrics and /healthz.
+func adminHandler(wd *warden.Warden, live *admin.Live, token string, reg *prometheus.Registry) http.Handler {
+	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: wd.Detector.IncidentsHandler(), notify: wd.Notify,
+		incidentStore: incidentsOf(wd.Store)})
+	adm.OnKeyChange = wd.Gateway.InvalidateKey // changes made here hold from the next request
 	var scopes audit.Incidents
-	if ds := incidentsOf(raw); ds != nil {
+	if ds := incidentsOf(wd.Store); ds != nil {
 		scopes = incidentScopes(ds)
 	}
-	adm.Mount(audit.APIPrefix, audit.Handler(alog, scopes))
-	adminMux := http.NewServeMux()
+	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, scopes))
 	live.Mount(adm)
 	adminAPI := adm.Handler()
-	adminMux.Handle("/admin/", adminAPI)
-	// Security console (internal/console): the web UI under /console/, calling
-	// the admin API under a cookie session.
-	con := &console.Handler{Token: adminToken, Admin: adminAPI}
-	adminMux.Handle(console.Prefix, con)
-	adminMux.Handle("/console", con)
-	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", adminAPI)
+	// Security console (internal/console): the web UI under /console/,
+	// calling the admin API under a cookie session.
+	con := &console.Handler{Token: token, Admin: adminAPI}
+	mux.Handle(console.Prefix, con)
+	mux.Handle("/console", con)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	return mux
+}
 
+// listenAndServe serves the gateway and the admin handler until ctx ends
+// or either listener fails, then drains both.
+func listenAndServe(ctx context.Context, cfg *config.Config, wd *warden.Warden, adminMux http.Handler) error {
 	ln, scheme, err := listenMain(cfg)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -272,7 +196,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return fmt.Errorf("admin listen %s: %w", cfg.AdminListen, err)
 	}
 	if cfg.UsesMock() {
-		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(gw.Models(), ","))
+		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(wd.Gateway.Models(), ","))
 	}
 	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
 		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
@@ -281,7 +205,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	defer stopServers()
 	errc := make(chan error, 2)
 	go func() {
-		errc <- gateway.Serve(sctx, gateway.NewHTTPServer(gw, cfg.Limits), ln, cfg.Limits.ShutdownTimeout)
+		errc <- gateway.Serve(sctx, gateway.NewHTTPServer(wd.Gateway, cfg.Limits), ln, cfg.Limits.ShutdownTimeout)
 	}()
 	go func() {
 		errc <- gateway.Serve(sctx, gateway.NewHTTPServer(adminMux, cfg.Limits), aln, 5*time.Second)
@@ -294,10 +218,20 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		}
 	}
 	slog.Info("warden stopping: flushing usage and events")
-	cancel()
-	<-bgDone
-	<-detDone
-	det.close(context.Background())
-	bus.Close()
 	return first
+}
+
+// listenMain opens the main listener, with TLS when configured, and
+// returns its URL scheme.
+func listenMain(cfg *config.Config) (net.Listener, string, error) {
+	if !cfg.TLS.Enabled() {
+		ln, err := gateway.Listen(cfg.Listen)
+		return ln, "http", err
+	}
+	tc, err := identity.ServerTLS(cfg.TLS)
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := gateway.ListenTLS(cfg.Listen, tc)
+	return ln, "https", err
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/simulate"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -84,10 +85,14 @@ abuse, a low-and-slow SDK look-alike, canary use). Every record carries
 
 func newSimulateScoreCmd() *cobra.Command {
 	var f simFlags
-	var scoreOut, pipeline string
+	var scoreOut string
 	cmd := &cobra.Command{
 		Use:   "score",
 		Short: "Generate traffic, replay it in a temporary data directory and score the detector",
+		Long: `Score generates simulated traffic and replays it, in process, through the
+same Warden "warden serve" runs (keys, limits, guard, detector, audit log,
+the mock upstream) on a clock set to each record's time, in a temporary
+data directory, and reports how the detector did.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var buf bytes.Buffer
@@ -104,10 +109,7 @@ func newSimulateScoreCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			saved := global.data
-			global.data = dir
-			rep, _, err := runReplay(cmd.Context(), db, &buf, io.Discard, true, pipeline)
-			global.data = saved
+			rep, _, err := runReplay(cmd.Context(), db, dir, config.Default(), &buf, io.Discard, true)
 			if err != nil {
 				return err
 			}
@@ -121,12 +123,11 @@ func newSimulateScoreCmd() *cobra.Command {
 			if scoreOut != "" {
 				return writeScore(cmd, rep, scoreOut)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "(replayed on the %s pipeline with the default detector policy)\n", pipeline)
+			fmt.Fprintln(cmd.ErrOrStderr(), "(replayed through the gateway, guard, detector and audit log with the default configuration)")
 			return nil
 		},
 	}
 	f.bind(cmd)
 	cmd.Flags().StringVar(&scoreOut, "score-out", "", "also write the score as JSON to this file")
-	cmd.Flags().StringVar(&pipeline, "pipeline", "gateway", "gateway or offline (see warden replay)")
 	return cmd
 }

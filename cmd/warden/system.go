@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,11 +17,11 @@ import (
 	"github.com/wardenhq/warden/internal/alert"
 	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/hygiene"
-	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/scan/revoke"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/warden"
 )
 
 // openStore opens the embedded store in dir, creating dir (mode 0700).
@@ -68,7 +67,7 @@ func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.S
 		a.Mount("/admin/v1/incidents/", inc)
 	}
 	if ds != nil {
-		rec := leakRecorder(ds, "scanner", parts.notify)
+		rec := warden.LeakRecorder(ds, "scanner", parts.notify)
 		a.OnStatus = func(ctx context.Context, k *keys.Key, by, reason string) {
 			if k.Status == keys.StatusRevoked && by == "scanner" {
 				rec(ctx, revoke.Revocation{KeyID: k.ID, Owner: k.Owner, Reason: reason, Where: reason, At: time.Now().UTC()})
@@ -76,24 +75,6 @@ func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.S
 		}
 	}
 	return a
-}
-
-// leakRecorder returns what to do when a leaked key has been revoked: open
-// an incident that says where it was found, and tell the alert sinks.
-func leakRecorder(st store.Incidents, by string, notify func(alert.Alert)) func(ctx context.Context, r revoke.Revocation) error {
-	return func(ctx context.Context, r revoke.Revocation) error {
-		in := incident.FromLeak(incident.Leak{KeyID: r.KeyID, KeyOwner: r.Owner, KeyKind: string(keys.KindStandard),
-			Where: r.Where, By: by, At: r.At})
-		if err := st.PutIncident(ctx, in); err != nil {
-			slog.Error("scan: cannot record the leak incident", "key", r.KeyID, "err", err)
-			return err
-		}
-		if notify != nil {
-			notify(alert.Alert{Key: in.ID + "/revoke", TS: r.At, KeyID: r.KeyID, KeyOwner: r.Owner, Severity: in.Severity,
-				Action: "revoke", Reason: in.Title, IncidentID: in.ID})
-		}
-		return nil
-	}
 }
 
 // secretFile returns the secret stored in path, creating it (mode 0600)

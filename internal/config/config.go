@@ -19,7 +19,10 @@
 //	  gpt-4o: {input_per_1k: 0.0025, output_per_1k: 0.01}
 //
 // The configuration is raw data; the server provisions running state from it
-// at start-up and never changes it.
+// at start-up and never changes it. This package imports no other Warden
+// package: the sections a feature owns (audit, detect, guard.moderators)
+// are kept as Sections and decoded, just as strictly, by the assembly
+// (package warden) into that feature's own config type.
 package config
 
 import (
@@ -33,9 +36,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardenhq/warden/internal/audit"
-	"github.com/wardenhq/warden/internal/detect"
-	"github.com/wardenhq/warden/internal/guard/moderator"
 	"gopkg.in/yaml.v3"
 )
 
@@ -60,8 +60,10 @@ type Config struct {
 	Prices         map[string]Price `yaml:"prices"`
 	SecretScanning SecretScanning   `yaml:"secret_scanning"`
 	Guard          Guard            `yaml:"guard"`
-	Audit          audit.Config     `yaml:"audit"`
-	Detect         detect.Config    `yaml:"detect"`
+	// Audit and Detect belong to packages audit and detect (audit.Config,
+	// detect.Config, which also holds the alert sinks); see Section.
+	Audit  Section `yaml:"audit"`
+	Detect Section `yaml:"detect"`
 
 	// TLS and Identity: HTTPS and mutual TLS on the main listener, and
 	// credentials other than keys (see identity.go in this package).
@@ -85,8 +87,9 @@ type Guard struct {
 	// sent; smaller ones delay the first token less.
 	StreamHoldback int `yaml:"stream_holdback"`
 	// Moderators are external moderation services consulted after the
-	// local guard (OpenAI moderation, Llama Guard, Azure AI Content Safety).
-	Moderators []moderator.Config `yaml:"moderators"`
+	// local guard (OpenAI moderation, Llama Guard, Azure AI Content Safety):
+	// a list of moderator.Config, decoded by package moderator's owner.
+	Moderators Section `yaml:"moderators"`
 }
 
 // SecretScanning configures the GitHub secret-scanning partner endpoint,

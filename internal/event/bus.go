@@ -20,61 +20,82 @@ type SinkFunc func(ctx context.Context, e *Event)
 // Handle calls f(ctx, e).
 func (f SinkFunc) Handle(ctx context.Context, e *Event) { f(ctx, e) }
 
-// Bus fans events out to sinks. Sync sinks run on the request's goroutine
-// before the answer is released (the audit log, which must be durable first,
-// and the detector, whose decision must hold for the next request). Async
-// sinks each get a bounded queue and their own goroutine, so a slow webhook
-// never slows a request; when a queue is full the event is dropped for that
-// sink and counted.
-//
-// A zero Bus publishes to nobody.
-type Bus struct {
-	sync  []Sink
-	async []*queue
-
-	dropped atomic.Int64
-	wg      sync.WaitGroup
+// Delivery says how a subscriber receives events: inline (Sync) or from a
+// bounded queue (Async).
+type Delivery struct {
+	queue int // 0: synchronous
 }
 
-type queue struct {
-	name string
-	ch   chan *Event
-	sink Sink
-}
+// Sync delivers on the publisher's goroutine, before Publish returns: for
+// consumers whose effect must hold for the very next request (the
+// detector, whose decisions authorize reads) or that must be done before
+// the answer leaves.
+var Sync = Delivery{}
 
-// AddSync registers a sink that runs inline. Call before Publish is used.
-func (b *Bus) AddSync(s Sink) { b.sync = append(b.sync, s) }
-
-// AddAsync registers a sink with its own queue of size n. Call before
-// Publish is used; Close drains the queues.
-func (b *Bus) AddAsync(name string, s Sink, n int) {
+// Async delivers from a queue of n events (n <= 0: 4096) drained by the
+// subscriber's own goroutine: for consumers that may be slow (alert
+// webhooks, files, the live view). When the queue is full the event is
+// dropped for that subscriber alone and counted.
+func Async(n int) Delivery {
 	if n <= 0 {
 		n = 4096
 	}
-	q := &queue{name: name, ch: make(chan *Event, n), sink: s}
-	b.async = append(b.async, q)
-	b.wg.Add(1)
-	go q.run(&b.wg)
+	return Delivery{queue: n}
 }
 
-// drainEvery is how often an async sink takes what queued up. The sink's
+// Bus hands every published event to every subscriber. Subscribe is the one
+// way to consume events; a zero Bus publishes to nobody.
+type Bus struct {
+	subs []*Subscription
+	wg   sync.WaitGroup
+}
+
+// Subscription is one consumer of a Bus.
+type Subscription struct {
+	name    string
+	sink    Sink
+	ch      chan *Event // nil: synchronous
+	dropped atomic.Int64
+}
+
+// Name returns the name the subscriber was registered with.
+func (s *Subscription) Name() string { return s.name }
+
+// Dropped returns how many events this subscriber missed because its queue
+// was full (always 0 for a synchronous one).
+func (s *Subscription) Dropped() int64 { return s.dropped.Load() }
+
+// Subscribe registers s under name with delivery d. Call it before the
+// first Publish; Close drains asynchronous subscribers.
+func (b *Bus) Subscribe(name string, s Sink, d Delivery) *Subscription {
+	sub := &Subscription{name: name, sink: s}
+	if d.queue > 0 {
+		sub.ch = make(chan *Event, d.queue)
+		b.wg.Add(1)
+		go sub.run(&b.wg)
+	}
+	b.subs = append(b.subs, sub)
+	return sub
+}
+
+// drainEvery is how often an async subscriber takes what queued up. Its
 // goroutine sleeps on a timer rather than on the channel, so publishing an
 // event never has to wake it: on a busy gateway that wake-up (a futex call
 // on the request's goroutine) costs more than the event itself.
 const drainEvery = 5 * time.Millisecond
 
-func (q *queue) run(wg *sync.WaitGroup) {
+func (s *Subscription) run(wg *sync.WaitGroup) {
 	defer wg.Done()
 	t := time.NewTicker(drainEvery)
 	defer t.Stop()
 	for range t.C {
 		for {
 			select {
-			case e, ok := <-q.ch:
+			case e, ok := <-s.ch:
 				if !ok {
 					return // closed and drained
 				}
-				q.sink.Handle(context.Background(), e)
+				s.sink.Handle(context.Background(), e)
 				continue
 			default:
 			}
@@ -83,30 +104,46 @@ func (q *queue) run(wg *sync.WaitGroup) {
 	}
 }
 
-// Publish hands e to every sink. It returns after the sync sinks ran.
+// Publish hands e to every subscriber in the order they subscribed. It
+// returns once the synchronous ones have handled it; asynchronous ones get
+// it queued, or count it as dropped when their queue is full.
 func (b *Bus) Publish(ctx context.Context, e *Event) {
-	for _, s := range b.sync {
-		s.Handle(ctx, e)
-	}
-	for _, q := range b.async {
+	for _, s := range b.subs {
+		if s.ch == nil {
+			s.sink.Handle(ctx, e)
+			continue
+		}
 		select {
-		case q.ch <- e:
+		case s.ch <- e:
 		default:
-			if b.dropped.Add(1)%1000 == 1 {
-				slog.Warn("event queue full, dropping events", "sink", q.name)
+			if s.dropped.Add(1)%1000 == 1 {
+				slog.Warn("event: queue full, dropping events", "subscriber", s.name, "dropped", s.dropped.Load())
 			}
 		}
 	}
 }
 
-// Dropped returns how many events async sinks missed because their queues were full.
-func (b *Bus) Dropped() int64 { return b.dropped.Load() }
+// Dropped returns how many events all asynchronous subscribers together
+// missed because their queues were full.
+func (b *Bus) Dropped() int64 {
+	var n int64
+	for _, s := range b.subs {
+		n += s.dropped.Load()
+	}
+	return n
+}
 
-// Close stops the async sinks after they drained their queues. Publish must
-// not be called after Close.
+// Subscriptions returns the subscribers in delivery order (for metrics and
+// the architecture's own tests).
+func (b *Bus) Subscriptions() []*Subscription { return b.subs }
+
+// Close stops the asynchronous subscribers after they drained their
+// queues. Publish must not be called after Close.
 func (b *Bus) Close() {
-	for _, q := range b.async {
-		close(q.ch)
+	for _, s := range b.subs {
+		if s.ch != nil {
+			close(s.ch)
+		}
 	}
 	b.wg.Wait()
 }

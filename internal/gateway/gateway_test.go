@@ -49,11 +49,11 @@ func newHarnessWith(t *testing.T, mutate func(*config.Config), opts func(*Option
 	}
 	h := &harness{t: t, db: db}
 	bus := &event.Bus{}
-	bus.AddSync(event.SinkFunc(func(_ context.Context, e *event.Event) {
+	bus.Subscribe("test", event.SinkFunc(func(_ context.Context, e *event.Event) {
 		h.mu.Lock()
 		h.events = append(h.events, e)
 		h.mu.Unlock()
-	}))
+	}), event.Sync)
 	o := Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("test")}
 	if opts != nil {
 		opts(&o)

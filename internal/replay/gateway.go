@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,8 +13,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"time"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/keys"
@@ -21,10 +22,12 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 )
 
-// Gateway runs records through the real gateway (its ServeAt entry point),
+// Gateway runs records through the real gateway's HTTP handler, the one
+// `warden serve` listens with, after setting Clock to the record's time,
 // so replay exercises authentication, limits, the guard, the provider
-// adapter (the mock) and every event sink. Register Gateway itself as a
-// sync sink on the gateway's bus: that is how it learns each request's event.
+// adapter (the mock), the audit log and every event subscriber. Subscribe
+// Gateway itself to the gateway's bus (event.Sync): that is how it learns
+// each request's event.
 //
 // Records with key_id get a key with that id, created on the fly the first
 // time, whose secret is derived from Salt and the id (HMAC-SHA256 seeding
@@ -33,7 +36,8 @@ import (
 // records are replaced by that secret (an api-key header is added if the
 // record had none).
 type Gateway struct {
-	ServeAt func(w http.ResponseWriter, r *http.Request, t time.Time)
+	Handler http.Handler
+	Clock   *clock.Virtual // what every part of the gateway reads as now
 	Keys    store.Keys
 	Salt    []byte // secret, per data directory; required for key_id records
 
@@ -76,21 +80,15 @@ func (g *Gateway) Do(ctx context.Context, rec *record.Record) (int, *event.Event
 	req.RemoteAddr = netip.AddrPortFrom(ip, 40000).String()
 	g.last = nil
 	w := httptest.NewRecorder()
-	g.ServeAt(w, req, rec.TS)
+	g.Clock.Set(rec.TS)
+	g.Handler.ServeHTTP(w, req)
 	return w.Code, g.last
 }
 
 // secretFor returns the derived secret of a key_id record's key, creating
 // the key the first time.
 func (g *Gateway) secretFor(ctx context.Context, rec *record.Record) (string, error) {
-	if len(g.Salt) == 0 {
-		return "", errors.New("replay: key_id records need a salt")
-	}
-	m := hmac.New(sha256.New, g.Salt)
-	m.Write([]byte(rec.KeyID))
-	var seed [32]byte
-	copy(seed[:], m.Sum(nil))
-	sec, err := keys.Generate(rand.NewChaCha8(seed))
+	sec, err := Secret(g.Salt, rec.KeyID)
 	if err != nil {
 		return "", err
 	}
@@ -114,6 +112,20 @@ func (g *Gateway) secretFor(ctx context.Context, rec *record.Record) (string, er
 		return "", err
 	}
 	return sec.Reveal(), nil
+}
+
+// Secret returns the secret replay uses for the key with id keyID under
+// salt. A key created with it (keys.FromSpec with its hash, ID keyID) is
+// found and used by replay as it is, policy and all.
+func Secret(salt []byte, keyID string) (keys.Secret, error) {
+	if len(salt) == 0 {
+		return keys.Secret{}, errors.New("replay: key_id records need a salt")
+	}
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(keyID))
+	var seed [32]byte
+	copy(seed[:], m.Sum(nil))
+	return keys.Generate(rand.NewChaCha8(seed))
 }
 
 func withCredential(h record.Headers, secret string) record.Headers {
@@ -140,14 +152,29 @@ func Models(recs []*record.Record) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range recs {
-		_, _, m := route(r.Method, r.Path)
-		if m == "" {
-			_, _, m = featuresOf(r.BodyBytes())
-		}
+		m := modelOf(r)
 		if m != "" && !seen[m] && len(m) < 200 {
 			seen[m] = true
 			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// modelOf is the deployment of an Azure deployment path, or else the
+// body's "model". It only names models for the configuration: the gateway
+// does all the parsing that decides anything.
+func modelOf(r *record.Record) string {
+	p, _, _ := strings.Cut(r.Path, "?")
+	if rest, ok := strings.CutPrefix(p, "/openai/deployments/"); ok {
+		dep, _, _ := strings.Cut(rest, "/")
+		return dep
+	}
+	var b struct {
+		Model string `json:"model"`
+	}
+	if json.Unmarshal(r.BodyBytes(), &b) != nil {
+		return ""
+	}
+	return b.Model
 }

@@ -1,5 +1,6 @@
 // Package replay runs recorded requests (package record) through Warden's
-// pipeline on their own timestamps and reports, as JSONL, what happened to
+// one pipeline (the gateway, as package warden assembles it for `warden
+// serve`) on their own timestamps, and reports, as JSONL, what happened to
 // each request and every decision the detector took.
 //
 // # Output
@@ -7,16 +8,15 @@
 // One JSON object per line, all times event time:
 //
 //	{"type":"request","line":12,"ts":"…","key_id":"k1","status":200}
+//	{"type":"request","line":13,"ts":"…","key_id":"k1","status":403,"refused_by":"guard","reason":"content_blocked","guard":"prompt:block:jailbreak"}
 //	{"type":"action","ts":"…","key_id":"k1","severity":"high","action":"step_up","reason":"…","incident_id":"inc_…"}
 //
 // Requests come in input order; a decision follows the request that caused
-// it. "type" is "alert" for decisions that only alert, "action" for ones
-// that change the key.
-//
-// The pipeline is an interface: the gateway provides the full one (auth,
-// limits, guard, detection, audit, the mock provider); Offline is a
-// self-contained stand-in with the same authorization semantics (status,
-// throttle, step-up, rpm) for use before and without the gateway.
+// it. A refused request says which stage refused it ("refused_by": auth,
+// scope, limit, guard, detector, ...) and why ("reason": the error code the
+// client got); "guard" lists the guard's verdicts that were not "allow".
+// "type" is "alert" for decisions that only alert, "action" for ones that
+// change the key.
 package replay
 
 import (
@@ -47,6 +47,8 @@ type Line struct {
 	TS         time.Time `json:"ts"`
 	KeyID      string    `json:"key_id"`
 	Status     int       `json:"status,omitempty"`
+	RefusedBy  string    `json:"refused_by,omitempty"`
+	Guard      []string  `json:"guard,omitempty"`
 	Severity   string    `json:"severity,omitempty"`
 	Action     string    `json:"action,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
@@ -106,7 +108,11 @@ func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
 		if ev != nil && ev.KeyID != "" {
 			keyID = ev.KeyID
 		}
-		if err := enc.Encode(Line{Type: "request", Line: r.Line(), TS: rec.TS, KeyID: keyID, Status: status}); err != nil {
+		out := Line{Type: "request", Line: r.Line(), TS: rec.TS, KeyID: keyID, Status: status}
+		if ev != nil {
+			out.RefusedBy, out.Reason, out.Guard = ev.Refusal, ev.ErrorCode, Verdicts(ev)
+		}
+		if err := enc.Encode(out); err != nil {
 			return n, fmt.Errorf("replay: write: %w", err)
 		}
 		if d.Observer.Request != nil {
@@ -122,4 +128,21 @@ func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
 			}
 		}
 	}
+}
+
+// Verdicts returns the guard's verdicts on e that were not "allow", as
+// "stage:action:category" (category omitted when empty), in order.
+func Verdicts(e *event.Event) []string {
+	var out []string
+	for _, v := range e.Guard {
+		if v.Action == "allow" {
+			continue
+		}
+		s := v.Stage + ":" + v.Action
+		if v.Category != "" {
+			s += ":" + v.Category
+		}
+		out = append(out, s)
+	}
+	return out
 }

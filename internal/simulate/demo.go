@@ -14,6 +14,7 @@ import (
 	"github.com/wardenhq/warden/internal/replay"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/warden"
 )
 
 // DemoAttack runs a short simulated attack through replay on a fresh store
@@ -59,7 +60,7 @@ func DemoAttack(ctx context.Context, dir string) (string, error) {
 	served, refused := 0, 0
 	fmt.Fprintf(&b, "A customer app uses key %s from %s on the official SDK for a working day.\n", v.k.id, v.ip)
 	fmt.Fprintf(&b, "At %s the key leaks. What Warden saw and did:\n\n", leak.Format("15:04 UTC"))
-	setup := replay.Setup{Store: db, Observer: replay.Observer{
+	setup := warden.ReplayOptions{Store: db, Data: dir, Salt: []byte("demo"), PseudonymKey: []byte("demo"), Observer: replay.Observer{
 		Request: func(rec *record.Record, _ int, status int, _ *event.Event) {
 			if rec.Label != nil && rec.Label.Attacker {
 				if status < 400 {
@@ -73,7 +74,7 @@ func DemoAttack(ctx context.Context, dir string) (string, error) {
 			fmt.Fprintf(&b, "  %s  %-8s %-8s %s\n", d.Time.Format("15:04:05"), d.Severity, d.Action, d.Reason)
 		},
 	}}
-	if _, _, err := replay.RunOffline(ctx, setup, &in); err != nil {
+	if _, err := warden.Replay(ctx, setup, &in); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(&b, "\nAttacker requests served: %d, refused: %d. The owner's own traffic kept flowing (step-up lets known networks and clients through).\n\n", served, refused)

@@ -10,6 +10,7 @@ import (
 	"github.com/wardenhq/warden/internal/replay"
 	"github.com/wardenhq/warden/internal/simulate"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/warden"
 )
 
 func TestDeterministicGeneration(t *testing.T) {
@@ -31,7 +32,9 @@ func TestDeterministicGeneration(t *testing.T) {
 	}
 }
 
-// TestScenario replays simulated days and checks the goals of the issue.
+// TestScenario replays simulated days through the whole pipeline (package
+// warden: gateway, guard, detector, audit log) and checks the goals of the
+// issue.
 // It takes a few seconds; -short skips it.
 func TestScenario(t *testing.T) {
 	if testing.Short() {
@@ -48,15 +51,16 @@ func TestScenario(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := sqlite.Open(context.Background(), t.TempDir())
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	sc := simulate.NewScorer()
 	var out bytes.Buffer
-	n, _, err := replay.RunOffline(context.Background(), replay.Setup{Store: db, Out: &out,
-		Observer: replay.Observer{Request: sc.Request, Decision: sc.Decision}}, &buf)
+	n, err := warden.Replay(context.Background(), warden.ReplayOptions{Store: db, Data: dir, Salt: []byte("test-salt"),
+		PseudonymKey: []byte("p"), Out: &out, Observer: replay.Observer{Request: sc.Request, Decision: sc.Decision}}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,49 @@
-package main
+package warden
 
 import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/guard/moderator"
 	"github.com/wardenhq/warden/internal/keys"
 )
+
+// Sections are the parts of the configuration that feature packages own,
+// decoded into their own types. Package config keeps them as raw
+// config.Sections so it imports no feature.
+type Sections struct {
+	Audit      audit.Config
+	Detect     detect.Config
+	Moderators []moderator.Config
+}
+
+// DecodeSections decodes c's feature sections as strictly as config.Parse
+// decodes the rest: an unknown field in any of them is an error that names
+// the section.
+func DecodeSections(c *config.Config) (Sections, error) {
+	var s Sections
+	for _, x := range []struct {
+		name string
+		sec  config.Section
+		into any
+	}{
+		{"audit", c.Audit, &s.Audit},
+		{"detect", c.Detect, &s.Detect},
+		{"guard.moderators", c.Guard.Moderators, &s.Moderators},
+	} {
+		if err := x.sec.Decode(x.into); err != nil {
+			return s, fmt.Errorf("%s: %w", x.name, err)
+		}
+	}
+	if err := s.Detect.Validate(); err != nil {
+		return s, fmt.Errorf("config: detect: %w", err)
+	}
+	return s, nil
+}
 
 // newGuard provisions the guard and its policy resolver from the config.
 // A disabled guard returns nils: the gateway then inspects nothing.
@@ -45,11 +80,11 @@ func newGuard(c config.Guard) (*guard.Guard, func(*keys.Key) *guard.Policy, erro
 
 // newModerators builds the chain of external moderators, or nil when the
 // config names none.
-func newModerators(g *guard.Guard, c config.Guard) (*moderator.Chain, error) {
-	if g == nil || len(c.Moderators) == 0 {
+func newModerators(g *guard.Guard, cfgs []moderator.Config) (*moderator.Chain, error) {
+	if g == nil || len(cfgs) == 0 {
 		return nil, nil
 	}
-	ch, err := moderator.NewChain(g, c.Moderators, nil)
+	ch, err := moderator.NewChain(g, cfgs, nil)
 	if err != nil {
 		return nil, fmt.Errorf("config: guard.moderators: %w", err)
 	}

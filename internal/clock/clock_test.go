@@ -1,0 +1,34 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestVirtual(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	v := NewVirtual(t0)
+	steps := []struct {
+		name string
+		do   func()
+		want time.Time
+	}{
+		{"starts where told", func() {}, t0},
+		{"advance", func() { v.Advance(90 * time.Second) }, t0.Add(90 * time.Second)},
+		{"set forward", func() { v.Set(t0.Add(time.Hour)) }, t0.Add(time.Hour)},
+		{"set back", func() { v.Set(t0.Add(time.Minute)) }, t0.Add(time.Minute)},
+	}
+	for _, s := range steps {
+		s.do()
+		if got := v.Now(); !got.Equal(s.want) {
+			t.Fatalf("%s: Now() = %v, want %v", s.name, got, s.want)
+		}
+	}
+}
+
+func TestWallMoves(t *testing.T) {
+	before := time.Now()
+	if got := (Wall{}).Now(); got.Before(before) {
+		t.Fatalf("Wall.Now() = %v, before %v", got, before)
+	}
+}

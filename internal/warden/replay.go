@@ -1,0 +1,158 @@
+package warden
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/clock"
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/provider/mock"
+	"github.com/wardenhq/warden/internal/record"
+	"github.com/wardenhq/warden/internal/replay"
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// ReplayOptions describe a replay. Store is required.
+type ReplayOptions struct {
+	// Config is the server configuration to replay under (guard, detector
+	// and audit policy, limits); nil: the defaults. Its providers are
+	// replaced by the mock, which answers every model it or the records
+	// name; its events file and recorder are ignored.
+	Config *config.Config
+	Store  store.Store
+	// Data is the data directory (the audit log's signing key, token
+	// keys); it overrides Config.Data.
+	Data string
+	// Salt derives the secrets of key_id records' keys (replay.Secret).
+	Salt []byte
+	// PseudonymKey as in Options.
+	PseudonymKey []byte
+	// Out receives the JSONL output; nil: none.
+	Out      io.Writer
+	Observer replay.Observer
+	// Errors receives malformed lines; nil: a malformed line stops the run.
+	Errors func(line int, err error)
+}
+
+// maxReplayInput bounds what Replay reads into memory.
+const maxReplayInput = 4 << 30
+
+// Replay runs the records of in through a Warden built by New, the same
+// as `warden serve` builds, on a virtual clock set to each record's time:
+// keys, limits, the guard, the detector, the audit log and the mock
+// upstream. It returns the number of records replayed. The detector's
+// state is saved and usage flushed before it returns.
+func Replay(ctx context.Context, o ReplayOptions, in io.Reader) (int, error) {
+	if o.Store == nil {
+		return 0, errors.New("warden: replay needs a store")
+	}
+	// The mock must answer every model the records name, so the input is
+	// read once to find them.
+	raw, err := io.ReadAll(io.LimitReader(in, maxReplayInput))
+	if err != nil {
+		return 0, fmt.Errorf("warden: replay: %w", err)
+	}
+	var recs []*record.Record
+	rd := record.NewReader(bytes.NewReader(raw))
+	for {
+		r, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, record.ErrRead) {
+			return 0, fmt.Errorf("warden: replay: %w", err)
+		}
+		if err == nil {
+			recs = append(recs, r)
+		}
+	}
+	base := o.Config
+	if base == nil {
+		base = config.Default()
+	}
+	cfg := ReplayConfig(base, replay.Models(recs))
+	if o.Data != "" {
+		cfg.Data = o.Data
+	}
+	recs = nil
+
+	drv := &replay.Driver{Out: o.Out, Observer: o.Observer, Errors: o.Errors}
+	vc := clock.NewVirtual(firstTime(raw))
+	w, err := New(ctx, Options{Config: cfg, Store: o.Store, Clock: vc, PseudonymKey: o.PseudonymKey,
+		OnDecision: drv.OnDecision, NoAlerts: true})
+	if err != nil {
+		return 0, err
+	}
+	gwp := &replay.Gateway{Handler: w.Gateway, Clock: vc, Keys: w.Keys, Salt: o.Salt}
+	w.Bus.Subscribe("replay", gwp, event.Sync)
+	drv.Pipeline = gwp
+	n, err := drv.Run(ctx, bytes.NewReader(raw))
+	if cerr := w.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// firstTime is the timestamp of the first well-formed record, so that
+// parts reading the clock while the Warden is built see event time too.
+func firstTime(raw []byte) (t0 time.Time) {
+	rd := record.NewReader(bytes.NewReader(raw))
+	for {
+		r, err := rd.Next()
+		if err == nil {
+			return r.TS
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, record.ErrRead) {
+			return t0
+		}
+	}
+}
+
+// ReplayConfig returns a copy of base that sends every model to the mock
+// provider: base's models, the mock's own when base has no providers, and
+// every name in models. The events file and the recorder are off.
+func ReplayConfig(base *config.Config, models []string) *config.Config {
+	c := *base
+	c.Events, c.Record = "", ""
+	c.Providers = []config.Provider{{Name: "mock", Type: "mock"}}
+	c.Models = nil
+	seen := map[string]bool{}
+	add := func(m config.Model) {
+		if !seen[m.Name] {
+			seen[m.Name] = true
+			m.Provider = "mock"
+			c.Models = append(c.Models, m)
+		}
+	}
+	if base.UsesMock() {
+		names := make([]string, 0, len(mock.Models))
+		for name := range mock.Models {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			add(config.Model{Name: name, Kind: mock.Models[name]})
+		}
+	}
+	for _, m := range base.Models {
+		add(m)
+	}
+	for _, name := range models {
+		kind := "chat"
+		switch {
+		case strings.Contains(name, "dall-e") || strings.Contains(name, "image"):
+			kind = "image"
+		case strings.Contains(name, "embedding"):
+			kind = "embedding"
+		}
+		add(config.Model{Name: name, Kind: kind})
+	}
+	return &c
+}
