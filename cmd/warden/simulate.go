@@ -93,7 +93,7 @@ func newSimulateScoreCmd() *cobra.Command {
 same Warden "warden serve" runs (keys, limits, guard, detector, audit log,
 the mock upstream) on a clock set to each record's time, in a temporary
 data directory, and reports how the detector did.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var buf bytes.Buffer
 			if err := f.generate(&buf); err != nil {
