@@ -117,7 +117,9 @@ func firstTime(raw []byte) (t0 time.Time) {
 
 // ReplayConfig returns a copy of base that sends every model to the mock
 // provider: base's models, the mock's own when base has no providers, and
-// every name in models. The events file and the recorder are off.
+// every name in models, each answered by the mock model of its kind
+// (mock-lorem for chat and embeddings, whose answers are neutral text, and
+// mock-image). The events file and the recorder are off.
 func ReplayConfig(base *config.Config, models []string) *config.Config {
 	c := *base
 	c.Events, c.Record = "", ""
@@ -125,11 +127,17 @@ func ReplayConfig(base *config.Config, models []string) *config.Config {
 	c.Models = nil
 	seen := map[string]bool{}
 	add := func(m config.Model) {
-		if !seen[m.Name] {
-			seen[m.Name] = true
-			m.Provider = "mock"
-			c.Models = append(c.Models, m)
+		if seen[m.Name] {
+			return
 		}
+		seen[m.Name] = true
+		m.Provider = "mock"
+		if _, ok := mock.Models[m.Name]; ok {
+			m.Upstream = ""
+		} else {
+			m.Upstream = mockFor(m.Kind)
+		}
+		c.Models = append(c.Models, m)
 	}
 	if base.UsesMock() {
 		names := make([]string, 0, len(mock.Models))
@@ -155,4 +163,12 @@ func ReplayConfig(base *config.Config, models []string) *config.Config {
 		add(config.Model{Name: name, Kind: kind})
 	}
 	return &c
+}
+
+// mockFor is the mock model that answers for a model of kind.
+func mockFor(kind string) string {
+	if kind == "image" {
+		return "mock-image"
+	}
+	return "mock-lorem"
 }
