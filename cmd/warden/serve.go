@@ -33,6 +33,9 @@ func init() { register(newServeCmd) }
 
 type serveFlags struct {
 	config, listen, adminListen, trusted, events, record, logFormat, logLevel string
+	// ready, when set (tests), is told the listeners' addresses once both
+	// accept connections.
+	ready func(api, admin string)
 }
 
 func newServeCmd() *cobra.Command {
@@ -144,8 +147,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		defer rw.close() // after the Warden closed: no record comes after
 		recorder = rw.add
 	}
-	wd, err := warden.New(ctx, warden.Options{Config: cfg, Store: be.store, Rater: be.rater, Gate: be.gate, Redis: be.redis,
-		Registry: reg, PseudonymKey: []byte(pseudo), Recorder: recorder})
+	opts := warden.Options{Config: cfg, Store: be.store, Rater: be.rater, Gate: be.gate,
+		Registry: reg, PseudonymKey: []byte(pseudo), Recorder: recorder}
+	if be.redis != nil { // not a typed nil in the interface
+		opts.Redis = be.redis
+	}
+	wd, err := warden.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -155,7 +162,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	wd.Bus.Subscribe("console-live", live, event.Async(65536))
 	wd.Start()
 	defer wd.Close()
-	return listenAndServe(ctx, cfg, wd, adminHandler(wd, live, adminToken, reg))
+	return listenAndServe(ctx, cfg, wd, adminHandler(wd, live, adminToken, reg), f.ready)
 }
 
 // adminHandler is the admin listener: the admin API, the security console,
@@ -185,7 +192,7 @@ func adminHandler(wd *warden.Warden, live *admin.Live, token string, reg *promet
 
 // listenAndServe serves the gateway and the admin handler until ctx ends
 // or either listener fails, then drains both.
-func listenAndServe(ctx context.Context, cfg *config.Config, wd *warden.Warden, adminMux http.Handler) error {
+func listenAndServe(ctx context.Context, cfg *config.Config, wd *warden.Warden, adminMux http.Handler, ready func(api, admin string)) error {
 	ln, scheme, err := listenMain(cfg)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -210,6 +217,9 @@ func listenAndServe(ctx context.Context, cfg *config.Config, wd *warden.Warden, 
 	go func() {
 		errc <- gateway.Serve(sctx, gateway.NewHTTPServer(adminMux, cfg.Limits), aln, 5*time.Second)
 	}()
+	if ready != nil {
+		ready(ln.Addr().String(), aln.Addr().String())
+	}
 	var first error
 	for range 2 {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {

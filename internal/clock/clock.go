@@ -6,6 +6,7 @@
 package clock
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -18,8 +19,11 @@ type Clock interface {
 // Wall is the real clock.
 type Wall struct{}
 
-// Now returns time.Now().
-func (Wall) Now() time.Time { return time.Now() }
+// Now returns time.Now() without its monotonic reading: event times are
+// wall times, recorded and replayed as such, and a difference of two of
+// them must come out the same live (where Go would otherwise subtract
+// monotonic readings) and in replay (where parsed times have none).
+func (Wall) Now() time.Time { return time.Now().Round(0) }
 
 // Virtual is a clock that only moves when it is told to. The zero value
 // reads as the zero time until Set. It is safe for concurrent use.
@@ -52,4 +56,20 @@ func (v *Virtual) Now() time.Time {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.t
+}
+
+type eventTimeKey struct{}
+
+// WithEventTime returns ctx carrying t, the event time of the request it
+// belongs to, for parts that see the request but not the gateway's clock
+// (the mock upstream stamps its answers with it, so a replayed answer is
+// byte for byte the live one).
+func WithEventTime(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, eventTimeKey{}, t)
+}
+
+// EventTime returns the time WithEventTime put in ctx.
+func EventTime(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(eventTimeKey{}).(time.Time)
+	return t, ok
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/provider"
 )
 
@@ -28,7 +29,7 @@ func (x *exchange) forward() {
 	out, injected := x.body.rewrite(x.endpoint, x.route.upstream, user)
 	req := &provider.Request{Endpoint: x.endpoint, Upstream: x.route.upstream, Body: out, Stream: x.body.stream}
 
-	ctx := x.r.Context()
+	ctx := clock.WithEventTime(x.r.Context(), x.at)
 	attempts := x.s.cfg.Limits.Retries + 1
 	var resp *http.Response
 	var err error

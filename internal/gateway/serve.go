@@ -313,11 +313,12 @@ func (x *exchange) readBody() *apiError {
 		}
 		return badRequest("body_read_failed", "", "The request body could not be read.")
 	}
+	x.raw = raw // kept even when it does not parse: the record and the journal show what was sent
 	b, apiErr := parseBody(x.endpoint, raw)
 	if apiErr != nil {
 		return apiErr
 	}
-	x.raw, x.body = raw, b
+	x.body = b
 	x.ev.Features = b.features
 	return nil
 }

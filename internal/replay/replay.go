@@ -15,8 +15,9 @@
 // it. A refused request says which stage refused it ("refused_by": auth,
 // scope, limit, guard, detector, ...) and why ("reason": the error code the
 // client got); "guard" lists the guard's verdicts that were not "allow".
-// "type" is "alert" for decisions that only alert, "action" for ones that
-// change the key.
+// "action" is the detector's containment that applied to the request
+// (step_up, throttle). "type" is "alert" for decisions that only alert,
+// "action" for ones that change the key.
 package replay
 
 import (
@@ -110,7 +111,7 @@ func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
 		}
 		out := Line{Type: "request", Line: r.Line(), TS: rec.TS, KeyID: keyID, Status: status}
 		if ev != nil {
-			out.RefusedBy, out.Reason, out.Guard = ev.Refusal, ev.ErrorCode, Verdicts(ev)
+			out.RefusedBy, out.Reason, out.Guard, out.Action = ev.Refusal, ev.ErrorCode, Verdicts(ev), ev.Action
 		}
 		if err := enc.Encode(out); err != nil {
 			return n, fmt.Errorf("replay: write: %w", err)

@@ -41,6 +41,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wardenhq/warden/internal/clock"
 )
 
 // ContextWindow is the context length of every mock model, in tokens.
@@ -91,6 +93,11 @@ func (h *Handler) now() time.Time {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if t, ok := clock.EventTime(r.Context()); ok && h.Now == nil {
+		hh := *h // answer at the request's event time (replay gives the live answer)
+		hh.Now = func() time.Time { return t }
+		h = &hh
+	}
 	path := r.URL.Path
 	azure := strings.HasPrefix(path, "/openai/")
 	switch {
