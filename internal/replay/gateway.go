@@ -41,7 +41,8 @@ type Gateway struct {
 	Keys    store.Keys
 	Salt    []byte // secret, per data directory; required for key_id records
 
-	last *event.Event
+	last    *event.Event
+	secrets map[string]string // key id → secret of keys already checked or made
 }
 
 // Handle implements event.Sink: it keeps the event of the request being
@@ -88,6 +89,23 @@ func (g *Gateway) Do(ctx context.Context, rec *record.Record) (int, *event.Event
 // secretFor returns the derived secret of a key_id record's key, creating
 // the key the first time.
 func (g *Gateway) secretFor(ctx context.Context, rec *record.Record) (string, error) {
+	if s, ok := g.secrets[rec.KeyID]; ok {
+		return s, nil
+	}
+	s, err := g.makeSecret(ctx, rec)
+	if err != nil {
+		return "", err
+	}
+	if g.secrets == nil {
+		g.secrets = map[string]string{}
+	}
+	g.secrets[rec.KeyID] = s
+	return s, nil
+}
+
+// makeSecret derives the secret of a key_id record's key, checks the key
+// in the store against it and creates the key if it is not there.
+func (g *Gateway) makeSecret(ctx context.Context, rec *record.Record) (string, error) {
 	sec, err := Secret(g.Salt, rec.KeyID)
 	if err != nil {
 		return "", err
