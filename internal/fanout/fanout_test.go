@@ -20,42 +20,58 @@ import (
 
 // recorder collects what a watcher reports.
 type recorder struct {
-	mu  sync.Mutex
-	ids map[string]int
+	mu   sync.Mutex
+	ids  map[string]int
+	seen chan struct{} // gets a token after every report
 }
+
+func newRecorder() *recorder { return &recorder{ids: map[string]int{}, seen: make(chan struct{}, 1)} }
 
 func (r *recorder) changed(ids []string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ids == nil {
-		r.ids = map[string]int{}
-	}
 	for _, id := range ids {
 		r.ids[id]++
 	}
+	r.mu.Unlock()
+	select {
+	case r.seen <- struct{}{}:
+	default: // a token is already waiting
+	}
+}
+
+func (r *recorder) count(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ids[id]
 }
 
 // waitFor waits until id has been reported, and returns how long it took.
 func (r *recorder) waitFor(t *testing.T, id string, within time.Duration) time.Duration {
 	t.Helper()
+	return r.waitCount(t, id, 1, within)
+}
+
+// waitCount waits, woken by each report rather than by polling, until id
+// has been reported n times; within only bounds a broken watcher.
+func (r *recorder) waitCount(t *testing.T, id string, n int, within time.Duration) time.Duration {
+	t.Helper()
 	start := time.Now()
-	for time.Since(start) < within {
-		r.mu.Lock()
-		n := r.ids[id]
-		r.mu.Unlock()
-		if n > 0 {
-			return time.Since(start)
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	for r.count(id) < n {
+		select {
+		case <-r.seen:
+		case <-deadline.C:
+			t.Fatalf("change of %s reported %d times within %v, want %d", id, r.count(id), within, n)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("change of %s not reported within %v", id, within)
-	return 0
+	return time.Since(start)
 }
 
 func run(t *testing.T, w *Watcher) *recorder {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := new(recorder)
+	r := newRecorder()
 	done := make(chan error)
 	go func() { done <- w.Run(ctx, r.changed) }()
 	t.Cleanup(func() {
@@ -206,14 +222,9 @@ func TestPollOnlySQLite(t *testing.T) {
 	if err := a.DeleteKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ids[old.ID] != 0 {
+	r.waitCount(t, k.ID, 2, 10*time.Second) // create, then delete
+	if r.count(old.ID) != 0 {
 		t.Error("a change from before Run was reported")
-	}
-	if r.ids[k.ID] != 2 {
-		t.Errorf("create+delete reported %d times, want 2", r.ids[k.ID])
 	}
 }
 

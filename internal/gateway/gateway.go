@@ -40,6 +40,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/guard/moderator"
 	"github.com/wardenhq/warden/internal/keys"
@@ -84,10 +85,10 @@ type Options struct {
 	// (workload-identity JWTs, short-lived tokens, client certificates).
 	// They run in order before the key look-up; none means keys only.
 	Authenticators []Authenticator
-	// KeyChanges, when set, replaces the gateway's own poll of the store's
-	// key change log: it runs until ctx ends and calls changed with the ids
-	// of keys changed anywhere (e.g. Redis pub/sub with a poll fallback,
-	// package fanout), so revocations reach every instance at once.
+	// KeyChanges runs until ctx ends and calls changed with the ids of keys
+	// changed anywhere (package fanout's Watcher.Run: Redis pub/sub with a
+	// poll of the store's change log), so revocations reach every instance
+	// at once. nil: a fanout watcher that polls the store alone.
 	KeyChanges func(ctx context.Context, changed func(ids []string)) error
 	// Recorder, when set, receives every request as a replayable record
 	// (warden serve --record), credentials replaced by the key id and
@@ -214,17 +215,17 @@ func (s *Server) Models() []string { return s.models }
 // ctx ends. Call it once; it returns at once.
 func (s *Server) Start(ctx context.Context) (done <-chan struct{}) {
 	ch := make(chan struct{})
-	if s.opts.KeyChanges != nil {
-		go func() {
-			err := s.opts.KeyChanges(ctx, func(ids []string) { s.cache.invalidate(ctx, ids, time.Now()) })
-			if err != nil && ctx.Err() == nil {
-				slog.Error("gateway: key change feed stopped; falling back to polling", "err", err)
-				s.cache.watch(ctx, 250*time.Millisecond)
-			}
-		}()
-	} else {
-		go s.cache.watch(ctx, 250*time.Millisecond)
+	changes := s.opts.KeyChanges
+	if changes == nil {
+		// The one key-change watcher (package fanout), polling alone.
+		changes = fanout.NewWatcher(s.opts.Store, nil, fanout.Options{Poll: 250 * time.Millisecond}).Run
 	}
+	go func() {
+		err := changes(ctx, func(ids []string) { s.cache.invalidate(ctx, ids, time.Now()) })
+		if err != nil && ctx.Err() == nil {
+			slog.Error("gateway: key change feed stopped: cached keys now expire only by their TTL", "err", err)
+		}
+	}()
 	go func() {
 		s.ledger.run(ctx, time.Second)
 		close(ch)

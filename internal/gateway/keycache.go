@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -111,44 +110,3 @@ func (c *keyCache) invalidate(ctx context.Context, ids []string, now time.Time) 
 	}
 }
 
-// CatchUp reads the change log up to its current end and returns that
-// revision, so a watcher starts from now instead of replaying history.
-func CatchUp(ctx context.Context, s store.Keys) (int64, error) {
-	var rev int64
-	for {
-		ids, next, err := s.KeysChangedSince(ctx, rev)
-		if err != nil {
-			return rev, err
-		}
-		if len(ids) == 0 || next == rev {
-			return next, nil
-		}
-		rev = next
-	}
-}
-
-// watch polls the store for changed keys until ctx ends.
-func (c *keyCache) watch(ctx context.Context, every time.Duration) {
-	rev, err := CatchUp(ctx, c.store)
-	if err != nil {
-		slog.Warn("key cache: cannot read key changes", "err", err)
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ids, now, err := c.store.KeysChangedSince(ctx, rev)
-		if err != nil {
-			slog.Warn("key cache: cannot read key changes", "err", err)
-			continue
-		}
-		if len(ids) > 0 {
-			c.invalidate(ctx, ids, time.Now())
-		}
-		rev = now
-	}
-}

@@ -39,7 +39,11 @@ type Keys interface {
 	// TouchKeys records last use for many keys at once (batched by the gateway).
 	TouchKeys(ctx context.Context, uses []KeyUse) error
 	// KeysChangedSince returns the ids of keys updated after the given
-	// revision and the current revision, so caches can invalidate cheaply.
+	// revision (a page of them) and the revision to ask from next: that of
+	// the last id returned, or rev itself when there is none. It never
+	// returns a revision read apart from the ids (a change committing in
+	// between would be skipped for good), so caches can invalidate cheaply
+	// and completely.
 	KeysChangedSince(ctx context.Context, rev int64) (ids []string, now int64, err error)
 }
 
