@@ -109,4 +109,3 @@ func (c *keyCache) invalidate(ctx context.Context, ids []string, now time.Time) 
 		}
 	}
 }
-
