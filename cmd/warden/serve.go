@@ -18,13 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/console"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/identity"
+	"github.com/wardenhq/warden/internal/live"
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/warden"
 )
@@ -158,16 +158,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	// The security console's live events and per-minute stats, with the
 	// detector's risk per key.
-	live := admin.NewLive(admin.LiveOptions{Risk: wd.Detector.Risk})
-	wd.Bus.Subscribe("console-live", live, event.Async(65536))
+	view := live.New(live.Options{Risk: wd.Detector.Risk})
+	wd.Bus.Subscribe("console-live", view, event.Async(65536))
 	wd.Start()
 	defer wd.Close()
-	return listenAndServe(ctx, cfg, wd, adminHandler(wd, live, adminToken, reg), f.ready)
+	return listenAndServe(ctx, cfg, wd, adminHandler(wd, view, adminToken, reg), f.ready)
 }
 
 // adminHandler is the admin listener: the admin API, the security console,
 // /metrics and /healthz.
-func adminHandler(wd *warden.Warden, live *admin.Live, token string, reg *prometheus.Registry) http.Handler {
+func adminHandler(wd *warden.Warden, view *live.View, token string, reg *prometheus.Registry) http.Handler {
 	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: wd.Detector.IncidentsHandler(), notify: wd.Notify,
 		incidentStore: incidentsOf(wd.Store)})
 	adm.OnKeyChange = wd.Gateway.InvalidateKey // changes made here hold from the next request
@@ -176,7 +176,7 @@ func adminHandler(wd *warden.Warden, live *admin.Live, token string, reg *promet
 		scopes = incidentScopes(ds)
 	}
 	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, scopes))
-	live.Mount(adm)
+	view.Mount(adm)
 	adminAPI := adm.Handler()
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", adminAPI)

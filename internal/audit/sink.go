@@ -9,7 +9,7 @@ import (
 
 // Sink appends every event it handles to Log, with the bodies the gateway
 // put in the context (WithBodies). Register it as a synchronous sink
-// (event.Bus.AddSync): Handle returns only once the entry is durable, so the
+// (bus.Subscribe with event.Sync): Handle returns only once the entry is durable, so the
 // answer leaves after its audit record.
 //
 // A Sink cannot fail the request. A gateway that must refuse to answer

@@ -1,4 +1,4 @@
-package admin
+package live
 
 import (
 	"bufio"
@@ -22,11 +22,17 @@ func ev(id, key, ip string, at time.Time, status int, refusal string, cost float
 		Status: status, Refusal: refusal, CostUSD: cost, PromptTokens: 10, CompletionTokens: 5}
 }
 
-func liveServer(t *testing.T, l *Live) *httptest.Server {
+// muxMounter mounts routes on a plain mux (the admin API adds the
+// operator's authentication in front of them; that is its own test).
+type muxMounter struct{ *http.ServeMux }
+
+func (m muxMounter) Mount(pattern string, h http.Handler) { m.Handle(pattern, h) }
+
+func liveServer(t *testing.T, l *View) *httptest.Server {
 	t.Helper()
-	s := &Server{Token: "tok"}
-	l.Mount(s)
-	srv := httptest.NewServer(s.Handler())
+	mux := muxMounter{http.NewServeMux()}
+	l.Mount(mux)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -63,7 +69,7 @@ func TestNetworkOf(t *testing.T) {
 }
 
 func TestLiveRecent(t *testing.T) {
-	l := NewLive(LiveOptions{Recent: 4, Now: func() time.Time { return t0 }})
+	l := New(Options{Recent: 4, Now: func() time.Time { return t0 }})
 	for i := range 6 {
 		key, ref := "key_a", ""
 		if i%2 == 1 {
@@ -73,7 +79,7 @@ func TestLiveRecent(t *testing.T) {
 	}
 	srv := liveServer(t, l)
 	ids := func(path string) string {
-		var out []LiveEvent
+		var out []Event
 		if st := getJSON(t, srv, path, &out); st != 200 {
 			t.Fatalf("%s: %d", path, st)
 		}
@@ -103,7 +109,7 @@ func TestLiveRecent(t *testing.T) {
 
 func TestLiveStats(t *testing.T) {
 	now := t0.Add(10 * time.Minute)
-	l := NewLive(LiveOptions{Minutes: 30, Now: func() time.Time { return now }, Risk: func(id string, _ time.Time) float64 {
+	l := New(Options{Minutes: 30, Now: func() time.Time { return now }, Risk: func(id string, _ time.Time) float64 {
 		if id == "key_quiet" {
 			return 90
 		}
@@ -148,7 +154,7 @@ func TestLiveStats(t *testing.T) {
 
 func TestLiveActivity(t *testing.T) {
 	now := t0.Add(time.Hour)
-	l := NewLive(LiveOptions{Now: func() time.Time { return now }})
+	l := New(Options{Now: func() time.Time { return now }})
 	for i := range 20 {
 		// Ten networks in one minute: the breakdown names the biggest
 		// few and folds the rest into "other".
@@ -163,8 +169,8 @@ func TestLiveActivity(t *testing.T) {
 	if !a.Tracked || a.Requests != 21 || a.Refused != 1 || len(a.Series) != 2 {
 		t.Fatalf("activity %+v", a)
 	}
-	if n := len(a.Series[0].Networks); n > liveBreakdown {
-		t.Errorf("%d networks in one minute's breakdown, cap %d", n, liveBreakdown)
+	if n := len(a.Series[0].Networks); n > breakdown {
+		t.Errorf("%d networks in one minute's breakdown, cap %d", n, breakdown)
 	}
 	var sum int64
 	for _, v := range a.Series[0].Networks {
@@ -191,7 +197,7 @@ func TestLiveActivity(t *testing.T) {
 
 func TestLiveBounds(t *testing.T) {
 	now := t0
-	l := NewLive(LiveOptions{Recent: 10, Keys: 50, Minutes: 60, Now: func() time.Time { return now }})
+	l := New(Options{Recent: 10, Keys: 50, Minutes: 60, Now: func() time.Time { return now }})
 	for i := range 5000 {
 		at := t0.Add(time.Duration(i) * time.Second)
 		l.Handle(context.Background(), ev(fmt.Sprint(i), fmt.Sprintf("key_%d", i%500), fmt.Sprintf("10.%d.%d.1", i%200, i%7), at, 200, "", 0.001))
@@ -209,14 +215,14 @@ func TestLiveBounds(t *testing.T) {
 		t.Errorf("%d minutes kept, cap 60", len(l.minutes))
 	}
 	for _, a := range l.keys {
-		if len(a.minutes) > 60 || len(a.networks) > liveNamedLists {
+		if len(a.minutes) > 60 || len(a.networks) > namedLists {
 			t.Errorf("key %s: %d minutes, %d networks", a.id, len(a.minutes), len(a.networks))
 		}
 	}
 }
 
 func TestLiveStream(t *testing.T) {
-	l := NewLive(LiveOptions{Subscribers: 1})
+	l := New(Options{Subscribers: 1})
 	srv := liveServer(t, l)
 	req, _ := http.NewRequest("GET", srv.URL+"/admin/v1/events/stream?key_id=key_a", nil)
 	req.Header.Set("Authorization", "Bearer tok")
@@ -264,7 +270,7 @@ func TestLiveStream(t *testing.T) {
 // BenchmarkLiveHandle measures the cost of one event for the console:
 // encoding, the ring, the per-minute and per-key aggregates.
 func BenchmarkLiveHandle(b *testing.B) {
-	l := NewLive(LiveOptions{})
+	l := New(Options{})
 	evs := make([]*event.Event, 1000)
 	for i := range evs {
 		evs[i] = ev(fmt.Sprint("req_", i), fmt.Sprintf("key_%d", i%100), fmt.Sprintf("203.0.%d.7", i%20), t0.Add(time.Duration(i)*time.Second), 200, "", 0.001)
