@@ -523,10 +523,7 @@ func newAuditHoldCmd(af *auditFlags) *cobra.Command {
 			}
 			h := store.AuditHold{ID: id, KeyID: sc.KeyID, Since: sc.Since, Until: sc.Until, Incident: sc.Incident, Reason: reason}
 			if h.ID == "" {
-				h.ID = "key-" + sc.KeyID
-				if sc.Incident != "" {
-					h.ID = "incident-" + sc.Incident
-				}
+				h.ID = audit.HoldID(sc.KeyID, sc.Incident)
 			}
 			return withAuditLog(ctx, af, func(l *audit.Log) error {
 				if err := l.PutHold(ctx, h); err != nil {

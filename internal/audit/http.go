@@ -332,7 +332,7 @@ func (h *handler) putHold(w http.ResponseWriter, r *http.Request) {
 	} else {
 		hold = store.AuditHold{ID: req.ID, KeyID: req.KeyID, Since: req.Since, Until: req.Until, Reason: req.Reason}
 		if hold.ID == "" {
-			hold.ID = "key-" + req.KeyID
+			hold.ID = HoldID(req.KeyID, "")
 		}
 		err = h.l.PutHold(r.Context(), hold)
 	}

@@ -86,6 +86,17 @@ func (l *Log) HoldIncident(ctx context.Context, inc Incidents, id, reason string
 	if err != nil {
 		return store.AuditHold{}, fmt.Errorf("audit: incident %s: %w", id, err)
 	}
-	h := store.AuditHold{ID: "incident-" + id, KeyID: s.KeyID, Since: s.Since, Until: s.Until, Incident: id, Reason: reason}
+	h := store.AuditHold{ID: HoldID(s.KeyID, id), KeyID: s.KeyID, Since: s.Since, Until: s.Until, Incident: id, Reason: reason}
 	return h, l.PutHold(ctx, h)
+}
+
+// HoldID is the id a hold gets when none is given: "incident-<id>" for an
+// incident's hold, else "key-<key id>". The CLI, the admin API and
+// HoldIncident all name holds by it, so placing the same hold twice
+// replaces it instead of stacking copies.
+func HoldID(keyID, incident string) string {
+	if incident != "" {
+		return "incident-" + incident
+	}
+	return "key-" + keyID
 }
