@@ -116,12 +116,12 @@ type Warden struct {
 }
 
 // New assembles a Warden. On error, whatever it opened is closed again.
-func New(ctx context.Context, o Options) (w *Warden, err error) {
+func New(ctx context.Context, o Options) (_ *Warden, err error) {
 	if o.Config == nil || o.Store == nil {
 		return nil, errors.New("warden: Config and Store are required")
 	}
 	cfg := o.Config
-	w = &Warden{Config: cfg, Store: o.Store, Keys: o.Store, Clock: o.Clock, Bus: &event.Bus{}, redis: o.Redis, log: o.Logger}
+	w := &Warden{Config: cfg, Store: o.Store, Keys: o.Store, Clock: o.Clock, Bus: &event.Bus{}, redis: o.Redis, log: o.Logger}
 	if w.Clock == nil {
 		w.Clock = clock.Wall{}
 	}
@@ -130,8 +130,7 @@ func New(ctx context.Context, o Options) (w *Warden, err error) {
 	}
 	defer func() {
 		if err != nil {
-			w.closeAll()
-			w = nil
+			w.closeAll() // w, not the result: a failed New returns nil
 		}
 	}()
 	if w.Sections, err = DecodeSections(cfg); err != nil {
