@@ -79,29 +79,59 @@ func (d *Driver) OnDecision(_ context.Context, dec detect.Decision) {
 	d.pending = append(d.pending, dec)
 }
 
+// Item is one input line: a record, or the error that made it unusable.
+type Item struct {
+	Line int
+	Rec  *record.Record
+	Err  error
+}
+
+// Read parses every line of in. A read error (record.ErrRead) ends it and
+// is returned; malformed lines come back as items with Err set.
+func Read(in io.Reader) ([]Item, error) {
+	r := record.NewReader(in)
+	var out []Item
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if errors.Is(err, record.ErrRead) {
+			return out, fmt.Errorf("replay: %w", err)
+		}
+		out = append(out, Item{Line: r.Line(), Rec: rec, Err: err})
+	}
+}
+
 // Run replays every record of in. It returns the number of records replayed.
 func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
-	r := record.NewReader(in)
+	items, err := Read(in)
+	if err != nil {
+		return 0, err
+	}
+	return d.RunItems(ctx, items)
+}
+
+// RunItems replays items in order, as Run does with the lines it reads.
+// It returns the number of records replayed.
+func (d *Driver) RunItems(ctx context.Context, items []Item) (int, error) {
 	enc := json.NewEncoder(io.Discard)
 	if d.Out != nil {
 		enc = json.NewEncoder(d.Out)
 	}
 	n := 0
-	for {
+	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			if d.Errors == nil || errors.Is(err, record.ErrRead) {
-				return n, fmt.Errorf("replay: %w", err)
+		if it.Err != nil {
+			if d.Errors == nil {
+				return n, fmt.Errorf("replay: %w", it.Err)
 			}
-			d.Errors(r.Line(), err)
+			d.Errors(it.Line, it.Err)
 			continue
 		}
+		rec := it.Rec
 		d.pending = d.pending[:0]
 		status, ev := d.Pipeline.Do(ctx, rec)
 		n++
@@ -109,7 +139,7 @@ func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
 		if ev != nil && ev.KeyID != "" {
 			keyID = ev.KeyID
 		}
-		out := Line{Type: "request", Line: r.Line(), TS: rec.TS, KeyID: keyID, Status: status}
+		out := Line{Type: "request", Line: it.Line, TS: rec.TS, KeyID: keyID, Status: status}
 		if ev != nil {
 			out.RefusedBy, out.Reason, out.Guard, out.Action = ev.Refusal, ev.ErrorCode, Verdicts(ev), ev.Action
 		}
@@ -117,7 +147,7 @@ func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
 			return n, fmt.Errorf("replay: write: %w", err)
 		}
 		if d.Observer.Request != nil {
-			d.Observer.Request(rec, r.Line(), status, ev)
+			d.Observer.Request(rec, it.Line, status, ev)
 		}
 		for _, dec := range d.pending {
 			if err := enc.Encode(Line{Type: dec.Type(), TS: dec.Time, KeyID: dec.KeyID, Severity: dec.Severity,
@@ -129,6 +159,7 @@ func (d *Driver) Run(ctx context.Context, in io.Reader) (int, error) {
 			}
 		}
 	}
+	return n, nil
 }
 
 // Verdicts returns the guard's verdicts on e that were not "allow", as

@@ -1,7 +1,6 @@
 package warden
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,23 +53,15 @@ func Replay(ctx context.Context, o ReplayOptions, in io.Reader) (int, error) {
 		return 0, errors.New("warden: replay needs a store")
 	}
 	// The mock must answer every model the records name, so the input is
-	// read once to find them.
-	raw, err := io.ReadAll(io.LimitReader(in, maxReplayInput))
+	// parsed up front, once.
+	items, err := replay.Read(io.LimitReader(in, maxReplayInput))
 	if err != nil {
-		return 0, fmt.Errorf("warden: replay: %w", err)
+		return 0, fmt.Errorf("warden: %w", err)
 	}
 	var recs []*record.Record
-	rd := record.NewReader(bytes.NewReader(raw))
-	for {
-		r, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if errors.Is(err, record.ErrRead) {
-			return 0, fmt.Errorf("warden: replay: %w", err)
-		}
-		if err == nil {
-			recs = append(recs, r)
+	for _, it := range items {
+		if it.Err == nil {
+			recs = append(recs, it.Rec)
 		}
 	}
 	base := o.Config
@@ -81,10 +72,13 @@ func Replay(ctx context.Context, o ReplayOptions, in io.Reader) (int, error) {
 	if o.Data != "" {
 		cfg.Data = o.Data
 	}
-	recs = nil
+	var t0 time.Time // parts that read the clock while the Warden is built see event time too
+	if len(recs) > 0 {
+		t0 = recs[0].TS
+	}
 
 	drv := &replay.Driver{Out: o.Out, Observer: o.Observer, Errors: o.Errors}
-	vc := clock.NewVirtual(firstTime(raw))
+	vc := clock.NewVirtual(t0)
 	w, err := New(ctx, Options{Config: cfg, Store: o.Store, Clock: vc, PseudonymKey: o.PseudonymKey,
 		OnDecision: drv.OnDecision, NoAlerts: true})
 	if err != nil {
@@ -93,26 +87,11 @@ func Replay(ctx context.Context, o ReplayOptions, in io.Reader) (int, error) {
 	gwp := &replay.Gateway{Handler: w.Gateway, Clock: vc, Keys: w.Keys, Salt: o.Salt}
 	w.Bus.Subscribe("replay", gwp, event.Sync)
 	drv.Pipeline = gwp
-	n, err := drv.Run(ctx, bytes.NewReader(raw))
+	n, err := drv.RunItems(ctx, items)
 	if cerr := w.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	return n, err
-}
-
-// firstTime is the timestamp of the first well-formed record, so that
-// parts reading the clock while the Warden is built see event time too.
-func firstTime(raw []byte) (t0 time.Time) {
-	rd := record.NewReader(bytes.NewReader(raw))
-	for {
-		r, err := rd.Next()
-		if err == nil {
-			return r.TS
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, record.ErrRead) {
-			return t0
-		}
-	}
 }
 
 // ReplayConfig returns a copy of base that sends every model to the mock
