@@ -1,17 +1,20 @@
 // Package wardentest runs real `warden serve` processes for end-to-end and
-// multi-instance tests: it builds the binary once per test run, picks free
-// ports, waits until the server is healthy and stops it at the end.
+// multi-instance tests: it builds the binary once per test run, starts the
+// server on ports the kernel picks, learns them from the server's own
+// "warden serving" log line (written once both listeners accept
+// connections: no polling, no port race) and stops it at the end.
 package wardentest
 
 import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -68,6 +71,9 @@ type Server struct {
 	AdminURL string
 	Cmd      *exec.Cmd
 
+	ready  chan struct{} // closed when the addresses are known
+	exited chan struct{} // closed when the process has exited
+
 	mu  sync.Mutex
 	log bytes.Buffer
 }
@@ -80,40 +86,50 @@ func Start(t testing.TB, data string, args ...string) *Server {
 }
 
 // StartScheme is Start for an API served over scheme (https when the
-// arguments configure TLS). Health is checked on the admin listener, which
-// is plain HTTP either way.
+// arguments configure TLS); the scheme the server reports is used.
 func StartScheme(t testing.TB, scheme, data string, args ...string) *Server {
 	t.Helper()
-	s := &Server{Bin: Binary(t), Data: data}
-	api, adm := FreePort(t), FreePort(t)
-	s.URL, s.AdminURL = scheme+"://"+api, "http://"+adm
-	all := append([]string{"serve", "--data", data, "--listen", api, "--admin-listen", adm}, args...)
+	s := &Server{Bin: Binary(t), Data: data, ready: make(chan struct{})}
+	all := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, args...)
 	s.Cmd = exec.Command(s.Bin, all...)
 	s.Cmd.Stdout, s.Cmd.Stderr = s, s
 	if err := s.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.AdminURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
+	exited := make(chan struct{})
+	go func() { s.Cmd.Wait(); close(exited) }()
+	s.exited = exited
+	select {
+	case <-s.ready:
+		if !strings.HasPrefix(s.URL, scheme+"://") {
+			t.Fatalf("warden serves %s, want %s", s.URL, scheme)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return s
+	case <-exited:
+		t.Fatalf("warden exited before serving:\n%s", s.Log())
+	case <-time.After(60 * time.Second): // a bound for a hung start, not a wait
+		t.Fatalf("warden did not start serving:\n%s", s.Log())
 	}
-	t.Fatalf("warden did not become healthy:\n%s", s.Log())
 	return nil
 }
+
+// serving matches the line the server logs once both listeners are open,
+// in text and JSON log formats.
+var serving = regexp.MustCompile(`warden serving"?.*?"?api"?[=:]"?([a-z]+://[^\s"]+)"?.*?"?admin"?[=:]"?(http://[^\s"]+)`)
 
 // Write collects the server's output (it is the process's stdout and stderr).
 func (s *Server) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.log.Write(p)
+	n, err := s.log.Write(p)
+	if s.URL == "" {
+		if m := serving.FindSubmatch(s.log.Bytes()); m != nil {
+			s.URL, s.AdminURL = string(m[1]), string(m[2])
+			close(s.ready)
+		}
+	}
+	return n, err
 }
 
 // Log returns what the server printed so far.
@@ -125,16 +141,19 @@ func (s *Server) Log() string {
 
 // Stop sends SIGTERM and waits, killing the process after 15 s.
 func (s *Server) Stop() {
-	if s.Cmd == nil || s.Cmd.Process == nil || s.Cmd.ProcessState != nil {
+	if s.Cmd == nil || s.exited == nil {
 		return
 	}
-	s.Cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.Cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
+		return
+	default:
+	}
+	s.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
 	case <-time.After(15 * time.Second):
 		s.Cmd.Process.Kill()
-		<-done
+		<-s.exited
 	}
 }
