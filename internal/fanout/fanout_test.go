@@ -99,18 +99,20 @@ func revision(t *testing.T, s store.Keys) int64 {
 	}
 }
 
-// waitSubscribed waits until someone listens on channel.
-func waitSubscribed(t *testing.T, c *redis.Client, channel string) {
+// subscriptions counts the watcher's (re)subscriptions, for
+// Options.Subscribed.
+type subscriptions chan struct{}
+
+func (c subscriptions) done() { c <- struct{}{} }
+
+// wait waits for the next (re)subscription; within bounds a broken watcher.
+func (c subscriptions) wait(t *testing.T, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		n, err := c.PubSubNumSub(context.Background(), channel).Result()
-		if err == nil && n[channel] > 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-c:
+	case <-time.After(within):
+		t.Fatalf("the watcher did not subscribe within %v", within)
 	}
-	t.Fatalf("nobody subscribed to %s", channel)
 }
 
 func openPostgres(t *testing.T, dsn string) *postgres.DB {
@@ -136,8 +138,9 @@ func TestPubSubDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	channel := prefix + "keys"
-	r := run(t, NewWatcher(b, rdb, Options{Channel: channel, Poll: time.Hour, Since: revision(t, b)}))
-	waitSubscribed(t, rdb, channel)
+	subs := make(subscriptions, 8)
+	r := run(t, NewWatcher(b, rdb, Options{Channel: channel, Poll: time.Hour, Since: revision(t, b), Subscribed: subs.done}))
+	subs.wait(t, 10*time.Second)
 
 	sa := Notify(a, NewPublisher(rdb, channel), nil)
 	start := time.Now()
@@ -166,9 +169,10 @@ func TestPollCatchesLostNotices(t *testing.T) {
 	pubClient := redis.NewClient(opt)
 	defer pubClient.Close()
 	channel := prefix + "keys"
-	r := run(t, NewWatcher(b, sub, Options{Channel: channel, Poll: 300 * time.Millisecond, Since: revision(t, b)}))
+	subs := make(subscriptions, 8)
+	r := run(t, NewWatcher(b, sub, Options{Channel: channel, Poll: 300 * time.Millisecond, Since: revision(t, b), Subscribed: subs.done}))
 	sa := Notify(a, NewPublisher(pubClient, channel), nil)
-	waitSubscribed(t, pubClient, channel)
+	subs.wait(t, 10*time.Second)
 
 	proxy.Stop()
 	k1, _ := storetest.NewKey(t, "while-down")
@@ -178,7 +182,7 @@ func TestPollCatchesLostNotices(t *testing.T) {
 	t.Logf("by poll: %v", r.waitFor(t, k1.ID, 2*time.Second))
 
 	proxy.Start()
-	waitSubscribed(t, pubClient, channel) // resubscribed after its backoff
+	subs.wait(t, 30*time.Second) // resubscribed after its backoff
 	k2, _ := storetest.NewKey(t, "after")
 	if err := sa.CreateKey(ctx, k2); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,10 @@ type Options struct {
 	Since int64
 	// Logger receives errors of Redis and the store. Nil means slog.Default().
 	Logger *slog.Logger
+	// Subscribed, if set, is called each time the pub/sub subscription is
+	// (re)established, from the watcher's goroutine (tests wait on it
+	// instead of polling Redis). Nil: nothing is called.
+	Subscribed func()
 }
 
 // Watcher reports key changes made by any instance.
@@ -34,12 +38,13 @@ type Watcher struct {
 	poll    time.Duration
 	rev     int64
 	log     *slog.Logger
+	onSub   func()
 }
 
 // NewWatcher returns a watcher of the store's keys. rdb may be nil, to rely
 // on polling alone.
 func NewWatcher(keys store.Keys, rdb redis.UniversalClient, o Options) *Watcher {
-	w := &Watcher{keys: keys, rdb: rdb, channel: o.Channel, poll: o.Poll, rev: o.Since, log: o.Logger}
+	w := &Watcher{keys: keys, rdb: rdb, channel: o.Channel, poll: o.Poll, rev: o.Since, log: o.Logger, onSub: o.Subscribed}
 	if w.channel == "" {
 		w.channel = DefaultChannel
 	}
@@ -161,6 +166,9 @@ func (w *Watcher) subscribe(ctx context.Context, notices chan<- []string, resync
 		backoff = 100 * time.Millisecond
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			if w.onSub != nil {
+				w.onSub()
+			}
 			select {
 			case resync <- struct{}{}:
 			default:
