@@ -168,14 +168,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 // adminHandler is the admin listener: the admin API, the security console,
 // /metrics and /healthz.
 func adminHandler(wd *warden.Warden, view *live.View, token string, reg *prometheus.Registry) http.Handler {
-	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: wd.Detector.IncidentsHandler(), notify: wd.Notify,
-		incidentStore: incidentsOf(wd.Store)})
+	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: wd.Detector.IncidentsHandler(), notify: wd.Notify})
 	adm.OnKeyChange = wd.Gateway.InvalidateKey // changes made here hold from the next request
-	var scopes audit.Incidents
-	if ds := incidentsOf(wd.Store); ds != nil {
-		scopes = incidentScopes(ds)
-	}
-	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, scopes))
+	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, incidentScopes(wd.Store)))
 	view.Mount(adm)
 	adminAPI := adm.Handler()
 	mux := http.NewServeMux()

@@ -37,15 +37,6 @@ func openStore(ctx context.Context, dir string) (store.Store, error) {
 type adminParts struct {
 	incidents http.Handler
 	notify    func(alert.Alert) // the alert sinks; nil: none
-	// incidentStore keeps incidents when st (e.g. a publishing wrapper)
-	// does not itself; nil: st's, if it has them.
-	incidentStore store.Incidents
-}
-
-// incidentsOf returns st as an incident store, or nil.
-func incidentsOf(st store.Store) store.Incidents {
-	ds, _ := st.(store.Incidents)
-	return ds
 }
 
 // newAdminServer assembles the admin API over st. Every domain that has
@@ -53,25 +44,17 @@ func incidentsOf(st store.Store) store.Incidents {
 // offer the same API.
 func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.Server {
 	a := &admin.Server{Store: st, Token: token, By: by}
-	ds := parts.incidentStore
-	if ds == nil {
-		ds = incidentsOf(st)
-	}
 	a.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
 	inc := parts.incidents
-	if inc == nil && ds != nil {
-		inc = detect.NewIncidentsHandler(ds, detect.ResolveStored(ds, st, time.Now))
+	if inc == nil {
+		inc = detect.NewIncidentsHandler(st, detect.ResolveStored(st, st, time.Now))
 	}
-	if inc != nil {
-		a.Mount("/admin/v1/incidents", inc)
-		a.Mount("/admin/v1/incidents/", inc)
-	}
-	if ds != nil {
-		rec := warden.LeakRecorder(ds, "scanner", parts.notify)
-		a.OnStatus = func(ctx context.Context, k *keys.Key, by, reason string) {
-			if k.Status == keys.StatusRevoked && by == "scanner" {
-				rec(ctx, revoke.Revocation{KeyID: k.ID, Owner: k.Owner, Reason: reason, Where: reason, At: time.Now().UTC()})
-			}
+	a.Mount("/admin/v1/incidents", inc)
+	a.Mount("/admin/v1/incidents/", inc)
+	rec := warden.LeakRecorder(st, "scanner", parts.notify)
+	a.OnStatus = func(ctx context.Context, k *keys.Key, by, reason string) {
+		if k.Status == keys.StatusRevoked && by == "scanner" {
+			rec(ctx, revoke.Revocation{KeyID: k.ID, Owner: k.Owner, Reason: reason, Where: reason, At: time.Now().UTC()})
 		}
 	}
 	return a

@@ -77,9 +77,14 @@ type Spend struct {
 	CostUSD  float64 `json:"cost_usd"`
 }
 
-// Store is everything a backend provides.
+// Store is everything a backend provides: keys and usage, the audit log
+// and the detector's profiles and incidents. Both backends (SQLite and
+// PostgreSQL) provide all of it, so callers need no type assertions and no
+// raw handles to reach a capability.
 type Store interface {
 	Keys
 	Usage
+	Audit
+	Detect
 	Close() error
 }

@@ -21,10 +21,7 @@ func (w *Warden) addSecretScanning(extra map[string]http.Handler) {
 	if gh.PublicKeysFile == "" && gh.PublicKeysURL == "" {
 		return
 	}
-	ks := &revoke.Store{Keys: w.Keys}
-	if ds, ok := w.Store.(store.Incidents); ok {
-		ks.OnRevoke = LeakRecorder(ds, "github", w.Notify)
-	}
+	ks := &revoke.Store{Keys: w.Keys, OnRevoke: LeakRecorder(w.Store, "github", w.Notify)}
 	extra[ghpartner.Path] = &ghpartner.Handler{Keys: &ghpartner.Keys{File: gh.PublicKeysFile, URL: gh.PublicKeysURL},
 		Lookup: ks, Revoker: ks}
 	w.log.Info("GitHub secret-scanning partner endpoint enabled", "path", ghpartner.Path)

@@ -55,8 +55,7 @@ import (
 type Options struct {
 	Config *config.Config
 	// Store keeps keys, usage, the audit log, detector profiles and
-	// incidents (SQLite or PostgreSQL: store.Store with store.Audit and
-	// store.Detect).
+	// incidents (SQLite or PostgreSQL).
 	Store store.Store
 	// Clock is read by every time-dependent part. nil: the wall clock.
 	// Replay passes a *clock.Virtual it sets to each record's time.
@@ -222,10 +221,6 @@ func pollEvery(rdb redis.UniversalClient) time.Duration {
 // gateway's key cache (so they hold from the next request on this
 // instance), the alert sinks and o.OnDecision.
 func (w *Warden) openDetection(o Options) error {
-	ds, ok := o.Store.(store.Detect)
-	if !ok {
-		return fmt.Errorf("warden: the %T store keeps no detector profiles or incidents", o.Store)
-	}
 	dcfg := w.Sections.Detect
 	if !o.NoAlerts {
 		disp, err := alert.New(dcfg.Alerts, os.Getenv, w.log)
@@ -235,7 +230,7 @@ func (w *Warden) openDetection(o Options) error {
 		w.Alerts = disp
 		w.closers = append(w.closers, func() { disp.Close() })
 	}
-	d, err := detect.New(dcfg, detect.Options{Keys: w.Keys, Store: ds, Logger: w.log,
+	d, err := detect.New(dcfg, detect.Options{Keys: w.Keys, Store: o.Store, Logger: w.log,
 		OnDecision: func(ctx context.Context, x detect.Decision) {
 			if x.Type() == "action" && w.Gateway != nil {
 				w.Gateway.InvalidateKey(ctx, x.KeyID)
@@ -301,10 +296,6 @@ func (w *Warden) authenticators() []gateway.Authenticator {
 // openAudit opens the tamper-evident log over st on clk, with the signing
 // key from the config or DATA/audit.key (created on first use).
 func openAudit(ctx context.Context, st store.Store, cfg *config.Config, c audit.Config, clk clock.Clock, log *slog.Logger) (*audit.Log, error) {
-	as, ok := st.(store.Audit)
-	if !ok {
-		return nil, fmt.Errorf("warden: the %T store keeps no audit log", st)
-	}
 	explicit := c.Origin != ""
 	if !explicit {
 		c.Origin = audit.DefaultOrigin(cfg.Instance)
@@ -322,7 +313,7 @@ func openAudit(ctx context.Context, st store.Store, cfg *config.Config, c audit.
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	l, err := audit.New(ctx, as, c, audit.Options{Signer: signer, VerifierKey: vkey, Now: clk.Now, Logger: log})
+	l, err := audit.New(ctx, st, c, audit.Options{Signer: signer, VerifierKey: vkey, Now: clk.Now, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
