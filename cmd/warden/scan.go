@@ -34,6 +34,7 @@ func newScanCmd() *cobra.Command {
 		budget   int
 		delay    time.Duration
 		progress bool
+		minConf  string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan [TARGET...]",
@@ -46,6 +47,12 @@ TARGET is a file or directory (archives and notebooks are opened, git-ignored
 files included), git:PATH for every commit of a repository, an http(s) URL to
 crawl within its origin, or - for standard input. With --staged it scans what
 is staged in the current repository (for a pre-commit hook).
+
+Azure OpenAI keys (32 hex characters, nothing of their own to recognise) are
+scored by the evidence around them: the name they are assigned to, the words
+before it, an Azure endpoint nearby, the same value named as a hash elsewhere,
+lock files. --min-confidence (default medium) leaves out what reads as an
+identifier (cache keys, trace and request ids, hashes); low shows them too.
 
 Exit status: 0 when nothing is found, 1 when something is, 2 on error.
 With --revoke every active Warden key found is revoked at once.`,
@@ -73,7 +80,11 @@ With --revoke every active Warden key found is revoked at once.`,
 				}
 				specs = append(specs, more...)
 			}
-			eng, err := scan.NewEngine(specs)
+			mc, err := scan.ParseConfidence(minConf)
+			if err != nil {
+				return &exitError{code: 2, msg: err.Error()}
+			}
+			eng, err := scan.NewEngine(specs, scan.MinConfidence(mc))
 			if err != nil {
 				return &exitError{code: 2, msg: err.Error()}
 			}
@@ -156,6 +167,7 @@ With --revoke every active Warden key found is revoked at once.`,
 	fl.IntVar(&depth, "depth", 2, "web crawl: link depth from the start page (depth 0)")
 	fl.IntVar(&budget, "max-requests", 200, "web crawl: request budget")
 	fl.DurationVar(&delay, "delay", 100*time.Millisecond, "web crawl: pause between requests")
+	fl.StringVar(&minConf, "min-confidence", "medium", "report findings of at least this confidence: low, medium or high (low adds 32-hex values that read as identifiers)")
 	fl.BoolVar(&progress, "progress", true, "show a progress line on stderr when it is a terminal")
 	return cmd
 }

@@ -88,3 +88,23 @@ func TestScanCommandRevokes(t *testing.T) {
 		t.Fatalf("sarif: exit %d: %s", code, out)
 	}
 }
+
+// TestScanMinConfidence: a log line that names its value a request id is
+// not reported by default, is reported (low) with --min-confidence low,
+// and a bad level is a usage error.
+func TestScanMinConfidence(t *testing.T) {
+	dir := t.TempDir()
+	id := strings.Repeat("3f9a0c1d", 4)
+	os.WriteFile(filepath.Join(dir, "app.log"), []byte("WARN azure_openai call throttled request_id="+id+" retry_after=2\n"), 0o644)
+	if out, code := runCLI(t, "scan", dir, "--no-verify"); code != 0 {
+		t.Fatalf("default: exit %d: %s", code, out)
+	}
+	out, code := runCLI(t, "scan", dir, "--no-verify", "--format", "json", "--min-confidence", "low")
+	var fs []scan.Finding
+	if code != 1 || json.Unmarshal([]byte(out), &fs) != nil || len(fs) != 1 || fs[0].Confidence != scan.Low || fs[0].Evidence == "" {
+		t.Fatalf("low: exit %d: %s", code, out)
+	}
+	if out, code := runCLI(t, "scan", dir, "--min-confidence", "sure"); code != 2 {
+		t.Fatalf("bad level: exit %d: %s", code, out)
+	}
+}

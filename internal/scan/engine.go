@@ -47,8 +47,24 @@ type Engine struct {
 	ac       aho.AhoCorasick
 	patRules [][]int // keyword pattern index -> indexes into rules
 	patLen   []int
+	min      Confidence // findings below are not reported
 
 	scratch sync.Pool // *scratch
+}
+
+// Option changes how an Engine reports.
+type Option func(*Engine)
+
+// MinConfidence makes the engine report only findings of at least c. The
+// default is Medium: a 32-hex value that a person reading the line would
+// call an identifier (a cache key, a trace id, a hash) is scored low and not
+// reported unless Low is asked for.
+func MinConfidence(c Confidence) Option {
+	return func(e *Engine) {
+		if c.rank() > 0 {
+			e.min = c
+		}
+	}
 }
 
 type scratch struct {
@@ -68,11 +84,15 @@ type match struct {
 	confidence Confidence
 	endpoint   string
 	note       string
+	evidence   []string
 }
 
 // NewEngine compiles rules into an engine. Rule ids must be unique.
-func NewEngine(specs []RuleSpec) (*Engine, error) {
-	e := &Engine{}
+func NewEngine(specs []RuleSpec, opts ...Option) (*Engine, error) {
+	e := &Engine{min: Medium}
+	for _, o := range opts {
+		o(e)
+	}
 	seen := map[string]bool{}
 	kwIndex := map[string]int{}
 	var patterns []string
@@ -165,7 +185,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, loc Location, emit func(
 		if !eof {
 			to = len(buf) - overlap
 		}
-		e.scanChunk(sc, buf, from, to, func(m *match, line, col int) {
+		e.scanChunk(sc, buf, from, to, loc.name(), func(m *match, line, col int) {
 			emit(e.finding(m, loc, lineBase+line, col))
 		}, func(start int) int {
 			// column fallback when the line began before buf
@@ -191,7 +211,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, loc Location, emit func(
 func (e *Engine) ScanText(text []byte, loc Location, lineOf func(int) int, emit func(Finding)) {
 	sc := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(sc)
-	e.scanChunk(sc, text, 0, len(text), func(m *match, line, col int) {
+	e.scanChunk(sc, text, 0, len(text), loc.name(), func(m *match, line, col int) {
 		line++
 		if lineOf != nil {
 			line = lineOf(line)
@@ -227,6 +247,9 @@ func (e *Engine) finding(m *match, loc Location, line, col int) Finding {
 		Endpoint:    m.endpoint,
 		Note:        m.note,
 	}
+	if len(m.evidence) > 0 {
+		f.Evidence = strings.Join(m.evidence, " ")
+	}
 	if m.pairSecret != "" {
 		f.Secret = keys.Redact(m.secret) + ":" + keys.Redact(m.pairSecret)
 		f.Fingerprint = Fingerprint(m.pairSecret)
@@ -244,7 +267,7 @@ func (e *Engine) finding(m *match, loc Location, line, col int) Finding {
 // the 0-based line (counted from buf[0]) and the 1-based column of each, in
 // order of position; colFallback gives the column when the line starts
 // before buf.
-func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, emit func(m *match, line, col int), colFallback func(int) int) {
+func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, path string, emit func(m *match, line, col int), colFallback func(int) int) {
 	if from >= to {
 		return
 	}
@@ -306,7 +329,7 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, emit func(m *m
 				if s < from || s >= to || s < lastEnd {
 					continue
 				}
-				if m, ok := e.confirm(r, buf, s, t); ok {
+				if m, ok := e.confirm(r, buf, s, t, path); ok {
 					sc.found = append(sc.found, m)
 					lastEnd = t
 				}
@@ -382,8 +405,9 @@ func isTokenByte(c byte) bool {
 	return c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '`' && c != '<' && c != '>' && c != ',' && c != ';'
 }
 
-// confirm applies a rule's checks to a regex match at buf[s:t].
-func (e *Engine) confirm(r *Rule, buf []byte, s, t int) (match, bool) {
+// confirm applies a rule's checks to a regex match at buf[s:t] of the text
+// at path, and drops it when its confidence is below the engine's minimum.
+func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string) (match, bool) {
 	m := match{rule: r, start: s, end: t, confidence: r.Confidence}
 	if s > 0 && r.boundary[buf[s-1]] || t < len(buf) && r.boundary[buf[t]] {
 		return m, false
@@ -429,6 +453,12 @@ func (e *Engine) confirm(r *Rule, buf []byte, s, t int) (match, bool) {
 			return m, false
 		}
 		m.confidence = best
+	}
+	if r.scored {
+		m.confidence, m.evidence = r.weigh(buf, s, t, ls, path)
+	}
+	if m.confidence.rank() < e.min.rank() {
+		return m, false
 	}
 	if r.pair != nil {
 		p, ok := findPair(r.pair, buf, s, t)

@@ -37,6 +37,15 @@ const (
 	High   Confidence = "high"
 )
 
+// ParseConfidence reads low, medium or high.
+func ParseConfidence(s string) (Confidence, error) {
+	c := Confidence(strings.ToLower(strings.TrimSpace(s)))
+	if c.rank() == 0 {
+		return "", fmt.Errorf("scan: confidence %q: want low, medium or high", s)
+	}
+	return c, nil
+}
+
 func (c Confidence) rank() int {
 	switch c {
 	case High:
@@ -52,21 +61,23 @@ func (c Confidence) rank() int {
 // RuleSpec is one rule as written in a rules file. See the package doc for
 // the meaning of each field.
 type RuleSpec struct {
-	ID          string        `toml:"id"`
-	Description string        `toml:"description"`
-	Keywords    []string      `toml:"keywords"`
-	Regex       string        `toml:"regex"`
-	Reach       int           `toml:"reach"`
-	Boundary    string        `toml:"boundary"`
-	Validate    string        `toml:"validate"`
-	Entropy     float64       `toml:"entropy"`
-	Allow       []string      `toml:"allow"`
-	DenyBefore  string        `toml:"deny_before"`
-	Context     []ContextSpec `toml:"context"`
-	Pair        *PairSpec     `toml:"pair"`
-	Endpoint    string        `toml:"endpoint"`
-	Confidence  Confidence    `toml:"confidence"`
-	Revocation  string        `toml:"revocation"`
+	ID          string         `toml:"id"`
+	Description string         `toml:"description"`
+	Keywords    []string       `toml:"keywords"`
+	Regex       string         `toml:"regex"`
+	Reach       int            `toml:"reach"`
+	Boundary    string         `toml:"boundary"`
+	Validate    string         `toml:"validate"`
+	Entropy     float64        `toml:"entropy"`
+	Allow       []string       `toml:"allow"`
+	DenyBefore  string         `toml:"deny_before"`
+	Context     []ContextSpec  `toml:"context"`
+	Pair        *PairSpec      `toml:"pair"`
+	Endpoint    string         `toml:"endpoint"`
+	Evidence    []EvidenceSpec `toml:"evidence"`
+	Score       *ScoreSpec     `toml:"score"`
+	Confidence  Confidence     `toml:"confidence"`
+	Revocation  string         `toml:"revocation"`
 }
 
 // ContextSpec requires text near a match: a rule with contexts reports a
@@ -110,6 +121,9 @@ type Rule struct {
 	contexts   []compiledContext
 	pair       *compiledPair
 	endpoint   *regexp.Regexp
+	evidence   []compiledEvidence
+	score      ScoreSpec
+	scored     bool // confidence comes from the evidence score
 }
 
 type compiledContext struct {
@@ -296,6 +310,9 @@ func Compile(s RuleSpec) (*Rule, error) {
 		if r.endpoint, err = compileRe(s.Endpoint); err != nil {
 			return fail("endpoint: %v", err)
 		}
+	}
+	if err := compileEvidence(r, s.Evidence, s.Score); err != nil {
+		return fail("%v", err)
 	}
 	return r, nil
 }

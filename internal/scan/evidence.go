@@ -1,0 +1,317 @@
+package scan
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Evidence weighs what surrounds a match whose format has nothing of its own
+// to recognise. A 32-hex Azure OpenAI key looks exactly like an MD5, a trace
+// id, a cache key or an ETag; what tells them apart is what a person reading
+// the line would look at: the name the value is assigned to, the words before
+// it, what else is near, the same value named as a hash elsewhere, and the
+// kind of file. Each piece of evidence found adds its weight (negative
+// weights count against); the sum, against the rule's score thresholds, sets
+// the finding's confidence. The words are data (rules files), the places
+// they are looked for are code.
+//
+// Where a regex is applied:
+//
+//	name     the name the value is assigned to on its line: AZURE_OPENAI_KEY
+//	         in `AZURE_OPENAI_KEY="…"`, api-key in `-H "api-key: …"`,
+//	         cache in `GET /cache/…`
+//	before   the words before that name in the same clause (up to 48 bytes,
+//	         stopping at quotes, brackets and , ; | &): "cache hit for" in
+//	         `cache hit for key=…`
+//	near     anything within distance bytes either side (an endpoint)
+//	path     the file's path or URL (lock files)
+//	repeat   the name of another occurrence of the same value in the text
+//	         read with it (1 MiB around it): a value named md5 elsewhere
+//	crowd    fires when at least count other distinct values of the rule's
+//	         shape lie within distance bytes: a log of identifiers
+type EvidenceSpec struct {
+	Where    string `toml:"where"`
+	Regex    string `toml:"regex"`
+	Weight   int    `toml:"weight"`
+	Distance int    `toml:"distance"` // near and crowd; default the rule's reach
+	Count    int    `toml:"count"`    // crowd; default 3
+	Label    string `toml:"label"`    // shown in findings; default where
+}
+
+// ScoreSpec turns an evidence score into a confidence: at least High is
+// high, at least Medium is medium, anything less is low.
+type ScoreSpec struct {
+	High   int `toml:"high"`
+	Medium int `toml:"medium"`
+}
+
+type evidenceWhere uint8
+
+const (
+	whereName evidenceWhere = iota + 1
+	whereBefore
+	whereNear
+	wherePath
+	whereRepeat
+	whereCrowd
+)
+
+var evidenceWheres = map[string]evidenceWhere{
+	"name": whereName, "before": whereBefore, "near": whereNear,
+	"path": wherePath, "repeat": whereRepeat, "crowd": whereCrowd,
+}
+
+type compiledEvidence struct {
+	where    evidenceWhere
+	re       *regexp.Regexp // nil for crowd
+	weight   int
+	distance int
+	count    int
+	label    string
+}
+
+const (
+	maxEvidence   = 64
+	beforeLen     = 48 // bytes of words before a name
+	nameLen       = 64 // longest name considered
+	maxRepeats    = 32 // other occurrences of a value examined
+	maxCrowdCount = 100
+)
+
+func compileEvidence(r *Rule, specs []EvidenceSpec, score *ScoreSpec) error {
+	if len(specs) > maxEvidence {
+		return fmt.Errorf("more than %d evidence entries", maxEvidence)
+	}
+	if len(specs) > 0 && score == nil {
+		return fmt.Errorf("evidence needs [rule.score] thresholds")
+	}
+	if score != nil {
+		if score.High < score.Medium {
+			return fmt.Errorf("score: high (%d) below medium (%d)", score.High, score.Medium)
+		}
+		r.score = *score
+		r.scored = true
+	}
+	for i, s := range specs {
+		w, ok := evidenceWheres[s.Where]
+		if !ok {
+			return fmt.Errorf("evidence %d: where must be name, before, near, path, repeat or crowd", i+1)
+		}
+		if s.Weight == 0 || s.Weight < -100 || s.Weight > 100 {
+			return fmt.Errorf("evidence %d: weight must be -100..100 and not 0", i+1)
+		}
+		c := compiledEvidence{where: w, weight: s.Weight, distance: s.Distance, count: s.Count, label: s.Label}
+		if c.label == "" {
+			c.label = s.Where
+		}
+		if w == whereCrowd {
+			if s.Regex != "" {
+				return fmt.Errorf("evidence %d: crowd counts the rule's own matches and takes no regex", i+1)
+			}
+			if c.count == 0 {
+				c.count = 3
+			}
+			if c.count < 1 || c.count > maxCrowdCount {
+				return fmt.Errorf("evidence %d: count must be 1-%d", i+1, maxCrowdCount)
+			}
+		} else {
+			re, err := compileRe(s.Regex)
+			if err != nil {
+				return fmt.Errorf("evidence %d: %w", i+1, err)
+			}
+			c.re = re
+		}
+		if w == whereNear || w == whereCrowd {
+			if c.distance == 0 {
+				c.distance = r.reach
+			}
+			if c.distance < 0 || c.distance > maxDistance {
+				return fmt.Errorf("evidence %d: distance must be 0-%d", i+1, maxDistance)
+			}
+		}
+		r.evidence = append(r.evidence, c)
+	}
+	return nil
+}
+
+// weigh scores the match buf[s:t] (ls is the start of its line) and returns
+// the confidence and the evidence found, as "label+N" strings.
+func (r *Rule) weigh(buf []byte, s, t, ls int, path string) (Confidence, []string) {
+	name, before := nameBefore(buf[max(ls, s-nameLen-beforeLen-16):s])
+	score := 0
+	var why []string
+	add := func(e *compiledEvidence) {
+		score += e.weight
+		why = append(why, fmt.Sprintf("%s%+d", e.label, e.weight))
+	}
+	// Cheap evidence first; the costly kinds (repeat reads the whole
+	// chunk, crowd runs the regex around the match) only while they could
+	// still change the confidence.
+	var costly []*compiledEvidence
+	for i := range r.evidence {
+		e := &r.evidence[i]
+		var hit bool
+		switch e.where {
+		case whereName:
+			hit = len(name) > 0 && e.re.Match(name)
+		case whereBefore:
+			hit = len(before) > 0 && e.re.Match(before)
+		case whereNear:
+			hit = e.re.Match(buf[max(s-e.distance, 0):min(t+e.distance, len(buf))])
+		case wherePath:
+			hit = path != "" && e.re.MatchString(path)
+		default:
+			costly = append(costly, e)
+		}
+		if hit {
+			add(e)
+		}
+	}
+	var repeats [][2][]byte
+	repeatsDone := false
+	for i, e := range costly {
+		lo, hi := score, score
+		for _, x := range costly[i:] {
+			if x.weight < 0 {
+				lo += x.weight
+			} else {
+				hi += x.weight
+			}
+		}
+		if r.band(lo) == r.band(score) && r.band(hi) == r.band(score) {
+			break
+		}
+		switch e.where {
+		case whereRepeat:
+			if !repeatsDone {
+				repeats, repeatsDone = otherNames(buf, s, t), true
+			}
+			for _, nb := range repeats {
+				if len(nb[0]) > 0 && e.re.Match(nb[0]) {
+					add(e)
+					break
+				}
+			}
+		case whereCrowd:
+			if r.crowded(buf, s, t, e.distance, e.count) {
+				add(e)
+			}
+		}
+	}
+	return r.band(score), why
+}
+
+// band maps an evidence score to a confidence.
+func (r *Rule) band(score int) Confidence {
+	switch {
+	case score >= r.score.High:
+		return High
+	case score >= r.score.Medium:
+		return Medium
+	}
+	return Low
+}
+
+// otherNames returns the name and preceding words of each other occurrence
+// of buf[s:t] in buf, up to maxRepeats of them.
+func otherNames(buf []byte, s, t int) [][2][]byte {
+	val := buf[s:t]
+	var out [][2][]byte
+	for off := 0; off < len(buf) && len(out) < maxRepeats; {
+		i := bytes.Index(buf[off:], val)
+		if i < 0 {
+			break
+		}
+		i += off
+		off = i + len(val)
+		if i == s {
+			continue
+		}
+		ls := max(i-nameLen-beforeLen-16, 0)
+		if j := bytes.LastIndexByte(buf[ls:i], '\n'); j >= 0 {
+			ls += j + 1
+		}
+		n, b := nameBefore(buf[ls:i])
+		out = append(out, [2][]byte{n, b})
+	}
+	return out
+}
+
+// crowded reports whether at least count other distinct matches of the
+// rule's regex (boundaries respected) lie within distance of buf[s:t].
+func (r *Rule) crowded(buf []byte, s, t, distance, count int) bool {
+	lo, hi := max(s-distance, 0), min(t+distance, len(buf))
+	val := buf[s:t]
+	var seen []string
+	for _, loc := range r.re.FindAllIndex(buf[lo:hi], -1) {
+		a, b := loc[0]+lo, loc[1]+lo
+		if a > 0 && r.boundary[buf[a-1]] || b < len(buf) && r.boundary[buf[b]] {
+			continue
+		}
+		v := buf[a:b]
+		if bytes.EqualFold(v, val) {
+			continue
+		}
+		dup := false
+		for _, x := range seen {
+			if strings.EqualFold(x, string(v)) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			seen = append(seen, string(v))
+			if len(seen) >= count {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nameBefore splits the text before a value on its line into the name the
+// value is assigned to and the words of the clause before that name:
+//
+//	`export AZURE_OPENAI_KEY="`  -> AZURE_OPENAI_KEY, "export "
+//	`-H "api-key: `              -> api-key, ""
+//	`cache hit for key=`         -> key, "cache hit for "
+//	`GET /cache/`                -> cache, "GET /"
+func nameBefore(pre []byte) (name, before []byte) {
+	i := len(pre)
+	for n := 0; i > 0 && n < 8 && isAssignByte(pre[i-1]); n++ {
+		i--
+	}
+	j := i
+	for j > 0 && i-j < nameLen && isNameByte(pre[j-1]) {
+		j--
+	}
+	name = pre[j:i]
+	k := j
+	for k > 0 && j-k < beforeLen && !isClauseEnd(pre[k-1]) {
+		k--
+	}
+	return name, pre[k:j]
+}
+
+// isAssignByte: what may stand between a name and its value.
+func isAssignByte(c byte) bool {
+	switch c {
+	case ' ', '\t', '"', '\'', '`', '=', ':', '(', '[', ']', '{', '>', '/', '#', '@', ',':
+		return true
+	}
+	return false
+}
+
+func isNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+func isClauseEnd(c byte) bool {
+	switch c {
+	case '"', '\'', '`', ',', ';', '|', '&', '{', '}', '(', ')', '[', ']', '<', '>', '\n':
+		return true
+	}
+	return false
+}
