@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	aho "github.com/petar-dambovaliev/aho-corasick"
-
 	"github.com/wardenhq/warden/internal/keys"
 )
 
@@ -44,8 +42,8 @@ type Location struct {
 // concurrent use and keeps no state between scans.
 type Engine struct {
 	rules    []*Rule
-	ac       aho.AhoCorasick
-	patRules [][]int // keyword pattern index -> indexes into rules
+	kw       *keywordIndex
+	patRules [][]int // keyword index -> indexes into rules
 	patLen   []int
 	min      Confidence // findings below are not reported
 
@@ -124,22 +122,7 @@ func NewEngine(specs []RuleSpec, opts ...Option) (*Engine, error) {
 	if len(e.rules) == 0 {
 		return nil, errors.New("scan: no rules")
 	}
-	// Leftmost-longest, non-overlapping matching is the automaton's fast
-	// path. A keyword hidden inside a longer one that matched is covered
-	// by giving each keyword the rules of every keyword it contains.
-	for pi, k := range patterns {
-		for qi, q := range patterns {
-			if qi != pi && strings.Contains(k, q) {
-				for _, ri := range e.patRules[qi] {
-					if !slices.Contains(e.patRules[pi], ri) {
-						e.patRules[pi] = append(e.patRules[pi], ri)
-					}
-				}
-			}
-		}
-	}
-	b := aho.NewAhoCorasickBuilder(aho.Opts{AsciiCaseInsensitive: true, MatchKind: aho.LeftMostLongestMatch, DFA: true})
-	e.ac = b.Build(patterns)
+	e.kw = newKeywordIndex(patterns)
 	e.scratch.New = func() any { return &scratch{spans: make([][]span, len(e.rules))} }
 	return e, nil
 }
@@ -276,17 +259,17 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, path string, e
 	}
 	sc.found = sc.found[:0]
 
-	// 1. One pass of the keyword automaton over the chunk.
+	// 1. One pass of the keyword index over the chunk.
 	any := false
-	it := e.ac.IterByte(buf)
-	for m := it.Next(); m != nil; m = it.Next() {
-		p := m.Pattern()
-		s := m.Start()
+	e.kw.find(buf, func(p, s int) {
 		for _, ri := range e.patRules[p] {
 			r := e.rules[ri]
 			lo, hi := s-r.reach, s+e.patLen[p]+r.reach
 			sp := sc.spans[ri]
+			// Hits come in order of their anchor, so a start may be up to
+			// a keyword's length before the previous one's: merge down too.
 			if n := len(sp); n > 0 && lo <= sp[n-1].hi {
+				sp[n-1].lo = min(sp[n-1].lo, lo)
 				sp[n-1].hi = max(sp[n-1].hi, hi)
 			} else {
 				sp = append(sp, span{lo, hi})
@@ -294,7 +277,7 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, path string, e
 			sc.spans[ri] = sp
 			any = true
 		}
-	}
+	})
 	if !any {
 		return
 	}

@@ -1,0 +1,111 @@
+package scan
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type kwHit struct{ word, start int }
+
+// naiveHits is the reference: every case-insensitive occurrence of every word.
+func naiveHits(words []string, text []byte) []kwHit {
+	low := make([]byte, len(text))
+	for i, c := range text {
+		low[i] = lower(c) // ASCII only, as the scanner matches
+	}
+	var out []kwHit
+	for wi, w := range words {
+		w = strings.ToLower(w)
+		for i := 0; i+len(w) <= len(low); i++ {
+			if string(low[i:i+len(w)]) == w {
+				out = append(out, kwHit{wi, i})
+			}
+		}
+	}
+	return out
+}
+
+func indexHits(k *keywordIndex, text []byte) []kwHit {
+	var out []kwHit
+	k.find(text, func(w, s int) { out = append(out, kwHit{w, s}) })
+	return out
+}
+
+func sortHits(h []kwHit) []kwHit {
+	slices.SortFunc(h, func(a, b kwHit) int {
+		if a.start != b.start {
+			return a.start - b.start
+		}
+		return a.word - b.word
+	})
+	return h
+}
+
+func builtinKeywords(t testing.TB) []string {
+	var words []string
+	for _, s := range Builtin() {
+		for _, k := range s.Keywords {
+			if !slices.Contains(words, strings.ToLower(k)) {
+				words = append(words, strings.ToLower(k))
+			}
+		}
+	}
+	return words
+}
+
+// TestKeywordIndexMatchesNaive: the index finds exactly what a naive
+// search finds, overlapping and nested keywords and mixed case included.
+func TestKeywordIndexMatchesNaive(t *testing.T) {
+	words := builtinKeywords(t)
+	k := newKeywordIndex(words)
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := "aAzZpPiI-_kKeEyY.oOcCsS3jJqQ9 \n"
+	for n := 0; n < 2000; n++ {
+		var b []byte
+		for len(b) < 300 {
+			if r.IntN(4) == 0 {
+				w := []byte(words[r.IntN(len(words))])
+				for i := range w {
+					if r.IntN(2) == 0 {
+						w[i] = bytes.ToUpper(w[i : i+1])[0]
+					}
+				}
+				b = append(b, w...)
+			} else {
+				b = append(b, alphabet[r.IntN(len(alphabet))])
+			}
+		}
+		got, want := sortHits(indexHits(k, b)), sortHits(naiveHits(words, b))
+		if !slices.Equal(got, want) {
+			t.Fatalf("text %q:\ngot  %v\nwant %v", b, got, want)
+		}
+	}
+}
+
+func FuzzKeywordIndex(f *testing.F) {
+	words := builtinKeywords(f)
+	k := newKeywordIndex(words)
+	f.Add([]byte("AZURE_OPENAI_API_KEY=x api-keyapi_key"))
+	f.Add([]byte("xoxb-wdn_JQQJ9"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := sortHits(indexHits(k, b)), sortHits(naiveHits(words, b))
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %v want %v", got, want)
+		}
+	})
+}
+
+// BenchmarkKeywordIndex measures the keyword pass alone, over Go source.
+func BenchmarkKeywordIndex(b *testing.B) {
+	text := bytes.Repeat([]byte("func (s *Server) handle(w http.ResponseWriter, r *http.Request) { // serve the request\n\tif err := s.check(r); err != nil { return }\n"), 1<<13)
+	k := newKeywordIndex(builtinKeywords(b))
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		k.find(text, func(int, int) { n++ })
+	}
+}
