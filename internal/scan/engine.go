@@ -25,6 +25,9 @@ const (
 	overlap = 16 << 10
 	// lineExpand bounds how far a keyword window grows to reach whole lines.
 	lineExpand = 1024
+	// pieceLen is the piece a long window is searched in, for regexes
+	// whose matches are at most Rule.maxLen long.
+	pieceLen = 4 << 10
 	// allowMarker on the line of a match suppresses it.
 	allowMarker = "warden:allow"
 )
@@ -303,18 +306,29 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, path string, e
 			if hi <= from || lo >= to {
 				continue
 			}
-			for _, loc := range r.re.FindAllSubmatchIndex(buf[lo:hi], -1) {
-				s, t := loc[2*r.secretIdx], loc[2*r.secretIdx+1]
-				if s < 0 {
-					continue
-				}
-				s, t = s+lo, t+lo
-				if s < from || s >= to || s < lastEnd {
-					continue
-				}
-				if m, ok := e.confirm(r, buf, s, t, path); ok {
-					sc.found = append(sc.found, m)
-					lastEnd = t
+			// A long window is searched in pieces when the regex's
+			// matches are short: Go's regexp backtracks (fast) only on
+			// inputs of a few KB and falls back to a slower automaton on
+			// longer ones, such as a log dense with keywords.
+			step := hi - lo
+			if r.maxLen > 0 && step > pieceLen {
+				step = pieceLen
+			}
+			for p := lo; p < hi; p += step {
+				pe := min(p+step+r.maxLen, hi)
+				for _, loc := range r.re.FindAllSubmatchIndex(buf[p:pe], -1) {
+					s, t := loc[2*r.secretIdx], loc[2*r.secretIdx+1]
+					if s < 0 || loc[0]+p >= p+step {
+						continue // the next piece reports matches starting there
+					}
+					s, t = s+p, t+p
+					if s < from || s >= to || s < lastEnd {
+						continue
+					}
+					if m, ok := e.confirm(r, buf, s, t, path); ok {
+						sc.found = append(sc.found, m)
+						lastEnd = t
+					}
 				}
 			}
 		}
@@ -421,6 +435,15 @@ func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string) (match, boo
 	if r.denyBefore != nil && r.denyBefore.Match(buf[max(ls, s-80):s]) {
 		return m, false
 	}
+	if r.scored {
+		// Weighed first: most candidates of a scored rule are settled by
+		// their name, and a dropped one needs no context search.
+		conf, why, ok := r.weigh(buf, s, t, ls, path, e.min)
+		if !ok {
+			return m, false
+		}
+		m.confidence, m.evidence = conf, why
+	}
 	if len(r.contexts) > 0 {
 		best := Confidence("")
 		for _, c := range r.contexts {
@@ -435,10 +458,9 @@ func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string) (match, boo
 		if best == "" {
 			return m, false
 		}
-		m.confidence = best
-	}
-	if r.scored {
-		m.confidence, m.evidence = r.weigh(buf, s, t, ls, path)
+		if !r.scored {
+			m.confidence = best
+		}
 	}
 	if m.confidence.rank() < e.min.rank() {
 		return m, false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -133,24 +134,54 @@ func compileEvidence(r *Rule, specs []EvidenceSpec, score *ScoreSpec) error {
 		}
 		r.evidence = append(r.evidence, c)
 	}
+	// Cheapest first (weigh stops as soon as the outcome is settled), and
+	// the most each remaining piece could still add or take away.
+	slices.SortStableFunc(r.evidence, func(a, b compiledEvidence) int { return a.where.cost() - b.where.cost() })
+	r.restPos = make([]int, len(r.evidence)+1)
+	r.restNeg = make([]int, len(r.evidence)+1)
+	for i := len(r.evidence) - 1; i >= 0; i-- {
+		r.restPos[i], r.restNeg[i] = r.restPos[i+1], r.restNeg[i+1]
+		if w := r.evidence[i].weight; w > 0 {
+			r.restPos[i] += w
+		} else {
+			r.restNeg[i] += w
+		}
+	}
 	return nil
 }
 
+// cost orders evidence kinds by the work they take per candidate.
+func (w evidenceWhere) cost() int {
+	switch w {
+	case whereNear:
+		return 1 // a regex over the text around the match
+	case whereRepeat, whereCrowd:
+		return 2 // a search of the chunk, a regex over 2 KB
+	}
+	return 0 // a regex over a name, some words or a path
+}
+
 // weigh scores the match buf[s:t] (ls is the start of its line) and returns
-// the confidence and the evidence found, as "label+N" strings.
-func (r *Rule) weigh(buf []byte, s, t, ls int, path string) (Confidence, []string) {
+// the confidence and the evidence found, as "label+N" strings. ok is false
+// when the confidence would be below floor; weigh then stops early.
+//
+// Evidence is looked at cheapest first (r.evidence is sorted by cost), and
+// only while it could still change the outcome: in a log of identifiers
+// the name alone settles most candidates, and the regexes around them and
+// the search of the chunk for the same value never run.
+func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence) (conf Confidence, why []string, ok bool) {
 	name, before := nameBefore(buf[max(ls, s-nameLen-beforeLen-16):s])
 	score := 0
-	var why []string
-	add := func(e *compiledEvidence) {
-		score += e.weight
-		why = append(why, fmt.Sprintf("%s%+d", e.label, e.weight))
-	}
-	// Cheap evidence first; the costly kinds (repeat reads the whole
-	// chunk, crowd runs the regex around the match) only while they could
-	// still change the confidence.
-	var costly []*compiledEvidence
+	var repeats [][2][]byte
+	repeatsDone := false
 	for i := range r.evidence {
+		lo, hi := score+r.restNeg[i], score+r.restPos[i]
+		if r.band(hi).rank() < floor.rank() {
+			return Low, why, false
+		}
+		if r.band(lo) == r.band(hi) {
+			break
+		}
 		e := &r.evidence[i]
 		var hit bool
 		switch e.where {
@@ -158,49 +189,30 @@ func (r *Rule) weigh(buf []byte, s, t, ls int, path string) (Confidence, []strin
 			hit = len(name) > 0 && e.re.Match(name)
 		case whereBefore:
 			hit = len(before) > 0 && e.re.Match(before)
-		case whereNear:
-			hit = e.re.Match(buf[max(s-e.distance, 0):min(t+e.distance, len(buf))])
 		case wherePath:
 			hit = path != "" && e.re.MatchString(path)
-		default:
-			costly = append(costly, e)
-		}
-		if hit {
-			add(e)
-		}
-	}
-	var repeats [][2][]byte
-	repeatsDone := false
-	for i, e := range costly {
-		lo, hi := score, score
-		for _, x := range costly[i:] {
-			if x.weight < 0 {
-				lo += x.weight
-			} else {
-				hi += x.weight
-			}
-		}
-		if r.band(lo) == r.band(score) && r.band(hi) == r.band(score) {
-			break
-		}
-		switch e.where {
+		case whereNear:
+			hit = e.re.Match(buf[max(s-e.distance, 0):min(t+e.distance, len(buf))])
 		case whereRepeat:
 			if !repeatsDone {
 				repeats, repeatsDone = otherNames(buf, s, t), true
 			}
 			for _, nb := range repeats {
 				if len(nb[0]) > 0 && e.re.Match(nb[0]) {
-					add(e)
+					hit = true
 					break
 				}
 			}
 		case whereCrowd:
-			if r.crowded(buf, s, t, e.distance, e.count) {
-				add(e)
-			}
+			hit = r.crowded(buf, s, t, e.distance, e.count)
+		}
+		if hit {
+			score += e.weight
+			why = append(why, fmt.Sprintf("%s%+d", e.label, e.weight))
 		}
 	}
-	return r.band(score), why
+	conf = r.band(score)
+	return conf, why, conf.rank() >= floor.rank()
 }
 
 // band maps an evidence score to a confidence.

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -107,5 +108,54 @@ func BenchmarkKeywordIndex(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		k.find(text, func(int, int) { n++ })
+	}
+}
+
+func TestMaxMatchLen(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		want int
+	}{
+		{`[0-9a-f]{32}`, 128}, // a class counts as up to 4 bytes (UTF-8)
+		{`wdn_[0-9A-Za-z]{36}`, 4 + 36*4},
+		{`ab|abcd`, 4},
+		{`a+`, 0},
+		{`a{2,}`, 0},
+		{`^abc`, 0},
+		{`\babc`, 0},
+		{`[a-z]{1000}`, 0}, // longer than maxPieceMatch
+	} {
+		if got := maxMatchLen(c.expr); got != c.want {
+			t.Errorf("%s: %d, want %d", c.expr, got, c.want)
+		}
+	}
+}
+
+// TestPiecesFindWhatWholeWindowsFind: a keyword-dense log longer than a
+// piece yields the same findings as when each line is scanned alone.
+func TestPiecesFindWhatWholeWindowsFind(t *testing.T) {
+	e, err := NewEngine(Builtin(), MinConfidence(Low))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	hex := func() string {
+		b := make([]byte, 32)
+		for i := range b {
+			b[i] = "0123456789abcdef"[r.IntN(16)]
+		}
+		return string(b)
+	}
+	var text strings.Builder
+	want := 0
+	for text.Len() < 40<<10 {
+		pad := strings.Repeat("x", r.IntN(60))
+		fmt.Fprintf(&text, "%s api_key=%s trace=%s\n", pad, hex(), hex())
+		want += 2
+	}
+	got := 0
+	e.ScanText([]byte(text.String()), Location{}, nil, func(Finding) { got++ })
+	if got != want {
+		t.Fatalf("found %d of %d candidates", got, want)
 	}
 }

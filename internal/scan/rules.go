@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -111,6 +113,7 @@ type Rule struct {
 	Revocation  string
 
 	re         *regexp.Regexp
+	maxLen     int // longest match of re, 0 if unbounded or longer than maxPieceMatch
 	secretIdx  int // submatch index of the secret, 0 for the whole match
 	reach      int
 	boundary   [256]bool
@@ -121,7 +124,9 @@ type Rule struct {
 	contexts   []compiledContext
 	pair       *compiledPair
 	endpoint   *regexp.Regexp
-	evidence   []compiledEvidence
+	evidence   []compiledEvidence // cheapest first
+	restPos    []int              // restPos[i]: sum of the positive weights of evidence[i:]
+	restNeg    []int              // restNeg[i]: sum of the negative weights of evidence[i:]
 	score      ScoreSpec
 	scored     bool // confidence comes from the evidence score
 }
@@ -237,6 +242,7 @@ func Compile(s RuleSpec) (*Rule, error) {
 	if r.re, err = compileRe(s.Regex); err != nil {
 		return fail("regex: %v", err)
 	}
+	r.maxLen = maxMatchLen(s.Regex)
 	r.secretIdx = r.re.SubexpIndex("secret")
 	if r.secretIdx < 0 {
 		r.secretIdx = 0
@@ -353,4 +359,75 @@ func parseClass(s string) ([256]bool, error) {
 		set[c] = true
 	}
 	return set, nil
+}
+
+// maxPieceMatch bounds the match length for which windows are searched in
+// pieces (see pieceLen).
+const maxPieceMatch = 1024
+
+// maxMatchLen returns the longest match of expr in bytes, or 0 when it is
+// unbounded (a *, + or open repeat), anchored or too long to search
+// windows in pieces. Anchors and word boundaries depend on text outside a
+// piece, so such expressions are searched whole.
+func maxMatchLen(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	n := maxLenOf(re.Simplify())
+	if n <= 0 || n > maxPieceMatch {
+		return 0
+	}
+	return n
+}
+
+// maxLenOf returns the longest match of re in bytes, or -1 when unbounded
+// or context-dependent.
+func maxLenOf(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return 0
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			n += utf8.RuneLen(r)
+		}
+		return n
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return utf8.UTFMax
+	case syntax.OpCapture:
+		return maxLenOf(re.Sub[0])
+	case syntax.OpConcat:
+		n := 0
+		for _, s := range re.Sub {
+			m := maxLenOf(s)
+			if m < 0 {
+				return -1
+			}
+			n += m
+		}
+		return n
+	case syntax.OpAlternate:
+		n := 0
+		for _, s := range re.Sub {
+			m := maxLenOf(s)
+			if m < 0 {
+				return -1
+			}
+			n = max(n, m)
+		}
+		return n
+	case syntax.OpQuest:
+		return maxLenOf(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Max < 0 {
+			return -1
+		}
+		m := maxLenOf(re.Sub[0])
+		if m < 0 {
+			return -1
+		}
+		return m * re.Max
+	}
+	return -1 // star, plus, anchors, word boundaries
 }
