@@ -169,7 +169,7 @@ func (w evidenceWhere) cost() int {
 // only while it could still change the outcome: in a log of identifiers
 // the name alone settles most candidates, and the regexes around them and
 // the search of the chunk for the same value never run.
-func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence) (conf Confidence, why []string, ok bool) {
+func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, near nearCache) (conf Confidence, why []string, ok bool) {
 	name, before := nameBefore(buf[max(ls, s-nameLen-beforeLen-16):s])
 	score := 0
 	var repeats [][2][]byte
@@ -192,7 +192,7 @@ func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence) (c
 		case wherePath:
 			hit = path != "" && e.re.MatchString(path)
 		case whereNear:
-			hit = e.re.Match(buf[max(s-e.distance, 0):min(t+e.distance, len(buf))])
+			hit = near.match(e.re, buf, max(s-e.distance, 0), min(t+e.distance, len(buf)))
 		case whereRepeat:
 			if !repeatsDone {
 				repeats, repeatsDone = otherNames(buf, s, t), true
@@ -324,6 +324,48 @@ func isClauseEnd(c byte) bool {
 	switch c {
 	case '"', '\'', '`', ',', ';', '|', '&', '{', '}', '(', ')', '[', ']', '<', '>', '\n':
 		return true
+	}
+	return false
+}
+
+// nearCache remembers where "near" regexes match in the chunk being
+// scanned. Candidates of a keyword-dense text lie a few dozen bytes apart
+// and their neighbourhoods overlap; one search of a region ahead serves all
+// the candidates within it. It is reset for each chunk.
+type nearCache map[*regexp.Regexp]*nearRegion
+
+type nearRegion struct {
+	lo, hi  int     // the region searched
+	matches [][]int // absolute [start, end) of the matches in it
+}
+
+// nearAhead is how far past a query a region is searched.
+const nearAhead = 4 << 10
+
+// match reports whether re matches within buf[lo:hi].
+func (c nearCache) match(re *regexp.Regexp, buf []byte, lo, hi int) bool {
+	if c == nil {
+		return re.Match(buf[lo:hi])
+	}
+	rg := c[re]
+	if rg == nil || lo < rg.lo || hi > rg.hi {
+		if rg == nil {
+			rg = &nearRegion{}
+			c[re] = rg
+		}
+		rg.lo, rg.hi = lo, min(max(hi, lo+nearAhead), len(buf))
+		rg.matches = rg.matches[:0]
+		for _, m := range re.FindAllIndex(buf[rg.lo:rg.hi], -1) {
+			rg.matches = append(rg.matches, []int{m[0] + rg.lo, m[1] + rg.lo})
+		}
+	}
+	for _, m := range rg.matches {
+		if m[0] >= lo && m[1] <= hi {
+			return true
+		}
+		if m[0] >= hi {
+			break
+		}
 	}
 	return false
 }

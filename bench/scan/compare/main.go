@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wardenhq/warden/internal/scan"
@@ -35,6 +36,7 @@ import (
 // planted is one secret planted at a path, with the other parts of it a
 // scanner may report (an AWS key id beside its secret).
 type planted struct {
+	rule  string
 	path  string
 	parts []string
 	found bool
@@ -44,8 +46,9 @@ type result struct {
 	name           string
 	tp, fp, recall int
 	total          int
-	seconds        float64
-	fps            map[string]int // by rule
+	seconds, cpu   float64
+	fps            map[string]int // false positives by rule
+	missed         map[string]int // planted secrets missed, by Warden rule id
 }
 
 func main() {
@@ -79,10 +82,10 @@ func main() {
 			if pl.RuleID == "aws-access-key" {
 				parts = append(parts, awsID.FindString(pl.Text))
 			}
-			all = append(all, &planted{path: root + "/" + pl.Path, parts: parts})
+			all = append(all, &planted{rule: pl.RuleID, path: root + "/" + pl.Path, parts: parts})
 		}
 	}
-	fmt.Printf("corpus: %d project trees, %d files' worth %.1f MB, %d planted secrets\n\n", *seeds, len(all), float64(size)/1e6, len(all))
+	fmt.Printf("corpus: %d project trees, %.1f MB, %d planted secrets\n\n", *seeds, float64(size)/1e6, len(all))
 
 	mc, err := scan.ParseConfidence(*minConf)
 	if err != nil {
@@ -99,16 +102,18 @@ func main() {
 			byFP[scan.Fingerprint(s)] = s
 		}
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	fs, err := source.New(e, source.Options{}).Collect(context.Background(), corpus)
 	if err != nil {
 		log.Fatal(err)
 	}
+	wardenCPU := (cpuTime() - cpu0).Seconds()
 	var found []finding
 	for _, f := range fs {
 		found = append(found, finding{path: rel(corpus, f.Path), secret: byFP[f.Fingerprint], rule: f.RuleID})
 	}
 	results := []result{score("warden scan (--min-confidence "+string(mc)+")", all, found, time.Since(start).Seconds())}
+	results[0].cpu = wardenCPU
 
 	if *gitleaks != "" {
 		for _, p := range all {
@@ -122,6 +127,7 @@ func main() {
 			log.Fatalf("gitleaks: %v", err)
 		}
 		el := time.Since(start).Seconds()
+		glCPU := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 		b, err := os.ReadFile(report)
 		if err != nil {
 			log.Fatal(err)
@@ -139,20 +145,24 @@ func main() {
 			found = append(found, finding{path: rel(corpus, f.File), secret: f.Secret, rule: f.RuleID})
 		}
 		results = append(results, score("gitleaks (default rules)", all, found, el))
+		results[1].cpu = glCPU
 	}
 
-	fmt.Println("| scanner | planted found (recall) | true findings | false positives | precision | time |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| scanner | planted found (recall) | true findings | false positives | precision | wall time | MB per CPU second |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		prec := 1.0
 		if r.tp+r.fp > 0 {
 			prec = float64(r.tp) / float64(r.tp+r.fp)
 		}
-		fmt.Printf("| %s | %d / %d (%.1f%%) | %d | %d | %.1f%% | %.2f s |\n", r.name, r.recall, r.total, 100*float64(r.recall)/float64(r.total), r.tp, r.fp, 100*prec, r.seconds)
+		fmt.Printf("| %s | %d / %d (%.1f%%) | %d | %d | %.1f%% | %.2f s | %.1f |\n", r.name, r.recall, r.total, 100*float64(r.recall)/float64(r.total), r.tp, r.fp, 100*prec, r.seconds, float64(size)/1e6/r.cpu)
 	}
 	for _, r := range results {
 		if len(r.fps) > 0 {
 			fmt.Printf("\n%s false positives by rule: %v\n", r.name, r.fps)
+		}
+		if len(r.missed) > 0 {
+			fmt.Printf("%s missed (by the planted key's kind): %v\n", r.name, r.missed)
 		}
 	}
 }
@@ -171,7 +181,7 @@ func rel(root, p string) string {
 // secret is a planted secret of its file, or part of one, or contains one;
 // findings of the same secret at the same path count once.
 func score(name string, all []*planted, found []finding, seconds float64) result {
-	r := result{name: name, total: len(all), seconds: seconds, fps: map[string]int{}}
+	r := result{name: name, total: len(all), seconds: seconds, fps: map[string]int{}, missed: map[string]int{}}
 	seen := map[string]bool{}
 	for _, f := range found {
 		k := f.path + "\x00" + f.secret + "\x00" + f.rule
@@ -200,7 +210,18 @@ func score(name string, all []*planted, found []finding, seconds float64) result
 	for _, p := range all {
 		if p.found {
 			r.recall++
+		} else {
+			r.missed[p.rule]++
 		}
 	}
 	return r
+}
+
+// cpuTime returns the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
