@@ -171,6 +171,9 @@ func (w evidenceWhere) cost() int {
 // the search of the chunk for the same value never run.
 func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, near nearCache) (conf Confidence, why []string, ok bool) {
 	name, before := nameBefore(buf[max(ls, s-nameLen-beforeLen-16):s])
+	if n := indirectName(buf, name, s); n != nil {
+		name, before = n, nil
+	}
 	score := 0
 	var repeats [][2][]byte
 	repeatsDone := false
@@ -305,6 +308,27 @@ func nameBefore(pre []byte) (name, before []byte) {
 		k--
 	}
 	return name, pre[k:j]
+}
+
+// valueWordRe and keyNameRe find the real name of a value written as a
+// key/value pair: `<add key="AzureOpenAIKey" value="…"/>` in .NET config,
+// `- name: AZURE_OPENAI_KEY` / `  value: "…"` in Kubernetes env lists.
+var (
+	valueWordRe = regexp.MustCompile(`^(?i:value|val)$`)
+	keyNameRe   = regexp.MustCompile(`(?i:key|name)\s*[:=]\s*["']?([A-Za-z0-9_.-]{1,64})["']?[^\n]*\n?[^\n]*$`)
+)
+
+// indirectName returns the name a "value" is the value of, from the key or
+// name written before it on its line or the line before, or nil.
+func indirectName(buf, name []byte, s int) []byte {
+	if !valueWordRe.Match(name) {
+		return nil
+	}
+	lo := max(s-200, 0)
+	if m := keyNameRe.FindSubmatchIndex(buf[lo:s]); m != nil {
+		return buf[lo+m[2] : lo+m[3]]
+	}
+	return nil
 }
 
 // isAssignByte: what may stand between a name and its value.
