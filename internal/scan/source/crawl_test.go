@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -181,5 +182,37 @@ func TestHostLimiter(t *testing.T) {
 		if got := l.reserve(s.host, t0.Add(s.at)); got != s.wait {
 			t.Errorf("step %d: wait %v, want %v", i, got, s.wait)
 		}
+	}
+}
+
+// TestCrawlTimeBudget: a page that never answers ends the crawl at its time
+// budget, with the summary saying so and no error.
+func TestCrawlTimeBudget(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `<a href="/slow">s</a><a href="/next">n</a>`)
+		case "/slow":
+			select { // hold the answer until the client gives up
+			case <-r.Context().Done():
+			case <-release:
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	_, sum, err := crawlSite(t, srv.URL+"/", WebOptions{MaxDuration: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, sk := range sum.Skipped {
+		reasons = append(reasons, sk.Reason)
+	}
+	if !slices.Contains(reasons, string(skipTimeBudget)) {
+		t.Fatalf("summary: %+v", sum)
 	}
 }
