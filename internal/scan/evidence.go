@@ -334,8 +334,8 @@ func indirectName(buf, name []byte, s int) []byte {
 // isAssignByte: what may stand between a name and its value.
 func isAssignByte(c byte) bool {
 	switch c {
-	case ' ', '\t', '"', '\'', '`', '=', ':', '(', '[', ']', '{', '>', '/', '#', '@', ',':
-		return true
+	case ' ', '\t', '"', '\'', '`', '=', ':', '(', '[', ']', '{', '>', '/', '#', '@', ',', '\\':
+		return true // '\\': JSON-escaped quotes, as in source maps and notebooks read as text
 	}
 	return false
 }

@@ -2,6 +2,10 @@ package source_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,4 +92,53 @@ func TestProjectCorpusLowConfidence(t *testing.T) {
 	if found < len(p.Planted) || low < 100 {
 		t.Fatalf("found %d of %d planted, %d low-confidence identifiers", found, len(p.Planted), low)
 	}
+}
+
+// TestProjectCorpusWebAndGit: the same tree served as a web site (every
+// file linked from an index page) and committed to git yields the same:
+// every planted key, nothing else.
+func TestProjectCorpusWebAndGit(t *testing.T) {
+	p := fakes.New(6).NewProject()
+	var want []fakes.Sample
+	for _, pl := range p.Planted {
+		want = append(want, pl.Sample)
+	}
+
+	var index strings.Builder
+	for path := range p.Files {
+		fmt.Fprintf(&index, "<a href=\"/%s\">%s</a>\n", path, path)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, index.String())
+			return
+		}
+		text, ok := p.Files[strings.TrimPrefix(r.URL.Path, "/")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, text)
+	}))
+	defer srv.Close()
+	fs, err := newScanner(t, source.Options{Web: source.WebOptions{Depth: 1, Delay: -1, MaxRequests: 1000}}).Collect(context.Background(), srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, fs, want)
+
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := writeProject(t, p)
+	git(t, dir, "init", "-q", "-b", "main")
+	git(t, dir, "add", ".")
+	git(t, dir, "commit", "-q", "-m", "project")
+	fs, err = newScanner(t, source.Options{}).Collect(context.Background(), "git:"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, fs, want)
 }
