@@ -32,6 +32,8 @@ func TestAzureEvidence(t *testing.T) {
 		{"CLI flag", "run.sh", "python chat.py --endpoint " + ep + " --api-key " + k, scan.High},
 		{"If-None-Match", "a.log", "If-None-Match: \"" + k + "\" api_key", ""},
 		{"system fingerprint", "a.log", "INFO azure_openai response id=chatcmpl-1 system_fingerprint=" + k, ""},
+		{"secret next to endpoint", "settings.json", "{\"endpoint\": \"" + ep + "\",\n \"secret\": \"" + k + "\"}", scan.Medium},
+		{"csrf token", "a.log", "api_key ok csrf_token=" + k, ""},
 		{"cache key", "a.log", "INFO cache hit key=" + k + " (api_key scope)", ""},
 		{"trace id near endpoint", "a.log", "POST " + ep + " 200 trace_id=" + k, ""},
 		{"request id", "a.log", "azure_openai call failed request_id=" + k, ""},
