@@ -72,7 +72,7 @@ type scratch struct {
 	spans [][]span // per rule
 	found []match
 	buf   []byte
-	near  nearCache
+	memo  *chunkMemo
 }
 
 type span struct{ lo, hi int }
@@ -127,7 +127,7 @@ func NewEngine(specs []RuleSpec, opts ...Option) (*Engine, error) {
 		return nil, errors.New("scan: no rules")
 	}
 	e.kw = newKeywordIndex(patterns)
-	e.scratch.New = func() any { return &scratch{spans: make([][]span, len(e.rules)), near: nearCache{}} }
+	e.scratch.New = func() any { return &scratch{spans: make([][]span, len(e.rules)), memo: newChunkMemo()} }
 	return e, nil
 }
 
@@ -262,7 +262,7 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, path string, e
 		sc.spans[i] = sc.spans[i][:0]
 	}
 	sc.found = sc.found[:0]
-	clear(sc.near)
+	sc.memo.reset()
 
 	// 1. One pass of the keyword index over the chunk.
 	any := false
@@ -327,7 +327,7 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, path string, e
 					if s < from || s >= to || s < lastEnd {
 						continue
 					}
-					if m, ok := e.confirm(r, buf, s, t, path, sc.near); ok {
+					if m, ok := e.confirm(r, buf, s, t, path, sc.memo); ok {
 						sc.found = append(sc.found, m)
 						lastEnd = t
 					}
@@ -406,7 +406,7 @@ func isTokenByte(c byte) bool {
 
 // confirm applies a rule's checks to a regex match at buf[s:t] of the text
 // at path, and drops it when its confidence is below the engine's minimum.
-func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string, near nearCache) (match, bool) {
+func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string, memo *chunkMemo) (match, bool) {
 	m := match{rule: r, start: s, end: t, confidence: r.Confidence}
 	if s > 0 && r.boundary[buf[s-1]] || t < len(buf) && r.boundary[buf[t]] {
 		return m, false
@@ -440,7 +440,7 @@ func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string, near nearCa
 	if r.scored {
 		// Weighed first: most candidates of a scored rule are settled by
 		// their name, and a dropped one needs no context search.
-		conf, why, ok := r.weigh(buf, s, t, ls, path, e.min, near)
+		conf, why, ok := r.weigh(buf, s, t, ls, path, e.min, memo)
 		if !ok {
 			return m, false
 		}
@@ -453,7 +453,7 @@ func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string, near nearCa
 				continue
 			}
 			lo, hi := max(s-c.distance, 0), min(t+c.distance, len(buf))
-			if near.match(c.re, buf, lo, hi) {
+			if memo.near.match(c.re, buf, lo, hi) {
 				best = c.confidence
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 )
 
 // Evidence weighs what surrounds a match whose format has nothing of its own
@@ -169,7 +168,7 @@ func (w evidenceWhere) cost() int {
 // only while it could still change the outcome: in a log of identifiers
 // the name alone settles most candidates, and the regexes around them and
 // the search of the chunk for the same value never run.
-func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, near nearCache) (conf Confidence, why []string, ok bool) {
+func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, memo *chunkMemo) (conf Confidence, why []string, ok bool) {
 	name, before := nameBefore(buf[max(ls, s-nameLen-beforeLen-16):s])
 	if n := indirectName(buf, name, s); n != nil {
 		name, before = n, nil
@@ -195,10 +194,10 @@ func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, ne
 		case wherePath:
 			hit = path != "" && e.re.MatchString(path)
 		case whereNear:
-			hit = near.match(e.re, buf, max(s-e.distance, 0), min(t+e.distance, len(buf)))
+			hit = memo.near.match(e.re, buf, max(s-e.distance, 0), min(t+e.distance, len(buf)))
 		case whereRepeat:
 			if !repeatsDone {
-				repeats, repeatsDone = otherNames(buf, s, t), true
+				repeats, repeatsDone = r.otherNames(buf, s, t, memo), true
 			}
 			for _, nb := range repeats {
 				if len(nb[0]) > 0 && e.re.Match(nb[0]) {
@@ -207,7 +206,7 @@ func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, ne
 				}
 			}
 		case whereCrowd:
-			hit = r.crowded(buf, s, t, e.distance, e.count)
+			hit = r.crowded(buf, s, t, e.distance, e.count, memo)
 		}
 		if hit {
 			score += e.weight
@@ -229,21 +228,11 @@ func (r *Rule) band(score int) Confidence {
 	return Low
 }
 
-// otherNames returns the name and preceding words of each other occurrence
-// of buf[s:t] in buf, up to maxRepeats of them.
-func otherNames(buf []byte, s, t int) [][2][]byte {
-	val := buf[s:t]
+// otherNames returns the name and preceding words of other occurrences of
+// buf[s:t] in buf as a whole token, up to maxRepeats of them.
+func (r *Rule) otherNames(buf []byte, s, t int, memo *chunkMemo) [][2][]byte {
 	var out [][2][]byte
-	for off := 0; off < len(buf) && len(out) < maxRepeats; {
-		i := bytes.Index(buf[off:], val)
-		if i < 0 {
-			break
-		}
-		i += off
-		off = i + len(val)
-		if i == s {
-			continue
-		}
+	for _, i := range r.occurrences(buf, s, t, memo) {
 		ls := max(i-nameLen-beforeLen-16, 0)
 		if j := bytes.LastIndexByte(buf[ls:i], '\n'); j >= 0 {
 			ls += j + 1
@@ -256,31 +245,36 @@ func otherNames(buf []byte, s, t int) [][2][]byte {
 
 // crowded reports whether at least count other distinct matches of the
 // rule's regex (boundaries respected) lie within distance of buf[s:t].
-func (r *Rule) crowded(buf []byte, s, t, distance, count int) bool {
+func (r *Rule) crowded(buf []byte, s, t, distance, count int, memo *chunkMemo) bool {
 	lo, hi := max(s-distance, 0), min(t+distance, len(buf))
 	val := buf[s:t]
-	var seen []string
-	for _, loc := range r.re.FindAllIndex(buf[lo:hi], -1) {
-		a, b := loc[0]+lo, loc[1]+lo
-		if a > 0 && r.boundary[buf[a-1]] || b < len(buf) && r.boundary[buf[b]] {
-			continue
-		}
+	var seen [][]byte
+	others := func(a, b int) bool { // reports whether the count is reached
 		v := buf[a:b]
 		if bytes.EqualFold(v, val) {
-			continue
+			return false
 		}
-		dup := false
 		for _, x := range seen {
-			if strings.EqualFold(x, string(v)) {
-				dup = true
-				break
+			if bytes.EqualFold(x, v) {
+				return false
 			}
 		}
-		if !dup {
-			seen = append(seen, string(v))
-			if len(seen) >= count {
+		seen = append(seen, v)
+		return len(seen) >= count
+	}
+	if ix := memo.index(r, buf); ix != nil {
+		i, _ := slices.BinarySearchFunc(ix.pos, lo, func(p [2]int, lo int) int { return p[0] - lo })
+		for ; i < len(ix.pos) && ix.pos[i][1] <= hi; i++ {
+			if others(ix.pos[i][0], ix.pos[i][1]) {
 				return true
 			}
+		}
+		return false
+	}
+	for _, loc := range r.re.FindAllIndex(buf[lo:hi], -1) {
+		a, b := loc[0]+lo, loc[1]+lo
+		if r.wholeToken(buf, a, b) && others(a, b) {
+			return true
 		}
 	}
 	return false
@@ -348,48 +342,6 @@ func isClauseEnd(c byte) bool {
 	switch c {
 	case '"', '\'', '`', ',', ';', '|', '&', '{', '}', '(', ')', '[', ']', '<', '>', '\n':
 		return true
-	}
-	return false
-}
-
-// nearCache remembers where "near" regexes match in the chunk being
-// scanned. Candidates of a keyword-dense text lie a few dozen bytes apart
-// and their neighbourhoods overlap; one search of a region ahead serves all
-// the candidates within it. It is reset for each chunk.
-type nearCache map[*regexp.Regexp]*nearRegion
-
-type nearRegion struct {
-	lo, hi  int     // the region searched
-	matches [][]int // absolute [start, end) of the matches in it
-}
-
-// nearAhead is how far past a query a region is searched.
-const nearAhead = 4 << 10
-
-// match reports whether re matches within buf[lo:hi].
-func (c nearCache) match(re *regexp.Regexp, buf []byte, lo, hi int) bool {
-	if c == nil {
-		return re.Match(buf[lo:hi])
-	}
-	rg := c[re]
-	if rg == nil || lo < rg.lo || hi > rg.hi {
-		if rg == nil {
-			rg = &nearRegion{}
-			c[re] = rg
-		}
-		rg.lo, rg.hi = lo, min(max(hi, lo+nearAhead), len(buf))
-		rg.matches = rg.matches[:0]
-		for _, m := range re.FindAllIndex(buf[rg.lo:rg.hi], -1) {
-			rg.matches = append(rg.matches, []int{m[0] + rg.lo, m[1] + rg.lo})
-		}
-	}
-	for _, m := range rg.matches {
-		if m[0] >= lo && m[1] <= hi {
-			return true
-		}
-		if m[0] >= hi {
-			break
-		}
 	}
 	return false
 }
