@@ -174,12 +174,13 @@ func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, me
 		name, before = n, nil
 	}
 	score := 0
+	var hits [maxEvidence]bool // formatted into why only if reported
 	var repeats [][2][]byte
 	repeatsDone := false
 	for i := range r.evidence {
 		lo, hi := score+r.restNeg[i], score+r.restPos[i]
 		if r.band(hi).rank() < floor.rank() {
-			return Low, why, false
+			return Low, nil, false
 		}
 		if r.band(lo) == r.band(hi) {
 			break
@@ -210,11 +211,19 @@ func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, me
 		}
 		if hit {
 			score += e.weight
-			why = append(why, fmt.Sprintf("%s%+d", e.label, e.weight))
+			hits[i] = true
 		}
 	}
 	conf = r.band(score)
-	return conf, why, conf.rank() >= floor.rank()
+	if conf.rank() < floor.rank() {
+		return conf, nil, false
+	}
+	for i, h := range hits[:len(r.evidence)] {
+		if h {
+			why = append(why, fmt.Sprintf("%s%+d", r.evidence[i].label, r.evidence[i].weight))
+		}
+	}
+	return conf, why, true
 }
 
 // band maps an evidence score to a confidence.
