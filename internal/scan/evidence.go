@@ -66,6 +66,7 @@ var evidenceWheres = map[string]evidenceWhere{
 type compiledEvidence struct {
 	where    evidenceWhere
 	re       *regexp.Regexp // nil for crowd
+	near     nearRe         // for near
 	weight   int
 	distance int
 	count    int
@@ -122,6 +123,7 @@ func compileEvidence(r *Rule, specs []EvidenceSpec, score *ScoreSpec) error {
 				return fmt.Errorf("evidence %d: %w", i+1, err)
 			}
 			c.re = re
+			c.near = newNearRe(re)
 		}
 		if w == whereNear || w == whereCrowd {
 			if c.distance == 0 {
@@ -193,9 +195,9 @@ func (r *Rule) weigh(buf []byte, s, t, ls int, path string, floor Confidence, me
 		case whereBefore:
 			hit = len(before) > 0 && e.re.Match(before)
 		case wherePath:
-			hit = path != "" && e.re.MatchString(path)
+			hit = path != "" && memo.pathMatch(e.re, path)
 		case whereNear:
-			hit = memo.near.match(e.re, buf, max(s-e.distance, 0), min(t+e.distance, len(buf)))
+			hit = memo.near.match(e.near, buf, max(s-e.distance, 0), min(t+e.distance, len(buf)))
 		case whereRepeat:
 			if !repeatsDone {
 				repeats, repeatsDone = r.otherNames(buf, s, t, memo), true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -157,5 +158,31 @@ func TestPiecesFindWhatWholeWindowsFind(t *testing.T) {
 	e.ScanText([]byte(text.String()), Location{}, nil, func(Finding) { got++ })
 	if got != want {
 		t.Fatalf("found %d of %d candidates", got, want)
+	}
+}
+
+func TestRequiredLiterals(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		want []string
+	}{
+		{`(?i)https?://[a-z0-9-]+\.(?:openai|cognitiveservices|services\.ai)\.azure\.com`, []string{".azure.com"}},
+		{`(?i)azure[_-]?openai|azure[_-]?endpoint`, []string{"openai", "endpoint"}}, // the most selective part
+		{`(?i)api[_-]?key|ocp-apim-subscription-key`, nil}, // k, s fold to non-ASCII
+		{`foo|[a-z]+`, nil},
+		{`ab`, nil},
+		{`Openai`, []string{"openai"}},
+	} {
+		got := requiredLiterals(c.expr)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.expr, got, c.want)
+		}
+	}
+	// A region without the literal is not searched, and the answer is the same.
+	nr := newNearRe(regexp.MustCompile(`(?i)azure[_-]?openai`))
+	for _, text := range []string{"x AZURE-OpenAI y", "nothing here", "azure only"} {
+		if got, want := (nearCache{}).match(nr, []byte(text), 0, len(text)), nr.re.MatchString(text); got != want {
+			t.Errorf("%q: %v, want %v", text, got, want)
+		}
 	}
 }

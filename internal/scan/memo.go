@@ -3,6 +3,8 @@ package scan
 import (
 	"bytes"
 	"regexp"
+	"regexp/syntax"
+	"unicode/utf8"
 )
 
 // chunkMemo remembers, for the chunk being scanned, what costly evidence
@@ -12,6 +14,7 @@ import (
 // chunk; results do not depend on it, only the time they take.
 type chunkMemo struct {
 	near   nearCache
+	path   map[*regexp.Regexp]bool // path evidence: the path is the same for the whole chunk
 	tokens map[*Rule]*tokenIndex
 	direct map[*Rule]int // direct searches of the chunk so far, per rule
 }
@@ -22,13 +25,24 @@ type chunkMemo struct {
 const directSearches = 16
 
 func newChunkMemo() *chunkMemo {
-	return &chunkMemo{near: nearCache{}, tokens: map[*Rule]*tokenIndex{}, direct: map[*Rule]int{}}
+	return &chunkMemo{near: nearCache{}, path: map[*regexp.Regexp]bool{}, tokens: map[*Rule]*tokenIndex{}, direct: map[*Rule]int{}}
 }
 
 func (m *chunkMemo) reset() {
 	clear(m.near)
+	clear(m.path)
 	clear(m.tokens)
 	clear(m.direct)
+}
+
+// pathMatch reports whether re matches path, once per chunk.
+func (m *chunkMemo) pathMatch(re *regexp.Regexp, path string) bool {
+	hit, ok := m.path[re]
+	if !ok {
+		hit = re.MatchString(path)
+		m.path[re] = hit
+	}
+	return hit
 }
 
 // tokenIndex holds every whole-token match of a rule's regex in a chunk.
@@ -123,6 +137,19 @@ func (r *Rule) findAll(buf []byte, lo, hi int, fn func(a, b int)) {
 // the candidates within it.
 type nearCache map[*regexp.Regexp]*nearRegion
 
+// nearRe is a regex searched around candidates, with the literals one of
+// which each of its matches contains (lower case; nil when not known). A
+// region holding none of them is not searched: the regex engine's
+// case-insensitive alternations cost far more than a scan for a literal.
+type nearRe struct {
+	re   *regexp.Regexp
+	lits []string
+}
+
+func newNearRe(re *regexp.Regexp) nearRe {
+	return nearRe{re: re, lits: requiredLiterals(re.String())}
+}
+
 type nearRegion struct {
 	lo, hi  int     // the region searched
 	matches [][]int // absolute [start, end) of the matches in it
@@ -131,17 +158,20 @@ type nearRegion struct {
 // nearAhead is how far past a query a region is searched.
 const nearAhead = 4 << 10
 
-// match reports whether re matches within buf[lo:hi].
-func (c nearCache) match(re *regexp.Regexp, buf []byte, lo, hi int) bool {
-	rg := c[re]
+// match reports whether nr matches within buf[lo:hi].
+func (c nearCache) match(nr nearRe, buf []byte, lo, hi int) bool {
+	rg := c[nr.re]
 	if rg == nil || lo < rg.lo || hi > rg.hi {
 		if rg == nil {
 			rg = &nearRegion{}
-			c[re] = rg
+			c[nr.re] = rg
 		}
 		rg.lo, rg.hi = lo, min(max(hi, lo+nearAhead), len(buf))
 		rg.matches = rg.matches[:0]
-		for _, m := range re.FindAllIndex(buf[rg.lo:rg.hi], -1) {
+		if nr.lits != nil && !containsAnyFold(buf[rg.lo:rg.hi], nr.lits) {
+			return false
+		}
+		for _, m := range nr.re.FindAllIndex(buf[rg.lo:rg.hi], -1) {
 			rg.matches = append(rg.matches, []int{m[0] + rg.lo, m[1] + rg.lo})
 		}
 	}
@@ -154,4 +184,82 @@ func (c nearCache) match(re *regexp.Regexp, buf []byte, lo, hi int) bool {
 		}
 	}
 	return false
+}
+
+// containsAnyFold reports whether b contains one of the lower-case ASCII
+// literals, ignoring ASCII case.
+func containsAnyFold(b []byte, lits []string) bool {
+	for _, l := range lits {
+		for i := 0; i+len(l) <= len(b); i++ {
+			if lower(b[i]) == l[0] && equalFold(b[i:i+len(l)], l) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// requiredLiterals returns lower-case ASCII literals of at least 3 bytes one
+// of which every match of expr contains, or nil when none can be named.
+func requiredLiterals(expr string) []string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	return literalsOf(re.Simplify())
+}
+
+func literalsOf(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		b := make([]byte, 0, len(re.Rune))
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf {
+				return nil
+			}
+			c := lower(byte(r))
+			// Under (?i) k and s also match the Kelvin sign and long s,
+			// which an ASCII scan would not see.
+			if re.Flags&syntax.FoldCase != 0 && (c == 'k' || c == 's') {
+				return nil
+			}
+			b = append(b, c)
+		}
+		if len(b) < 3 {
+			return nil
+		}
+		return []string{string(b)}
+	case syntax.OpCapture:
+		return literalsOf(re.Sub[0])
+	case syntax.OpConcat:
+		// Any one part's literals will do; the longest shortest literal
+		// is the most selective.
+		var best []string
+		bestLen := 0
+		for _, sub := range re.Sub {
+			ls := literalsOf(sub)
+			if ls == nil {
+				continue
+			}
+			short := len(ls[0])
+			for _, l := range ls {
+				short = min(short, len(l))
+			}
+			if short > bestLen {
+				best, bestLen = ls, short
+			}
+		}
+		return best
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			ls := literalsOf(sub)
+			if ls == nil {
+				return nil
+			}
+			out = append(out, ls...)
+		}
+		return out
+	}
+	return nil
 }

@@ -132,7 +132,7 @@ type Rule struct {
 }
 
 type compiledContext struct {
-	re         *regexp.Regexp
+	re         nearRe
 	distance   int
 	confidence Confidence
 }
@@ -275,9 +275,11 @@ func Compile(s RuleSpec) (*Rule, error) {
 	}
 	for _, c := range s.Context {
 		cc := compiledContext{distance: c.Distance, confidence: c.Confidence}
-		if cc.re, err = compileRe(c.Regex); err != nil {
+		re, err := compileRe(c.Regex)
+		if err != nil {
 			return fail("context: %v", err)
 		}
+		cc.re = newNearRe(re)
 		if cc.distance == 0 {
 			cc.distance = r.reach
 		}
