@@ -168,7 +168,7 @@ func TestRequiredLiterals(t *testing.T) {
 	}{
 		{`(?i)https?://[a-z0-9-]+\.(?:openai|cognitiveservices|services\.ai)\.azure\.com`, []string{".azure.com"}},
 		{`(?i)azure[_-]?openai|azure[_-]?endpoint`, []string{"openai", "endpoint"}}, // the most selective part
-		{`(?i)api[_-]?key|ocp-apim-subscription-key`, nil}, // k, s fold to non-ASCII
+		{`(?i)api[_-]?key|ocp-apim-subscription-key`, nil},                          // k, s fold to non-ASCII
 		{`foo|[a-z]+`, nil},
 		{`ab`, nil},
 		{`Openai`, []string{"openai"}},
