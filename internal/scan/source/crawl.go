@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -189,13 +190,18 @@ func (c *crawl) timedOut(ctx context.Context) bool {
 	return ctx.Err() != nil && c.parent.Err() == nil
 }
 
+// report hands the summary to OnSummary, and logs it: at info level when
+// there is no OnSummary to show it, at debug level otherwise.
 func (c *crawl) report() {
+	level := slog.LevelInfo
 	if c.o.OnSummary != nil {
 		c.o.OnSummary(c.sum)
+		level = slog.LevelDebug
 	}
-	c.s.Opts.Logger.Info("scan: crawl done", "start", c.sum.Start, "fetched", c.sum.Fetched, "bytes", c.sum.Bytes, "robots", c.sum.Robots)
+	ctx := context.Background()
+	c.s.Opts.Logger.Log(ctx, level, "scan: crawl done", "start", c.sum.Start, "fetched", c.sum.Fetched, "bytes", c.sum.Bytes, "robots", c.sum.Robots)
 	for _, sk := range c.sum.Skipped {
-		c.s.Opts.Logger.Info("scan: crawl skipped", "reason", sk.Reason, "count", sk.Count, "examples", sk.Examples)
+		c.s.Opts.Logger.Log(ctx, level, "scan: crawl skipped", "reason", sk.Reason, "count", sk.Count, "examples", sk.Examples)
 	}
 }
 
