@@ -34,6 +34,10 @@ func newScanCmd() *cobra.Command {
 		budget   int
 		delay    time.Duration
 		progress bool
+		minConf  string
+		maxBytes int64
+		crawlMax time.Duration
+		noRobots bool
 	)
 	cmd := &cobra.Command{
 		Use:   "scan [TARGET...]",
@@ -44,8 +48,17 @@ Hugging Face, GitHub, Slack and Stripe credentials.
 
 TARGET is a file or directory (archives and notebooks are opened, git-ignored
 files included), git:PATH for every commit of a repository, an http(s) URL to
-crawl within its origin, or - for standard input. With --staged it scans what
+crawl within its origin, or - for standard input. A crawl honours robots.txt
+(--ignore-robots for your own sites), waits --delay between requests to the
+host, stops at --max-requests pages, --max-bytes and --crawl-timeout, and
+prints on stderr what it skipped and why. With --staged it scans what
 is staged in the current repository (for a pre-commit hook).
+
+Azure OpenAI keys (32 hex characters, nothing of their own to recognise) are
+scored by the evidence around them: the name they are assigned to, the words
+before it, an Azure endpoint nearby, the same value named as a hash elsewhere,
+lock files. --min-confidence (default medium) leaves out what reads as an
+identifier (cache keys, trace and request ids, hashes); low shows them too.
 
 Exit status: 0 when nothing is found, 1 when something is, 2 on error.
 With --revoke every active Warden key found is revoked at once.`,
@@ -73,7 +86,11 @@ With --revoke every active Warden key found is revoked at once.`,
 				}
 				specs = append(specs, more...)
 			}
-			eng, err := scan.NewEngine(specs)
+			mc, err := scan.ParseConfidence(minConf)
+			if err != nil {
+				return &exitError{code: 2, msg: err.Error()}
+			}
+			eng, err := scan.NewEngine(specs, scan.MinConfidence(mc))
 			if err != nil {
 				return &exitError{code: 2, msg: err.Error()}
 			}
@@ -91,7 +108,15 @@ With --revoke every active Warden key found is revoked at once.`,
 				bar = newProgressBar(os.Stderr)
 				defer bar.stop()
 			}
-			opts := source.Options{Web: source.WebOptions{Depth: depth, MaxRequests: budget, Delay: delay}}
+			opts := source.Options{Web: source.WebOptions{
+				Depth: depth, MaxRequests: budget, MaxBytes: maxBytes, MaxDuration: crawlMax, Delay: delay, IgnoreRobots: noRobots,
+				// What a crawl skipped, and why, goes to stderr: a scan
+				// that quietly left pages out would look cleaner than it is.
+				OnSummary: func(s source.CrawlSummary) { fmt.Fprint(cmd.ErrOrStderr(), s.String()) },
+			}}
+			if delay <= 0 {
+				opts.Web.Delay = -1 // none (zero would mean the default)
+			}
 			if bar != nil {
 				opts.Progress = bar.add
 			}
@@ -154,8 +179,12 @@ With --revoke every active Warden key found is revoked at once.`,
 	fl.BoolVar(&doRevoke, "revoke", false, "revoke every active Warden key found (needs the store in --data)")
 	fl.BoolVar(&noVerify, "no-verify", false, "do not look found Warden keys up in the store")
 	fl.IntVar(&depth, "depth", 2, "web crawl: link depth from the start page (depth 0)")
-	fl.IntVar(&budget, "max-requests", 200, "web crawl: request budget")
-	fl.DurationVar(&delay, "delay", 100*time.Millisecond, "web crawl: pause between requests")
+	fl.IntVar(&budget, "max-requests", 200, "web crawl: page budget (requests, robots.txt not counted)")
+	fl.Int64Var(&maxBytes, "max-bytes", 100<<20, "web crawl: byte budget (response bodies read)")
+	fl.DurationVar(&crawlMax, "crawl-timeout", 10*time.Minute, "web crawl: time budget of the whole crawl")
+	fl.DurationVar(&delay, "delay", 100*time.Millisecond, "web crawl: least time between two requests to the host (per-host rate limit; a longer robots.txt Crawl-delay wins, up to 30s)")
+	fl.BoolVar(&noRobots, "ignore-robots", false, "web crawl: do not read robots.txt (only for sites you own: a disallowed path may be where a key leaked)")
+	fl.StringVar(&minConf, "min-confidence", "medium", "report findings of at least this confidence: low, medium or high (low adds 32-hex values that read as identifiers)")
 	fl.BoolVar(&progress, "progress", true, "show a progress line on stderr when it is a terminal")
 	return cmd
 }

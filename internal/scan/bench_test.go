@@ -39,3 +39,22 @@ func BenchmarkScan(b *testing.B) {
 		e.Scan(context.Background(), bytes.NewReader(data), scan.Location{}, func(scan.Finding) {})
 	}
 }
+
+// BenchmarkDenseCandidates measures the worst case of evidence scoring: a
+// MB of lines that each hold a 32-hex value under a neutral name next to
+// api_key, so every candidate is weighed and none is settled by its name.
+// The chunk memo keeps it linear (it was quadratic: 27 s per MB).
+func BenchmarkDenseCandidates(b *testing.B) {
+	g := fakes.New(5)
+	var buf bytes.Buffer
+	for buf.Len() < 1<<20 {
+		buf.WriteString("user " + g.Hex(32) + " api_key scope=read\n")
+	}
+	data := buf.Bytes()
+	e := newEngine(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e.ScanText(data, scan.Location{}, nil, func(scan.Finding) {})
+	}
+}

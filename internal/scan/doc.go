@@ -5,15 +5,18 @@
 // # How a scan works
 //
 // Rules are data (builtin.toml, plus any --rules FILE). All keywords of all
-// rules go into one Aho-Corasick automaton, built once, matched ASCII
-// case-insensitively. One pass of it over a chunk of text yields keyword
-// hits; each rule's regular expression then runs only in a window of
+// rules go into one keyword index, built once, matched ASCII
+// case-insensitively: each keyword is anchored at its rarest pair of bytes,
+// and one pass tests every pair of adjacent bytes of the text against a bit
+// set of the anchors (see keywordIndex). The pass yields keyword hits; each
+// rule's regular expression then runs only in a window of
 // `reach` bytes around its keyword hits, widened to whole lines. A match is
 // reported when it also passes the rule's checks, in this order: boundaries
 // (no token character right before or after), an inline `warden:allow` on
 // its line, the named validator (checksum or markers), the placeholder
 // heuristics (skipped when a checksum validated it), `allow` expressions,
-// `entropy`, `deny_before`, `context` and `pair`.
+// `entropy`, `deny_before`, `context`, the evidence score (see
+// EvidenceSpec) and the engine's minimum confidence, and `pair`.
 //
 // Input is read in 1 MiB chunks; each chunk is scanned with 16 KiB of the
 // previous one before it and the next one after it, so memory is bounded on
@@ -43,6 +46,16 @@
 //	  regex = '(?i)acme'
 //	  distance = 300                      # bytes either side; default reach
 //	  confidence = "high"                 # the best context found sets the confidence
+//
+//	  [rule.score]                        # with evidence: the score sets the confidence
+//	  high = 6                            # at least high: high; at least medium: medium;
+//	  medium = 3                          # less: low (reported only with MinConfidence(Low))
+//
+//	  [[rule.evidence]]                   # any number; see EvidenceSpec
+//	  where = "name"                      # name, before, near, path, repeat or crowd
+//	  regex = '(?i)api[_-]?key$'
+//	  weight = 4                          # negative weights count against
+//	  label = "name:api-key"              # shown in the finding's evidence
 //
 //	  [rule.pair]                         # a second secret required nearby (AWS id + secret)
 //	  regex = '[A-Za-z0-9/+]{40}'

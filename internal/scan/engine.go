@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	aho "github.com/petar-dambovaliev/aho-corasick"
-
 	"github.com/wardenhq/warden/internal/keys"
 )
 
@@ -27,6 +25,9 @@ const (
 	overlap = 16 << 10
 	// lineExpand bounds how far a keyword window grows to reach whole lines.
 	lineExpand = 1024
+	// pieceLen is the piece a long window is searched in, for regexes
+	// whose matches are at most Rule.maxLen long.
+	pieceLen = 4 << 10
 	// allowMarker on the line of a match suppresses it.
 	allowMarker = "warden:allow"
 )
@@ -44,17 +45,34 @@ type Location struct {
 // concurrent use and keeps no state between scans.
 type Engine struct {
 	rules    []*Rule
-	ac       aho.AhoCorasick
-	patRules [][]int // keyword pattern index -> indexes into rules
+	kw       *keywordIndex
+	patRules [][]int // keyword index -> indexes into rules
 	patLen   []int
+	min      Confidence // findings below are not reported
 
 	scratch sync.Pool // *scratch
+}
+
+// Option changes how an Engine reports.
+type Option func(*Engine)
+
+// MinConfidence makes the engine report only findings of at least c. The
+// default is Medium: a 32-hex value that a person reading the line would
+// call an identifier (a cache key, a trace id, a hash) is scored low and not
+// reported unless Low is asked for.
+func MinConfidence(c Confidence) Option {
+	return func(e *Engine) {
+		if c.rank() > 0 {
+			e.min = c
+		}
+	}
 }
 
 type scratch struct {
 	spans [][]span // per rule
 	found []match
 	buf   []byte
+	memo  *chunkMemo
 }
 
 type span struct{ lo, hi int }
@@ -68,11 +86,15 @@ type match struct {
 	confidence Confidence
 	endpoint   string
 	note       string
+	evidence   []string
 }
 
 // NewEngine compiles rules into an engine. Rule ids must be unique.
-func NewEngine(specs []RuleSpec) (*Engine, error) {
-	e := &Engine{}
+func NewEngine(specs []RuleSpec, opts ...Option) (*Engine, error) {
+	e := &Engine{min: Medium}
+	for _, o := range opts {
+		o(e)
+	}
 	seen := map[string]bool{}
 	kwIndex := map[string]int{}
 	var patterns []string
@@ -104,23 +126,8 @@ func NewEngine(specs []RuleSpec) (*Engine, error) {
 	if len(e.rules) == 0 {
 		return nil, errors.New("scan: no rules")
 	}
-	// Leftmost-longest, non-overlapping matching is the automaton's fast
-	// path. A keyword hidden inside a longer one that matched is covered
-	// by giving each keyword the rules of every keyword it contains.
-	for pi, k := range patterns {
-		for qi, q := range patterns {
-			if qi != pi && strings.Contains(k, q) {
-				for _, ri := range e.patRules[qi] {
-					if !slices.Contains(e.patRules[pi], ri) {
-						e.patRules[pi] = append(e.patRules[pi], ri)
-					}
-				}
-			}
-		}
-	}
-	b := aho.NewAhoCorasickBuilder(aho.Opts{AsciiCaseInsensitive: true, MatchKind: aho.LeftMostLongestMatch, DFA: true})
-	e.ac = b.Build(patterns)
-	e.scratch.New = func() any { return &scratch{spans: make([][]span, len(e.rules))} }
+	e.kw = newKeywordIndex(patterns)
+	e.scratch.New = func() any { return &scratch{spans: make([][]span, len(e.rules)), memo: newChunkMemo()} }
 	return e, nil
 }
 
@@ -165,7 +172,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, loc Location, emit func(
 		if !eof {
 			to = len(buf) - overlap
 		}
-		e.scanChunk(sc, buf, from, to, func(m *match, line, col int) {
+		e.scanChunk(sc, buf, from, to, loc.name(), func(m *match, line, col int) {
 			emit(e.finding(m, loc, lineBase+line, col))
 		}, func(start int) int {
 			// column fallback when the line began before buf
@@ -191,7 +198,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, loc Location, emit func(
 func (e *Engine) ScanText(text []byte, loc Location, lineOf func(int) int, emit func(Finding)) {
 	sc := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(sc)
-	e.scanChunk(sc, text, 0, len(text), func(m *match, line, col int) {
+	e.scanChunk(sc, text, 0, len(text), loc.name(), func(m *match, line, col int) {
 		line++
 		if lineOf != nil {
 			line = lineOf(line)
@@ -227,6 +234,9 @@ func (e *Engine) finding(m *match, loc Location, line, col int) Finding {
 		Endpoint:    m.endpoint,
 		Note:        m.note,
 	}
+	if len(m.evidence) > 0 {
+		f.Evidence = strings.Join(m.evidence, " ")
+	}
 	if m.pairSecret != "" {
 		f.Secret = keys.Redact(m.secret) + ":" + keys.Redact(m.pairSecret)
 		f.Fingerprint = Fingerprint(m.pairSecret)
@@ -244,7 +254,7 @@ func (e *Engine) finding(m *match, loc Location, line, col int) Finding {
 // the 0-based line (counted from buf[0]) and the 1-based column of each, in
 // order of position; colFallback gives the column when the line starts
 // before buf.
-func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, emit func(m *match, line, col int), colFallback func(int) int) {
+func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, path string, emit func(m *match, line, col int), colFallback func(int) int) {
 	if from >= to {
 		return
 	}
@@ -252,18 +262,19 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, emit func(m *m
 		sc.spans[i] = sc.spans[i][:0]
 	}
 	sc.found = sc.found[:0]
+	sc.memo.reset()
 
-	// 1. One pass of the keyword automaton over the chunk.
+	// 1. One pass of the keyword index over the chunk.
 	any := false
-	it := e.ac.IterByte(buf)
-	for m := it.Next(); m != nil; m = it.Next() {
-		p := m.Pattern()
-		s := m.Start()
+	e.kw.find(buf, func(p, s int) {
 		for _, ri := range e.patRules[p] {
 			r := e.rules[ri]
 			lo, hi := s-r.reach, s+e.patLen[p]+r.reach
 			sp := sc.spans[ri]
+			// Hits come in order of their anchor, so a start may be up to
+			// a keyword's length before the previous one's: merge down too.
 			if n := len(sp); n > 0 && lo <= sp[n-1].hi {
+				sp[n-1].lo = min(sp[n-1].lo, lo)
 				sp[n-1].hi = max(sp[n-1].hi, hi)
 			} else {
 				sp = append(sp, span{lo, hi})
@@ -271,7 +282,7 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, emit func(m *m
 			sc.spans[ri] = sp
 			any = true
 		}
-	}
+	})
 	if !any {
 		return
 	}
@@ -297,18 +308,29 @@ func (e *Engine) scanChunk(sc *scratch, buf []byte, from, to int, emit func(m *m
 			if hi <= from || lo >= to {
 				continue
 			}
-			for _, loc := range r.re.FindAllSubmatchIndex(buf[lo:hi], -1) {
-				s, t := loc[2*r.secretIdx], loc[2*r.secretIdx+1]
-				if s < 0 {
-					continue
-				}
-				s, t = s+lo, t+lo
-				if s < from || s >= to || s < lastEnd {
-					continue
-				}
-				if m, ok := e.confirm(r, buf, s, t); ok {
-					sc.found = append(sc.found, m)
-					lastEnd = t
+			// A long window is searched in pieces when the regex's
+			// matches are short: Go's regexp backtracks (fast) only on
+			// inputs of a few KB and falls back to a slower automaton on
+			// longer ones, such as a log dense with keywords.
+			step := hi - lo
+			if r.maxLen > 0 && step > pieceLen {
+				step = pieceLen
+			}
+			for p := lo; p < hi; p += step {
+				pe := min(p+step+r.maxLen, hi)
+				for _, loc := range r.re.FindAllSubmatchIndex(buf[p:pe], -1) {
+					s, t := loc[2*r.secretIdx], loc[2*r.secretIdx+1]
+					if s < 0 || loc[0]+p >= p+step {
+						continue // the next piece reports matches starting there
+					}
+					s, t = s+p, t+p
+					if s < from || s >= to || s < lastEnd {
+						continue
+					}
+					if m, ok := e.confirm(r, buf, s, t, path, sc.memo); ok {
+						sc.found = append(sc.found, m)
+						lastEnd = t
+					}
 				}
 			}
 		}
@@ -382,8 +404,9 @@ func isTokenByte(c byte) bool {
 	return c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '`' && c != '<' && c != '>' && c != ',' && c != ';'
 }
 
-// confirm applies a rule's checks to a regex match at buf[s:t].
-func (e *Engine) confirm(r *Rule, buf []byte, s, t int) (match, bool) {
+// confirm applies a rule's checks to a regex match at buf[s:t] of the text
+// at path, and drops it when its confidence is below the engine's minimum.
+func (e *Engine) confirm(r *Rule, buf []byte, s, t int, path string, memo *chunkMemo) (match, bool) {
 	m := match{rule: r, start: s, end: t, confidence: r.Confidence}
 	if s > 0 && r.boundary[buf[s-1]] || t < len(buf) && r.boundary[buf[t]] {
 		return m, false
@@ -414,6 +437,15 @@ func (e *Engine) confirm(r *Rule, buf []byte, s, t int) (match, bool) {
 	if r.denyBefore != nil && r.denyBefore.Match(buf[max(ls, s-80):s]) {
 		return m, false
 	}
+	if r.scored {
+		// Weighed first: most candidates of a scored rule are settled by
+		// their name, and a dropped one needs no context search.
+		conf, why, ok := r.weigh(buf, s, t, ls, path, e.min, memo)
+		if !ok {
+			return m, false
+		}
+		m.confidence, m.evidence = conf, why
+	}
 	if len(r.contexts) > 0 {
 		best := Confidence("")
 		for _, c := range r.contexts {
@@ -421,14 +453,19 @@ func (e *Engine) confirm(r *Rule, buf []byte, s, t int) (match, bool) {
 				continue
 			}
 			lo, hi := max(s-c.distance, 0), min(t+c.distance, len(buf))
-			if c.re.Match(buf[lo:hi]) {
+			if memo.near.match(c.re, buf, lo, hi) {
 				best = c.confidence
 			}
 		}
 		if best == "" {
 			return m, false
 		}
-		m.confidence = best
+		if !r.scored {
+			m.confidence = best
+		}
+	}
+	if m.confidence.rank() < e.min.rank() {
+		return m, false
 	}
 	if r.pair != nil {
 		p, ok := findPair(r.pair, buf, s, t)

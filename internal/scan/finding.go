@@ -29,6 +29,10 @@ type Finding struct {
 	Confidence  Confidence `json:"confidence"`
 	Endpoint    string     `json:"endpoint,omitempty"` // e.g. the Azure endpoint found near an Azure key
 	Note        string     `json:"note,omitempty"`
+	// Evidence lists what set the confidence of a rule scored by evidence,
+	// as label+weight words ("name:api-key+4 near:endpoint+2"): the pieces
+	// found until the confidence was settled (the rest are not looked at).
+	Evidence string `json:"evidence,omitempty"`
 
 	// Set for Warden keys when a KeyLookup is available.
 	KeyID     string `json:"key_id,omitempty"`

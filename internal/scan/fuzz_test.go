@@ -3,6 +3,7 @@ package scan_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -21,20 +22,36 @@ func FuzzEngine(f *testing.F) {
 		f.Add([]byte(n))
 	}
 	f.Add([]byte("api_key\n\n\x00AKIA"))
-	e := newEngine(f)
+	f.Add([]byte("env:\n - name: AZURE_OPENAI_KEY\n   value: 0123456789abcdef0123456789abcdfe md5: 0123456789abcdef0123456789abcdfe"))
+	f.Add([]byte("<add key=\"AzureOpenAIKey\" value=\"a1b2c3d4e5f60718293a4b5c6d7e8f90\"/> cache hit key=a1b2c3d4e5f60718293a4b5c6d7e8f91"))
+	// At Low every candidate is weighed in full: all evidence code runs.
+	low, err := scan.NewEngine(scan.Builtin(), scan.MinConfidence(scan.Low))
+	if err != nil {
+		f.Fatal(err)
+	}
+	def := newEngine(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := bytes.Count(data, []byte{'\n'}) + 1
-		err := e.Scan(context.Background(), bytes.NewReader(data), scan.Location{}, func(fd scan.Finding) {
+		all := map[string]scan.Confidence{}
+		err := low.Scan(context.Background(), bytes.NewReader(data), scan.Location{}, func(fd scan.Finding) {
 			if fd.Line < 1 || fd.Line > lines || fd.Column < 1 || len(fd.Fingerprint) != 64 {
 				t.Fatalf("bad finding %+v", fd)
 			}
 			if len(fd.Secret) > 40 {
 				t.Fatalf("secret not redacted: %q", fd.Secret)
 			}
+			all[fmt.Sprint(fd.RuleID, fd.Line, fd.Column)] = fd.Confidence
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The minimum confidence only filters: what the default engine
+		// reports, the low one reports too, at the same confidence.
+		def.Scan(context.Background(), bytes.NewReader(data), scan.Location{}, func(fd scan.Finding) {
+			if c, ok := all[fmt.Sprint(fd.RuleID, fd.Line, fd.Column)]; !ok || c != fd.Confidence || c == scan.Low {
+				t.Fatalf("default reports %+v; at low: %q, %v", fd, c, ok)
+			}
+		})
 	})
 }
 

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -37,6 +39,15 @@ const (
 	High   Confidence = "high"
 )
 
+// ParseConfidence reads low, medium or high.
+func ParseConfidence(s string) (Confidence, error) {
+	c := Confidence(strings.ToLower(strings.TrimSpace(s)))
+	if c.rank() == 0 {
+		return "", fmt.Errorf("scan: confidence %q: want low, medium or high", s)
+	}
+	return c, nil
+}
+
 func (c Confidence) rank() int {
 	switch c {
 	case High:
@@ -52,21 +63,23 @@ func (c Confidence) rank() int {
 // RuleSpec is one rule as written in a rules file. See the package doc for
 // the meaning of each field.
 type RuleSpec struct {
-	ID          string        `toml:"id"`
-	Description string        `toml:"description"`
-	Keywords    []string      `toml:"keywords"`
-	Regex       string        `toml:"regex"`
-	Reach       int           `toml:"reach"`
-	Boundary    string        `toml:"boundary"`
-	Validate    string        `toml:"validate"`
-	Entropy     float64       `toml:"entropy"`
-	Allow       []string      `toml:"allow"`
-	DenyBefore  string        `toml:"deny_before"`
-	Context     []ContextSpec `toml:"context"`
-	Pair        *PairSpec     `toml:"pair"`
-	Endpoint    string        `toml:"endpoint"`
-	Confidence  Confidence    `toml:"confidence"`
-	Revocation  string        `toml:"revocation"`
+	ID          string         `toml:"id"`
+	Description string         `toml:"description"`
+	Keywords    []string       `toml:"keywords"`
+	Regex       string         `toml:"regex"`
+	Reach       int            `toml:"reach"`
+	Boundary    string         `toml:"boundary"`
+	Validate    string         `toml:"validate"`
+	Entropy     float64        `toml:"entropy"`
+	Allow       []string       `toml:"allow"`
+	DenyBefore  string         `toml:"deny_before"`
+	Context     []ContextSpec  `toml:"context"`
+	Pair        *PairSpec      `toml:"pair"`
+	Endpoint    string         `toml:"endpoint"`
+	Evidence    []EvidenceSpec `toml:"evidence"`
+	Score       *ScoreSpec     `toml:"score"`
+	Confidence  Confidence     `toml:"confidence"`
+	Revocation  string         `toml:"revocation"`
 }
 
 // ContextSpec requires text near a match: a rule with contexts reports a
@@ -100,6 +113,7 @@ type Rule struct {
 	Revocation  string
 
 	re         *regexp.Regexp
+	maxLen     int // longest match of re, 0 if unbounded or longer than maxPieceMatch
 	secretIdx  int // submatch index of the secret, 0 for the whole match
 	reach      int
 	boundary   [256]bool
@@ -110,10 +124,15 @@ type Rule struct {
 	contexts   []compiledContext
 	pair       *compiledPair
 	endpoint   *regexp.Regexp
+	evidence   []compiledEvidence // cheapest first
+	restPos    []int              // restPos[i]: sum of the positive weights of evidence[i:]
+	restNeg    []int              // restNeg[i]: sum of the negative weights of evidence[i:]
+	score      ScoreSpec
+	scored     bool // confidence comes from the evidence score
 }
 
 type compiledContext struct {
-	re         *regexp.Regexp
+	re         nearRe
 	distance   int
 	confidence Confidence
 }
@@ -223,6 +242,7 @@ func Compile(s RuleSpec) (*Rule, error) {
 	if r.re, err = compileRe(s.Regex); err != nil {
 		return fail("regex: %v", err)
 	}
+	r.maxLen = maxMatchLen(s.Regex)
 	r.secretIdx = r.re.SubexpIndex("secret")
 	if r.secretIdx < 0 {
 		r.secretIdx = 0
@@ -255,9 +275,11 @@ func Compile(s RuleSpec) (*Rule, error) {
 	}
 	for _, c := range s.Context {
 		cc := compiledContext{distance: c.Distance, confidence: c.Confidence}
-		if cc.re, err = compileRe(c.Regex); err != nil {
+		re, err := compileRe(c.Regex)
+		if err != nil {
 			return fail("context: %v", err)
 		}
+		cc.re = newNearRe(re)
 		if cc.distance == 0 {
 			cc.distance = r.reach
 		}
@@ -296,6 +318,9 @@ func Compile(s RuleSpec) (*Rule, error) {
 		if r.endpoint, err = compileRe(s.Endpoint); err != nil {
 			return fail("endpoint: %v", err)
 		}
+	}
+	if err := compileEvidence(r, s.Evidence, s.Score); err != nil {
+		return fail("%v", err)
 	}
 	return r, nil
 }
@@ -336,4 +361,75 @@ func parseClass(s string) ([256]bool, error) {
 		set[c] = true
 	}
 	return set, nil
+}
+
+// maxPieceMatch bounds the match length for which windows are searched in
+// pieces (see pieceLen).
+const maxPieceMatch = 1024
+
+// maxMatchLen returns the longest match of expr in bytes, or 0 when it is
+// unbounded (a *, + or open repeat), anchored or too long to search
+// windows in pieces. Anchors and word boundaries depend on text outside a
+// piece, so such expressions are searched whole.
+func maxMatchLen(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	n := maxLenOf(re.Simplify())
+	if n <= 0 || n > maxPieceMatch {
+		return 0
+	}
+	return n
+}
+
+// maxLenOf returns the longest match of re in bytes, or -1 when unbounded
+// or context-dependent.
+func maxLenOf(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return 0
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			n += utf8.RuneLen(r)
+		}
+		return n
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return utf8.UTFMax
+	case syntax.OpCapture:
+		return maxLenOf(re.Sub[0])
+	case syntax.OpConcat:
+		n := 0
+		for _, s := range re.Sub {
+			m := maxLenOf(s)
+			if m < 0 {
+				return -1
+			}
+			n += m
+		}
+		return n
+	case syntax.OpAlternate:
+		n := 0
+		for _, s := range re.Sub {
+			m := maxLenOf(s)
+			if m < 0 {
+				return -1
+			}
+			n = max(n, m)
+		}
+		return n
+	case syntax.OpQuest:
+		return maxLenOf(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Max < 0 {
+			return -1
+		}
+		m := maxLenOf(re.Sub[0])
+		if m < 0 {
+			return -1
+		}
+		return m * re.Max
+	}
+	return -1 // star, plus, anchors, word boundaries
 }

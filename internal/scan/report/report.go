@@ -80,6 +80,9 @@ func Text(w io.Writer, fs []scan.Finding) error {
 		if f.Note != "" {
 			fmt.Fprintf(&b, "    %s\n", f.Note)
 		}
+		if f.Evidence != "" {
+			fmt.Fprintf(&b, "    evidence: %s\n", f.Evidence)
+		}
 		if f.KeyStatus != "" {
 			fmt.Fprintf(&b, "    Warden key %s", orDash(f.KeyID))
 			if f.KeyOwner != "" {

@@ -126,3 +126,40 @@ func TestTextNeverShowsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestConfidenceInReports: SARIF levels follow confidence, and the
+// evidence of a scored finding is in every format.
+func TestConfidenceInReports(t *testing.T) {
+	fs := sample()
+	fs[1].Confidence, fs[1].Evidence = scan.Medium, "name:api-key+4"
+	fs = append(fs, scan.Finding{RuleID: "azure-openai-key", Path: "a.log", Line: 1, Column: 1, Secret: "1111…2222", Fingerprint: strings.Repeat("ef", 32), Confidence: scan.Low, Evidence: "name:identifier-8"})
+	var b bytes.Buffer
+	if err := report.SARIF(&b, fs, nil); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Level      string         `json:"level"`
+				Properties map[string]any `json:"properties"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	var levels []string
+	for _, r := range log.Runs[0].Results {
+		levels = append(levels, r.Level)
+	}
+	if strings.Join(levels, ",") != "error,warning,note" || log.Runs[0].Results[2].Properties["evidence"] != "name:identifier-8" {
+		t.Fatalf("levels %v, results %+v", levels, log.Runs[0].Results)
+	}
+	b.Reset()
+	if err := report.Text(&b, fs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "medium confidence") || !strings.Contains(b.String(), "evidence: name:api-key+4") {
+		t.Fatalf("text: %s", b.String())
+	}
+}

@@ -103,7 +103,7 @@ func SARIF(w io.Writer, fs []scan.Finding, rules []*scan.Rule) error {
 		res := sarifResult{
 			RuleID:    f.RuleID,
 			RuleIndex: index[f.RuleID],
-			Level:     "error",
+			Level:     sarifLevel(f.Confidence),
 			Message:   sarifText{msg},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
 				ArtifactLocation: sarifArtifact{URI: artifactURI(f)},
@@ -112,6 +112,9 @@ func SARIF(w io.Writer, fs []scan.Finding, rules []*scan.Rule) error {
 			PartialFingerprints: map[string]string{"secretSha256/v1": f.Fingerprint},
 		}
 		props := map[string]any{"confidence": f.Confidence}
+		if f.Evidence != "" {
+			props["evidence"] = f.Evidence
+		}
 		if f.Commit != "" {
 			props["commit"] = f.Commit
 			props["author"] = f.Author
@@ -147,4 +150,16 @@ func ruleName(id string) string {
 		b.WriteString(strings.ToUpper(p[:1]) + p[1:])
 	}
 	return b.String()
+}
+
+// sarifLevel maps confidence to a SARIF level, so code scanning can sort
+// sure findings from likely ones.
+func sarifLevel(c scan.Confidence) string {
+	switch c {
+	case scan.Low:
+		return "note"
+	case scan.Medium:
+		return "warning"
+	}
+	return "error"
 }
