@@ -123,6 +123,9 @@ func (x *exchange) identifyClient() {
 	xff := stripHeaders(r.Header)
 	x.addr = clientAddr(r, xff, x.s.trusted)
 	x.ev.ClientIP = x.addr.String()
+	if !x.addr.IsValid() {
+		x.ev.ClientIP = "unknown" // a trusted proxy forwarded an unusable client entry
+	}
 	c := &x.ev.Client
 	c.UserAgent = r.Header.Get("User-Agent")
 	if names, ok := r.Context().Value(headerNamesKey{}).([]string); ok {
