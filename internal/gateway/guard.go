@@ -39,10 +39,7 @@ func (x *exchange) inspectPrompt() *apiError {
 	if !x.guarded() {
 		return nil
 	}
-	parts, err := guard.ExtractRequest(string(x.endpoint), x.raw)
-	if err != nil {
-		return badRequest("invalid_value", "", "The request body could not be inspected.")
-	}
+	parts := x.body.parts
 	res := x.check(guard.StageOf(string(x.endpoint)), parts)
 	x.noteVerdict(&res)
 	x.promptResult = &res
@@ -83,15 +80,11 @@ func indirectHit(parts []guard.Part) bool {
 // inspectAnswer judges a whole 200 answer and returns the body to send:
 // unchanged, annotated the Azure way for Azure-style clients, or with its
 // text removed when blocked.
-func (x *exchange) inspectAnswer(b []byte) []byte {
+func (x *exchange) inspectAnswer(b []byte, a *answer) []byte {
 	if !x.guarded() || (x.endpoint != provider.ChatCompletions && x.endpoint != provider.Completions && x.endpoint != provider.Responses) {
 		return b
 	}
-	parts, err := guard.ExtractResponse(string(x.endpoint), b)
-	if err != nil {
-		return b
-	}
-	res := x.check(guard.StageAnswer, parts)
+	res := x.check(guard.StageAnswer, a.Parts())
 	if res.Action != guard.Allow {
 		x.noteVerdict(&res)
 	}
