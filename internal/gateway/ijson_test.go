@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/provider"
@@ -332,6 +333,28 @@ func FuzzAnswerEqualsInspected(f *testing.F) {
 		}
 		if got := a.Parts(); !slices.Equal(got, want) {
 			t.Fatalf("%q: guard judged %q, a client reads %q", s, got, want)
+		}
+	})
+}
+
+// FuzzCheckIJSON: whatever the check accepts is valid JSON that a strict
+// parser reads without a duplicate key; whatever valid, duplicate-free,
+// shallow JSON object with no schema it refuses must be invalid UTF-8 or
+// an unpaired surrogate (which encoding/json silently replaces).
+func FuzzCheckIJSON(f *testing.F) {
+	for _, s := range append(differentialSeeds, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `{"a":{"b":1,"b":2}}`, `{"a":[1,{"c":null}],"b":-1.5e3}`) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := checkIJSON([]byte(s), nil)
+		_, strictErr := strictDecode([]byte(s))
+		isObject := strings.HasPrefix(strings.TrimLeft(s, " \t\r\n"), "{")
+		if err == nil && (!json.Valid([]byte(s)) || strictErr != nil) {
+			t.Fatalf("accepted %q: valid %v, strict %v", s, json.Valid([]byte(s)), strictErr)
+		}
+		if err != nil && isObject && strictErr == nil && json.Valid([]byte(s)) && utf8.ValidString(s) &&
+			!strings.Contains(s, `\u`) && strings.Count(s, "{")+strings.Count(s, "[") < maxDepth {
+			t.Fatalf("refused a plain I-JSON object %q: %v", s, err)
 		}
 	})
 }
