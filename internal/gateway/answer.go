@@ -24,7 +24,7 @@ type answer struct {
 
 // parseAnswer inspects a whole 200 answer.
 func parseAnswer(b []byte) (*answer, error) {
-	if _, err := checkIJSON(b, answerSchema); err != nil {
+	if err := checkIJSON(b, answerSchema); err != nil {
 		return nil, err
 	}
 	var a answer

@@ -74,7 +74,7 @@ var typeHints = map[string]string{
 // one decode. It returns an API error for anything that is not a JSON
 // object with fields of the right types.
 func parseBody(e provider.Endpoint, raw []byte) (*body, *apiError) {
-	members, err := checkIJSON(raw, requestSchema)
+	members, err := checkIJSONMembers(raw, requestSchema)
 	if err != nil {
 		var ie *ijsonError
 		if errors.As(err, &ie) && json.Valid(raw) {
@@ -178,7 +178,7 @@ func parseBody(e provider.Endpoint, raw []byte) (*body, *apiError) {
 // has reports whether the body has the top-level member name (exactly).
 func (b *body) has(name string) bool {
 	for _, m := range b.members {
-		if m.name == name {
+		if string(m.name) == name {
 			return true
 		}
 	}
@@ -316,7 +316,7 @@ func (b *body) rewrite(e provider.Endpoint, upstream, user string) ([]byte, bool
 	out := make([]byte, 0, len(b.raw)+len(upstream)+len(user)+64)
 	out = append(out, '{')
 	for _, m := range b.members {
-		if m.name == drop {
+		if drop != "" && string(m.name) == drop {
 			continue
 		}
 		if len(out) > 1 {
@@ -325,7 +325,7 @@ func (b *body) rewrite(e provider.Endpoint, upstream, user string) ([]byte, bool
 		out = append(out, b.raw[m.key:m.val]...) // the key as sent, and its colon
 		value := b.raw[m.val:m.end]
 		for i := range edits {
-			if edits[i].name == m.name {
+			if edits[i].name == string(m.name) {
 				value, edits[i].done = edits[i].value, true
 			}
 		}

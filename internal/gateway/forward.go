@@ -251,7 +251,7 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 			if data := sseData(ev.Bytes()); len(data) > 0 && data[0] == '{' {
 				// Like a whole answer, an event whose meaning depends on the
 				// parser is not relayed: the stream is cut as broken.
-				if _, err := checkIJSON(data, answerSchema); err != nil {
+				if err := checkIJSON(data, answerSchema); err != nil {
 					logErr("gateway: upstream stream event refused; cutting the stream", err, "request_id", x.ev.ID, "provider", x.route.provName)
 					break
 				}

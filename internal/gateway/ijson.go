@@ -105,7 +105,7 @@ var (
 // member is one top-level member of the checked object, by byte offsets:
 // the key's quoted string starts at key, its value spans [val, end).
 type member struct {
-	name          string
+	name          []byte // unescaped; a slice of the body unless it had escapes
 	key, val, end int
 }
 
@@ -123,15 +123,28 @@ var errNotObject = errors.New("gateway: body is not a JSON object")
 
 // checkIJSON checks that b is one JSON object that is I-JSON, with no
 // duplicate keys at any depth and no case variants of the keys of sc where
-// sc applies. It returns the top-level members in order.
-func checkIJSON(b []byte, sc *schema) ([]member, error) {
+// sc applies.
+func checkIJSON(b []byte, sc *schema) error {
+	_, err := check(b, sc, false)
+	return err
+}
+
+// checkIJSONMembers is checkIJSON that also returns the top-level members
+// in order.
+func checkIJSONMembers(b []byte, sc *schema) ([]member, error) {
+	return check(b, sc, true)
+}
+
+func check(b []byte, sc *schema, members bool) ([]member, error) {
 	c := checker{b: b}
 	c.ws()
 	if c.i >= len(b) || b[c.i] != '{' {
 		return nil, errNotObject
 	}
-	c.top = make([]member, 0, 16)
-	if err := c.object(sc, 1, true); err != nil {
+	if members {
+		c.top = make([]member, 0, 16)
+	}
+	if err := c.object(sc, 1, members); err != nil {
 		return nil, err
 	}
 	c.ws()
@@ -324,7 +337,7 @@ func (c *checker) object(sc *schema, depth int, top bool) error {
 			return err
 		}
 		if top {
-			c.top = append(c.top, member{name: string(k), key: keyAt, val: valAt, end: c.i})
+			c.top = append(c.top, member{name: k, key: keyAt, val: valAt, end: c.i})
 		}
 		c.ws()
 		if c.i >= len(c.b) {

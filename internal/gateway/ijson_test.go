@@ -64,7 +64,7 @@ func TestCheckIJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := checkIJSON([]byte(tt.body), tt.sc)
+			err := checkIJSON([]byte(tt.body), tt.sc)
 			if (err == nil) != tt.ok {
 				t.Errorf("checkIJSON(%q) = %v, want ok=%v", tt.body, err, tt.ok)
 			}
@@ -248,7 +248,7 @@ func FuzzForwardedEqualsInspected(f *testing.F) {
 				continue
 			}
 			out, _ := b.rewrite(e, "up-model", "warden-user")
-			if _, err := checkIJSON(out, requestSchema); err != nil {
+			if err := checkIJSON(out, requestSchema); err != nil {
 				t.Fatalf("%s: forwarded body of %q is not I-JSON: %v\n%s", e, s, err, out)
 			}
 			v, err := strictDecode(out)
@@ -346,7 +346,7 @@ func FuzzCheckIJSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		_, err := checkIJSON([]byte(s), nil)
+		err := checkIJSON([]byte(s), nil)
 		_, strictErr := strictDecode([]byte(s))
 		isObject := strings.HasPrefix(strings.TrimLeft(s, " \t\r\n"), "{")
 		if err == nil && (!json.Valid([]byte(s)) || strictErr != nil) {
