@@ -248,7 +248,10 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 			continue // not yet the end of an event
 		}
 		if ev.Len() > 0 {
-			if data := sseData(ev.Bytes()); len(data) > 0 && data[0] == '{' {
+			// Each event's data is found and checked once, and read by
+			// the accounting and the guard.
+			data := sseData(ev.Bytes())
+			if len(data) > 0 && data[0] == '{' {
 				// Like a whole answer, an event whose meaning depends on the
 				// parser is not relayed: the stream is cut as broken.
 				if err := checkIJSON(data, answerSchema); err != nil {
@@ -256,10 +259,10 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 					break
 				}
 			}
-			keep := x.inspectEvent(ev.Bytes(), &u, injected, &done)
+			keep := x.inspectEvent(data, &u, injected, &done)
 			out := [][]byte{ev.Bytes()}
 			if sg != nil && keep {
-				out, blocked = sg.filter(ev.Bytes())
+				out, blocked = sg.filter(ev.Bytes(), data)
 			}
 			if keep && !clientGone {
 				for _, o := range out {
@@ -299,10 +302,9 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 	}
 }
 
-// inspectEvent reads usage, finish reasons and the end marker from one SSE
-// event, and says whether to pass it on.
-func (x *exchange) inspectEvent(raw []byte, u *usage, injected bool, done *bool) bool {
-	data := sseData(raw)
+// inspectEvent reads usage, finish reasons and the end marker from the data
+// of one SSE event, and says whether to pass the event on.
+func (x *exchange) inspectEvent(data []byte, u *usage, injected bool, done *bool) bool {
 	if data == nil {
 		return true
 	}

@@ -179,10 +179,9 @@ func (g *streamGuard) mod(i int) *guard.StreamModerator {
 	return m
 }
 
-// filter takes one SSE event and returns the events to send now, and
-// whether the stream is over because the guard blocked it.
-func (g *streamGuard) filter(raw []byte) (out [][]byte, blocked bool) {
-	data := sseData(raw)
+// filter takes one SSE event and its data and returns the events to send
+// now, and whether the stream is over because the guard blocked it.
+func (g *streamGuard) filter(raw, data []byte) (out [][]byte, blocked bool) {
 	if data == nil {
 		return [][]byte{raw}, false
 	}
