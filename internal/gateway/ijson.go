@@ -31,8 +31,8 @@ import (
 //
 // Refusing rather than re-encoding the inspected object: refusal keeps the
 // client's bytes (number formatting, key order, fields Warden does not know)
-// exactly as sent, costs one allocation-free pass, and what it refuses no
-// correct client sends. Case variants are refused only where Warden reads,
+// exactly as sent, costs one pass that allocates only for escaped keys and
+// objects of many keys, and what it refuses no correct client sends. Case variants are refused only where Warden reads,
 // so a JSON schema in a tool definition may still have "Name" and "name".
 //
 // The check is one pass over the bytes with no reflection; the decode that
@@ -44,9 +44,9 @@ import (
 // definitions nest, but not this deep.
 const maxDepth = 128
 
-// schema is the set of object keys Warden reads at one place of a document:
-// fields by name, and the schema of array elements or of an object's
-// values. A nil *schema is a place Warden does not read.
+// schema is what Warden reads at one place of a document: an object's
+// fields by name, or an array's elements. A nil *schema is a place Warden
+// does not read, where only duplicate keys are refused.
 type schema struct {
 	fields map[string]*schema
 	items  *schema // for arrays: the schema of every element
