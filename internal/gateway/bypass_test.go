@@ -225,3 +225,22 @@ func TestUpstreamErrorBodyNotRelayed(t *testing.T) {
 		}
 	}
 }
+
+// A Responses prompt template reference is accepted, and its variables,
+// which the model reads, are judged like the rest of the prompt.
+func TestGuardReadsPromptTemplateVariables(t *testing.T) {
+	up := newRecordingUpstream(t, `{"id":"r","object":"response","status":"completed","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Sunny."}]}],"usage":{"input_tokens":5,"output_tokens":1}}`)
+	h := upstreamHarness(t, up)
+	_, k := h.key(keys.Spec{})
+	r := h.do("POST", "/v1/responses", bearer(k), `{"model":"m","prompt":{"id":"pmpt_1","variables":{"city":"Paris"}},"input":"What is the weather?"}`)
+	if r.status != 200 {
+		t.Fatalf("benign template: %d %s", r.status, r.body)
+	}
+	r = h.do("POST", "/v1/responses", bearer(k), `{"model":"m","prompt":{"id":"pmpt_1","variables":{"city":{"type":"input_text","text":"`+jailbreak+`"}}},"input":"What is the weather?"}`)
+	if r.status != 400 || r.errCode() != "content_filter" {
+		t.Fatalf("jailbreak in a template variable: %d %s", r.status, r.body)
+	}
+	if n := len(up.received()); n != 1 {
+		t.Errorf("%d requests reached the upstream, want 1", n)
+	}
+}

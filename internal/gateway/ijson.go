@@ -45,10 +45,11 @@ import (
 const maxDepth = 128
 
 // schema is what Warden reads at one place of a document: an object's
-// fields by name, or an array's elements. A nil *schema is a place Warden
+// fields by name or its values by any name, or an array's elements. A nil *schema is a place Warden
 // does not read, where only duplicate keys are refused.
 type schema struct {
 	fields map[string]*schema
+	values *schema // for objects: the schema of members not in fields (a map)
 	items  *schema // for arrays: the schema of every element
 }
 
@@ -76,9 +77,12 @@ var (
 		"stream_options": obj(map[string]*schema{"include_usage": leaf}),
 		"max_tokens":     leaf, "max_completion_tokens": leaf, "max_output_tokens": leaf,
 		"temperature": leaf, "top_p": leaf, "presence_penalty": leaf, "frequency_penalty": leaf, "n": leaf,
-		"messages":     list(chatMessage),
-		"tools":        list(obj(map[string]*schema{"description": leaf, "function": obj(map[string]*schema{"description": leaf})})),
-		"prompt":       leaf,
+		"messages": list(chatMessage),
+		"tools":    list(obj(map[string]*schema{"description": leaf, "function": obj(map[string]*schema{"description": leaf})})),
+		// A string or list (completions, images), or a Responses prompt
+		// template whose variables are read.
+		"prompt": &schema{items: leaf, fields: map[string]*schema{"id": leaf, "version": leaf,
+			"variables": {values: obj(map[string]*schema{"type": leaf, "text": leaf})}}},
 		"input":        list(itemSchema),
 		"instructions": leaf, "size": leaf, "quality": leaf,
 	})
@@ -292,8 +296,9 @@ func (c *checker) object(sc *schema, depth int, top bool) error {
 		return c.fail("nested too deep")
 	}
 	var fields map[string]*schema
+	var values *schema
 	if sc != nil {
-		fields = sc.fields
+		fields, values = sc.fields, sc.values
 	}
 	first := len(c.keys)
 	var set map[string]struct{} // the object's keys, once it has many
@@ -318,6 +323,9 @@ func (c *checker) object(sc *schema, depth int, top bool) error {
 			return err
 		}
 		child, known := fields[string(k)]
+		if !known {
+			child = values
+		}
 		if !known && fields != nil {
 			for name := range fields {
 				if strings.EqualFold(string(k), name) {

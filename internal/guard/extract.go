@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Endpoints whose bodies ExtractRequest and ExtractResponse understand.
@@ -92,21 +93,61 @@ func (c *content) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// stringOrList is a prompt or input: a string, a list of strings, or token
-// arrays (skipped: token ids are not text).
-type stringOrList []string
+// promptValue is a completions or images prompt: a string, or a list whose
+// string elements count (token arrays are skipped: token ids are not text);
+// or a Responses API prompt template reference, {"id", "variables"}, whose
+// variables are text the model reads (strings, or input_text objects).
+type promptValue struct {
+	texts []string
+	vars  []string // template variables, in name order
+}
 
-func (s *stringOrList) UnmarshalJSON(b []byte) error {
+func (s *promptValue) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] == 'n' {
 		return nil
 	}
-	if b[0] == '"' {
+	switch b[0] {
+	case '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		*s = stringOrList{v}
+		s.texts = []string{v}
+		return nil
+	case '{':
+		var ref struct {
+			Variables map[string]json.RawMessage `json:"variables"`
+		}
+		if err := json.Unmarshal(b, &ref); err != nil {
+			return err
+		}
+		names := make([]string, 0, len(ref.Variables))
+		for name := range ref.Variables {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			v := bytes.TrimSpace(ref.Variables[name])
+			var text string
+			switch {
+			case len(v) > 0 && v[0] == '"':
+				if err := json.Unmarshal(v, &text); err != nil {
+					return err
+				}
+			case len(v) > 0 && v[0] == '{':
+				var in struct {
+					Text *string `json:"text"`
+				}
+				if err := json.Unmarshal(v, &in); err != nil {
+					return err
+				}
+				if in.Text != nil {
+					text = *in.Text
+				}
+			}
+			s.vars = append(s.vars, text)
+		}
 		return nil
 	}
 	var raw []json.RawMessage
@@ -120,7 +161,7 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 			if err := json.Unmarshal(r, &v); err != nil {
 				return err
 			}
-			*s = append(*s, v)
+			s.texts = append(s.texts, v)
 		}
 	}
 	return nil
@@ -211,7 +252,7 @@ func (r *inputList) UnmarshalJSON(b []byte) error {
 type Request struct {
 	Messages     []chatMessage `json:"messages"`
 	Tools        []tool        `json:"tools"`
-	Prompt       stringOrList  `json:"prompt"`
+	Prompt       promptValue   `json:"prompt"`
 	Input        inputList     `json:"input"`
 	Instructions *string       `json:"instructions"`
 }
@@ -262,7 +303,7 @@ func (req *Request) Parts(endpoint string) ([]Part, error) {
 			add("tools", t.Function.Description)
 		}
 	case EndpointCompletions, EndpointImages:
-		for _, p := range req.Prompt {
+		for _, p := range req.Prompt.texts {
 			add("prompt", p)
 		}
 	case EndpointEmbeddings:
@@ -276,6 +317,9 @@ func (req *Request) Parts(endpoint string) ([]Part, error) {
 	case EndpointResponses:
 		if req.Instructions != nil {
 			add("system", *req.Instructions)
+		}
+		for _, v := range req.Prompt.vars {
+			add("user", v)
 		}
 		for _, it := range req.Input {
 			role := it.Role
