@@ -140,7 +140,8 @@ func checkIJSONMembers(b []byte, sc *schema) ([]member, error) {
 }
 
 func check(b []byte, sc *schema, members bool) ([]member, error) {
-	c := checker{b: b}
+	var keys [16][]byte // the open objects' keys: one allocation for most bodies
+	c := checker{b: b, keys: keys[:0]}
 	c.ws()
 	if c.i >= len(b) || b[c.i] != '{' {
 		return nil, errNotObject

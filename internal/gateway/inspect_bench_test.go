@@ -64,3 +64,22 @@ func inspectAnswerForBench(b *testing.B, raw []byte) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkCheckIJSON is the I-JSON check alone.
+func BenchmarkCheckIJSON(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+		sc   *schema
+	}{{"request-rag16k", benchRAG, requestSchema}, {"answer", benchAnswer, answerSchema}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.body)))
+			for range b.N {
+				if err := checkIJSON(tc.body, tc.sc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
