@@ -61,8 +61,13 @@ func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.S
 }
 
 // secretFile returns the secret stored in path, creating it (mode 0600)
-// with a fresh random value on first use.
+// with a fresh random value on first use. It refuses a file that group or
+// others may read or write (admin.token, pseudonym.key): a secret anyone on
+// the machine can read is no secret, and Warden says how to fix it.
 func secretFile(path, prefix string) (string, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s has mode %04o and is readable by others; run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
 	b, err := os.ReadFile(path)
 	if err == nil {
 		s := strings.TrimSpace(string(b))

@@ -1,213 +1,188 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/provider"
 )
 
-// body is a parsed request body. Fields is every top-level field, kept raw
-// so that Warden forwards what it does not understand unchanged; the typed
-// fields are what Warden reads.
+// body is the inspected request: built once from the request body, and
+// handed to every stage (the token estimate of the limits, the guard, the
+// detector's features in the event, the audit log and the recorder). The
+// body forwarded upstream is raw with a few top-level values replaced (see
+// rewrite), so the texts the guard judged are the bytes the upstream reads.
 type body struct {
-	fields map[string]json.RawMessage
+	raw     []byte   // as received; I-JSON with no case variants of what Warden reads
+	members []member // raw's top-level members
 
-	model    string
-	stream   bool
-	user     string
-	messages []message
-	prompt   string // completions prompt, image prompt, or Responses input text
+	model  string
+	stream bool
+	user   string
 	// includeUsage says whether the client itself asked for usage in a stream.
 	includeUsage bool
-	features     event.Features
+	// parts are every text of the request that reaches the model, with the
+	// role that sent it: what the guard judges.
+	parts    []guard.Part
+	features event.Features
 }
 
-type message struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+// wireRequest is the one decode of a request body: the guard's fields
+// (messages, tools, prompt, input, instructions) and the gateway's.
+type wireRequest struct {
+	guard.Request
+	Model               *string  `json:"model"`
+	Stream              *bool    `json:"stream"`
+	StreamOptions       *wireSO  `json:"stream_options"`
+	User                *string  `json:"user"`
+	MaxTokens           *float64 `json:"max_tokens"`
+	MaxCompletionTokens *float64 `json:"max_completion_tokens"`
+	MaxOutputTokens     *float64 `json:"max_output_tokens"`
+	Temperature         *float64 `json:"temperature"`
+	TopP                *float64 `json:"top_p"`
+	PresencePenalty     *float64 `json:"presence_penalty"`
+	FrequencyPenalty    *float64 `json:"frequency_penalty"`
+	N                   *float64 `json:"n"`
+	Size                *string  `json:"size"`
+	Quality             *string  `json:"quality"`
+}
+
+type wireSO struct {
+	IncludeUsage *bool `json:"include_usage"`
 }
 
 // maxMessages bounds how much work one body can cause in feature extraction.
 const maxMessages = 4096
 
-// parseBody decodes a request body for endpoint e. It returns an API error
-// for anything that is not a JSON object with fields of the right types.
+// typeHints say what a top-level parameter must be, for the error message.
+var typeHints = map[string]string{
+	"model": "a string", "user": "a string", "size": "a string", "quality": "a string", "instructions": "a string",
+	"stream": "a boolean", "stream_options": "an object",
+	"max_tokens": "an integer", "max_completion_tokens": "an integer", "max_output_tokens": "an integer", "n": "an integer",
+	"temperature": "a number", "top_p": "a number", "presence_penalty": "a number", "frequency_penalty": "a number",
+	"messages": "an array of message objects", "tools": "an array of tool objects",
+	"prompt": "a string or an array of strings", "input": "a string or an array",
+}
+
+// parseBody inspects a request body for endpoint e: the I-JSON check, then
+// one decode. It returns an API error for anything that is not a JSON
+// object with fields of the right types.
 func parseBody(e provider.Endpoint, raw []byte) (*body, *apiError) {
-	b := &body{}
-	if err := json.Unmarshal(raw, &b.fields); err != nil || b.fields == nil {
+	members, err := checkIJSONMembers(raw, requestSchema)
+	if err != nil {
+		var ie *ijsonError
+		if errors.As(err, &ie) && json.Valid(raw) {
+			return nil, badRequest("invalid_json", "", "The request body is valid JSON but not I-JSON (RFC 7493): "+
+				strings.TrimPrefix(ie.msg, "gateway: ")+". Send each key once, spelled exactly.")
+		}
 		return nil, errBadJSON
 	}
-	f := &b.features
-	if err := b.str("model", &b.model); err != nil {
-		return nil, err
-	}
-	if v, ok := b.fields["stream"]; ok && !isNull(v) {
-		if err := json.Unmarshal(v, &b.stream); err != nil {
-			return nil, badRequest("invalid_type", "stream", "'stream' must be a boolean.")
+	var w wireRequest
+	if err := json.Unmarshal(raw, &w); err != nil {
+		param := ""
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			for _, seg := range strings.Split(te.Field, ".") {
+				if _, ok := typeHints[seg]; ok {
+					param = seg
+					break
+				}
+			}
 		}
+		if param == "" {
+			return nil, badRequest("invalid_type", "", "A value in the request body has the wrong type.")
+		}
+		return nil, badRequest("invalid_type", param, "'"+param+"' must be "+typeHints[param]+".")
+	}
+	b := &body{raw: raw, members: members}
+	f := &b.features
+	if w.Model != nil {
+		b.model = *w.Model
+	}
+	if w.Stream != nil {
+		b.stream = *w.Stream
 	}
 	f.Stream = b.stream
-	if v, ok := b.fields["stream_options"]; ok && !isNull(v) {
-		var so struct {
-			IncludeUsage bool `json:"include_usage"`
-		}
-		if err := json.Unmarshal(v, &so); err != nil {
-			return nil, badRequest("invalid_type", "stream_options", "'stream_options' must be an object.")
-		}
-		b.includeUsage = so.IncludeUsage
+	if w.StreamOptions != nil && w.StreamOptions.IncludeUsage != nil {
+		b.includeUsage = *w.StreamOptions.IncludeUsage
 	}
-	if err := b.str("user", &b.user); err != nil {
-		return nil, err
+	if w.User != nil {
+		b.user = *w.User
 	}
-	for _, name := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
-		if v, ok := b.fields[name]; ok && !isNull(v) {
-			var x float64
-			if err := json.Unmarshal(v, &x); err != nil || x != math.Trunc(x) {
-				return nil, badRequest("invalid_type", name, "'"+name+"' must be an integer.")
-			}
-			switch {
-			case x < 0:
-				f.MaxTokens = -1
-			case x > math.MaxInt32:
-				f.MaxTokens = math.MaxInt32
-			default:
-				f.MaxTokens = int(x)
-			}
+	for _, mt := range []struct {
+		name string
+		v    *float64
+	}{{"max_tokens", w.MaxTokens}, {"max_completion_tokens", w.MaxCompletionTokens}, {"max_output_tokens", w.MaxOutputTokens}} {
+		if mt.v == nil {
+			continue
+		}
+		x := *mt.v
+		if x != math.Trunc(x) {
+			return nil, badRequest("invalid_type", mt.name, "'"+mt.name+"' must be an integer.")
+		}
+		switch {
+		case x < 0:
+			f.MaxTokens = -1
+		case x > math.MaxInt32:
+			f.MaxTokens = math.MaxInt32
+		default:
+			f.MaxTokens = int(x)
 		}
 	}
-	for name, dst := range map[string]**float64{"temperature": &f.Temperature, "top_p": &f.TopP, "presence_penalty": &f.PresencePen, "frequency_penalty": &f.FrequencyPen} {
-		if v, ok := b.fields[name]; ok && !isNull(v) {
-			var x float64
-			if err := json.Unmarshal(v, &x); err != nil {
-				return nil, badRequest("invalid_type", name, "'"+name+"' must be a number.")
-			}
-			*dst = &x
-		}
-	}
-	if v, ok := b.fields["n"]; ok && !isNull(v) {
-		var n float64
-		if err := json.Unmarshal(v, &n); err != nil || n != math.Trunc(n) || n < 0 || n > 128 {
+	f.Temperature, f.TopP, f.PresencePen, f.FrequencyPen = w.Temperature, w.TopP, w.PresencePenalty, w.FrequencyPenalty
+	if w.N != nil {
+		n := *w.N
+		if n != math.Trunc(n) || n < 0 || n > 128 {
 			return nil, badRequest("invalid_value", "n", "'n' must be an integer between 1 and 128.")
 		}
 		f.N = int(n)
 	}
+	required := ""
 	switch e {
 	case provider.ChatCompletions:
-		v, ok := b.fields["messages"]
-		if !ok {
-			return nil, badRequest("missing_required_parameter", "messages", "Missing required parameter: 'messages'.")
-		}
-		if err := json.Unmarshal(v, &b.messages); err != nil {
-			return nil, badRequest("invalid_type", "messages", "'messages' must be an array of message objects.")
-		}
-		if len(b.messages) > maxMessages {
-			return nil, badRequest("invalid_value", "messages", "Too many messages.")
-		}
-	case provider.Completions, provider.Embeddings, provider.ImagesGenerations:
-		name := "prompt"
-		if e == provider.Embeddings {
-			name = "input"
-		}
-		v, ok := b.fields[name]
-		if !ok {
-			return nil, badRequest("missing_required_parameter", name, "Missing required parameter: '"+name+"'.")
-		}
-		b.prompt = textOf(v)
-	case provider.Responses:
-		if v, ok := b.fields["input"]; ok {
-			b.prompt = textOf(v)
-		}
-		if v, ok := b.fields["instructions"]; ok {
-			var s string
-			json.Unmarshal(v, &s)
-			f.SystemHash = shortHash(s)
-		}
+		required = "messages"
+	case provider.Completions, provider.ImagesGenerations:
+		required = "prompt"
+	case provider.Embeddings:
+		required = "input"
+	}
+	if required != "" && !b.has(required) {
+		return nil, badRequest("missing_required_parameter", required, "Missing required parameter: '"+required+"'.")
+	}
+	if len(w.Messages) > maxMessages {
+		return nil, badRequest("invalid_value", "messages", "Too many messages.")
 	}
 	if e == provider.ImagesGenerations {
-		b.str("size", &f.ImageSize)
-		b.str("quality", &f.ImageQuality)
+		if w.Size != nil {
+			f.ImageSize = *w.Size
+		}
+		if w.Quality != nil {
+			f.ImageQuality = *w.Quality
+		}
 	}
-	b.extractFeatures(e)
+	parts, err := w.Parts(string(e))
+	if err != nil {
+		return nil, badRequest("invalid_value", "", "The request body could not be inspected.")
+	}
+	b.parts = parts
+	b.extractFeatures(e, &w)
 	return b, nil
 }
 
-func (b *body) str(name string, dst *string) *apiError {
-	v, ok := b.fields[name]
-	if !ok || isNull(v) {
-		return nil
-	}
-	if err := json.Unmarshal(v, dst); err != nil {
-		return badRequest("invalid_type", name, "'"+name+"' must be a string.")
-	}
-	return nil
-}
-
-func isNull(v json.RawMessage) bool { return len(v) == 4 && string(v) == "null" }
-
-// textOf flattens a prompt-like JSON value (string, array of strings, array
-// of message items or content parts) into text, for features and guards.
-func textOf(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	var arr []json.RawMessage
-	if json.Unmarshal(v, &arr) != nil {
-		return ""
-	}
-	var sb strings.Builder
-	for i, x := range arr {
-		if i >= maxMessages {
-			break
-		}
-		if json.Unmarshal(x, &s) == nil {
-			sb.WriteString(s)
-			sb.WriteByte('\n')
-			continue
-		}
-		var item struct {
-			Content json.RawMessage `json:"content"`
-			Text    string          `json:"text"`
-		}
-		if json.Unmarshal(x, &item) == nil {
-			sb.WriteString(item.Text)
-			if item.Content != nil {
-				sb.WriteString(contentText(item.Content))
-			}
-			sb.WriteByte('\n')
+// has reports whether the body has the top-level member name (exactly).
+func (b *body) has(name string) bool {
+	for _, m := range b.members {
+		if string(m.name) == name {
+			return true
 		}
 	}
-	return sb.String()
-}
-
-// contentText returns the text of a chat message's content: a string or an
-// array of parts, of which only text parts count.
-func contentText(c json.RawMessage) string {
-	if len(c) == 0 || isNull(c) {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(c, &s) == nil {
-		return s
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(c, &parts) != nil {
-		return ""
-	}
-	var sb strings.Builder
-	for _, p := range parts {
-		sb.WriteString(p.Text)
-	}
-	return sb.String()
+	return false
 }
 
 // Phrases the detector treats as near-certain attacker tooling (threat model
@@ -221,32 +196,55 @@ var phraseRules = []struct {
 	{"de3u_verbatim", []string{"revised prompt", "verbatim"}},
 }
 
-func (b *body) extractFeatures(e provider.Endpoint) {
+// extractFeatures fills the detector's request features from the decoded
+// body and its parts: no second look at the bytes.
+func (b *body) extractFeatures(e provider.Endpoint, w *wireRequest) {
 	f := &b.features
-	f.Messages = len(b.messages)
 	var system, firstUser string
 	var all strings.Builder
 	userChars := 0
-	for _, m := range b.messages {
-		t := contentText(m.Content)
-		all.WriteString(t)
-		all.WriteByte('\n')
-		switch m.Role {
-		case "system", "developer":
-			if system == "" {
-				system = t
-			}
-		case "user":
-			userChars += len(strings.TrimSpace(t))
-			if firstUser == "" {
-				firstUser = t
+	if e == provider.ChatCompletions {
+		f.Messages = len(w.Messages)
+		for i := range w.Messages {
+			m := &w.Messages[i]
+			t := strings.Join(m.Content, "")
+			all.WriteString(t)
+			all.WriteByte('\n')
+			switch m.Role {
+			case "system", "developer":
+				if system == "" {
+					system = t
+				}
+			case "user":
+				userChars += len(strings.TrimSpace(t))
+				if firstUser == "" {
+					firstUser = t
+				}
 			}
 		}
-	}
-	if e != provider.ChatCompletions {
-		all.WriteString(b.prompt)
-		firstUser = b.prompt
-		userChars = len(strings.TrimSpace(b.prompt))
+	} else {
+		var prompt strings.Builder
+		n := 0
+		for _, p := range b.parts {
+			if p.Role != "system" && p.Role != "tools" {
+				n++
+			}
+		}
+		for _, p := range b.parts {
+			if p.Role == "system" || p.Role == "tools" {
+				continue
+			}
+			prompt.WriteString(p.Text)
+			if n > 1 {
+				prompt.WriteByte('\n')
+			}
+		}
+		firstUser = prompt.String()
+		all.WriteString(firstUser)
+		userChars = len(strings.TrimSpace(firstUser))
+		if e == provider.Responses && w.Instructions != nil {
+			f.SystemHash = shortHash(*w.Instructions)
+		}
 	}
 	text := all.String()
 	f.PromptChars = len(text)
@@ -290,29 +288,66 @@ func shortHash(s string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// rewrite returns the body to send upstream: the client's fields with the
-// upstream model, Warden's pseudonymous user id, and a request for usage in
-// streams (so that streamed tokens are counted).
+// rewrite returns the body to send upstream: the client's bytes, member by
+// member, with the upstream model, Warden's pseudonymous user id, and a
+// request for usage in streams (so that streamed tokens are counted). No
+// value Warden inspected is re-encoded: the members are copied as they
+// arrived, and only these three are replaced or added.
 func (b *body) rewrite(e provider.Endpoint, upstream, user string) ([]byte, bool) {
-	out := make(map[string]json.RawMessage, len(b.fields)+2)
-	for k, v := range b.fields {
-		out[k] = v
+	type edit struct {
+		name  string
+		value []byte
+		done  bool
 	}
-	out["model"], _ = json.Marshal(upstream)
+	edits := make([]edit, 1, 3)
+	edits[0] = edit{name: "model", value: jsonString(upstream)}
+	drop := ""
 	if user != "" && e != provider.Responses {
-		out["user"], _ = json.Marshal(user)
+		edits = append(edits, edit{name: "user", value: jsonString(user)})
 	} else if user != "" {
-		out["safety_identifier"], _ = json.Marshal(user)
-		delete(out, "user")
+		edits = append(edits, edit{name: "safety_identifier", value: jsonString(user)})
+		drop = "user"
 	}
 	injected := false
 	if b.stream && !b.includeUsage && (e == provider.ChatCompletions || e == provider.Completions) {
-		out["stream_options"] = json.RawMessage(`{"include_usage":true}`)
+		edits = append(edits, edit{name: "stream_options", value: []byte(`{"include_usage":true}`)})
 		injected = true
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.Encode(out)
-	return bytes.TrimRight(buf.Bytes(), "\n"), injected
+	out := make([]byte, 0, len(b.raw)+len(upstream)+len(user)+64)
+	out = append(out, '{')
+	for _, m := range b.members {
+		if drop != "" && string(m.name) == drop {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, b.raw[m.key:m.val]...) // the key as sent, and its colon
+		value := b.raw[m.val:m.end]
+		for i := range edits {
+			if edits[i].name == string(m.name) {
+				value, edits[i].done = edits[i].value, true
+			}
+		}
+		out = append(out, value...)
+	}
+	for _, ed := range edits {
+		if ed.done {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, ed.name...)
+		out = append(out, '"', ':')
+		out = append(out, ed.value...)
+	}
+	return append(out, '}'), injected
+}
+
+// jsonString encodes s as a JSON string.
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s)
+	return b
 }

@@ -126,26 +126,6 @@ type usage struct {
 	OutputTokens     int `json:"output_tokens"`
 }
 
-// findUsage reads the "usage" object of an answer without decoding the
-// rest: the answers put it last, after the (possibly long) content. A
-// "usage" inside the content is skipped because the real one comes after it.
-func findUsage(b []byte) (usage, bool) {
-	var u usage
-	i := bytes.LastIndex(b, []byte(`"usage"`))
-	if i < 0 {
-		return u, false
-	}
-	rest := bytes.TrimLeft(b[i+len(`"usage"`):], " \t\r\n")
-	if len(rest) == 0 || rest[0] != ':' {
-		return u, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(rest[1:]))
-	if err := dec.Decode(&u); err != nil {
-		return u, false
-	}
-	return u, true
-}
-
 func (u *usage) add(x *exchange) {
 	x.ev.PromptTokens = u.PromptTokens + u.InputTokens
 	x.ev.CompletionTokens = u.CompletionTokens + u.OutputTokens
@@ -165,40 +145,28 @@ func (x *exchange) relayWhole(resp *http.Response) {
 		x.refundTokens()
 		return
 	}
-	x.ev.Status = resp.StatusCode
-	if resp.StatusCode == 200 {
-		if u, ok := findUsage(b); ok {
-			u.add(x)
-		}
-		if x.endpoint == provider.ImagesGenerations {
-			var parsed struct {
-				Data []json.RawMessage `json:"data"`
-			}
-			if json.Unmarshal(b, &parsed) == nil {
-				x.ev.Images = len(parsed.Data)
-			}
-		}
-	} else {
-		var e struct {
-			Error struct {
-				Code any `json:"code"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Code != nil {
-			if s, ok := e.Error.Code.(string); ok {
-				x.ev.ErrorCode = s
-			}
-		}
-		if resp.StatusCode == 429 {
-			if ra := retryAfter(resp.Header); ra > 0 {
-				x.w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
-				x.ev.RetryAfter = ra
-			}
-		}
+	if resp.StatusCode != 200 {
+		x.relayError(resp, b)
+		return
 	}
-	if resp.StatusCode == 200 {
-		b = x.inspectAnswer(b)
+	a, err := parseAnswer(b)
+	if err != nil {
+		// An answer whose meaning depends on the parser (duplicate or
+		// case-variant keys) could show the client a text the guard never
+		// judged: it is not relayed.
+		logErr("gateway: upstream answer refused", err, "request_id", x.ev.ID, "provider", x.route.provName)
+		x.fail(errUpstream)
+		x.refundTokens()
+		return
 	}
+	x.ev.Status = 200
+	if a.Usage != nil {
+		a.Usage.add(x)
+	}
+	if x.endpoint == provider.ImagesGenerations {
+		x.ev.Images = len(a.Data)
+	}
+	b = x.inspectAnswer(b, a)
 	x.account()
 	x.ev.ResponseLen = int64(len(b))
 	if !x.publish(b) {
@@ -208,7 +176,7 @@ func (x *exchange) relayWhole(resp *http.Response) {
 	h := x.w.Header()
 	h.Set("Content-Type", resp.Header.Get("Content-Type"))
 	h.Set("Content-Length", strconv.Itoa(len(b)))
-	x.w.WriteHeader(resp.StatusCode)
+	x.w.WriteHeader(200)
 	x.w.Write(b)
 }
 
@@ -281,10 +249,21 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 			continue // not yet the end of an event
 		}
 		if ev.Len() > 0 {
-			keep := x.inspectEvent(ev.Bytes(), &u, injected, &done)
+			// Each event's data is found and checked once, and read by
+			// the accounting and the guard.
+			data := sseData(ev.Bytes())
+			if len(data) > 0 && data[0] == '{' {
+				// Like a whole answer, an event whose meaning depends on the
+				// parser is not relayed: the stream is cut as broken.
+				if err := checkIJSON(data, answerSchema); err != nil {
+					logErr("gateway: upstream stream event refused; cutting the stream", err, "request_id", x.ev.ID, "provider", x.route.provName)
+					break
+				}
+			}
+			keep := x.inspectEvent(data, &u, injected, &done)
 			out := [][]byte{ev.Bytes()}
 			if sg != nil && keep {
-				out, blocked = sg.filter(ev.Bytes())
+				out, blocked = sg.filter(ev.Bytes(), data)
 			}
 			if keep && !clientGone {
 				for _, o := range out {
@@ -324,10 +303,9 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 	}
 }
 
-// inspectEvent reads usage, finish reasons and the end marker from one SSE
-// event, and says whether to pass it on.
-func (x *exchange) inspectEvent(raw []byte, u *usage, injected bool, done *bool) bool {
-	data := sseData(raw)
+// inspectEvent reads usage, finish reasons and the end marker from the data
+// of one SSE event, and says whether to pass the event on.
+func (x *exchange) inspectEvent(data []byte, u *usage, injected bool, done *bool) bool {
 	if data == nil {
 		return true
 	}

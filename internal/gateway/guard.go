@@ -39,10 +39,7 @@ func (x *exchange) inspectPrompt() *apiError {
 	if !x.guarded() {
 		return nil
 	}
-	parts, err := guard.ExtractRequest(string(x.endpoint), x.raw)
-	if err != nil {
-		return badRequest("invalid_value", "", "The request body could not be inspected.")
-	}
+	parts := x.body.parts
 	res := x.check(guard.StageOf(string(x.endpoint)), parts)
 	x.noteVerdict(&res)
 	x.promptResult = &res
@@ -83,15 +80,11 @@ func indirectHit(parts []guard.Part) bool {
 // inspectAnswer judges a whole 200 answer and returns the body to send:
 // unchanged, annotated the Azure way for Azure-style clients, or with its
 // text removed when blocked.
-func (x *exchange) inspectAnswer(b []byte) []byte {
+func (x *exchange) inspectAnswer(b []byte, a *answer) []byte {
 	if !x.guarded() || (x.endpoint != provider.ChatCompletions && x.endpoint != provider.Completions && x.endpoint != provider.Responses) {
 		return b
 	}
-	parts, err := guard.ExtractResponse(string(x.endpoint), b)
-	if err != nil {
-		return b
-	}
-	res := x.check(guard.StageAnswer, parts)
+	res := x.check(guard.StageAnswer, a.Parts())
 	if res.Action != guard.Allow {
 		x.noteVerdict(&res)
 	}
@@ -186,10 +179,9 @@ func (g *streamGuard) mod(i int) *guard.StreamModerator {
 	return m
 }
 
-// filter takes one SSE event and returns the events to send now, and
-// whether the stream is over because the guard blocked it.
-func (g *streamGuard) filter(raw []byte) (out [][]byte, blocked bool) {
-	data := sseData(raw)
+// filter takes one SSE event and its data and returns the events to send
+// now, and whether the stream is over because the guard blocked it.
+func (g *streamGuard) filter(raw, data []byte) (out [][]byte, blocked bool) {
 	if data == nil {
 		return [][]byte{raw}, false
 	}

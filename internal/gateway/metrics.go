@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/provider"
 )
 
 // Metrics are the gateway's Prometheus series. They are fed from Events, so
@@ -44,26 +45,70 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observe(e *event.Event) {
+// Label values must come from a bounded set, or one client can create
+// millions of series: every value below is either configuration (key ids,
+// model and provider names) or one of a fixed list (endpoints, stages,
+// HTTP statuses). Anything a client chose is mapped to otherLabel first.
+const otherLabel = "other"
+
+// modelLabel is the metric label of a model name: the name itself when it
+// is configured, otherLabel when it is whatever the client sent (an
+// unknown model, or any name a canary key asked for).
+func (s *Server) modelLabel(name string) string {
+	if name == "" {
+		return ""
+	}
+	if _, ok := s.routes[name]; ok {
+		return name
+	}
+	return otherLabel
+}
+
+// endpointLabel is the metric label of an endpoint: one of the routed
+// endpoints, "" for a request no route matched, otherLabel otherwise.
+func endpointLabel(e string) string {
+	switch e {
+	case "", "models", "deployments":
+		return e
+	}
+	for _, ep := range provider.Endpoints {
+		if e == string(ep) {
+			return e
+		}
+	}
+	return otherLabel
+}
+
+// statusLabel is an HTTP status as a label; upstreams may send any
+// three-digit code, anything else is otherLabel.
+func statusLabel(s int) string {
+	if s < 100 || s > 999 {
+		return otherLabel
+	}
+	return strconv.Itoa(s)
+}
+
+func (m *Metrics) observe(e *event.Event, model string) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(e.KeyID, e.Model, e.Endpoint, strconv.Itoa(e.Status)).Inc()
+	endpoint := endpointLabel(e.Endpoint)
+	m.requests.WithLabelValues(e.KeyID, model, endpoint, statusLabel(e.Status)).Inc()
 	if e.Refusal != "" {
 		m.refusals.WithLabelValues(e.KeyID, e.Refusal).Inc()
 	}
-	m.latency.WithLabelValues(e.Endpoint).Observe(e.Duration.Seconds())
+	m.latency.WithLabelValues(endpoint).Observe(e.Duration.Seconds())
 	if e.UpstreamTime > 0 {
 		m.upstream.WithLabelValues(e.Provider).Observe(e.UpstreamTime.Seconds())
 	}
 	if e.PromptTokens > 0 {
-		m.tokens.WithLabelValues(e.KeyID, e.Model, "prompt").Add(float64(e.PromptTokens))
+		m.tokens.WithLabelValues(e.KeyID, model, "prompt").Add(float64(e.PromptTokens))
 	}
 	if e.CompletionTokens > 0 {
-		m.tokens.WithLabelValues(e.KeyID, e.Model, "completion").Add(float64(e.CompletionTokens))
+		m.tokens.WithLabelValues(e.KeyID, model, "completion").Add(float64(e.CompletionTokens))
 	}
 	if e.CostUSD > 0 {
-		m.cost.WithLabelValues(e.KeyID, e.Model).Add(e.CostUSD)
+		m.cost.WithLabelValues(e.KeyID, model).Add(e.CostUSD)
 	}
 	if e.StreamCut {
 		m.streamCut.Inc()

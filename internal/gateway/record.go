@@ -13,7 +13,9 @@ import (
 // --record): headers in arrival order with credentials replaced, the body
 // with secrets masked, and the key id instead of the key.
 func (x *exchange) recordOf(hdr http.Header) *record.Record {
-	rec := &record.Record{TS: x.at, ClientIP: x.ev.ClientIP, Method: x.r.Method, Path: x.r.URL.RequestURI()}
+	// The query is redacted like the headers: Azure clients may send the
+	// key as ?api-key=.
+	rec := &record.Record{TS: x.at, ClientIP: x.ev.ClientIP, Method: x.r.Method, Path: redact.RequestURI(x.r.URL.RequestURI())}
 	if x.key != nil {
 		rec.KeyID, rec.KeyOwner, rec.KeyKind = x.key.ID, x.key.Owner, string(x.key.Kind)
 	}
@@ -23,7 +25,7 @@ func (x *exchange) recordOf(hdr http.Header) *record.Record {
 		case "authorization":
 			rec.Headers = append(rec.Headers, record.Header{Name: name, Value: "Bearer [credential]"})
 			continue
-		case "api-key":
+		case "api-key", "cookie", "proxy-authorization", "x-api-key", "ocp-apim-subscription-key":
 			rec.Headers = append(rec.Headers, record.Header{Name: name, Value: "[credential]"})
 			continue
 		}

@@ -100,16 +100,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
 		x.fail(e)
 		return
 	}
-	if e := x.scopeModel(); e != nil {
-		x.fail(e)
-		return
-	}
+	// Limits are charged before the model is resolved: a key that floods
+	// made-up model names pays for every request like any other, and the
+	// names never reach a metric label (see modelLabel).
 	release, e := x.limit()
 	if e != nil {
 		x.fail(e)
 		return
 	}
 	defer release()
+	if e := x.scopeModel(); e != nil {
+		x.fail(e)
+		return
+	}
 	if e := x.inspectPrompt(); e != nil {
 		x.fail(e)
 		return
@@ -123,6 +126,9 @@ func (x *exchange) identifyClient() {
 	xff := stripHeaders(r.Header)
 	x.addr = clientAddr(r, xff, x.s.trusted)
 	x.ev.ClientIP = x.addr.String()
+	if !x.addr.IsValid() {
+		x.ev.ClientIP = "unknown" // a trusted proxy forwarded an unusable client entry
+	}
 	c := &x.ev.Client
 	c.UserAgent = r.Header.Get("User-Agent")
 	if names, ok := r.Context().Value(headerNamesKey{}).([]string); ok {
@@ -339,7 +345,7 @@ func (x *exchange) scopeModel() *apiError {
 	if name == "" {
 		name = x.body.model
 	}
-	x.ev.Model = name
+	x.ev.Model = truncate(name, maxModelName)
 	if name == "" {
 		return badRequest("missing_required_parameter", "model", "you must provide a model parameter")
 	}
@@ -363,6 +369,9 @@ func (x *exchange) scopeModel() *apiError {
 	x.ev.Provider, x.ev.Upstream = rt.provName, rt.upstream
 	return nil
 }
+
+// maxModelName bounds the client-chosen model name kept in the event.
+const maxModelName = 256
 
 func truncate(s string, n int) string {
 	if len(s) > n {
@@ -505,7 +514,7 @@ func (x *exchange) publish(answer []byte) bool {
 		rec(x.recordOf(x.headers))
 	}
 	x.s.opts.Bus.Publish(context.WithoutCancel(x.r.Context()), x.ev)
-	x.s.opts.Metrics.observe(x.ev)
+	x.s.opts.Metrics.observe(x.ev, x.s.modelLabel(x.ev.Model))
 	return ok
 }
 

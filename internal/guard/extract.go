@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Endpoints whose bodies ExtractRequest and ExtractResponse understand.
@@ -92,21 +93,61 @@ func (c *content) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// stringOrList is a prompt or input: a string, a list of strings, or token
-// arrays (skipped: token ids are not text).
-type stringOrList []string
+// promptValue is a completions or images prompt: a string, or a list whose
+// string elements count (token arrays are skipped: token ids are not text);
+// or a Responses API prompt template reference, {"id", "variables"}, whose
+// variables are text the model reads (strings, or input_text objects).
+type promptValue struct {
+	texts []string
+	vars  []string // template variables, in name order
+}
 
-func (s *stringOrList) UnmarshalJSON(b []byte) error {
+func (s *promptValue) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] == 'n' {
 		return nil
 	}
-	if b[0] == '"' {
+	switch b[0] {
+	case '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		*s = stringOrList{v}
+		s.texts = []string{v}
+		return nil
+	case '{':
+		var ref struct {
+			Variables map[string]json.RawMessage `json:"variables"`
+		}
+		if err := json.Unmarshal(b, &ref); err != nil {
+			return err
+		}
+		names := make([]string, 0, len(ref.Variables))
+		for name := range ref.Variables {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			v := bytes.TrimSpace(ref.Variables[name])
+			var text string
+			switch {
+			case len(v) > 0 && v[0] == '"':
+				if err := json.Unmarshal(v, &text); err != nil {
+					return err
+				}
+			case len(v) > 0 && v[0] == '{':
+				var in struct {
+					Text *string `json:"text"`
+				}
+				if err := json.Unmarshal(v, &in); err != nil {
+					return err
+				}
+				if in.Text != nil {
+					text = *in.Text
+				}
+			}
+			s.vars = append(s.vars, text)
+		}
 		return nil
 	}
 	var raw []json.RawMessage
@@ -120,7 +161,7 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 			if err := json.Unmarshal(r, &v); err != nil {
 				return err
 			}
-			*s = append(*s, v)
+			s.texts = append(s.texts, v)
 		}
 	}
 	return nil
@@ -147,41 +188,73 @@ type tool struct {
 	} `json:"function"`
 }
 
-// responsesItem is an item of the Responses API input or output.
+// responsesItem is an item of the Responses API input or output. In an
+// input list a bare string stands for a user message (str is set).
 type responsesItem struct {
 	Type      string  `json:"type"`
 	Role      string  `json:"role"`
 	Content   content `json:"content"`
 	Output    *string `json:"output"`    // function_call_output
 	Arguments *string `json:"arguments"` // function_call
+	str       bool
 }
 
-type responsesInput []responsesItem
+// inputList is a Responses or embeddings input: a string, or a list whose
+// elements are strings, token arrays (skipped) or Responses items.
+type inputList []responsesItem
 
-func (r *responsesInput) UnmarshalJSON(b []byte) error {
+func (r *inputList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
+	if len(b) == 0 || b[0] == 'n' {
+		return nil
+	}
+	if b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*r = responsesInput{{Role: "user", Content: content{s}}}
+		*r = inputList{{Content: content{s}, str: true}}
 		return nil
 	}
-	var items []responsesItem
-	if err := json.Unmarshal(b, &items); err != nil {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	*r = items
+	for _, x := range raw {
+		x = bytes.TrimSpace(x)
+		switch {
+		case len(x) > 0 && x[0] == '"':
+			var s string
+			if err := json.Unmarshal(x, &s); err != nil {
+				return err
+			}
+			*r = append(*r, responsesItem{Content: content{s}, str: true})
+		case len(x) > 0 && x[0] == '{':
+			var it responsesItem
+			if err := json.Unmarshal(x, &it); err != nil {
+				return err
+			}
+			*r = append(*r, it)
+		}
+	}
 	return nil
 }
 
-type requestBody struct {
-	Messages     []chatMessage   `json:"messages"`
-	Tools        []tool          `json:"tools"`
-	Prompt       stringOrList    `json:"prompt"`
-	Input        json.RawMessage `json:"input"`
-	Instructions *string         `json:"instructions"`
+// Request is the part of a request body the guard reads, in every
+// endpoint's shape. Decode a body into it (or into a struct that embeds
+// it, so the body is decoded once for every stage) and call Parts.
+//
+// It decodes with encoding/json, which matches keys case-insensitively and
+// keeps the last of duplicate keys: callers that forward the body's bytes
+// must first refuse bodies with duplicate keys or case variants of these
+// fields (the gateway's I-JSON check), so that what is judged here is what
+// the upstream reads.
+type Request struct {
+	Messages     []chatMessage `json:"messages"`
+	Tools        []tool        `json:"tools"`
+	Prompt       promptValue   `json:"prompt"`
+	Input        inputList     `json:"input"`
+	Instructions *string       `json:"instructions"`
 }
 
 // ExtractRequest returns every text of a request body to endpoint that
@@ -192,10 +265,16 @@ func ExtractRequest(endpoint string, body []byte) ([]Part, error) {
 	if len(body) > MaxBody {
 		return nil, errTooLarge
 	}
-	var req requestBody
+	var req Request
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, fmt.Errorf("guard: request body: %w", err)
 	}
+	return req.Parts(endpoint)
+}
+
+// Parts returns the texts of a decoded request to endpoint, with their
+// roles (see ExtractRequest), at most MaxTexts of them.
+func (req *Request) Parts(endpoint string) ([]Part, error) {
 	var parts []Part
 	add := func(role, text string) {
 		if text != "" && len(parts) < MaxTexts {
@@ -224,30 +303,25 @@ func ExtractRequest(endpoint string, body []byte) ([]Part, error) {
 			add("tools", t.Function.Description)
 		}
 	case EndpointCompletions, EndpointImages:
-		for _, p := range req.Prompt {
+		for _, p := range req.Prompt.texts {
 			add("prompt", p)
 		}
 	case EndpointEmbeddings:
-		var in stringOrList
-		if len(req.Input) > 0 {
-			if err := json.Unmarshal(req.Input, &in); err != nil {
-				return nil, fmt.Errorf("guard: request input: %w", err)
+		for _, it := range req.Input {
+			if it.str {
+				for _, t := range it.Content {
+					add("prompt", t)
+				}
 			}
-		}
-		for _, p := range in {
-			add("prompt", p)
 		}
 	case EndpointResponses:
 		if req.Instructions != nil {
 			add("system", *req.Instructions)
 		}
-		var in responsesInput
-		if len(req.Input) > 0 {
-			if err := json.Unmarshal(req.Input, &in); err != nil {
-				return nil, fmt.Errorf("guard: request input: %w", err)
-			}
+		for _, v := range req.Prompt.vars {
+			add("user", v)
 		}
-		for _, it := range in {
+		for _, it := range req.Input {
 			role := it.Role
 			if it.Type == "function_call_output" || it.Type == "custom_tool_call_output" {
 				role = "tool"
@@ -274,12 +348,17 @@ func ExtractRequest(endpoint string, body []byte) ([]Part, error) {
 	return parts, nil
 }
 
-type responseBody struct {
-	Choices []struct {
-		Message *chatMessage `json:"message"`
-		Text    *string      `json:"text"`
-	} `json:"choices"`
-	Output []responsesItem `json:"output"`
+// Response is the part of an answer body the guard reads: chat and
+// completions choices and Responses API output items. Like Request, it may
+// be embedded in a larger struct so the answer is decoded once.
+type Response struct {
+	Choices []choice        `json:"choices"`
+	Output  []responsesItem `json:"output"`
+}
+
+type choice struct {
+	Message *chatMessage `json:"message"`
+	Text    *string      `json:"text"`
 }
 
 // ExtractResponse returns the answer texts of a response body from endpoint:
@@ -294,10 +373,16 @@ func ExtractResponse(endpoint string, body []byte) ([]Part, error) {
 	default:
 		return nil, fmt.Errorf("%w %q", errEndpoint, endpoint)
 	}
-	var resp responseBody
+	var resp Response
 	if err := json.Unmarshal(body, &resp); err != nil {
 		return nil, fmt.Errorf("guard: response body: %w", err)
 	}
+	return resp.Parts(), nil
+}
+
+// Parts returns the answer texts of a decoded answer, each with the role
+// "output", at most MaxTexts of them.
+func (resp *Response) Parts() []Part {
 	var parts []Part
 	add := func(text string) {
 		if text != "" && len(parts) < MaxTexts {
@@ -328,5 +413,5 @@ func ExtractResponse(endpoint string, body []byte) ([]Part, error) {
 			add(*it.Arguments)
 		}
 	}
-	return parts, nil
+	return parts
 }

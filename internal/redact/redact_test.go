@@ -89,3 +89,28 @@ func FuzzBytes(f *testing.F) {
 		}
 	})
 }
+
+func TestQuery(t *testing.T) {
+	wdn, err := keys.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, in, want string }{
+		{"none", "", ""},
+		{"plain", "api-version=2024-10-21", "api-version=2024-10-21"},
+		{"azure api-key", "api-version=2024-10-21&api-key=0123456789abcdef0123456789abcdef", "api-version=2024-10-21&api-key=[REDACTED]"},
+		{"any spelling", "API_KEY=x&Subscription-Key=y&sig=z&access_token=t", "API_KEY=[REDACTED]&Subscription-Key=[REDACTED]&sig=[REDACTED]&access_token=[REDACTED]"},
+		{"encoded name", "api%2Dkey=abc", "api%2Dkey=[REDACTED]"},
+		{"key in another value", "q=" + wdn.Reveal() + "&x=1", "q=%5BREDACTED%3Awarden%5D&x=1"},
+		{"encoding kept", "a=b%20c&d", "a=b%20c&d"},
+		{"bad escape kept", "a=%zz", "a=%zz"},
+	}
+	for _, tt := range tests {
+		if got := Query(tt.in); got != tt.want {
+			t.Errorf("%s: Query(%q) = %q, want %q", tt.name, tt.in, got, tt.want)
+		}
+	}
+	if got := RequestURI("/openai/deployments/d/chat/completions?api-key=s3cret&api-version=1"); got != "/openai/deployments/d/chat/completions?api-key=[REDACTED]&api-version=1" {
+		t.Errorf("RequestURI: %s", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -41,6 +42,12 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 
 // OpenFile opens the database at path and migrates it.
 func OpenFile(ctx context.Context, path string) (*DB, error) {
+	// Create the file 0600 before SQLite does (it would use 0644 less the
+	// umask): it holds key hashes and the audit log, and SQLite gives the
+	// -wal and -shm files the mode of the database file.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	q := url.Values{}
 	for _, p := range []string{
 		"busy_timeout(10000)",
