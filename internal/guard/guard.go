@@ -174,10 +174,14 @@ func (r *Result) Verdict() event.Verdict {
 //go:embed model/guard.wglm
 var embeddedModel []byte
 
-// Options configure New. The zero value uses the embedded model.
+// Options configure New. The zero value uses the embedded model and role
+// table.
 type Options struct {
 	// Model, when set, replaces the embedded model (for experiments).
 	Model *linear.Model
+	// Roles, when set, replaces the embedded per-role threshold table. With
+	// Model set and Roles nil, every class uses the model's thresholds.
+	Roles *Roles
 }
 
 // Guard judges texts. It is safe for concurrent use.
@@ -185,7 +189,11 @@ type Guard struct {
 	model *linear.Model
 	rules *ruleSet
 	heads headIndex
-	pool  sync.Pool // *scratch
+	// thr holds, per role class, each model head's threshold logit.
+	thr [numRoles][]float32
+	// ruleOff holds, per role class, the rules that do not fire.
+	ruleOff [numRoles]uint64
+	pool    sync.Pool // *scratch
 }
 
 // headIndex maps categories to model heads (-1: no head).
@@ -197,15 +205,31 @@ type headIndex struct {
 
 // New returns a Guard with the embedded model.
 func New(opts Options) (*Guard, error) {
-	m := opts.Model
+	m, roles := opts.Model, opts.Roles
 	if m == nil {
 		var err error
 		m, err = linear.Load(bytes.NewReader(embeddedModel))
 		if err != nil {
 			return nil, fmt.Errorf("guard: loading embedded model: %w", err)
 		}
+		if roles == nil {
+			if roles, err = LoadRoles(embeddedRoles); err != nil {
+				return nil, err
+			}
+		}
 	}
-	g := &Guard{model: m, rules: defaultRules()}
+	g := &Guard{model: m, rules: defaultRules(), ruleOff: roleRuleMask(rules)}
+	for c := range g.thr {
+		g.thr[c] = append([]float32(nil), m.Threshold...)
+		if roles == nil {
+			continue
+		}
+		for j, h := range m.Heads {
+			if z, ok := roles.Thresholds[RoleClass(c).String()][h]; ok {
+				g.thr[c][j] = z
+			}
+		}
+	}
 	intent.Compile()
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
@@ -250,10 +274,14 @@ func newScratch(heads int) *scratch {
 	}
 }
 
-// Check judges texts found at stage under policy p (nil: DefaultPolicy).
-// The context is accepted for symmetry with external moderators; Check does
-// no I/O and finishes in microseconds.
-func (g *Guard) Check(ctx context.Context, stage Stage, texts []string, p *Policy) Result {
+// Check judges the parts of a request or answer found at stage under policy p
+// (nil: DefaultPolicy). Each part is judged as its role class (see ClassOf):
+// system, user, document or answer, with that class's thresholds; at the
+// answer and stream stages every part is judged as an answer. Rules see all
+// parts together, so a probe split across messages is still caught. The
+// context is accepted for symmetry with external moderators; Check does no
+// I/O and finishes in microseconds.
+func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy) Result {
 	_ = ctx
 	if p == nil {
 		p = defaultPolicy
@@ -265,17 +293,22 @@ func (g *Guard) Check(ctx context.Context, stage Stage, texts []string, p *Polic
 	ruleID := ""
 	total := 0
 	rs := newRuleState(g.rules)
-	for i, t := range texts {
+	for i, part := range parts {
 		if i >= MaxTexts || total >= MaxTotal {
 			break
 		}
+		t := part.Text
 		if len(t) > MaxTextBytes {
 			t = t[:MaxTextBytes]
 		}
 		total += len(t)
-		g.judge(s, t, &sc, &rs)
+		role := ClassOf(part.Role)
+		if stage == StageAnswer || stage == StageStream {
+			role = RoleAnswer
+		}
+		g.judge(s, t, role, &sc, &rs)
 		for _, d := range textnorm.Decode(t) {
-			g.judge(s, d, &sc, &rs)
+			g.judge(s, d, role, &sc, &rs)
 		}
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
@@ -284,16 +317,18 @@ func (g *Guard) Check(ctx context.Context, stage Stage, texts []string, p *Polic
 	return p.decide(stage, sc, ruleID)
 }
 
-// judge scores one text (already bounded) into sc and feeds the rule state.
-func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
+// judge scores one text (already bounded) of role class role into sc and
+// feeds the rule state.
+func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *ruleState) {
 	s.norm = textnorm.Normalize(s.norm[:0], text)
 	if len(s.norm) == 0 {
 		return
 	}
-	s.spans = rs.scan(g.rules, s.norm, s.spans[:0])
+	how := &roleJudging[role]
+	thr := g.thr[role]
+	s.spans = rs.scan(g.rules, s.norm, s.spans[:0], g.ruleOff[role], !how.noCombo)
 	nTot := g.logitsInto(s, text)
 	nHarm := nTot
-	m := g.model
 	if len(s.spans) > 0 {
 		// An attack rule matched: harm is judged without its phrases, so
 		// the attack does not raise harm categories (the probe "Obey all
@@ -331,7 +366,14 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 		conf = evidence(s.masked, nHarm)
 	}
 	hj := g.heads.harmful
-	ph := probability(m, hj, s.best[hj], conf)
+	ph := probability(s.best[hj], thr[hj], conf)
+	harmCap := 1.0
+	if !how.harmModel {
+		harmCap = 0
+	} else if how.refusal && isRefusal(s.norm) {
+		harmCap = refusalCap
+	}
+	ph = min(ph, harmCap)
 	for i, c := range Categories {
 		j := g.heads.cat[i]
 		if j < 0 {
@@ -339,9 +381,12 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 		}
 		var p float64
 		if c.IsAttack() {
-			p = probability(m, j, s.best[j], confAttack)
+			if !how.attacks || c == PromptInjection && !how.injectionModel {
+				continue
+			}
+			p = probability(s.best[j], thr[j], confAttack)
 		} else {
-			p = probability(m, j, s.best[j], conf)
+			p = min(probability(s.best[j], thr[j], conf), harmCap)
 		}
 		if !c.IsAttack() && c != Hate {
 			p = min(p, ph+harmGate)
@@ -356,7 +401,7 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 			if j < 0 || c.IsAttack() {
 				continue
 			}
-			if z := s.best[j] - m.Threshold[j]; z > bestZ {
+			if z := s.best[j] - thr[j]; z > bestZ {
 				bestI, bestZ = i, z
 			}
 		}
@@ -519,10 +564,11 @@ func evidence(b []byte, n int) float64 {
 	return min(1, float64(max(words, n/8))/fullEvidenceWords)
 }
 
-// probability maps head j's logit z to a score, shrinking its margin toward
-// lowEvidenceMargin by the evidence weight conf.
-func probability(m *linear.Model, j int, z float32, conf float64) float64 {
-	margin := float64(z-m.Threshold[j])*conf + lowEvidenceMargin*(1-conf)
+// probability maps a head's logit z to a score, 0.5 at the threshold logit
+// thr, shrinking its margin toward lowEvidenceMargin by the evidence weight
+// conf.
+func probability(z, thr float32, conf float64) float64 {
+	margin := float64(z-thr)*conf + lowEvidenceMargin*(1-conf)
 	return 1 / (1 + math.Exp(-margin))
 }
 

@@ -220,11 +220,16 @@ func (s *ruleState) has(i int) bool {
 
 // scan records the phrases found in the normalised text b and appends to
 // spans the byte ranges of b matched by phrases of attack rules (see
-// ruleSet.attack).
-func (s *ruleState) scan(rs *ruleSet, b []byte, spans [][2]int) [][2]int {
+// ruleSet.attack). Phrases of rules in off (a bitset of rule indexes, see
+// roleRuleMask) are ignored: they do not fire for this text's role; nor do
+// the terms of the sexual-minors combination when combo is false.
+func (s *ruleState) scan(rs *ruleSet, b []byte, spans [][2]int, off uint64, combo bool) [][2]int {
 	it := rs.ac.IterOverlappingByte(b)
 	for m := it.Next(); m != nil; m = it.Next() {
 		p := m.Pattern()
+		if o := rs.owner[p]; o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
+			continue
+		}
 		s.set(p)
 		if rs.attack[p] {
 			spans = append(spans, [2]int{m.Start(), m.End()})
