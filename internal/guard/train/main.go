@@ -47,7 +47,6 @@ import (
 // rules.
 var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "violence", "self_harm", "hate", "weapons", "malware", "illicit"}
 
-
 var debugHead string
 
 var (
