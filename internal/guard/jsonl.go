@@ -129,6 +129,7 @@ type EvalReport struct {
 	FlagsBenign int                  // benign records flagged (not blocked)
 
 	benignSeen []bool // verdicts of benign records, for kinds first seen later
+	ops        operatingPoints
 }
 
 // Eval judges every labelled record of r at stage under p.
@@ -154,6 +155,7 @@ func (g *Guard) Eval(ctx context.Context, r io.Reader, stage Stage, p *Policy) (
 		}
 		res := g.Check(ctx, stage, []Part{{Role: roleOr(rec.Role), Text: rec.Text}}, p)
 		rep.add(&rec, &res)
+		rep.ops.add(&rec, &res)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("guard: reading eval input: %w", err)
@@ -278,5 +280,6 @@ func (rep *EvalReport) WriteText(w io.Writer) error {
 		line("skipped (outside taxonomy)", rep.Skipped)
 	}
 	fmt.Fprintf(bw, "benign records flagged (not blocked): %d\n", rep.FlagsBenign)
+	rep.ops.write(bw)
 	return bw.Flush()
 }
