@@ -294,6 +294,7 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 	ruleID := ""
 	total := 0
 	rs := newRuleState(g.rules)
+	suffix := false
 	for i, part := range parts {
 		if i >= MaxTexts || total >= MaxTotal {
 			break
@@ -311,9 +312,24 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 		for _, d := range textnorm.Decode(t) {
 			g.judge(s, d, role, &sc, &rs)
 		}
+		if roleJudging[role].attacks {
+			// An optimised adversarial suffix: the request is judged
+			// without it too, and the suffix is a jailbreak attempt.
+			if k := adversarialSuffix(t); k > 0 {
+				g.judge(s, t[:k], role, &sc, &rs)
+				suffix = true
+			}
+		}
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
 		ruleID = id
+	}
+	if suffix {
+		i := Jailbreak.Index()
+		sc[i] = max(sc[i], suffixJailbreak)
+		if ruleID == "" {
+			ruleID = "jailbreak.adversarial_suffix"
+		}
 	}
 	return p.decide(stage, sc, ruleID)
 }
