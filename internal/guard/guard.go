@@ -231,6 +231,7 @@ func New(opts Options) (*Guard, error) {
 		}
 	}
 	intent.Compile()
+	hasLimitCue(nil) // build the automaton now, not on the first request
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
@@ -418,6 +419,9 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				continue
 			}
 			p = probability(s.best[j], thr[j], confAttack)
+			if c == Jailbreak && how.limitCue && p > limitlessCap && !hasLimitCue(s.norm) {
+				p = limitlessCap
+			}
 		} else {
 			p = min(probability(s.best[j], thr[j], conf), harmCap)
 		}

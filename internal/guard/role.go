@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+
+	ac "github.com/petar-dambovaliev/aho-corasick"
 )
 
 // RoleClass is whose words a Part holds, as far as judging goes. The same
@@ -96,6 +99,13 @@ type judgeAs struct {
 	// user asks you to ignore your instructions, refuse") do not fire. A
 	// developer's rules quote the attacks they defend against.
 	quoting bool
+	// limitCue: the jailbreak head reaches the flag point only when the text
+	// says something that lifts the model's limits (limitCues). A persona
+	// ("You are ChatGPT", "You are Mira, a cheerful barista") or a format
+	// rule is how system prompts begin, and a word model trained on
+	// jailbreak templates, which begin the same way, cannot tell them
+	// apart; a template that removes limits says so.
+	limitCue bool
 	// refusal: answers that refuse are not harmful however they name the
 	// topic ("I can't help you build a bomb").
 	refusal bool
@@ -103,7 +113,7 @@ type judgeAs struct {
 
 var roleJudging = [numRoles]judgeAs{
 	RoleUser:     {attacks: true, injectionModel: true, harmModel: true},
-	RoleSystem:   {attacks: true, harmModel: true, noCombo: true, quoting: true, offRules: []string{"inject.extraction", "inject.weak", "jailbreak.weak", "probe.obey_system"}},
+	RoleSystem:   {attacks: true, harmModel: true, noCombo: true, quoting: true, limitCue: true, offRules: []string{"inject.extraction", "inject.weak", "jailbreak.weak", "probe.obey_system"}},
 	RoleDocument: {attacks: true, injectionModel: true},
 	RoleAnswer:   {harmModel: true, refusal: true},
 }
@@ -222,6 +232,10 @@ func isRefusal(b []byte) bool {
 	return true
 }
 
+// limitlessCap is the highest jailbreak score of a system text that lifts no
+// limit: below the default flag point.
+const limitlessCap = 0.3
+
 // refusalCap is the highest harm score a refusal gets.
 const refusalCap = 0.2
 
@@ -282,4 +296,39 @@ func containsAny(b []byte, cues [][]byte) bool {
 		}
 	}
 	return false
+}
+
+// limitCues are what a text says when it lifts a model's limits: no
+// restrictions, never refuse, ignore the rules, no ethics, a named
+// jailbreak. Matched on normalised text, sentences quoted in order to
+// refuse them already blanked (see framedSentence).
+var limitCues = []string{
+	"no restrictions", "no restriction", "no limits", "no limitations", "without restrictions", "without any restrictions",
+	"without limits", "without limitations", "unrestricted", "uncensored", "unfiltered", "no filter", "no filters",
+	"never refuse", "never refuses", "cannot refuse", "can't refuse", "must not refuse", "do not refuse", "don't refuse",
+	"will not refuse", "won't refuse", "not allowed to refuse", "never decline", "ignore your", "ignore all", "ignore any",
+	"ignore the rules", "ignore previous", "ignore the guidelines", "disregard", "bypass", "break the rules",
+	"breaks the rules", "no rules", "not bound", "free from", "broken free", "doesn't have to follow",
+	"does not have to follow", "don't have to follow", "do not have to follow", "not follow openai", "not follow any",
+	"no ethical", "no moral", "no ethics", "no morals", "amoral", "unethical", "immoral", "without ethics", "without morals",
+	"illegal", "without warning", "no warnings", "without any warnings", "never warn", "jailbreak", "jailbroken",
+	"anything now", "developer mode", "dan mode", "you are dan", "as dan", "evil", "no boundaries", "no censorship",
+	"not censored", "offensive content", "explicit content", "nsfw", "content policy", "policies do not apply",
+	"rules do not apply", "no longer", "stay in character", "break character", "opposite", "harmful", "dangerous",
+}
+
+var (
+	limitOnce sync.Once
+	limitAC   ac.AhoCorasick
+)
+
+// hasLimitCue reports whether the normalised text b says something that
+// lifts a model's limits (limitCues).
+func hasLimitCue(b []byte) bool {
+	limitOnce.Do(func() {
+		b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.LeftMostFirstMatch, DFA: true})
+		limitAC = b.Build(limitCues)
+	})
+	it := limitAC.IterByte(b)
+	return it.Next() != nil
 }
