@@ -315,6 +315,9 @@ var limitCues = []string{
 	"anything now", "developer mode", "dan mode", "you are dan", "as dan", "evil", "no boundaries", "no censorship",
 	"not censored", "offensive content", "explicit content", "nsfw", "content policy", "policies do not apply",
 	"rules do not apply", "no longer", "stay in character", "break character", "opposite", "harmful", "dangerous",
+	"confined", "openai's rules", "openai rules", "openai policy", "open ai policy", "debugging mode", "debug mode",
+	"malware", "bomb", "weapon", "drugs", "lewd", "horny", "not a responsible", "irresponsible", "offensive",
+	"diabolical", "condone", "forget your", "forget all", "forget everything", "forget openai",
 }
 
 var (
