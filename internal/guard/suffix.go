@@ -57,9 +57,10 @@ func adversarialSuffix(text string) int {
 		weird bool
 		shape string
 	}
-	var toks []tok
+	var buf [suffixMaxTokens + 64]tok
+	toks := buf[:0]
 	end := len(text)
-	for end > 0 && len(toks) < suffixMaxTokens+64 {
+	for end > 0 && len(toks) < len(buf) {
 		for end > 0 && isSpaceByte(text[end-1]) {
 			end--
 		}
@@ -80,10 +81,13 @@ func adversarialSuffix(text string) int {
 	// repeats one shape; an optimised suffix hardly ever does.
 	best := -1
 	weird := 0
-	shapes := map[string]bool{}
+	var shapes map[string]bool
 	for n := 1; n <= len(toks) && n <= suffixMaxTokens; n++ {
 		if toks[n-1].weird {
 			weird++
+			if shapes == nil {
+				shapes = map[string]bool{}
+			}
 			shapes[toks[n-1].shape] = true
 		}
 		if n < suffixMinTokens || float64(weird) < suffixMinWeird*float64(n) || !toks[n-1].weird ||
@@ -121,7 +125,8 @@ func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c =
 func oddToken(t string) (odd bool, shape string) {
 	letters, caseFlip := 0, false
 	prevLower := false
-	var runs []string
+	var runBuf [8]string
+	runs := runBuf[:0]
 	run := 0
 	runStart := 0
 	innerPunct := false
