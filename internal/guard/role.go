@@ -300,24 +300,26 @@ func containsAny(b []byte, cues [][]byte) bool {
 
 // limitCues are what a text says when it lifts a model's limits: no
 // restrictions, never refuse, ignore the rules, no ethics, a named
-// jailbreak. Matched on normalised text, sentences quoted in order to
+// jailbreak. Topic words ("harmful", "offensive", "weapon") are not cues:
+// developers' safety rules name them too. Matched on normalised text, sentences quoted in order to
 // refuse them already blanked (see framedSentence).
 var limitCues = []string{
-	"no restrictions", "no restriction", "no limits", "no limitations", "without restrictions", "without any restrictions",
-	"without limits", "without limitations", "unrestricted", "uncensored", "unfiltered", "no filter", "no filters",
-	"never refuse", "never refuses", "cannot refuse", "can't refuse", "must not refuse", "do not refuse", "don't refuse",
-	"will not refuse", "won't refuse", "not allowed to refuse", "never decline", "ignore your", "ignore all", "ignore any",
-	"ignore the rules", "ignore previous", "ignore the guidelines", "disregard", "bypass", "break the rules",
-	"breaks the rules", "no rules", "not bound", "free from", "broken free", "doesn't have to follow",
-	"does not have to follow", "don't have to follow", "do not have to follow", "not follow openai", "not follow any",
-	"no ethical", "no moral", "no ethics", "no morals", "amoral", "unethical", "immoral", "without ethics", "without morals",
-	"illegal", "without warning", "no warnings", "without any warnings", "never warn", "jailbreak", "jailbroken",
-	"anything now", "developer mode", "dan mode", "you are dan", "as dan", "evil", "no boundaries", "no censorship",
-	"not censored", "offensive content", "explicit content", "nsfw", "content policy", "policies do not apply",
-	"rules do not apply", "no longer", "stay in character", "break character", "opposite", "harmful", "dangerous",
-	"confined", "openai's rules", "openai rules", "openai policy", "open ai policy", "debugging mode", "debug mode",
-	"malware", "bomb", "weapon", "drugs", "lewd", "horny", "not a responsible", "irresponsible", "offensive",
-	"diabolical", "condone", "forget your", "forget all", "forget everything", "forget openai",
+	"no restrictions", "no restriction", "no limits", "no limitations", "without restrictions",
+	"without any restrictions", "without limits", "without limitations", "unrestricted", "uncensored", "unfiltered",
+	"no filter", "no filters", "never refuse", "never refuses", "cannot refuse", "can't refuse", "must not refuse",
+	"do not refuse", "don't refuse", "will not refuse", "won't refuse", "not allowed to refuse", "never decline",
+	"ignore your", "ignore all", "ignore any", "ignore the rules", "ignore previous", "ignore the guidelines",
+	"bypass", "break the rules", "breaks the rules", "not bound", "free from", "broken free",
+	"doesn't have to follow", "does not have to follow", "don't have to follow", "do not have to follow",
+	"not follow openai", "not follow any", "no ethical", "no moral", "no ethics", "no morals", "amoral", "immoral",
+	"without ethics", "without morals", "without warning", "no warnings", "without any warnings", "never warn",
+	"jailbreak", "jailbroken", "anything now", "developer mode", "dan mode", "you are dan", "as dan",
+	"no boundaries", "no censorship", "not censored", "nsfw", "policies do not apply", "rules do not apply",
+	"openai's rules", "openai rules", "openai policy", "open ai policy", "debugging mode", "debug mode",
+	"not a responsible", "irresponsible", "diabolical", "condone", "forget your", "forget all", "forget everything",
+	"forget openai", "disregard your", "disregard all", "disregard any", "disregard previous", "disregard the rules",
+	"no longer confined", "not confined", "no longer bound", "illegal activities", "anything illegal", "is evil",
+	"evil ai", "unethical requests", "no rules apply",
 }
 
 var (
