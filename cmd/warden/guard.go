@@ -37,7 +37,7 @@ func newGuardCmd() *cobra.Command {
 	}
 	score := &cobra.Command{
 		Use:   "score",
-		Short: "Read JSONL with a text field, write verdict, scores and categories per line",
+		Short: "Read JSONL with a text field (and optional role: system, user, tool, output), write verdict, scores and categories per line",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g, err := guard.New(guard.Options{})
 			if err != nil {
@@ -57,7 +57,7 @@ func newGuardCmd() *cobra.Command {
 	}
 	eval := &cobra.Command{
 		Use:   "eval",
-		Short: "Print precision, recall and false-positive rate by category for labelled JSONL",
+		Short: "Print precision, recall and false-positive rate by category for labelled JSONL, recall at 0.5%, 1% and 2% false positives, and benign flag rates per role",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if input == "" {
 				return fmt.Errorf("guard eval: --input is required")

@@ -58,7 +58,7 @@ func (x *exchange) check(stage guard.Stage, parts []guard.Part) guard.Result {
 		// The chain logs a moderator's failure itself.
 		return c.CheckParts(x.r.Context(), stage, parts, x.policy()).Result
 	}
-	return x.s.opts.Guard.Check(x.r.Context(), stage, guard.Texts(parts), x.policy())
+	return x.s.opts.Guard.Check(x.r.Context(), stage, parts, x.policy())
 }
 
 func (x *exchange) noteVerdict(res *guard.Result) {

@@ -73,7 +73,7 @@ func FuzzExtractRequest(f *testing.F) {
 				t.Fatalf("%d parts", len(parts))
 			}
 			if err == nil {
-				g.Check(context.Background(), StageOf(ep), Texts(parts), nil)
+				g.Check(context.Background(), StageOf(ep), parts, nil)
 			}
 		}
 	})
@@ -98,7 +98,7 @@ func FuzzCheck(f *testing.F) {
 	}
 	g := newTestGuard(f)
 	f.Fuzz(func(t *testing.T, s string) {
-		res := g.Check(context.Background(), StagePrompt, []string{s}, nil)
+		res := g.Check(context.Background(), StagePrompt, UserParts(s), nil)
 		for _, v := range res.Scores {
 			if v < 0 || v > 1 || v != v {
 				t.Fatalf("score %v", v)
@@ -129,7 +129,7 @@ func benchCheck(b *testing.B, n int) {
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
 	for b.Loop() {
-		g.Check(ctx, StagePrompt, texts, nil)
+		g.Check(ctx, StagePrompt, UserParts(texts...), nil)
 	}
 }
 
@@ -148,7 +148,7 @@ func TestLatencyPercentiles(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			texts := []string{prompt(n, uint64(i))}
 			start := time.Now()
-			g.Check(ctx, StagePrompt, texts, nil)
+			g.Check(ctx, StagePrompt, UserParts(texts...), nil)
 			d = append(d, time.Since(start))
 		}
 		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })

@@ -45,8 +45,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"math"
-	"strings"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/event"
@@ -174,10 +172,14 @@ func (r *Result) Verdict() event.Verdict {
 //go:embed model/guard.wglm
 var embeddedModel []byte
 
-// Options configure New. The zero value uses the embedded model.
+// Options configure New. The zero value uses the embedded model and role
+// table.
 type Options struct {
 	// Model, when set, replaces the embedded model (for experiments).
 	Model *linear.Model
+	// Roles, when set, replaces the embedded per-role threshold table. With
+	// Model set and Roles nil, every class uses the model's thresholds.
+	Roles *Roles
 }
 
 // Guard judges texts. It is safe for concurrent use.
@@ -185,7 +187,11 @@ type Guard struct {
 	model *linear.Model
 	rules *ruleSet
 	heads headIndex
-	pool  sync.Pool // *scratch
+	// thr holds, per role class, each model head's threshold logit.
+	thr [numRoles][]float32
+	// ruleOff holds, per role class, the rules that do not fire.
+	ruleOff [numRoles]uint64
+	pool    sync.Pool // *scratch
 }
 
 // headIndex maps categories to model heads (-1: no head).
@@ -197,16 +203,33 @@ type headIndex struct {
 
 // New returns a Guard with the embedded model.
 func New(opts Options) (*Guard, error) {
-	m := opts.Model
+	m, roles := opts.Model, opts.Roles
 	if m == nil {
 		var err error
 		m, err = linear.Load(bytes.NewReader(embeddedModel))
 		if err != nil {
 			return nil, fmt.Errorf("guard: loading embedded model: %w", err)
 		}
+		if roles == nil {
+			if roles, err = LoadRoles(embeddedRoles); err != nil {
+				return nil, err
+			}
+		}
 	}
-	g := &Guard{model: m, rules: defaultRules()}
+	g := &Guard{model: m, rules: defaultRules(), ruleOff: roleRuleMask(rules)}
+	for c := range g.thr {
+		g.thr[c] = append([]float32(nil), m.Threshold...)
+		if roles == nil {
+			continue
+		}
+		for j, h := range m.Heads {
+			if z, ok := roles.Thresholds[RoleClass(c).String()][h]; ok {
+				g.thr[c][j] = z
+			}
+		}
+	}
 	intent.Compile()
+	hasLimitCue(nil) // build the automaton now, not on the first request
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
@@ -236,6 +259,7 @@ type scratch struct {
 	seg        []byte
 	masked     []byte
 	spans      [][2]int
+	quoted     [][2]int
 	attackBest []float32
 	acc        []int32
 	tot        []int32
@@ -250,10 +274,14 @@ func newScratch(heads int) *scratch {
 	}
 }
 
-// Check judges texts found at stage under policy p (nil: DefaultPolicy).
-// The context is accepted for symmetry with external moderators; Check does
-// no I/O and finishes in microseconds.
-func (g *Guard) Check(ctx context.Context, stage Stage, texts []string, p *Policy) Result {
+// Check judges the parts of a request or answer found at stage under policy p
+// (nil: DefaultPolicy). Each part is judged as its role class (see ClassOf):
+// system, user, document or answer, with that class's thresholds; at the
+// answer and stream stages every part is judged as an answer. Rules see all
+// parts together, so a probe split across messages is still caught. The
+// context is accepted for symmetry with external moderators; Check does no
+// I/O and finishes in microseconds.
+func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy) Result {
 	_ = ctx
 	if p == nil {
 		p = defaultPolicy
@@ -265,35 +293,74 @@ func (g *Guard) Check(ctx context.Context, stage Stage, texts []string, p *Polic
 	ruleID := ""
 	total := 0
 	rs := newRuleState(g.rules)
-	for i, t := range texts {
+	suffix := false
+	for i, part := range parts {
 		if i >= MaxTexts || total >= MaxTotal {
 			break
 		}
+		t := part.Text
 		if len(t) > MaxTextBytes {
 			t = t[:MaxTextBytes]
 		}
 		total += len(t)
-		g.judge(s, t, &sc, &rs)
+		role := ClassOf(part.Role)
+		if stage == StageAnswer || stage == StageStream {
+			role = RoleAnswer
+		}
+		g.judge(s, t, role, &sc, &rs)
 		for _, d := range textnorm.Decode(t) {
-			g.judge(s, d, &sc, &rs)
+			g.judge(s, d, role, &sc, &rs)
+		}
+		if roleJudging[role].attacks {
+			// An optimised adversarial suffix: the request is judged
+			// without it too, and the suffix is a jailbreak attempt.
+			if k := adversarialSuffix(t); k > 0 {
+				g.judge(s, t[:k], role, &sc, &rs)
+				suffix = true
+			}
 		}
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
 		ruleID = id
 	}
+	if suffix {
+		i := Jailbreak.Index()
+		sc[i] = max(sc[i], suffixJailbreak)
+		if ruleID == "" {
+			ruleID = "jailbreak.adversarial_suffix"
+		}
+	}
 	return p.decide(stage, sc, ruleID)
 }
 
-// judge scores one text (already bounded) into sc and feeds the rule state.
-func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
+// judge scores one text (already bounded) of role class role into sc and
+// feeds the rule state.
+func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *ruleState) {
 	s.norm = textnorm.Normalize(s.norm[:0], text)
 	if len(s.norm) == 0 {
 		return
 	}
-	s.spans = rs.scan(g.rules, s.norm, s.spans[:0])
+	how := &roleJudging[role]
+	thr := g.thr[role]
+	off, combo := g.ruleOff[role], !how.noCombo
+	refusal := how.refusal && isRefusal(s.norm)
+	if refusal {
+		// A refusal names what it refuses ("I won't write ransomware"):
+		// no harm phrase counts.
+		off, combo = ^uint64(0), false
+	}
+	s.quoted = s.quoted[:0]
+	s.spans = rs.scan(g.rules, s.norm, s.spans[:0], &s.quoted, off, combo, how.quoting)
+	// A sentence that quotes an attack in order to refuse it ("if a user
+	// asks you to pretend you have no restrictions, do not comply") is the
+	// developer's defence, not an attack: the models do not read it.
+	for _, q := range s.quoted {
+		for k := q[0]; k < q[1] && k < len(s.norm); k++ {
+			s.norm[k] = ' '
+		}
+	}
 	nTot := g.logitsInto(s, text)
 	nHarm := nTot
-	m := g.model
 	if len(s.spans) > 0 {
 		// An attack rule matched: harm is judged without its phrases, so
 		// the attack does not raise harm categories (the probe "Obey all
@@ -331,7 +398,14 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 		conf = evidence(s.masked, nHarm)
 	}
 	hj := g.heads.harmful
-	ph := probability(m, hj, s.best[hj], conf)
+	ph := probability(s.best[hj], thr[hj], conf)
+	harmCap := 1.0
+	if !how.harmModel {
+		harmCap = 0
+	} else if refusal {
+		harmCap = refusalCap
+	}
+	ph = min(ph, harmCap)
 	for i, c := range Categories {
 		j := g.heads.cat[i]
 		if j < 0 {
@@ -339,9 +413,15 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 		}
 		var p float64
 		if c.IsAttack() {
-			p = probability(m, j, s.best[j], confAttack)
+			if !how.attacks || c == PromptInjection && !how.injectionModel {
+				continue
+			}
+			p = probability(s.best[j], thr[j], confAttack)
+			if c == Jailbreak && how.limitCue && p > limitlessCap && !hasLimitCue(s.norm) {
+				p = limitlessCap
+			}
 		} else {
-			p = probability(m, j, s.best[j], conf)
+			p = min(probability(s.best[j], thr[j], conf), harmCap)
 		}
 		if !c.IsAttack() && c != Hate {
 			p = min(p, ph+harmGate)
@@ -356,7 +436,7 @@ func (g *Guard) judge(s *scratch, text string, sc *Scores, rs *ruleState) {
 			if j < 0 || c.IsAttack() {
 				continue
 			}
-			if z := s.best[j] - m.Threshold[j]; z > bestZ {
+			if z := s.best[j] - thr[j]; z > bestZ {
 				bestI, bestZ = i, z
 			}
 		}
@@ -456,83 +536,4 @@ func (g *Guard) logitsInto(s *scratch, text string) int {
 		}
 	}
 	return nTot
-}
-
-// Instruction lines: judged apart in texts of at least instructionMinText
-// bytes, when they are between instructionMinLine and instructionMaxLine
-// bytes long.
-const (
-	instructionMinText = 768
-	instructionMinLine = 24
-	instructionMaxLine = 600
-)
-
-// instructionLines returns the first and last non-empty lines of text when
-// they are of instruction length, else "".
-func instructionLines(text string) (first, last string) {
-	ok := func(l string) string {
-		l = strings.TrimSpace(l)
-		if len(l) < instructionMinLine || len(l) > instructionMaxLine {
-			return ""
-		}
-		return l
-	}
-	t := strings.TrimSpace(text)
-	i := strings.IndexByte(t, '\n')
-	if i < 0 {
-		return "", ""
-	}
-	k := strings.LastIndexByte(t, '\n')
-	return ok(t[:i]), ok(t[k+1:])
-}
-
-// minEvidence is the number of distinct features an instruction line needs
-// to be judged on its own.
-const minEvidence = 12
-
-// Low-evidence texts. A text of a few words is mostly the models' bias, and
-// the bias of a head trained on long texts says little about "a lighthouse"
-// or "tell me a joke". Such a text's margin over the operating point is
-// shrunk toward lowEvidenceMargin (in logit units) in proportion to its
-// evidence: its words, or a eighth of its distinct features for scripts
-// without spaces, counting in full from fullEvidenceWords.
-const (
-	fullEvidenceWords = 6
-	lowEvidenceMargin = -3
-)
-
-// evidence returns the weight, in 0..1, of the model's judgment of the
-// normalised text b, which has n distinct features.
-func evidence(b []byte, n int) float64 {
-	words := 0
-	in := false
-	for _, c := range b {
-		w := 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80
-		if w && !in {
-			words++
-			if words >= fullEvidenceWords {
-				return 1
-			}
-		}
-		in = w
-	}
-	return min(1, float64(max(words, n/8))/fullEvidenceWords)
-}
-
-// probability maps head j's logit z to a score, shrinking its margin toward
-// lowEvidenceMargin by the evidence weight conf.
-func probability(m *linear.Model, j int, z float32, conf float64) float64 {
-	margin := float64(z-m.Threshold[j])*conf + lowEvidenceMargin*(1-conf)
-	return 1 / (1 + math.Exp(-margin))
-}
-
-// harmGate is how far above the any-harm score a harm category head may go.
-const harmGate = 0.15
-
-func maxInto(dst, src []float32) {
-	for j, v := range src {
-		if v > dst[j] {
-			dst[j] = v
-		}
-	}
 }

@@ -42,12 +42,13 @@ func (g *Guard) ScoreJSONL(ctx context.Context, r io.Reader, w io.Writer, stage 
 		}
 		var rec struct {
 			Text *string `json:"text"`
+			Role string  `json:"role"`
 		}
 		out := ScoreLine{Verdict: Allow, Categories: []Category{}}
 		if err := json.Unmarshal(line, &rec); err != nil || rec.Text == nil {
 			out.Error = "line is not a JSON object with a string \"text\" field"
 		} else {
-			res := g.Check(ctx, stage, []string{*rec.Text}, p)
+			res := g.Check(ctx, stage, []Part{{Role: roleOr(rec.Role), Text: *rec.Text}}, p)
 			out.Verdict, out.Scores, out.Rule = res.Action, res.Scores.Map(), res.Rule
 			if res.Triggered != nil {
 				out.Categories = res.Triggered
@@ -74,6 +75,17 @@ type EvalRecord struct {
 	Kind       string     `json:"kind,omitempty"`
 	Categories []Category `json:"categories,omitempty"`
 	Skip       bool       `json:"skip,omitempty"`
+	// Role (optional) is the part's role (system, user, tool, output);
+	// default user.
+	Role string `json:"role,omitempty"`
+}
+
+// roleOr returns role, or "user" when it is empty.
+func roleOr(role string) string {
+	if role == "" {
+		return "user"
+	}
+	return role
 }
 
 // Counts are confusion counts for one group.
@@ -117,6 +129,7 @@ type EvalReport struct {
 	FlagsBenign int                  // benign records flagged (not blocked)
 
 	benignSeen []bool // verdicts of benign records, for kinds first seen later
+	ops        operatingPoints
 }
 
 // Eval judges every labelled record of r at stage under p.
@@ -140,8 +153,9 @@ func (g *Guard) Eval(ctx context.Context, r io.Reader, stage Stage, p *Policy) (
 		if rec.Label != 0 && rec.Label != 1 {
 			return nil, fmt.Errorf("guard: eval input line %d: label %d not 0 or 1", n, rec.Label)
 		}
-		res := g.Check(ctx, stage, []string{rec.Text}, p)
+		res := g.Check(ctx, stage, []Part{{Role: roleOr(rec.Role), Text: rec.Text}}, p)
 		rep.add(&rec, &res)
+		rep.ops.add(&rec, &res)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("guard: reading eval input: %w", err)
@@ -266,5 +280,6 @@ func (rep *EvalReport) WriteText(w io.Writer) error {
 		line("skipped (outside taxonomy)", rep.Skipped)
 	}
 	fmt.Fprintf(bw, "benign records flagged (not blocked): %d\n", rep.FlagsBenign)
+	rep.ops.write(bw)
 	return bw.Flush()
 }

@@ -8,7 +8,7 @@ import (
 
 // RulesVersion names the rule set below. Bump it whenever a rule changes, so
 // audit records say which rules judged a request.
-const RulesVersion = "2026.11.1"
+const RulesVersion = "2026.12.1"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -136,6 +136,8 @@ type ruleSet struct {
 	// all instructions" is an attack on the model, not a harmful request,
 	// and must not raise harm categories.
 	attack []bool
+	// attackRule marks phrases of every jailbreak and injection rule.
+	attackRule []bool
 }
 
 var (
@@ -181,8 +183,10 @@ func compileRules(rs []rule) *ruleSet {
 	}
 	set.nPhrases = len(phrases)
 	set.attack = make([]bool, len(phrases))
+	set.attackRule = make([]bool, len(phrases))
 	for p, o := range set.owner {
 		set.attack[p] = o >= 0 && rs[o].Cat.IsAttack() && !rs[o].Boost
+		set.attackRule[p] = o >= 0 && rs[o].Cat.IsAttack()
 	}
 	b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.StandardMatch, DFA: true})
 	set.ac = b.Build(phrases)
@@ -220,11 +224,25 @@ func (s *ruleState) has(i int) bool {
 
 // scan records the phrases found in the normalised text b and appends to
 // spans the byte ranges of b matched by phrases of attack rules (see
-// ruleSet.attack).
-func (s *ruleState) scan(rs *ruleSet, b []byte, spans [][2]int) [][2]int {
+// ruleSet.attack). Phrases of rules in off (a bitset of rule indexes, see
+// roleRuleMask) are ignored: they do not fire for this text's role; nor do
+// the terms of the sexual-minors combination when combo is false. When
+// quoting is true, attack phrases in a sentence that quotes them as what a
+// user might try and says to refuse it (see framedSentence) are ignored too,
+// and the sentences are appended to quoted.
+func (s *ruleState) scan(rs *ruleSet, b []byte, spans [][2]int, quoted *[][2]int, off uint64, combo, quoting bool) [][2]int {
 	it := rs.ac.IterOverlappingByte(b)
 	for m := it.Next(); m != nil; m = it.Next() {
 		p := m.Pattern()
+		if o := rs.owner[p]; o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
+			continue
+		}
+		if quoting && rs.attackRule[p] {
+			if lo, hi, ok := framedSentence(b, m.Start()); ok {
+				*quoted = append(*quoted, [2]int{lo, hi})
+				continue
+			}
+		}
 		s.set(p)
 		if rs.attack[p] {
 			spans = append(spans, [2]int{m.Start(), m.End()})

@@ -129,7 +129,7 @@ func (m *StreamModerator) judge(ctx context.Context) *Result {
 		}
 	}
 	m.checked = len(s)
-	res := m.g.Check(ctx, StageStream, []string{s[start:]}, m.p)
+	res := m.g.Check(ctx, StageStream, []Part{{Role: "output", Text: s[start:]}}, m.p)
 	switch res.Action {
 	case Block:
 		m.verdict = &res

@@ -64,6 +64,19 @@ var Operational = []string{
 	"make it look like an accident", "at home without", "from household",
 }
 
+// Technical phrases: the target of the verb is a program, a machine or a
+// photograph, not a person ("kill a Python process", "execute a shell
+// script", "shoot a photo"). Harm is judged on intent and target; these
+// count as defensive framing, within its bound.
+var Technical = []string{
+	"python process", "stuck process", "kill a process", "kill the process", "kill process", "child process",
+	"zombie process", "background process", "a thread", "the thread", "threads", "shell script", "bash script",
+	"on startup", "cron job", "a container", "docker", "kubernetes", "the pod", "command line", "terminal",
+	"in python", "in java", "in javascript", "in sql", "sql query", "segmentation fault", "my code", "the build",
+	"unit test", "git ", "a photo", "photos", "a picture", "photograph", "camera", "tripod", "in excel",
+	"spreadsheet", "my game", "video game", "in minecraft", "chess", "the server", "my server", "linux",
+}
+
 type matcher struct {
 	ac    ac.AhoCorasick
 	nDef  int
@@ -77,9 +90,9 @@ var (
 
 func get() *matcher {
 	once.Do(func() {
-		phrases := append(append([]string{}, Defensive...), Operational...)
+		phrases := append(append(append([]string{}, Defensive...), Technical...), Operational...)
 		b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.StandardMatch, DFA: true})
-		m = &matcher{ac: b.Build(phrases), nDef: len(Defensive), total: len(phrases)}
+		m = &matcher{ac: b.Build(phrases), nDef: len(Defensive) + len(Technical), total: len(phrases)}
 	})
 	return m
 }

@@ -26,6 +26,9 @@ type Record struct {
 	Label    int    `json:"label"`
 	Source   string `json:"source"`
 	Category string `json:"category"`
+	// Role is the message role the text was written in (system, user);
+	// empty means user. The legitimate-traffic sets have one.
+	Role string `json:"role,omitempty"`
 }
 
 // Kinds of record.

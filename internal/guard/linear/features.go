@@ -1,6 +1,9 @@
 package linear
 
-import "unicode/utf8"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Feature kinds, mixed into the hash so that a word and a 4-gram that
 // happen to share bytes do not share a bucket.
@@ -34,7 +37,13 @@ func isWordByte(c byte) bool {
 // Without this, the particular numbers of the training data (access codes in
 // prompt-injection sets) became evidence of their own, and ordinary requests
 // carrying a ticket or case number read as injection.
+//
+// The names of assistants and their makers ("chatgpt", "openai", "claude")
+// count as one word, "model": see foldNames.
 func AppendFeatures(dst []uint32, b []byte, bits uint) []uint32 {
+	if folded, ok := foldNames(b); ok {
+		b = folded
+	}
 	shift := 64 - bits
 	// Words and bigrams.
 	var prev uint64
@@ -87,4 +96,57 @@ func AppendFeatures(dst []uint32, b []byte, bits uint) []uint32 {
 		}
 	}
 	return dst
+}
+
+// modelNames are the names of assistants and of the companies that make
+// them. Jailbreak templates name their target ("Hello ChatGPT", "OpenAI's
+// content policy"), and so do ordinary system prompts ("You are ChatGPT, a
+// large language model trained by OpenAI"); as features the names taught the
+// models which dataset a text came from, not what makes it an attack. They
+// are all folded into the word "model".
+var modelNames = [][]byte{
+	[]byte("chatgpt"), []byte("openai"), []byte("gpt"), []byte("gpts"), []byte("claude"), []byte("anthropic"),
+	[]byte("gemini"), []byte("bard"), []byte("llama"), []byte("mistral"), []byte("copilot"), []byte("bing"),
+}
+
+var modelWord = []byte("model")
+
+// foldNames returns b with every whole word of modelNames replaced by
+// "model", and whether it replaced any (when not, b is returned as is and
+// nothing is allocated).
+func foldNames(b []byte) ([]byte, bool) {
+	var out []byte
+	last := 0
+	for i := 0; i < len(b); {
+		if !isWordByte(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(b) && isWordByte(b[j]) {
+			j++
+		}
+		if j-i >= 3 && j-i <= 9 && isName(b[i:j]) {
+			if out == nil {
+				out = make([]byte, 0, len(b))
+			}
+			out = append(out, b[last:i]...)
+			out = append(out, modelWord...)
+			last = j
+		}
+		i = j
+	}
+	if out == nil {
+		return b, false
+	}
+	return append(out, b[last:]...), true
+}
+
+func isName(w []byte) bool {
+	for _, n := range modelNames {
+		if bytes.Equal(w, n) {
+			return true
+		}
+	}
+	return false
 }

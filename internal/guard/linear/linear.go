@@ -36,9 +36,10 @@ import (
 
 const (
 	magic = "WGLM"
-	// version 2: digit runs are folded in features (see AppendFeatures); a
-	// version 1 model was trained on other features and is refused.
-	version = 2
+	// version 2: digit runs are folded in features (see AppendFeatures);
+	// version 3: names of assistants are folded too. A model of another
+	// version was trained on other features and is refused.
+	version = 3
 	// maxBits bounds the table a model file may ask for.
 	maxBits = 24
 )

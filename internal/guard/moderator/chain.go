@@ -73,7 +73,7 @@ func (c *Chain) Check(ctx context.Context, stage guard.Stage, texts []string, p 
 // it fails closed (rule "moderator.NAME.unavailable") and is ignored if it
 // fails open.
 func (c *Chain) CheckParts(ctx context.Context, stage guard.Stage, parts []guard.Part, p *guard.Policy) Outcome {
-	local := c.Guard.Check(ctx, stage, guard.Texts(parts), p)
+	local := c.Guard.Check(ctx, stage, parts, p)
 	out := Outcome{Result: local, Local: local, Reports: make([]Report, len(c.Moderators))}
 	type answer struct {
 		i int

@@ -1,14 +1,22 @@
 // Command train builds the guard's embedded model from the shared datasets:
 //
-//	go run ./internal/guard/train
+//	GOMAXPROCS=1 go run ./internal/guard/train
 //
-// It reads every *.jsonl file in -data (default /work/shared/datasets/guard),
-// labels records with package labels, splits them by a hash of their text
-// (70% train, 10% calibration, 20% validation, see labels.SplitOf), trains one
+// It reads every *.jsonl file in the -data directories (default
+// /work/shared/datasets/guard and /work/shared/datasets/legit), labels
+// records with package labels, splits them by a hash of their text (70%
+// train, 10% calibration, 20% validation, see labels.SplitOf), trains one
 // logistic regression per head on hashed n-gram features with AdaGrad, sets
-// each head's operating point on the calibration split, and writes the model to -out
-// (internal/guard/model/guard.wglm). It also writes the validation split to
-// -val (with the guard's weak category labels) for `warden guard eval`.
+// each head's operating point per role class on the calibration split
+// (system prompts for the system class, every other benign text for the
+// user class), and writes the model to -out (internal/guard/model/guard.wglm)
+// and the role table to -roles (internal/guard/model/roles.json). It also
+// writes the validation split to -val (with the guard's weak category labels
+// and roles) for `warden guard eval`.
+//
+// With -loso it instead trains once per source file with that file held out
+// entirely (leave one source out) and prints how the guard does on it: the
+// figure the model card leads with (see loso.go).
 //
 // Training is deterministic: same data, same model bytes.
 package main
@@ -39,14 +47,6 @@ import (
 // rules.
 var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "violence", "self_harm", "hate", "weapons", "malware", "illicit"}
 
-// targetFPR is the false-positive rate on benign calibration records at which
-// each head's operating point is set.
-var targetFPR = map[string]float64{
-	"jailbreak": 0.005, "prompt_injection": 0.008, "harmful": 0.01,
-}
-
-const defaultHeadFPR = 0.002
-
 var debugHead string
 
 var (
@@ -56,10 +56,12 @@ var (
 	flagQW     = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
 	flagTW     = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
 	flagIW     = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
+	flagSW     = flag.Float64("systemweight", 6, "weight of benign system prompts (few, and the texts jailbreak templates imitate)")
 	flagSnip   = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
 )
 
 type doc struct {
+	group string
 	feats []uint32
 	y     []int8 // per head: 1 positive, 0 negative, -1 ignored
 	w     []float32
@@ -67,24 +69,71 @@ type doc struct {
 }
 
 func main() {
-	data := flag.String("data", "/work/shared/datasets/guard", "directory of dataset JSONL files")
+	data := flag.String("data", "/work/shared/datasets/guard,/work/shared/datasets/legit", "comma-separated directories of dataset JSONL files")
 	out := flag.String("out", "internal/guard/model/guard.wglm", "model file to write")
+	rolesOut := flag.String("roles", "internal/guard/model/roles.json", "per-role threshold table to write")
 	valOut := flag.String("val", "internal/guard/testdata/val.jsonl.gz", "where to write the validation split (.gz compresses)")
 	bits := flag.Uint("bits", 18, "log2 of feature buckets")
 	epochs := flag.Int("epochs", 20, "training epochs")
+	loso := flag.Bool("loso", false, "leave one source out: train once per source file held out and report on it; writes nothing")
 	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head")
 	flag.Parse()
 
-	recs, err := readAll(*data)
+	recs, err := readAll(strings.Split(*data, ","))
 	if err != nil {
 		log.Fatal(err)
 	}
+	if *loso {
+		runLOSO(recs, *bits, *epochs)
+		return
+	}
+	b := build(recs, "", *bits, *epochs)
+	report(b.m, b.val)
+	roleReport(b)
+
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := b.m.Write(f); err != nil {
+		log.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if err := writeRoles(*rolesOut, b.roles); err != nil {
+		log.Fatal(err)
+	}
+	if err := writeVal(*valOut, b.val); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s, %s and %s", *out, *rolesOut, *valOut)
+}
+
+// built is one trained model with its role table and the splits it came from.
+type built struct {
+	m     *linear.Model
+	roles *guard.Roles
+	calib []*doc
+	val   []*doc
+}
+
+// build trains a model on recs, leaving out every record of source file
+// holdout (none when empty), and calibrates it per role.
+func build(recs []record, holdout string, bits uint, epochs int) *built {
 	var train, calib, val []*doc
 	norm := make([]byte, 0, 1<<16)
-	for _, r := range recs {
+	for _, rec := range recs {
+		if rec.group == holdout {
+			continue
+		}
+		r := rec.Record
 		l := labels.Label(r)
 		norm = textnorm.Normalize(norm[:0], r.Text)
-		d := &doc{l: l}
+		d := &doc{l: l, group: rec.group}
 		switch l.Split {
 		case "val":
 			val = append(val, d)
@@ -97,7 +146,7 @@ func main() {
 		if l.Skip {
 			continue
 		}
-		d.feats = linear.Dedup(linear.AppendFeatures(nil, norm, *bits))
+		d.feats = linear.Dedup(linear.AppendFeatures(nil, norm, bits))
 		d.y, d.w = targets(l)
 		if l.Kind == labels.Benign {
 			f := float32(1)
@@ -111,9 +160,14 @@ func main() {
 				d.w[j] *= f
 			}
 		}
+		if l.Kind == labels.Benign && guard.ClassOf(l.Role) == guard.RoleSystem {
+			for j := range d.w {
+				d.w[j] *= float32(*flagSW)
+			}
+		}
 		extra := augment(l, norm)
 		for _, e := range extra {
-			e.feats = linear.Dedup(linear.AppendFeatures(nil, textnorm.Normalize(nil, e.l.Text), *bits))
+			e.feats = linear.Dedup(linear.AppendFeatures(nil, textnorm.Normalize(nil, e.l.Text), bits))
 		}
 		if l.Split == "calib" {
 			calib = append(calib, extra...)
@@ -121,38 +175,38 @@ func main() {
 			train = append(train, extra...)
 		}
 	}
-	log.Printf("records: train %d, calib %d, val %d", len(train), len(calib), len(val))
+	log.Printf("records: train %d, calib %d, val %d (held out: %q)", len(train), len(calib), len(val), holdout)
 
-	m := fit(train, *bits, *epochs)
-	calibrate(m, calib)
-	report(m, val)
-
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
-		log.Fatal(err)
-	}
-	f, err := os.Create(*out)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := m.Write(f); err != nil {
-		log.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		log.Fatal(err)
-	}
-	if err := writeVal(*valOut, val); err != nil {
-		log.Fatal(err)
-	}
-	log.Printf("wrote %s and %s", *out, *valOut)
+	scorer = nil
+	m := fit(train, bits, epochs)
+	roles := calibrate(m, calib)
+	return &built{m: m, roles: roles, calib: calib, val: val}
 }
 
-func readAll(dir string) ([]labels.Record, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	if err != nil {
-		return nil, err
+// record is a dataset record and its source group: the file it came from,
+// with the train and validation halves of one dataset counted as one source.
+type record struct {
+	labels.Record
+	group string
+}
+
+func groupOf(file string) string {
+	g := strings.TrimSuffix(filepath.Base(file), ".jsonl")
+	g = strings.TrimSuffix(g, "_train")
+	return strings.TrimSuffix(g, "_val")
+}
+
+func readAll(dirs []string) ([]record, error) {
+	var files []string
+	for _, dir := range dirs {
+		fs, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(fs)
+		files = append(files, fs...)
 	}
-	sort.Strings(files)
-	var recs []labels.Record
+	var recs []record
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
@@ -166,7 +220,7 @@ func readAll(dir string) ([]labels.Record, error) {
 				f.Close()
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			recs = append(recs, r)
+			recs = append(recs, record{r, groupOf(name)})
 		}
 		f.Close()
 		if err := sc.Err(); err != nil {
@@ -371,6 +425,19 @@ func augment(l labels.Labelled, norm []byte) []*doc {
 			out = append(out, &doc{l: sl, y: y, w: w})
 		}
 	}
+	if l.Kind == labels.Benign && guard.ClassOf(l.Role) == guard.RoleSystem {
+		// A system prompt's opening sentence ("You are X, a Y that helps
+		// with Z.") is what short system prompts consist of.
+		for _, t := range openings(l.Text) {
+			sl := l
+			sl.Text = t
+			y, w := targets(sl)
+			for j := range w {
+				w[j] *= float32(*flagSW)
+			}
+			out = append(out, &doc{l: sl, y: y, w: w})
+		}
+	}
 	if l.Kind == labels.Harm && len(l.Text) >= 768 {
 		if i := strings.IndexByte(strings.TrimSpace(l.Text), '\n'); i >= 24 && i <= 600 {
 			il := l
@@ -380,35 +447,6 @@ func augment(l labels.Labelled, norm []byte) []*doc {
 		}
 	}
 	return out
-}
-
-// calibrate sets each head's threshold to the logit that benign calibration
-// records exceed at the head's target false-positive rate.
-func calibrate(m *linear.Model, calib []*doc) {
-	neg := make([][]float64, len(heads))
-	for _, d := range calib {
-		if d.l.Kind != labels.Benign || d.l.Weight < 1 {
-			continue
-		}
-		z := logits(m, d.l.Text)
-		for j := range heads {
-			neg[j] = append(neg[j], float64(z[j]))
-		}
-	}
-	for j, h := range heads {
-		s := neg[j]
-		sort.Float64s(s)
-		fpr, ok := targetFPR[h]
-		if !ok {
-			fpr = defaultHeadFPR
-		}
-		k := int(math.Ceil(float64(len(s)) * (1 - fpr)))
-		if k >= len(s) {
-			k = len(s) - 1
-		}
-		m.Threshold[j] = float32(s[k])
-		log.Printf("calibrate %-16s threshold logit %.3f (%d benign)", h, s[k], len(s))
-	}
 }
 
 // report prints, per head, recall on validation positives and the

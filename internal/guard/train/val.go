@@ -20,6 +20,7 @@ type valRecord struct {
 	Kind       string   `json:"kind"`
 	Categories []string `json:"categories,omitempty"`
 	Skip       bool     `json:"skip,omitempty"`
+	Role       string   `json:"role,omitempty"`
 }
 
 func writeVal(path string, val []*doc) error {
@@ -44,7 +45,7 @@ func writeVal(path string, val []*doc) error {
 		case l.Kind == labels.Harm && strings.Contains(l.Source, "davidson"):
 			l.Kind = "hate_speech" // posts, not requests
 		}
-		if err := enc.Encode(valRecord{l.Text, l.Label, l.Source, l.Category, l.Kind, l.Categories, l.Skip}); err != nil {
+		if err := enc.Encode(valRecord{l.Text, l.Label, l.Source, l.Category, l.Kind, l.Categories, l.Skip, l.Role}); err != nil {
 			f.Close()
 			return err
 		}
