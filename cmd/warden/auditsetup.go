@@ -25,7 +25,7 @@ func openAuditLog(ctx context.Context, st store.Store, cfg *config.Config) (*aud
 	if c.Origin == "" {
 		c.Origin = audit.DefaultOrigin(cfg.Instance)
 	}
-	if _, shared := st.(store.AuditTail); shared && (cfg.Audit.SigningKeyFile == "" || cfg.Audit.Origin == "") {
+	if _, shared := st.(store.AuditStaging); shared && (cfg.Audit.SigningKeyFile == "" || cfg.Audit.Origin == "") {
 		// Instances sharing one log must sign its checkpoints with one key
 		// under one origin, or each one's checkpoints fail on the others.
 		slog.Warn("audit: a shared store without audit.origin and audit.signing_key_file: give every instance the same ones (docs/deployment.md)")

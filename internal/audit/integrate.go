@@ -1,0 +1,139 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/wardenhq/warden/internal/store"
+)
+
+// Integration, on stores with staging (store.AuditStaging, PostgreSQL).
+// Every Log stages its group commits and answers its appenders; every Log
+// also runs an integrator loop, but the store's lease lets one integrate at
+// a time. A loop that finds the lease taken does nothing: the holder
+// integrates whatever is staged, its own entries or not, and keeps going
+// until staging is empty; a short retry covers the moment the holder ends
+// its last pass just before our entries committed.
+const (
+	// integrateBatch is the most entries one integration transaction moves.
+	integrateBatch = 4096
+	// integrateEvery is how often an idle integrator looks for entries
+	// that others staged (a holder that died, say); integrateRetry how soon
+	// a loop that found the lease taken tries again.
+	integrateEvery = 100 * time.Millisecond
+	integrateRetry = 5 * time.Millisecond
+)
+
+// kickIntegrator wakes this log's integrator without waiting.
+func (l *Log) kickIntegrator() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// integrateLoop runs until integStop closes.
+func (l *Log) integrateLoop() {
+	defer close(l.integDone)
+	tick := time.NewTicker(integrateEvery)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	for {
+		select {
+		case <-l.integStop:
+			return
+		case <-l.kick:
+		case <-tick.C:
+		case <-retry.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		err := l.integrateAll(ctx, false)
+		cancel()
+		switch {
+		case errors.Is(err, store.ErrConflict): // another instance holds the lease
+			retry.Reset(integrateRetry)
+		case err != nil:
+			l.logger.Error("audit: integration failed; the entries stay staged", "err", err)
+			retry.Reset(integrateEvery)
+		}
+	}
+}
+
+// Sync integrates the entries staged so far (by any instance), waiting for
+// the integration lease if another instance holds it. It moves at most as
+// many batches as were staged when it started (plus one), so it ends under
+// a sustained load too. On a store without staging it does nothing: appends
+// there are in the log when they return.
+func (l *Log) Sync(ctx context.Context) error {
+	if l.staging == nil {
+		return nil
+	}
+	staged, err := l.staging.AuditStaged(ctx)
+	if err != nil {
+		return err
+	}
+	for moved := int64(0); moved <= staged; {
+		n, err := l.integrate(ctx, true)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		moved += int64(n)
+	}
+	return nil
+}
+
+// integrateAll integrates batches until staging is empty.
+func (l *Log) integrateAll(ctx context.Context, wait bool) error {
+	for {
+		n, err := l.integrate(ctx, wait)
+		if err != nil || n < integrateBatch {
+			return err
+		}
+	}
+}
+
+// integrate moves one batch of staged entries to the log's end and returns
+// how many it moved. The tree's peaks are cached between batches; when
+// another instance integrated since, they are read back from the store.
+func (l *Log) integrate(ctx context.Context, wait bool) (int, error) {
+	var work map[int64]tlog.Hash
+	start, n, err := l.staging.IntegrateAudit(ctx, integrateBatch, wait, func(start int64, entries []store.AuditEntry, read func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
+		l.stateMu.Lock()
+		size, peaks := l.size, l.peaks
+		l.stateMu.Unlock()
+		if start != size {
+			var err error
+			if peaks, err = readPeaks(start, read); err != nil {
+				return nil, err
+			}
+		}
+		leafHashes := make([]tlog.Hash, len(entries))
+		for i := range entries {
+			leafHashes[i] = tlog.RecordHash(entries[i].Leaf)
+		}
+		var hs []tlog.Hash
+		var err error
+		work, hs, err = storedHashesFor(start, peaks, leafHashes)
+		if err != nil {
+			return nil, err
+		}
+		return hs, nil
+	})
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	end := start + int64(n)
+	l.stateMu.Lock()
+	l.size = end
+	l.peaks = keepPeaks(work, end)
+	l.stateMu.Unlock()
+	l.integrated.Add(int64(n))
+	return n, nil
+}
