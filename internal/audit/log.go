@@ -239,8 +239,8 @@ type Stats struct {
 	// Integrated counts the entries this log's integrator moved from
 	// staging into the log (any instance's), on a store with staging.
 	Integrated int64 `json:"integrated,omitempty"`
-	Batches  int64 `json:"batches"`  // transactions that committed them
-	Failed   int64 `json:"failed"`   // appends that returned an error
+	Batches    int64 `json:"batches"` // transactions that committed them
+	Failed     int64 `json:"failed"`  // appends that returned an error
 }
 
 // Stats returns counters since Open.
@@ -595,4 +595,3 @@ func (l *Log) Close() error {
 	_, err := l.Checkpoint(ctx)
 	return err
 }
-
