@@ -166,6 +166,13 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 		for i := range entries {
 			entries[i].Index = start + int64(i)
 		}
+		// The entries go in while the hashes are computed; the hashes,
+		// the head and the removal from staging follow in one round trip.
+		b := &pgx.Batch{}
+		queueEntries(b, start, entries)
+		if err := sendAudit(ctx, tx, b, start); err != nil {
+			return err
+		}
 		hs, err := hashes(start, entries, func(ix []int64) ([]tlog.Hash, error) { return auditHashes(ctx, tx, ix) })
 		if err != nil {
 			return err
@@ -173,11 +180,11 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 		if err := checkHashCount(start, len(entries), len(hs)); err != nil {
 			return err
 		}
-		if err := insertAudit(ctx, tx, start, entries, hs); err != nil {
+		b = &pgx.Batch{}
+		queueHashes(b, start, len(entries), hs)
+		b.Queue(`DELETE FROM audit_staging WHERE id = ANY($1)`, ids)
+		if err := sendAudit(ctx, tx, b, start); err != nil {
 			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM audit_staging WHERE id = ANY($1)`, ids); err != nil {
-			return fmt.Errorf("postgres: unstage audit entries: %w", err)
 		}
 		moved = len(entries)
 		return nil
@@ -209,6 +216,15 @@ func checkHashCount(start int64, entries, hashes int) error {
 // moves the head, in one pipelined round trip. The caller holds the head
 // row's lock and has checked that the log has start entries.
 func insertAudit(ctx context.Context, tx pgx.Tx, start int64, entries []store.AuditEntry, hashes []tlog.Hash) error {
+	b := &pgx.Batch{}
+	queueEntries(b, start, entries)
+	queueHashes(b, start, len(entries), hashes)
+	return sendAudit(ctx, tx, b, start)
+}
+
+// queueEntries queues the inserts of entries from index start and of their
+// bodies: one multi-row INSERT per table.
+func queueEntries(b *pgx.Batch, start int64, entries []store.AuditEntry) {
 	n := len(entries)
 	var (
 		idx             = make([]int64, n)
@@ -227,21 +243,28 @@ func insertAudit(ctx context.Context, tx pgx.Tx, start int64, entries []store.Au
 			bKeys, bodies = append(bKeys, e.KeyID), append(bodies, e.Body)
 		}
 	}
-	hashIDs := make([]int64, len(hashes))
-	hashVals := make([][]byte, len(hashes))
-	first := tlog.StoredHashCount(start)
-	for i := range hashes {
-		hashIDs[i], hashVals[i] = first+int64(i), hashes[i][:]
-	}
-	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO audit_entries (idx, ts, key_id, team, leaf)
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bytea[])`, idx, ts, keyIDs, teams, leaves)
 	if len(bodies) > 0 {
 		b.Queue(`INSERT INTO audit_bodies (idx, key_id, ts, expires, body)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])`, bIdx, bKeys, bTS, bExp, bodies)
 	}
+}
+
+// queueHashes queues the insert of the stored hashes of n entries from
+// index start and the move of the head past them.
+func queueHashes(b *pgx.Batch, start int64, n int, hashes []tlog.Hash) {
+	hashIDs := make([]int64, len(hashes))
+	hashVals := make([][]byte, len(hashes))
+	first := tlog.StoredHashCount(start)
+	for i := range hashes {
+		hashIDs[i], hashVals[i] = first+int64(i), hashes[i][:]
+	}
 	b.Queue(`INSERT INTO audit_hashes (id, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, hashIDs, hashVals)
 	b.Queue(`UPDATE audit_head SET size = $1`, start+int64(n))
+}
+
+func sendAudit(ctx context.Context, tx pgx.Tx, b *pgx.Batch, start int64) error {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		if isUnique(err) {
 			// Rows beyond the head: the tables disagree with audit_head,
