@@ -35,6 +35,10 @@ type VerifyResult struct {
 	Checkpoints int       `json:"checkpoints"` // checkpoints checked
 	Latest      int64     `json:"latest"`      // size of the latest checkpoint, -1 if none
 	Bodies      int64     `json:"bodies"`      // retained bodies checked against their leaves
+	// Staged counts entries staged and not yet integrated into the tree
+	// (store.AuditStaging), when Verify finished: answered appends that an
+	// integrator has still to place. They are not verified yet.
+	Staged int64 `json:"staged,omitempty"`
 }
 
 // checkpointWindow is how many tree sizes' worth of checkpoints Verify
@@ -270,6 +274,11 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	res.Size = n
 	if res.Root, err = tlog.TreeHash(n, &f); err != nil {
 		return nil, err
+	}
+	if sg, ok := st.(store.AuditStaging); ok {
+		if res.Staged, err = sg.AuditStaged(ctx); err != nil {
+			return nil, fmt.Errorf("audit: verify: %w", err)
+		}
 	}
 	return res, nil
 }
