@@ -3,10 +3,8 @@ package audit
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // BodyMode says what the log keeps of a request's prompt and answer.
@@ -150,41 +148,4 @@ func isLowerHex(s []byte) bool {
 		}
 	}
 	return true
-}
-
-// LeafIndex holds the fields of a leaf's event that a store copies into
-// columns of its own (store.AuditEntry's KeyID, Team and Time) to select by
-// them. Verify checks the columns against it; Export selects by it.
-type LeafIndex struct {
-	KeyID string    `json:"key_id"`
-	Team  string    `json:"key_owner"`
-	Time  time.Time `json:"ts"`
-}
-
-// Index decodes the leaf's LeafIndex from its event.
-func (l *Leaf) Index() (LeafIndex, error) {
-	var x LeafIndex
-	if err := json.Unmarshal(l.Event, &x); err != nil {
-		return x, fmt.Errorf("%w: event: %w", errLeaf, err)
-	}
-	return x, nil
-}
-
-// columnMismatch names the first column of e (as stored) that disagrees with
-// x (as the leaf says), or returns "" when all agree. withBody also checks
-// the body row's copies.
-func columnMismatch(x LeafIndex, keyID, team string, t time.Time, hasBody bool, bodyKey string, bodyTime time.Time) string {
-	switch {
-	case keyID != x.KeyID:
-		return fmt.Sprintf("column key_id is %q but its leaf says %q (the index column was changed)", keyID, x.KeyID)
-	case team != x.Team:
-		return fmt.Sprintf("column team is %q but its leaf says %q (the index column was changed)", team, x.Team)
-	case !t.Equal(x.Time):
-		return fmt.Sprintf("column ts is %s but its leaf says %s (the index column was changed)", t.UTC().Format(time.RFC3339Nano), x.Time.UTC().Format(time.RFC3339Nano))
-	case hasBody && bodyKey != x.KeyID:
-		return fmt.Sprintf("the body's key_id column is %q but its leaf says %q (the column was changed)", bodyKey, x.KeyID)
-	case hasBody && !bodyTime.Equal(x.Time):
-		return fmt.Sprintf("the body's ts column is %s but its leaf says %s (the column was changed)", bodyTime.UTC().Format(time.RFC3339Nano), x.Time.UTC().Format(time.RFC3339Nano))
-	}
-	return ""
 }

@@ -45,14 +45,13 @@ const (
 // Log is the audit log: appends with group commit, checkpoints, proofs. It
 // is safe for concurrent use. Several processes may open the same store.
 // On a store shared by many servers (PostgreSQL, which implements
-// store.AuditTail) every server appends: each batch goes to the end of the
-// log under the store's write lock, so batches of all servers interleave in
-// one total order. On other stores (SQLite) one server should append and
-// others (the CLI) read, prove and checkpoint; if two do append, the store's
-// conflict check keeps the tree sound and the loser reloads and retries.
-// Servers sharing a log must share its origin and signing key
-// (Config.Origin, Config.SigningKeyFile): each checks the others'
-// checkpoints before signing its own.
+// store.AuditStaging) every server stages its appends and one at a time
+// integrates everyone's into the tree (see the package doc). On other
+// stores (SQLite) one server should append and others (the CLI) read, prove
+// and checkpoint; if two do append, the store's conflict check keeps the
+// tree sound and the loser reloads and retries. Servers sharing a log must
+// share its origin and signing key (Config.Origin, Config.SigningKeyFile):
+// each checks the others' checkpoints before signing its own.
 type Log struct {
 	st       store.Audit
 	cfg      Config
