@@ -576,10 +576,13 @@ signature on checkpoint.txt, and that each entry in entries.jsonl is in the
 signed log, unaltered (an RFC 6962 inclusion proof), and within the selection.
 Retained bodies in bodies/ are checked against the SHA-256 their entry commits
 to; encrypted ones open with the investigator's age key (age -d -i key.txt).
-The bundle proves every entry in it is genuine; it cannot prove that no entry
-of the key was left out. For that, ask the log's operator for a consistency
-proof and compare checkpoints with a witness.
-`, "BUNDLE.zip")
+The bundle proves every entry in it is genuine. Warden made it by reading all
+%d entries under the checkpoint, checking that they hash to its root, and
+selecting the key's entries by what each entry says, not by the database's
+index; that it holds every entry of the key rests on that export. To check
+it yourself, export again from the log against the same checkpoint, and
+compare checkpoints with a witness (consistency proof) for the history.
+`, "BUNDLE.zip", m.Checkpoint)
 	return b.Bytes()
 }
 
