@@ -1,9 +1,13 @@
 // Command pg measures audit appends per second on PostgreSQL from one and
 // from three appending instances (each its own connection pool and
 // audit.Log, one signing key, as servers behind a load balancer are), with
-// the same number of concurrent callers in all. After each run it closes
-// the logs and checks that the log holds every acknowledged append and
-// verifies, so a figure is only printed for a run that lost nothing.
+// the same number of concurrent callers in all. An append counts when
+// Append returned (on PostgreSQL: once staged); the last column shows how
+// many entries were already integrated into the tree, and how many still
+// staged, when the load stopped. After each run it closes the logs (which
+// integrates the rest) and checks that the log holds every acknowledged
+// append and verifies, so a figure is only printed for a run that lost
+// nothing.
 //
 //	go run ./bench/audit/pg                       # 3 rounds of 5 s each
 //	go run ./bench/audit/pg -rounds 5 -duration 10s
@@ -61,21 +65,22 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("audit appends on PostgreSQL, %d CPUs, %s, %v per run, %d callers in all\n\n", runtime.NumCPU(), runtime.Version(), *dur, *callers)
-	fmt.Printf("| instances | round | appends/s | p50 | p99 |\n|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| instances | round | appends/s | p50 | p99 | in the tree / staged when the load stopped |\n|---:|---:|---:|---:|---:|---|\n")
 	for round := 1; round <= *rounds; round++ {
 		for _, n := range []int{1, 3} {
 			r, err := run(ctx, pgURL, n, *callers, *dur, signer, vkey, verifier)
 			if err != nil {
 				log.Fatalf("pg: %d instances: %v", n, err)
 			}
-			fmt.Printf("| %d | %d | %.0f | %s | %s |\n", n, round, r.ops, ms(r.p50), ms(r.p99))
+			fmt.Printf("| %d | %d | %.0f | %s | %s | %d / %d |\n", n, round, r.ops, ms(r.p50), ms(r.p99), r.inTree, r.staged)
 		}
 	}
 }
 
 type result struct {
-	ops      float64
-	p50, p99 time.Duration
+	ops            float64
+	p50, p99       time.Duration
+	inTree, staged int64
 }
 
 // run measures n instances on a fresh schema.
@@ -139,6 +144,15 @@ func run(ctx context.Context, pgURL string, n, callers int, d time.Duration, sig
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	// How far integration kept up: entries in the tree and still staged
+	// when the load stopped (a store without staging has none staged).
+	var r result
+	if r.inTree, err = dbs[0].AuditSize(ctx); err != nil {
+		return result{}, err
+	}
+	if r.staged, err = dbs[0].AuditStaged(ctx); err != nil {
+		return result{}, err
+	}
 	for _, l := range logs {
 		if err := l.Close(); err != nil {
 			return result{}, err
@@ -155,7 +169,7 @@ func run(ctx context.Context, pgURL string, n, callers int, d time.Duration, sig
 		return result{}, fmt.Errorf("log holds %d entries, %d appends were acknowledged", res.Size, acked.Load())
 	}
 	slices.Sort(lats)
-	r := result{ops: float64(acked.Load()) / elapsed.Seconds()}
+	r.ops = float64(acked.Load()) / elapsed.Seconds()
 	if len(lats) > 0 {
 		r.p50, r.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
 	}
