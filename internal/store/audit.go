@@ -80,7 +80,9 @@ type AuditStaging interface {
 	// hashes(n, entries, read) for the stored hashes of entries n, n+1, ...
 	// (what AppendAudit takes for start n), writes entries and hashes,
 	// deletes them from staging, and returns n and how many it moved (0
-	// when nothing is staged). read returns stored hashes as AuditHashes
+	// when nothing is staged). The entries passed to hashes carry their
+	// Index and everything but the body, which a store may move without
+	// reading it. read returns stored hashes as AuditHashes
 	// does. With wait false and the lease held by another process it
 	// returns ErrConflict at once; with wait true it waits for the lease.
 	// If hashes fails nothing is written and its error is returned.

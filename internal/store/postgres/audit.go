@@ -140,7 +140,9 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 		if start, err = lockAuditHead(ctx, tx); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id, ts, key_id, team, leaf, body, expires FROM audit_staging ORDER BY id LIMIT $1`, max)
+		// Bodies (up to a few MiB each) stay on the server: they are
+		// moved from staging to audit_bodies by one INSERT ... SELECT.
+		rows, err := tx.Query(ctx, `SELECT id, ts, key_id, team, leaf FROM audit_staging ORDER BY id LIMIT $1`, max)
 		if err != nil {
 			return fmt.Errorf("postgres: read staged audit entries: %w", err)
 		}
@@ -149,12 +151,11 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 			entries []store.AuditEntry
 			id, t   int64
 			e       store.AuditEntry
-			expires int64
 		)
-		_, err = pgx.ForEachRow(rows, []any{&id, &t, &e.KeyID, &e.Team, &e.Leaf, &e.Body, &expires}, func() error {
-			e.Time, e.BodyExpires = fromNanos(t), fromNanos(expires)
+		_, err = pgx.ForEachRow(rows, []any{&id, &t, &e.KeyID, &e.Team, &e.Leaf}, func() error {
+			e.Time = fromNanos(t)
 			ids, entries = append(ids, id), append(entries, e)
-			e.Leaf, e.Body = nil, nil // the next row scans into fresh slices
+			e.Leaf = nil // the next row scans into a fresh slice
 			return nil
 		})
 		if err != nil {
@@ -168,8 +169,16 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 		}
 		// The entries go in while the hashes are computed; the hashes,
 		// the head and the removal from staging follow in one round trip.
+		idxs := make([]int64, len(entries))
+		for i := range idxs {
+			idxs[i] = start + int64(i)
+		}
 		b := &pgx.Batch{}
 		queueEntries(b, start, entries)
+		b.Queue(`INSERT INTO audit_bodies (idx, key_id, ts, expires, body)
+			SELECT m.idx, s.key_id, s.ts, s.expires, s.body
+			FROM unnest($1::bigint[], $2::bigint[]) AS m(id, idx) JOIN audit_staging s ON s.id = m.id
+			WHERE s.body IS NOT NULL`, ids, idxs)
 		if err := sendAudit(ctx, tx, b, start); err != nil {
 			return err
 		}
