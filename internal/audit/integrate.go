@@ -13,10 +13,14 @@ import (
 // Integration, on stores with staging (store.AuditStaging, PostgreSQL).
 // Every Log stages its group commits and answers its appenders; every Log
 // also runs an integrator loop, but the store's lease lets one integrate at
-// a time. A loop that finds the lease taken does nothing: the holder
-// integrates whatever is staged, its own entries or not, and keeps going
-// until staging is empty; a short retry covers the moment the holder ends
-// its last pass just before our entries committed.
+// a time. The holder integrates whatever is staged, its own entries or not,
+// pass after pass while passes find entries, so under load it batches what
+// accumulated during its previous pass. A loop that finds the lease taken
+// backs off for integrateRetry and ignores its own wake-ups meanwhile: the
+// holder has its entries, and trying at every commit would only cost the
+// database a transaction each. The retry also covers the moment the holder
+// ends its last pass just before our entries committed. Answers never wait
+// for integration, only checkpoints and Sync do.
 const (
 	// integrateBatch is the most entries one integration transaction moves.
 	integrateBatch = 4096
@@ -24,7 +28,7 @@ const (
 	// that others staged (a holder that died, say); integrateRetry how soon
 	// a loop that found the lease taken tries again.
 	integrateEvery = 100 * time.Millisecond
-	integrateRetry = 5 * time.Millisecond
+	integrateRetry = 20 * time.Millisecond
 )
 
 // kickIntegrator wakes this log's integrator without waiting.
@@ -42,22 +46,24 @@ func (l *Log) integrateLoop() {
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
+	kick := l.kick // nil while backing off
 	for {
 		select {
 		case <-l.integStop:
 			return
-		case <-l.kick:
+		case <-kick:
 		case <-tick.C:
 		case <-retry.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		err := l.integrateAll(ctx, false)
-		cancel()
+		err := l.integrateAll()
+		kick = l.kick
 		switch {
 		case errors.Is(err, store.ErrConflict): // another instance holds the lease
+			kick = nil
 			retry.Reset(integrateRetry)
 		case err != nil:
 			l.logger.Error("audit: integration failed; the entries stay staged", "err", err)
+			kick = nil
 			retry.Reset(integrateEvery)
 		}
 	}
@@ -89,12 +95,21 @@ func (l *Log) Sync(ctx context.Context) error {
 	return nil
 }
 
-// integrateAll integrates batches until staging is empty.
-func (l *Log) integrateAll(ctx context.Context, wait bool) error {
+// integrateAll integrates without waiting for the lease, pass after pass,
+// until a pass finds nothing staged or the log closes. Each pass has its
+// own deadline.
+func (l *Log) integrateAll() error {
 	for {
-		n, err := l.integrate(ctx, wait)
-		if err != nil || n < integrateBatch {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		n, err := l.integrate(ctx, false)
+		cancel()
+		if err != nil || n == 0 {
 			return err
+		}
+		select {
+		case <-l.integStop:
+			return nil
+		default:
 		}
 	}
 }
