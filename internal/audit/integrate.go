@@ -13,22 +13,24 @@ import (
 // Integration, on stores with staging (store.AuditStaging, PostgreSQL).
 // Every Log stages its group commits and answers its appenders; every Log
 // also runs an integrator loop, but the store's lease lets one integrate at
-// a time. The holder integrates whatever is staged, its own entries or not,
-// pass after pass while passes find entries, so under load it batches what
-// accumulated during its previous pass. A loop that finds the lease taken
-// backs off for integrateRetry and ignores its own wake-ups meanwhile: the
-// holder has its entries, and trying at every commit would only cost the
-// database a transaction each. The retry also covers the moment the holder
-// ends its last pass just before our entries committed. Answers never wait
-// for integration, only checkpoints and Sync do.
+// a time, and the holder integrates whatever is staged, its own entries or
+// not. Answers never wait for integration (only checkpoints and Sync do),
+// so the loop is paced: woken by its own commits, it integrates at most
+// once per integratePace (more often only while passes move full batches),
+// and each pass moves what accumulated meanwhile, from every instance, in
+// one transaction. Without the pace, a holder under a steady load would run
+// one small transaction after another and cost the database more than the
+// appends themselves. A loop that finds the lease taken leaves the work to
+// the holder; the idle tick covers entries staged just after the holder's
+// last pass, and a holder that died.
 const (
 	// integrateBatch is the most entries one integration transaction moves.
 	integrateBatch = 4096
-	// integrateEvery is how often an idle integrator looks for entries
-	// that others staged (a holder that died, say); integrateRetry how soon
-	// a loop that found the lease taken tries again.
+	// integratePace is the least time between two passes of one loop.
+	integratePace = 25 * time.Millisecond
+	// integrateEvery is how often an idle loop looks for entries others
+	// staged.
 	integrateEvery = 100 * time.Millisecond
-	integrateRetry = 20 * time.Millisecond
 )
 
 // kickIntegrator wakes this log's integrator without waiting.
@@ -44,27 +46,24 @@ func (l *Log) integrateLoop() {
 	defer close(l.integDone)
 	tick := time.NewTicker(integrateEvery)
 	defer tick.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	kick := l.kick // nil while backing off
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 	for {
 		select {
 		case <-l.integStop:
 			return
-		case <-kick:
+		case <-l.kick:
 		case <-tick.C:
-		case <-retry.C:
+		}
+		select { // the rest of the pace since the last pass
+		case <-l.integStop:
+			return
+		case <-pace.C:
 		}
 		err := l.integrateAll()
-		kick = l.kick
-		switch {
-		case errors.Is(err, store.ErrConflict): // another instance holds the lease
-			kick = nil
-			retry.Reset(integrateRetry)
-		case err != nil:
+		pace.Reset(integratePace)
+		if err != nil && !errors.Is(err, store.ErrConflict) { // ErrConflict: another instance holds the lease
 			l.logger.Error("audit: integration failed; the entries stay staged", "err", err)
-			kick = nil
-			retry.Reset(integrateEvery)
 		}
 	}
 }
@@ -95,15 +94,15 @@ func (l *Log) Sync(ctx context.Context) error {
 	return nil
 }
 
-// integrateAll integrates without waiting for the lease, pass after pass,
-// until a pass finds nothing staged or the log closes. Each pass has its
-// own deadline.
+// integrateAll integrates without waiting for the lease, pass after pass
+// while passes move full batches (a backlog), until the log closes. Each
+// pass has its own deadline.
 func (l *Log) integrateAll() error {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 		n, err := l.integrate(ctx, false)
 		cancel()
-		if err != nil || n == 0 {
+		if err != nil || n < integrateBatch {
 			return err
 		}
 		select {
