@@ -56,3 +56,37 @@ func FuzzScanIndex(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkLeafIndex(t, s) })
 }
+
+// BenchmarkLeafIndex is what Verify adds per entry to check the index
+// columns; BenchmarkLeafIndexUnmarshal what a plain json.Unmarshal costs.
+func BenchmarkLeafIndex(b *testing.B) {
+	l := benchLeaf(b)
+	for b.Loop() {
+		if _, err := l.Index(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLeafIndexUnmarshal(b *testing.B) {
+	l := benchLeaf(b)
+	for b.Loop() {
+		var x LeafIndex
+		if err := json.Unmarshal(l.Event, &x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchLeaf(b *testing.B) *Leaf {
+	f := newFixture(b, Config{})
+	p, err := f.log.prepare(testEvent(1, "k_0001"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := ParseLeaf(p.entry.Leaf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
