@@ -197,6 +197,9 @@ the first bad entry if anything was changed, deleted or reordered.`,
 			if res.Latest < res.Size {
 				fmt.Fprintf(cmd.OutOrStdout(), "note: entries %d..%d are not yet under a checkpoint\n", max(res.Latest, 0), res.Size-1)
 			}
+			if res.Staged > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "note: %d entries are staged and not yet in the tree; a running instance integrates them, or run warden audit checkpoint\n", res.Staged)
+			}
 			return nil
 		},
 	}

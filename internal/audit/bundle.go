@@ -35,7 +35,11 @@ import (
 //
 // VerifyBundle checks it with nothing else at hand. Note what it proves:
 // every entry in the bundle is in the log under the signed checkpoint and
-// unaltered. It cannot prove that the bundle holds every entry of the key.
+// unaltered. That the bundle holds every entry of the key is established
+// when it is made: Export reads every leaf under the checkpoint, rebuilds
+// the tree from them and checks its root against the checkpoint's, and
+// selects entries by what their leaves say, never by the store's index
+// columns (see docs/audit.md, "Complete exports").
 
 // BundleFormat is the manifest's format tag.
 const BundleFormat = "warden-audit-bundle/1"
@@ -108,9 +112,13 @@ func (l *Log) Export(ctx context.Context, w io.Writer, scope Scope) (*Manifest, 
 	if err := put("verifier.key", []byte(l.vkey+"\n")); err != nil {
 		return nil, fmt.Errorf("audit: export: %w", err)
 	}
-	filter := store.AuditFilter{KeyID: scope.KeyID, Since: scope.Since, Until: scope.Until, To: c.Size, Limit: MaxBundleEntries + 1}
-
-	// Pass 1: entries and their proofs, streamed; the summary's figures.
+	// Pass 1: every leaf under the checkpoint, not only those the store's
+	// key_id column selects: the entries of the key are chosen by what their
+	// leaves say, the tree is rebuilt from all leaves and must give the
+	// checkpoint's root, and a leaf whose columns disagree with it stops the
+	// export. So a changed index column can neither hide an entry nor slip
+	// one in. Entries go out streamed with their proofs; the summary's
+	// figures are gathered on the way.
 	fw, err := create(zw, "entries.jsonl", m.Created)
 	if err != nil {
 		return nil, fmt.Errorf("audit: export: %w", err)
@@ -118,13 +126,41 @@ func (l *Log) Export(ctx context.Context, w io.Writer, scope Scope) (*Manifest, 
 	hw := newHashWriter(fw)
 	enc := json.NewEncoder(hw)
 	sum := newSummary(m)
-	var withBody []int64
+	var (
+		withBody []int64
+		tree     frontier
+		next     int64
+	)
 	r := l.storeReader(ctx)
 	scan := l.st.ScanAudit
 	if c.Size == 0 { // an empty log; To 0 would mean "no bound"
 		scan = func(context.Context, store.AuditFilter, func(*store.AuditEntry) error) error { return nil }
 	}
-	err = scan(ctx, filter, func(e *store.AuditEntry) error {
+	err = scan(ctx, store.AuditFilter{To: c.Size}, func(e *store.AuditEntry) error {
+		if e.Index != next {
+			return fmt.Errorf("audit: export: entry %d is missing (run audit verify)", next)
+		}
+		next++
+		leafHash := tlog.RecordHash(e.Leaf)
+		hs, err := tlog.StoredHashesForRecordHash(e.Index, leafHash, &tree)
+		if err != nil {
+			return fmt.Errorf("audit: export: entry %d: %w", e.Index, err)
+		}
+		tree.add(hs, tlog.StoredHashCount(e.Index))
+		leaf, err := ParseLeaf(e.Leaf)
+		if err != nil {
+			return fmt.Errorf("audit: export: entry %d: %w", e.Index, err)
+		}
+		x, err := leaf.Index()
+		if err != nil {
+			return fmt.Errorf("audit: export: entry %d: %w", e.Index, err)
+		}
+		if why := columnMismatch(x, e.KeyID, e.Team, e.Time, false, "", time.Time{}); why != "" {
+			return fmt.Errorf("audit: export: entry %d: %s; run audit verify", e.Index, why)
+		}
+		if x.KeyID != scope.KeyID || (!scope.Since.IsZero() && x.Time.Before(scope.Since)) || (!scope.Until.IsZero() && !x.Time.Before(scope.Until)) {
+			return nil
+		}
 		if m.Entries == MaxBundleEntries {
 			return fmt.Errorf("audit: export: more than %d entries; narrow the time range", MaxBundleEntries)
 		}
@@ -132,13 +168,9 @@ func (l *Log) Export(ctx context.Context, w io.Writer, scope Scope) (*Manifest, 
 		if err != nil {
 			return fmt.Errorf("audit: export: prove entry %d: %w", e.Index, err)
 		}
-		be := BundleEntry{Index: e.Index, Leaf: string(e.Leaf), LeafHash: tlog.RecordHash(e.Leaf), Proof: proof}
+		be := BundleEntry{Index: e.Index, Leaf: string(e.Leaf), LeafHash: leafHash, Proof: proof}
 		if err := tlog.CheckRecord(proof, c.Size, c.Root, e.Index, be.LeafHash); err != nil {
 			return fmt.Errorf("audit: export: entry %d does not verify against checkpoint %d (run audit verify): %w", e.Index, c.Size, err)
-		}
-		leaf, err := ParseLeaf(e.Leaf)
-		if err != nil {
-			return fmt.Errorf("audit: export: entry %d: %w", e.Index, err)
 		}
 		if leaf.Blob.Set {
 			withBody = append(withBody, e.Index)
@@ -151,6 +183,18 @@ func (l *Log) Export(ctx context.Context, w io.Writer, scope Scope) (*Manifest, 
 	if err != nil {
 		return nil, err
 	}
+	if next != c.Size {
+		return nil, fmt.Errorf("audit: export: the log has %d entries under checkpoint %d (run audit verify)", next, c.Size)
+	}
+	if c.Size > 0 {
+		root, err := tlog.TreeHash(c.Size, &tree)
+		if err != nil {
+			return nil, fmt.Errorf("audit: export: %w", err)
+		}
+		if root != c.Root {
+			return nil, fmt.Errorf("audit: export: the leaves under checkpoint %d do not hash to its root: the log was changed (run audit verify)", c.Size)
+		}
+	}
 	m.Files["entries.jsonl"] = hw.sum()
 
 	// Pass 2: retained bodies, one file each. A pruned body's file is
@@ -158,7 +202,7 @@ func (l *Log) Export(ctx context.Context, w io.Writer, scope Scope) (*Manifest, 
 	for len(withBody) > 0 {
 		chunk := withBody[:min(len(withBody), 512)]
 		withBody = withBody[len(chunk):]
-		err := l.st.ScanAudit(ctx, store.AuditFilter{From: chunk[0], To: chunk[len(chunk)-1] + 1, KeyID: scope.KeyID, Bodies: true}, func(e *store.AuditEntry) error {
+		err := l.st.ScanAudit(ctx, store.AuditFilter{From: chunk[0], To: chunk[len(chunk)-1] + 1, Bodies: true}, func(e *store.AuditEntry) error {
 			if e.Body == nil || !slices.Contains(chunk, e.Index) {
 				return nil
 			}
@@ -532,10 +576,13 @@ signature on checkpoint.txt, and that each entry in entries.jsonl is in the
 signed log, unaltered (an RFC 6962 inclusion proof), and within the selection.
 Retained bodies in bodies/ are checked against the SHA-256 their entry commits
 to; encrypted ones open with the investigator's age key (age -d -i key.txt).
-The bundle proves every entry in it is genuine; it cannot prove that no entry
-of the key was left out. For that, ask the log's operator for a consistency
-proof and compare checkpoints with a witness.
-`, "BUNDLE.zip")
+The bundle proves every entry in it is genuine. Warden made it by reading all
+%d entries under the checkpoint, checking that they hash to its root, and
+selecting the key's entries by what each entry says, not by the database's
+index; that it holds every entry of the key rests on that export. To check
+it yourself, export again from the log against the same checkpoint, and
+compare checkpoints with a witness (consistency proof) for the history.
+`, "BUNDLE.zip", m.Checkpoint)
 	return b.Bytes()
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"io"
 	"strings"
@@ -216,4 +217,55 @@ func manifestHash(d []byte, name string) string {
 		return "\x00absent"
 	}
 	return rest[:64]
+}
+
+// An export by key must hold every entry of the key: one hidden by changing
+// the store's key_id column, or by rewriting its leaf to another key with
+// every stored hash recomputed, stops the export instead of leaving a
+// bundle that silently lacks it.
+func TestExportDetectsHiddenEntry(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, db *sql.DB)
+		want   string
+	}{
+		{"key_id column", func(t *testing.T, db *sql.DB) {
+			if _, err := db.Exec(`UPDATE audit_entries SET key_id = 'owner' WHERE idx = 7`); err != nil {
+				t.Fatal(err)
+			}
+		}, "entry 7: column key_id"},
+		{"leaf and column, hashes recomputed", func(t *testing.T, db *sql.DB) {
+			if _, err := db.Exec(`UPDATE audit_entries SET key_id = 'owner', leaf = CAST(replace(CAST(leaf AS TEXT), '"key_id":"thief"', '"key_id":"owner"') AS BLOB) WHERE idx = 7`); err != nil {
+				t.Fatal(err)
+			}
+			rehash(t, db)
+		}, "checkpoint 11"}, // its proofs or its root no longer match the checkpoint
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, Config{})
+			ctx := context.Background()
+			mustAppend(t, f.log, 5, "owner")
+			mustAppend(t, f.log, 6, "thief")
+			if _, err := f.log.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			m, err := f.log.Export(ctx, &buf, Scope{KeyID: "thief"})
+			if err != nil || m.Entries != 6 {
+				t.Fatalf("untouched log: export of %+v, %v; want 6 entries", m, err)
+			}
+			tt.tamper(t, f.db.SQL())
+			var n int
+			f.db.SQL().QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE key_id = 'thief'`).Scan(&n)
+			if n != 5 {
+				t.Fatalf("the tampering left %d entries of thief in the index, want 5", n)
+			}
+			buf.Reset()
+			m, err = f.log.Export(ctx, &buf, Scope{KeyID: "thief"})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("export after hiding entry 7 = %+v, %v; want an error with %q", m, err, tt.want)
+			}
+		})
+	}
 }

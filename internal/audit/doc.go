@@ -50,25 +50,35 @@
 //
 // # Durability
 //
-// Log.Append returns only after its entry is committed. Appends that arrive
+// Log.Append returns only after its entry is durable. Appends that arrive
 // together are committed together in one store transaction (group commit),
 // so many concurrent requests cost one commit, not one each.
 //
 // # Many servers, one log
 //
-// Servers behind a load balancer share one log in PostgreSQL: each batch is
-// appended at the log's end under a row lock (store.AuditTail), so the
-// entries of all servers form one tree in one order, and every server's
-// Append still returns only after its entry is committed. They must be
-// configured with the same origin and signing key; periodic checkpoints are
-// made by whichever server ticks first (the others see a fresh checkpoint
-// and skip).
+// Servers behind a load balancer share one log in PostgreSQL, which stages
+// appends (store.AuditStaging), as Trillian Tessera and the Certificate
+// Transparency logs do: each server's group commit is a plain insert into a
+// staging table, and Append returns once that commit is durable (with index
+// -1: the index is not assigned yet). One integrator at a time, holding a
+// lease in the store, moves staged entries to the end of the log in
+// batches: it assigns their indexes, computes the tree's stored hashes and
+// removes them from staging in one transaction; if it dies mid-batch the
+// transaction rolls back and the entries wait for the next integrator. Every
+// server runs an integrator loop, and whichever holds the lease integrates
+// every server's entries, so no row is locked by every append, only by each
+// integrated batch. Checkpoint, the admin API's listing and Close integrate
+// what is staged first (Sync), so a checkpoint covers every append answered
+// before it. Servers must share the origin and signing key (Config.Origin,
+// Config.SigningKeyFile); periodic checkpoints are made by whichever server
+// ticks first (the others see a fresh checkpoint and skip).
 //
 // # Verification
 //
 // Verify rebuilds the whole tree from the leaves, compares every stored
-// hash, checks every checkpoint's signature and root, and checks every
-// retained body against its leaf. Inclusion and consistency proofs
+// hash, checks every checkpoint's signature and root, checks every column a
+// store keeps beside a leaf (key, team, time) against the leaf, and checks
+// every retained body against its leaf. Inclusion and consistency proofs
 // (ProveInclusion, ProveConsistency) let a third party check single entries
 // and the log's append-only history against checkpoints alone. An evidence
 // bundle (Export, VerifyBundle) carries entries, proofs, the checkpoint and

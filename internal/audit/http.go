@@ -209,6 +209,12 @@ func (h *handler) entries(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
+	// Entries answered before this request are listed: integrate what
+	// any instance has staged first.
+	if err := h.l.Sync(r.Context()); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	out := []EntryView{}
 	err = h.l.st.ScanAudit(r.Context(), f, func(e *store.AuditEntry) error {
 		leaf, err := ParseLeaf(e.Leaf)
@@ -285,6 +291,10 @@ func sanitizeName(s string) string {
 }
 
 func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
+	if err := h.l.Sync(r.Context()); err != nil {
+		writeErr(w, r, err)
+		return
+	}
 	res, err := Verify(r.Context(), h.l.st, h.l.verifier)
 	if err != nil {
 		writeErr(w, r, err)

@@ -45,14 +45,13 @@ const (
 // Log is the audit log: appends with group commit, checkpoints, proofs. It
 // is safe for concurrent use. Several processes may open the same store.
 // On a store shared by many servers (PostgreSQL, which implements
-// store.AuditTail) every server appends: each batch goes to the end of the
-// log under the store's write lock, so batches of all servers interleave in
-// one total order. On other stores (SQLite) one server should append and
-// others (the CLI) read, prove and checkpoint; if two do append, the store's
-// conflict check keeps the tree sound and the loser reloads and retries.
-// Servers sharing a log must share its origin and signing key
-// (Config.Origin, Config.SigningKeyFile): each checks the others'
-// checkpoints before signing its own.
+// store.AuditStaging) every server stages its appends and one at a time
+// integrates everyone's into the tree (see the package doc). On other
+// stores (SQLite) one server should append and others (the CLI) read, prove
+// and checkpoint; if two do append, the store's conflict check keeps the
+// tree sound and the loser reloads and retries. Servers sharing a log must
+// share its origin and signing key (Config.Origin, Config.SigningKeyFile):
+// each checks the others' checkpoints before signing its own.
 type Log struct {
 	st       store.Audit
 	cfg      Config
@@ -73,6 +72,14 @@ type Log struct {
 	peaks   map[int64]tlog.Hash // stored hashes of the complete subtrees of size
 
 	cpMu sync.Mutex // one checkpoint at a time
+
+	// staging is st when it stages appends (PostgreSQL); then kick wakes
+	// the integrator loop, which runs until integStop closes.
+	staging    store.AuditStaging
+	kick       chan struct{}
+	integStop  chan struct{}
+	integDone  chan struct{}
+	integrated atomic.Int64
 
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -167,6 +174,13 @@ func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, e
 		return nil, err
 	}
 	l.checkSigner(ctx)
+	l.integStop, l.integDone = make(chan struct{}), make(chan struct{})
+	if sg, ok := st.(store.AuditStaging); ok {
+		l.staging, l.kick = sg, make(chan struct{}, 1)
+		go l.integrateLoop()
+	} else {
+		close(l.integDone)
+	}
 	go l.run()
 	if l.signer != nil && l.cfg.CheckpointInterval > 0 {
 		go l.checkpointLoop(l.cfg.CheckpointInterval)
@@ -220,18 +234,25 @@ func (l *Log) Size() int64 {
 
 // Stats are counters since Open.
 type Stats struct {
-	Appended int64 `json:"appended"` // entries committed
-	Batches  int64 `json:"batches"`  // transactions that committed them
-	Failed   int64 `json:"failed"`   // appends that returned an error
+	Appended int64 `json:"appended"` // entries committed (or, on a store with staging, staged)
+	// Integrated counts the entries this log's integrator moved from
+	// staging into the log (any instance's), on a store with staging.
+	Integrated int64 `json:"integrated,omitempty"`
+	Batches    int64 `json:"batches"` // transactions that committed them
+	Failed     int64 `json:"failed"`  // appends that returned an error
 }
 
 // Stats returns counters since Open.
 func (l *Log) Stats() Stats {
-	return Stats{Appended: l.appended.Load(), Batches: l.batches.Load(), Failed: l.failed.Load()}
+	return Stats{Appended: l.appended.Load(), Integrated: l.integrated.Load(), Batches: l.batches.Load(), Failed: l.failed.Load()}
 }
 
 // Append records e and its bodies (nil: none) and returns the entry's index
-// once the entry is durable. Concurrent calls are committed together. If
+// once the entry is durable. Concurrent calls are committed together. On a
+// store with staging (store.AuditStaging: PostgreSQL, where many instances
+// append) the entry is durable once staged, and Append returns -1: its
+// index is assigned when an integrator moves it into the log, usually
+// within milliseconds (Sync waits for that). If
 // ctx ends while the entry waits for its batch, Append returns the context's
 // error, and the entry may still be committed.
 func (l *Log) Append(ctx context.Context, e *event.Event, b *Bodies) (int64, error) {
@@ -388,53 +409,45 @@ func (l *Log) commit(batch []*pending) {
 		l.batches.Add(1)
 	}
 	for i, p := range batch {
-		if err != nil {
+		switch {
+		case err != nil:
 			p.done <- result{-1, err}
-		} else {
+		case start < 0: // staged: no index yet
+			p.done <- result{-1, nil}
+		default:
 			p.done <- result{start + int64(i), nil}
 		}
 	}
 }
 
 // tryCommit appends batch after the known tree and returns its first index.
-// A store shared by several processes (store.AuditTail) places the batch
-// at the end of the log as it is when the store's write lock is taken, so
-// appends from many instances interleave without conflicts; other stores
-// get the batch at the size this Log knows and may answer ErrConflict.
+// On a store with staging (store.AuditStaging) it stages the batch instead,
+// returns -1 (the index is assigned later, by the integrator) and wakes this
+// log's integrator; other stores get the batch at the size this Log knows
+// and may answer ErrConflict.
 func (l *Log) tryCommit(ctx context.Context, batch []*pending) (int64, error) {
 	entries := make([]store.AuditEntry, len(batch))
 	for i, p := range batch {
 		entries[i] = p.entry
 	}
-	var (
-		start int64
-		work  map[int64]tlog.Hash
-		err   error
-	)
-	if tail, ok := l.st.(store.AuditTail); ok {
-		start, err = tail.AppendAuditTail(ctx, entries, func(n int64, read func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
-			l.stateMu.Lock()
-			size, peaks := l.size, l.peaks
-			l.stateMu.Unlock()
-			if n != size { // another process appended since: start from its tree
-				var err error
-				if peaks, err = readPeaks(n, read); err != nil {
-					return nil, err
-				}
-			}
-			var hs []tlog.Hash
-			work, hs, err = storedHashesFor(n, peaks, batch)
-			return hs, err
-		})
-	} else {
-		l.stateMu.Lock()
-		start = l.size
-		peaks := l.peaks
-		l.stateMu.Unlock()
-		var hashes []tlog.Hash
-		if work, hashes, err = storedHashesFor(start, peaks, batch); err == nil {
-			err = l.st.AppendAudit(ctx, start, entries, hashes)
+	if l.staging != nil {
+		if err := l.staging.StageAudit(ctx, entries); err != nil {
+			return 0, err
 		}
+		l.kickIntegrator()
+		return -1, nil
+	}
+	l.stateMu.Lock()
+	start := l.size
+	peaks := l.peaks
+	l.stateMu.Unlock()
+	leafHashes := make([]tlog.Hash, len(batch))
+	for i, p := range batch {
+		leafHashes[i] = p.leafHash
+	}
+	work, hashes, err := storedHashesFor(start, peaks, leafHashes)
+	if err == nil {
+		err = l.st.AppendAudit(ctx, start, entries, hashes)
 	}
 	if err != nil {
 		return 0, err
@@ -449,16 +462,16 @@ func (l *Log) tryCommit(ctx context.Context, batch []*pending) (int64, error) {
 
 // storedHashesFor computes the stored hashes of batch appended at start to the
 // tree whose peaks are given, and returns them with the peaks and new hashes.
-func storedHashesFor(start int64, peaks map[int64]tlog.Hash, batch []*pending) (map[int64]tlog.Hash, []tlog.Hash, error) {
+func storedHashesFor(start int64, peaks map[int64]tlog.Hash, leafHashes []tlog.Hash) (map[int64]tlog.Hash, []tlog.Hash, error) {
 	work := maps.Clone(peaks)
 	if work == nil {
 		work = map[int64]tlog.Hash{}
 	}
 	r := mapReader(work)
-	hashes := make([]tlog.Hash, 0, 2*len(batch)+64)
-	for i, p := range batch {
+	hashes := make([]tlog.Hash, 0, 2*len(leafHashes)+64)
+	for i, lh := range leafHashes {
 		n := start + int64(i)
-		hs, err := tlog.StoredHashesForRecordHash(n, p.leafHash, r)
+		hs, err := tlog.StoredHashesForRecordHash(n, lh, r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("audit: hashes for entry %d: %w", n, err)
 		}
@@ -564,145 +577,20 @@ func (l *Log) Close() error {
 		close(l.stop)
 		<-l.stopped
 	}
-	if l.signer == nil || l.appended.Load() == 0 {
-		return nil // nothing new from us: readers (the CLI) leave no checkpoint behind
-	}
+	close(l.integStop)
+	<-l.integDone
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
+	if l.appended.Load() == 0 {
+		return nil // nothing new from us: readers (the CLI) leave no checkpoint behind
+	}
+	// What we staged goes into the log before we go, whoever integrates it.
+	if err := l.Sync(ctx); err != nil {
+		return err
+	}
+	if l.signer == nil {
+		return nil
+	}
 	_, err := l.Checkpoint(ctx)
 	return err
-}
-
-func (l *Log) checkpointLoop(every time.Duration) {
-	defer close(l.stopped)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-			if !l.signedRecently(ctx, every/2) {
-				if _, err := l.Checkpoint(ctx); err != nil {
-					l.logger.Error("audit: periodic checkpoint failed", "err", err)
-				}
-			}
-			cancel()
-		}
-	}
-}
-
-// signedRecently reports whether the latest stored checkpoint was signed
-// less than d ago. Instances sharing one log (and its key) each run the
-// periodic loop; the first to tick signs and the others find its checkpoint
-// and skip, so the log gets about one checkpoint per interval, not one per
-// instance. Two that tick together both sign, which is harmless: checkpoints
-// are unique by size and each is checked against the tree before signing.
-func (l *Log) signedRecently(ctx context.Context, d time.Duration) bool {
-	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
-	if err != nil || len(cs) == 0 {
-		return false
-	}
-	return l.now().Sub(cs[0].Time) < d
-}
-
-// SignedCheckpoint is a checkpoint with its signed note.
-type SignedCheckpoint struct {
-	Checkpoint
-	Note []byte    // the signed note, as published
-	Time time.Time // when it was signed
-}
-
-// Checkpoint returns a signed checkpoint of the log as committed now,
-// signing a new one unless the latest already covers every entry. Before
-// signing it checks that the tree is consistent with the latest checkpoint,
-// and refuses if not: the log never signs over a rewritten past.
-func (l *Log) Checkpoint(ctx context.Context) (*SignedCheckpoint, error) {
-	if l.signer == nil {
-		return nil, ErrReadOnly
-	}
-	l.cpMu.Lock()
-	defer l.cpMu.Unlock()
-	size, err := l.st.AuditSize(ctx)
-	if err != nil {
-		return nil, err
-	}
-	prev, err := l.Latest(ctx)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	if prev != nil && prev.Size == size {
-		return prev, nil
-	}
-	if prev != nil && prev.Size > size {
-		return nil, fmt.Errorf("audit: log has %d entries but checkpoint %d exists: entries were deleted", size, prev.Size)
-	}
-	r := l.storeReader(ctx)
-	root, err := tlog.TreeHash(size, r)
-	if err != nil {
-		return nil, fmt.Errorf("audit: tree hash of %d: %w", size, err)
-	}
-	if prev != nil && prev.Size > 0 { // the empty tree is a prefix of every tree (and ProveTree refuses size 0)
-		proof, err := tlog.ProveTree(size, prev.Size, r)
-		if err != nil {
-			return nil, fmt.Errorf("audit: consistency with checkpoint %d: %w", prev.Size, err)
-		}
-		if err := tlog.CheckTree(proof, size, root, prev.Size, prev.Root); err != nil {
-			return nil, fmt.Errorf("audit: refusing to sign: tree of %d is not an extension of checkpoint %d: %w", size, prev.Size, err)
-		}
-	}
-	c := Checkpoint{Origin: l.signer.Name(), Size: size, Root: root}
-	msg, err := signCheckpoint(c, l.signer)
-	if err != nil {
-		return nil, err
-	}
-	sc := &SignedCheckpoint{Checkpoint: c, Note: msg, Time: l.now().UTC()}
-	err = l.st.AddAuditCheckpoint(ctx, store.AuditCheckpoint{Size: size, Time: sc.Time, Note: msg})
-	if errors.Is(err, store.ErrConflict) { // another process signed this size first
-		return l.checkpointAt(ctx, size)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return sc, nil
-}
-
-// Latest returns the latest stored checkpoint, verified; ErrNotFound if
-// there is none.
-func (l *Log) Latest(ctx context.Context) (*SignedCheckpoint, error) {
-	cs, err := l.st.AuditCheckpoints(ctx, 0, -1, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(cs) == 0 {
-		return nil, fmt.Errorf("audit: no checkpoint: %w", store.ErrNotFound)
-	}
-	return l.open(cs[0])
-}
-
-// checkpointAt returns the stored checkpoint of exactly size, verified.
-func (l *Log) checkpointAt(ctx context.Context, size int64) (*SignedCheckpoint, error) {
-	cs, err := l.st.AuditCheckpoints(ctx, size, size, false)
-	if err != nil {
-		return nil, err
-	}
-	if len(cs) == 0 {
-		return nil, fmt.Errorf("audit: no checkpoint of size %d: %w", size, store.ErrNotFound)
-	}
-	return l.open(cs[0])
-}
-
-func (l *Log) open(c store.AuditCheckpoint) (*SignedCheckpoint, error) {
-	if l.verifier == nil {
-		return nil, ErrReadOnly
-	}
-	cp, err := OpenCheckpoint(c.Note, l.verifier)
-	if err != nil {
-		return nil, fmt.Errorf("audit: stored checkpoint %d: %w", c.Size, err)
-	}
-	if cp.Size != c.Size {
-		return nil, fmt.Errorf("audit: stored checkpoint %d claims size %d", c.Size, cp.Size)
-	}
-	return &SignedCheckpoint{Checkpoint: cp, Note: c.Note, Time: c.Time}, nil
 }

@@ -96,6 +96,23 @@ func TestTamperDetected(t *testing.T) {
 			lines[2] = tlog.Hash{2}.String()
 			exec(t, db, `UPDATE audit_checkpoints SET note = ? WHERE size = 8`, []byte(strings.Join(lines, "\n")))
 		}, -1, "checkpoint 8"},
+		// Index columns: copies of the leaf a store selects by. Changing
+		// one hides an entry from an export by key or from a legal hold.
+		{"index column key_id", func(t *testing.T, f *fixture, db *sql.DB) {
+			exec(t, db, `UPDATE audit_entries SET key_id = 'k_other' WHERE idx = 5`)
+		}, 5, "column key_id"},
+		{"index column team", func(t *testing.T, f *fixture, db *sql.DB) {
+			exec(t, db, `UPDATE audit_entries SET team = 'elsewhere' WHERE idx = 6`)
+		}, 6, "column team"},
+		{"index column ts", func(t *testing.T, f *fixture, db *sql.DB) {
+			exec(t, db, `UPDATE audit_entries SET ts = ts + 1 WHERE idx = 7`)
+		}, 7, "column ts"},
+		{"body column key_id", func(t *testing.T, f *fixture, db *sql.DB) {
+			exec(t, db, `UPDATE audit_bodies SET key_id = 'k_other' WHERE idx = 9`)
+		}, 9, "body's key_id"},
+		{"body column ts", func(t *testing.T, f *fixture, db *sql.DB) {
+			exec(t, db, `UPDATE audit_bodies SET ts = 1 WHERE idx = 10`)
+		}, 10, "body's ts"},
 		{"forged checkpoint, wrong size", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `UPDATE audit_checkpoints SET size = 9 WHERE size = 8`)
 		}, -1, "says 8"},

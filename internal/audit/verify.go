@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -34,6 +35,10 @@ type VerifyResult struct {
 	Checkpoints int       `json:"checkpoints"` // checkpoints checked
 	Latest      int64     `json:"latest"`      // size of the latest checkpoint, -1 if none
 	Bodies      int64     `json:"bodies"`      // retained bodies checked against their leaves
+	// Staged counts entries staged and not yet integrated into the tree
+	// (store.AuditStaging), when Verify finished: answered appends that an
+	// integrator has still to place. They are not verified yet.
+	Staged int64 `json:"staged,omitempty"`
 }
 
 // checkpointWindow is how many tree sizes' worth of checkpoints Verify
@@ -44,8 +49,9 @@ const checkpointWindow = 1 << 16
 // and compares every stored hash, checks that each checkpoint is signed by
 // v and matches the rebuilt tree at its size, that no entry is missing
 // (none deleted from the middle or, as far as checkpoints tell, the end),
-// that every leaf is well formed, and that every retained body matches the
-// digest its leaf commits to. It reads each table once, in order.
+// that every leaf is well formed, that every column a store keeps beside a
+// leaf (key, team, time; the body row's key and time) says what the leaf
+// says, and that every retained body matches the digest its leaf commits to. It reads each table once, in order.
 //
 // On damage it returns a *VerifyError naming the first bad entry.
 func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult, error) {
@@ -113,11 +119,17 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	// step checks entry n: its leaf, its body's digest (bodySum, nil when
 	// no body is stored), and its stored hashes; then the checkpoints of
 	// size n+1.
-	step := func(n int64, leafBytes []byte, bodySum *[32]byte) error {
+	step := func(n int64, leafBytes []byte, bodySum *[32]byte, cols *entryColumns) error {
 		leaf, err := ParseLeaf(leafBytes)
 		if err != nil {
 			return &VerifyError{Index: n, Reason: err.Error()}
 		}
+		x, err := leaf.Index()
+		if err != nil {
+			return &VerifyError{Index: n, Reason: err.Error()}
+		}
+		// Checked after the stored hashes: a changed leaf is named as such.
+		colsWrong := columnMismatch(x, cols.keyID, cols.team, cols.time, bodySum != nil, cols.bodyKey, cols.bodyTime)
 		if bodySum != nil {
 			if !leaf.Blob.Set || *bodySum != leaf.Blob.Sum {
 				return &VerifyError{Index: n, Reason: "stored body does not match the digest in its leaf"}
@@ -149,6 +161,9 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 				return &VerifyError{Index: n, Reason: fmt.Sprintf("stored tree hash %d (level %d) was changed", want, level)}
 			}
 		}
+		if colsWrong != "" {
+			return &VerifyError{Index: n, Reason: colsWrong}
+		}
 		f.add(hs, base)
 		return checkAt(n + 1)
 	}
@@ -177,7 +192,7 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 				if b.hasBody[i] {
 					sum = &b.bodySums[i]
 				}
-				if workErr = step(n, b.arena[lo:b.ends[i]], sum); workErr != nil {
+				if workErr = step(n, b.arena[lo:b.ends[i]], sum, &b.cols[i]); workErr != nil {
 					cancel()
 					break
 				}
@@ -214,6 +229,7 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 			sum = sha256.Sum256(e.Body)
 		}
 		cur.bodySums = append(cur.bodySums, sum)
+		cur.cols = append(cur.cols, entryColumns{keyID: e.KeyID, team: e.Team, time: e.Time, bodyKey: e.BodyKeyID, bodyTime: e.BodyTime})
 		next++
 		if len(cur.ends) == leafBatchSize {
 			if err := send(cur); err != nil {
@@ -259,6 +275,11 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	if res.Root, err = tlog.TreeHash(n, &f); err != nil {
 		return nil, err
 	}
+	if sg, ok := st.(store.AuditStaging); ok {
+		if res.Staged, err = sg.AuditStaged(ctx); err != nil {
+			return nil, fmt.Errorf("audit: verify: %w", err)
+		}
+	}
 	return res, nil
 }
 
@@ -268,7 +289,18 @@ type leafBatch struct {
 	ends     []int  // end offset of each leaf in arena
 	hasBody  []bool
 	bodySums [][32]byte
+	cols     []entryColumns
 	gap      int64 // >= 0: after these, the next stored entry is gap (entries are missing)
+}
+
+// entryColumns are the columns a store keeps beside a leaf, copied from it:
+// Verify checks each against the leaf, so that changing one (to hide an
+// entry from an export by key, say) does not go unnoticed.
+type entryColumns struct {
+	keyID, team string
+	time        time.Time
+	bodyKey     string
+	bodyTime    time.Time
 }
 
 const leafBatchSize = 1024
@@ -279,6 +311,7 @@ func newLeafBatch() *leafBatch {
 		ends:     make([]int, 0, leafBatchSize),
 		hasBody:  make([]bool, 0, leafBatchSize),
 		bodySums: make([][32]byte, 0, leafBatchSize),
+		cols:     make([]entryColumns, 0, leafBatchSize),
 		gap:      -1,
 	}
 }

@@ -53,22 +53,43 @@ type AuditLog interface {
 	ScanAuditHashes(ctx context.Context, from int64, fn func(index int64, h tlog.Hash) error) error
 }
 
-// AuditTail is implemented by stores that several processes append to at
+// AuditStaging is implemented by stores that several processes append to at
 // once (PostgreSQL). Package audit uses it instead of AppendAudit when the
-// store has it: an append goes to the end of the log whatever its size, so
-// instances sharing one log interleave their batches without conflicts or
-// retries.
-type AuditTail interface {
-	// AppendAuditTail appends entries at the end of the log in one
-	// transaction that holds the log's write lock throughout: it reads the
-	// size n, calls hashes(n, read) for the stored hashes of entries n,
-	// n+1, ... (exactly what AppendAudit takes for start n), writes entries
-	// and hashes, and returns n. read returns stored hashes as AuditHashes
-	// does, seeing the whole log of n entries. hashes runs with the lock
-	// held, so it must be quick and must not call the store except through
-	// read. If hashes fails nothing is written and its error is returned.
-	// Durability is that of AppendAudit.
-	AppendAuditTail(ctx context.Context, entries []AuditEntry, hashes func(start int64, read func(indexes []int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (int64, error)
+// store has it. An append is split in two, as in Trillian Tessera and the
+// Certificate Transparency logs:
+//
+//   - every process stages its entries (StageAudit): a plain insert into a
+//     durable staging area, with no lock that another process's staging
+//     waits for, and answers its callers once they are committed there;
+//   - one integrator at a time (IntegrateAudit, under a lease in the store)
+//     moves staged entries to the end of the log in batches: it assigns
+//     their indexes, writes the tree's stored hashes and removes them from
+//     staging, all in one transaction.
+//
+// An entry is therefore never lost once StageAudit returned: if the
+// integrator dies mid-batch its transaction rolls back and the entries stay
+// staged for the next one.
+type AuditStaging interface {
+	// StageAudit stores entries in the staging area in one transaction;
+	// after it returns nil they are durable. Index fields are ignored.
+	StageAudit(ctx context.Context, entries []AuditEntry) error
+
+	// IntegrateAudit moves up to max staged entries, oldest first, to the
+	// end of the log in one transaction that holds the integration lease
+	// throughout. It reads the log's size n and the staged entries, calls
+	// hashes(n, entries, read) for the stored hashes of entries n, n+1, ...
+	// (what AppendAudit takes for start n), writes entries and hashes,
+	// deletes them from staging, and returns n and how many it moved (0
+	// when nothing is staged). The entries passed to hashes carry their
+	// Index and everything but the body, which a store may move without
+	// reading it. read returns stored hashes as AuditHashes
+	// does. With wait false and the lease held by another process it
+	// returns ErrConflict at once; with wait true it waits for the lease.
+	// If hashes fails nothing is written and its error is returned.
+	IntegrateAudit(ctx context.Context, max int, wait bool, hashes func(start int64, entries []AuditEntry, read func(indexes []int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (start int64, n int, err error)
+
+	// AuditStaged returns how many entries are staged and not integrated.
+	AuditStaged(ctx context.Context) (int64, error)
 }
 
 // AuditEntry is one entry of the audit log as stored.
@@ -86,6 +107,10 @@ type AuditEntry struct {
 	// never); it is read only with AuditFilter.Bodies.
 	Body        []byte
 	BodyExpires time.Time
+	// BodyKeyID and BodyTime are the body row's own copies of KeyID and
+	// Time (legal holds select bodies by them), read with the body.
+	BodyKeyID string
+	BodyTime  time.Time
 }
 
 // AuditFilter selects entries for ScanAudit. Zero fields match everything.

@@ -13,16 +13,17 @@ import (
 )
 
 var (
-	_ store.Audit     = (*DB)(nil)
-	_ store.AuditTail = (*DB)(nil)
+	_ store.Audit        = (*DB)(nil)
+	_ store.AuditStaging = (*DB)(nil)
 )
 
-// The audit log's total order across instances comes from audit_head, a
-// one-row table holding the log's size. Every append locks that row first
-// (SELECT ... FOR UPDATE) and moves it forward last, in the transaction that
-// inserts the entries, so appends from all instances commit one after the
-// other in index order, and a reader that sees size n sees every entry below
-// n. Rows go in with one multi-row INSERT per table (unnest of arrays, one
+// The audit log's total order comes from audit_head, a one-row table holding
+// the log's size. Instances do not append to the log directly: they stage
+// entries (StageAudit, a plain insert) and one integrator at a time, holding
+// an advisory lock for its transaction, locks the head row, moves a batch of
+// staged rows to the log's end and moves the head forward, so a reader that
+// sees size n sees every entry below n. The head row is thus locked once per
+// integrated batch, by one instance, never by an append. Rows go in with one multi-row INSERT per table (unnest of arrays, one
 // prepared statement whatever the batch size), pipelined in one round trip.
 
 // nanos stores a time as Unix nanoseconds, the zero time as 0 (as package
@@ -86,30 +87,130 @@ func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.Audit
 	})
 }
 
-// AppendAuditTail implements store.AuditTail.
-func (s *DB) AppendAuditTail(ctx context.Context, entries []store.AuditEntry, hashes func(int64, func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (int64, error) {
+// StageAudit implements store.AuditStaging: one multi-row insert, no lock
+// that another instance's staging waits for.
+func (s *DB) StageAudit(ctx context.Context, entries []store.AuditEntry) error {
 	if len(entries) == 0 {
-		return s.AuditSize(ctx)
+		return nil
 	}
-	var start int64
+	n := len(entries)
+	var (
+		ts, exp       = make([]int64, n), make([]int64, n)
+		keyIDs, teams = make([]string, n), make([]string, n)
+		leaves, bods  = make([][]byte, n), make([][]byte, n)
+	)
+	for i, e := range entries {
+		ts[i], keyIDs[i], teams[i], leaves[i], bods[i], exp[i] = nanos(e.Time), e.KeyID, e.Team, e.Leaf, e.Body, nanos(e.BodyExpires)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_staging (ts, key_id, team, leaf, body, expires)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[])`,
+		ts, keyIDs, teams, leaves, bods, exp)
+	if err != nil {
+		return fmt.Errorf("postgres: stage audit entries: %w", err)
+	}
+	return nil
+}
+
+// integrateLock is the advisory lock an integrator holds for its
+// transaction. It is derived from the schema, so logs in different schemas
+// of one database (tests, benchmarks) integrate independently.
+const integrateLock = `hashtext('warden.audit.integrate.' || current_schema())`
+
+// IntegrateAudit implements store.AuditStaging.
+func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func(int64, []store.AuditEntry, func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (int64, int, error) {
+	var (
+		start int64
+		moved int
+	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if wait {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+integrateLock+`)`); err != nil {
+				return fmt.Errorf("postgres: audit integration lease: %w", err)
+			}
+		} else {
+			var got bool
+			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(`+integrateLock+`)`).Scan(&got); err != nil {
+				return fmt.Errorf("postgres: audit integration lease: %w", err)
+			}
+			if !got {
+				return fmt.Errorf("postgres: audit integration lease is held by another instance: %w", store.ErrConflict)
+			}
+		}
 		var err error
 		if start, err = lockAuditHead(ctx, tx); err != nil {
 			return err
 		}
-		hs, err := hashes(start, func(ix []int64) ([]tlog.Hash, error) { return auditHashes(ctx, tx, ix) })
+		// Bodies (up to a few MiB each) stay on the server: they are
+		// moved from staging to audit_bodies by one INSERT ... SELECT.
+		rows, err := tx.Query(ctx, `SELECT id, ts, key_id, team, leaf FROM audit_staging ORDER BY id LIMIT $1`, max)
+		if err != nil {
+			return fmt.Errorf("postgres: read staged audit entries: %w", err)
+		}
+		var (
+			ids     []int64
+			entries []store.AuditEntry
+			id, t   int64
+			e       store.AuditEntry
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &t, &e.KeyID, &e.Team, &e.Leaf}, func() error {
+			e.Time = fromNanos(t)
+			ids, entries = append(ids, id), append(entries, e)
+			e.Leaf = nil // the next row scans into a fresh slice
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: read staged audit entries: %w", err)
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		for i := range entries {
+			entries[i].Index = start + int64(i)
+		}
+		// The entries go in while the hashes are computed; the hashes,
+		// the head and the removal from staging follow in one round trip.
+		idxs := make([]int64, len(entries))
+		for i := range idxs {
+			idxs[i] = start + int64(i)
+		}
+		b := &pgx.Batch{}
+		queueEntries(b, start, entries)
+		b.Queue(`INSERT INTO audit_bodies (idx, key_id, ts, expires, body)
+			SELECT m.idx, s.key_id, s.ts, s.expires, s.body
+			FROM unnest($1::bigint[], $2::bigint[]) AS m(id, idx) JOIN audit_staging s ON s.id = m.id
+			WHERE s.body IS NOT NULL`, ids, idxs)
+		if err := sendAudit(ctx, tx, b, start); err != nil {
+			return err
+		}
+		hs, err := hashes(start, entries, func(ix []int64) ([]tlog.Hash, error) { return auditHashes(ctx, tx, ix) })
 		if err != nil {
 			return err
 		}
 		if err := checkHashCount(start, len(entries), len(hs)); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, start, entries, hs)
+		b = &pgx.Batch{}
+		queueHashes(b, start, len(entries), hs)
+		b.Queue(`DELETE FROM audit_staging WHERE id = ANY($1)`, ids)
+		if err := sendAudit(ctx, tx, b, start); err != nil {
+			return err
+		}
+		moved = len(entries)
+		return nil
 	})
 	if err != nil {
-		return -1, err
+		return -1, 0, err
 	}
-	return start, nil
+	return start, moved, nil
+}
+
+// AuditStaged implements store.AuditStaging.
+func (s *DB) AuditStaged(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_staging`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: staged audit entries: %w", err)
+	}
+	return n, nil
 }
 
 func checkHashCount(start int64, entries, hashes int) error {
@@ -124,6 +225,15 @@ func checkHashCount(start int64, entries, hashes int) error {
 // moves the head, in one pipelined round trip. The caller holds the head
 // row's lock and has checked that the log has start entries.
 func insertAudit(ctx context.Context, tx pgx.Tx, start int64, entries []store.AuditEntry, hashes []tlog.Hash) error {
+	b := &pgx.Batch{}
+	queueEntries(b, start, entries)
+	queueHashes(b, start, len(entries), hashes)
+	return sendAudit(ctx, tx, b, start)
+}
+
+// queueEntries queues the inserts of entries from index start and of their
+// bodies: one multi-row INSERT per table.
+func queueEntries(b *pgx.Batch, start int64, entries []store.AuditEntry) {
 	n := len(entries)
 	var (
 		idx             = make([]int64, n)
@@ -142,21 +252,28 @@ func insertAudit(ctx context.Context, tx pgx.Tx, start int64, entries []store.Au
 			bKeys, bodies = append(bKeys, e.KeyID), append(bodies, e.Body)
 		}
 	}
-	hashIDs := make([]int64, len(hashes))
-	hashVals := make([][]byte, len(hashes))
-	first := tlog.StoredHashCount(start)
-	for i := range hashes {
-		hashIDs[i], hashVals[i] = first+int64(i), hashes[i][:]
-	}
-	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO audit_entries (idx, ts, key_id, team, leaf)
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bytea[])`, idx, ts, keyIDs, teams, leaves)
 	if len(bodies) > 0 {
 		b.Queue(`INSERT INTO audit_bodies (idx, key_id, ts, expires, body)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])`, bIdx, bKeys, bTS, bExp, bodies)
 	}
+}
+
+// queueHashes queues the insert of the stored hashes of n entries from
+// index start and the move of the head past them.
+func queueHashes(b *pgx.Batch, start int64, n int, hashes []tlog.Hash) {
+	hashIDs := make([]int64, len(hashes))
+	hashVals := make([][]byte, len(hashes))
+	first := tlog.StoredHashCount(start)
+	for i := range hashes {
+		hashIDs[i], hashVals[i] = first+int64(i), hashes[i][:]
+	}
 	b.Queue(`INSERT INTO audit_hashes (id, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, hashIDs, hashVals)
 	b.Queue(`UPDATE audit_head SET size = $1`, start+int64(n))
+}
+
+func sendAudit(ctx context.Context, tx pgx.Tx, b *pgx.Batch, start int64) error {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		if isUnique(err) {
 			// Rows beyond the head: the tables disagree with audit_head,
@@ -254,7 +371,7 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 	q := `SELECT e.idx, e.ts, e.key_id, e.team, e.leaf`
 	if f.Bodies {
 		page = scanBodiesPage
-		q += `, b.body, b.expires FROM audit_entries e LEFT JOIN audit_bodies b ON b.idx = e.idx`
+		q += `, b.body, b.expires, b.key_id, b.ts FROM audit_entries e LEFT JOIN audit_bodies b ON b.idx = e.idx`
 	} else {
 		q += ` FROM audit_entries e`
 	}
@@ -263,10 +380,12 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 		e       store.AuditEntry
 		ts      int64
 		expires *int64
+		bKey    *string
+		bTS     *int64
 	)
 	dest := []any{&e.Index, &ts, &e.KeyID, &e.Team, &e.Leaf}
 	if f.Bodies {
-		dest = append(dest, &e.Body, &expires)
+		dest = append(dest, &e.Body, &expires, &bKey, &bTS)
 	}
 	cursor, left := max(f.From, 0), f.Limit
 	for {
@@ -282,7 +401,7 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 		got := 0
 		var fnErr error
 		for rows.Next() {
-			e.Body, expires = nil, nil
+			e.Body, expires, bKey, bTS = nil, nil, nil, nil
 			if err := rows.Scan(dest...); err != nil {
 				rows.Close()
 				return fmt.Errorf("postgres: scan audit: %w", err)
@@ -291,6 +410,10 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 			e.BodyExpires = time.Time{}
 			if expires != nil {
 				e.BodyExpires = fromNanos(*expires)
+			}
+			e.BodyKeyID, e.BodyTime = "", time.Time{}
+			if bKey != nil && bTS != nil {
+				e.BodyKeyID, e.BodyTime = *bKey, fromNanos(*bTS)
 			}
 			got++
 			cursor = e.Index + 1

@@ -63,9 +63,10 @@ func eventIDs(t *testing.T, st store.Audit) []string {
 }
 
 // Three instances (each its own pool and audit.Log) append to one log at
-// once, checkpointing every few milliseconds with the shared key. Every
-// append gets a distinct index, the entry at that index is the one
-// appended, and the whole log with its checkpoints verifies.
+// once, checkpointing every few milliseconds with the shared key. Appends
+// are staged (Append answers -1) and integrated by whichever instance holds
+// the lease; after Close every answered append is in the log exactly once,
+// nothing is left staged, and the whole log with its checkpoints verifies.
 func TestAuditManyInstances(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -84,7 +85,7 @@ func TestAuditManyInstances(t *testing.T) {
 	}
 	var (
 		mu    sync.Mutex
-		index = map[string]int64{} // event id -> index Append returned
+		index = map[string]int64{} // event id -> what Append returned
 		wg    sync.WaitGroup
 	)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -118,10 +119,20 @@ func TestAuditManyInstances(t *testing.T) {
 	if len(ids) != total || len(index) != total {
 		t.Fatalf("log holds %d entries, %d appends answered; want %d", len(ids), len(index), total)
 	}
-	for id, x := range index {
-		if ids[x] != id {
-			t.Fatalf("Append of %s returned index %d, which holds %s", id, x, ids[x])
+	seen := map[string]int{}
+	for i, id := range ids {
+		if _, dup := seen[id]; dup {
+			t.Fatalf("event %s is in the log twice (%d and %d)", id, seen[id], i)
 		}
+		seen[id] = i
+	}
+	for id, x := range index {
+		if _, ok := seen[id]; !ok || x != -1 {
+			t.Fatalf("Append of %s answered %d; in the log: %v (want every staged append, answered -1)", id, x, ok)
+		}
+	}
+	if n, err := db.AuditStaged(ctx); err != nil || n != 0 {
+		t.Fatalf("%d entries left staged after every instance closed (%v)", n, err)
 	}
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
@@ -134,19 +145,22 @@ func TestAuditManyInstances(t *testing.T) {
 	if res.Size != total || res.Checkpoints == 0 {
 		t.Errorf("verified %d entries and %d checkpoints, want %d and at least one", res.Size, res.Checkpoints, total)
 	}
-	var batches int64
+	var batches, integrated int64
 	for _, l := range logs {
-		batches += l.Stats().Batches
+		batches, integrated = batches+l.Stats().Batches, integrated+l.Stats().Integrated
 	}
-	t.Logf("%d entries in %d batches, %d checkpoints", total, batches, res.Checkpoints)
+	if integrated != total {
+		t.Errorf("the instances integrated %d entries in all, want %d", integrated, total)
+	}
+	t.Logf("%d entries staged in %d batches, %d checkpoints", total, batches, res.Checkpoints)
 }
 
-// tailless hides AppendAuditTail, so the log falls back to AppendAudit at
-// the size it knows, conflicts and reloads.
+// tailless hides the staging methods, so the log falls back to AppendAudit
+// at the size it knows, conflicts and reloads.
 type tailless struct{ store.Audit }
 
 // A log that does not know about another instance's appends (a store
-// without AuditTail) meets ErrConflict, reloads and lands after them.
+// without AuditStaging) meets ErrConflict, reloads and lands after them.
 func TestAuditConflictReload(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -28,13 +28,10 @@
 // request path, which only reads.
 //
 // The audit log (store.Audit, migrations/0002_audit.sql) keeps one total
-// order across instances the same way: audit_head holds the log's size in
-// one row, and every append locks that row, checks or reads the size,
-// inserts its batch (one multi-row INSERT per table, pipelined) and moves
-// the head, in one transaction. AppendAudit fails with store.ErrConflict
-// when another instance appended first; AppendAuditTail (store.AuditTail,
-// what package audit uses here) appends at whatever the size is, computing
-// the batch's hashes while it holds the lock, so instances never retry.
+// order across instances with audit_head, the log's size in one row. Appends
+// do not lock it: each instance stages its entries (store.AuditStaging,
+// migrations/0004_audit_staging.sql) and one integrator at a time, under an
+// advisory lock, moves them to the log's end in batches (see audit.go).
 // Checkpoints need no lock of their own: they are unique by size, and
 // package audit checks the tree against the latest one before signing.
 //

@@ -443,7 +443,7 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 	}
 	q := `SELECT e.idx, e.ts, e.key_id, e.team, e.leaf`
 	if f.Bodies {
-		q += `, b.body, b.expires FROM audit_entries e LEFT JOIN audit_bodies b ON b.idx = e.idx`
+		q += `, b.body, b.expires, b.key_id, b.ts FROM audit_entries e LEFT JOIN audit_bodies b ON b.idx = e.idx`
 	} else {
 		q += ` FROM audit_entries e`
 	}
@@ -467,10 +467,12 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 		ts         int64
 		expires    sql.NullInt64
 		leaf, body sql.RawBytes
+		bKey       sql.NullString
+		bTS        sql.NullInt64
 	)
 	dest := []any{&e.Index, &ts, &e.KeyID, &e.Team, &leaf}
 	if f.Bodies {
-		dest = append(dest, &body, &expires)
+		dest = append(dest, &body, &expires, &bKey, &bTS)
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -482,6 +484,7 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 		}
 		e.Time = fromNanos(ts)
 		e.BodyExpires = fromNanos(expires.Int64)
+		e.BodyKeyID, e.BodyTime = bKey.String, fromNanos(bTS.Int64)
 		if err := fn(&e); err != nil {
 			return err
 		}

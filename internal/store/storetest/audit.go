@@ -29,6 +29,8 @@ func RunAudit(t *testing.T, open func(t *testing.T) store.Audit) {
 		{"Checkpoints", testAuditCheckpoints},
 		{"Holds", testAuditHolds},
 		{"Prune", testAuditPrune},
+		{"BodyColumns", testAuditBodyColumns},
+		{"Staging", testAuditStaging},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
