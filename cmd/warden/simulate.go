@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -119,9 +120,14 @@ func newSimulateScoreCmd() *cobra.Command {
 				rep.Print(cmd.OutOrStdout())
 			}
 			if scoreOut != "" {
-				return writeScore(cmd, rep, scoreOut)
+				if err := writeScore(cmd, rep, scoreOut); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "(replayed on the %s pipeline with the default detector policy)\n", pipeline)
+			if v := rep.Violations(simulate.DefaultBudget); len(v) > 0 {
+				return fmt.Errorf("simulate score: over the legitimate-traffic budget:\n  %s", strings.Join(v, "\n  "))
+			}
 			return nil
 		},
 	}
