@@ -154,13 +154,15 @@ func runReplay(ctx context.Context, db *sqlite.DB, in io.Reader, w io.Writer, sc
 	cfg.Data = global.data
 	cfg.Providers = []config.Provider{{Name: "mock", Type: "mock"}}
 	for _, m := range replay.Models(recs) {
-		kind := "chat"
+		kind, upstream := "chat", "mock-echo"
 		if strings.Contains(m, "dall-e") || strings.Contains(m, "image") {
-			kind = "image"
+			kind, upstream = "image", "mock-image"
 		} else if strings.Contains(m, "embedding") {
 			kind = "embedding"
 		}
-		cfg.Models = append(cfg.Models, config.Model{Name: m, Provider: "mock", Kind: kind})
+		// The mock answers only its own model names: without Upstream
+		// every request that passed the guard came back 404.
+		cfg.Models = append(cfg.Models, config.Model{Name: m, Provider: "mock", Kind: kind, Upstream: upstream})
 	}
 	salt, err := secretFile(filepath.Join(global.data, "replay.salt"), "")
 	if err != nil {

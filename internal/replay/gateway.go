@@ -110,6 +110,7 @@ func (g *Gateway) secretFor(ctx context.Context, rec *record.Record) (string, er
 	}
 	k = keys.FromSpec(spec, sec.Hash(), rec.TS)
 	k.ID = rec.KeyID
+	k.RotatedFrom = rec.KeyRotatedFrom
 	if err := g.Keys.CreateKey(ctx, k); err != nil {
 		return "", err
 	}
