@@ -52,7 +52,8 @@ type phaseKey struct {
 	beforeDetect int // of which up to and including detection
 	served       int
 	servedCost   float64
-	servedBefore int // served before containment
+	unstopped    float64 // what all its requests would have cost if served
+	servedBefore int     // served before containment
 	costBefore   float64
 }
 
@@ -130,10 +131,8 @@ func (s *Scorer) Request(rec *record.Record, _ int, status int, ev *event.Event)
 	if k.detected.IsZero() {
 		pk.beforeDetect++
 	}
-	cost := 0.0
-	if ev != nil {
-		cost = ev.CostUSD
-	}
+	cost := EstimateCost(rec)
+	pk.unstopped += cost
 	if served {
 		pk.served++
 		pk.servedCost += cost
@@ -176,6 +175,9 @@ type PhaseReport struct {
 	ServedBeforeContainment  int     `json:"served_before_containment"`
 	DollarsBeforeContainment float64 `json:"dollars_before_containment"`
 	DollarsServed            float64 `json:"dollars_served"`
+	// DollarsUnstopped is what every attacker request of the phase would
+	// have cost had Warden served them all.
+	DollarsUnstopped float64 `json:"dollars_unstopped"`
 }
 
 // Report is the score of a run.
@@ -190,6 +192,11 @@ type Report struct {
 	// Keys lists every key with legitimate traffic: what its owner sent
 	// and what Warden refused of it, by stage.
 	Keys []KeyReport `json:"keys"`
+	// AttackerDollars and UnstoppedDollars sum the phases; SpendRatio is
+	// their ratio (goal: under 1%).
+	AttackerDollars  float64 `json:"attacker_dollars"`
+	UnstoppedDollars float64 `json:"unstopped_dollars"`
+	SpendRatio       float64 `json:"spend_ratio"`
 }
 
 // KeyReport is what legitimate traffic on one key suffered.
@@ -334,6 +341,7 @@ func (s *Scorer) Report() Report {
 			pr.Served += pk.served
 			pr.ServedBeforeContainment += pk.servedBefore
 			pr.DollarsServed += pk.servedCost
+			pr.DollarsUnstopped += pk.unstopped
 			pr.DollarsBeforeContainment += pk.costBefore
 			if k.detected.IsZero() {
 				pr.Undetected++
@@ -351,21 +359,27 @@ func (s *Scorer) Report() Report {
 			pr.TimeToContainS = -1
 		}
 		r.Phases = append(r.Phases, pr)
+		r.AttackerDollars += pr.DollarsServed
+		r.UnstoppedDollars += pr.DollarsUnstopped
+	}
+	if r.UnstoppedDollars > 0 {
+		r.SpendRatio = r.AttackerDollars / r.UnstoppedDollars
 	}
 	return r
 }
 
 // Print writes the report as a table.
 func (r Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "%-13s %4s %9s %9s %10s %6s %8s %9s %10s\n", "phase", "keys", "req→det", "ttd", "contain", "undet", "served", "pre-cont", "$pre-cont")
+	fmt.Fprintf(w, "%-13s %4s %9s %9s %10s %6s %8s %9s %10s\n", "phase", "keys", "req→det", "ttd", "contain", "undet", "served", "pre-cont", "$served")
 	for _, p := range r.Phases {
 		contain := "never"
 		if p.TimeToContainS >= 0 {
 			contain = (time.Duration(p.TimeToContainS) * time.Second).String()
 		}
 		fmt.Fprintf(w, "%-13s %4d %9d %9s %10s %6d %8d %9d %10.2f\n", p.Phase, p.Keys, p.RequestsToDetect,
-			(time.Duration(p.TimeToDetectS) * time.Second).String(), contain, p.Undetected, p.Served, p.ServedBeforeContainment, p.DollarsBeforeContainment)
+			(time.Duration(p.TimeToDetectS) * time.Second).String(), contain, p.Undetected, p.Served, p.ServedBeforeContainment, p.DollarsServed)
 	}
+	fmt.Fprintf(w, "attacker spend: $%.2f of $%.2f unstopped (%.2f%%; list prices, tokens estimated from the request)\n", r.AttackerDollars, r.UnstoppedDollars, 100*r.SpendRatio)
 	fmt.Fprintf(w, "legitimate keys: %d, key-days: %d, false alerts: %d (%.4f per key-day)\n", r.LegitKeys, r.LegitKeyDays, r.FalseAlerts, r.AlertsPerLegitKeyDay)
 	fmt.Fprintf(w, "legitimate keys contained: %d %v\n", len(r.LegitKeysContained), r.LegitKeysContained)
 	fmt.Fprintf(w, "legitimate requests on attacked keys refused by the detector: %d\n", r.VictimLegitRefused)
