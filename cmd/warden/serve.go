@@ -22,6 +22,7 @@ import (
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/console"
+	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/gateway"
@@ -243,7 +244,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	detDone := make(chan struct{})
 	go func() { det.d.Run(runCtx, 10*time.Second); close(detDone) }()
 
-	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: det.d.IncidentsHandler(), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
+	adm := newAdminServer(st, adminToken, "admin", adminParts{incidents: incidentsHandlerOf(raw, det.d), notify: det.disp.Notify, incidentStore: incidentsOf(raw)})
 	adm.OnKeyChange = gw.InvalidateKey // changes made here hold from the next request
 	var scopes audit.Incidents
 	if ds := incidentsOf(raw); ds != nil {
@@ -300,4 +301,15 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	det.close(context.Background())
 	bus.Close()
 	return first
+}
+
+// incidentsHandlerOf serves the incidents API on the store, resolving
+// through the detector so its in-memory state is reset too; nil without
+// an incident store.
+func incidentsHandlerOf(raw store.Store, d *detect.Detector) http.Handler {
+	ds := incidentsOf(raw)
+	if ds == nil {
+		return nil
+	}
+	return admin.NewIncidentsHandler(ds, d.Resolver(time.Now))
 }

@@ -61,7 +61,7 @@ func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.S
 	a.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
 	inc := parts.incidents
 	if inc == nil && ds != nil {
-		inc = detect.NewIncidentsHandler(ds, detect.ResolveStored(ds, st, time.Now))
+		inc = admin.NewIncidentsHandler(ds, detect.ResolveStored(ds, st, time.Now))
 	}
 	if inc != nil {
 		a.Mount("/admin/v1/incidents", inc)
