@@ -171,6 +171,7 @@ func (d *Detector) profileLocked(ctx context.Context, sh *shard, keyID string) *
 	}
 	if p == nil {
 		p = &profile{KeyID: keyID}
+		d.inheritLocked(ctx, sh, p)
 	}
 	sh.m[keyID] = p
 	return p
@@ -188,6 +189,11 @@ func (d *Detector) observe(ctx context.Context, e *event.Event) []pendingDecisio
 	now := e.Time.UnixNano()
 	if p.N == 0 && p.First == 0 {
 		p.First = now
+	}
+	if p.firstClient() {
+		// Warm-up: a new key's first client is its owner, unless the key
+		// was reported leaked before it was ever used (or is a decoy).
+		p.TrustFirst = e.KeyKind != string(keys.KindCanary) && !d.reportedLeaked(ctx, e.KeyID)
 	}
 	if e.KeyOwner != "" {
 		p.Owner = e.KeyOwner

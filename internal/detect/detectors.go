@@ -26,6 +26,9 @@ func (d *Detector) detect(p *profile, e *event.Event, c *client, now int64, sigs
 	}
 	c.knownNet = d.known.known(c.netBefore) || d.allow.isKnownNet(c.ip)
 	c.knownFP = d.known.known(c.fpBefore)
+	if p.firstClient() && p.TrustFirst {
+		c.knownNet, c.knownFP = true, true // a new key's first client is its owner (see learn)
+	}
 	c.monitoring = d.allow.isMonitor(e.Client.UserAgent, c.ip)
 	knownClient := c.knownNet && c.knownFP
 	ev := func(kv ...string) []string {
@@ -144,9 +147,13 @@ func (d *Detector) detect(p *profile, e *event.Event, c *client, now int64, sigs
 		owner = "key:" + p.KeyID
 	}
 	ownerH := fnv(owner)
+	// Every key's conversations are remembered, but only a client not
+	// known on the key can raise the signal: common system prompts and
+	// first messages ("You are a helpful assistant." + "hi") recur across
+	// customers, on their own clients.
 	if e.Features.ConvRoot != "" && e.Features.PromptChars >= 32 {
 		rh := fnv(e.Features.ConvRoot)
-		if d.pool.touch(rh^0x9e3779b97f4a7c15, ownerH, now, int64(time.Hour)) >= 2 {
+		if d.pool.touch(rh^0x9e3779b97f4a7c15, ownerH, now, int64(time.Hour)) >= 2 && !knownClient && !c.monitoring {
 			if !slices.Contains(p.Shared[:], rh) {
 				copy(p.Shared[1:], p.Shared[:3])
 				p.Shared[0] = rh

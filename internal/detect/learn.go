@@ -66,6 +66,7 @@ func (p *profile) roll(now int64) {
 // his way into the step-up allow-list.
 func (d *Detector) learn(p *profile, e *event.Event, c *client, now int64, suspicious bool) {
 	m := minutes(now)
+	first := p.firstClient()
 	p.N++
 	if e.Client.SDKHeaders {
 		p.SDK++
@@ -96,6 +97,17 @@ func (d *Detector) learn(p *profile, e *event.Event, c *client, now int64, suspi
 		p.Nets.add(c.netH, m, maxNets, d.known)
 	}
 	p.FPs.add(c.fpH, m, maxFPs, d.known)
+	if first {
+		p.FirstDone = true
+		if p.TrustFirst {
+			if ne := p.Nets.find(c.netH); ne != nil {
+				ne.Own = true
+			}
+			if fe := p.FPs.find(c.fpH); fe != nil {
+				fe.Own = true
+			}
+		}
+	}
 	if e.Model != "" {
 		p.Models.add(fnv(e.Model), m, maxModels, d.known)
 	}
@@ -115,4 +127,11 @@ func (d *Detector) learn(p *profile, e *event.Event, c *client, now int64, suspi
 	p.HourCost += e.CostUSD
 	p.Active24 |= 1
 	p.DayMask[p.Day%7] |= 1 << hourOfDay(now)
+}
+
+// firstClient reports whether the next event is the key's first (or the
+// first since it inherited its predecessor's profile in a rotation).
+// Profiles saved before FirstDone existed have N > 0 and count as done.
+func (p *profile) firstClient() bool {
+	return !p.FirstDone && (p.N == 0 || p.Inherited != "")
 }

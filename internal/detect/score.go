@@ -6,6 +6,7 @@ package detect
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -17,6 +18,9 @@ import (
 // minAbuseToContain is how much of the risk must come from signals other
 // than unfamiliarity (new_client, off_hours) before a key is contained.
 const minAbuseToContain = 15
+
+// minAbuseToAlert is the same floor for an alert.
+const minAbuseToAlert = 10
 
 // levels of response; a profile only moves up within an incident.
 const (
@@ -70,9 +74,17 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 		}
 	}
 
+	// A key checker at work: three different probe shapes from unknown
+	// clients within the hour (empty prompt, listing, context-length, ...)
+	// is what no application sends.
+	if bits.OnesCount16(p.ProbeKinds) >= 3 && p.Score[sigProbe] > 0 {
+		strong = true
+	}
 	pol := d.cfg.Policy
 	level := levelNone
-	if risk >= pol.AlertAt {
+	// Unfamiliarity alone (a new office, a new region at an odd hour) is
+	// not worth waking anyone: an alert needs some evidence of abuse.
+	if risk >= pol.AlertAt && abuse >= minAbuseToAlert {
 		level = levelAlert
 	}
 	canContain := d.hasKnownClients(p)
@@ -83,7 +95,9 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 	// Unfamiliarity alone (a new client, at an unusual hour) is what a new
 	// office, a new region or a new batch job looks like: it may alert, but
 	// containment needs evidence of abuse besides it.
-	if risk >= containAt && abuse >= minAbuseToContain {
+	// A weak signal alone never contains: it takes two kinds of signal,
+	// or one strong one.
+	if risk >= containAt && abuse >= minAbuseToContain && (kinds >= 2 || strong) {
 		level = levelContain
 	}
 	if risk >= pol.SuspendAt && abuse >= minAbuseToContain && (kinds >= 2 || strong) {
