@@ -76,10 +76,9 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 
 	// A key checker at work: three different probe shapes from unknown
 	// clients within the hour (empty prompt, listing, context-length, ...)
-	// is what no application sends.
-	if bits.OnesCount16(p.ProbeKinds) >= 3 && p.Score[sigProbe] > 0 {
-		strong = true
-	}
+	// is what no application sends: enough to contain (step-up keeps the
+	// owner working), not to suspend.
+	checker := bits.OnesCount16(p.ProbeKinds) >= 3 && p.Score[sigProbe] > 0
 	pol := d.cfg.Policy
 	level := levelNone
 	// Unfamiliarity alone (a new office, a new region at an odd hour) is
@@ -97,7 +96,7 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 	// containment needs evidence of abuse besides it.
 	// A weak signal alone never contains: it takes two kinds of signal,
 	// or one strong one.
-	if risk >= containAt && abuse >= minAbuseToContain && (kinds >= 2 || strong) {
+	if risk >= containAt && abuse >= minAbuseToContain && (kinds >= 2 || strong || checker) {
 		level = levelContain
 	}
 	if risk >= pol.SuspendAt && abuse >= minAbuseToContain && (kinds >= 2 || strong) {
