@@ -185,28 +185,48 @@ const (
 	probeImageDeployment
 )
 
-// probeShape classifies e as one of the key-checker probes of the threat
-// model (steps 2-5) and returns its kind, weight and name.
+// probeRule is one key-checker probe shape of the threat model (steps
+// 2-5): its kind bit, weight and name, and what it matches. Rules are
+// tried in order; the first match wins.
+type probeRule struct {
+	kind   uint16
+	weight float64
+	name   string
+	match  func(e *event.Event, chat, list bool) bool
+}
+
+var probeRules = []probeRule{
+	{probeImageDeployment, 25, "chat call to an image deployment (OperationNotSupported)",
+		func(e *event.Event, _, _ bool) bool { return e.ErrorCode == "OperationNotSupported" }},
+	{probeNegative, 25, "negative max_tokens (validation-error probe)",
+		func(e *event.Event, _, _ bool) bool { return e.Features.MaxTokens < 0 }},
+	{probeContext, 25, "huge max_tokens on a tiny prompt (context-length probe)",
+		func(e *event.Event, _, _ bool) bool {
+			return e.ErrorCode == "context_length_exceeded" || (e.Features.MaxTokens >= 8000 && e.Features.PromptChars < 64)
+		}},
+	{probeList, 12, "deployment or model listing",
+		func(e *event.Event, _, list bool) bool { return e.Method == "GET" && list }},
+	{probeEmpty, 15, "empty prompt (validity check)",
+		func(e *event.Event, chat, _ bool) bool { return chat && e.Features.EmptyPrompt }},
+	{probeTiny, 5, "tiny prompt with a few tokens (validity check)",
+		func(e *event.Event, chat, _ bool) bool {
+			f := &e.Features
+			return chat && f.PromptChars <= 4 && f.MaxTokens >= 0 && f.MaxTokens <= 5
+		}},
+}
+
+// probeShape classifies e as one of probeRules and returns its kind,
+// weight and name (0 if none).
 func probeShape(e *event.Event) (uint16, float64, string) {
-	f := &e.Features
 	path, _, _ := strings.Cut(e.Path, "?")
 	chat := strings.Contains(e.Endpoint, "chat") || e.Endpoint == "completions" || e.Endpoint == "responses" ||
 		strings.HasSuffix(path, "/completions") || strings.HasSuffix(path, "/responses")
 	list := e.Endpoint == "models" || e.Endpoint == "deployments" || strings.HasSuffix(e.Endpoint, ".list") ||
 		strings.HasSuffix(path, "/deployments") || strings.HasSuffix(path, "/models")
-	switch {
-	case e.ErrorCode == "OperationNotSupported":
-		return probeImageDeployment, 25, "chat call to an image deployment (OperationNotSupported)"
-	case f.MaxTokens < 0:
-		return probeNegative, 25, "negative max_tokens (validation-error probe)"
-	case e.ErrorCode == "context_length_exceeded" || (f.MaxTokens >= 8000 && f.PromptChars < 64):
-		return probeContext, 25, "huge max_tokens on a tiny prompt (context-length probe)"
-	case e.Method == "GET" && list:
-		return probeList, 12, "deployment or model listing"
-	case chat && f.EmptyPrompt:
-		return probeEmpty, 15, "empty prompt (validity check)"
-	case chat && f.PromptChars <= 4 && f.MaxTokens >= 0 && f.MaxTokens <= 5:
-		return probeTiny, 5, "tiny prompt with a few tokens (validity check)"
+	for _, r := range probeRules {
+		if r.match(e, chat, list) {
+			return r.kind, r.weight, r.name
+		}
 	}
 	return 0, 0, ""
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/replay"
 	"github.com/wardenhq/warden/internal/simulate"
@@ -18,7 +19,10 @@ import (
 )
 
 // TestScenarioThroughGateway replays simulated traffic through the real
-// gateway (mock provider) instead of the offline pipeline.
+// gateway (keys, limits, the default guard, the detector, the mock
+// provider) and checks the detector's goals: no legitimate request refused
+// by it, no legitimate key contained, at most 0.05 alerts per legitimate
+// key-day, every attack phase detected in time, attacker spend under 1%.
 func TestScenarioThroughGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
@@ -41,11 +45,11 @@ func TestScenarioThroughGateway(t *testing.T) {
 	cfg := config.Default()
 	cfg.Providers = []config.Provider{{Name: "mock", Type: "mock"}}
 	for _, m := range replay.Models(recs) {
-		kind := "chat"
+		kind, upstream := "chat", "mock-echo"
 		if strings.Contains(m, "dall-e") {
-			kind = "image"
+			kind, upstream = "image", "mock-image"
 		}
-		cfg.Models = append(cfg.Models, config.Model{Name: m, Provider: "mock", Kind: kind})
+		cfg.Models = append(cfg.Models, config.Model{Name: m, Provider: "mock", Kind: kind, Upstream: upstream})
 	}
 	sc := simulate.NewScorer()
 	drv := &replay.Driver{Observer: replay.Observer{Request: sc.Request, Decision: sc.Decision}, Errors: func(int, error) {}}
@@ -57,7 +61,18 @@ func TestScenarioThroughGateway(t *testing.T) {
 	bus := &event.Bus{}
 	bus.AddSync(det)
 	bus.AddSync(gwp)
-	gw, err := gateway.New(gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("p"), StepUp: det.AllowsStepUp})
+	g, err := guard.New(guard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gw *gateway.Server
+	drv.Observer.Decision = func(d detect.Decision) {
+		if d.Type() == "action" {
+			gw.InvalidateKey(ctx, d.KeyID) // the decision holds from the next record on
+		}
+		sc.Decision(d)
+	}
+	gw, err = gateway.New(gateway.Options{Config: cfg, Store: db, Bus: bus, PseudonymKey: []byte("p"), StepUp: det.AllowsStepUp, Guard: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +84,31 @@ func TestScenarioThroughGateway(t *testing.T) {
 	}
 	t.Logf("%d records through the gateway", n)
 	rep := sc.Report()
-	rep.Print(os.Stderr)
-	if len(rep.LegitKeysContained) > 0 {
-		t.Errorf("legitimate keys contained: %v", rep.LegitKeysContained)
+	if testing.Verbose() {
+		rep.Print(os.Stderr)
+	}
+	// The detector's share of the budget of issue 13. Guard refusals are
+	// logged, not asserted here: the guard has its own suite.
+	for _, v := range rep.Violations(simulate.DefaultBudget) {
+		if strings.Contains(v, "refused by the guard") {
+			t.Log("guard: " + v)
+			continue
+		}
+		t.Error(v)
+	}
+	goals := map[string]int{simulate.PhaseProbe: 3, simulate.PhaseCanary: 1, simulate.PhaseResale: 60, simulate.PhaseLowSlow: 100}
+	for _, p := range rep.Phases {
+		if p.Undetected > 0 {
+			t.Errorf("phase %s: %d keys undetected", p.Phase, p.Undetected)
+		}
+		if max, ok := goals[p.Phase]; ok && p.RequestsToDetect > max {
+			t.Errorf("phase %s: detected after %d requests, goal %d", p.Phase, p.RequestsToDetect, max)
+		}
+		if p.Phase == simulate.PhaseResale && p.TimeToContainS > 300 {
+			t.Errorf("resale contained after %.0f s, goal 5 simulated minutes", p.TimeToContainS)
+		}
+	}
+	if rep.SpendRatio >= 0.01 {
+		t.Errorf("attacker spend %.2f%% of the unstopped estimate, goal under 1%%", 100*rep.SpendRatio)
 	}
 }
