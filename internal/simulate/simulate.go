@@ -6,7 +6,10 @@
 // (an enterprise chatbot on the official SDK in office hours, a nightly
 // batch, a companion app with thousands of users, an app in five regions, a
 // health monitor saying "hi" every five minutes, a developer with curl from
-// home, a key rotation, an SDK upgrade, a marketing team making images) with
+// home, a key rotation, an SDK upgrade, a marketing team making images, a
+// support agent with tools and retrieved documents, an embeddings app, a key
+// created mid-run) and what real apps send (texts.go: personas, format, tool
+// and safety rules, long RAG prompts, character cards, code, JSON mode) with
 // the LLMjacking timeline on other keys: leak, key-checker probes, reverse
 // proxy set-up with hourly checks, resale through a pool of keys of
 // different owners, de3u image abuse, a low-and-slow variant that spoofs an
