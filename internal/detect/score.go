@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/incident"
@@ -74,11 +75,16 @@ func (d *Detector) score(p *profile, e *event.Event, c *client, now int64, sigs 
 		}
 	}
 
-	// A key checker at work: three different probe shapes from unknown
-	// clients within the hour (empty prompt, listing, context-length, ...)
-	// is what no application sends: enough to contain (step-up keeps the
-	// owner working), not to suspend.
-	checker := bits.OnesCount16(p.ProbeKinds) >= 3 && p.Score[sigProbe] > 0
+	// A key checker at work (probes from unknown clients within the hour)
+	// may contain on its own when it sent what no application sends: an
+	// empty prompt, a negative max_tokens, a context-length probe, a chat
+	// call to an image deployment, or three different probe shapes.
+	// Step-up keeps the owner working; this is not enough to suspend.
+	// Tiny prompts ("hi", 1 token) and listings alone are what developers,
+	// monitors and dashboards send: they need a second kind of signal.
+	recentProbe := p.Score[sigProbe] > 0 && now-p.ProbeAt <= int64(time.Hour)
+	checker := recentProbe && (bits.OnesCount16(p.ProbeKinds) >= 3 ||
+		p.ProbeKinds&(probeEmpty|probeNegative|probeContext|probeImageDeployment) != 0)
 	pol := d.cfg.Policy
 	level := levelNone
 	// Unfamiliarity alone (a new office, a new region at an odd hour) is

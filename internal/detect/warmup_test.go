@@ -121,6 +121,49 @@ func TestNewKeyWarmUp(t *testing.T) {
 	}
 }
 
+// TestNewKeySecondClient: on a key still in cold start, a second client's
+// tiny prompts are a developer or a monitor (no containment), its empty
+// prompts are a key checker (detected within 3 requests, contained within 5).
+func TestNewKeySecondClient(t *testing.T) {
+	cases := []struct {
+		name        string
+		text        string
+		wantContain bool
+	}{
+		{"tiny prompts from the developer's laptop", "hi", false},
+		{"empty prompts from a checker", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			d, r, _ := storeDetector(t, testKey("new2", ""))
+			for i := range 10 { // the app's server is the first client
+				d.Handle(ctx, sdkEvent("new2", t0.Add(time.Duration(i)*time.Minute), i))
+			}
+			at := t0.Add(20 * time.Minute)
+			n, detected := 0, 0
+			for n = 1; n <= 12; n++ {
+				e := curlTry("new2", "185.220.101.34", at.Add(time.Duration(n)*5*time.Second), c.text)
+				e.Client.UserAgent = "python-requests/2.31.0"
+				e.Features.MaxTokens = 1
+				d.Handle(ctx, e)
+				if detected == 0 && len(r.decs) > 0 {
+					detected = n
+				}
+				if firstAction(r.decs) != "" {
+					break
+				}
+			}
+			switch {
+			case c.wantContain && (detected == 0 || detected > 3 || n > 5):
+				t.Errorf("checker detected at request %d (goal 3), contained at %d (goal 5): %v", detected, n, r.decs)
+			case !c.wantContain && firstAction(r.decs) != "":
+				t.Errorf("tiny prompts alone contained the key: %v", r.decs)
+			}
+		})
+	}
+}
+
 func TestRotationInheritsKnownClients(t *testing.T) {
 	ctx := context.Background()
 	d, r, _ := storeDetector(t, testKey("k1", ""), testKey("k2", "k1"))
