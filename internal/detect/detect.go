@@ -190,11 +190,6 @@ func (d *Detector) observe(ctx context.Context, e *event.Event) []pendingDecisio
 	if p.N == 0 && p.First == 0 {
 		p.First = now
 	}
-	if p.firstClient() {
-		// Warm-up: a new key's first client is its owner, unless the key
-		// was reported leaked before it was ever used (or is a decoy).
-		p.TrustFirst = e.KeyKind != string(keys.KindCanary) && !d.reportedLeaked(ctx, e.KeyID)
-	}
 	if e.KeyOwner != "" {
 		p.Owner = e.KeyOwner
 	}
@@ -244,6 +239,14 @@ func (d *Detector) observe(ctx context.Context, e *event.Event) []pendingDecisio
 	c.fpH = fnv(fp)
 	c.fp = fp
 
+	if p.firstClient() && !p.trustChecked {
+		// Warm-up: a new key's first client is its owner, unless the key
+		// was reported leaked before it was ever used (or is a decoy).
+		// Asked once per key and process, and never for refused requests,
+		// so hammering a revoked key costs no store queries.
+		p.TrustFirst = e.KeyKind != string(keys.KindCanary) && !d.reportedLeaked(ctx, e.KeyID)
+		p.trustChecked = true
+	}
 	p.roll(now)
 	var sigs []Signal
 	if e.KeyKind == string(keys.KindCanary) {

@@ -49,7 +49,6 @@ func (d *Detector) inheritLocked(ctx context.Context, sh *shard, p *profile) {
 		}
 		return
 	}
-	var prev profile
 	psh := d.shard(k.RotatedFrom)
 	if psh != sh {
 		psh.mu.Lock()
@@ -59,8 +58,7 @@ func (d *Detector) inheritLocked(ctx context.Context, sh *shard, p *profile) {
 	if pp.N == 0 {
 		return
 	}
-	prev = *pp
-	p.inheritFrom(&prev, d.known)
+	p.inheritFrom(pp, d.known)
 }
 
 // inheritFrom copies what describes the owner (known clients, models,

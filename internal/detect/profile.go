@@ -172,9 +172,10 @@ type profile struct {
 	// started from.
 	Inherited string `json:"inherited,omitempty"`
 
-	inc     *incident.Incident // open incident, loaded lazily
-	pending []Signal           // recent signals before an incident opened (capped)
-	dirty   bool
+	inc          *incident.Incident // open incident, loaded lazily
+	trustChecked bool               // TrustFirst was decided in this process
+	pending      []Signal           // recent signals before an incident opened (capped)
+	dirty        bool
 }
 
 const profileVersion = 1
