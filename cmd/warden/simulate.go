@@ -89,7 +89,17 @@ func newSimulateScoreCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "score",
 		Short: "Generate traffic, replay it in a temporary data directory and score the detector",
-		Args:  cobra.NoArgs,
+		Long: `Score generates simulated traffic, replays it through the gateway in a
+temporary data directory and prints, per attack phase, how fast it was
+detected and contained and what the attacker got, and per legitimate key,
+how many of its requests were refused and by which stage (guard, limit,
+detector, auth), with the first refused texts.
+
+It exits non-zero when legitimate traffic suffered more than the budget:
+any legitimate request refused by the guard or the detector, any legitimate
+key throttled, stepped up or suspended, or more than 0.05 detector alerts
+per legitimate key-day.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var buf bytes.Buffer
 			if err := f.generate(&buf); err != nil {
