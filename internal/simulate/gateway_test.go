@@ -23,12 +23,36 @@ import (
 // provider) and checks the detector's goals: no legitimate request refused
 // by it, no legitimate key contained, at most 0.05 alerts per legitimate
 // key-day, every attack phase detected in time, attacker spend under 1%.
+// Guard refusals of legitimate requests are logged, not asserted: the guard
+// has its own suite.
 func TestScenarioThroughGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
+	rep := runThroughGateway(t, simulate.Options{Seed: 1, Days: 2, Scale: 0.5}, true)
+	checkDetectorGoals(t, rep)
+}
+
+// TestDetectorWithoutGuardHelp runs the same pipeline without the guard, so
+// attackers' prompts are not refused for their content: what remains is the
+// detector's work. Nothing legitimate may be refused at any stage.
+func TestDetectorWithoutGuardHelp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	rep := runThroughGateway(t, simulate.Options{Seed: 1, Days: 3, Scale: 1}, false)
+	checkDetectorGoals(t, rep)
+	for _, k := range rep.Keys {
+		for stage, n := range k.Refused {
+			t.Errorf("%s: %d legitimate requests refused by %s (first: %+v)", k.KeyID, n, stage, k.Samples)
+		}
+	}
+}
+
+func runThroughGateway(t *testing.T, opt simulate.Options, withGuard bool) simulate.Report {
+	t.Helper()
 	ctx := context.Background()
-	recs, err := simulate.Generate(simulate.Options{Seed: 1, Days: 2, Scale: 0.5})
+	recs, err := simulate.Generate(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +85,11 @@ func TestScenarioThroughGateway(t *testing.T) {
 	bus := &event.Bus{}
 	bus.AddSync(det)
 	bus.AddSync(gwp)
-	g, err := guard.New(guard.Options{})
-	if err != nil {
-		t.Fatal(err)
+	var g *guard.Guard
+	if withGuard {
+		if g, err = guard.New(guard.Options{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var gw *gateway.Server
 	drv.Observer.Decision = func(d detect.Decision) {
@@ -87,6 +113,11 @@ func TestScenarioThroughGateway(t *testing.T) {
 	if testing.Verbose() {
 		rep.Print(os.Stderr)
 	}
+	return rep
+}
+
+func checkDetectorGoals(t *testing.T, rep simulate.Report) {
+	t.Helper()
 	// The detector's share of the budget of issue 13. Guard refusals are
 	// logged, not asserted here: the guard has its own suite.
 	for _, v := range rep.Violations(simulate.DefaultBudget) {
