@@ -144,7 +144,10 @@ func (d *Detector) detect(p *profile, e *event.Event, c *client, now int64, sigs
 	// different owners.
 	owner := p.Owner
 	if owner == "" {
-		owner = "key:" + p.KeyID
+		// An owner-less key is its own owner, and so is its rotation
+		// lineage: a successor carrying its predecessor's conversations
+		// during the overlap is not a pool.
+		owner = "key:" + p.lineage()
 	}
 	ownerH := fnv(owner)
 	// Every key's conversations are remembered, but only a client not

@@ -64,7 +64,7 @@ func (d *Detector) inheritLocked(ctx context.Context, sh *shard, p *profile) {
 // inheritFrom copies what describes the owner (known clients, models,
 // baselines), not what describes an incident (risk, level, taint).
 func (p *profile) inheritFrom(prev *profile, kn knownRule) {
-	p.Inherited = prev.KeyID
+	p.Inherited, p.Lineage = prev.KeyID, prev.lineage()
 	if p.Owner == "" {
 		p.Owner = prev.Owner
 	}
@@ -81,4 +81,12 @@ func (p *profile) inheritFrom(prev *profile, kn knownRule) {
 			}
 		}
 	}
+}
+
+// lineage names the first key of p's rotation chain.
+func (p *profile) lineage() string {
+	if p.Lineage != "" {
+		return p.Lineage
+	}
+	return p.KeyID
 }

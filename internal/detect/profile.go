@@ -171,6 +171,8 @@ type profile struct {
 	// Inherited names the rotation predecessor whose profile this one
 	// started from.
 	Inherited string `json:"inherited,omitempty"`
+	// Lineage is the first key of its rotation chain (empty: this key).
+	Lineage string `json:"lineage,omitempty"`
 
 	inc          *incident.Incident // open incident, loaded lazily
 	trustChecked bool               // TrustFirst was decided in this process

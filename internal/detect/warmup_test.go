@@ -318,3 +318,33 @@ func firstAction(decs []Decision) string {
 	}
 	return ""
 }
+
+// TestRotationOverlapIsNotPooling: during the overlap of a rotation the same
+// conversations run on both keys, even on keys without an owner, from a
+// client the successor has not seen yet; that is not a pool of stolen keys.
+func TestRotationOverlapIsNotPooling(t *testing.T) {
+	ctx := context.Background()
+	k1, k2 := testKey("r1", ""), testKey("r2", "r1")
+	k1.Owner, k2.Owner = "", ""
+	d, r, _ := storeDetector(t, k1, k2)
+	at := t0
+	for i := range 200 {
+		at = t0.Add(time.Duration(i) * 3 * time.Minute)
+		e := sdkEvent("r1", at, i)
+		e.KeyOwner = ""
+		d.Handle(ctx, e)
+	}
+	for i := range 300 { // overlap: both keys, the same conversations, a new server too
+		for _, key := range []string{"r1", "r2"} {
+			e := sdkEvent(key, at.Add(time.Duration(i)*10*time.Second), 100000+i)
+			e.KeyOwner, e.Features.ConvRoot = "", fmt.Sprintf("shared-%d", i%20)
+			if i%3 == 0 {
+				e.ClientIP = "203.0.113.77"
+			}
+			d.Handle(ctx, e)
+		}
+	}
+	for _, dec := range r.decs {
+		t.Errorf("%s on %s: %s", dec.Action, dec.KeyID, dec.Reason)
+	}
+}
