@@ -251,6 +251,17 @@ func copyDir(t *testing.T, from, to string) {
 	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
 		t.Fatal(err)
 	}
+	// CopyFS creates files readable by others; Warden refuses to start on
+	// secret files like that, as it should.
+	err := filepath.WalkDir(to, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Chmod(p, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func readEvents(t *testing.T, path string) []*event.Event {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -52,7 +53,7 @@ func withIncidents(cmd *cobra.Command, fn func(ctx context.Context, c *adminClie
 		return err
 	}
 	defer db.Close()
-	h := detect.NewIncidentsHandler(db, detect.ResolveStored(db, db, time.Now))
+	h := admin.NewIncidentsHandler(db, detect.ResolveStored(db, db, time.Now))
 	return fn(ctx, &adminClient{base: "http://warden.local", hc: &http.Client{Transport: inProcess{h}}, close: func() {}})
 }
 

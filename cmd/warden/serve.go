@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/console"
@@ -168,7 +169,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 // adminHandler is the admin listener: the admin API, the security console,
 // /metrics and /healthz.
 func adminHandler(wd *warden.Warden, view *live.View, token string, reg *prometheus.Registry) http.Handler {
-	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: wd.Detector.IncidentsHandler(), notify: wd.Notify})
+	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: admin.NewIncidentsHandler(wd.Store, wd.Detector.Resolver(time.Now)), notify: wd.Notify})
 	adm.OnKeyChange = wd.Gateway.InvalidateKey // changes made here hold from the next request
 	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, incidentScopes(wd.Store)))
 	view.Mount(adm)

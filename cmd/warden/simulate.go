@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -92,7 +93,15 @@ func newSimulateScoreCmd() *cobra.Command {
 		Long: `Score generates simulated traffic and replays it, in process, through the
 same Warden "warden serve" runs (keys, limits, guard, detector, audit log,
 the mock upstream) on a clock set to each record's time, in a temporary
-data directory, and reports how the detector did.`,
+data directory, and prints, per attack phase, how fast it was detected and
+contained and what the attacker got, and per legitimate key, how many of
+its requests were refused and by which stage (guard, limit, detector,
+auth), with the first refused texts.
+
+It exits non-zero when legitimate traffic suffered more than the budget:
+any legitimate request refused by the guard or the detector, any legitimate
+key throttled, stepped up or suspended, or more than 0.05 detector alerts
+per legitimate key-day.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var buf bytes.Buffer
@@ -121,9 +130,14 @@ data directory, and reports how the detector did.`,
 				rep.Print(cmd.OutOrStdout())
 			}
 			if scoreOut != "" {
-				return writeScore(cmd, rep, scoreOut)
+				if err := writeScore(cmd, rep, scoreOut); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "(replayed through the gateway, guard, detector and audit log with the default configuration)")
+			if v := rep.Violations(simulate.DefaultBudget); len(v) > 0 {
+				return fmt.Errorf("simulate score: over the legitimate-traffic budget:\n  %s", strings.Join(v, "\n  "))
+			}
 			return nil
 		},
 	}

@@ -47,7 +47,7 @@ func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.S
 	a.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
 	inc := parts.incidents
 	if inc == nil {
-		inc = detect.NewIncidentsHandler(st, detect.ResolveStored(st, st, time.Now))
+		inc = admin.NewIncidentsHandler(st, detect.ResolveStored(st, st, time.Now))
 	}
 	a.Mount("/admin/v1/incidents", inc)
 	a.Mount("/admin/v1/incidents/", inc)

@@ -4,10 +4,11 @@ import (
 	"errors"
 
 	"fmt"
-	"github.com/wardenhq/warden/internal/alert"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/wardenhq/warden/internal/alert"
 )
 
 // Config is the detector's configuration, embedded in the server config

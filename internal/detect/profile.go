@@ -29,6 +29,7 @@ type entry struct {
 	First uint32 `json:"f"`
 	Last  uint32 `json:"l"`
 	Taint bool   `json:"t,omitempty"` // seen during an incident: never becomes known
+	Own   bool   `json:"o,omitempty"` // the key's first client, or inherited from its rotation predecessor: known at once
 }
 
 // capSet is a small set with least-recently-used eviction that prefers to
@@ -77,7 +78,7 @@ type knownRule struct {
 }
 
 func (r knownRule) known(e entry) bool {
-	return !e.Taint && e.N >= r.requests && e.Last-e.First >= r.minutes
+	return !e.Taint && (e.Own || (e.N >= r.requests && e.Last-e.First >= r.minutes))
 }
 
 // sketch counts distinct values approximately in sketchBits bits (linear
@@ -163,9 +164,20 @@ type profile struct {
 	ActionUntil int64  `json:"action_until"`
 	IncidentID  string `json:"incident_id,omitempty"`
 
-	inc     *incident.Incident // open incident, loaded lazily
-	pending []Signal           // recent signals before an incident opened (capped)
-	dirty   bool
+	// TrustFirst: the key's first client is its owner (set when the
+	// profile is created, unless the key was already reported leaked).
+	TrustFirst bool `json:"trust_first,omitempty"`
+	FirstDone  bool `json:"first_done,omitempty"` // the first client was seen (and owned if TrustFirst)
+	// Inherited names the rotation predecessor whose profile this one
+	// started from.
+	Inherited string `json:"inherited,omitempty"`
+	// Lineage is the first key of its rotation chain (empty: this key).
+	Lineage string `json:"lineage,omitempty"`
+
+	inc          *incident.Incident // open incident, loaded lazily
+	trustChecked bool               // TrustFirst was decided in this process
+	pending      []Signal           // recent signals before an incident opened (capped)
+	dirty        bool
 }
 
 const profileVersion = 1

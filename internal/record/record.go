@@ -63,7 +63,10 @@ type Record struct {
 	KeyID    string          `json:"key_id,omitempty"`
 	KeyOwner string          `json:"key_owner,omitempty"`
 	KeyKind  string          `json:"key_kind,omitempty"`
-	Label    *Label          `json:"label,omitempty"`
+	// KeyRotatedFrom names the key this record's key replaced in a
+	// rotation (replay creates the key with that link).
+	KeyRotatedFrom string `json:"key_rotated_from,omitempty"`
+	Label          *Label `json:"label,omitempty"`
 }
 
 // Label is the ground truth a simulator attaches to a record.

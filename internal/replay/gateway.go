@@ -126,6 +126,7 @@ func (g *Gateway) makeSecret(ctx context.Context, rec *record.Record) (string, e
 	}
 	k = keys.FromSpec(spec, sec.Hash(), rec.TS)
 	k.ID = rec.KeyID
+	k.RotatedFrom = rec.KeyRotatedFrom
 	if err := g.Keys.CreateKey(ctx, k); err != nil {
 		return "", err
 	}

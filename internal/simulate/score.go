@@ -1,8 +1,10 @@
 package simulate
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +18,10 @@ import (
 // was detected and contained, what the attacker got before that, and what
 // legitimate traffic suffered. Feed it through replay.Observer.
 type Scorer struct {
+	// OnLegitRefused, if set, sees every legitimate request that was
+	// refused (e.g. to list the texts the guard blocked).
+	OnLegitRefused func(rec *record.Record, status int, ev *event.Event)
+
 	keys   map[string]*keyScore
 	phases map[string]*phaseScore
 	order  []string // phases in order of first appearance
@@ -30,6 +36,10 @@ type keyScore struct {
 	alerts                 int             // decisions before the first attack
 	actions                []string        // actions before the first attack
 	legitRefusedByDetector int
+	legitRequests          int
+	legitRefused           map[string]int // legitimate requests refused, by stage (guard, limit, detector, auth, ...)
+	samples                []RefusedSample
+	scenario               string
 }
 
 type phaseScore struct {
@@ -42,7 +52,8 @@ type phaseKey struct {
 	beforeDetect int // of which up to and including detection
 	served       int
 	servedCost   float64
-	servedBefore int // served before containment
+	unstopped    float64 // what all its requests would have cost if served
+	servedBefore int     // served before containment
 	costBefore   float64
 }
 
@@ -54,7 +65,7 @@ func NewScorer() *Scorer {
 func (s *Scorer) key(id string) *keyScore {
 	k := s.keys[id]
 	if k == nil {
-		k = &keyScore{days: map[string]bool{}}
+		k = &keyScore{days: map[string]bool{}, legitRefused: map[string]int{}}
 		s.keys[id] = k
 	}
 	return k
@@ -81,6 +92,25 @@ func (s *Scorer) Request(rec *record.Record, _ int, status int, ev *event.Event)
 		if ev != nil && ev.Refusal == "detector" {
 			k.legitRefusedByDetector++
 		}
+		if k.scenario == "" {
+			k.scenario = rec.Label.Scenario
+		}
+		k.legitRequests++
+		if status >= 400 || status == 0 {
+			stage := "error"
+			if ev != nil && ev.Refusal != "" {
+				stage = ev.Refusal
+			} else if status == 0 {
+				stage = "none"
+			}
+			k.legitRefused[stage]++
+			if len(k.samples) < maxSamples {
+				k.samples = append(k.samples, sampleOf(rec, status, stage, ev))
+			}
+			if s.OnLegitRefused != nil {
+				s.OnLegitRefused(rec, status, ev)
+			}
+		}
 		return
 	}
 	if !k.attacked {
@@ -101,10 +131,8 @@ func (s *Scorer) Request(rec *record.Record, _ int, status int, ev *event.Event)
 	if k.detected.IsZero() {
 		pk.beforeDetect++
 	}
-	cost := 0.0
-	if ev != nil {
-		cost = ev.CostUSD
-	}
+	cost := EstimateCost(rec)
+	pk.unstopped += cost
 	if served {
 		pk.served++
 		pk.servedCost += cost
@@ -147,6 +175,9 @@ type PhaseReport struct {
 	ServedBeforeContainment  int     `json:"served_before_containment"`
 	DollarsBeforeContainment float64 `json:"dollars_before_containment"`
 	DollarsServed            float64 `json:"dollars_served"`
+	// DollarsUnstopped is what every attacker request of the phase would
+	// have cost had Warden served them all.
+	DollarsUnstopped float64 `json:"dollars_unstopped"`
 }
 
 // Report is the score of a run.
@@ -158,6 +189,114 @@ type Report struct {
 	AlertsPerLegitKeyDay float64       `json:"alerts_per_legit_key_day"`
 	LegitKeysContained   []string      `json:"legit_keys_contained"`
 	VictimLegitRefused   int           `json:"victim_legit_requests_refused"`
+	// Keys lists every key with legitimate traffic: what its owner sent
+	// and what Warden refused of it, by stage.
+	Keys []KeyReport `json:"keys"`
+	// AttackerDollars and UnstoppedDollars sum the phases; SpendRatio is
+	// their ratio (goal: under 1%).
+	AttackerDollars  float64 `json:"attacker_dollars"`
+	UnstoppedDollars float64 `json:"unstopped_dollars"`
+	SpendRatio       float64 `json:"spend_ratio"`
+}
+
+// KeyReport is what legitimate traffic on one key suffered.
+type KeyReport struct {
+	KeyID    string         `json:"key_id"`
+	Scenario string         `json:"scenario"`
+	Attacked bool           `json:"attacked"` // also carried attack traffic (a victim)
+	Requests int            `json:"legit_requests"`
+	Refused  map[string]int `json:"refused,omitempty"` // by stage: guard, limit, detector, auth, ...
+	Alerts   int            `json:"alerts"`            // detector decisions before any attack on the key
+	Actions  []string       `json:"actions,omitempty"` // throttle, step_up, suspend, revoke before any attack
+	// Samples are the first refused requests, to show what was refused.
+	Samples []RefusedSample `json:"samples,omitempty"`
+}
+
+// RefusedSample is one refused legitimate request.
+type RefusedSample struct {
+	TS       time.Time `json:"ts"`
+	Status   int       `json:"status"`
+	Stage    string    `json:"stage"`
+	Category string    `json:"category,omitempty"` // the guard's verdict
+	Text     string    `json:"text"`               // the request's texts, shortened
+}
+
+const maxSamples = 5
+
+func sampleOf(rec *record.Record, status int, stage string, ev *event.Event) RefusedSample {
+	s := RefusedSample{TS: rec.TS, Status: status, Stage: stage, Text: textsOf(rec.BodyBytes(), 400)}
+	if ev != nil {
+		for _, v := range ev.Guard {
+			if v.Action == "block" {
+				s.Category = v.Stage + ":" + v.Category
+				break
+			}
+		}
+		if s.Category == "" {
+			s.Category = ev.ErrorCode
+		}
+	}
+	return s
+}
+
+// textsOf joins the texts of a request body (messages with their roles,
+// prompt, input), shortened to n bytes.
+func textsOf(body []byte, n int) string {
+	var b struct {
+		Messages []struct {
+			Role    string `json:"role"`
+			Content any    `json:"content"`
+		} `json:"messages"`
+		Prompt any `json:"prompt"`
+		Input  any `json:"input"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return ""
+	}
+	var parts []string
+	for _, m := range b.Messages {
+		parts = append(parts, m.Role+": "+fmt.Sprint(m.Content))
+	}
+	if b.Prompt != nil {
+		parts = append(parts, "prompt: "+fmt.Sprint(b.Prompt))
+	}
+	if b.Input != nil {
+		parts = append(parts, "input: "+fmt.Sprint(b.Input))
+	}
+	t := strings.Join(parts, " | ")
+	if len(t) > n {
+		t = t[:n] + "…"
+	}
+	return t
+}
+
+// Budget is what legitimate traffic may suffer in a run (issue 13).
+type Budget struct {
+	MaxAlertsPerKeyDay float64
+}
+
+// DefaultBudget: no legitimate request refused by the guard or the
+// detector, no legitimate key contained, at most 0.05 alerts per
+// legitimate key-day.
+var DefaultBudget = Budget{MaxAlertsPerKeyDay: 0.05}
+
+// Violations lists where the run exceeded the budget; empty: within it.
+func (r Report) Violations(b Budget) []string {
+	var out []string
+	for _, k := range r.Keys {
+		for _, stage := range []string{"guard", "detector"} {
+			if n := k.Refused[stage]; n > 0 {
+				out = append(out, fmt.Sprintf("%s: %d legitimate requests refused by the %s", k.KeyID, n, stage))
+			}
+		}
+		if len(k.Actions) > 0 {
+			out = append(out, fmt.Sprintf("%s: legitimate key contained (%s)", k.KeyID, strings.Join(k.Actions, ",")))
+		}
+	}
+	if r.AlertsPerLegitKeyDay > b.MaxAlertsPerKeyDay {
+		out = append(out, fmt.Sprintf("%.4f alerts per legitimate key-day, budget %.4f", r.AlertsPerLegitKeyDay, b.MaxAlertsPerKeyDay))
+	}
+	return out
 }
 
 // Report computes the score.
@@ -180,6 +319,14 @@ func (s *Scorer) Report() Report {
 		if len(k.actions) > 0 {
 			r.LegitKeysContained = append(r.LegitKeysContained, id+" ("+strings.Join(k.actions, ",")+")")
 		}
+		if k.legitRequests > 0 {
+			kr := KeyReport{KeyID: id, Scenario: k.scenario, Attacked: k.attacked, Requests: k.legitRequests,
+				Alerts: k.alerts, Actions: k.actions, Samples: k.samples}
+			if len(k.legitRefused) > 0 {
+				kr.Refused = maps.Clone(k.legitRefused)
+			}
+			r.Keys = append(r.Keys, kr)
+		}
 	}
 	if r.LegitKeyDays > 0 {
 		r.AlertsPerLegitKeyDay = float64(r.FalseAlerts) / float64(r.LegitKeyDays)
@@ -194,6 +341,7 @@ func (s *Scorer) Report() Report {
 			pr.Served += pk.served
 			pr.ServedBeforeContainment += pk.servedBefore
 			pr.DollarsServed += pk.servedCost
+			pr.DollarsUnstopped += pk.unstopped
 			pr.DollarsBeforeContainment += pk.costBefore
 			if k.detected.IsZero() {
 				pr.Undetected++
@@ -211,22 +359,55 @@ func (s *Scorer) Report() Report {
 			pr.TimeToContainS = -1
 		}
 		r.Phases = append(r.Phases, pr)
+		r.AttackerDollars += pr.DollarsServed
+		r.UnstoppedDollars += pr.DollarsUnstopped
+	}
+	if r.UnstoppedDollars > 0 {
+		r.SpendRatio = r.AttackerDollars / r.UnstoppedDollars
 	}
 	return r
 }
 
 // Print writes the report as a table.
 func (r Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "%-13s %4s %9s %9s %10s %6s %8s %9s %10s\n", "phase", "keys", "req→det", "ttd", "contain", "undet", "served", "pre-cont", "$pre-cont")
+	fmt.Fprintf(w, "%-13s %4s %9s %9s %10s %6s %8s %9s %10s\n", "phase", "keys", "req→det", "ttd", "contain", "undet", "served", "pre-cont", "$served")
 	for _, p := range r.Phases {
 		contain := "never"
 		if p.TimeToContainS >= 0 {
 			contain = (time.Duration(p.TimeToContainS) * time.Second).String()
 		}
 		fmt.Fprintf(w, "%-13s %4d %9d %9s %10s %6d %8d %9d %10.2f\n", p.Phase, p.Keys, p.RequestsToDetect,
-			(time.Duration(p.TimeToDetectS) * time.Second).String(), contain, p.Undetected, p.Served, p.ServedBeforeContainment, p.DollarsBeforeContainment)
+			(time.Duration(p.TimeToDetectS) * time.Second).String(), contain, p.Undetected, p.Served, p.ServedBeforeContainment, p.DollarsServed)
 	}
+	fmt.Fprintf(w, "attacker spend: $%.2f of $%.2f unstopped (%.2f%%; list prices, tokens estimated from the request)\n", r.AttackerDollars, r.UnstoppedDollars, 100*r.SpendRatio)
 	fmt.Fprintf(w, "legitimate keys: %d, key-days: %d, false alerts: %d (%.4f per key-day)\n", r.LegitKeys, r.LegitKeyDays, r.FalseAlerts, r.AlertsPerLegitKeyDay)
 	fmt.Fprintf(w, "legitimate keys contained: %d %v\n", len(r.LegitKeysContained), r.LegitKeysContained)
 	fmt.Fprintf(w, "legitimate requests on attacked keys refused by the detector: %d\n", r.VictimLegitRefused)
+	fmt.Fprintf(w, "\n%-22s %-20s %8s %7s %6s %9s %6s %6s %s\n", "key", "scenario", "requests", "guard", "limit", "detector", "auth", "alerts", "actions")
+	for _, k := range r.Keys {
+		other := 0
+		for st, n := range k.Refused {
+			switch st {
+			case "guard", "limit", "detector", "auth":
+			default:
+				other += n
+			}
+		}
+		extra := strings.Join(k.Actions, ",")
+		if other > 0 {
+			extra = strings.TrimSpace(fmt.Sprintf("%s (other refusals: %d)", extra, other))
+		}
+		name := k.KeyID
+		if k.Attacked {
+			name += "*"
+		}
+		fmt.Fprintf(w, "%-22s %-20s %8d %7d %6d %9d %6d %6d %s\n", name, k.Scenario, k.Requests, k.Refused["guard"], k.Refused["limit"],
+			k.Refused["detector"], k.Refused["auth"], k.Alerts, extra)
+	}
+	fmt.Fprintln(w, "(* an attacked key: its owner's requests, alerts counted before the attack)")
+	for _, k := range r.Keys {
+		for _, sm := range k.Samples {
+			fmt.Fprintf(w, "refused %s %s %d %s %s: %s\n", k.KeyID, sm.TS.Format(time.RFC3339), sm.Status, sm.Stage, sm.Category, sm.Text)
+		}
+	}
 }

@@ -6,7 +6,10 @@
 // (an enterprise chatbot on the official SDK in office hours, a nightly
 // batch, a companion app with thousands of users, an app in five regions, a
 // health monitor saying "hi" every five minutes, a developer with curl from
-// home, a key rotation, an SDK upgrade, a marketing team making images) with
+// home, a key rotation, an SDK upgrade, a marketing team making images, a
+// support agent with tools and retrieved documents, an embeddings app, a key
+// created mid-run) and what real apps send (texts.go: personas, format, tool
+// and safety rules, long RAG prompts, character cards, code, JSON mode) with
 // the LLMjacking timeline on other keys: leak, key-checker probes, reverse
 // proxy set-up with hourly checks, resale through a pool of keys of
 // different owners, de3u image abuse, a low-and-slow variant that spoofs an
@@ -56,6 +59,7 @@ type gen struct {
 
 type key struct {
 	id, owner, kind string
+	from            string // the key it replaced in a rotation
 }
 
 // Generate returns the records of a simulation, in time order.
@@ -72,7 +76,7 @@ func Generate(opt Options) ([]*record.Record, error) {
 	g := &gen{opt: opt}
 	scenarios := []func(*gen, *rand.Rand){
 		enterpriseChatbot, nightlyBatch, companionApp, fiveRegions, healthMonitor, developerCurl,
-		keyRotation, sdkUpgrade, marketingImages, victims, attack,
+		keyRotation, sdkUpgrade, marketingImages, victims, attack, helpdeskAgent, docSearch, newKeyLaunch,
 	}
 	for i, s := range scenarios {
 		n := len(g.recs)
@@ -115,7 +119,7 @@ func (g *gen) add(at time.Time, k key, ip string, c clientKind, method, path str
 	g.recs = append(g.recs, &record.Record{
 		TS: at.UTC(), ClientIP: ip, Method: method, Path: path,
 		Headers: c.headers("", "sim", len(raw)), Body: raw,
-		KeyID: k.id, KeyOwner: k.owner, KeyKind: k.kind,
+		KeyID: k.id, KeyOwner: k.owner, KeyKind: k.kind, KeyRotatedFrom: k.from,
 		Label: &record.Label{Scenario: scenario, Phase: phase, Attacker: attacker},
 	})
 }
@@ -146,18 +150,20 @@ func chatPath(deployment, apiVersion string) string {
 }
 
 type msg struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string `json:"role"`
+	Content    string `json:"content"`
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	ToolCalls  []any  `json:"tool_calls,omitempty"`
 }
 
 func chatBody(system, first string, turns int, r *rand.Rand, extra map[string]any) map[string]any {
 	msgs := []msg{}
 	if system != "" {
-		msgs = append(msgs, msg{"system", system})
+		msgs = append(msgs, msg{Role: "system", Content: system})
 	}
-	msgs = append(msgs, msg{"user", first})
+	msgs = append(msgs, msg{Role: "user", Content: first})
 	for i := 1; i < turns; i++ {
-		msgs = append(msgs, msg{"assistant", fmt.Sprintf("Sure, here is part %d of the answer.", i)}, msg{"user", fmt.Sprintf("Thanks. Follow-up question %d about that?", r.IntN(1000))})
+		msgs = append(msgs, msg{Role: "assistant", Content: pick(r, assistantTurns)}, msg{Role: "user", Content: pick(r, followUps)})
 	}
 	b := map[string]any{"messages": msgs}
 	for k, v := range extra {
@@ -170,5 +176,20 @@ var topics = []string{"the quarterly sales report", "our travel policy", "a cust
 	"a SQL query for churn", "the release notes", "a job description", "the holiday schedule", "a contract clause", "GDPR retention rules"}
 
 func topic(r *rand.Rand) string {
+	if r.IntN(2) == 0 {
+		return pick(r, userMessages)
+	}
 	return fmt.Sprintf("Please help me with %s, case %d.", topics[r.IntN(len(topics))], r.IntN(100000))
+}
+
+var assistantTurns = []string{
+	"Sure. Here are the main points: first, check the settings page; second, restart the app; third, contact support if it persists.",
+	"I can't help with that part, but here is what I can do: I can open a ticket for you or explain the policy.",
+	"Here is a draft:\n\nHi Sam,\n\nJust a friendly reminder that invoice 2231 is now 14 days overdue. Could you let me know when we can expect payment?\n\nThanks,\nLena",
+	"The error means the variable is not declared in this scope. Pass ctx into the function or create it with context.Background().",
+}
+
+var followUps = []string{
+	"thanks! can you make it shorter?", "ok and what if that doesn't work", "great, now in spanish please",
+	"can you explain the second point", "perfect, thank you", "and how long does that take?",
 }
