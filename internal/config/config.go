@@ -19,7 +19,8 @@
 //	  gpt-4o: {input_per_1k: 0.0025, output_per_1k: 0.01}
 //
 // The configuration is raw data; the server provisions running state from it
-// at start-up and never changes it.
+// at start-up and never changes it. A reload (SIGHUP or the admin API) parses
+// the file again into a new Config and provisions new state beside the old.
 package config
 
 import (
@@ -134,6 +135,9 @@ type Provider struct {
 	BaseURL    string            `yaml:"base_url"`    // openai: e.g. https://api.openai.com/v1 or http://localhost:8000/v1
 	Endpoint   string            `yaml:"endpoint"`    // azure: https://RESOURCE.openai.azure.com
 	APIKey     string            `yaml:"api_key"`     // the upstream credential; never leaves Warden
+	// Entra, for azure providers, authenticates with Microsoft Entra ID
+	// (a bearer token) instead of api_key. See upstream.go.
+	Entra *Entra `yaml:"entra"`
 	APIVersion string            `yaml:"api_version"` // azure
 	Headers    map[string]string `yaml:"headers"`     // extra headers sent upstream (e.g. OpenAI-Organization)
 	Timeout    time.Duration     `yaml:"timeout"`     // overrides limits.upstream_timeout
@@ -141,12 +145,17 @@ type Provider struct {
 	Latency time.Duration `yaml:"latency"`
 }
 
-// Model maps a client-facing model or deployment name to a provider.
+// Model maps a client-facing model or deployment name to a provider, or to
+// a pool of deployments (see Deployment).
 type Model struct {
 	Name     string `yaml:"name"`
 	Provider string `yaml:"provider"`
 	Upstream string `yaml:"upstream"` // upstream model or deployment; default Name
 	Kind     string `yaml:"kind"`     // chat (default), embedding, image: for listings
+	// Deployments spread the model over several upstreams; set either
+	// Provider (one upstream) or Deployments, not both.
+	Deployments []Deployment `yaml:"deployments"`
+	Pool        Pool         `yaml:"pool"` // failover tuning of Deployments
 }
 
 // Price is what a model costs, in USD.
@@ -249,23 +258,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: provider %q: unknown type %q (want openai, azure or mock)", p.Name, p.Type)
 		}
 	}
-	seen := map[string]bool{}
-	for i, m := range c.Models {
-		if m.Name == "" {
-			return fmt.Errorf("config: models[%d]: missing name", i)
-		}
-		if seen[m.Name] {
-			return fmt.Errorf("config: model %q defined twice", m.Name)
-		}
-		seen[m.Name] = true
-		if _, ok := names[m.Provider]; !ok {
-			return fmt.Errorf("config: model %q: unknown provider %q", m.Name, m.Provider)
-		}
-		switch m.Kind {
-		case "", "chat", "embedding", "image":
-		default:
-			return fmt.Errorf("config: model %q: unknown kind %q", m.Name, m.Kind)
-		}
+	if err := c.validateUpstreams(names); err != nil {
+		return err
 	}
 	for _, s := range c.TrustedProxies {
 		if _, err := ParsePrefix(s); err != nil {
