@@ -292,3 +292,7 @@ func retryAfter(h http.Header) time.Duration {
 	}
 	return 0
 }
+
+// First is the deployment the pool prefers: the first of the lowest
+// priority, as configured.
+func (p *Pool) First() Target { return p.members[0].Target }
