@@ -130,14 +130,14 @@ type Limits struct {
 
 // Provider is one upstream.
 type Provider struct {
-	Name       string            `yaml:"name"`
-	Type       string            `yaml:"type"`        // openai, azure, mock
-	BaseURL    string            `yaml:"base_url"`    // openai: e.g. https://api.openai.com/v1 or http://localhost:8000/v1
-	Endpoint   string            `yaml:"endpoint"`    // azure: https://RESOURCE.openai.azure.com
-	APIKey     string            `yaml:"api_key"`     // the upstream credential; never leaves Warden
+	Name     string `yaml:"name"`
+	Type     string `yaml:"type"`     // openai, azure, mock
+	BaseURL  string `yaml:"base_url"` // openai: e.g. https://api.openai.com/v1 or http://localhost:8000/v1
+	Endpoint string `yaml:"endpoint"` // azure: https://RESOURCE.openai.azure.com
+	APIKey   string `yaml:"api_key"`  // the upstream credential; never leaves Warden
 	// Entra, for azure providers, authenticates with Microsoft Entra ID
 	// (a bearer token) instead of api_key. See upstream.go.
-	Entra *Entra `yaml:"entra"`
+	Entra      *Entra            `yaml:"entra"`
 	APIVersion string            `yaml:"api_version"` // azure
 	Headers    map[string]string `yaml:"headers"`     // extra headers sent upstream (e.g. OpenAI-Organization)
 	Timeout    time.Duration     `yaml:"timeout"`     // overrides limits.upstream_timeout
