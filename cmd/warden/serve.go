@@ -26,6 +26,7 @@ import (
 	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/gateway"
 	"github.com/wardenhq/warden/internal/record"
+	"github.com/wardenhq/warden/internal/reload"
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
 	"github.com/wardenhq/warden/internal/scan/revoke"
 	"github.com/wardenhq/warden/internal/store"
@@ -48,7 +49,10 @@ admin API, metrics and health on --admin-listen.
 With no --config, Warden fronts its built-in mock provider (models mock-echo,
 mock-lorem, mock-image) and says so in its log, so it runs out of the box.
 On first start it writes an admin token to DATA/admin.token (mode 0600).
-SIGTERM or SIGINT drains in-flight requests and streams, then stops.`,
+SIGTERM or SIGINT drains in-flight requests and streams, then stops. SIGHUP
+(or POST /admin/v1/reload) re-reads --config: providers, models, deployment
+pools, prices and guard policies change live; in-flight requests finish on
+the old ones; a broken file is refused and the running configuration stays.`,
 		Example: `  warden serve
   warden serve --config warden.yaml --data /var/lib/warden --trusted-proxies 10.0.0.0/8
   warden serve --events events.jsonl --log-format json`,
@@ -250,6 +254,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		scopes = incidentScopes(ds)
 	}
 	adm.Mount(audit.APIPrefix, audit.Handler(alog, scopes))
+	// Live reload (SIGHUP, POST /admin/v1/reload): providers, models, pools, prices, guard policies.
+	rl := reload.New(cfg, func() (*config.Config, error) { return loadConfig(cmd, f) }, func(c *config.Config) error {
+		_, pol, err := newGuard(c.Guard)
+		if err != nil {
+			return err
+		}
+		return gw.Reload(c, pol)
+	})
+	rl.Watch(runCtx, syscall.SIGHUP)
+	adm.Mount("POST /admin/v1/reload", rl)
 	adminMux := http.NewServeMux()
 	live.Mount(adm)
 	adminAPI := adm.Handler()
