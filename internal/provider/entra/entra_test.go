@@ -7,67 +7,21 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"log/slog"
 	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/provider/entra/entratest"
 )
 
 const tenant = "00000000-0000-0000-0000-0000000000aa"
-
-// sts is a local Microsoft Entra token endpoint: OpenID discovery and the
-// v2.0 token endpoint, over TLS as the identity library requires. It checks
-// each token request with check and issues numbered tokens.
-type sts struct {
-	srv    *httptest.Server
-	issued atomic.Int64
-	life   int // expires_in, seconds
-	mu     sync.Mutex
-	forms  []map[string]string
-}
-
-func newSTS(t *testing.T, life int) *sts {
-	s := &sts{life: life}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		base := s.srv.URL + "/" + r.PathValue("tenant")
-		json.NewEncoder(w).Encode(map[string]string{"token_endpoint": base + "/oauth2/v2.0/token",
-			"issuer": base + "/v2.0", "authorization_endpoint": base + "/oauth2/v2.0/authorize"})
-	})
-	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		f := map[string]string{}
-		for k := range r.PostForm {
-			f[k] = r.PostForm.Get(k)
-		}
-		s.mu.Lock()
-		s.forms = append(s.forms, f)
-		s.mu.Unlock()
-		n := s.issued.Add(1)
-		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":%d,"ext_expires_in":%d,"access_token":"eyJ-secret-token-%d"}`, s.life, s.life, n)
-	})
-	s.srv = httptest.NewTLSServer(mux)
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *sts) lastForm() map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.forms[len(s.forms)-1]
-}
 
 type clock struct {
 	mu sync.Mutex
@@ -165,11 +119,11 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 			// expires_in under five minutes: the identity library's own
 			// cache treats it as due at once, so only Source's cache
 			// keeps it, and the test sees Source's refresh decisions.
-			s := newSTS(t, 280)
+			s := entratest.New(t, 280)
 			clk := &clock{t: time.Unix(2e9, 0)}
 			cfg := tt.cfg
-			cfg.TenantID, cfg.ClientID, cfg.AuthorityHost = tenant, "11111111-2222-3333-4444-555555555555", s.srv.URL
-			src, err := New(cfg, s.srv.Client(), clk.now)
+			cfg.TenantID, cfg.ClientID, cfg.AuthorityHost = tenant, "11111111-2222-3333-4444-555555555555", s.URL
+			src, err := New(cfg, s.Client(), clk.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,13 +135,13 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 			if tok1 != "eyJ-secret-token-1" {
 				t.Fatalf("token %q", tok1)
 			}
-			tt.check(t, s.lastForm())
-			if sc := s.lastForm()["scope"]; !strings.Contains(sc, "https://cognitiveservices.azure.com/.default") {
+			tt.check(t, s.LastForm())
+			if sc := s.LastForm()["scope"]; !strings.Contains(sc, "https://cognitiveservices.azure.com/.default") {
 				t.Errorf("scope %q", sc)
 			}
 			clk.advance(130 * time.Second) // before refresh (at 140 s: half of 280)
-			if tok, _ := src.Token(ctx); tok != tok1 || s.issued.Load() != 1 {
-				t.Fatalf("cached token not reused: %q, %d issued", tok, s.issued.Load())
+			if tok, _ := src.Token(ctx); tok != tok1 || s.Issued() != 1 {
+				t.Fatalf("cached token not reused: %q, %d issued", tok, s.Issued())
 			}
 			clk.advance(15 * time.Second)
 			tok2, err := src.Token(ctx)
@@ -195,7 +149,7 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 				t.Fatalf("refresh: %q %v", tok2, err)
 			}
 			// A failing refresh keeps the still-valid token.
-			s.srv.Close()
+			s.Close()
 			clk.advance(141 * time.Second)
 			if tok, err := src.Token(ctx); err != nil || tok != tok2 {
 				t.Fatalf("refresh failure with a valid token: %q %v", tok, err)
