@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -208,5 +209,65 @@ func TestAzureDetailsRelayed(t *testing.T) {
 	}
 	if e := h.lastEvent(); e.ErrorCode != "content_filter" {
 		t.Errorf("event error code %q", e.ErrorCode)
+	}
+}
+
+// TestPoolStreams: a stream moves to the next deployment while nothing has
+// been sent (a 429), but once its first byte has gone to the client a
+// broken stream is cut, never retried elsewhere.
+func TestPoolStreams(t *testing.T) {
+	var breakMidway atomic.Bool
+	var aHits, bHits atomic.Int64
+	stream := func(hits *atomic.Int64, first bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			if first && !breakMidway.Load() {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(429)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\""+strings.Repeat("leaves fall ", 30)+"\"},\"finish_reason\":null}]}\n\n")
+			w.(http.Flusher).Flush()
+			if first {
+				panic(http.ErrAbortHandler) // the upstream breaks off
+			}
+			fmt.Fprint(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+		}
+	}
+	a := httptest.NewServer(stream(&aHits, true))
+	defer a.Close()
+	b := httptest.NewServer(stream(&bHits, false))
+	defer b.Close()
+	clk := &testClock{t: time.Now()}
+	h := newHarnessWith(t, func(c *config.Config) {
+		c.Limits.Retries = 0
+		c.Providers = []config.Provider{{Name: "a", Type: "openai", BaseURL: a.URL}, {Name: "b", Type: "openai", BaseURL: b.URL}}
+		c.Models = []config.Model{{Name: "gpt-4o", Deployments: []config.Deployment{{Provider: "a", Priority: 1}, {Provider: "b", Priority: 2}}}}
+	}, func(o *Options) { o.Now = clk.now })
+	_, k := h.key(keys.Spec{})
+	const req = `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"autumn"}]}`
+	r := h.do("POST", "/v1/chat/completions", bearer(k), req)
+	if r.status != 200 || !strings.HasSuffix(r.body, "data: [DONE]\n\n") || aHits.Load() != 1 || bHits.Load() != 1 {
+		t.Fatalf("429 before the first byte: %d %q hits %d/%d", r.status, r.body, aHits.Load(), bHits.Load())
+	}
+	breakMidway.Store(true)
+	clk.advance(2 * time.Second)
+	req2, _ := http.NewRequest("POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(req))
+	req2.Header.Set("Authorization", "Bearer "+k)
+	resp, err := h.srv.Client().Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, rerr := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if rerr == nil || strings.Contains(string(body), "[DONE]") || !strings.Contains(string(body), "leaves fall") {
+		t.Fatalf("broken stream: err %v body %q", rerr, body)
+	}
+	if aHits.Load() != 2 || bHits.Load() != 1 {
+		t.Fatalf("stream retried after its first byte: hits %d/%d", aHits.Load(), bHits.Load())
+	}
+	if e := h.lastEvent(); !e.StreamCut || len(e.Tries) != 1 || e.Provider != "a" {
+		t.Errorf("event %+v", e)
 	}
 }

@@ -212,3 +212,32 @@ func TestPoolWeights(t *testing.T) {
 		t.Fatalf("weight 3:1 gave %d:%d", got, b.hits.Load())
 	}
 }
+
+func FuzzWithModel(f *testing.F) {
+	for _, s := range []string{`{"model":"a","messages":[]}`, `{}`, `[]`, `null`, `"x"`, `{"model":{"deep":[1,2]}}`, `{`, ``} {
+		f.Add([]byte(s), "gpt-4o")
+	}
+	f.Fuzz(func(t *testing.T, body []byte, upstream string) {
+		out := withModel(body, upstream)
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) != nil || m == nil {
+			if string(out) != string(body) {
+				t.Fatalf("non-object body changed: %q -> %q", body, out)
+			}
+			return
+		}
+		var got struct {
+			Model string `json:"model"`
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("output not JSON: %v", err)
+		}
+		var want string // upstream as JSON carries it (invalid UTF-8 becomes U+FFFD)
+		json.Unmarshal(mustMarshal(upstream), &want)
+		if got.Model != want {
+			t.Fatalf("model %q, want %q", got.Model, want)
+		}
+	})
+}
+
+func mustMarshal(s string) []byte { b, _ := json.Marshal(s); return b }
