@@ -8,8 +8,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,5 +172,39 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 				t.Fatalf("expected a token log line, got:\n%s", logs)
 			}
 		})
+	}
+}
+
+// TestManagedIdentity uses the App Service flavour of managed identity (a
+// local endpoint named by IDENTITY_ENDPOINT, as the platform sets it).
+func TestManagedIdentity(t *testing.T) {
+	var mu sync.Mutex
+	var resources, headers, clientIDs []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		resources = append(resources, r.URL.Query().Get("resource"))
+		headers = append(headers, r.Header.Get("X-Identity-Header"))
+		clientIDs = append(clientIDs, r.URL.Query().Get("client_id"))
+		mu.Unlock()
+		fmt.Fprintf(w, `{"access_token":"eyJ-mi-token","expires_on":"%d","resource":"https://cognitiveservices.azure.com","token_type":"Bearer"}`,
+			time.Now().Add(time.Hour).Unix())
+	}))
+	defer srv.Close()
+	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", "platform-header")
+	src, err := New(config.Entra{ManagedIdentity: true, ClientID: "user-assigned-1"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		tok, err := src.Token(context.Background())
+		if err != nil || tok != "eyJ-mi-token" {
+			t.Fatalf("%q %v", tok, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(resources) != 1 || resources[0] != "https://cognitiveservices.azure.com" || headers[0] != "platform-header" || clientIDs[0] != "user-assigned-1" {
+		t.Fatalf("requests: resources %v headers %v client ids %v", resources, headers, clientIDs)
 	}
 }
