@@ -27,6 +27,7 @@ import (
 	"github.com/wardenhq/warden/internal/identity"
 	"github.com/wardenhq/warden/internal/live"
 	"github.com/wardenhq/warden/internal/record"
+	"github.com/wardenhq/warden/internal/reload"
 	"github.com/wardenhq/warden/internal/warden"
 )
 
@@ -50,7 +51,10 @@ admin API, metrics and health on --admin-listen.
 With no --config, Warden fronts its built-in mock provider (models mock-echo,
 mock-lorem, mock-image) and says so in its log, so it runs out of the box.
 On first start it writes an admin token to DATA/admin.token (mode 0600).
-SIGTERM or SIGINT drains in-flight requests and streams, then stops.`,
+SIGTERM or SIGINT drains in-flight requests and streams, then stops. SIGHUP
+(or POST /admin/v1/reload) re-reads --config: providers, models, deployment
+pools, prices and guard policies change live; in-flight requests finish on
+the old ones; a broken file is refused and the running configuration stays.`,
 		Example: `  warden serve
   warden serve --config warden.yaml --data /var/lib/warden --trusted-proxies 10.0.0.0/8
   warden serve --events events.jsonl --log-format json`,
@@ -163,16 +167,21 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	wd.Bus.Subscribe("console-live", view, event.Async(65536))
 	wd.Start()
 	defer wd.Close()
-	return listenAndServe(ctx, cfg, wd, adminHandler(wd, view, adminToken, reg), f.ready)
+	// Live reload (SIGHUP, POST /admin/v1/reload): providers, models, pools,
+	// prices, guard policies.
+	rl := reload.New(cfg, func() (*config.Config, error) { return loadConfig(cmd, f) }, wd.Reload)
+	rl.Watch(ctx, syscall.SIGHUP)
+	return listenAndServe(ctx, cfg, wd, adminHandler(wd, view, rl, adminToken, reg), f.ready)
 }
 
 // adminHandler is the admin listener: the admin API, the security console,
 // /metrics and /healthz.
-func adminHandler(wd *warden.Warden, view *live.View, token string, reg *prometheus.Registry) http.Handler {
+func adminHandler(wd *warden.Warden, view *live.View, reloader http.Handler, token string, reg *prometheus.Registry) http.Handler {
 	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: admin.NewIncidentsHandler(wd.Store, wd.Detector.Resolver(time.Now)), notify: wd.Notify})
 	adm.OnKeyChange = wd.Gateway.InvalidateKey // changes made here hold from the next request
 	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, incidentScopes(wd.Store)))
 	view.Mount(adm)
+	adm.Mount("POST /admin/v1/reload", reloader)
 	adminAPI := adm.Handler()
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", adminAPI)

@@ -23,6 +23,8 @@
 // package: the sections a feature owns (audit, detect, guard.moderators)
 // are kept as Sections and decoded, just as strictly, by the assembly
 // (package warden) into that feature's own config type.
+// A reload (SIGHUP or the admin API) parses the file again into a new
+// Config and provisions new state beside the old.
 package config
 
 import (
@@ -132,11 +134,14 @@ type Limits struct {
 
 // Provider is one upstream.
 type Provider struct {
-	Name       string            `yaml:"name"`
-	Type       string            `yaml:"type"`        // openai, azure, mock
-	BaseURL    string            `yaml:"base_url"`    // openai: e.g. https://api.openai.com/v1 or http://localhost:8000/v1
-	Endpoint   string            `yaml:"endpoint"`    // azure: https://RESOURCE.openai.azure.com
-	APIKey     string            `yaml:"api_key"`     // the upstream credential; never leaves Warden
+	Name     string `yaml:"name"`
+	Type     string `yaml:"type"`     // openai, azure, mock
+	BaseURL  string `yaml:"base_url"` // openai: e.g. https://api.openai.com/v1 or http://localhost:8000/v1
+	Endpoint string `yaml:"endpoint"` // azure: https://RESOURCE.openai.azure.com
+	APIKey   string `yaml:"api_key"`  // the upstream credential; never leaves Warden
+	// Entra, for azure providers, authenticates with Microsoft Entra ID
+	// (a bearer token) instead of api_key. See upstream.go.
+	Entra      *Entra            `yaml:"entra"`
 	APIVersion string            `yaml:"api_version"` // azure
 	Headers    map[string]string `yaml:"headers"`     // extra headers sent upstream (e.g. OpenAI-Organization)
 	Timeout    time.Duration     `yaml:"timeout"`     // overrides limits.upstream_timeout
@@ -144,12 +149,17 @@ type Provider struct {
 	Latency time.Duration `yaml:"latency"`
 }
 
-// Model maps a client-facing model or deployment name to a provider.
+// Model maps a client-facing model or deployment name to a provider, or to
+// a pool of deployments (see Deployment).
 type Model struct {
 	Name     string `yaml:"name"`
 	Provider string `yaml:"provider"`
 	Upstream string `yaml:"upstream"` // upstream model or deployment; default Name
 	Kind     string `yaml:"kind"`     // chat (default), embedding, image: for listings
+	// Deployments spread the model over several upstreams; set either
+	// Provider (one upstream) or Deployments, not both.
+	Deployments []Deployment `yaml:"deployments"`
+	Pool        Pool         `yaml:"pool"` // failover tuning of Deployments
 }
 
 // Price is what a model costs, in USD.
@@ -252,23 +262,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: provider %q: unknown type %q (want openai, azure or mock)", p.Name, p.Type)
 		}
 	}
-	seen := map[string]bool{}
-	for i, m := range c.Models {
-		if m.Name == "" {
-			return fmt.Errorf("config: models[%d]: missing name", i)
-		}
-		if seen[m.Name] {
-			return fmt.Errorf("config: model %q defined twice", m.Name)
-		}
-		seen[m.Name] = true
-		if _, ok := names[m.Provider]; !ok {
-			return fmt.Errorf("config: model %q: unknown provider %q", m.Name, m.Provider)
-		}
-		switch m.Kind {
-		case "", "chat", "embedding", "image":
-		default:
-			return fmt.Errorf("config: model %q: unknown kind %q", m.Name, m.Kind)
-		}
+	if err := c.validateUpstreams(names); err != nil {
+		return err
 	}
 	for _, s := range c.TrustedProxies {
 		if _, err := ParsePrefix(s); err != nil {

@@ -33,6 +33,16 @@ prices:
 		{"model without provider", "models:\n  - {name: m, provider: p}\n", "unknown provider"},
 		{"bad proxy", "trusted_proxies: [not-a-cidr]\n", "trusted_proxies"},
 		{"azure missing version", "providers:\n  - {name: a, type: azure, endpoint: https://x}\n", "api_version"},
+		{"entra and api_key", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, api_key: k, entra: {tenant_id: t, client_id: c, client_secret: s}}\n", "not both"},
+		{"entra two sources", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {tenant_id: t, client_id: c, client_secret: s, managed_identity: true}}\n", "exactly one"},
+		{"entra no tenant", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {client_secret: s}}\n", "tenant_id"},
+		{"entra http authority", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {tenant_id: t, client_id: c, client_secret: s, authority_host: 'http://x'}}\n", "https"},
+		{"entra on openai", "providers:\n  - {name: a, type: openai, base_url: http://x, entra: {managed_identity: true}}\n", "for azure"},
+		{"managed identity", "providers:\n  - {name: o, type: openai, base_url: http://x, api_key: ${AZ_KEY}}\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {managed_identity: true}}\n", ""},
+		{"pool", "providers:\n  - {name: o, type: openai, base_url: http://x, api_key: ${AZ_KEY}}\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {managed_identity: true}}\n  - {name: b, type: openai, base_url: http://x}\nmodels:\n  - name: m\n    deployments: [{provider: a, priority: 1}, {provider: b, upstream: x, weight: 3}]\n", ""},
+		{"pool and provider", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {managed_identity: true}}\nmodels:\n  - {name: m, provider: a, deployments: [{provider: a}]}\n", "not both"},
+		{"pool unknown provider", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {managed_identity: true}}\nmodels:\n  - {name: m, deployments: [{provider: z}]}\n", "unknown provider"},
+		{"pool negative weight", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {managed_identity: true}}\nmodels:\n  - {name: m, deployments: [{provider: a, weight: -1}]}\n", "weight"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

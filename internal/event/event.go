@@ -53,6 +53,9 @@ type Event struct {
 	Upstream429  bool          `json:"upstream_429,omitempty"`
 	UpstreamTime time.Duration `json:"upstream_ns,omitempty"`
 	Attempts     int           `json:"attempts,omitempty"`
+	// Tries lists every upstream deployment tried, in order; the last one
+	// with a status answered (Provider and Upstream name it too).
+	Tries []Try `json:"tries,omitempty"`
 
 	PromptTokens     int     `json:"prompt_tokens,omitempty"`
 	CompletionTokens int     `json:"completion_tokens,omitempty"`
@@ -61,6 +64,12 @@ type Event struct {
 
 	// Decisions of the detector that applied to this request.
 	Action string `json:"action,omitempty"`
+}
+
+// Try is one attempt of a request on one upstream deployment.
+type Try struct {
+	Deployment string `json:"deployment"`       // provider/upstream
+	Status     int    `json:"status,omitempty"` // 0: no answer (connection failure, timeout)
 }
 
 // Client is what the request tells about the software that sent it. Together

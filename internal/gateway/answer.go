@@ -37,8 +37,11 @@ func parseAnswer(b []byte) (*answer, error) {
 // upstreamError is the part of an upstream error answer that is relayed.
 type upstreamError struct {
 	Error struct {
-		Code any    `json:"code"`
-		Type string `json:"type"`
+		Code  any    `json:"code"`
+		Type  string `json:"type"`
+		Inner *struct {
+			Result json.RawMessage `json:"content_filter_result"`
+		} `json:"innererror"`
 	} `json:"error"`
 }
 
@@ -46,7 +49,10 @@ type upstreamError struct {
 // reach here): the client gets the upstream's status, its error code and
 // a generic message; the upstream's own message, which may name the Azure
 // resource, the deployment or the organisation, is logged (redacted)
-// instead of relayed.
+// instead of relayed. The one exception is a content-filter refusal in
+// Azure's shape (code content_filter with innererror.content_filter_result):
+// Azure SDKs and applications read its per-category verdicts, and its text
+// is Azure's fixed policy message, so it passes through unchanged.
 func (x *exchange) relayError(resp *http.Response, b []byte) {
 	var ue upstreamError
 	code := ""
@@ -67,6 +73,19 @@ func (x *exchange) relayError(resp *http.Response, b []byte) {
 	}
 	slog.Warn("gateway: upstream error", "request_id", x.ev.ID, "provider", x.route.provName,
 		"status", resp.StatusCode, "code", code, "body", redact.String(truncate(string(b), 2048)))
+	if code == "content_filter" && status == 400 && ue.Error.Inner != nil && ue.Error.Inner.Result != nil {
+		x.ev.Status, x.ev.ErrorCode = status, code
+		x.account()
+		x.ev.ResponseLen = int64(len(b))
+		if !x.publish(b) {
+			writeAPIError(x.w, errJournal)
+			return
+		}
+		x.w.Header().Set("Content-Type", "application/json")
+		x.w.WriteHeader(status)
+		x.w.Write(b)
+		return
+	}
 	e := &apiError{Status: status, Type: errorType(status, ue.Error.Type), Code: code, Message: genericMessage(status, code)}
 	if status == 429 {
 		if ra := retryAfter(resp.Header); ra > 0 {

@@ -27,7 +27,7 @@ import (
 func (x *exchange) forward() {
 	user := x.s.pseudonym(x.key.ID, x.body.user)
 	out, injected := x.body.rewrite(x.endpoint, x.route.upstream, user)
-	req := &provider.Request{Endpoint: x.endpoint, Upstream: x.route.upstream, Body: out, Stream: x.body.stream}
+	req := &provider.Request{Endpoint: x.endpoint, Upstream: x.route.upstream, Body: out, Stream: x.body.stream, OnAttempt: x.tried}
 
 	ctx := clock.WithEventTime(x.r.Context(), x.at)
 	attempts := x.s.cfg.Limits.Retries + 1
@@ -75,6 +75,7 @@ func (x *exchange) forward() {
 		return
 	}
 	defer resp.Body.Close()
+	relayHeaders(x.w.Header(), resp.Header)
 	switch {
 	case resp.StatusCode == 401 || resp.StatusCode == 403:
 		// Never tell the client about the upstream credential.
@@ -183,7 +184,7 @@ func (x *exchange) relayWhole(resp *http.Response) {
 // account prices the request and settles the token-rate estimate.
 func (x *exchange) account() {
 	hd := x.ev.Features.ImageQuality == "hd" || x.ev.Features.ImageQuality == "high"
-	x.ev.CostUSD = cost(x.s.cfg.Prices, []string{x.route.name, x.route.upstream},
+	x.ev.CostUSD = cost(x.tab.cfg.Prices, []string{x.route.name, x.route.upstream},
 		x.ev.PromptTokens, x.ev.CompletionTokens, x.ev.Images, hd)
 	if x.tpm > 0 {
 		diff := x.ev.PromptTokens + x.ev.CompletionTokens - x.estimate

@@ -33,7 +33,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,7 +45,6 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
 	"github.com/wardenhq/warden/internal/provider"
-	"github.com/wardenhq/warden/internal/provider/mock"
 	"github.com/wardenhq/warden/internal/record"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -108,8 +106,8 @@ type Options struct {
 type Server struct {
 	opts     Options
 	cfg      *config.Config
-	routes   map[string]*route
-	models   []string // sorted client-facing names
+	tab      atomic.Pointer[table] // routes, models, prices, guard policy: swapped by Reload
+	client   *http.Client          // to the upstreams
 	trusted  []netip.Prefix
 	cache    *keyCache
 	ledger   *ledger
@@ -145,7 +143,7 @@ func New(o Options) (*Server, error) {
 		o.Gate = local
 	}
 	cfg := o.Config
-	s := &Server{opts: o, cfg: cfg, routes: map[string]*route{}, rater: o.Rater, gate: o.Gate,
+	s := &Server{opts: o, cfg: cfg, rater: o.Rater, gate: o.Gate,
 		cache: newKeyCache(o.Store, 5*time.Second, 100_000), ledger: newLedger(o.Store), instance: cfg.Instance}
 	for _, p := range cfg.TrustedProxies {
 		pfx, err := config.ParsePrefix(p)
@@ -169,38 +167,13 @@ func New(o Options) (*Server, error) {
 		// upstream credential to wherever it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	providers := map[string]provider.Provider{}
-	pcfgs := cfg.Providers
-	models := cfg.Models
-	mockCfg := config.Provider{Name: "mock", Type: "mock"}
-	if cfg.UsesMock() {
-		pcfgs = []config.Provider{mockCfg}
-		models = nil
-		for name, kind := range mock.Models {
-			models = append(models, config.Model{Name: name, Provider: "mock", Kind: kind})
-		}
+	s.client = client
+	tab, err := s.buildTable(cfg, o.GuardPolicy)
+	if err != nil {
+		return nil, err
 	}
-	for _, pc := range pcfgs {
-		p, err := provider.New(pc, client)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-		providers[pc.Name] = p
-	}
-	for _, m := range models {
-		up := m.Upstream
-		if up == "" {
-			up = m.Name
-		}
-		kind := m.Kind
-		if kind == "" {
-			kind = "chat"
-		}
-		s.routes[m.Name] = &route{name: m.Name, provider: providers[m.Provider], provName: m.Provider, upstream: up, kind: kind}
-		s.models = append(s.models, m.Name)
-	}
-	sort.Strings(s.models)
-	mp, err := provider.New(mockCfg, nil)
+	s.tab.Store(tab)
+	mp, err := provider.New(config.Provider{Name: "mock", Type: "mock"}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -209,7 +182,7 @@ func New(o Options) (*Server, error) {
 }
 
 // Models returns the client-facing model names.
-func (s *Server) Models() []string { return s.models }
+func (s *Server) Models() []string { return s.tab.Load().models }
 
 // Start runs the background work (key-change watcher, usage flusher) until
 // ctx ends. Call it once; it returns at once.

@@ -18,7 +18,7 @@ import (
 // detector sees streaks of jailbreaks and filtered content.
 
 func (x *exchange) policy() *guard.Policy {
-	if f := x.s.opts.GuardPolicy; f != nil {
+	if f := x.tab.guardPolicy; f != nil {
 		if p := f(x.key); p != nil {
 			return p
 		}

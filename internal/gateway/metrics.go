@@ -18,6 +18,7 @@ type Metrics struct {
 	tokens    *prometheus.CounterVec
 	cost      *prometheus.CounterVec
 	streamCut prometheus.Counter
+	tries     *prometheus.CounterVec
 	guardCut  prometheus.Counter
 }
 
@@ -39,9 +40,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		streamCut: prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_streams_cut_total",
 			Help: "Streams that ended before the upstream finished (client gone, upstream broke, or guard)."}),
 	}
+	m.tries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_upstream_attempts_total",
+		Help: "Upstream attempts by model, deployment (provider/upstream) and status (0: no answer)."}, []string{"model", "deployment", "status"})
 	m.guardCut = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_streams_filtered_total",
 		Help: "Streams the guard ended with finish_reason content_filter."})
-	reg.MustRegister(m.requests, m.refusals, m.latency, m.upstream, m.tokens, m.cost, m.streamCut, m.guardCut)
+	reg.MustRegister(m.requests, m.refusals, m.latency, m.upstream, m.tokens, m.cost, m.streamCut, m.guardCut, m.tries)
 	return m
 }
 
@@ -58,7 +61,7 @@ func (s *Server) modelLabel(name string) string {
 	if name == "" {
 		return ""
 	}
-	if _, ok := s.routes[name]; ok {
+	if _, ok := s.tab.Load().routes[name]; ok {
 		return name
 	}
 	return otherLabel
@@ -112,6 +115,9 @@ func (m *Metrics) observe(e *event.Event, model string) {
 	}
 	if e.StreamCut {
 		m.streamCut.Inc()
+	}
+	for _, t := range e.Tries {
+		m.tries.WithLabelValues(e.Model, t.Deployment, strconv.Itoa(t.Status)).Inc()
 	}
 }
 

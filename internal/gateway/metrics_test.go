@@ -57,7 +57,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 		t.Errorf("series grew from %d to %d under a flood of random model names and paths", before, after)
 	}
 	for m := range models {
-		if _, ok := h.gw.routes[m]; !ok && m != otherLabel && m != "" {
+		if _, ok := h.gw.tab.Load().routes[m]; !ok && m != otherLabel && m != "" {
 			t.Errorf("model label %q is neither configured nor %q", m, otherLabel)
 		}
 	}

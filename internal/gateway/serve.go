@@ -24,6 +24,7 @@ import (
 // exchange is one request on its way through the pipeline.
 type exchange struct {
 	s     *Server
+	tab   *table // the configuration this request started on
 	w     http.ResponseWriter
 	r     *http.Request
 	ev    *event.Event
@@ -61,7 +62,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
 	if at.IsZero() {
 		at = s.opts.Now()
 	}
-	x := &exchange{s: s, w: w, r: r, at: at, start: start}
+	x := &exchange{s: s, tab: s.tab.Load(), w: w, r: r, at: at, start: start}
 	x.ev = &event.Event{ID: s.requestID(), Time: at, Method: r.Method, Path: r.URL.Path, Instance: s.instance}
 	w.Header().Set("X-Request-Id", x.ev.ID)
 	defer func() {
@@ -353,7 +354,7 @@ func (x *exchange) scopeModel() *apiError {
 		x.route = x.s.canary
 		return nil
 	}
-	rt, ok := x.s.routes[name]
+	rt, ok := x.tab.routes[name]
 	if ok && !x.key.AllowsModel(name) {
 		return forbidden("model_not_allowed", "This key may not use the model `"+truncate(name, 100)+"`.")
 	}
@@ -549,7 +550,7 @@ func (x *exchange) listDeployments() {
 	data := []any{}
 	for _, name := range x.visibleModels() {
 		model := name
-		if rt, ok := x.s.routes[name]; ok {
+		if rt, ok := x.tab.routes[name]; ok {
 			model = rt.upstream
 		}
 		data = append(data, map[string]any{"id": name, "model": model, "object": "deployment", "status": "succeeded",
@@ -560,10 +561,10 @@ func (x *exchange) listDeployments() {
 
 func (x *exchange) visibleModels() []string {
 	if x.key.Kind == keys.KindCanary {
-		return x.s.models // a decoy sees a plausible catalogue
+		return x.tab.models // a decoy sees a plausible catalogue
 	}
 	var out []string
-	for _, name := range x.s.models {
+	for _, name := range x.tab.models {
 		if x.key.AllowsModel(name) {
 			out = append(out, name)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/provider/entra"
 )
 
 func init() {
@@ -21,7 +22,9 @@ func init() {
 type httpProvider struct {
 	client  *http.Client
 	url     func(r *Request) string
-	headers http.Header // includes the credential
+	headers http.Header // includes the credential, unless token is set
+	// token, if set, returns a bearer token per request (Entra ID).
+	token func(ctx context.Context) (string, error)
 }
 
 func (p *httpProvider) Do(ctx context.Context, r *Request) (*http.Response, error) {
@@ -31,6 +34,13 @@ func (p *httpProvider) Do(ctx context.Context, r *Request) (*http.Response, erro
 	}
 	for k, v := range p.headers {
 		req.Header[k] = v
+	}
+	if p.token != nil {
+		tok, err := p.token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("provider: upstream credential: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if r.Stream {
@@ -87,10 +97,21 @@ func newAzure(cfg config.Provider, client *http.Client) (Provider, error) {
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
 	}
+	var token func(context.Context) (string, error)
+	if cfg.Entra != nil {
+		src, err := entra.New(*cfg.Entra, client, nil)
+		if err != nil {
+			return nil, err
+		}
+		token = src.Token
+		h.Del("api-key")
+		h.Del("Authorization")
+	}
 	b := base.String()
 	q := url.Values{"api-version": {cfg.APIVersion}}.Encode()
 	return &httpProvider{
 		client:  client,
+		token:   token,
 		headers: h,
 		url: func(r *Request) string {
 			if r.Endpoint == Responses {

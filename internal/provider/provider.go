@@ -61,6 +61,9 @@ type Request struct {
 	// adapter must not modify it: it may be sent again on retry.
 	Body   []byte
 	Stream bool
+	// OnAttempt, if set, is told of every deployment a Pool tries for this
+	// request, in order. nil: nobody is told.
+	OnAttempt func(Attempt)
 }
 
 // A Provider sends requests upstream. Do returns the upstream response with

@@ -1,0 +1,19 @@
+package warden
+
+import (
+	"fmt"
+
+	"github.com/wardenhq/warden/internal/config"
+)
+
+// Reload applies what can change while Warden runs (providers, models,
+// deployment pools, prices, guard policies) from c to the gateway; package
+// reload decides what c is and reports the settings that need a restart.
+// Requests already in flight finish on the configuration they started with.
+func (w *Warden) Reload(c *config.Config) error {
+	_, policies, err := newGuard(c.Guard)
+	if err != nil {
+		return fmt.Errorf("warden: reload: %w", err)
+	}
+	return w.Gateway.Reload(c, policies)
+}
