@@ -24,8 +24,11 @@
 // send without a CORS preflight that Warden never grants.
 //
 // The front-end source is web/console; its build (web/console/build.sh)
-// writes dist/ here, and go:embed bundles it. Without a build, the console
-// answers with a page saying how to build it.
+// writes dist/ here, and go:embed bundles it. The built bundle is committed,
+// so a fresh clone serves the real console with no Node installed;
+// bundle_test.go fails when dist/ was not rebuilt after a source change
+// (dist/SOURCES holds the digest of the sources it was built from). Without
+// dist/, the console answers with a page saying how to build it.
 package console
 
 import (
