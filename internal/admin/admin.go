@@ -1,5 +1,7 @@
 // Package admin is Warden's control plane: a JSON API under /admin/v1/ on
-// the admin listener, authenticated with the admin token. The CLI is a
+// the admin listener, authenticated with the admin token (a service token
+// with a configured role), a person's ID token, or a console session, and
+// authorised by role (roles.go: Required). The CLI is a
 // client of this API, also when it works directly on a data directory (it
 // then serves the API in process), so both paths behave the same.
 //
@@ -22,7 +24,6 @@ package admin
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -55,6 +57,16 @@ type Server struct {
 	// (so the local gateway honours it from the next request). nil: the
 	// gateway's change feed picks it up within its poll interval.
 	OnKeyChange func(ctx context.Context, id string)
+	// ServiceRole is the role of Token, the shared admin token (None means
+	// admin). Persons sign in with their own identity instead.
+	ServiceRole authn.Role
+	// Bearer, when set, accepts a person's ID token as a bearer token (see
+	// authn.Provider.Bearer). nil: only Token is accepted.
+	Bearer func(ctx context.Context, raw string) (authn.Principal, error)
+	// OnAction, when set, is told of every write to the API, allowed or
+	// refused, with who sent it (to put it in the audit log). nil tells
+	// nobody.
+	OnAction func(ctx context.Context, a Action)
 
 	mux *http.ServeMux
 }
@@ -86,22 +98,46 @@ func (s *Server) init() {
 	s.mux = m
 }
 
-// Handler returns the authenticated API.
+// Handler returns the authenticated API. Each request needs the role
+// Required names; every write, allowed or refused, goes to OnAction.
 func (s *Server) Handler() http.Handler {
 	s.init()
 	want := sha256.Sum256([]byte(s.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Token != "" {
-			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			g := sha256.Sum256([]byte(got))
-			if subtle.ConstantTimeCompare(g[:], want[:]) != 1 {
-				Error(w, http.StatusUnauthorized, "unauthorized", "missing or wrong admin token (send Authorization: Bearer TOKEN)")
-				return
-			}
+		p, ok := s.authenticate(r, want)
+		if !ok {
+			Error(w, http.StatusUnauthorized, "unauthorized", "missing or wrong admin token (send Authorization: Bearer TOKEN)")
+			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		s.mux.ServeHTTP(w, r)
+		need := Required(r.Method, r.URL.Path)
+		write := r.Method != http.MethodGet && r.Method != http.MethodHead
+		sw := &statusWriter{ResponseWriter: w}
+		a := Action{Time: s.now().UTC(), Principal: p, Role: p.Role, Method: r.Method, Path: r.URL.Path, KeyID: keyOf(r.URL.Path)}
+		if !p.Role.Allows(need) {
+			Error(sw, http.StatusForbidden, "forbidden", fmt.Sprintf("%s %s needs the %s role; %s has %s", r.Method, r.URL.Path, need, p.Who(), p.Role))
+		} else {
+			r = r.WithContext(authn.With(r.Context(), p))
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			if write {
+				r = r.WithContext(context.WithValue(r.Context(), reasonKey{}, &a.Reason))
+			}
+			s.mux.ServeHTTP(sw, r)
+		}
+		if write {
+			a.Status = sw.status
+			s.act(r.Context(), a)
+		}
 	})
+}
+
+// reasonKey carries where a handler notes the reason it was given, for
+// the action's record.
+type reasonKey struct{}
+
+func noteReason(ctx context.Context, reason string) {
+	if p, ok := ctx.Value(reasonKey{}).(*string); ok {
+		*p = reason
+	}
 }
 
 func (s *Server) now() time.Time {
@@ -368,9 +404,14 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 			return
 		}
 		by := s.by()
-		if req.By != "" {
+		p, _ := authn.From(r.Context())
+		switch {
+		case p.Person():
+			by = p.Who() // a signed-in person acts as themselves, whatever the body says
+		case req.By != "":
 			by = truncate(req.By, 64)
 		}
+		noteReason(r.Context(), truncate(req.Reason, 1000))
 		prev, err := s.Store.KeyByID(r.Context(), r.PathValue("id"))
 		if err != nil {
 			StoreError(w, err)

@@ -198,20 +198,41 @@ func TestSignOut(t *testing.T) {
 	}
 }
 
-func TestFailedSignInsAreLimited(t *testing.T) {
-	h, now, _ := newConsole(t)
-	for i := range failLimit {
-		if w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"bad"}`, header: jsonCT}); w.Code != 401 {
+// Failed sign-ins slow the source down but never refuse the right token
+// (issue 15.5: the old lockout answered 429 to the right token for a minute,
+// so anyone could lock the operators out).
+func TestFailedSignInsSlowButNeverRefuseTheRightToken(t *testing.T) {
+	h, _, _ := newConsole(t)
+	var waited []time.Duration
+	h.Wait = func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
+	const fails = 12
+	for i := range fails {
+		w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"bad"}`, header: jsonCT})
+		if w.Code != 401 {
 			t.Fatalf("attempt %d: %d", i, w.Code)
 		}
 	}
-	// Even the right token is refused until the window passes.
-	if w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + token + `"}`, header: jsonCT}); w.Code != 429 {
-		t.Fatalf("after %d failures: %d, want 429", failLimit, w.Code)
+	w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + token + `"}`, header: jsonCT})
+	if w.Code != 200 {
+		t.Fatalf("right token after %d failures: %d, want 200", fails, w.Code)
 	}
-	*now = now.Add(failWindow + time.Second)
-	if w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + token + `"}`, header: jsonCT}); w.Code != 200 {
-		t.Fatalf("after the window: %d", w.Code)
+	// The delays grow with the failures and stay bounded.
+	if len(waited) != fails-freeFailures {
+		t.Fatalf("waited %d times: %v", len(waited), waited)
+	}
+	for i := 1; i < len(waited); i++ {
+		if waited[i] < waited[i-1] || waited[i] > maxDelay {
+			t.Fatalf("delays not growing within %v: %v", maxDelay, waited)
+		}
+	}
+	if last := waited[len(waited)-1]; last != maxDelay {
+		t.Fatalf("after %d failures the delay is %v, want the cap %v", fails, last, maxDelay)
+	}
+	// Success forgets the failures: the next attempt waits nothing.
+	n := len(waited)
+	do(h, req{method: "POST", path: "/console/session", body: `{"token":"bad"}`, header: jsonCT})
+	if len(waited) != n {
+		t.Fatalf("after a success the source still waits: %v", waited[n:])
 	}
 }
 
