@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -257,24 +256,28 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	// Security console (internal/console): the web UI under /console/, calling
 	// the admin API under a cookie session.
 	con := &console.Handler{Token: adminToken, Admin: adminAPI}
+	sso, err := setupOperators(ctx, cfg, alog, adm, con) // roles, single sign-on, audit of admin actions (operators.go)
+	if err != nil {
+		return err
+	}
 	adminMux.Handle(console.Prefix, con)
 	adminMux.Handle("/console", con)
-	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	adminMux.Handle("GET /metrics", metricsGuard(cfg.Operators.MetricsToken, adminToken, sso, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 
 	ln, scheme, err := listenMain(cfg)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	aln, err := net.Listen("tcp", cfg.AdminListen)
+	aln, adminScheme, err := listenAdmin(cfg)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("admin listen %s: %w", cfg.AdminListen, err)
+		return err
 	}
 	if cfg.UsesMock() {
 		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(gw.Models(), ","))
 	}
-	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
+	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", adminScheme+"://"+aln.Addr().String(),
 		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
 
 	sctx, stopServers := context.WithCancel(ctx)

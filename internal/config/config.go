@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/guard/moderator"
 	"gopkg.in/yaml.v3"
@@ -67,6 +68,9 @@ type Config struct {
 	// credentials other than keys (see identity.go in this package).
 	TLS      TLS      `yaml:"tls"`
 	Identity Identity `yaml:"identity"`
+
+	// Operators: sign-in, roles and the admin listener's TLS (internal/authn).
+	Operators authn.Config `yaml:"operators"`
 
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
@@ -274,6 +278,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateIdentity(); err != nil {
 		return err
+	}
+	if err := c.Operators.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if c.Guard.StreamHoldback < 0 || c.Guard.StreamHoldback > 64<<10 {
 		return fmt.Errorf("config: guard.stream_holdback: %d bytes, want 0 to 65536", c.Guard.StreamHoldback)
