@@ -179,7 +179,12 @@ export function AuditPage() {
             {entries.length === 0 && <li class="muted">No entries.</li>}
             {entries.map((e) => (
               <li key={e.index}>
-                #{e.index} {e.event?.ts} {e.event?.method} {e.event?.path} {e.event?.status}{" "}
+                #{e.index} {e.event?.ts} {e.event?.method} {e.event?.path} {e.event?.status}
+                {e.event?.actor && (
+                  <span class="actor">
+                    {" "}by {e.event.actor.email || e.event.actor.subject} as {e.event.actor.role}
+                  </span>
+                )}{" "}
                 <button type="button" onClick={() => api.get("audit/proof/inclusion" + api.qs({ index: e.index })).then(setProof, setProofErr)}>
                   Prove #{e.index}
                 </button>

@@ -81,17 +81,17 @@ export function KeyPage({ id }: { id: string }) {
       )}
 
       <div class="toolbar" role="toolbar" aria-label="Key actions">
-        {k.status === "active" && (
+        {k.status === "active" && api.can("responder") && (
           <button type="button" class="warn" onClick={() => setAction("suspend")}>
             Suspend
           </button>
         )}
-        {k.status === "suspended" && (
+        {k.status === "suspended" && api.can("responder") && (
           <button type="button" onClick={() => setAction("resume")}>
             Resume
           </button>
         )}
-        {!final && (
+        {!final && api.can("admin") && (
           <>
             <button type="button" class="danger" onClick={() => setAction("revoke")}>
               Revoke
@@ -104,7 +104,7 @@ export function KeyPage({ id }: { id: string }) {
             </button>
           </>
         )}
-        {k.action && (
+        {k.action && api.can("admin") && (
           <button
             type="button"
             onClick={async () => {
