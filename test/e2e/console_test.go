@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -9,7 +8,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wardenhq/warden/internal/authn/authntest"
 	"github.com/wardenhq/warden/test/wardentest"
@@ -142,44 +140,16 @@ func TestConsoleSSOBrowser(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	data := t.TempDir()
-	cmd := exec.Command(wardentest.Binary(t), "serve", "--data", data, "--listen", wardentest.FreePort(t), "--admin-listen", adm, "--config", cfg)
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	adminURL := "http://" + adm
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(adminURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("warden did not start:\n%s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	out, err := exec.Command(wardentest.Binary(t), "keys", "create", "--json", "--name", "billing-bot", "--data", data).Output()
-	if err != nil {
-		t.Fatalf("keys create: %v", err)
-	}
-	var k struct{ ID string }
-	if err := json.Unmarshal(out, &k); err != nil || k.ID == "" {
-		t.Fatalf("keys create printed %q", out)
-	}
+	data, log := serve(t, adm, adminURL+"/healthz", http.DefaultClient, "--config", cfg)
+	keyID, _ := createKey(t, data)
 	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := exec.Command(node, "--test", "--test-reporter=spec", "--test-concurrency=1", "test/sso.test.mjs")
 	c.Dir = web
-	c.Env = append(os.Environ(), "WARDEN_ADMIN_URL="+adminURL, "OIDC_ISSUER="+is.URL, "KEY_ID="+k.ID,
+	c.Env = append(os.Environ(), "WARDEN_ADMIN_URL="+adminURL, "OIDC_ISSUER="+is.URL, "KEY_ID="+keyID,
 		"WARDEN_ADMIN_TOKEN="+strings.TrimSpace(string(token)), "CHROMIUM="+chromium,
 		"CONSOLE_ARTIFACTS="+filepath.Join(root, "test", "console", "artifacts"))
 	o, err := c.CombinedOutput()
