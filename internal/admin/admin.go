@@ -404,13 +404,10 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 			return
 		}
 		by := s.by()
-		p, _ := authn.From(r.Context())
-		switch {
-		case p.Person():
-			by = p.Who() // a signed-in person acts as themselves, whatever the body says
-		case req.By != "":
+		if req.By != "" {
 			by = truncate(req.By, 64)
 		}
+		by = By(r, by)
 		noteReason(r.Context(), truncate(req.Reason, 1000))
 		prev, err := s.Store.KeyByID(r.Context(), r.PathValue("id"))
 		if err != nil {

@@ -126,3 +126,14 @@ func (s *Server) act(ctx context.Context, a Action) {
 		s.OnAction(ctx, a)
 	}
 }
+
+// By is the name an action is recorded under: a signed-in person always
+// acts as themselves (whatever the request body says); a service token or
+// the local CLI may name the actor in the body (given), as tools such as
+// the scanner do.
+func By(r *http.Request, given string) string {
+	if p, ok := authn.From(r.Context()); ok && p.Person() {
+		return p.Who()
+	}
+	return given
+}

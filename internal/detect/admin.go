@@ -80,6 +80,7 @@ func NewIncidentsHandler(st store.Incidents, resolve ResolveFunc) http.Handler {
 		if body.By == "" {
 			body.By = "admin"
 		}
+		body.By = admin.By(r, body.By) // a signed-in person resolves as themselves
 		in, err := resolve(r.Context(), r.PathValue("id"), body.By, body.Note, body.Restore)
 		if err != nil {
 			admin.StoreError(w, err)
