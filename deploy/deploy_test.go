@@ -70,7 +70,7 @@ func TestDockerfileBuildsTheREADMEBinary(t *testing.T) {
 	}
 	// The same command, here: the binary must build and be static.
 	out := filepath.Join(t.TempDir(), "warden")
-	args := strings.Fields(strings.ReplaceAll(build[2], `"`, ""))
+	args := shellFields(build[2])
 	cmd := exec.Command("go", append(append([]string{"build"}, args...), "-o", out, build[4])...)
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -289,4 +289,31 @@ func TestCompose(t *testing.T) {
 			t.Errorf("nginx.conf lacks %s", w)
 		}
 	}
+}
+
+// shellFields splits s at spaces outside double quotes and drops the quotes
+// (enough for the Dockerfile's go build flags).
+func shellFields(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, any := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted, any = !quoted, true
+		case r == ' ' && !quoted:
+			if any {
+				out = append(out, cur.String())
+				cur.Reset()
+				any = false
+			}
+		default:
+			cur.WriteRune(r)
+			any = true
+		}
+	}
+	if any {
+		out = append(out, cur.String())
+	}
+	return out
 }
