@@ -132,3 +132,27 @@ func TestServiceRoleAndBearerIDTokens(t *testing.T) {
 		t.Fatalf("foreign ID token: %d, want 401", code)
 	}
 }
+
+// FuzzRequired: whatever the method and path, a write needs at least the
+// responder role, and one that is not a listed responder action needs admin
+// (default deny for endpoints nobody classified).
+func FuzzRequired(f *testing.F) {
+	for _, s := range []string{"/admin/v1/keys/k/suspend", "/admin/v1/keys//suspend/", "/admin/v1/audit/holds", "/admin/v1/x", "/admin/v1/incidents/a/resolve", "//admin/v1/keys/a/b/suspend"} {
+		f.Add("POST", s)
+	}
+	f.Fuzz(func(t *testing.T, method, path string) {
+		r := Required(method, path)
+		if method == "GET" || method == "HEAD" {
+			if r < authn.Viewer {
+				t.Fatalf("%s %s needs %s", method, path, r)
+			}
+			return
+		}
+		if r == authn.Viewer && !(method == "POST" && path == "/admin/v1/audit/verify") {
+			t.Fatalf("write %s %s needs only viewer", method, path)
+		}
+		if r == authn.None {
+			t.Fatalf("%s %s needs no role", method, path)
+		}
+	})
+}
