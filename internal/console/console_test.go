@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -280,5 +281,37 @@ func TestStaticPages(t *testing.T) {
 	}
 	if w := do(h, req{method: "GET", path: "/console"}); w.Code != 301 {
 		t.Errorf("/console: %d", w.Code)
+	}
+}
+
+// Behind a trusted proxy, failures count against the client the proxy
+// names, so an attacker's failures do not slow an operator behind the same
+// load balancer; IPv6 clients count by /64.
+func TestSignInBackoffPerSource(t *testing.T) {
+	h, _, _ := newConsole(t)
+	h.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	var waited []time.Duration
+	h.Wait = func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
+	attempt := func(xff, tok string) int {
+		return do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + tok + `"}`,
+			header: map[string]string{"Content-Type": "application/json", "X-Forwarded-For": xff}}).Code
+	}
+	for range 8 {
+		attempt("198.51.100.7", "bad")
+	}
+	n := len(waited)
+	if n == 0 {
+		t.Fatal("the attacker was never slowed")
+	}
+	if code := attempt("203.0.113.5", token); code != 200 || len(waited) != n {
+		t.Fatalf("operator behind the same proxy: %d, waited %v", code, waited[n:])
+	}
+	for range 8 {
+		attempt("2001:db8::1", "bad")
+	}
+	n = len(waited)
+	attempt("2001:db8::2", "bad") // same /64
+	if len(waited) != n+1 {
+		t.Fatal("another address of the same IPv6 /64 is not slowed")
 	}
 }

@@ -89,18 +89,55 @@ func clientAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
+func (h *Handler) trusted(a netip.Addr) bool {
+	for _, p := range h.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// source is whom failed sign-ins are counted against: the client address
+// (behind trusted proxies, the rightmost X-Forwarded-For entry that is not
+// one of them), IPv6 by its /64, which one host usually holds whole.
+func (h *Handler) source(r *http.Request) netip.Addr {
+	a := clientAddr(r)
+	if h.trusted(a) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop := strings.Trim(strings.TrimSpace(hops[i]), "[]")
+			x, err := netip.ParseAddr(hop)
+			if err != nil {
+				ap, err2 := netip.ParseAddrPort(strings.TrimSpace(hops[i]))
+				if err2 != nil {
+					break // an unusable entry: count against the proxy's address
+				}
+				x = ap.Addr()
+			}
+			x = x.Unmap()
+			a = x
+			if !h.trusted(x) {
+				break
+			}
+		}
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
 // secure reports whether the browser reached the console over HTTPS:
 // directly, or through a trusted proxy that says so.
 func (h *Handler) secure(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	addr := clientAddr(r)
-	for _, p := range h.TrustedProxies {
-		if p.Contains(addr) {
-			proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-			return strings.EqualFold(strings.TrimSpace(proto), "https")
-		}
+	if h.trusted(clientAddr(r)) {
+		proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+		return strings.EqualFold(strings.TrimSpace(proto), "https")
 	}
 	return false
 }
@@ -203,7 +240,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "sign-in body must be {\"token\": \"...\"}")
 		return
 	}
-	addr := clientAddr(r)
+	addr := h.source(r)
 	h.mu.Lock()
 	if h.pending >= maxPending {
 		h.mu.Unlock()
