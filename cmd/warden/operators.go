@@ -44,6 +44,7 @@ func setupOperators(ctx context.Context, cfg *config.Config, alog *audit.Log, ad
 	}
 	adm.Bearer = p.Bearer
 	con.SSO = p
+	con.CLI = p.CLI()
 	slog.Info("operator single sign-on enabled", "issuer", oc.OIDC.Issuer, "redirect", oc.OIDC.RedirectURL)
 	return p, nil
 }

@@ -123,6 +123,10 @@ type OIDCConfig struct {
 	RedirectURL      string   `yaml:"redirect_url"`       // https://HOST/console/oidc/callback
 	Scopes           []string `yaml:"scopes"`             // default openid, email, profile
 	GroupsClaim      string   `yaml:"groups_claim"`       // default "groups"
+	// CLIClientID is a public client (no secret) of the same issuer that
+	// `warden login` uses with the device flow; its ID tokens are accepted
+	// as bearer tokens too. Empty: no device flow.
+	CLIClientID string `yaml:"cli_client_id"`
 }
 
 // Validate checks the configuration without contacting the issuer.

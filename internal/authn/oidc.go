@@ -26,6 +26,7 @@ type Provider struct {
 	cfg      *Config
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
+	cli      *oidc.IDTokenVerifier // ID tokens of the CLI's client, nil without one
 	client   *http.Client
 }
 
@@ -56,9 +57,14 @@ func NewProvider(ctx context.Context, cfg *Config, client *http.Client) (*Provid
 	if len(scopes) == 0 {
 		scopes = []string{oidc.ScopeOpenID, "email", "profile"}
 	}
+	var cli *oidc.IDTokenVerifier
+	if o.CLIClientID != "" {
+		cli = p.Verifier(&oidc.Config{ClientID: o.CLIClientID})
+	}
 	return &Provider{
 		cfg:      cfg,
 		client:   client,
+		cli:      cli,
 		verifier: p.Verifier(&oidc.Config{ClientID: o.ClientID}),
 		oauth: oauth2.Config{ClientID: o.ClientID, ClientSecret: secret, RedirectURL: o.RedirectURL,
 			Endpoint: p.Endpoint(), Scopes: scopes},
@@ -93,7 +99,7 @@ func (p *Provider) Finish(ctx context.Context, l Login, code string) (Principal,
 	if !ok || raw == "" {
 		return Principal{}, errors.New("authn: the token answer has no id_token")
 	}
-	pr, nonce, err := p.verify(ctx, raw)
+	pr, nonce, err := p.verify(ctx, p.verifier, raw)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -110,7 +116,11 @@ func (p *Provider) Finish(ctx context.Context, l Login, code string) (Principal,
 // Bearer verifies an ID token sent as a bearer token (by the CLI or a
 // script holding a person's token from the identity provider).
 func (p *Provider) Bearer(ctx context.Context, raw string) (Principal, error) {
-	pr, _, err := p.verify(oidc.ClientContext(ctx, p.client), raw)
+	ctx = oidc.ClientContext(ctx, p.client)
+	pr, _, err := p.verify(ctx, p.verifier, raw)
+	if err != nil && p.cli != nil {
+		pr, _, err = p.verify(ctx, p.cli, raw) // a token of `warden login`
+	}
 	if err != nil {
 		return Principal{}, err
 	}
@@ -121,8 +131,8 @@ func (p *Provider) Bearer(ctx context.Context, raw string) (Principal, error) {
 	return pr, nil
 }
 
-func (p *Provider) verify(ctx context.Context, raw string) (Principal, string, error) {
-	idt, err := p.verifier.Verify(ctx, raw)
+func (p *Provider) verify(ctx context.Context, v *oidc.IDTokenVerifier, raw string) (Principal, string, error) {
+	idt, err := v.Verify(ctx, raw)
 	if err != nil {
 		return Principal{}, "", fmt.Errorf("authn: ID token: %w", err)
 	}
@@ -152,6 +162,64 @@ func (p *Provider) verify(ctx context.Context, raw string) (Principal, string, e
 	}
 	pr.Role = p.cfg.RoleOf(groups)
 	return pr, str("nonce"), nil
+}
+
+// CLILogin is what `warden login` needs to sign a person in with the
+// device flow; the console publishes it at /console/auth.
+type CLILogin struct {
+	Issuer   string   `json:"issuer"`
+	ClientID string   `json:"client_id"`
+	Scopes   []string `json:"scopes"`
+}
+
+// CLI returns the device-flow client, or nil when none is configured.
+func (p *Provider) CLI() *CLILogin {
+	if p.cli == nil {
+		return nil
+	}
+	return &CLILogin{Issuer: p.cfg.OIDC.Issuer, ClientID: p.cfg.OIDC.CLIClientID, Scopes: p.oauth.Scopes}
+}
+
+// DeviceLogin signs a person in with the device flow (RFC 8628): show tells
+// them where to go and which code to enter; it returns their ID token and
+// its expiry once they have approved (or ctx ends). The token is verified
+// before it is returned.
+func DeviceLogin(ctx context.Context, l CLILogin, client *http.Client, show func(uri, code string)) (string, time.Time, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	ctx = oidc.ClientContext(context.WithValue(ctx, oauth2.HTTPClient, client), client)
+	p, err := oidc.NewProvider(ctx, l.Issuer)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("authn: discovery of %s: %w", l.Issuer, err)
+	}
+	ep := p.Endpoint()
+	if ep.DeviceAuthURL == "" {
+		return "", time.Time{}, errors.New("authn: the identity provider offers no device flow")
+	}
+	oc := oauth2.Config{ClientID: l.ClientID, Endpoint: ep, Scopes: l.Scopes}
+	da, err := oc.DeviceAuth(ctx)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("authn: device authorization: %w", err)
+	}
+	uri := da.VerificationURIComplete
+	if uri == "" {
+		uri = da.VerificationURI
+	}
+	show(uri, da.UserCode)
+	tok, err := oc.DeviceAccessToken(ctx, da)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("authn: device sign-in: %w", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return "", time.Time{}, errors.New("authn: the token answer has no id_token")
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: l.ClientID}).Verify(ctx, raw)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("authn: ID token: %w", err)
+	}
+	return raw, idt.Expiry, nil
 }
 
 func random() string {

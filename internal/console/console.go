@@ -18,7 +18,7 @@
 //	POST   /console/session          {"token": "..."}  sign in; sets the cookie, answers {"csrf": "..."}
 //	GET    /console/session          {"csrf": "...", "expires": ...} for a valid session, else 401
 //	DELETE /console/session          sign out (needs the CSRF header)
-//	GET    /console/auth             {"sso": true|false}: whether single sign-on is configured
+//	GET    /console/auth             {"sso": true|false, "cli": {issuer, client_id, scopes} or null}: single sign-on, and the device-flow client of `warden login`
 //	GET    /console/oidc/login       starts single sign-on (redirects to the identity provider)
 //	GET    /console/oidc/callback    where the identity provider sends the browser back
 //	ANY    /console/api/v1/...       the admin API's /admin/v1/... (GET, HEAD without CSRF; every other method
@@ -89,6 +89,9 @@ type Handler struct {
 	// SSO, when set, signs people in with the company's identity provider
 	// (OpenID Connect); see oidc.go. nil offers only the admin token.
 	SSO SSO
+	// CLI, when set, is published at /console/auth for `warden login`
+	// (the device flow with the identity provider).
+	CLI *authn.CLILogin
 	// TrustedProxies are the addresses whose X-Forwarded-Proto is believed
 	// when deciding whether the browser reached Warden over HTTPS (the
 	// session cookie is then Secure).
@@ -146,7 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == Prefix+"session":
 		h.session(w, r)
 	case p == Prefix+"auth":
-		writeJSON(w, http.StatusOK, map[string]any{"sso": h.SSO != nil})
+		writeJSON(w, http.StatusOK, map[string]any{"sso": h.SSO != nil, "cli": h.CLI})
 	case p == Prefix+"oidc/login":
 		h.ssoStart(w, r)
 	case p == Prefix+"oidc/callback":

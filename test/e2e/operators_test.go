@@ -16,10 +16,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/authn/authntest"
 	"github.com/wardenhq/warden/test/wardentest"
 )
 
@@ -163,5 +165,112 @@ func TestAdminTLSAndMetricsToken(t *testing.T) {
 	resp.Body.Close()
 	if cs := resp.Cookies(); resp.StatusCode != 200 || len(cs) != 1 || !cs[0].Secure {
 		t.Fatalf("sign-in over HTTPS: %d, cookies %v", resp.StatusCode, cs)
+	}
+}
+
+// TestCLILoginDeviceFlow: `warden login` signs a person in with the device
+// flow of a local OIDC provider, saves their ID token (0600), and the CLI
+// then acts as them: a responder suspends a key (named in the key and the
+// audit log) and cannot revoke it.
+func TestCLILoginDeviceFlow(t *testing.T) {
+	rick := authntest.Person{Subject: "u-rick", Email: "rick@example.com", Name: "Rick Responder", Groups: []string{"secops"}}
+	is, err := authntest.Start("warden", "client-s3cret", rick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	adm := wardentest.FreePort(t)
+	cfg := filepath.Join(t.TempDir(), "warden.yaml")
+	os.WriteFile(cfg, []byte(`operators:
+  oidc:
+    issuer: `+is.URL+`
+    client_id: warden
+    client_secret: client-s3cret
+    cli_client_id: `+authntest.CLIClientID+`
+    redirect_url: http://`+adm+`/console/oidc/callback
+  roles:
+    responder: [secops]
+`), 0o600)
+	base := "http://" + adm
+	data, log := serve(t, adm, base+"/healthz", http.DefaultClient, "--config", cfg)
+	id, _ := createKey(t, data)
+
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "WARDEN_ADMIN_TOKEN=") && !strings.HasPrefix(e, "WARDEN_ADMIN_URL=") {
+			env = append(env, e)
+		}
+	}
+	env = append(env, "WARDEN_CREDENTIALS="+creds)
+	login := exec.Command(wardentest.Binary(t), "login", "--admin-url", base)
+	login.Env = env
+	stdout, _ := login.StdoutPipe()
+	var stderr strings.Builder
+	login.Stderr = &stderr
+	if err := login.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := stdout.Read(buf)
+	m := regexp.MustCompile(`enter the code (\S+)`).FindStringSubmatch(string(buf[:n]))
+	if m == nil {
+		login.Process.Kill()
+		t.Fatalf("warden login printed %q (%s)", buf[:n], stderr.String())
+	}
+	if err := is.Approve(m[1], rick.Subject); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	if err := login.Wait(); err != nil {
+		t.Fatalf("warden login: %v\n%s%s", err, rest, stderr.String())
+	}
+	if st, err := os.Stat(creds); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v %v", st, err)
+	}
+	cli := func(args ...string) (string, error) {
+		c := exec.Command(wardentest.Binary(t), append(args, "--admin-url", base)...)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := cli("keys", "suspend", id, "--reason", "laptop lost"); err != nil {
+		t.Fatalf("suspend as the signed-in responder: %v\n%s", err, out)
+	}
+	if out, err := cli("keys", "revoke", id, "--reason", "x"); err == nil || !strings.Contains(out, "admin role") {
+		t.Fatalf("revoke as a responder: %v\n%s", err, out)
+	}
+	token, _ := os.ReadFile(filepath.Join(data, "admin.token"))
+	req, _ := http.NewRequest("GET", base+"/admin/v1/audit/entries?key="+id, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	var entries []struct {
+		Event struct {
+			Path   string
+			Status int
+			Actor  *struct{ Email, Role, Method string }
+		}
+	}
+	for range 50 {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&entries)
+		resp.Body.Close()
+		if len(entries) >= 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the log appends asynchronously
+	}
+	var ok bool
+	for _, e := range entries {
+		a := e.Event.Actor
+		if strings.HasSuffix(e.Event.Path, "/suspend") && e.Event.Status == 200 && a != nil &&
+			a.Email == rick.Email && a.Role == "responder" && a.Method == "bearer-oidc" {
+			ok = true
+		}
+	}
+	if !ok {
+		t.Fatalf("no audit entry of the suspension by %s: %+v\n%s", rick.Email, entries, log.String())
 	}
 }

@@ -2,7 +2,8 @@
 // a JWKS, an authorization endpoint that lets the browser (or a test) pick
 // one of a fixed set of people, and a token endpoint that checks the code,
 // the redirect URI, the client secret and the PKCE verifier (S256 only)
-// before it issues an ES256-signed ID token. It is real HTTP, so Warden's
+// before it issues an ES256-signed ID token; and the device flow (RFC 8628)
+// for the public client CLIClientID, approved with Approve. It is real HTTP, so Warden's
 // OIDC client (go-oidc, x/oauth2) runs unchanged against it.
 package authntest
 
@@ -40,11 +41,19 @@ type Issuer struct {
 	ClientSecret string
 	People       []Person
 
-	key   *ecdsa.PrivateKey
-	srv   *http.Server
-	ln    net.Listener
-	mu    sync.Mutex
-	codes map[string]grant // authorization codes not yet redeemed
+	key     *ecdsa.PrivateKey
+	srv     *http.Server
+	ln      net.Listener
+	mu      sync.Mutex
+	codes   map[string]grant   // authorization codes not yet redeemed
+	devices map[string]*device // device flow sign-ins, by device code
+}
+
+// device is a device-flow sign-in (RFC 8628): pending until Approve names
+// the person.
+type device struct {
+	userCode, cid string
+	person        *Person
 }
 
 type grant struct {
@@ -63,13 +72,15 @@ func Start(clientID, clientSecret string, people ...Person) (*Issuer, error) {
 		return nil, err
 	}
 	is := &Issuer{URL: "http://" + ln.Addr().String(), ClientID: clientID, ClientSecret: clientSecret, People: people,
-		key: key, ln: ln, codes: map[string]grant{}}
+		key: key, ln: ln, codes: map[string]grant{}, devices: map[string]*device{}}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /.well-known/openid-configuration", is.discovery)
 	m.HandleFunc("GET /keys", is.keys)
 	m.HandleFunc("GET /authorize", is.authorize)
 	m.HandleFunc("POST /authorize", is.approve)
 	m.HandleFunc("POST /token", is.token)
+	m.HandleFunc("POST /device", is.deviceStart)
+	m.HandleFunc("POST /device/approve", is.deviceApprove)
 	is.srv = &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
 	go is.srv.Serve(ln)
 	return is, nil
@@ -89,7 +100,7 @@ func (is *Issuer) discovery(w http.ResponseWriter, _ *http.Request) {
 		"issuer": is.URL, "authorization_endpoint": is.URL + "/authorize", "token_endpoint": is.URL + "/token",
 		"jwks_uri": is.URL + "/keys", "response_types_supported": []string{"code"},
 		"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"ES256"},
-		"code_challenge_methods_supported": []string{"S256"},
+		"code_challenge_methods_supported": []string{"S256"}, "device_authorization_endpoint": is.URL + "/device",
 	})
 }
 
@@ -164,9 +175,86 @@ func (is *Issuer) approve(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
+// CLIClientID is the public client (no secret) that may use the device flow.
+const CLIClientID = "warden-cli"
+
+func (is *Issuer) deviceStart(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	if r.PostForm.Get("client_id") != CLIClientID {
+		writeJSON(w, 401, map[string]string{"error": "invalid_client"})
+		return
+	}
+	dc, uc := rand.Text(), rand.Text()[:8]
+	is.mu.Lock()
+	is.devices[dc] = &device{userCode: uc, cid: CLIClientID}
+	is.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"device_code": dc, "user_code": uc, "verification_uri": is.URL + "/device/approve",
+		"expires_in": 600, "interval": 1})
+}
+
+// deviceApprove signs person in for the device sign-in showing user_code
+// (what a person does in the browser; tests call it directly).
+func (is *Issuer) deviceApprove(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	if err := is.Approve(r.PostForm.Get("user_code"), r.PostForm.Get("person")); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Write([]byte("approved\n"))
+}
+
+// Approve signs the person with subject in for the device sign-in that
+// shows userCode.
+func (is *Issuer) Approve(userCode, subject string) error {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	for _, d := range is.devices {
+		if d.userCode == userCode {
+			for i := range is.People {
+				if is.People[i].Subject == subject {
+					d.person = &is.People[i]
+					return nil
+				}
+			}
+			return fmt.Errorf("no such person")
+		}
+	}
+	return fmt.Errorf("no such user code")
+}
+
+func (is *Issuer) deviceToken(w http.ResponseWriter, f url.Values) {
+	is.mu.Lock()
+	d := is.devices[f.Get("device_code")]
+	if d != nil && d.person != nil {
+		delete(is.devices, f.Get("device_code"))
+	}
+	is.mu.Unlock()
+	switch {
+	case d == nil || f.Get("client_id") != d.cid:
+		writeJSON(w, 400, map[string]string{"error": "invalid_grant"})
+	case d.person == nil:
+		writeJSON(w, 400, map[string]string{"error": "authorization_pending"})
+	default:
+		is.issue(w, *d.person, "", CLIClientID)
+	}
+}
+
+func (is *Issuer) issue(w http.ResponseWriter, p Person, nonce, aud string) {
+	idt, err := is.idToken(p, nonce, aud, time.Now())
+	if err != nil {
+		writeJSON(w, 500, map[string]string{"error": "server_error"})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": 3600, "id_token": idt})
+}
+
 func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	f := r.PostForm
+	if f.Get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code" {
+		is.deviceToken(w, f)
+		return
+	}
 	cid, sec, ok := r.BasicAuth()
 	if !ok {
 		cid, sec = f.Get("client_id"), f.Get("client_secret")
@@ -191,17 +279,16 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "PKCE verifier does not match"})
 		return
 	}
-	idt, err := is.IDToken(g.person, g.nonce, time.Now())
-	if err != nil {
-		writeJSON(w, 500, map[string]string{"error": "server_error"})
-		return
-	}
-	writeJSON(w, 200, map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": 3600, "id_token": idt})
+	is.issue(w, g.person, g.nonce, is.ClientID)
 }
 
 // IDToken signs an ID token for p (audience ClientID, valid an hour from now).
 func (is *Issuer) IDToken(p Person, nonce string, now time.Time) (string, error) {
-	claims := map[string]any{"iss": is.URL, "aud": is.ClientID, "sub": p.Subject, "iat": now.Unix(),
+	return is.idToken(p, nonce, is.ClientID, now)
+}
+
+func (is *Issuer) idToken(p Person, nonce, aud string, now time.Time) (string, error) {
+	claims := map[string]any{"iss": is.URL, "aud": aud, "sub": p.Subject, "iat": now.Unix(),
 		"exp": now.Add(time.Hour).Unix(), "email": p.Email, "email_verified": true, "name": p.Name, "groups": p.Groups}
 	if nonce != "" {
 		claims["nonce"] = nonce
