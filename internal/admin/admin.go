@@ -17,6 +17,7 @@
 //	POST   /admin/v1/keys/{id}/suspend     {"reason": "...", "by": "..."}
 //	POST   /admin/v1/keys/{id}/resume
 //	POST   /admin/v1/keys/{id}/revoke      {"reason": "...", "by": "..."}: final; "by" names the actor (default the API's)
+//	POST   /admin/v1/keys/{id}/action      {"action": "step_up"|"throttle"|"", "for": "1h", "reason": "..."}: put on (or lift, with "") a containment measure
 //
 // Errors have the shape {"error": {"message": "...", "code": "..."}}.
 package admin
@@ -92,6 +93,7 @@ func (s *Server) init() {
 	m.HandleFunc("POST /admin/v1/keys/{id}/suspend", s.setStatus(keys.StatusSuspended))
 	m.HandleFunc("POST /admin/v1/keys/{id}/resume", s.setStatus(keys.StatusActive))
 	m.HandleFunc("POST /admin/v1/keys/{id}/revoke", s.setStatus(keys.StatusRevoked))
+	m.HandleFunc("POST /admin/v1/keys/{id}/action", s.setAction)
 	m.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusNotFound, "not_found", "no such admin endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -425,6 +427,55 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 		}
 		JSON(w, http.StatusOK, KeyView{Key: k})
 	}
+}
+
+// setAction puts a containment measure on a key by hand, as the detector
+// does (step-up: only known networks and clients pass; throttle: limits
+// cut), for a while; an empty action lifts the current one.
+func (s *Server) setAction(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Action keys.Action `json:"action"`
+		For    string      `json:"for"`
+		Reason string      `json:"reason"`
+	}
+	if err := Decode(r, &req); err != nil {
+		Error(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	d := time.Hour
+	switch req.Action {
+	case keys.ActionNone:
+	case keys.ActionStepUp, keys.ActionThrottle:
+		if req.For != "" {
+			var err error
+			if d, err = ParseDuration(req.For); err != nil || d <= 0 || d > 30*24*time.Hour {
+				Error(w, http.StatusBadRequest, "invalid", "for must be a duration between 1s and 30d")
+				return
+			}
+		}
+	default:
+		Error(w, http.StatusBadRequest, "invalid", "action must be step_up, throttle or empty (lift)")
+		return
+	}
+	now := s.now().UTC()
+	reason := truncate(req.Reason, 1000)
+	noteReason(r.Context(), reason)
+	k, err := s.Store.UpdateKey(r.Context(), r.PathValue("id"), func(k *keys.Key) error {
+		if req.Action == keys.ActionNone {
+			k.Action, k.ActionReason, k.ActionUntil = keys.ActionNone, "", nil
+		} else {
+			until := now.Add(d)
+			k.Action, k.ActionReason, k.ActionUntil = req.Action, By(r, s.by())+": "+reason, &until
+		}
+		k.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		StoreError(w, err)
+		return
+	}
+	s.changed(r.Context(), k.ID)
+	JSON(w, http.StatusOK, KeyView{Key: k})
 }
 
 // ParseDuration accepts Go durations plus a "d" suffix for days ("30d").

@@ -25,7 +25,7 @@ func Required(method, path string) authn.Role {
 	case read:
 		return authn.Viewer
 	case method == http.MethodPost && len(parts) == 3 && parts[0] == "keys" &&
-		(parts[2] == "suspend" || parts[2] == "resume"):
+		(parts[2] == "suspend" || parts[2] == "resume" || parts[2] == "action"):
 		return authn.Responder
 	case method == http.MethodPost && len(parts) == 3 && parts[0] == "incidents" && parts[2] == "resolve":
 		return authn.Responder

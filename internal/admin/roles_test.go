@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ func TestRequired(t *testing.T) {
 		{"GET", "/admin/v1/audit/export", authn.Responder},
 		{"POST", "/admin/v1/keys/key_1/suspend", authn.Responder},
 		{"POST", "/admin/v1/keys/key_1/resume", authn.Responder},
+		{"POST", "/admin/v1/keys/key_1/action", authn.Responder},
 		{"POST", "/admin/v1/incidents/inc_1/resolve", authn.Responder},
 		{"POST", "/admin/v1/audit/holds", authn.Responder},
 		{"DELETE", "/admin/v1/audit/holds/h1", authn.Responder},
@@ -114,6 +116,18 @@ func TestServiceRoleAndBearerIDTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	var view KeyView
+	if code := call(t, srv, idt, "POST", "/admin/v1/keys/"+k.ID+"/action", `{"action":"step_up","for":"2h","reason":"odd network"}`, &view); code != 200 ||
+		view.Action != keys.ActionStepUp || view.ActionUntil == nil || !strings.HasPrefix(view.ActionReason, rick.Email) {
+		t.Fatalf("responder steps up: %d %+v", code, view.Key)
+	}
+	if code := call(t, srv, idt, "POST", "/admin/v1/keys/"+k.ID+"/action", `{"action":"lock"}`, nil); code != 400 {
+		t.Fatalf("unknown action: %d", code)
+	}
+	var lifted KeyView
+	if code := call(t, srv, idt, "POST", "/admin/v1/keys/"+k.ID+"/action", `{}`, &lifted); code != 200 || lifted.Action != keys.ActionNone {
+		t.Fatalf("responder lifts: %d %+v", code, lifted.Key)
+	}
+	got = got[:1]
 	if code := call(t, srv, idt, "POST", "/admin/v1/keys/"+k.ID+"/suspend", `{"reason":"r","by":"forged"}`, &view); code != 200 {
 		t.Fatalf("responder's ID token suspends: %d", code)
 	}

@@ -104,11 +104,11 @@ export function KeyPage({ id }: { id: string }) {
             </button>
           </>
         )}
-        {k.action && api.can("admin") && (
+        {k.action && api.can("responder") && (
           <button
             type="button"
             onClick={async () => {
-              await api.send("PATCH", `keys/${encodeURIComponent(k.id)}`, { clear_action: true });
+              await api.send("POST", `keys/${encodeURIComponent(k.id)}/action`, {});
               toast("Detector action lifted");
               key.reload();
             }}
