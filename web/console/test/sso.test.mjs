@@ -125,5 +125,9 @@ test("a responder suspends the key and the audit log names them", async () => {
   await page.getByLabel("Or find a key's entries").fill(keyID);
   await page.getByRole("button", { name: "Find" }).click();
   await page.getByText("by rick@example.com as responder").waitFor();
+  // And the "Who did what" panel lists both, newest first.
+  const panel = page.locator("#admin-actions");
+  await panel.getByText(new RegExp(`rick@example.com as responder: POST keys/${keyID}/suspend done`)).waitFor();
+  await panel.getByText(new RegExp(`vera@example.com as viewer: POST keys/${keyID}/revoke refused`)).waitFor();
   await page.screenshot({ path: path.join(artifacts, "sso-audit.png"), fullPage: true });
 });
