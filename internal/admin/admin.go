@@ -423,7 +423,14 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 		}
 		s.changed(r.Context(), k.ID)
 		if s.OnStatus != nil && prev.Status != k.Status {
-			s.OnStatus(r.Context(), k, by, req.Reason)
+			// The hook hears the tool the caller named ("scanner" opens a
+			// leak incident) even when a signed-in person ran it; the key
+			// records the person.
+			tool := by
+			if req.By != "" {
+				tool = truncate(req.By, 64)
+			}
+			s.OnStatus(r.Context(), k, tool, req.Reason)
 		}
 		JSON(w, http.StatusOK, KeyView{Key: k})
 	}
