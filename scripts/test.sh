@@ -14,13 +14,16 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 npm ci --prefix test/sdk/node --no-audit --no-fund --loglevel=error
 
-# Security console: build the front end (go:embed bundles it into the
-# binary) and install Chromium for its browser tests (test/e2e/console_test.go).
+# Security console: the built front end is committed (internal/console/dist,
+# embedded by go:embed). Install its npm packages, so that
+# internal/console/bundle_test.go rebuilds it into a temporary directory and
+# fails if the committed bundle differs (rebuilding in place here would hide
+# a stale commit), and Chromium for its browser tests (test/e2e/console_test.go).
 if ! command -v chromium >/dev/null; then
   echo "test.sh: installing Chromium for the console's browser tests" >&2
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
-bash web/console/build.sh
+npm ci --prefix web/console --no-audit --no-fund --loglevel=error
 
 go vet ./...
 go test -count=1 ./...

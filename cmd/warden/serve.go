@@ -171,28 +171,39 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	// prices, guard policies.
 	rl := reload.New(cfg, func() (*config.Config, error) { return loadConfig(cmd, f) }, wd.Reload)
 	rl.Watch(ctx, syscall.SIGHUP)
-	return listenAndServe(ctx, cfg, wd, adminHandler(wd, view, rl, adminToken, reg), f.ready)
+	adminMux, err := adminHandler(ctx, wd, view, rl, adminToken, reg)
+	if err != nil {
+		return err
+	}
+	return listenAndServe(ctx, cfg, wd, adminMux, f.ready)
 }
 
-// adminHandler is the admin listener: the admin API, the security console,
-// /metrics and /healthz.
-func adminHandler(wd *warden.Warden, view *live.View, reloader http.Handler, token string, reg *prometheus.Registry) http.Handler {
+// adminHandler is the admin listener: the admin API (with roles, single
+// sign-on and the audit of admin actions), the security console, /metrics
+// and /healthz.
+func adminHandler(ctx context.Context, wd *warden.Warden, view *live.View, reloader http.Handler, token string, reg *prometheus.Registry) (http.Handler, error) {
 	adm := newAdminServer(wd.Keys, token, "admin", adminParts{incidents: admin.NewIncidentsHandler(wd.Store, wd.Detector.Resolver(time.Now)), notify: wd.Notify})
 	adm.OnKeyChange = wd.Gateway.InvalidateKey // changes made here hold from the next request
 	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, incidentScopes(wd.Store)))
 	view.Mount(adm)
 	adm.Mount("POST /admin/v1/reload", reloader)
-	adminAPI := adm.Handler()
-	mux := http.NewServeMux()
-	mux.Handle("/admin/", adminAPI)
 	// Security console (internal/console): the web UI under /console/,
 	// calling the admin API under a cookie session.
-	con := &console.Handler{Token: token, Admin: adminAPI}
+	con := &console.Handler{Token: token}
+	oc := &wd.Sections.Operators
+	sso, err := setupOperators(ctx, oc, wd.Config, wd.Audit, adm, con) // roles, single sign-on, audit of admin actions (operators.go)
+	if err != nil {
+		return nil, err
+	}
+	adminAPI := adm.Handler()
+	con.Admin = adminAPI
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", adminAPI)
 	mux.Handle(console.Prefix, con)
 	mux.Handle("/console", con)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", metricsGuard(oc.MetricsToken, token, sso, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	return mux
+	return mux, nil
 }
 
 // listenAndServe serves the gateway and the admin handler until ctx ends
@@ -202,15 +213,15 @@ func listenAndServe(ctx context.Context, cfg *config.Config, wd *warden.Warden, 
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	aln, err := net.Listen("tcp", cfg.AdminListen)
+	aln, adminScheme, err := listenAdmin(cfg, &wd.Sections.Operators)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("admin listen %s: %w", cfg.AdminListen, err)
+		return err
 	}
 	if cfg.UsesMock() {
 		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(wd.Gateway.Models(), ","))
 	}
-	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", "http://"+aln.Addr().String(),
+	slog.Info("warden serving", "api", scheme+"://"+ln.Addr().String(), "admin", adminScheme+"://"+aln.Addr().String(),
 		"data", cfg.Data, "admin_token_file", filepath.Join(cfg.Data, "admin.token"))
 
 	sctx, stopServers := context.WithCancel(ctx)

@@ -112,7 +112,10 @@ func newAdminClient(ctx context.Context) (*adminClient, error) {
 	if global.adminURL != "" {
 		tok := os.Getenv("WARDEN_ADMIN_TOKEN")
 		if tok == "" {
-			return nil, errors.New("--admin-url needs the admin token in WARDEN_ADMIN_TOKEN (see DATA/admin.token)")
+			tok = savedToken(strings.TrimRight(global.adminURL, "/"), time.Now()) // warden login (login.go)
+		}
+		if tok == "" {
+			return nil, errors.New("--admin-url needs the admin token in WARDEN_ADMIN_TOKEN (see DATA/admin.token), or run warden login")
 		}
 		return &adminClient{base: strings.TrimRight(global.adminURL, "/"), token: tok,
 			hc: &http.Client{}, close: func() {}}, nil

@@ -1,5 +1,7 @@
 // Package admin is Warden's control plane: a JSON API under /admin/v1/ on
-// the admin listener, authenticated with the admin token. The CLI is a
+// the admin listener, authenticated with the admin token (a service token
+// with a configured role), a person's ID token, or a console session, and
+// authorised by role (roles.go: Required). The CLI is a
 // client of this API, also when it works directly on a data directory (it
 // then serves the API in process), so both paths behave the same.
 //
@@ -15,6 +17,7 @@
 //	POST   /admin/v1/keys/{id}/suspend     {"reason": "...", "by": "..."}
 //	POST   /admin/v1/keys/{id}/resume
 //	POST   /admin/v1/keys/{id}/revoke      {"reason": "...", "by": "..."}: final; "by" names the actor (default the API's)
+//	POST   /admin/v1/keys/{id}/action      {"action": "step_up"|"throttle"|"", "for": "1h", "reason": "..."}: put on (or lift, with "") a containment measure
 //
 // Errors have the shape {"error": {"message": "...", "code": "..."}}.
 package admin
@@ -22,7 +25,6 @@ package admin
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -55,6 +58,16 @@ type Server struct {
 	// (so the local gateway honours it from the next request). nil: the
 	// gateway's change feed picks it up within its poll interval.
 	OnKeyChange func(ctx context.Context, id string)
+	// ServiceRole is the role of Token, the shared admin token (None means
+	// admin). Persons sign in with their own identity instead.
+	ServiceRole authn.Role
+	// Bearer, when set, accepts a person's ID token as a bearer token (see
+	// authn.Provider.Bearer). nil: only Token is accepted.
+	Bearer func(ctx context.Context, raw string) (authn.Principal, error)
+	// OnAction, when set, is told of every write to the API, allowed or
+	// refused, with who sent it (to put it in the audit log). nil tells
+	// nobody.
+	OnAction func(ctx context.Context, a Action)
 
 	mux *http.ServeMux
 }
@@ -80,28 +93,53 @@ func (s *Server) init() {
 	m.HandleFunc("POST /admin/v1/keys/{id}/suspend", s.setStatus(keys.StatusSuspended))
 	m.HandleFunc("POST /admin/v1/keys/{id}/resume", s.setStatus(keys.StatusActive))
 	m.HandleFunc("POST /admin/v1/keys/{id}/revoke", s.setStatus(keys.StatusRevoked))
+	m.HandleFunc("POST /admin/v1/keys/{id}/action", s.setAction)
 	m.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusNotFound, "not_found", "no such admin endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	s.mux = m
 }
 
-// Handler returns the authenticated API.
+// Handler returns the authenticated API. Each request needs the role
+// Required names; every write, allowed or refused, goes to OnAction.
 func (s *Server) Handler() http.Handler {
 	s.init()
 	want := sha256.Sum256([]byte(s.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Token != "" {
-			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			g := sha256.Sum256([]byte(got))
-			if subtle.ConstantTimeCompare(g[:], want[:]) != 1 {
-				Error(w, http.StatusUnauthorized, "unauthorized", "missing or wrong admin token (send Authorization: Bearer TOKEN)")
-				return
-			}
+		p, ok := s.authenticate(r, want)
+		if !ok {
+			Error(w, http.StatusUnauthorized, "unauthorized", "missing or wrong admin token (send Authorization: Bearer TOKEN)")
+			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		s.mux.ServeHTTP(w, r)
+		need := Required(r.Method, r.URL.Path)
+		write := r.Method != http.MethodGet && r.Method != http.MethodHead
+		sw := &statusWriter{ResponseWriter: w}
+		a := Action{Time: s.now().UTC(), Principal: p, Role: p.Role, Method: r.Method, Path: r.URL.Path, KeyID: keyOf(r.URL.Path)}
+		if !p.Role.Allows(need) {
+			Error(sw, http.StatusForbidden, "forbidden", fmt.Sprintf("%s %s needs the %s role; %s has %s", r.Method, r.URL.Path, need, p.Who(), p.Role))
+		} else {
+			r = r.WithContext(authn.With(r.Context(), p))
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			if write {
+				r = r.WithContext(context.WithValue(r.Context(), reasonKey{}, &a.Reason))
+			}
+			s.mux.ServeHTTP(sw, r)
+		}
+		if write {
+			a.Status = sw.status
+			s.act(r.Context(), a)
+		}
 	})
+}
+
+// reasonKey carries where a handler notes the reason it was given, for
+// the action's record.
+type reasonKey struct{}
+
+func noteReason(ctx context.Context, reason string) {
+	if p, ok := ctx.Value(reasonKey{}).(*string); ok {
+		*p = reason
+	}
 }
 
 func (s *Server) now() time.Time {
@@ -371,6 +409,8 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 		if req.By != "" {
 			by = truncate(req.By, 64)
 		}
+		by = By(r, by)
+		noteReason(r.Context(), truncate(req.Reason, 1000))
 		prev, err := s.Store.KeyByID(r.Context(), r.PathValue("id"))
 		if err != nil {
 			StoreError(w, err)
@@ -383,10 +423,66 @@ func (s *Server) setStatus(st keys.Status) http.HandlerFunc {
 		}
 		s.changed(r.Context(), k.ID)
 		if s.OnStatus != nil && prev.Status != k.Status {
-			s.OnStatus(r.Context(), k, by, req.Reason)
+			// The hook hears the tool the caller named ("scanner" opens a
+			// leak incident) even when a signed-in person ran it; the key
+			// records the person.
+			tool := by
+			if req.By != "" {
+				tool = truncate(req.By, 64)
+			}
+			s.OnStatus(r.Context(), k, tool, req.Reason)
 		}
 		JSON(w, http.StatusOK, KeyView{Key: k})
 	}
+}
+
+// setAction puts a containment measure on a key by hand, as the detector
+// does (step-up: only known networks and clients pass; throttle: limits
+// cut), for a while; an empty action lifts the current one.
+func (s *Server) setAction(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Action keys.Action `json:"action"`
+		For    string      `json:"for"`
+		Reason string      `json:"reason"`
+	}
+	if err := Decode(r, &req); err != nil {
+		Error(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	d := time.Hour
+	switch req.Action {
+	case keys.ActionNone:
+	case keys.ActionStepUp, keys.ActionThrottle:
+		if req.For != "" {
+			var err error
+			if d, err = ParseDuration(req.For); err != nil || d <= 0 || d > 30*24*time.Hour {
+				Error(w, http.StatusBadRequest, "invalid", "for must be a duration between 1s and 30d")
+				return
+			}
+		}
+	default:
+		Error(w, http.StatusBadRequest, "invalid", "action must be step_up, throttle or empty (lift)")
+		return
+	}
+	now := s.now().UTC()
+	reason := truncate(req.Reason, 1000)
+	noteReason(r.Context(), reason)
+	k, err := s.Store.UpdateKey(r.Context(), r.PathValue("id"), func(k *keys.Key) error {
+		if req.Action == keys.ActionNone {
+			k.Action, k.ActionReason, k.ActionUntil = keys.ActionNone, "", nil
+		} else {
+			until := now.Add(d)
+			k.Action, k.ActionReason, k.ActionUntil = req.Action, By(r, s.by())+": "+reason, &until
+		}
+		k.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		StoreError(w, err)
+		return
+	}
+	s.changed(r.Context(), k.ID)
+	JSON(w, http.StatusOK, KeyView{Key: k})
 }
 
 // ParseDuration accepts Go durations plus a "d" suffix for days ("30d").

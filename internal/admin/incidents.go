@@ -75,6 +75,7 @@ func NewIncidentsHandler(st store.Incidents, resolve func(ctx context.Context, i
 		if body.By == "" {
 			body.By = "admin"
 		}
+		body.By = By(r, body.By) // a signed-in person resolves as themselves
 		in, err := resolve(r.Context(), r.PathValue("id"), body.By, body.Note, body.Restore)
 		if err != nil {
 			StoreError(w, err)

@@ -72,6 +72,10 @@ type Config struct {
 	TLS      TLS      `yaml:"tls"`
 	Identity Identity `yaml:"identity"`
 
+	// Operators: sign-in, roles and the admin listener's TLS, decoded by
+	// the assembly into authn.Config.
+	Operators Section `yaml:"operators"`
+
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
 }

@@ -2,10 +2,15 @@
 // application under /console/ on the admin listener, embedded in the binary
 // (no CDN, no separate server; it works with no internet).
 //
-// An operator signs in with the admin token. The console then holds a
-// server-side session, and the browser holds only a random session id in a
-// cookie (HttpOnly, SameSite=Strict, Secure when served over TLS, path
-// /console/). The token never reaches the page's scripts after sign-in.
+// A person signs in with the company's identity provider (OpenID Connect,
+// see oidc.go) and acts with the role their groups map to; the shared admin
+// token still signs in, with the service role. The console then holds a
+// server-side session naming the principal, and the browser holds only a
+// random session id in a cookie (HttpOnly, SameSite=Strict, Secure when
+// the browser reached Warden over TLS, directly or through a trusted proxy
+// that says so in X-Forwarded-Proto; path /console/). The admin API hears
+// the session's principal, so it authorises by role and the audit log
+// names the person.
 //
 // The page calls the admin API through this package, under the session
 // instead of the bearer token:
@@ -13,6 +18,9 @@
 //	POST   /console/session          {"token": "..."}  sign in; sets the cookie, answers {"csrf": "..."}
 //	GET    /console/session          {"csrf": "...", "expires": ...} for a valid session, else 401
 //	DELETE /console/session          sign out (needs the CSRF header)
+//	GET    /console/auth             {"sso": true|false, "cli": {issuer, client_id, scopes} or null}: single sign-on, and the device-flow client of `warden login`
+//	GET    /console/oidc/login       starts single sign-on (redirects to the identity provider)
+//	GET    /console/oidc/callback    where the identity provider sends the browser back
 //	ANY    /console/api/v1/...       the admin API's /admin/v1/... (GET, HEAD without CSRF; every other method
 //	                                 needs X-CSRF-Token equal to the session's token)
 //	GET    /console/...              the application's files (dist/), index.html for anything else
@@ -24,14 +32,16 @@
 // send without a CORS preflight that Warden never grants.
 //
 // The front-end source is web/console; its build (web/console/build.sh)
-// writes dist/ here, and go:embed bundles it. Without a build, the console
-// answers with a page saying how to build it.
+// writes dist/ here, and go:embed bundles it. The built bundle is committed,
+// so a fresh clone serves the real console with no Node installed;
+// bundle_test.go fails when dist/ was not rebuilt after a source change
+// (dist/SOURCES holds the digest of the sources it was built from). Without
+// dist/, the console answers with a page saying how to build it.
 package console
 
 import (
+	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -42,6 +52,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wardenhq/warden/internal/authn"
 )
 
 //go:embed all:dist
@@ -55,8 +67,6 @@ const (
 	csrfHeader   = "X-CSRF-Token"
 	maxSessions  = 1000
 	maxFailIPs   = 10000
-	failLimit    = 10 // failed sign-ins per address per failWindow
-	failWindow   = time.Minute
 	maxLoginBody = 4 << 10
 )
 
@@ -73,6 +83,22 @@ type Handler struct {
 	TTL, Idle time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// ServiceRole is the role of a session signed in with Token (None
+	// means admin).
+	ServiceRole authn.Role
+	// SSO, when set, signs people in with the company's identity provider
+	// (OpenID Connect); see oidc.go. nil offers only the admin token.
+	SSO SSO
+	// CLI, when set, is published at /console/auth for `warden login`
+	// (the device flow with the identity provider).
+	CLI *authn.CLILogin
+	// TrustedProxies are the addresses whose X-Forwarded-Proto is believed
+	// when deciding whether the browser reached Warden over HTTPS (the
+	// session cookie is then Secure).
+	TrustedProxies []netip.Prefix
+	// Wait pauses a sign-in attempt for the backoff of its source; nil
+	// waits on a timer (tests observe the delays instead).
+	Wait func(ctx context.Context, d time.Duration) error
 
 	once   sync.Once
 	assets fs.FS
@@ -81,17 +107,8 @@ type Handler struct {
 	mu       sync.Mutex
 	sessions map[string]*session // by SHA-256 of the session id
 	fails    map[netip.Addr]*failures
-}
-
-type session struct {
-	csrf    string
-	created time.Time
-	used    time.Time
-}
-
-type failures struct {
-	n     int
-	since time.Time
+	logins   map[string]authn.Login // SSO sign-ins in progress, by state
+	pending  int                    // sign-in attempts waiting out a backoff
 }
 
 func (h *Handler) init() {
@@ -102,6 +119,7 @@ func (h *Handler) init() {
 		h.built = err == nil
 		h.sessions = map[string]*session{}
 		h.fails = map[netip.Addr]*failures{}
+		h.logins = map[string]authn.Login{}
 		if h.TTL <= 0 {
 			h.TTL = 8 * time.Hour
 		}
@@ -130,6 +148,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == Prefix+"session":
 		h.session(w, r)
+	case p == Prefix+"auth":
+		writeJSON(w, http.StatusOK, map[string]any{"sso": h.SSO != nil, "cli": h.CLI})
+	case p == Prefix+"oidc/login":
+		h.ssoStart(w, r)
+	case p == Prefix+"oidc/callback":
+		h.ssoCallback(w, r)
 	case strings.HasPrefix(p, Prefix+"api/v1/"):
 		h.api(w, r)
 	case p == "/console":
@@ -169,192 +193,6 @@ func randomToken() string {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails (crypto/rand panics on the impossible)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func sessionKey(id string) string {
-	s := sha256.Sum256([]byte(id))
-	return string(s[:])
-}
-
-// lookup returns the live session of the request's cookie, touching it.
-func (h *Handler) lookup(r *http.Request) (*session, string) {
-	c, err := r.Cookie(cookieName)
-	if err != nil || len(c.Value) > 100 {
-		return nil, ""
-	}
-	k := sessionKey(c.Value)
-	now := h.now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s := h.sessions[k]
-	if s == nil {
-		return nil, ""
-	}
-	if now.Sub(s.created) > h.TTL || now.Sub(s.used) > h.Idle {
-		delete(h.sessions, k)
-		return nil, ""
-	}
-	s.used = now
-	return s, k
-}
-
-func csrfOK(s *session, r *http.Request) bool {
-	got := r.Header.Get(csrfHeader)
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) == 1
-}
-
-func clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
-}
-
-// tooManyFailuresLocked reports whether addr failed to sign in too often.
-func (h *Handler) tooManyFailuresLocked(addr netip.Addr, now time.Time) bool {
-	f := h.fails[addr]
-	return f != nil && now.Sub(f.since) < failWindow && f.n >= failLimit
-}
-
-func (h *Handler) failLocked(addr netip.Addr, now time.Time) {
-	f := h.fails[addr]
-	if f == nil || now.Sub(f.since) >= failWindow {
-		if f == nil && len(h.fails) >= maxFailIPs {
-			for a, g := range h.fails {
-				if now.Sub(g.since) >= failWindow {
-					delete(h.fails, a)
-				}
-			}
-			if len(h.fails) >= maxFailIPs {
-				clear(h.fails)
-			}
-		}
-		f = &failures{since: now}
-		h.fails[addr] = f
-	}
-	f.n++
-}
-
-func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: value, Path: Prefix, MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
-	})
-}
-
-func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
-	if crossSite(r) {
-		writeError(w, http.StatusForbidden, "cross_site", "cross-site request refused")
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		s, _ := h.lookup(r)
-		if s == nil {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "not signed in")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"csrf": s.csrf, "expires": s.created.Add(h.TTL).UTC()})
-	case http.MethodPost:
-		h.signIn(w, r)
-	case http.MethodDelete:
-		s, k := h.lookup(r)
-		if s == nil || !csrfOK(s, r) {
-			writeError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token")
-			return
-		}
-		h.mu.Lock()
-		delete(h.sessions, k)
-		h.mu.Unlock()
-		h.setCookie(w, r, "", -1)
-		writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})
-	default:
-		w.Header().Set("Allow", "GET, POST, DELETE")
-		writeError(w, http.StatusMethodNotAllowed, "method", "method not allowed")
-	}
-}
-
-func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "invalid", "sign-in needs a JSON body")
-		return
-	}
-	var body struct {
-		Token string `json:"token"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody))
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", "sign-in body must be {\"token\": \"...\"}")
-		return
-	}
-	addr, now := clientAddr(r), h.now()
-	h.mu.Lock()
-	limited := h.tooManyFailuresLocked(addr, now)
-	h.mu.Unlock()
-	if limited {
-		w.Header().Set("Retry-After", "60")
-		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed sign-ins; wait a minute")
-		return
-	}
-	want := sha256.Sum256([]byte(h.Token))
-	got := sha256.Sum256([]byte(strings.TrimSpace(body.Token)))
-	if h.Token == "" || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
-		h.mu.Lock()
-		h.failLocked(addr, now)
-		h.mu.Unlock()
-		writeError(w, http.StatusUnauthorized, "unauthorized", "wrong admin token")
-		return
-	}
-	id := randomToken()
-	s := &session{csrf: randomToken(), created: now, used: now}
-	h.mu.Lock()
-	if len(h.sessions) >= maxSessions {
-		// Drop expired sessions, then the oldest.
-		var oldest string
-		for k, v := range h.sessions {
-			if now.Sub(v.created) > h.TTL || now.Sub(v.used) > h.Idle {
-				delete(h.sessions, k)
-			} else if oldest == "" || v.created.Before(h.sessions[oldest].created) {
-				oldest = k
-			}
-		}
-		if len(h.sessions) >= maxSessions {
-			delete(h.sessions, oldest)
-		}
-	}
-	h.sessions[sessionKey(id)] = s
-	h.mu.Unlock()
-	h.setCookie(w, r, id, int(h.TTL/time.Second))
-	writeJSON(w, http.StatusOK, map[string]any{"csrf": s.csrf, "expires": now.Add(h.TTL).UTC()})
-}
-
-// api forwards /console/api/v1/... to the admin API's /admin/v1/... with
-// the admin token, for a signed-in session.
-func (h *Handler) api(w http.ResponseWriter, r *http.Request) {
-	s, _ := h.lookup(r)
-	if s == nil {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "not signed in")
-		return
-	}
-	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	if crossSite(r) || (!safe && !csrfOK(s, r)) {
-		writeError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token")
-		return
-	}
-	if h.Admin == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no admin API")
-		return
-	}
-	r2 := r.Clone(r.Context())
-	rest := strings.TrimPrefix(r.URL.Path, Prefix+"api/v1/")
-	r2.URL.Path = "/admin/v1/" + rest
-	r2.URL.RawPath = ""
-	r2.RequestURI = r2.URL.RequestURI()
-	r2.Header.Del("Cookie")
-	r2.Header.Del(csrfHeader)
-	r2.Header.Set("Authorization", "Bearer "+h.Token)
-	h.Admin.ServeHTTP(w, r2)
 }
 
 // static serves the built application; paths with no file get index.html

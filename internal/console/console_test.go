@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -198,20 +199,41 @@ func TestSignOut(t *testing.T) {
 	}
 }
 
-func TestFailedSignInsAreLimited(t *testing.T) {
-	h, now, _ := newConsole(t)
-	for i := range failLimit {
-		if w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"bad"}`, header: jsonCT}); w.Code != 401 {
+// Failed sign-ins slow the source down but never refuse the right token
+// (issue 15.5: the old lockout answered 429 to the right token for a minute,
+// so anyone could lock the operators out).
+func TestFailedSignInsSlowButNeverRefuseTheRightToken(t *testing.T) {
+	h, _, _ := newConsole(t)
+	var waited []time.Duration
+	h.Wait = func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
+	const fails = 12
+	for i := range fails {
+		w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"bad"}`, header: jsonCT})
+		if w.Code != 401 {
 			t.Fatalf("attempt %d: %d", i, w.Code)
 		}
 	}
-	// Even the right token is refused until the window passes.
-	if w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + token + `"}`, header: jsonCT}); w.Code != 429 {
-		t.Fatalf("after %d failures: %d, want 429", failLimit, w.Code)
+	w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + token + `"}`, header: jsonCT})
+	if w.Code != 200 {
+		t.Fatalf("right token after %d failures: %d, want 200", fails, w.Code)
 	}
-	*now = now.Add(failWindow + time.Second)
-	if w := do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + token + `"}`, header: jsonCT}); w.Code != 200 {
-		t.Fatalf("after the window: %d", w.Code)
+	// The delays grow with the failures and stay bounded.
+	if len(waited) != fails-freeFailures {
+		t.Fatalf("waited %d times: %v", len(waited), waited)
+	}
+	for i := 1; i < len(waited); i++ {
+		if waited[i] < waited[i-1] || waited[i] > maxDelay {
+			t.Fatalf("delays not growing within %v: %v", maxDelay, waited)
+		}
+	}
+	if last := waited[len(waited)-1]; last != maxDelay {
+		t.Fatalf("after %d failures the delay is %v, want the cap %v", fails, last, maxDelay)
+	}
+	// Success forgets the failures: the next attempt waits nothing.
+	n := len(waited)
+	do(h, req{method: "POST", path: "/console/session", body: `{"token":"bad"}`, header: jsonCT})
+	if len(waited) != n {
+		t.Fatalf("after a success the source still waits: %v", waited[n:])
 	}
 }
 
@@ -259,5 +281,37 @@ func TestStaticPages(t *testing.T) {
 	}
 	if w := do(h, req{method: "GET", path: "/console"}); w.Code != 301 {
 		t.Errorf("/console: %d", w.Code)
+	}
+}
+
+// Behind a trusted proxy, failures count against the client the proxy
+// names, so an attacker's failures do not slow an operator behind the same
+// load balancer; IPv6 clients count by /64.
+func TestSignInBackoffPerSource(t *testing.T) {
+	h, _, _ := newConsole(t)
+	h.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	var waited []time.Duration
+	h.Wait = func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
+	attempt := func(xff, tok string) int {
+		return do(h, req{method: "POST", path: "/console/session", body: `{"token":"` + tok + `"}`,
+			header: map[string]string{"Content-Type": "application/json", "X-Forwarded-For": xff}}).Code
+	}
+	for range 8 {
+		attempt("198.51.100.7", "bad")
+	}
+	n := len(waited)
+	if n == 0 {
+		t.Fatal("the attacker was never slowed")
+	}
+	if code := attempt("203.0.113.5", token); code != 200 || len(waited) != n {
+		t.Fatalf("operator behind the same proxy: %d, waited %v", code, waited[n:])
+	}
+	for range 8 {
+		attempt("2001:db8::1", "bad")
+	}
+	n = len(waited)
+	attempt("2001:db8::2", "bad") // same /64
+	if len(waited) != n+1 {
+		t.Fatal("another address of the same IPv6 /64 is not slowed")
 	}
 }

@@ -64,6 +64,18 @@ type Event struct {
 
 	// Decisions of the detector that applied to this request.
 	Action string `json:"action,omitempty"`
+
+	// Actor is the operator who made an admin API call (admin events only:
+	// Endpoint "admin").
+	Actor *Actor `json:"actor,omitempty"`
+}
+
+// Actor names who acted on the admin API and with which role.
+type Actor struct {
+	Subject string `json:"subject"`
+	Email   string `json:"email,omitempty"`
+	Role    string `json:"role"`
+	Method  string `json:"method"` // oidc, bearer-oidc, service-token, local
 }
 
 // Try is one attempt of a request on one upstream deployment.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/wardenhq/warden/internal/audit"
+	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/guard"
@@ -19,6 +20,7 @@ type Sections struct {
 	Audit      audit.Config
 	Detect     detect.Config
 	Moderators []moderator.Config
+	Operators  authn.Config
 }
 
 // DecodeSections decodes c's feature sections as strictly as config.Parse
@@ -34,6 +36,7 @@ func DecodeSections(c *config.Config) (Sections, error) {
 		{"audit", c.Audit, &s.Audit},
 		{"detect", c.Detect, &s.Detect},
 		{"guard.moderators", c.Guard.Moderators, &s.Moderators},
+		{"operators", c.Operators, &s.Operators},
 	} {
 		if err := x.sec.Decode(x.into); err != nil {
 			return s, fmt.Errorf("%s: %w", x.name, err)
@@ -41,6 +44,9 @@ func DecodeSections(c *config.Config) (Sections, error) {
 	}
 	if err := s.Detect.Validate(); err != nil {
 		return s, fmt.Errorf("config: detect: %w", err)
+	}
+	if err := s.Operators.Validate(); err != nil {
+		return s, fmt.Errorf("config: %w", err)
 	}
 	return s, nil
 }

@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/wardenhq/warden/internal/authn/authntest"
+	"github.com/wardenhq/warden/test/wardentest"
 )
 
 // TestConsoleBrowser runs web/console/test (playwright-core driving headless
@@ -80,5 +84,77 @@ prices:
 	t.Logf("node --test (screenshots in %s):\n%s", artifacts, out)
 	if err != nil {
 		t.Fatalf("console browser tests failed: %v\nwarden log:\n%s", err, w.Log())
+	}
+}
+
+// TestConsoleSSOBrowser signs in through a local OpenID Connect provider
+// (internal/authn/authntest) in headless Chromium: a viewer cannot revoke
+// (no button, and the API answers 403), a responder suspends a key, and the
+// audit log's entry of the suspension names the responder
+// (web/console/test/sso.test.mjs). Same prerequisites as TestConsoleBrowser.
+func TestConsoleSSOBrowser(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	web := filepath.Join(root, "web", "console")
+	need := func(ok bool, why string) {
+		if ok {
+			return
+		}
+		if os.Getenv("CI") == "true" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	_, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core"))
+	need(err == nil, "playwright-core not installed; run npm ci --prefix web/console")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	_, err = os.Stat(chromium)
+	need(err == nil, "chromium not installed; run apt-get install -y chromium")
+	node, err := exec.LookPath("node")
+	need(err == nil, "node not found")
+
+	is, err := authntest.Start("warden", "client-s3cret",
+		authntest.Person{Subject: "u-vera", Email: "vera@example.com", Name: "Vera Viewer", Groups: []string{"helpdesk"}},
+		authntest.Person{Subject: "u-rick", Email: "rick@example.com", Name: "Rick Responder", Groups: []string{"secops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.Close()
+	// The redirect URL names the admin listener, so this test picks its
+	// port instead of wardentest.
+	adm := wardentest.FreePort(t)
+	cfg := filepath.Join(t.TempDir(), "warden.yaml")
+	if err := os.WriteFile(cfg, []byte(`operators:
+  oidc:
+    issuer: `+is.URL+`
+    client_id: warden
+    client_secret: client-s3cret
+    redirect_url: http://`+adm+`/console/oidc/callback
+  roles:
+    viewer: [helpdesk]
+    responder: [secops]
+    admin: [platform]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminURL := "http://" + adm
+	data, log := serve(t, adm, adminURL+"/healthz", http.DefaultClient, "--config", cfg)
+	keyID, _ := createKey(t, data)
+	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(node, "--test", "--test-reporter=spec", "--test-concurrency=1", "test/sso.test.mjs")
+	c.Dir = web
+	c.Env = append(os.Environ(), "WARDEN_ADMIN_URL="+adminURL, "OIDC_ISSUER="+is.URL, "KEY_ID="+keyID,
+		"WARDEN_ADMIN_TOKEN="+strings.TrimSpace(string(token)), "CHROMIUM="+chromium,
+		"CONSOLE_ARTIFACTS="+filepath.Join(root, "test", "console", "artifacts"))
+	o, err := c.CombinedOutput()
+	t.Logf("node --test:\n%s", o)
+	if err != nil {
+		t.Fatalf("SSO browser test failed: %v\nwarden log:\n%s", err, log.String())
 	}
 }

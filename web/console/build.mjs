@@ -2,11 +2,14 @@
 // Output file names carry a content hash; index.html is written last.
 import * as esbuild from "esbuild";
 import { mkdir, readdir, rm, writeFile, readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const out = path.join(here, "..", "..", "internal", "console", "dist");
+// WARDEN_CONSOLE_OUT builds elsewhere (the Go test that checks the committed
+// bundle matches its sources builds into a temporary directory).
+const out = process.env.WARDEN_CONSOLE_OUT || path.join(here, "..", "..", "internal", "console", "dist");
 
 // Clear the previous build but keep the committed placeholder.
 await mkdir(out, { recursive: true });
@@ -54,6 +57,32 @@ ${css ? `<link rel="stylesheet" href="${css}">` : ""}
 </html>
 `;
 await writeFile(path.join(out, "index.html"), html);
+// SOURCES records a SHA-256 of every input of the build, so a Go test can
+// tell without Node that the committed bundle was built from today's sources
+// (internal/console/bundle_test.go computes the same digest).
+await writeFile(path.join(out, "SOURCES"), await sourcesDigest() + "\n");
 let total = 0;
 for (const [p, o] of Object.entries(result.metafile.outputs)) total += o.bytes;
 console.log(`console built into ${path.relative(process.cwd(), out)}: ${outputs.join(", ")} (${(total / 1024).toFixed(1)} KiB)`);
+
+// sourcesDigest hashes build.mjs, package-lock.json and every file under src/,
+// as "path\0len\0bytes" in byte order of the slash-separated paths.
+async function sourcesDigest() {
+  const files = ["build.mjs", "package-lock.json"];
+  async function walk(dir) {
+    for (const e of await readdir(path.join(here, dir), { withFileTypes: true })) {
+      const rel = dir + "/" + e.name;
+      if (e.isDirectory()) await walk(rel);
+      else files.push(rel);
+    }
+  }
+  await walk("src");
+  files.sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+  const h = createHash("sha256");
+  for (const f of files) {
+    const b = await readFile(path.join(here, f));
+    h.update(f + "\0" + b.length + "\0");
+    h.update(b);
+  }
+  return h.digest("hex");
+}

@@ -31,11 +31,32 @@ async function parse(resp: Response): Promise<any> {
   return body;
 }
 
+/** Who is signed in, and with which role (viewer, responder or admin). */
+export const me = { who: "", role: "" };
+const ranks: Record<string, number> = { viewer: 1, responder: 2, admin: 3 };
+
+/** Whether the signed-in role may do what needs role; the admin API decides anyway (403). */
+export function can(role: "viewer" | "responder" | "admin"): boolean {
+  return (ranks[me.role] ?? 0) >= ranks[role];
+}
+
+function remember(body: any) {
+  csrf = body.csrf;
+  me.role = body.role ?? "";
+  me.who = body.email || body.name || body.subject || "";
+}
+
 export async function session(): Promise<boolean> {
   const resp = await fetch("session", { credentials: "same-origin" });
   if (!resp.ok) return false;
-  csrf = (await resp.json()).csrf;
+  remember(await resp.json());
   return true;
+}
+
+/** Whether single sign-on with the identity provider is configured. */
+export async function ssoAvailable(): Promise<boolean> {
+  const resp = await fetch("auth", { credentials: "same-origin" });
+  return resp.ok && (await resp.json()).sso === true;
 }
 
 export async function signIn(token: string): Promise<void> {
@@ -45,8 +66,7 @@ export async function signIn(token: string): Promise<void> {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ token }),
   });
-  const body = await parse(resp);
-  csrf = body.csrf;
+  remember(await parse(resp));
 }
 
 export async function signOut(): Promise<void> {

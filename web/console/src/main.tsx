@@ -57,6 +57,10 @@ function Theme() {
 function SignIn({ onDone }: { onDone: () => void }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  const [sso, setSSO] = useState(false);
+  useEffect(() => {
+    api.ssoAvailable().then(setSSO, () => setSSO(false));
+  }, []);
   const submit = async (ev: Event) => {
     ev.preventDefault();
     const token = ((ev.currentTarget as HTMLFormElement).elements.namedItem("token") as HTMLInputElement).value;
@@ -75,7 +79,14 @@ function SignIn({ onDone }: { onDone: () => void }) {
     <main class="signin" id="main">
       <form onSubmit={submit} aria-labelledby="signin-title">
         <h1 id="signin-title">Warden console</h1>
-        <p class="muted">Sign in with the admin token (the file admin.token in Warden's data directory).</p>
+        {sso && (
+          <p>
+            <a class="button primary" id="sso" href="oidc/login">
+              Sign in with your company account
+            </a>
+          </p>
+        )}
+        <p class="muted">{sso ? "Or sign" : "Sign"} in with the admin token (the file admin.token in Warden's data directory).</p>
         <label for="token">Admin token</label>
         <input id="token" name="token" type="password" autocomplete="current-password" required autofocus />
         {error && (
@@ -143,6 +154,9 @@ function App() {
           </ul>
         </nav>
         <div class="top-right">
+          <span class="muted" id="whoami">
+            {api.me.who} ({api.me.role})
+          </span>
           <Theme />
           <button
             type="button"

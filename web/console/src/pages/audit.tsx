@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import * as api from "../api";
 import { useData } from "../data";
 import { Badge, ErrorBox, Loading, Unavailable, toast } from "../ui";
+import { AdminActions } from "./actions";
 
 /** AuditPage: the latest signed checkpoint, a full verification, proofs. */
 export function AuditPage() {
@@ -107,6 +108,7 @@ export function AuditPage() {
           )}
         </section>
       </div>
+      <AdminActions />
       <section class="panel" aria-labelledby="h-hygiene">
         <h2 id="h-hygiene">Key hygiene</h2>
         <p class="muted small">Keys nobody uses, keys never rotated, keys usable from any network or with no limit: what turns a leak into a bill.</p>
@@ -179,7 +181,12 @@ export function AuditPage() {
             {entries.length === 0 && <li class="muted">No entries.</li>}
             {entries.map((e) => (
               <li key={e.index}>
-                #{e.index} {e.event?.ts} {e.event?.method} {e.event?.path} {e.event?.status}{" "}
+                #{e.index} {e.event?.ts} {e.event?.method} {e.event?.path} {e.event?.status}
+                {e.event?.actor && (
+                  <span class="actor">
+                    {" "}by {e.event.actor.email || e.event.actor.subject} as {e.event.actor.role}
+                  </span>
+                )}{" "}
                 <button type="button" onClick={() => api.get("audit/proof/inclusion" + api.qs({ index: e.index })).then(setProof, setProofErr)}>
                   Prove #{e.index}
                 </button>

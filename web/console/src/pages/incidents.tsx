@@ -149,18 +149,18 @@ export function IncidentPage({ id }: { id: string }) {
         {i.resolved_at && ` · resolved ${when(i.resolved_at)} by ${i.resolved_by}${i.resolution ? ": " + i.resolution : ""}`}
       </p>
       <div class="toolbar" role="toolbar" aria-label="Incident actions">
-        {i.status === "open" && (
+        {i.status === "open" && api.can("responder") && (
           <button type="button" class="primary" onClick={() => setDialog("resolve")}>
             Resolve
           </button>
         )}
-        <a
+        {api.can("responder") && <a
           class="button"
           id="export-bundle"
           title="The audit log's signed entries of this key from an hour before the incident to its resolution" href={api.apiURL("audit/export" + api.qs({ incident: i.id }))} download={`evidence-${i.id}.zip`}>
           Export evidence bundle
-        </a>
-        {k && k.status !== "revoked" && (
+        </a>}
+        {k && k.status !== "revoked" && api.can("admin") && (
           <button type="button" class="danger" onClick={() => setDialog("revoke")}>
             Revoke key
           </button>

@@ -81,17 +81,17 @@ export function KeyPage({ id }: { id: string }) {
       )}
 
       <div class="toolbar" role="toolbar" aria-label="Key actions">
-        {k.status === "active" && (
+        {k.status === "active" && api.can("responder") && (
           <button type="button" class="warn" onClick={() => setAction("suspend")}>
             Suspend
           </button>
         )}
-        {k.status === "suspended" && (
+        {k.status === "suspended" && api.can("responder") && (
           <button type="button" onClick={() => setAction("resume")}>
             Resume
           </button>
         )}
-        {!final && (
+        {!final && api.can("admin") && (
           <>
             <button type="button" class="danger" onClick={() => setAction("revoke")}>
               Revoke
@@ -104,11 +104,11 @@ export function KeyPage({ id }: { id: string }) {
             </button>
           </>
         )}
-        {k.action && (
+        {k.action && api.can("responder") && (
           <button
             type="button"
             onClick={async () => {
-              await api.send("PATCH", `keys/${encodeURIComponent(k.id)}`, { clear_action: true });
+              await api.send("POST", `keys/${encodeURIComponent(k.id)}/action`, {});
               toast("Detector action lifted");
               key.reload();
             }}
