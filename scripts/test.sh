@@ -27,3 +27,10 @@ npm ci --prefix web/console --no-audit --no-fund --loglevel=error
 
 go vet ./...
 go test -count=1 ./...
+
+# The differential fuzz targets (what the guard inspected equals what the
+# upstream reads from the forwarded bytes, for requests and answers) for a
+# bounded time, beyond their seed corpus which go test already ran.
+for target in FuzzForwardedEqualsInspected FuzzAnswerEqualsInspected; do
+  go test ./internal/gateway -run '^$' -fuzz "^${target}\$" -fuzztime 15s -parallel 2
+done
