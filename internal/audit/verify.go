@@ -58,6 +58,13 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	if v == nil {
 		return nil, errors.New("audit: verify needs the log's verifier key")
 	}
+	// The log may grow while it is verified (other instances integrating,
+	// admin actions being audited): verify the tree of the entries there
+	// now, and do not mistake what is added meanwhile for damage.
+	size, err := st.AuditSize(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hashes := streamHashes(ctx, st)
@@ -216,7 +223,7 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 			return ctx.Err()
 		}
 	}
-	scanErr := st.ScanAudit(ctx, store.AuditFilter{Bodies: true}, func(e *store.AuditEntry) error {
+	scanErr := st.ScanAudit(ctx, store.AuditFilter{Bodies: true, To: size}, func(e *store.AuditEntry) error {
 		if e.Index != next {
 			cur.gap = e.Index
 			return errGap
@@ -259,8 +266,16 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	if scanErr != nil {
 		return nil, fmt.Errorf("audit: verify: %w", scanErr)
 	}
+	// grew reports whether entries were added since the verification
+	// began: then hashes and checkpoints beyond the verified tree are theirs.
+	grew := func() bool {
+		now, err := st.AuditSize(ctx)
+		return err == nil && size > 0 && n == size && now > size
+	}
 	if id, _, err := chunk.next(hashes); err == nil {
-		return nil, &VerifyError{Index: -1, Reason: fmt.Sprintf("stored hash %d is beyond the tree of %d entries", id, n)}
+		if !grew() {
+			return nil, &VerifyError{Index: -1, Reason: fmt.Sprintf("stored hash %d is beyond the tree of %d entries", id, n)}
+		}
 	} else if !errors.Is(err, errNoMoreHashes) {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
@@ -268,7 +283,7 @@ func Verify(ctx context.Context, st store.Audit, v note.Verifier) (*VerifyResult
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
-	if len(later) > 0 {
+	if len(later) > 0 && !grew() {
 		return nil, &VerifyError{Index: n, Reason: fmt.Sprintf("missing: the log ends at %d entries but checkpoint %d exists (entries were deleted from the end)", n, later[0].Size)}
 	}
 	res.Size = n

@@ -312,7 +312,7 @@ func TestGracefulShutdownDrainsStreams(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("in-flight stream during shutdown: %v", err)
 	}
-	if err := w.cmd.Wait(); err != nil {
+	if err := w.Wait(); err != nil {
 		t.Fatalf("warden did not exit cleanly: %v\n%s", err, w.Log())
 	}
 	// New connections are refused once it stopped.

@@ -29,7 +29,7 @@ func TestNodeSDK(t *testing.T) {
 	}
 	w := Start(t)
 	_, key := w.CreateKey("--name", "node-sdk")
-	_, narrow := w.CreateKey("--name", "node-narrow", "--models", "mock-echo", "--rpm", "2")
+	_, narrow := w.CreateKey("--name", "node-narrow", "--models", "mock-echo", "--rpm", "3") // 3: the 403 of the errors test counts too (every request of an authenticated key is charged)
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", "sdk.test.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "WARDEN_URL="+w.URL, "WARDEN_KEY="+key, "WARDEN_NARROW_KEY="+narrow)

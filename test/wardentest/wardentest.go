@@ -71,8 +71,9 @@ type Server struct {
 	AdminURL string
 	Cmd      *exec.Cmd
 
-	ready  chan struct{} // closed when the addresses are known
-	exited chan struct{} // closed when the process has exited
+	ready   chan struct{} // closed when the addresses are known
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // the process's exit, set before exited is closed
 
 	mu  sync.Mutex
 	log bytes.Buffer
@@ -98,7 +99,7 @@ func StartScheme(t testing.TB, scheme, data string, args ...string) *Server {
 	}
 	t.Cleanup(s.Stop)
 	exited := make(chan struct{})
-	go func() { s.Cmd.Wait(); close(exited) }()
+	go func() { s.waitErr = s.Cmd.Wait(); close(exited) }()
 	s.exited = exited
 	select {
 	case <-s.ready:
@@ -137,6 +138,14 @@ func (s *Server) Log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
+}
+
+// Wait waits until the process has exited and returns how it exited (as
+// exec.Cmd.Wait does; the Server owns the one call to Cmd.Wait, so tests
+// must not call it themselves).
+func (s *Server) Wait() error {
+	<-s.exited
+	return s.waitErr
 }
 
 // Stop sends SIGTERM and waits, killing the process after 15 s.
