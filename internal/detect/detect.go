@@ -137,7 +137,13 @@ func (d *Detector) shard(keyID string) *shard {
 
 // Handle implements event.Sink. Register it as a sync sink, so that its
 // decision holds for the key's next request.
+//
+// An event without a time (or before 1970) cannot be placed in any window
+// and is ignored: the gateway always stamps one, so only bad input has none.
 func (d *Detector) Handle(ctx context.Context, e *event.Event) {
+	if e == nil || e.Time.Unix() < 0 {
+		return
+	}
 	for _, dec := range d.observe(ctx, e) {
 		d.apply(ctx, dec)
 	}
