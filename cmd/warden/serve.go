@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -217,6 +218,11 @@ func listenAndServe(ctx context.Context, cfg *config.Config, wd *warden.Warden, 
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if cfg.Tracing.Enabled() { // flushed by wd.Close
+		if u, err := url.Parse(cfg.Tracing.OTLPEndpoint); err == nil {
+			slog.Info("traces exported by OTLP/HTTP", "collector", u.Scheme+"://"+u.Host) // no user info, no query
+		}
 	}
 	if cfg.UsesMock() {
 		slog.Warn("no providers configured: fronting the built-in mock provider", "models", strings.Join(wd.Gateway.Models(), ","))

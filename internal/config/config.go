@@ -76,6 +76,10 @@ type Config struct {
 	// the assembly into authn.Config.
 	Operators Section `yaml:"operators"`
 
+	// Tracing: OpenTelemetry traces by OTLP/HTTP, off unless an endpoint
+	// is set (see tracing.go in this package).
+	Tracing Tracing `yaml:"tracing"`
+
 	Events string `yaml:"events"` // JSONL file of events, "" for none
 	Record string `yaml:"record"` // JSONL file of recorded requests for replay, "" for none
 }
@@ -275,6 +279,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validateIdentity(); err != nil {
+		return err
+	}
+	if err := c.Tracing.validate(); err != nil {
 		return err
 	}
 	if c.Guard.StreamHoldback < 0 || c.Guard.StreamHoldback > 64<<10 {

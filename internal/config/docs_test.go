@@ -11,7 +11,7 @@ import (
 func TestDocExamplesParse(t *testing.T) {
 	block := regexp.MustCompile("(?s)```yaml\n(.*?)```")
 	anyEnv := func(string) (string, bool) { return "x", true }
-	for _, doc := range []string{"../../docs/deployment.md"} {
+	for _, doc := range []string{"../../docs/deployment.md", "../../docs/operators.md"} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)

@@ -71,7 +71,7 @@ func (x *exchange) relayError(resp *http.Response, b []byte) {
 	if status < 400 || status > 599 {
 		status = 502 // a redirect or an odd success is not an answer Warden relays
 	}
-	slog.Warn("gateway: upstream error", "request_id", x.ev.ID, "provider", x.route.provName,
+	slog.Warn("gateway: upstream error", "request_id", x.ev.ID, x.traceAttr, "provider", x.route.provName,
 		"status", resp.StatusCode, "code", code, "body", redact.String(truncate(string(b), 2048)))
 	if code == "content_filter" && status == 400 && ue.Error.Inner != nil && ue.Error.Inner.Result != nil {
 		x.ev.Status, x.ev.ErrorCode = status, code

@@ -34,6 +34,7 @@ func (x *exchange) forward() {
 	var resp *http.Response
 	var err error
 	upStart := time.Now()
+	ctx, up := x.stage(ctx, "upstream")
 	for i := 0; i < attempts; i++ {
 		x.ev.Attempts = i + 1
 		resp, err = x.route.provider.Do(ctx, req)
@@ -64,11 +65,12 @@ func (x *exchange) forward() {
 		}
 	}
 	x.ev.UpstreamTime = time.Since(upStart)
+	up.End()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 			x.fail(errUpstreamTimeout)
 		} else {
-			logErr("gateway: upstream request failed", err, "request_id", x.ev.ID, "provider", x.route.provName)
+			logErr("gateway: upstream request failed", err, "request_id", x.ev.ID, x.traceAttr, "provider", x.route.provName)
 			x.fail(errUpstream)
 		}
 		x.refundTokens()
@@ -79,7 +81,7 @@ func (x *exchange) forward() {
 	switch {
 	case resp.StatusCode == 401 || resp.StatusCode == 403:
 		// Never tell the client about the upstream credential.
-		logErr("gateway: upstream refused Warden's credential", errors.New(resp.Status), "request_id", x.ev.ID, "provider", x.route.provName)
+		logErr("gateway: upstream refused Warden's credential", errors.New(resp.Status), "request_id", x.ev.ID, x.traceAttr, "provider", x.route.provName)
 		x.fail(errUpstreamAuth)
 		x.refundTokens()
 		return
@@ -155,7 +157,7 @@ func (x *exchange) relayWhole(resp *http.Response) {
 		// An answer whose meaning depends on the parser (duplicate or
 		// case-variant keys) could show the client a text the guard never
 		// judged: it is not relayed.
-		logErr("gateway: upstream answer refused", err, "request_id", x.ev.ID, "provider", x.route.provName)
+		logErr("gateway: upstream answer refused", err, "request_id", x.ev.ID, x.traceAttr, "provider", x.route.provName)
 		x.fail(errUpstream)
 		x.refundTokens()
 		return
@@ -257,7 +259,7 @@ func (x *exchange) relayStream(resp *http.Response, injected bool) {
 				// Like a whole answer, an event whose meaning depends on the
 				// parser is not relayed: the stream is cut as broken.
 				if err := checkIJSON(data, answerSchema); err != nil {
-					logErr("gateway: upstream stream event refused; cutting the stream", err, "request_id", x.ev.ID, "provider", x.route.provName)
+					logErr("gateway: upstream stream event refused; cutting the stream", err, "request_id", x.ev.ID, x.traceAttr, "provider", x.route.provName)
 					break
 				}
 			}

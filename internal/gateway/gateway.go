@@ -37,6 +37,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/fanout"
@@ -100,6 +102,10 @@ type Options struct {
 	// Extra routes served on the main listener before the API routes, such
 	// as the GitHub secret-scanning partner endpoint. They get no Event.
 	Extra map[string]http.Handler
+	// Tracer, when set, gives every request a server span with a span per
+	// stage and sends trace context upstream (see trace.go). nil: tracing
+	// off, at no cost.
+	Tracer trace.TracerProvider
 }
 
 // Server is the gateway. It is safe for concurrent use.
@@ -116,6 +122,7 @@ type Server struct {
 	canary   *route // where canary keys are answered: the mock, a tarpit
 	seq      atomic.Uint64
 	instance string
+	tracer   trace.Tracer // nil: tracing off
 }
 
 // route is where a client-facing model or deployment name goes.
@@ -166,6 +173,10 @@ func New(o Options) (*Server, error) {
 		// Never follow redirects: an upstream redirect would resend the
 		// upstream credential to wherever it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if o.Tracer != nil {
+		s.tracer = o.Tracer.Tracer("github.com/wardenhq/warden/internal/gateway")
+		client.Transport = &tracingTransport{base: client.Transport, tracer: s.tracer}
 	}
 	s.client = client
 	tab, err := s.buildTable(cfg, o.GuardPolicy)

@@ -40,6 +40,8 @@ func (x *exchange) inspectPrompt() *apiError {
 		return nil
 	}
 	parts := x.body.parts
+	_, sp := x.stage(x.r.Context(), "guard prompt")
+	defer sp.End()
 	res := x.check(guard.StageOf(string(x.endpoint)), parts)
 	x.noteVerdict(&res)
 	x.promptResult = &res
@@ -84,7 +86,9 @@ func (x *exchange) inspectAnswer(b []byte, a *answer) []byte {
 	if !x.guarded() || (x.endpoint != provider.ChatCompletions && x.endpoint != provider.Completions && x.endpoint != provider.Responses) {
 		return b
 	}
+	_, sp := x.stage(x.r.Context(), "guard answer")
 	res := x.check(guard.StageAnswer, a.Parts())
+	sp.End()
 	if res.Action != guard.Allow {
 		x.noteVerdict(&res)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
@@ -46,6 +48,9 @@ type exchange struct {
 	headers        http.Header   // the request's headers, kept only for the recorder
 	promptResult   *guard.Result // the guard's judgment of the prompt, when it ran
 	promptIndirect bool          // the prompt carried tool results or documents
+
+	span      trace.Span // the request's server span; nil: tracing off
+	traceAttr slog.Attr  // trace_id for the logs; zero (dropped) when off
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
@@ -65,12 +70,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
 	x := &exchange{s: s, tab: s.tab.Load(), w: w, r: r, at: at, start: start}
 	x.ev = &event.Event{ID: s.requestID(), Time: at, Method: r.Method, Path: r.URL.Path, Instance: s.instance}
 	w.Header().Set("X-Request-Id", x.ev.ID)
+	x.startTrace()
+	defer x.endTrace()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			logErr("gateway: panic serving request", errors.New("panic"), "request_id", x.ev.ID, "panic", p)
+			logErr("gateway: panic serving request", errors.New("panic"), "request_id", x.ev.ID, x.traceAttr, "panic", p)
 			if !x.published {
 				x.fail(errInternal)
 			}
@@ -236,7 +243,7 @@ func (x *exchange) authenticate() *apiError {
 	for _, a := range x.s.opts.Authenticators {
 		k, err := a.Authenticate(x.r.Context(), x.r, cred, x.addr)
 		if err != nil {
-			slog.Info("gateway: credential refused", "request_id", x.ev.ID, "err", err)
+			slog.Info("gateway: credential refused", "request_id", x.ev.ID, x.traceAttr, "err", err)
 			return errUnauthorized
 		}
 		if k != nil {
@@ -260,7 +267,7 @@ func (x *exchange) authenticate() *apiError {
 	hash := keys.HashOf(cred)
 	k, err := x.s.cache.lookup(x.r.Context(), hash, x.start)
 	if err != nil {
-		logErr("gateway: key lookup failed", err, "request_id", x.ev.ID)
+		logErr("gateway: key lookup failed", err, "request_id", x.ev.ID, x.traceAttr)
 		return &apiError{Status: 503, Type: "server_error", Code: "key_store_unavailable", Refusal: "auth",
 			Message: "Warden cannot check keys right now. Retry shortly."}
 	}
@@ -395,7 +402,7 @@ func (x *exchange) limit() (func(), *apiError) {
 	}
 	release, ok, err := x.s.gate.Acquire(ctx, k.ID, conc)
 	if err != nil {
-		logErr("gateway: concurrency gate failed", err, "request_id", x.ev.ID)
+		logErr("gateway: concurrency gate failed", err, "request_id", x.ev.ID, x.traceAttr)
 		return nil, errLimitBackend
 	}
 	if !ok {
@@ -409,7 +416,7 @@ func (x *exchange) limit() (func(), *apiError) {
 	if rpm > 0 {
 		d, err := x.s.rater.Take(ctx, "rpm:"+k.ID, rpm, 1, x.at)
 		if err != nil {
-			logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID)
+			logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID, x.traceAttr)
 			return fail(errLimitBackend)
 		}
 		h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(d.Limit))
@@ -426,7 +433,7 @@ func (x *exchange) limit() (func(), *apiError) {
 		}
 		d, err := x.s.rater.Take(ctx, "tpm:"+k.ID, tpm, est, x.at)
 		if err != nil {
-			logErr("gateway: token limiter failed", err, "request_id", x.ev.ID)
+			logErr("gateway: token limiter failed", err, "request_id", x.ev.ID, x.traceAttr)
 			return fail(errLimitBackend)
 		}
 		h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(d.Limit))
@@ -440,7 +447,7 @@ func (x *exchange) limit() (func(), *apiError) {
 	if k.MonthlyBudgetUSD > 0 {
 		spent, err := x.s.ledger.spent(ctx, k.ID, x.at)
 		if err != nil {
-			logErr("gateway: budget check failed", err, "request_id", x.ev.ID)
+			logErr("gateway: budget check failed", err, "request_id", x.ev.ID, x.traceAttr)
 			return fail(errLimitBackend)
 		}
 		if spent >= k.MonthlyBudgetUSD {
@@ -499,8 +506,10 @@ func (x *exchange) publish(answer []byte) bool {
 	x.ev.Duration = time.Since(x.start)
 	ok := true
 	if j := x.s.opts.Journal; j != nil {
+		_, sp := x.stage(x.r.Context(), "audit journal")
+		defer sp.End()
 		if err := j.Record(context.WithoutCancel(x.r.Context()), x.ev, x.raw, answer); err != nil {
-			logErr("gateway: audit record failed; refusing to answer", err, "request_id", x.ev.ID)
+			logErr("gateway: audit record failed; refusing to answer", err, "request_id", x.ev.ID, x.traceAttr)
 			ok = false
 			if !x.ev.Streamed {
 				x.ev.Status, x.ev.ErrorCode, x.ev.Refusal = errJournal.Status, errJournal.Code, errJournal.Refusal
@@ -514,7 +523,9 @@ func (x *exchange) publish(answer []byte) bool {
 	if rec := x.s.opts.Recorder; rec != nil {
 		rec(x.recordOf(x.headers))
 	}
+	_, sp := x.stage(x.r.Context(), "detect and publish") // the detector is the bus's first, synchronous subscriber
 	x.s.opts.Bus.Publish(context.WithoutCancel(x.r.Context()), x.ev)
+	sp.End()
 	x.s.opts.Metrics.observe(x.ev, x.s.modelLabel(x.ev.Model))
 	return ok
 }

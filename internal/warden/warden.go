@@ -180,6 +180,19 @@ func New(ctx context.Context, o Options) (_ *Warden, err error) {
 	if o.Registry != nil {
 		metrics = gateway.NewMetrics(o.Registry)
 	}
+	tracer, stopTracing, err := openTracing(cfg.Tracing, cfg.Instance)
+	if err != nil {
+		return nil, err
+	}
+	if stopTracing != nil {
+		w.closers = append(w.closers, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := stopTracing(ctx); err != nil {
+				w.log.Warn("warden: flushing traces failed", "err", err)
+			}
+		})
+	}
 	watcher := fanout.NewWatcher(o.Store, o.Redis, fanout.Options{Poll: pollEvery(o.Redis), Logger: w.log})
 	w.Gateway, err = gateway.New(gateway.Options{
 		Config:         cfg,
@@ -199,6 +212,7 @@ func New(ctx context.Context, o Options) (_ *Warden, err error) {
 		Recorder:       o.Recorder,
 		Journal:        journal(w.Audit),
 		Extra:          extra,
+		Tracer:         tracer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("warden: %w", err)
