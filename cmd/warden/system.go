@@ -24,7 +24,7 @@ import (
 )
 
 // openStore opens the embedded store in dir, creating dir (mode 0700).
-func openStore(ctx context.Context, dir string) (store.Store, error) {
+func openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
