@@ -35,19 +35,28 @@ func newGuardCmd() *cobra.Command {
 		}
 		return guard.DecodePolicy(b)
 	}
+	// setup loads the guard, the policy and the input, in that order, for
+	// score and eval alike.
+	setup := func() (*guard.Guard, *guard.Policy, io.ReadCloser, error) {
+		g, err := guard.New(guard.Options{})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		p, err := loadPolicy()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		in, err := openInput()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return g, p, in, nil
+	}
 	score := &cobra.Command{
 		Use:   "score",
 		Short: "Read JSONL with a text field (and optional role: system, user, tool, output), write verdict, scores and categories per line",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := guard.New(guard.Options{})
-			if err != nil {
-				return err
-			}
-			p, err := loadPolicy()
-			if err != nil {
-				return err
-			}
-			in, err := openInput()
+			g, p, in, err := setup()
 			if err != nil {
 				return err
 			}
@@ -62,15 +71,7 @@ func newGuardCmd() *cobra.Command {
 			if input == "" {
 				return fmt.Errorf("guard eval: --input is required")
 			}
-			g, err := guard.New(guard.Options{})
-			if err != nil {
-				return err
-			}
-			p, err := loadPolicy()
-			if err != nil {
-				return err
-			}
-			in, err := openInput()
+			g, p, in, err := setup()
 			if err != nil {
 				return err
 			}

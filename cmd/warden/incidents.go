@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/incident"
-	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
 func init() { register(newIncidentsCmd) }
@@ -45,10 +43,7 @@ func withIncidents(cmd *cobra.Command, fn func(ctx context.Context, c *adminClie
 	if global.adminURL != "" {
 		return withClient(cmd, fn)
 	}
-	if err := os.MkdirAll(global.data, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	db, err := sqlite.Open(ctx, global.data)
+	db, err := openStore(ctx, global.data)
 	if err != nil {
 		return err
 	}

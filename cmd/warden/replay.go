@@ -72,10 +72,7 @@ containment and what legitimate keys suffered.`,
 					return err
 				}
 			}
-			if err := os.MkdirAll(global.data, 0o700); err != nil {
-				return fmt.Errorf("create data dir: %w", err)
-			}
-			db, err := sqlite.Open(ctx, global.data)
+			db, err := openStore(ctx, global.data)
 			if err != nil {
 				return err
 			}

@@ -24,21 +24,15 @@ import (
 
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	global = globals{}
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
+	out, err := runWarden(t, args...)
 	var ee *exitError
 	switch {
 	case err == nil:
-		return out.String(), 0
+		return out, 0
 	case errors.As(err, &ee):
-		return out.String() + ee.msg, ee.code
+		return out + ee.msg, ee.code
 	default:
-		return out.String() + err.Error(), 2
+		return out + err.Error(), 2
 	}
 }
 

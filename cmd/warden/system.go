@@ -16,7 +16,6 @@ import (
 	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/alert"
 	"github.com/wardenhq/warden/internal/detect"
-	"github.com/wardenhq/warden/internal/hygiene"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/scan/revoke"
 	"github.com/wardenhq/warden/internal/store"
@@ -25,7 +24,7 @@ import (
 )
 
 // openStore opens the embedded store in dir, creating dir (mode 0700).
-func openStore(ctx context.Context, dir string) (store.Store, error) {
+func openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -44,7 +43,7 @@ type adminParts struct {
 // offer the same API.
 func newAdminServer(st store.Store, token, by string, parts adminParts) *admin.Server {
 	a := &admin.Server{Store: st, Token: token, By: by}
-	a.Mount(hygiene.Pattern, &hygiene.Handler{Store: st})
+	a.Mount(admin.KeyAuditPattern, &admin.KeyAuditHandler{Store: st})
 	inc := parts.incidents
 	if inc == nil {
 		inc = admin.NewIncidentsHandler(st, detect.ResolveStored(st, st, time.Now))

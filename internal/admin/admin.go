@@ -346,6 +346,12 @@ func (s *Server) patchKey(w http.ResponseWriter, r *http.Request) {
 		k.UpdatedAt = now
 		return nil
 	})
+	s.answerUpdate(w, r, k, err)
+}
+
+// answerUpdate answers a key update: the store's error, or the updated key
+// after telling OnKeyChange.
+func (s *Server) answerUpdate(w http.ResponseWriter, r *http.Request, k *keys.Key, err error) {
 	if err != nil {
 		StoreError(w, err)
 		return
@@ -477,12 +483,7 @@ func (s *Server) setAction(w http.ResponseWriter, r *http.Request) {
 		k.UpdatedAt = now
 		return nil
 	})
-	if err != nil {
-		StoreError(w, err)
-		return
-	}
-	s.changed(r.Context(), k.ID)
-	JSON(w, http.StatusOK, KeyView{Key: k})
+	s.answerUpdate(w, r, k, err)
 }
 
 // ParseDuration accepts Go durations plus a "d" suffix for days ("30d").

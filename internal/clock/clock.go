@@ -73,3 +73,18 @@ func EventTime(ctx context.Context) (time.Time, bool) {
 	t, ok := ctx.Value(eventTimeKey{}).(time.Time)
 	return t, ok
 }
+
+// Sleep waits d on the wall clock and returns nil, or returns ctx.Err() as
+// soon as ctx ends: the one cancellable wait of the parts that pace
+// themselves against real time (the console's sign-in back-off, the
+// scanner's per-host limit).
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -30,5 +32,16 @@ func TestWallMoves(t *testing.T) {
 	before := time.Now()
 	if got := (Wall{}).Now(); got.Before(before) {
 		t.Fatalf("Wall.Now() = %v, before %v", got, before)
+	}
+}
+
+func TestSleep(t *testing.T) {
+	if err := Sleep(context.Background(), time.Millisecond); err != nil {
+		t.Fatalf("Sleep: %v, want nil", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep on an ended context: %v, want context.Canceled", err)
 	}
 }

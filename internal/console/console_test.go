@@ -22,6 +22,15 @@ const token = "wadm_test-token"
 // with a clock the test moves, and a key to act on.
 func newConsole(t testing.TB) (*Handler, *time.Time, string) {
 	t.Helper()
+	db, k := keyedStore(t)
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	api := (&admin.Server{Store: db, Token: token}).Handler()
+	return &Handler{Token: token, Admin: api, Now: func() time.Time { return now }}, &now, k.ID
+}
+
+// keyedStore opens a SQLite store that holds one key, billing-bot.
+func keyedStore(t testing.TB) (*sqlite.DB, *keys.Key) {
+	t.Helper()
 	db, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -31,9 +40,7 @@ func newConsole(t testing.TB) (*Handler, *time.Time, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	api := (&admin.Server{Store: db, Token: token}).Handler()
-	return &Handler{Token: token, Admin: api, Now: func() time.Time { return now }}, &now, k.ID
+	return db, k
 }
 
 type req struct {

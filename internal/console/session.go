@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/authn"
+	"github.com/wardenhq/warden/internal/clock"
 )
 
 // Backoff of failed sign-ins with the admin token. Failures slow a source
@@ -217,14 +218,7 @@ func (h *Handler) wait(ctx context.Context, d time.Duration) error {
 	if h.Wait != nil {
 		return h.Wait(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, d)
 }
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {

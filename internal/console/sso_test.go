@@ -12,13 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/authn/authntest"
-	"github.com/wardenhq/warden/internal/keys"
-	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
 var (
@@ -43,15 +40,7 @@ func newSSO(t *testing.T) *ssoRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { is.Close() })
-	db, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	k, _, err := keys.Create(context.Background(), db, keys.Spec{Name: "billing-bot"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, k := keyedStore(t)
 	rig := &ssoRig{keyID: k.ID}
 	h := &Handler{Token: token}
 	rig.srv = httptest.NewServer(h)

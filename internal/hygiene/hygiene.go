@@ -7,8 +7,8 @@
 //	  warden keys update key_7kq2m4x9c3va5tbe --cidr 203.0.113.0/24
 //
 // The audit is a pure function of key records, their monthly usage and the
-// time (Audit); Handler serves it on the admin API as GET /admin/v1/audit/keys,
-// which `warden keys audit` calls.
+// time (Audit); admin.KeyAuditHandler serves it on the admin API as
+// GET /admin/v1/audit/keys, which `warden keys audit` calls.
 package hygiene
 
 import (

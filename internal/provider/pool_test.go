@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/config"
 )
 
@@ -56,19 +57,6 @@ func (u *upstream) target(t *testing.T, name, up string, prio, weight int) Targe
 	return Target{Name: name, Provider: p, Upstream: up, Priority: prio, Weight: weight}
 }
 
-// clock is a controllable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func call(t *testing.T, p *Pool) (int, []Attempt) {
 	t.Helper()
 	var as []Attempt
@@ -95,9 +83,9 @@ func TestPoolRetryAfterRestsDeployment(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			first := newUpstream(t, 429, tc.header)
 			second := newUpstream(t, 200, nil)
-			clk := &clock{t: time.Unix(1e9, 0)}
+			clk := clock.NewVirtual(time.Unix(1e9, 0))
 			p := NewPool([]Target{first.target(t, "east", "gpt-4o-ptu", 1, 1), second.target(t, "west", "gpt-4o", 2, 1)},
-				config.Pool{}, clk.now)
+				config.Pool{}, clk.Now)
 			for i := range 20 {
 				st, as := call(t, p)
 				if st != 200 {
@@ -106,12 +94,12 @@ func TestPoolRetryAfterRestsDeployment(t *testing.T) {
 				if got := as[len(as)-1].Deployment(); got != "west/gpt-4o" {
 					t.Fatalf("answered by %s", got)
 				}
-				clk.advance(tc.rest / 40) // stays inside the cool-down
+				clk.Advance(tc.rest / 40) // stays inside the cool-down
 			}
 			if n := first.hits.Load(); n != 1 {
 				t.Fatalf("first deployment got %d requests during its cool-down, want 1 (the 429)", n)
 			}
-			clk.advance(tc.rest)
+			clk.Advance(tc.rest)
 			first.status.Store(200)
 			st, as := call(t, p)
 			if st != 200 || len(as) != 1 || as[0].Provider != "east" || first.hits.Load() != 2 {
@@ -128,9 +116,9 @@ func TestPoolRetryAfterRestsDeployment(t *testing.T) {
 func TestPoolBreakerOpensAndCloses(t *testing.T) {
 	first := newUpstream(t, 500, nil)
 	second := newUpstream(t, 200, nil)
-	clk := &clock{t: time.Unix(1e9, 0)}
+	clk := clock.NewVirtual(time.Unix(1e9, 0))
 	p := NewPool([]Target{first.target(t, "east", "gpt-4o", 1, 1), second.target(t, "west", "gpt-4o", 2, 1)},
-		config.Pool{FailureThreshold: 3, OpenFor: 30 * time.Second}, clk.now)
+		config.Pool{FailureThreshold: 3, OpenFor: 30 * time.Second}, clk.Now)
 	for range 10 {
 		if st, _ := call(t, p); st != 200 {
 			t.Fatalf("status %d", st)
@@ -139,19 +127,19 @@ func TestPoolBreakerOpensAndCloses(t *testing.T) {
 	if n := first.hits.Load(); n != 3 {
 		t.Fatalf("failing deployment got %d requests, want 3 before the breaker opened", n)
 	}
-	clk.advance(30 * time.Second) // half-open: one probe, which fails
+	clk.Advance(30 * time.Second) // half-open: one probe, which fails
 	call(t, p)
 	call(t, p)
 	if n := first.hits.Load(); n != 4 {
 		t.Fatalf("half-open: %d requests, want exactly one probe", n)
 	}
 	first.status.Store(200) // recovers
-	clk.advance(29 * time.Second)
+	clk.Advance(29 * time.Second)
 	call(t, p)
 	if n := first.hits.Load(); n != 4 {
 		t.Fatalf("breaker reopened for 30s but got a request after 29s")
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	for range 5 {
 		_, as := call(t, p)
 		if len(as) != 1 || as[0].Provider != "east" {

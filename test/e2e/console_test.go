@@ -20,30 +20,10 @@ import (
 // npm packages of web/console and /usr/bin/chromium; without them it skips,
 // except in CI, where it fails. Screenshots land in test/console/artifacts.
 func TestConsoleBrowser(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	web := filepath.Join(root, "web", "console")
-	need := func(ok bool, why string) {
-		if ok {
-			return
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
+	root, web := consoleDirs()
 	_, err := os.Stat(filepath.Join(root, "internal", "console", "dist", "index.html"))
-	need(err == nil, "console not built; run web/console/build.sh")
-	_, err = os.Stat(filepath.Join(web, "node_modules", "playwright-core"))
-	need(err == nil, "playwright-core not installed; run npm ci --prefix web/console")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	_, err = os.Stat(chromium)
-	need(err == nil, "chromium not installed; run apt-get install -y chromium")
-	node, err := exec.LookPath("node")
-	need(err == nil, "node not found")
+	need(t, err == nil, "console not built; run web/console/build.sh")
+	chromium, node := browserTools(t, web)
 
 	cfg := filepath.Join(t.TempDir(), "warden.yaml")
 	if err := os.WriteFile(cfg, []byte(`trusted_proxies: [127.0.0.1/32]
@@ -93,28 +73,8 @@ prices:
 // audit log's entry of the suspension names the responder
 // (web/console/test/sso.test.mjs). Same prerequisites as TestConsoleBrowser.
 func TestConsoleSSOBrowser(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	web := filepath.Join(root, "web", "console")
-	need := func(ok bool, why string) {
-		if ok {
-			return
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	_, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core"))
-	need(err == nil, "playwright-core not installed; run npm ci --prefix web/console")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	_, err = os.Stat(chromium)
-	need(err == nil, "chromium not installed; run apt-get install -y chromium")
-	node, err := exec.LookPath("node")
-	need(err == nil, "node not found")
+	root, web := consoleDirs()
+	chromium, node := browserTools(t, web)
 
 	is, err := authntest.Start("warden", "client-s3cret",
 		authntest.Person{Subject: "u-vera", Email: "vera@example.com", Name: "Vera Viewer", Groups: []string{"helpdesk"}},
@@ -157,4 +117,41 @@ func TestConsoleSSOBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SSO browser test failed: %v\nwarden log:\n%s", err, log.String())
 	}
+}
+
+// consoleDirs returns the repository root and web/console.
+func consoleDirs() (root, web string) {
+	_, file, _, _ := runtime.Caller(0)
+	root = filepath.Join(filepath.Dir(file), "..", "..")
+	return root, filepath.Join(root, "web", "console")
+}
+
+// need skips the test when a prerequisite is missing, except in CI, where
+// it fails.
+func need(t *testing.T, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
+// browserTools returns chromium and node, after checking that the console's
+// browser driver is installed under web.
+func browserTools(t *testing.T, web string) (chromium, node string) {
+	t.Helper()
+	_, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core"))
+	need(t, err == nil, "playwright-core not installed; run npm ci --prefix web/console")
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	_, err = os.Stat(chromium)
+	need(t, err == nil, "chromium not installed; run apt-get install -y chromium")
+	node, err = exec.LookPath("node")
+	need(t, err == nil, "node not found")
+	return chromium, node
 }

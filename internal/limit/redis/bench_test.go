@@ -10,9 +10,7 @@ import (
 
 // BenchmarkTake measures one shared rate check: one EVALSHA round trip.
 func BenchmarkTake(b *testing.B) {
-	c, prefix := testenv.Redis(b)
-	l := New(c, Options{Prefix: prefix})
-	defer l.Close()
+	l := benchLimiter(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -26,9 +24,7 @@ func BenchmarkTake(b *testing.B) {
 
 // BenchmarkAcquire measures taking and releasing one concurrency slot.
 func BenchmarkAcquire(b *testing.B) {
-	c, prefix := testenv.Redis(b)
-	l := New(c, Options{Prefix: prefix})
-	defer l.Close()
+	l := benchLimiter(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -40,4 +36,13 @@ func BenchmarkAcquire(b *testing.B) {
 			release()
 		}
 	})
+}
+
+// benchLimiter returns a limiter on the test Redis under a fresh prefix,
+// closed when the benchmark run ends.
+func benchLimiter(b *testing.B) *Limiter {
+	c, prefix := testenv.Redis(b)
+	l := New(c, Options{Prefix: prefix})
+	b.Cleanup(func() { l.Close() })
+	return l
 }

@@ -20,23 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/provider/entra/entratest"
 )
 
 const tenant = "00000000-0000-0000-0000-0000000000aa"
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // captureLogs sends slog output to a buffer for the test's duration.
 func captureLogs(t *testing.T) *bytes.Buffer {
@@ -123,10 +112,10 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 			// cache treats it as due at once, so only Source's cache
 			// keeps it, and the test sees Source's refresh decisions.
 			s := entratest.New(t, 280)
-			clk := &clock{t: time.Unix(2e9, 0)}
+			clk := clock.NewVirtual(time.Unix(2e9, 0))
 			cfg := tt.cfg
 			cfg.TenantID, cfg.ClientID, cfg.AuthorityHost = tenant, "11111111-2222-3333-4444-555555555555", s.URL
-			src, err := New(cfg, s.Client(), clk.now)
+			src, err := New(cfg, s.Client(), clk.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,22 +131,22 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 			if sc := s.LastForm()["scope"]; !strings.Contains(sc, "https://cognitiveservices.azure.com/.default") {
 				t.Errorf("scope %q", sc)
 			}
-			clk.advance(130 * time.Second) // before refresh (at 140 s: half of 280)
+			clk.Advance(130 * time.Second) // before refresh (at 140 s: half of 280)
 			if tok, _ := src.Token(ctx); tok != tok1 || s.Issued() != 1 {
 				t.Fatalf("cached token not reused: %q, %d issued", tok, s.Issued())
 			}
-			clk.advance(15 * time.Second)
+			clk.Advance(15 * time.Second)
 			tok2, err := src.Token(ctx)
 			if err != nil || tok2 != "eyJ-secret-token-2" {
 				t.Fatalf("refresh: %q %v", tok2, err)
 			}
 			// A failing refresh keeps the still-valid token.
 			s.Close()
-			clk.advance(141 * time.Second)
+			clk.Advance(141 * time.Second)
 			if tok, err := src.Token(ctx); err != nil || tok != tok2 {
 				t.Fatalf("refresh failure with a valid token: %q %v", tok, err)
 			}
-			clk.advance(time.Hour)
+			clk.Advance(time.Hour)
 			if _, err := src.Token(ctx); err == nil {
 				t.Fatal("expired token and no endpoint: want an error")
 			} else if strings.Contains(err.Error(), "eyJ-secret") {

@@ -25,16 +25,10 @@
 package mock
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
 	"net/http"
 	"regexp"
@@ -66,23 +60,6 @@ type Handler struct {
 	// Now returns the time for "created" fields; nil means time.Now.
 	Now func() time.Time
 }
-
-var tinyPNG = func() []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
-	for x := range 8 {
-		for y := range 8 {
-			img.Set(x, y, color.RGBA{uint8(x * 32), uint8(y * 32), 160, 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		panic(err)
-	}
-	return b.Bytes()
-}()
-
-// PNG returns the image mock-image produces.
-func PNG() []byte { return bytes.Clone(tinyPNG) }
 
 func (h *Handler) now() time.Time {
 	if h.Now != nil {
@@ -446,91 +423,6 @@ func (c *call) responses(id, out string, pt int, stream bool) {
 	ev("response.completed", map[string]any{"response": resp})
 }
 
-func (c *call) embeddings() {
-	var inputs []string
-	switch v := c.body["input"].(type) {
-	case string:
-		inputs = []string{v}
-	case []any:
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				inputs = append(inputs, s)
-			} else {
-				inputs = append(inputs, fmt.Sprint(x))
-			}
-		}
-	default:
-		writeError(c.w, http.StatusBadRequest, "invalid_value", "invalid_request_error", "'input' must be a string or an array", c.azure)
-		return
-	}
-	dims, _ := intField(c.body, "dimensions")
-	if dims <= 0 || dims > 3072 {
-		dims = 16
-	}
-	b64 := c.body["encoding_format"] == "base64"
-	data := make([]any, len(inputs))
-	tokens := 0
-	for i, in := range inputs {
-		tokens += Tokens(in)
-		vec := Embed(in, dims)
-		var emb any = vec
-		if b64 {
-			buf := make([]byte, 4*len(vec))
-			for j, f := range vec {
-				binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(f))
-			}
-			emb = base64.StdEncoding.EncodeToString(buf)
-		}
-		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": emb}
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"object": "list", "data": data, "model": c.model,
-		"usage": map[string]any{"prompt_tokens": tokens, "total_tokens": tokens}})
-}
-
-// Embed returns the deterministic unit vector the mock gives text.
-func Embed(text string, dims int) []float32 {
-	vec := make([]float32, dims)
-	var norm float64
-	seed := sha256.Sum256([]byte(text))
-	for j := range vec {
-		if j%8 == 0 && j > 0 {
-			seed = sha256.Sum256(seed[:])
-		}
-		v := float64(int32(binary.LittleEndian.Uint32(seed[(j%8)*4:]))) / math.MaxInt32
-		vec[j] = float32(v)
-		norm += v * v
-	}
-	norm = math.Sqrt(norm)
-	for j := range vec {
-		vec[j] = float32(float64(vec[j]) / norm)
-	}
-	return vec
-}
-
-func (c *call) images() {
-	n, _ := intField(c.body, "n")
-	if n < 1 {
-		n = 1
-	}
-	if n > 10 {
-		writeError(c.w, http.StatusBadRequest, "invalid_value", "invalid_request_error", "'n' must be at most 10", c.azure)
-		return
-	}
-	b64 := base64.StdEncoding.EncodeToString(tinyPNG)
-	format, _ := c.body["response_format"].(string)
-	data := make([]any, n)
-	for i := range data {
-		d := map[string]any{"revised_prompt": c.prompt}
-		if format == "b64_json" {
-			d["b64_json"] = b64
-		} else {
-			d["url"] = "data:image/png;base64," + b64
-		}
-		data[i] = d
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"created": c.h.now().Unix(), "data": data})
-}
-
 func (c *call) id() string {
 	sum := sha256.Sum256([]byte(fmt.Sprint(c.h.now().UnixNano(), c.prompt)))
 	return fmt.Sprintf("chatcmpl-%x", sum[:12])
@@ -570,56 +462,4 @@ func (h *Handler) listDeployments(w http.ResponseWriter) {
 			"owner": "organization-owner", "scale_settings": map[string]any{"scale_type": "standard"}, "created_at": 1700000000, "updated_at": 1700000000})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	w.Write(b)
-}
-
-func writeError(w http.ResponseWriter, status int, code, typ, msg string, azure bool) {
-	e := map[string]any{"message": msg, "type": typ, "param": nil, "code": code}
-	if azure && status == http.StatusNotFound && code != "DeploymentNotFound" {
-		e = map[string]any{"code": code, "message": msg}
-	}
-	writeJSON(w, status, map[string]any{"error": e})
-}
-
-type sse struct {
-	w http.ResponseWriter
-	f http.Flusher
-}
-
-func newSSE(w http.ResponseWriter) *sse {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	f, _ := w.(http.Flusher)
-	return &sse{w: w, f: f}
-}
-
-func (s *sse) data(v any) {
-	b, _ := json.Marshal(v)
-	fmt.Fprintf(s.w, "data: %s\n\n", b)
-	s.flush()
-}
-
-func (s *sse) event(name string, v any) {
-	b, _ := json.Marshal(v)
-	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, b)
-	s.flush()
-}
-
-func (s *sse) done() {
-	fmt.Fprint(s.w, "data: [DONE]\n\n")
-	s.flush()
-}
-
-func (s *sse) flush() {
-	if s.f != nil {
-		s.f.Flush()
-	}
 }

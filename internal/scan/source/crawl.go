@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/temoto/robotstxt"
+
+	"github.com/wardenhq/warden/internal/clock"
 )
 
 const (
@@ -238,12 +240,5 @@ func (l *hostLimiter) wait(ctx context.Context, host string, now func() time.Tim
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, d)
 }
