@@ -4,10 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestExtractRequest(t *testing.T) {
@@ -130,28 +128,5 @@ func benchCheck(b *testing.B, n int) {
 	b.ReportAllocs()
 	for b.Loop() {
 		g.Check(ctx, StagePrompt, UserParts(texts...), nil)
-	}
-}
-
-// TestLatencyPercentiles reports p50 and p99 of Check on one goroutine for
-// 1 KB and 16 KB prompts (go test -run TestLatencyPercentiles -v). It asserts
-// nothing about time: the machine is shared; the numbers go in
-// docs/benchmarks-guard.md.
-func TestLatencyPercentiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing")
-	}
-	g := newTestGuard(t)
-	ctx := context.Background()
-	for _, n := range []int{1 << 10, 16 << 10} {
-		var d []time.Duration
-		for i := 0; i < 2000; i++ {
-			texts := []string{prompt(n, uint64(i))}
-			start := time.Now()
-			g.Check(ctx, StagePrompt, UserParts(texts...), nil)
-			d = append(d, time.Since(start))
-		}
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		t.Logf("%5d bytes: p50 %v  p99 %v  max %v", n, d[len(d)/2], d[len(d)*99/100], d[len(d)-1])
 	}
 }

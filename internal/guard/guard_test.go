@@ -292,13 +292,18 @@ not json
 func TestCheckBounded(t *testing.T) {
 	g := newTestGuard(t)
 	huge := strings.Repeat("lorem ipsum dolor sit amet ", 200000) // 5.4 MB
-	res := g.Check(context.Background(), StagePrompt, UserParts(huge, huge), nil)
-	_ = res
+	// Beyond MaxTextBytes and MaxTotal the rest is not judged: benign text
+	// stays allowed, and the call returns instead of scoring megabytes.
+	if res := g.Check(context.Background(), StagePrompt, UserParts(huge, huge), nil); res.Action != Allow {
+		t.Errorf("5.4 MB of lorem ipsum: %v, want allow", res.Action)
+	}
 	many := make([]string, 5000)
 	for i := range many {
 		many[i] = "hi"
 	}
-	g.Check(context.Background(), StagePrompt, UserParts(many...), nil)
+	if res := g.Check(context.Background(), StagePrompt, UserParts(many...), nil); res.Action != Allow {
+		t.Errorf("5000 greetings: %v, want allow", res.Action)
+	}
 }
 
 // TestLowEvidence: short texts carry little evidence and must not be judged
