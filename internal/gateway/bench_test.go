@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/guard"
@@ -17,12 +19,15 @@ import (
 
 // BenchmarkServeChat measures the whole pipeline for one chat request in
 // process (no sockets), against the in-process mock: what Warden itself
-// costs per request, with allocation counts.
+// costs per request, with allocation counts. Requests carry a client
+// traceparent: without a Tracer (every deployment without an OTLP endpoint)
+// it is ignored; "+tracing" runs a real SDK provider that records every span
+// and exports nowhere, the cost of the spans themselves.
 func BenchmarkServeChat(b *testing.B) {
 	for _, tc := range []struct {
-		name  string
-		guard bool
-	}{{"keys+limits", false}, {"keys+limits+guard", true}} {
+		name           string
+		guard, tracing bool
+	}{{"keys+limits", false, false}, {"keys+limits+guard", true, false}, {"keys+limits+tracing", false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			db, err := sqlite.Open(context.Background(), b.TempDir())
 			if err != nil {
@@ -34,6 +39,11 @@ func BenchmarkServeChat(b *testing.B) {
 				if o.Guard, err = guard.New(guard.Options{}); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if tc.tracing {
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+				defer tp.Shutdown(context.Background())
+				o.Tracer = tp
 			}
 			gw, err := New(o)
 			if err != nil {
@@ -49,6 +59,7 @@ func BenchmarkServeChat(b *testing.B) {
 			for range b.N {
 				req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+sec.Reveal())
+				req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 				w := httptest.NewRecorder()
 				gw.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {
