@@ -276,20 +276,28 @@ func (c *checker) array(sc *schema, depth int) error {
 		if err := c.value(items, depth); err != nil {
 			return err
 		}
-		c.ws()
-		if c.i >= len(c.b) {
-			return c.fail("unexpected end")
-		}
-		switch c.b[c.i] {
-		case ',':
-			c.i++
-		case ']':
-			c.i++
-			return nil
-		default:
-			return c.fail("expected , or ]")
+		if more, err := c.next(']'); !more {
+			return err
 		}
 	}
+}
+
+// next reads what follows an element of an array or a member of an
+// object: a comma (more follow) or the closing bracket (done).
+func (c *checker) next(closing byte) (more bool, err error) {
+	c.ws()
+	if c.i >= len(c.b) {
+		return false, c.fail("unexpected end")
+	}
+	switch c.b[c.i] {
+	case ',':
+		c.i++
+		return true, nil
+	case closing:
+		c.i++
+		return false, nil
+	}
+	return false, c.fail("expected , or " + string(closing))
 }
 
 func (c *checker) object(sc *schema, depth int, top bool) error {
@@ -348,18 +356,8 @@ func (c *checker) object(sc *schema, depth int, top bool) error {
 		if top {
 			c.top = append(c.top, member{name: k, key: keyAt, val: valAt, end: c.i})
 		}
-		c.ws()
-		if c.i >= len(c.b) {
-			return c.fail("unexpected end")
-		}
-		switch c.b[c.i] {
-		case ',':
-			c.i++
-		case '}':
-			c.i++
-			return nil
-		default:
-			return c.fail("expected , or }")
+		if more, err := c.next('}'); !more {
+			return err
 		}
 	}
 }
