@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/admin/wire"
 	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store"
@@ -156,22 +157,12 @@ func (s *Server) by() string {
 	return "admin"
 }
 
-// JSON writes v with status.
-func JSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		Error(w, http.StatusInternalServerError, "internal", "cannot encode answer")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
+// JSON writes v with status (package wire: the format every handler on
+// the admin API shares).
+func JSON(w http.ResponseWriter, status int, v any) { wire.JSON(w, status, v) }
 
 // Error writes an error answer.
-func Error(w http.ResponseWriter, status int, code, msg string) {
-	JSON(w, status, map[string]any{"error": map[string]string{"message": msg, "code": code}})
-}
+func Error(w http.ResponseWriter, status int, code, msg string) { wire.Error(w, status, code, msg) }
 
 // Decode reads a JSON request body strictly into v.
 func Decode(r *http.Request, v any) error {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wardenhq/warden/internal/admin/wire"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -79,15 +80,7 @@ func writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusInternalServerError {
 		slog.ErrorContext(r.Context(), "audit api", "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]string{"message": err.Error(), "code": code}})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	wire.Error(w, status, code, err.Error())
 }
 
 func intParam(r *http.Request, name string, def int64) (int64, error) {
@@ -157,7 +150,7 @@ func (h *handler) inclusion(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	wire.JSON(w, http.StatusOK, p)
 }
 
 func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +171,7 @@ func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, fmt.Errorf("%w: %w", errBadRequest, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	wire.JSON(w, http.StatusOK, p)
 }
 
 // EntryView is an entry as the API lists it.
@@ -228,7 +221,7 @@ func (h *handler) entries(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	wire.JSON(w, http.StatusOK, out)
 }
 
 // scopeFrom reads key or incident, since and until from the query.
@@ -300,7 +293,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	wire.JSON(w, http.StatusOK, res)
 }
 
 func (h *handler) holds(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +305,7 @@ func (h *handler) holds(w http.ResponseWriter, r *http.Request) {
 	if hs == nil {
 		hs = []store.AuditHold{}
 	}
-	writeJSON(w, http.StatusOK, hs)
+	wire.JSON(w, http.StatusOK, hs)
 }
 
 // HoldRequest places a hold by key (and range) or by incident.
@@ -350,7 +343,7 @@ func (h *handler) putHold(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, fmt.Errorf("%w: %w", errBadRequest, err))
 		return
 	}
-	writeJSON(w, http.StatusCreated, hold)
+	wire.JSON(w, http.StatusCreated, hold)
 }
 
 func (h *handler) deleteHold(w http.ResponseWriter, r *http.Request) {
@@ -367,7 +360,7 @@ func (h *handler) prune(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int64{"pruned": n})
+	wire.JSON(w, http.StatusOK, map[string]int64{"pruned": n})
 }
 
 func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
@@ -376,5 +369,5 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"size": size, "origin": h.l.Origin(), "stats": h.l.Stats()})
+	wire.JSON(w, http.StatusOK, map[string]any{"size": size, "origin": h.l.Origin(), "stats": h.l.Stats()})
 }

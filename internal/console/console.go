@@ -44,7 +44,6 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
-	"encoding/json"
 	"io/fs"
 	"net/http"
 	"net/netip"
@@ -53,6 +52,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardenhq/warden/internal/admin/wire"
 	"github.com/wardenhq/warden/internal/authn"
 )
 
@@ -149,7 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == Prefix+"session":
 		h.session(w, r)
 	case p == Prefix+"auth":
-		writeJSON(w, http.StatusOK, map[string]any{"sso": h.SSO != nil, "cli": h.CLI})
+		wire.JSON(w, http.StatusOK, map[string]any{"sso": h.SSO != nil, "cli": h.CLI})
 	case p == Prefix+"oidc/login":
 		h.ssoStart(w, r)
 	case p == Prefix+"oidc/callback":
@@ -179,16 +179,6 @@ func crossSite(r *http.Request) bool {
 	return false
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"message": msg, "code": code}})
-}
-
 func randomToken() string {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails (crypto/rand panics on the impossible)
@@ -200,11 +190,11 @@ func randomToken() string {
 func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method", "method not allowed")
+		wire.Error(w, http.StatusMethodNotAllowed, "method", "method not allowed")
 		return
 	}
 	if strings.Contains(r.URL.Path, "..") {
-		writeError(w, http.StatusBadRequest, "invalid", "invalid path")
+		wire.Error(w, http.StatusBadRequest, "invalid", "invalid path")
 		return
 	}
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wardenhq/warden/internal/admin/wire"
 	"github.com/wardenhq/warden/internal/authn"
 )
 
@@ -33,11 +34,11 @@ const (
 // provider's redirect back is a cross-site top-level navigation.
 func (h *Handler) ssoStart(w http.ResponseWriter, r *http.Request) {
 	if h.SSO == nil {
-		writeError(w, http.StatusNotFound, "not_found", "single sign-on is not configured")
+		wire.Error(w, http.StatusNotFound, "not_found", "single sign-on is not configured")
 		return
 	}
 	if r.Method != http.MethodGet {
-		writeError(w, http.StatusMethodNotAllowed, "method", "method not allowed")
+		wire.Error(w, http.StatusMethodNotAllowed, "method", "method not allowed")
 		return
 	}
 	now := h.now()
@@ -76,7 +77,7 @@ func (h *Handler) ssoFail(w http.ResponseWriter, status int, msg string) {
 // the PKCE verifier, the ID token verified, and the person's role mapped.
 func (h *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	if h.SSO == nil {
-		writeError(w, http.StatusNotFound, "not_found", "single sign-on is not configured")
+		wire.Error(w, http.StatusNotFound, "not_found", "single sign-on is not configured")
 		return
 	}
 	q := r.URL.Query()

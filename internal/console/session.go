@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/admin/wire"
 	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/clock"
 )
@@ -157,33 +158,33 @@ func sessionView(s *session, ttl time.Duration) map[string]any {
 
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	if crossSite(r) {
-		writeError(w, http.StatusForbidden, "cross_site", "cross-site request refused")
+		wire.Error(w, http.StatusForbidden, "cross_site", "cross-site request refused")
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
 		s, _ := h.lookup(r)
 		if s == nil {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "not signed in")
+			wire.Error(w, http.StatusUnauthorized, "unauthorized", "not signed in")
 			return
 		}
-		writeJSON(w, http.StatusOK, sessionView(s, h.TTL))
+		wire.JSON(w, http.StatusOK, sessionView(s, h.TTL))
 	case http.MethodPost:
 		h.signIn(w, r)
 	case http.MethodDelete:
 		s, k := h.lookup(r)
 		if s == nil || !csrfOK(s, r) {
-			writeError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token")
+			wire.Error(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token")
 			return
 		}
 		h.mu.Lock()
 		delete(h.sessions, k)
 		h.mu.Unlock()
 		h.setCookie(w, r, "", -1)
-		writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})
+		wire.JSON(w, http.StatusOK, map[string]any{"signed_out": true})
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE")
-		writeError(w, http.StatusMethodNotAllowed, "method", "method not allowed")
+		wire.Error(w, http.StatusMethodNotAllowed, "method", "method not allowed")
 	}
 }
 
@@ -223,7 +224,7 @@ func (h *Handler) wait(ctx context.Context, d time.Duration) error {
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "invalid", "sign-in needs a JSON body")
+		wire.Error(w, http.StatusUnsupportedMediaType, "invalid", "sign-in needs a JSON body")
 		return
 	}
 	var body struct {
@@ -231,7 +232,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody))
 	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", "sign-in body must be {\"token\": \"...\"}")
+		wire.Error(w, http.StatusBadRequest, "invalid", "sign-in body must be {\"token\": \"...\"}")
 		return
 	}
 	addr := h.source(r)
@@ -239,7 +240,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	if h.pending >= maxPending {
 		h.mu.Unlock()
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "busy", "too many sign-ins at once; try again")
+		wire.Error(w, http.StatusServiceUnavailable, "busy", "too many sign-ins at once; try again")
 		return
 	}
 	h.pending++
@@ -274,7 +275,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(int((next+time.Second-1)/time.Second)))
 		}
 		h.mu.Unlock()
-		writeError(w, http.StatusUnauthorized, "unauthorized", "wrong admin token")
+		wire.Error(w, http.StatusUnauthorized, "unauthorized", "wrong admin token")
 		return
 	}
 	h.mu.Lock()
@@ -311,7 +312,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, who authn
 	h.mu.Unlock()
 	h.setCookie(w, r, id, int(h.TTL/time.Second))
 	if r.Method == http.MethodPost {
-		writeJSON(w, http.StatusOK, sessionView(s, h.TTL))
+		wire.JSON(w, http.StatusOK, sessionView(s, h.TTL))
 	}
 	return s
 }
@@ -321,16 +322,16 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, who authn
 func (h *Handler) api(w http.ResponseWriter, r *http.Request) {
 	s, _ := h.lookup(r)
 	if s == nil {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "not signed in")
+		wire.Error(w, http.StatusUnauthorized, "unauthorized", "not signed in")
 		return
 	}
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
 	if crossSite(r) || (!safe && !csrfOK(s, r)) {
-		writeError(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token")
+		wire.Error(w, http.StatusForbidden, "csrf", "missing or wrong CSRF token")
 		return
 	}
 	if h.Admin == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no admin API")
+		wire.Error(w, http.StatusNotFound, "not_found", "no admin API")
 		return
 	}
 	r2 := r.Clone(authn.With(r.Context(), s.who))

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/wardenhq/warden/internal/admin/wire"
 )
 
 // Mounter is where View's routes go: the admin API (admin.Server), which
@@ -38,7 +40,7 @@ func intQuery(r *http.Request, name string, def, lo, hi int) (int, error) {
 func (l *View) recent(w http.ResponseWriter, r *http.Request) {
 	limit, err := intQuery(r, "limit", 100, 1, maxPage)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		wire.Error(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
 	keyID := r.URL.Query().Get("key_id")
@@ -54,7 +56,7 @@ func (l *View) recent(w http.ResponseWriter, r *http.Request) {
 		out = append(out, it.data)
 	}
 	l.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	wire.JSON(w, http.StatusOK, out)
 }
 
 func (l *View) stream(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +65,7 @@ func (l *View) stream(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	if len(l.subs) >= l.opt.Subscribers {
 		l.mu.Unlock()
-		writeError(w, http.StatusServiceUnavailable, "busy", "too many event streams open")
+		wire.Error(w, http.StatusServiceUnavailable, "busy", "too many event streams open")
 		return
 	}
 	l.subs[sub] = struct{}{}
@@ -152,7 +154,7 @@ type Stats struct {
 func (l *View) stats(w http.ResponseWriter, r *http.Request) {
 	window, err := intQuery(r, "minutes", 60, 1, l.opt.Minutes)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		wire.Error(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
 	now := l.now().UTC()
@@ -215,7 +217,7 @@ func (l *View) stats(w http.ResponseWriter, r *http.Request) {
 		top = top[:20]
 	}
 	st.TopKeys = top
-	writeJSON(w, http.StatusOK, st)
+	wire.JSON(w, http.StatusOK, st)
 }
 
 // ActivityPoint is one minute of one key.
@@ -247,7 +249,7 @@ type Activity struct {
 func (l *View) activity(w http.ResponseWriter, r *http.Request) {
 	window, err := intQuery(r, "minutes", l.opt.Minutes, 1, l.opt.Minutes)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		wire.Error(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
 	id := r.PathValue("key_id")
@@ -288,22 +290,5 @@ func (l *View) activity(w http.ResponseWriter, r *http.Request) {
 		copy(out.HourOfWeek, a.hourOfWeek[:])
 	}
 	l.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
-}
-
-// writeJSON writes v as the JSON answer, as the admin API does.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", "cannot encode answer")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// writeError writes an error answer in the admin API's format.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"message": msg, "code": code}})
+	wire.JSON(w, http.StatusOK, out)
 }
