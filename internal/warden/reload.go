@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/guard"
+	"github.com/wardenhq/warden/internal/keys"
 )
 
 // Reload applies what can change while Warden runs (providers, models,
@@ -11,9 +13,12 @@ import (
 // reload decides what c is and reports the settings that need a restart.
 // Requests already in flight finish on the configuration they started with.
 func (w *Warden) Reload(c *config.Config) error {
-	_, policies, err := newGuard(c.Guard)
-	if err != nil {
-		return fmt.Errorf("warden: reload: %w", err)
+	var policies func(*keys.Key) *guard.Policy // nil: the default policy (a disabled guard stays off until a restart)
+	if !c.Guard.Disabled {
+		var err error
+		if policies, err = guardPolicies(c.Guard); err != nil {
+			return fmt.Errorf("warden: reload: %w", err)
+		}
 	}
 	return w.Gateway.Reload(c, policies)
 }

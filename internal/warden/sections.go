@@ -57,10 +57,20 @@ func newGuard(c config.Guard) (*guard.Guard, func(*keys.Key) *guard.Policy, erro
 	if c.Disabled {
 		return nil, nil, nil
 	}
+	policies, err := guardPolicies(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	g, err := guard.New(guard.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
+	return g, policies, nil
+}
+
+// guardPolicies builds the resolver of a key's guard policy (the config's
+// default and per-team policies); a reload needs only this, not a guard.
+func guardPolicies(c config.Guard) (func(*keys.Key) *guard.Policy, error) {
 	r := &guard.Resolver{Teams: map[string]*guard.Policy{}}
 	decode := func(doc map[string]any) (*guard.Policy, error) {
 		b, err := json.Marshal(doc)
@@ -69,19 +79,20 @@ func newGuard(c config.Guard) (*guard.Guard, func(*keys.Key) *guard.Policy, erro
 		}
 		return guard.DecodePolicy(b)
 	}
+	var err error
 	if c.Policy != nil {
 		if r.Default, err = decode(c.Policy); err != nil {
-			return nil, nil, fmt.Errorf("config: guard.policy: %w", err)
+			return nil, fmt.Errorf("config: guard.policy: %w", err)
 		}
 	}
 	for team, doc := range c.Teams {
 		p, err := decode(doc)
 		if err != nil {
-			return nil, nil, fmt.Errorf("config: guard.teams.%s: %w", team, err)
+			return nil, fmt.Errorf("config: guard.teams.%s: %w", team, err)
 		}
 		r.Teams[team] = p
 	}
-	return g, r.Policy, nil
+	return r.Policy, nil
 }
 
 // newModerators builds the chain of external moderators, or nil when the
