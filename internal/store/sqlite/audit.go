@@ -39,8 +39,14 @@ type queryer interface {
 }
 
 func auditSize(ctx context.Context, q queryer) (int64, error) {
+	return scanAuditSize(q.QueryRowContext(ctx, auditSizeSQL))
+}
+
+const auditSizeSQL = `SELECT MAX(idx) FROM audit_entries`
+
+func scanAuditSize(row *sql.Row) (int64, error) {
 	var n sql.NullInt64
-	if err := q.QueryRowContext(ctx, `SELECT MAX(idx) FROM audit_entries`).Scan(&n); err != nil {
+	if err := row.Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: audit size: %w", err)
 	}
 	if !n.Valid {

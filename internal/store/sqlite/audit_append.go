@@ -22,12 +22,15 @@ import (
 // syncing it) inside that append, on the audit log's critical path. A
 // background goroutine runs passive checkpoints instead, which never block
 // the writer. Rows go in with multi-row INSERTs of a few fixed sizes (150
-// rows: 2x64 + 2x8 + 6x1), prepared once: parsing SQL per batch cost more
-// than the inserts did.
+// rows: 2x64 + 2x8 + 6x1). Every statement of an append, BEGIN and COMMIT
+// included, is prepared once on the connection: parsing SQL per batch cost
+// more than the inserts did. (database/sql's Tx would re-prepare a
+// statement of the connection for every transaction, so the transaction is
+// run by hand on the dedicated connection.)
 type auditWriter struct {
 	mu      sync.Mutex // held for a whole append
 	conn    *sql.Conn
-	stmts   map[int]*sql.Stmt
+	stmts   map[string]*sql.Stmt // by SQL text
 	pending int64         // entries appended since the last checkpoint request
 	kick    chan struct{} // asks the checkpointer to run
 	done    chan struct{} // closed when the checkpointer has stopped
@@ -67,7 +70,7 @@ func (s *DB) auditConnLocked(ctx context.Context) (*sql.Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	w.conn, w.stmts = c, map[int]*sql.Stmt{}
+	w.conn, w.stmts = c, map[string]*sql.Stmt{}
 	if w.kick == nil {
 		w.kick, w.done = make(chan struct{}, 1), make(chan struct{})
 		go s.checkpointer(w.kick, w.done)
@@ -108,33 +111,49 @@ func (s *DB) checkpointer(kick <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// insertStmtLocked returns the prepared statement inserting n rows of kind.
-func (s *DB) insertStmtLocked(ctx context.Context, kind insertKind, n int) (*sql.Stmt, error) {
+// stmtLocked returns the statement q prepared on the append connection.
+func (s *DB) stmtLocked(ctx context.Context, q string) (*sql.Stmt, error) {
 	w := &s.audit
-	key := int(kind)<<16 | n
-	if st, ok := w.stmts[key]; ok {
+	if st, ok := w.stmts[q]; ok {
 		return st, nil
 	}
-	q := insertSQL[kind].prefix + strings.TrimSuffix(strings.Repeat(insertSQL[kind].row+",", n), ",")
 	st, err := w.conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	w.stmts[key] = st
+	w.stmts[q] = st
 	return st, nil
 }
 
+// execLocked runs the prepared statement q with args on the append
+// connection.
+func (s *DB) execLocked(ctx context.Context, q string, args ...any) error {
+	st, err := s.stmtLocked(ctx, q)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+// insertSQLs[kind][n] is the statement inserting n rows of kind.
+var insertSQLs = func() (m [len(insertSQL)]map[int]string) {
+	for kind, ins := range insertSQL {
+		m[kind] = map[int]string{}
+		for _, n := range chunkSizes {
+			m[kind][n] = ins.prefix + strings.TrimSuffix(strings.Repeat(ins.row+",", n), ",")
+		}
+	}
+	return m
+}()
+
 // insertRowsLocked inserts the rows in args (cols values each) with as
 // few statements as chunkSizes allow.
-func (s *DB) insertRowsLocked(ctx context.Context, tx *sql.Tx, kind insertKind, cols int, args []any) error {
+func (s *DB) insertRowsLocked(ctx context.Context, kind insertKind, cols int, args []any) error {
 	rows := len(args) / cols
 	for _, size := range chunkSizes {
 		for rows >= size {
-			st, err := s.insertStmtLocked(ctx, kind, size)
-			if err != nil {
-				return err
-			}
-			_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args[:size*cols]...)
+			err := s.execLocked(ctx, insertSQLs[kind][size], args[:size*cols]...)
 			if isUnique(err) {
 				return fmt.Errorf("%w: %w", store.ErrConflict, err)
 			}
@@ -202,34 +221,52 @@ func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.Audit
 	return nil
 }
 
-func (s *DB) appendLocked(ctx context.Context, start int64, args, bodyArgs, hashArgs []any) error {
-	conn, err := s.auditConnLocked(ctx)
-	if err != nil {
+func (s *DB) appendLocked(ctx context.Context, start int64, args, bodyArgs, hashArgs []any) (err error) {
+	if _, err := s.auditConnLocked(ctx); err != nil {
 		return fmt.Errorf("sqlite: append audit: %w", err)
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
+	// The write lock is taken up front, as _txlock=immediate does for the
+	// other connections.
+	if err := s.execLocked(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return fmt.Errorf("sqlite: append audit: begin: %w", err)
 	}
-	defer tx.Rollback()
-	size, err := auditSize(ctx, tx)
+	defer func() {
+		if err != nil {
+			// The caller drops the connection (resetLocked) on any error
+			// but a conflict; after a conflict it keeps it, so it must
+			// be out of the transaction.
+			if rerr := s.execLocked(context.WithoutCancel(ctx), `ROLLBACK`); rerr != nil && errors.Is(err, store.ErrConflict) {
+				s.audit.resetLocked()
+			}
+		}
+	}()
+	size, err := s.auditSizeLocked(ctx)
 	if err != nil {
 		return err
 	}
 	if size != start {
 		return fmt.Errorf("sqlite: append audit at %d, log has %d entries: %w", start, size, store.ErrConflict)
 	}
-	if err := s.insertRowsLocked(ctx, tx, insertEntries, 5, args); err != nil {
+	if err := s.insertRowsLocked(ctx, insertEntries, 5, args); err != nil {
 		return fmt.Errorf("sqlite: append audit entries: %w", err)
 	}
-	if err := s.insertRowsLocked(ctx, tx, insertBodies, 5, bodyArgs); err != nil {
+	if err := s.insertRowsLocked(ctx, insertBodies, 5, bodyArgs); err != nil {
 		return fmt.Errorf("sqlite: append audit bodies: %w", err)
 	}
-	if err := s.insertRowsLocked(ctx, tx, insertHashes, 2, hashArgs); err != nil {
+	if err := s.insertRowsLocked(ctx, insertHashes, 2, hashArgs); err != nil {
 		return fmt.Errorf("sqlite: append audit hashes: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.execLocked(ctx, `COMMIT`); err != nil {
 		return fmt.Errorf("sqlite: append audit: commit: %w", err)
 	}
 	return nil
+}
+
+// auditSizeLocked is auditSize on the append connection, prepared once.
+func (s *DB) auditSizeLocked(ctx context.Context) (int64, error) {
+	st, err := s.stmtLocked(ctx, auditSizeSQL)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: audit size: %w", err)
+	}
+	return scanAuditSize(st.QueryRowContext(ctx))
 }
