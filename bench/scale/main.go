@@ -74,11 +74,24 @@ func main() {
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		log.Fatal(err)
 	}
+	schemas := []string{schema}
 	defer func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		for _, s := range schemas {
+			admin.Exec(context.Background(), "DROP SCHEMA "+s+" CASCADE")
+		}
 		admin.Close(context.Background())
 	}()
 	pgDSN := withSearchPath(pgURL, schema)
+	// freshDSN gives each gateway deployment an empty database of its own,
+	// so each audit log holds its run only.
+	freshDSN := func() (string, error) {
+		s := "bench_" + randomHex(6)
+		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+s); err != nil {
+			return "", err
+		}
+		schemas = append(schemas, s)
+		return withSearchPath(pgURL, s), nil
+	}
 
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "%s\n\n", heading)
@@ -101,8 +114,11 @@ func main() {
 	}
 	if !*opsOnly {
 		fmt.Fprintf(&report, "\n### Whole gateway (`warden serve`, mock provider, one key with rpm and tpm limits)\n\n")
-		fmt.Fprintf(&report, "| deployment | requests/s | p50 | p99 | errors |\n|---|---:|---:|---:|---:|\n")
-		if err := benchGateway(ctx, &report, pgDSN, redisURL, *dur, *conc); err != nil {
+		fmt.Fprintf(&report, "Each deployment runs with `warden serve`'s defaults (guard, detector, audit log). After the load the\n"+
+			"instances stop (SIGTERM) and `warden audit verify` checks the log: \"answered\" counts the 200s of the\n"+
+			"warm-up and the measurement, \"in the log\" what verify found (every answer is one entry).\n\n")
+		fmt.Fprintf(&report, "| deployment | requests/s | p50 | p99 | errors | answered | in the log | verify |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+		if err := benchGateway(ctx, &report, freshDSN, redisURL, *dur, *conc); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -130,7 +146,13 @@ func main() {
 type result struct {
 	ops      float64
 	p50, p99 time.Duration
+	n        int64 // operations done
 	errors   int64
+	// Gateway runs only: what `warden audit verify` found after the
+	// instances stopped (entries in the tree and still staged), and
+	// whether it passed.
+	audited, staged int64
+	verified        bool
 }
 
 // measure calls op from conc goroutines for d and returns the throughput and
@@ -163,7 +185,7 @@ func measure(d time.Duration, conc int, op func(worker, i int) error) result {
 	wg.Wait()
 	el := time.Since(start)
 	slices.Sort(lat)
-	r := result{ops: float64(total.Load()) / el.Seconds(), errors: errs.Load()}
+	r := result{ops: float64(total.Load()) / el.Seconds(), n: total.Load(), errors: errs.Load()}
 	if len(lat) > 0 {
 		r.p50 = lat[len(lat)/2]
 		r.p99 = lat[len(lat)*99/100]
@@ -392,7 +414,7 @@ func sampleEvent(i int) *event.Event {
 	}
 }
 
-func benchGateway(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d time.Duration, conc int) error {
+func benchGateway(ctx context.Context, out *bytes.Buffer, freshDSN func() (string, error), redisURL string, d time.Duration, conc int) error {
 	bin, err := build()
 	if err != nil {
 		return err
@@ -408,11 +430,20 @@ func benchGateway(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string
 		{"3 instances, PostgreSQL + Redis, round robin", 3, true},
 	}
 	for _, sc := range scenarios {
+		pgDSN, err := freshDSN()
+		if err != nil {
+			return err
+		}
 		r, err := runGateway(bin, sc.n, sc.shared, pgDSN, redisURL, d, conc)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d |\n", sc.name, r.ops, ms(r.p50), ms(r.p99), r.errors)
+		verdict := "**failed**"
+		if r.verified {
+			verdict = "ok"
+		}
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d | %d | %d + %d staged | %s |\n", sc.name, r.ops, ms(r.p50), ms(r.p99), r.errors,
+			r.n-r.errors, r.audited, r.staged, verdict)
 		fmt.Fprintf(os.Stderr, "scale: %s done\n", sc.name)
 	}
 	return nil
@@ -425,12 +456,12 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 	}
 	defer os.RemoveAll(tmp)
 	cfg := filepath.Join(tmp, "warden.yaml")
-	body := ""
+	body, vkey := "", ""
 	if shared {
 		// Instances sharing one audit log share its origin and signing
 		// key, as docs/deployment.md says, or their checkpoints fail.
 		keyFile := filepath.Join(tmp, "audit.key")
-		if _, _, err := audit.LoadOrCreateKey(keyFile, "warden.bench/audit"); err != nil {
+		if _, vkey, err = audit.LoadOrCreateKey(keyFile, "warden.bench/audit"); err != nil {
 			return result{}, err
 		}
 		body = fmt.Sprintf("store: %q\nredis: %q\naudit:\n  origin: warden.bench/audit\n  signing_key_file: %q\n", pgDSN, redisURL, keyFile)
@@ -487,8 +518,36 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		}
 		return nil
 	}
-	measure(time.Second, conc, call) // warm up caches and connections
-	return measure(d, conc, call), nil
+	warm := measure(time.Second, conc, call) // warm up caches and connections
+	r := measure(d, conc, call)
+	r.n += warm.n
+	r.errors += warm.errors
+	for _, p := range procs { // stop them: the log must hold every answer once they are gone
+		p.Process.Signal(syscall.SIGTERM)
+		p.Wait()
+	}
+	procs = nil
+	args := []string{"audit", "verify", "--json", "--data", data}
+	if shared {
+		args = []string{"audit", "verify", "--json", "--store", pgDSN, "--key", vkey}
+	}
+	var stderr bytes.Buffer
+	verify := exec.Command(bin, args...)
+	verify.Stderr = &stderr
+	out, err := verify.Output()
+	if err != nil {
+		err = fmt.Errorf("%w: %s", err, stderr.Bytes())
+	}
+	var v struct{ Size, Staged int64 }
+	if err == nil {
+		err = json.Unmarshal(out, &v)
+	}
+	r.audited, r.staged = v.Size, v.Staged
+	r.verified = err == nil && v.Size+v.Staged >= r.n-r.errors
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "scale: audit verify: %v\n", err)
+	}
+	return r, nil
 }
 
 // createKey makes a key with generous limits (so every request passes
