@@ -3,8 +3,8 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"log"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
