@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -60,6 +61,17 @@ func month(t time.Time) string { return t.UTC().Format("2006-01") }
 
 func addSpend(a, b store.Spend) store.Spend {
 	return store.Spend{Requests: a.Requests + b.Requests, Tokens: a.Tokens + b.Tokens, CostUSD: a.CostUSD + b.CostUSD}
+}
+
+// Handle implements event.Sink: the ledger counts the use of every request
+// made with a key that was accepted (a 401 spent nothing of the key's).
+// It is subscribed synchronously, so a budget sees a request's cost before
+// the key's next request is judged.
+func (l *ledger) Handle(_ context.Context, e *event.Event) {
+	if e.KeyID == "" || e.Status == 401 {
+		return
+	}
+	l.add(e.KeyID, e.Time, e.ClientIP, store.Spend{Requests: 1, Tokens: int64(e.PromptTokens + e.CompletionTokens), CostUSD: e.CostUSD})
 }
 
 // add records one request's use.

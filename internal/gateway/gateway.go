@@ -184,6 +184,10 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.tab.Store(tab)
+	o.Bus.Subscribe("usage", s.ledger, event.Sync)
+	if o.Metrics != nil {
+		o.Bus.Subscribe("metrics", metricsSink{s}, event.Sync)
+	}
 	mp, err := provider.New(config.Provider{Name: "mock", Type: "mock"}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +90,14 @@ func statusLabel(s int) string {
 		return otherLabel
 	}
 	return strconv.Itoa(s)
+}
+
+// metricsSink feeds the bus's events to the metrics, with the model named
+// by its bounded label.
+type metricsSink struct{ s *Server }
+
+func (ms metricsSink) Handle(_ context.Context, e *event.Event) {
+	ms.s.opts.Metrics.observe(e, ms.s.modelLabel(e.Model))
 }
 
 func (m *Metrics) observe(e *event.Event, model string) {

@@ -20,7 +20,6 @@ import (
 	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/provider"
-	"github.com/wardenhq/warden/internal/store"
 )
 
 // exchange is one request on its way through the pipeline.
@@ -516,17 +515,16 @@ func (x *exchange) publish(answer []byte) bool {
 			}
 		}
 	}
-	if x.key != nil && x.ev.Status != 401 {
-		sp := store.Spend{Requests: 1, Tokens: int64(x.ev.PromptTokens + x.ev.CompletionTokens), CostUSD: x.ev.CostUSD}
-		x.s.ledger.add(x.key.ID, x.at, x.ev.ClientIP, sp)
-	}
+	// The recorder takes the request as it came (headers, body), which
+	// an event does not carry; every other consumer reads the event.
 	if rec := x.s.opts.Recorder; rec != nil {
 		rec(x.recordOf(x.headers))
 	}
-	_, sp := x.stage(x.r.Context(), "detect and publish") // the detector is the bus's first, synchronous subscriber
+	// The detector is the bus's first, synchronous subscriber; the usage
+	// ledger and the metrics follow (gateway.New subscribes them).
+	_, sp := x.stage(x.r.Context(), "detect and publish")
 	x.s.opts.Bus.Publish(context.WithoutCancel(x.r.Context()), x.ev)
 	sp.End()
-	x.s.opts.Metrics.observe(x.ev, x.s.modelLabel(x.ev.Model))
 	return ok
 }
 

@@ -2,6 +2,7 @@ package warden_test
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,8 @@ func TestNewRejectsUnknownFieldsInFeatureSections(t *testing.T) {
 
 // TestNewSubscribesTheDetectorFirst: the detector must see an event
 // before any other subscriber, synchronously, so its decision holds for
-// the key's next request; the events file is asynchronous.
+// the key's next request; the events file is asynchronous; the gateway's
+// usage ledger and metrics read the same events.
 func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	dir := t.TempDir()
 	db, err := sqlite.Open(context.Background(), dir)
@@ -59,7 +61,7 @@ func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	cfg := config.Default()
 	cfg.Data = dir
 	cfg.Events = dir + "/events.jsonl"
-	w, err := warden.New(context.Background(), warden.Options{Config: cfg, Store: db})
+	w, err := warden.New(context.Background(), warden.Options{Config: cfg, Store: db, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +70,8 @@ func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	for _, s := range w.Bus.Subscriptions() {
 		names = append(names, s.Name())
 	}
-	if strings.Join(names, ",") != "detector,events-file" {
-		t.Fatalf("subscribers %v, want detector then events-file", names)
+	if strings.Join(names, ",") != "detector,events-file,usage,metrics" {
+		t.Fatalf("subscribers %v, want detector, events-file, usage, metrics", names)
 	}
 	w.Bus.Publish(context.Background(), &event.Event{ID: "x", KeyID: "k", Time: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)})
 	if w.Bus.Dropped() != 0 {
