@@ -22,15 +22,18 @@
 // latency counts from that time, so a stalled server cannot hide its
 // queueing (no coordinated omission).
 //
-// -profile DIR writes CPU, allocation, mutex and block profiles of the
-// in-process Warden under a 1,000 req/s load to DIR, for the latency
-// budget in docs/benchmarks.md.
+// -profile DIR loads Warden at 1,000 req/s for 20 s, writes its profiles
+// to DIR and prints the CPU time per request of each stage (the latency
+// budget in docs/benchmarks.md): the in-process Warden's CPU, allocation,
+// mutex and block profiles, or with -binary the binary's CPU and
+// allocation profiles, fetched from its admin API.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net/http"
@@ -58,6 +61,30 @@ type target struct {
 	key  string
 	// base is the bare proxy this target is compared with ("" for none).
 	base string
+	// admin and token reach the admin API of a Warden process ("" in
+	// process).
+	admin, token string
+}
+
+// adminGet fetches path from t's admin API into w.
+func (t target) adminGet(path string, w io.Writer) error {
+	req, err := http.NewRequest("GET", t.admin+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	c := &http.Client{Timeout: profileFor + 30*time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s: %s", path, resp.Status, b)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
 }
 
 // body is about 1 KB, shaped as applications send it: a system persona and
@@ -77,7 +104,7 @@ func main() {
 	quick := flag.Bool("quick", false, "short run (for a smoke test)")
 	out := flag.String("out", "docs/benchmarks.md", "write the results as Markdown here ('' for stdout only)")
 	binary := flag.Bool("binary", false, "also measure the real `warden serve` binary against a bare proxy process")
-	profile := flag.String("profile", "", "write cpu, allocs, mutex and block profiles of the in-process Warden at 1,000 req/s to this directory and exit")
+	profile := flag.String("profile", "", "load Warden (with -binary: the binary) at 1,000 req/s, write its profiles to this directory, print the CPU per stage and exit")
 	proxyFor := flag.String("proxy-for", "", "internal: run only a bare reverse proxy to this upstream (used by -binary)")
 	proxyAddr := flag.String("proxy-listen", "127.0.0.1:0", "internal: with -proxy-for, listen here")
 	flag.Parse()
@@ -112,7 +139,7 @@ func main() {
 		}
 	}
 	if *profile != "" {
-		check(profiles(*profile, client, targets[2]))
+		check(profiles(*profile, client, targets[len(targets)-1])) // the binary with -binary
 		return
 	}
 

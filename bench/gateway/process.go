@@ -62,14 +62,20 @@ func startProcesses(upstream string) ([]target, func()) {
 		stop()
 		log.Fatal(err)
 	}
-	key, err := createKey(bin, data, "http://"+adm)
+	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		stop()
+		log.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+	key, err := createKey(bin, token, "http://"+adm)
 	if err != nil {
 		stop()
 		log.Fatal(err)
 	}
 	return []target{
 		{name: "reverseproxy (process)", url: "http://" + proxyAddr},
-		{name: "warden serve (binary)", url: "http://" + api, key: key, base: "reverseproxy (process)"},
+		{name: "warden serve (binary)", url: "http://" + api, key: key, base: "reverseproxy (process)", admin: "http://" + adm, token: token},
 	}, stop
 }
 
@@ -81,13 +87,9 @@ func runProxy(upstream, addr string) {
 
 // createKey makes a key with limits no benchmark reaches, through the admin
 // API as an operator would.
-func createKey(bin, data, adminURL string) (string, error) {
-	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		return "", err
-	}
+func createKey(bin, token, adminURL string) (string, error) {
 	cmd := exec.Command(bin, "keys", "create", "--json", "--name", "bench", "--rpm", "100000000", "--tpm", "100000000", "--admin-url", adminURL)
-	cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN="+strings.TrimSpace(string(tok)))
+	cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN="+token)
 	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("keys create: %w", err)

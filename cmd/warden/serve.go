@@ -188,6 +188,7 @@ func adminHandler(ctx context.Context, wd *warden.Warden, view *live.View, reloa
 	adm.Mount(audit.APIPrefix, audit.Handler(wd.Audit, incidentScopes(wd.Store)))
 	view.Mount(adm)
 	adm.Mount("POST /admin/v1/reload", reloader)
+	adm.Mount("GET /admin/v1/debug/pprof/", admin.Profiles())
 	// Security console (internal/console): the web UI under /console/,
 	// calling the admin API under a cookie session.
 	con := &console.Handler{Token: token}

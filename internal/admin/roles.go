@@ -20,6 +20,8 @@ func Required(method, path string) authn.Role {
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	read := method == http.MethodGet || method == http.MethodHead
 	switch {
+	case parts[0] == "debug":
+		return authn.Admin // profiles of the running process
 	case read && parts[0] == "audit" && len(parts) > 1 && parts[1] == "export":
 		return authn.Responder // evidence bundles carry the prompts and answers
 	case read:

@@ -37,6 +37,8 @@ func TestRequired(t *testing.T) {
 		{"DELETE", "/admin/v1/keys/key_1", authn.Admin},
 		{"POST", "/admin/v1/audit/prune", authn.Admin},
 		{"POST", "/admin/v1/something-new", authn.Admin},
+		{"GET", "/admin/v1/debug/pprof/profile", authn.Admin},
+		{"GET", "/admin/v1/debug/pprof/heap", authn.Admin},
 	} {
 		if got := Required(c.method, c.path); got != c.want {
 			t.Errorf("%s %s needs %s, want %s", c.method, c.path, got, c.want)
