@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,45 +14,29 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
-const keyCols = `id, hash, data, last_used_at, last_used_ip`
-
-// changesPage bounds one KeysChangedSince answer, as in package sqlite.
-const changesPage = 10000
+// dialect is PostgreSQL's SQL for the queries package store builds.
+var dialect = store.Dialect{
+	Param: func(n int) string { return fmt.Sprintf("$%d", n) },
+	Instr: "strpos",
+}
 
 func scanKey(row pgx.Row) (*keys.Key, error) {
 	var (
-		id, ip   string
-		hash     []byte
-		data     []byte
-		lastUsed *time.Time
+		id, ip     string
+		hash, data []byte
+		lastUsed   *time.Time
 	)
 	if err := row.Scan(&id, &hash, &data, &lastUsed, &ip); err != nil {
 		return nil, err
 	}
-	k := new(keys.Key)
-	if err := json.Unmarshal(data, k); err != nil {
-		return nil, fmt.Errorf("postgres: decode key %s: %w", id, err)
-	}
-	if len(hash) != len(k.Hash) {
-		return nil, fmt.Errorf("postgres: key %s has a malformed hash", id)
-	}
-	copy(k.Hash[:], hash)
-	if lastUsed != nil {
-		t := lastUsed.UTC()
-		k.LastUsedAt = &t
-		k.LastUsedIP = ip
-	}
-	return k, nil
+	return store.DecodeKey(id, hash, data, lastUsed, ip)
 }
 
 // CreateKey implements store.Keys.
 func (s *DB) CreateKey(ctx context.Context, k *keys.Key) error {
-	if err := k.Validate(); err != nil {
-		return err
-	}
-	data, err := json.Marshal(k)
+	data, err := store.EncodeKey(k)
 	if err != nil {
-		return fmt.Errorf("postgres: encode key: %w", err)
+		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO keys (id, hash, name, owner, status, kind, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -84,7 +66,7 @@ func logChange(ctx context.Context, tx pgx.Tx, id string) error {
 
 // KeyByID implements store.Keys.
 func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE id = $1`, id))
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
 	}
@@ -96,7 +78,7 @@ func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
 
 // KeyByHash implements store.Keys.
 func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE hash = $1`, h[:]))
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE hash = $1`, h[:]))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: key by hash: %w", store.ErrNotFound)
 	}
@@ -108,52 +90,14 @@ func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
 
 // ListKeys implements store.Keys.
 func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]*keys.Key, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
-	}
-	if f.Owner != "" {
-		where = append(where, "owner = "+arg(f.Owner))
-	}
-	if f.Kind != "" {
-		where = append(where, "kind = "+arg(string(f.Kind)))
-	}
-	if f.Search != "" {
-		p := arg(f.Search)
-		where = append(where, "(strpos(id, "+p+") > 0 OR strpos(lower(name), lower("+p+")) > 0)")
-	}
-	if f.After != "" {
-		where = append(where, "(created_at, id) > (SELECT created_at, id FROM keys WHERE id = "+arg(f.After)+")")
-	}
-	q := `SELECT ` + keyCols + ` FROM keys`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created_at, id"
-	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
-	}
+	q, args := store.ListKeysQuery(dialect, f)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list keys: %w", err)
 	}
 	defer rows.Close()
-	var out []*keys.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.Collect(rows, func(r store.Row) (*keys.Key, error) { return scanKey(r) })
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list keys: %w", err)
 	}
 	return out, nil
@@ -165,24 +109,16 @@ func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]*keys.Key, erro
 func (s *DB) UpdateKey(ctx context.Context, id string, fn func(*keys.Key) error) (*keys.Key, error) {
 	var out *keys.Key
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE id = $1 FOR UPDATE`, id))
+		k, err := scanKey(tx.QueryRow(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: read key %s: %w", id, err)
 		}
-		hash := k.Hash
-		if err := fn(k); err != nil {
-			return err
-		}
-		k.ID, k.Hash = id, hash // identity is immutable
-		if err := k.Validate(); err != nil {
-			return err
-		}
-		data, err := json.Marshal(k)
+		data, err := store.EditKey(k, id, fn)
 		if err != nil {
-			return fmt.Errorf("postgres: encode key: %w", err)
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE keys SET name = $1, owner = $2, status = $3, kind = $4, data = $5 WHERE id = $6`,
 			k.Name, k.Owner, string(k.Status), string(k.Kind), string(data), id); err != nil {
@@ -254,21 +190,13 @@ func (s *DB) TouchKeys(ctx context.Context, uses []store.KeyUse) error {
 // itself: reading the maximum in a second query could return a revision that
 // committed between the two and so skip it.
 func (s *DB) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT rev, id FROM key_changes WHERE rev > $1 ORDER BY rev LIMIT $2`, rev, changesPage)
+	rows, err := s.pool.Query(ctx, `SELECT rev, id FROM key_changes WHERE rev > $1 ORDER BY rev LIMIT $2`, rev, store.KeyChangesPage)
 	if err != nil {
 		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
 	}
 	defer rows.Close()
-	var ids []string
-	now := rev
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&now, &id); err != nil {
-			return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+	ids, now, err := store.KeyChanges(rows, rev)
+	if err != nil {
 		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
 	}
 	return ids, now, nil

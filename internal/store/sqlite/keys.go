@@ -3,10 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/internal/keys"
@@ -15,38 +13,36 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
-const keyCols = `id, hash, data, last_used_at, last_used_ip`
+// dialect is SQLite's SQL for the queries package store builds.
+var dialect = store.Dialect{
+	Param: func(int) string { return "?" },
+	Instr: "instr",
+}
 
-func scanKey(row interface{ Scan(...any) error }) (*keys.Key, error) {
+// scanKey reads the columns of store.KeyCols; SQLite keeps the time of
+// last use as Unix nanoseconds.
+func scanKey(row store.Row) (*keys.Key, error) {
 	var (
-		id, data, ip string
-		hash         []byte
-		lastUsed     sql.NullInt64
+		id, ip     string
+		hash, data []byte
+		lastUsed   sql.NullInt64
 	)
 	if err := row.Scan(&id, &hash, &data, &lastUsed, &ip); err != nil {
 		return nil, err
 	}
-	k := new(keys.Key)
-	if err := json.Unmarshal([]byte(data), k); err != nil {
-		return nil, fmt.Errorf("sqlite: decode key %s: %w", id, err)
-	}
-	copy(k.Hash[:], hash)
+	var at *time.Time
 	if lastUsed.Valid {
-		t := time.Unix(0, lastUsed.Int64).UTC()
-		k.LastUsedAt = &t
-		k.LastUsedIP = ip
+		t := time.Unix(0, lastUsed.Int64)
+		at = &t
 	}
-	return k, nil
+	return store.DecodeKey(id, hash, data, at, ip)
 }
 
 // CreateKey implements store.Keys.
 func (s *DB) CreateKey(ctx context.Context, k *keys.Key) error {
-	if err := k.Validate(); err != nil {
-		return err
-	}
-	data, err := json.Marshal(k)
+	data, err := store.EncodeKey(k)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode key: %w", err)
+		return err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -76,7 +72,7 @@ func logChange(ctx context.Context, tx *sql.Tx, id string) error {
 
 // KeyByID implements store.Keys.
 func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyCols+` FROM keys WHERE id = ?`, id))
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
 	}
@@ -85,7 +81,7 @@ func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
 
 // KeyByHash implements store.Keys.
 func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyCols+` FROM keys WHERE hash = ?`, h[:]))
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE hash = ?`, h[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: key by hash: %w", store.ErrNotFound)
 	}
@@ -94,52 +90,17 @@ func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
 
 // ListKeys implements store.Keys.
 func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]*keys.Key, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, string(f.Status))
-	}
-	if f.Owner != "" {
-		where = append(where, "owner = ?")
-		args = append(args, f.Owner)
-	}
-	if f.Kind != "" {
-		where = append(where, "kind = ?")
-		args = append(args, string(f.Kind))
-	}
-	if f.Search != "" {
-		where = append(where, "(instr(id, ?) > 0 OR instr(lower(name), lower(?)) > 0)")
-		args = append(args, f.Search, f.Search)
-	}
-	if f.After != "" {
-		where = append(where, "(created_at, id) > (SELECT created_at, id FROM keys WHERE id = ?)")
-		args = append(args, f.After)
-	}
-	q := `SELECT ` + keyCols + ` FROM keys`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created_at, id"
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
+	q, args := store.ListKeysQuery(dialect, f)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list keys: %w", err)
 	}
 	defer rows.Close()
-	var out []*keys.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list keys: %w", err)
-		}
-		out = append(out, k)
+	out, err := store.Collect(rows, scanKey)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list keys: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // UpdateKey implements store.Keys.
@@ -149,24 +110,16 @@ func (s *DB) UpdateKey(ctx context.Context, id string, fn func(*keys.Key) error)
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyCols+` FROM keys WHERE id = ?`, id))
+	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read key %s: %w", id, err)
 	}
-	hash := k.Hash
-	if err := fn(k); err != nil {
-		return nil, err
-	}
-	k.ID, k.Hash = id, hash // identity is immutable
-	if err := k.Validate(); err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(k)
+	data, err := store.EditKey(k, id, fn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode key: %w", err)
+		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE keys SET name = ?, owner = ?, status = ?, kind = ?, data = ? WHERE id = ?`,
 		k.Name, k.Owner, string(k.Status), string(k.Kind), string(data), id); err != nil {
@@ -231,21 +184,13 @@ func (s *DB) TouchKeys(ctx context.Context, uses []store.KeyUse) error {
 // query could return a revision that committed between the two, and the
 // caller would skip that change for good.
 func (s *DB) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT rev, id FROM key_changes WHERE rev > ? ORDER BY rev LIMIT 10000`, rev)
+	rows, err := s.db.QueryContext(ctx, `SELECT rev, id FROM key_changes WHERE rev > ? ORDER BY rev LIMIT ?`, rev, store.KeyChangesPage)
 	if err != nil {
 		return nil, rev, fmt.Errorf("sqlite: key changes: %w", err)
 	}
 	defer rows.Close()
-	var ids []string
-	now := rev
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&now, &id); err != nil {
-			return nil, rev, fmt.Errorf("sqlite: key changes: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+	ids, now, err := store.KeyChanges(rows, rev)
+	if err != nil {
 		return nil, rev, fmt.Errorf("sqlite: key changes: %w", err)
 	}
 	return ids, now, nil
