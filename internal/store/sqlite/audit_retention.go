@@ -13,7 +13,7 @@ import (
 
 // AddAuditCheckpoint implements store.AuditCheckpoints.
 func (s *DB) AddAuditCheckpoint(ctx context.Context, c store.AuditCheckpoint) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, ts, note) VALUES (?, ?, ?)`, c.Size, nanos(c.Time), c.Note)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, ts, note) VALUES (?, ?, ?)`, c.Size, store.Nanos(c.Time), c.Note)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: audit checkpoint %d: %w", c.Size, store.ErrConflict)
 	}
@@ -46,7 +46,7 @@ func (s *DB) AuditCheckpoints(ctx context.Context, minSize, maxSize int64, lates
 		if err := rows.Scan(&c.Size, &ts, &c.Note); err != nil {
 			return nil, fmt.Errorf("sqlite: audit checkpoints: %w", err)
 		}
-		c.Time = fromNanos(ts)
+		c.Time = store.FromNanos(ts)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -78,7 +78,7 @@ func (s *DB) PutAuditHold(ctx context.Context, h store.AuditHold) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_holds (id, key_id, since, until, incident, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, since = excluded.since, until = excluded.until,
 		incident = excluded.incident, reason = excluded.reason, created = excluded.created`,
-		h.ID, h.KeyID, nanos(h.Since), nanos(h.Until), h.Incident, h.Reason, nanos(h.Created))
+		h.ID, h.KeyID, store.Nanos(h.Since), store.Nanos(h.Until), h.Incident, h.Reason, store.Nanos(h.Created))
 	if err != nil {
 		return fmt.Errorf("sqlite: put audit hold %s: %w", h.ID, err)
 	}
@@ -115,7 +115,7 @@ func (s *DB) AuditHolds(ctx context.Context) ([]store.AuditHold, error) {
 		if err := rows.Scan(&h.ID, &h.KeyID, &since, &until, &h.Incident, &h.Reason, &created); err != nil {
 			return nil, fmt.Errorf("sqlite: audit holds: %w", err)
 		}
-		h.Since, h.Until, h.Created = fromNanos(since), fromNanos(until), fromNanos(created)
+		h.Since, h.Until, h.Created = store.FromNanos(since), store.FromNanos(until), store.FromNanos(created)
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
