@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,11 +23,19 @@ type Row interface {
 	Scan(dest ...any) error
 }
 
-// Rows is a result set of either driver. The caller still closes it.
+// Rows is a result set of either driver (a *sql.Rows behind a wrapper
+// whose Close drops the error, which database/sql also reports via Err).
 type Rows interface {
 	Row
 	Next() bool
 	Err() error
+	Close()
+}
+
+// Querier runs reads on a backend's driver; each backend adapts its own.
+type Querier interface {
+	QueryRow(ctx context.Context, query string, args ...any) Row
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
 }
 
 // Collect reads every row of rows with scan, stopping at the first error.
@@ -63,8 +72,12 @@ func FromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// Dialect is what the list queries need to know of a backend's SQL.
+// Dialect is what the shared queries need to know of a backend's SQL.
 type Dialect struct {
+	// Name prefixes the backend's errors: "postgres" or "sqlite".
+	Name string
+	// NoRows is the driver's error for a single-row query that found none.
+	NoRows error
 	// Param returns the placeholder of the n-th argument (from 1): "$1"
 	// or "?". Every call adds an argument, so a value used twice is passed
 	// twice.
@@ -168,25 +181,6 @@ func EditKey(k *keys.Key, id string, fn func(*keys.Key) error) ([]byte, error) {
 	}
 	k.ID, k.Hash = id, hash
 	return EncodeKey(k)
-}
-
-// KeyChanges reads rows of (rev, id) from key_changes, oldest first, and
-// returns the ids and the revision of the last one, or rev when there is
-// none (see Keys.KeysChangedSince).
-func KeyChanges(rows Rows, rev int64) ([]string, int64, error) {
-	var ids []string
-	now := rev
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&now, &id); err != nil {
-			return nil, rev, err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, rev, err
-	}
-	return ids, now, nil
 }
 
 // KeyChangesPage bounds one KeysChangedSince answer.

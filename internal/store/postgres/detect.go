@@ -89,34 +89,3 @@ func (s *DB) PutIncident(ctx context.Context, in *incident.Incident) error {
 	}
 	return nil
 }
-
-// IncidentByID implements store.Incidents.
-func (s *DB) IncidentByID(ctx context.Context, id string) (*incident.Incident, error) {
-	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT data FROM incidents WHERE id = $1`, id).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: incident %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: incident %s: %w", id, err)
-	}
-	return store.DecodeIncident(id, data)
-}
-
-// ListIncidents implements store.Incidents.
-func (s *DB) ListIncidents(ctx context.Context, f store.IncidentFilter) ([]*incident.Incident, error) {
-	q, args := store.ListIncidentsQuery(dialect, f)
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list incidents: %w", err)
-	}
-	defer rows.Close()
-	out, err := store.Collect(rows, store.ScanIncident)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list incidents: %w", err)
-	}
-	if out == nil {
-		out = []*incident.Incident{}
-	}
-	return out, nil
-}

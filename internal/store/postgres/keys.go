@@ -14,13 +14,7 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
-// dialect is PostgreSQL's SQL for the queries package store builds.
-var dialect = store.Dialect{
-	Param: func(n int) string { return fmt.Sprintf("$%d", n) },
-	Instr: "strpos",
-}
-
-func scanKey(row pgx.Row) (*keys.Key, error) {
+func scanKey(row store.Row) (*keys.Key, error) {
 	var (
 		id, ip     string
 		hash, data []byte
@@ -62,45 +56,6 @@ func logChange(ctx context.Context, tx pgx.Tx, id string) error {
 		return fmt.Errorf("postgres: log key change: %w", err)
 	}
 	return nil
-}
-
-// KeyByID implements store.Keys.
-func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: key %s: %w", id, err)
-	}
-	return k, nil
-}
-
-// KeyByHash implements store.Keys.
-func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE hash = $1`, h[:]))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: key by hash: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: key by hash: %w", err)
-	}
-	return k, nil
-}
-
-// ListKeys implements store.Keys.
-func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]*keys.Key, error) {
-	q, args := store.ListKeysQuery(dialect, f)
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
-	}
-	defer rows.Close()
-	out, err := store.Collect(rows, func(r store.Row) (*keys.Key, error) { return scanKey(r) })
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
-	}
-	return out, nil
 }
 
 // UpdateKey implements store.Keys. The row stays locked (SELECT ... FOR
@@ -186,22 +141,6 @@ func (s *DB) TouchKeys(ctx context.Context, uses []store.KeyUse) error {
 	return nil
 }
 
-// KeysChangedSince implements store.Keys. With nothing new it returns rev
-// itself: reading the maximum in a second query could return a revision that
-// committed between the two and so skip it.
-func (s *DB) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT rev, id FROM key_changes WHERE rev > $1 ORDER BY rev LIMIT $2`, rev, store.KeyChangesPage)
-	if err != nil {
-		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
-	}
-	defer rows.Close()
-	ids, now, err := store.KeyChanges(rows, rev)
-	if err != nil {
-		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
-	}
-	return ids, now, nil
-}
-
 // AddUsage implements store.Usage.
 func (s *DB) AddUsage(ctx context.Context, keyID, month string, u store.Spend) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO usage (key_id, month, requests, tokens, cost_usd) VALUES ($1, $2, $3, $4, $5)
@@ -212,18 +151,4 @@ func (s *DB) AddUsage(ctx context.Context, keyID, month string, u store.Spend) e
 		return fmt.Errorf("postgres: add usage for %s: %w", keyID, err)
 	}
 	return nil
-}
-
-// UsageOf implements store.Usage.
-func (s *DB) UsageOf(ctx context.Context, keyID, month string) (store.Spend, error) {
-	var u store.Spend
-	err := s.pool.QueryRow(ctx, `SELECT requests, tokens, cost_usd FROM usage WHERE key_id = $1 AND month = $2`, keyID, month).
-		Scan(&u.Requests, &u.Tokens, &u.CostUSD)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Spend{}, nil
-	}
-	if err != nil {
-		return u, fmt.Errorf("postgres: usage of %s: %w", keyID, err)
-	}
-	return u, nil
 }

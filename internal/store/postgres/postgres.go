@@ -66,7 +66,19 @@ var migrations embed.FS
 
 // DB is the PostgreSQL implementation of store.Store.
 type DB struct {
-	pool *pgxpool.Pool
+	store.Reader // the reads both backends share, on pool
+	pool         *pgxpool.Pool
+}
+
+// reader adapts a pgx pool to store.Querier.
+type reader struct{ pool *pgxpool.Pool }
+
+func (r reader) QueryRow(ctx context.Context, q string, args ...any) store.Row {
+	return r.pool.QueryRow(ctx, q, args...)
+}
+
+func (r reader) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
+	return r.pool.Query(ctx, q, args...)
 }
 
 // Defaults applied when the DSN does not say otherwise. Every network call
@@ -102,7 +114,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect to %s: %w", cfg.ConnConfig.Host, err)
 	}
-	s := &DB{pool: pool}
+	s := &DB{pool: pool, Reader: store.Reader{
+		Dialect: store.Dialect{Name: "postgres", NoRows: pgx.ErrNoRows, Param: func(n int) string { return fmt.Sprintf("$%d", n) }, Instr: "strpos"},
+		Q:       reader{pool},
+		ScanKey: scanKey,
+	}}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

@@ -90,34 +90,3 @@ func (s *DB) PutIncident(ctx context.Context, in *incident.Incident) error {
 	}
 	return nil
 }
-
-// IncidentByID implements store.Incidents.
-func (s *DB) IncidentByID(ctx context.Context, id string) (*incident.Incident, error) {
-	var data []byte
-	err := s.db.QueryRowContext(ctx, `SELECT data FROM incidents WHERE id = ?`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: incident %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: incident %s: %w", id, err)
-	}
-	return store.DecodeIncident(id, data)
-}
-
-// ListIncidents implements store.Incidents.
-func (s *DB) ListIncidents(ctx context.Context, f store.IncidentFilter) ([]*incident.Incident, error) {
-	q, args := store.ListIncidentsQuery(dialect, f)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list incidents: %w", err)
-	}
-	defer rows.Close()
-	out, err := store.Collect(rows, store.ScanIncident)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list incidents: %w", err)
-	}
-	if out == nil {
-		out = []*incident.Incident{}
-	}
-	return out, nil
-}

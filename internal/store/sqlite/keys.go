@@ -13,12 +13,6 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
-// dialect is SQLite's SQL for the queries package store builds.
-var dialect = store.Dialect{
-	Param: func(int) string { return "?" },
-	Instr: "instr",
-}
-
 // scanKey reads the columns of store.KeyCols; SQLite keeps the time of
 // last use as Unix nanoseconds.
 func scanKey(row store.Row) (*keys.Key, error) {
@@ -68,39 +62,6 @@ func logChange(ctx context.Context, tx *sql.Tx, id string) error {
 		return fmt.Errorf("sqlite: log key change: %w", err)
 	}
 	return nil
-}
-
-// KeyByID implements store.Keys.
-func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
-	}
-	return k, err
-}
-
-// KeyByHash implements store.Keys.
-func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE hash = ?`, h[:]))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: key by hash: %w", store.ErrNotFound)
-	}
-	return k, err
-}
-
-// ListKeys implements store.Keys.
-func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]*keys.Key, error) {
-	q, args := store.ListKeysQuery(dialect, f)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list keys: %w", err)
-	}
-	defer rows.Close()
-	out, err := store.Collect(rows, scanKey)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list keys: %w", err)
-	}
-	return out, nil
 }
 
 // UpdateKey implements store.Keys.
@@ -179,23 +140,6 @@ func (s *DB) TouchKeys(ctx context.Context, uses []store.KeyUse) error {
 	return tx.Commit()
 }
 
-// KeysChangedSince implements store.Keys. With nothing new it returns rev
-// itself, as the PostgreSQL store does: reading the maximum in a second
-// query could return a revision that committed between the two, and the
-// caller would skip that change for good.
-func (s *DB) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT rev, id FROM key_changes WHERE rev > ? ORDER BY rev LIMIT ?`, rev, store.KeyChangesPage)
-	if err != nil {
-		return nil, rev, fmt.Errorf("sqlite: key changes: %w", err)
-	}
-	defer rows.Close()
-	ids, now, err := store.KeyChanges(rows, rev)
-	if err != nil {
-		return nil, rev, fmt.Errorf("sqlite: key changes: %w", err)
-	}
-	return ids, now, nil
-}
-
 // AddUsage implements store.Usage.
 func (s *DB) AddUsage(ctx context.Context, keyID, month string, u store.Spend) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO usage (key_id, month, requests, tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
@@ -205,18 +149,4 @@ func (s *DB) AddUsage(ctx context.Context, keyID, month string, u store.Spend) e
 		return fmt.Errorf("sqlite: add usage for %s: %w", keyID, err)
 	}
 	return nil
-}
-
-// UsageOf implements store.Usage.
-func (s *DB) UsageOf(ctx context.Context, keyID, month string) (store.Spend, error) {
-	var u store.Spend
-	err := s.db.QueryRowContext(ctx, `SELECT requests, tokens, cost_usd FROM usage WHERE key_id = ? AND month = ?`, keyID, month).
-		Scan(&u.Requests, &u.Tokens, &u.CostUSD)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Spend{}, nil
-	}
-	if err != nil {
-		return u, fmt.Errorf("sqlite: usage of %s: %w", keyID, err)
-	}
-	return u, nil
 }

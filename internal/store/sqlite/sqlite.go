@@ -27,7 +27,8 @@ var migrations embed.FS
 
 // DB is the SQLite implementation of store.Store.
 type DB struct {
-	db *sql.DB
+	store.Reader // the reads both backends share, on db
+	db           *sql.DB
 
 	audit auditWriter // see audit.go
 }
@@ -63,7 +64,11 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &DB{db: db}
+	s := &DB{db: db, Reader: store.Reader{
+		Dialect: store.Dialect{Name: "sqlite", NoRows: sql.ErrNoRows, Param: func(int) string { return "?" }, Instr: "instr"},
+		Q:       reader{db},
+		ScanKey: scanKey,
+	}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -74,6 +79,24 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 	}
 	return s, nil
 }
+
+// reader adapts database/sql to store.Querier.
+type reader struct{ db *sql.DB }
+
+func (r reader) QueryRow(ctx context.Context, q string, args ...any) store.Row {
+	return r.db.QueryRowContext(ctx, q, args...)
+}
+
+func (r reader) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
+	rows, err := r.db.QueryContext(ctx, q, args...)
+	return sqlRows{rows}, err
+}
+
+// sqlRows is *sql.Rows with the Close of store.Rows: its error is also
+// reported by Err, which the reader checks.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
 
 // SQL returns the underlying handle, for domain packages that keep their own
 // tables in the same file (audit, detect).
