@@ -38,23 +38,17 @@ func (s *DB) CreateKey(ctx context.Context, k *keys.Key) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO keys (id, hash, name, owner, status, kind, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Hash[:], k.Name, k.Owner, string(k.Status), string(k.Kind), k.CreatedAt.UnixNano(), string(data))
-	if isUnique(err) {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, store.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
-	}
-	if err := logChange(ctx, tx, k.ID); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, hash, name, owner, status, kind, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Hash[:], k.Name, k.Owner, string(k.Status), string(k.Kind), k.CreatedAt.UnixNano(), string(data))
+		if isUnique(err) {
+			return fmt.Errorf("sqlite: create key %s: %w", k.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create key %s: %w", k.ID, err)
+		}
+		return logChange(ctx, tx, k.ID)
+	})
 }
 
 func logChange(ctx context.Context, tx *sql.Tx, id string) error {
@@ -66,53 +60,44 @@ func logChange(ctx context.Context, tx *sql.Tx, id string) error {
 
 // UpdateKey implements store.Keys.
 func (s *DB) UpdateKey(ctx context.Context, id string, fn func(*keys.Key) error) (*keys.Key, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read key %s: %w", id, err)
-	}
-	data, err := store.EditKey(k, id, fn)
+	var out *keys.Key
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: read key %s: %w", id, err)
+		}
+		data, err := store.EditKey(k, id, fn)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET name = ?, owner = ?, status = ?, kind = ?, data = ? WHERE id = ?`,
+			k.Name, k.Owner, string(k.Status), string(k.Kind), string(data), id); err != nil {
+			return fmt.Errorf("sqlite: update key %s: %w", id, err)
+		}
+		out = k
+		return logChange(ctx, tx, id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE keys SET name = ?, owner = ?, status = ?, kind = ?, data = ? WHERE id = ?`,
-		k.Name, k.Owner, string(k.Status), string(k.Kind), string(data), id); err != nil {
-		return nil, fmt.Errorf("sqlite: update key %s: %w", id, err)
-	}
-	if err := logChange(ctx, tx, id); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: commit key %s: %w", id, err)
-	}
-	return k, nil
+	return out, nil
 }
 
 // DeleteKey implements store.Keys.
 func (s *DB) DeleteKey(ctx context.Context, id string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("sqlite: delete key %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
-	}
-	if err := logChange(ctx, tx, id); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete key %s: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("sqlite: key %s: %w", id, store.ErrNotFound)
+		}
+		return logChange(ctx, tx, id)
+	})
 }
 
 // TouchKeys implements store.Keys. Touches do not count as changes: they
@@ -121,23 +106,20 @@ func (s *DB) TouchKeys(ctx context.Context, uses []store.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	defer stmt.Close()
-	for _, u := range uses {
-		t := u.At.UnixNano()
-		if _, err := stmt.ExecContext(ctx, t, u.IP, u.ID, t); err != nil {
-			return fmt.Errorf("sqlite: touch key %s: %w", u.ID, err)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
+		if err != nil {
+			return fmt.Errorf("sqlite: touch keys: %w", err)
 		}
-	}
-	return tx.Commit()
+		defer stmt.Close()
+		for _, u := range uses {
+			t := u.At.UnixNano()
+			if _, err := stmt.ExecContext(ctx, t, u.IP, u.ID, t); err != nil {
+				return fmt.Errorf("sqlite: touch key %s: %w", u.ID, err)
+			}
+		}
+		return nil
+	})
 }
 
 // AddUsage implements store.Usage.

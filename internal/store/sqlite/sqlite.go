@@ -80,6 +80,24 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 	return s, nil
 }
 
+// inTx runs fn in a transaction and commits it if fn succeeds, as
+// pgx.BeginFunc does for the PostgreSQL store; fn's error is returned as
+// it is.
+func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
 // reader adapts database/sql to store.Querier.
 type reader struct{ db *sql.DB }
 
