@@ -47,7 +47,7 @@ func TestSleep(t *testing.T) {
 }
 
 // Every calls fn on each tick and returns once stop is closed (here by fn
-// itself on its third call; a tick already due may still run once more).
+// itself on its third call; a tick already due may still run after that).
 func TestEvery(t *testing.T) {
 	stop := make(chan struct{})
 	calls := 0
@@ -56,7 +56,7 @@ func TestEvery(t *testing.T) {
 			close(stop)
 		}
 	})
-	if calls < 3 || calls > 4 {
-		t.Fatalf("%d calls, want 3 (or 4 with a tick already due)", calls)
+	if calls < 3 {
+		t.Fatalf("returned after %d calls, before stop was closed", calls)
 	}
 }
