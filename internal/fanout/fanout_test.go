@@ -14,6 +14,7 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/postgres"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/store/storetest"
 	"github.com/wardenhq/warden/internal/testenv"
 )
@@ -237,11 +238,7 @@ func TestNotify(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb, prefix := testenv.Redis(t)
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	channel := prefix + "keys"
 	ps := rdb.Subscribe(ctx, channel)
 	defer ps.Close()
