@@ -114,7 +114,7 @@ func (q *query) build(base, order string, limit int) (string, []any) {
 	return s, q.args
 }
 
-// KeyCols are the columns DecodeKey reads, in order: id, hash, data (the
+// KeyCols are the columns ScanKey reads, in order: id, hash, data (the
 // key's JSON), the time of last use (NULL if never) and the address of it.
 const KeyCols = `id, hash, data, last_used_at, last_used_ip`
 
@@ -140,9 +140,24 @@ func ListKeysQuery(d Dialect, f KeyFilter) (string, []any) {
 	return q.build(`SELECT `+KeyCols+` FROM keys`, "created_at, id", f.Limit)
 }
 
-// DecodeKey builds a key from the columns of KeyCols; lastUsed is nil when
+// ScanKey reads the columns of KeyCols from row. The backends keep the
+// time of last use differently (TIMESTAMPTZ, Unix nanoseconds): that column
+// is scanned into a T, which at turns into the time, nil if never used.
+func ScanKey[T any](row Row, at func(T) *time.Time) (*keys.Key, error) {
+	var (
+		id, ip     string
+		hash, data []byte
+		lastUsed   T
+	)
+	if err := row.Scan(&id, &hash, &data, &lastUsed, &ip); err != nil {
+		return nil, err
+	}
+	return decodeKey(id, hash, data, at(lastUsed), ip)
+}
+
+// decodeKey builds a key from the columns of KeyCols; lastUsed is nil when
 // the key was never used.
-func DecodeKey(id string, hash, data []byte, lastUsed *time.Time, ip string) (*keys.Key, error) {
+func decodeKey(id string, hash, data []byte, lastUsed *time.Time, ip string) (*keys.Key, error) {
 	k := new(keys.Key)
 	if err := json.Unmarshal(data, k); err != nil {
 		return nil, fmt.Errorf("store: decode key %s: %w", id, err)

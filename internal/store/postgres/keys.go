@@ -14,16 +14,9 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
+// scanKey reads the columns of store.KeyCols; last use is a TIMESTAMPTZ.
 func scanKey(row store.Row) (*keys.Key, error) {
-	var (
-		id, ip     string
-		hash, data []byte
-		lastUsed   *time.Time
-	)
-	if err := row.Scan(&id, &hash, &data, &lastUsed, &ip); err != nil {
-		return nil, err
-	}
-	return store.DecodeKey(id, hash, data, lastUsed, ip)
+	return store.ScanKey(row, func(t *time.Time) *time.Time { return t })
 }
 
 // CreateKey implements store.Keys.

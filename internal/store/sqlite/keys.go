@@ -16,20 +16,13 @@ var _ store.Store = (*DB)(nil)
 // scanKey reads the columns of store.KeyCols; SQLite keeps the time of
 // last use as Unix nanoseconds.
 func scanKey(row store.Row) (*keys.Key, error) {
-	var (
-		id, ip     string
-		hash, data []byte
-		lastUsed   sql.NullInt64
-	)
-	if err := row.Scan(&id, &hash, &data, &lastUsed, &ip); err != nil {
-		return nil, err
-	}
-	var at *time.Time
-	if lastUsed.Valid {
-		t := time.Unix(0, lastUsed.Int64)
-		at = &t
-	}
-	return store.DecodeKey(id, hash, data, at, ip)
+	return store.ScanKey(row, func(n sql.NullInt64) *time.Time {
+		if !n.Valid {
+			return nil
+		}
+		t := time.Unix(0, n.Int64)
+		return &t
+	})
 }
 
 // CreateKey implements store.Keys.
