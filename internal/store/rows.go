@@ -32,10 +32,13 @@ type Rows interface {
 	Close()
 }
 
-// Querier runs reads on a backend's driver; each backend adapts its own.
+// Querier runs statements on a backend's driver; each backend adapts its
+// own.
 type Querier interface {
 	QueryRow(ctx context.Context, query string, args ...any) Row
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	// Exec runs a statement and returns the number of rows it changed.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
 }
 
 // Collect reads every row of rows with scan, stopping at the first error.
@@ -78,6 +81,8 @@ type Dialect struct {
 	Name string
 	// NoRows is the driver's error for a single-row query that found none.
 	NoRows error
+	// IsUnique reports whether an error is a unique constraint violation.
+	IsUnique func(error) bool
 	// Param returns the placeholder of the n-th argument (from 1): "$1"
 	// or "?". Every call adds an argument, so a value used twice is passed
 	// twice.

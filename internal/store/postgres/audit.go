@@ -466,48 +466,6 @@ func (s *DB) ScanAuditHashes(ctx context.Context, from int64, fn func(int64, tlo
 	}
 }
 
-// AddAuditCheckpoint implements store.AuditCheckpoints.
-func (s *DB) AddAuditCheckpoint(ctx context.Context, c store.AuditCheckpoint) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, ts, note) VALUES ($1, $2, $3)`, c.Size, store.Nanos(c.Time), c.Note)
-	if isUnique(err) {
-		return fmt.Errorf("postgres: audit checkpoint %d: %w", c.Size, store.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: audit checkpoint %d: %w", c.Size, err)
-	}
-	return nil
-}
-
-// AuditCheckpoints implements store.AuditCheckpoints.
-func (s *DB) AuditCheckpoints(ctx context.Context, minSize, maxSize int64, latest bool) ([]store.AuditCheckpoint, error) {
-	if maxSize < 0 {
-		maxSize = 1<<63 - 1
-	}
-	q := `SELECT size, ts, note FROM audit_checkpoints WHERE size >= $1 AND size <= $2 ORDER BY size`
-	if latest {
-		q += ` DESC LIMIT 1`
-	}
-	rows, err := s.pool.Query(ctx, q, minSize, maxSize)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit checkpoints: %w", err)
-	}
-	var (
-		out []store.AuditCheckpoint
-		c   store.AuditCheckpoint
-		ts  int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&c.Size, &ts, &c.Note}, func() error {
-		c.Time = store.FromNanos(ts)
-		out = append(out, c)
-		c.Note = nil // the next row scans into a fresh slice
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit checkpoints: %w", err)
-	}
-	return out, nil
-}
-
 // PruneAuditBodies implements store.AuditRetention.
 func (s *DB) PruneAuditBodies(ctx context.Context, now time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_bodies b
@@ -520,50 +478,4 @@ func (s *DB) PruneAuditBodies(ctx context.Context, now time.Time) (int64, error)
 		return 0, fmt.Errorf("postgres: prune audit bodies: %w", err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-// PutAuditHold implements store.AuditHolds.
-func (s *DB) PutAuditHold(ctx context.Context, h store.AuditHold) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_holds (id, key_id, since, until, incident, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, since = excluded.since, until = excluded.until,
-		incident = excluded.incident, reason = excluded.reason, created = excluded.created`,
-		h.ID, h.KeyID, store.Nanos(h.Since), store.Nanos(h.Until), h.Incident, h.Reason, store.Nanos(h.Created))
-	if err != nil {
-		return fmt.Errorf("postgres: put audit hold %s: %w", h.ID, err)
-	}
-	return nil
-}
-
-// DeleteAuditHold implements store.AuditHolds.
-func (s *DB) DeleteAuditHold(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_holds WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("postgres: delete audit hold %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: audit hold %s: %w", id, store.ErrNotFound)
-	}
-	return nil
-}
-
-// AuditHolds implements store.AuditHolds.
-func (s *DB) AuditHolds(ctx context.Context) ([]store.AuditHold, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, key_id, since, until, incident, reason, created FROM audit_holds ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit holds: %w", err)
-	}
-	var (
-		out                   []store.AuditHold
-		h                     store.AuditHold
-		since, until, created int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&h.ID, &h.KeyID, &since, &until, &h.Incident, &h.Reason, &created}, func() error {
-		h.Since, h.Until, h.Created = store.FromNanos(since), store.FromNanos(until), store.FromNanos(created)
-		out = append(out, h)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit holds: %w", err)
-	}
-	return out, nil
 }

@@ -27,7 +27,7 @@ var migrations embed.FS
 
 // DB is the SQLite implementation of store.Store.
 type DB struct {
-	store.Reader // the reads both backends share, on db
+	store.Shared // what both backends do alike, on db
 	db           *sql.DB
 
 	audit auditWriter // see audit.go
@@ -64,9 +64,9 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &DB{db: db, Reader: store.Reader{
-		Dialect: store.Dialect{Name: "sqlite", NoRows: sql.ErrNoRows, Param: func(int) string { return "?" }, Instr: "instr"},
-		Q:       reader{db},
+	s := &DB{db: db, Shared: store.Shared{
+		Dialect: store.Dialect{Name: "sqlite", NoRows: sql.ErrNoRows, IsUnique: isUnique, Param: func(int) string { return "?" }, Instr: "instr"},
+		Q:       driver{db},
 		ScanKey: scanKey,
 	}}
 	if err := s.migrate(ctx); err != nil {
@@ -98,16 +98,24 @@ func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// reader adapts database/sql to store.Querier.
-type reader struct{ db *sql.DB }
+// driver adapts database/sql to store.Querier.
+type driver struct{ db *sql.DB }
 
-func (r reader) QueryRow(ctx context.Context, q string, args ...any) store.Row {
+func (r driver) QueryRow(ctx context.Context, q string, args ...any) store.Row {
 	return r.db.QueryRowContext(ctx, q, args...)
 }
 
-func (r reader) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
+func (r driver) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
 	rows, err := r.db.QueryContext(ctx, q, args...)
 	return sqlRows{rows}, err
+}
+
+func (r driver) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := r.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // sqlRows is *sql.Rows with the Close of store.Rows: its error is also

@@ -9,11 +9,12 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 )
 
-// Reader implements the reads that are the same in every SQL backend:
-// key lookups and lists, key changes, usage and incidents. A backend embeds
-// it, set up with its dialect, its driver and its key scanner; the writes,
-// whose transactions and locking differ by database, stay in the backend.
-type Reader struct {
+// Shared implements what is the same in every SQL backend: key lookups and
+// lists, key changes, usage, incidents, audit checkpoints and legal holds.
+// A backend embeds it, set up with its dialect, its driver and its key
+// scanner; what differs by database (transactions, locking, bulk writes,
+// SQL that is not the same) stays in the backend.
+type Shared struct {
 	Dialect
 	Q Querier
 	// ScanKey reads the columns of KeyCols: the backends keep the time of
@@ -22,7 +23,7 @@ type Reader struct {
 }
 
 // keyBy returns the one key where col equals v; what names it in errors.
-func (r Reader) keyBy(ctx context.Context, col string, v any, what string) (*keys.Key, error) {
+func (r Shared) keyBy(ctx context.Context, col string, v any, what string) (*keys.Key, error) {
 	k, err := r.ScanKey(r.Q.QueryRow(ctx, `SELECT `+KeyCols+` FROM keys WHERE `+col+` = `+r.Param(1), v))
 	if errors.Is(err, r.NoRows) {
 		return nil, fmt.Errorf("%s: %s: %w", r.Name, what, ErrNotFound)
@@ -34,17 +35,17 @@ func (r Reader) keyBy(ctx context.Context, col string, v any, what string) (*key
 }
 
 // KeyByID implements Keys.
-func (r Reader) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
+func (r Shared) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
 	return r.keyBy(ctx, "id", id, "key "+id)
 }
 
 // KeyByHash implements Keys.
-func (r Reader) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
+func (r Shared) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
 	return r.keyBy(ctx, "hash", h[:], "key by hash")
 }
 
 // ListKeys implements Keys.
-func (r Reader) ListKeys(ctx context.Context, f KeyFilter) ([]*keys.Key, error) {
+func (r Shared) ListKeys(ctx context.Context, f KeyFilter) ([]*keys.Key, error) {
 	q, args := ListKeysQuery(r.Dialect, f)
 	out, err := queryAll(ctx, r.Q, q, args, r.ScanKey)
 	if err != nil {
@@ -56,7 +57,7 @@ func (r Reader) ListKeys(ctx context.Context, f KeyFilter) ([]*keys.Key, error) 
 // KeysChangedSince implements Keys. With nothing new it returns rev itself:
 // reading the maximum in a second query could return a revision that
 // committed between the two, and the caller would skip that change for good.
-func (r Reader) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
+func (r Shared) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
 	type change struct {
 		rev int64
 		id  string
@@ -77,7 +78,7 @@ func (r Reader) KeysChangedSince(ctx context.Context, rev int64) ([]string, int6
 }
 
 // UsageOf implements Usage: nothing recorded is zero spend.
-func (r Reader) UsageOf(ctx context.Context, keyID, month string) (Spend, error) {
+func (r Shared) UsageOf(ctx context.Context, keyID, month string) (Spend, error) {
 	var u Spend
 	err := r.Q.QueryRow(ctx, `SELECT requests, tokens, cost_usd FROM usage WHERE key_id = `+r.Param(1)+` AND month = `+r.Param(2), keyID, month).
 		Scan(&u.Requests, &u.Tokens, &u.CostUSD)
@@ -91,7 +92,7 @@ func (r Reader) UsageOf(ctx context.Context, keyID, month string) (Spend, error)
 }
 
 // IncidentByID implements Incidents.
-func (r Reader) IncidentByID(ctx context.Context, id string) (*incident.Incident, error) {
+func (r Shared) IncidentByID(ctx context.Context, id string) (*incident.Incident, error) {
 	var data []byte
 	err := r.Q.QueryRow(ctx, `SELECT data FROM incidents WHERE id = `+r.Param(1), id).Scan(&data)
 	if errors.Is(err, r.NoRows) {
@@ -104,7 +105,7 @@ func (r Reader) IncidentByID(ctx context.Context, id string) (*incident.Incident
 }
 
 // ListIncidents implements Incidents. No match is an empty list, not nil.
-func (r Reader) ListIncidents(ctx context.Context, f IncidentFilter) ([]*incident.Incident, error) {
+func (r Shared) ListIncidents(ctx context.Context, f IncidentFilter) ([]*incident.Incident, error) {
 	q, args := ListIncidentsQuery(r.Dialect, f)
 	out, err := queryAll(ctx, r.Q, q, args, ScanIncident)
 	if err != nil {
