@@ -14,7 +14,14 @@ import (
 // test and its subtests end (before the directory is removed).
 func Open(t testing.TB) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), t.TempDir())
+	return OpenDir(t, t.TempDir())
+}
+
+// OpenDir opens the store in data directory dir (several handles on one
+// directory share the file), closed when the test and its subtests end.
+func OpenDir(t testing.TB, dir string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
