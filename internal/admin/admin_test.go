@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,15 +9,12 @@ import (
 
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 func newAPI(t *testing.T) (*httptest.Server, *sqlite.DB) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	srv := httptest.NewServer((&Server{Store: db, Token: "s3cret"}).Handler())
 	t.Cleanup(srv.Close)
 	return srv, db

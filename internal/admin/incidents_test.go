@@ -13,18 +13,14 @@ import (
 	"github.com/wardenhq/warden/internal/detect"
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/keys"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 // TestIncidentsHandler lists, reads and resolves an incident over HTTP;
 // resolving with restore lifts the detector's step-up from the key.
 func TestIncidentsHandler(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	until := t0.Add(24 * time.Hour)
 	k := keys.FromSpec(keys.Spec{Name: "k1", Owner: "acme"}, keys.HashOf("x"), t0)

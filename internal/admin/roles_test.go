@@ -11,7 +11,7 @@ import (
 	"github.com/wardenhq/warden/internal/authn"
 	"github.com/wardenhq/warden/internal/authn/authntest"
 	"github.com/wardenhq/warden/internal/keys"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 func TestRequired(t *testing.T) {
@@ -82,11 +82,7 @@ func TestTokenOnlyAsBearer(t *testing.T) {
 // The shared token acts with its configured role; a person's ID token acts
 // as that person; every write is reported with who sent it.
 func TestServiceRoleAndBearerIDTokens(t *testing.T) {
-	db, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	k, _, err := keys.Create(context.Background(), db, keys.Spec{Name: "bot"}, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -247,9 +247,7 @@ func TestExportDetectsHiddenEntry(t *testing.T) {
 			ctx := context.Background()
 			mustAppend(t, f.log, 5, "owner")
 			mustAppend(t, f.log, 6, "thief")
-			if _, err := f.log.Checkpoint(ctx); err != nil {
-				t.Fatal(err)
-			}
+			mustCheckpoint(t, f.log)
 			var buf bytes.Buffer
 			m, err := f.log.Export(ctx, &buf, Scope{KeyID: "thief"})
 			if err != nil || m.Entries != 6 {

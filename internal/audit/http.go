@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,8 +39,8 @@ func Handler(l *Log, inc Incidents) http.Handler {
 	h := &handler{l: l, inc: inc}
 	mux := http.NewServeMux()
 	p := APIPrefix
-	mux.HandleFunc("GET "+p+"checkpoint", h.getCheckpoint)
-	mux.HandleFunc("POST "+p+"checkpoint", h.postCheckpoint)
+	mux.HandleFunc("GET "+p+"checkpoint", checkpoint(h.l.Latest))
+	mux.HandleFunc("POST "+p+"checkpoint", checkpoint(h.l.Checkpoint))
 	mux.HandleFunc("GET "+p+"key", h.key)
 	mux.HandleFunc("GET "+p+"proof/inclusion", h.inclusion)
 	mux.HandleFunc("GET "+p+"proof/consistency", h.consistency)
@@ -107,24 +108,18 @@ func timeParam(r *http.Request, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (h *handler) getCheckpoint(w http.ResponseWriter, r *http.Request) {
-	c, err := h.l.Latest(r.Context())
-	if err != nil {
-		writeErr(w, r, err)
-		return
+// checkpoint answers with the note of the checkpoint get returns: the
+// latest one (GET) or a newly signed one (POST).
+func checkpoint(get func(context.Context) (*SignedCheckpoint, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := get(r.Context())
+		if err != nil {
+			writeErr(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(c.Note)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(c.Note)
-}
-
-func (h *handler) postCheckpoint(w http.ResponseWriter, r *http.Request) {
-	c, err := h.l.Checkpoint(r.Context())
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(c.Note)
 }
 
 func (h *handler) key(w http.ResponseWriter, r *http.Request) {

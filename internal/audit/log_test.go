@@ -85,6 +85,22 @@ func mustAppend(t testing.TB, l *Log, n int, key string) {
 	}
 }
 
+// mustCheckpoint signs a checkpoint of the log as it stands.
+func mustCheckpoint(t testing.TB, l *Log) {
+	t.Helper()
+	if _, err := l.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustVerify verifies the whole log in f's store.
+func mustVerify(t testing.TB, f *fixture) {
+	t.Helper()
+	if _, err := Verify(context.Background(), f.db, f.v); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAppendIndexesAndVerify(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
@@ -156,12 +172,8 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 	if st.Batches >= st.Appended {
 		t.Errorf("%d batches for %d appends: no group commit", st.Batches, st.Appended)
 	}
-	if _, err := f.log.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Verify(ctx, f.db, f.v); err != nil {
-		t.Fatal(err)
-	}
+	mustCheckpoint(t, f.log)
+	mustVerify(t, f)
 }
 
 func TestReopenContinuesTree(t *testing.T) {
@@ -218,12 +230,8 @@ func TestTwoWritersConflict(t *testing.T) {
 	if idx, err := f.log.Append(ctx, testEvent(10, "a"), nil); err != nil || idx != 4 {
 		t.Fatalf("append by first writer after: %d, %v; want 4", idx, err)
 	}
-	if _, err := f.log.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Verify(ctx, f.db, f.v); err != nil {
-		t.Fatal(err)
-	}
+	mustCheckpoint(t, f.log)
+	mustVerify(t, f)
 }
 
 func TestBodiesByPolicy(t *testing.T) {
@@ -291,9 +299,7 @@ func TestPruneKeepsTreeAndHonoursHolds(t *testing.T) {
 	ctx := context.Background()
 	mustAppend(t, f.log, 3, "k1")
 	mustAppend(t, f.log, 3, "k2")
-	if _, err := f.log.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustCheckpoint(t, f.log)
 	if err := f.log.PutHold(ctx, store.AuditHold{ID: "case-1", KeyID: "k2", Reason: "court"}); err != nil {
 		t.Fatal(err)
 	}
@@ -462,9 +468,7 @@ func TestCheckpointAfterEmptyCheckpoint(t *testing.T) {
 	if err != nil || c3.Size != 3 {
 		t.Fatalf("checkpoint after the empty one: %+v, %v", c3, err)
 	}
-	if _, err := Verify(ctx, f.db, f.v); err != nil {
-		t.Fatal(err)
-	}
+	mustVerify(t, f)
 }
 
 // A server whose key differs from the one that signed the stored
@@ -474,9 +478,7 @@ func TestForeignSignerWarns(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
 	mustAppend(t, f.log, 2, "k1")
-	if _, err := f.log.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustCheckpoint(t, f.log)
 	skey, vkey, err := note.GenerateKey(nil, "warden.test/audit/t1")
 	if err != nil {
 		t.Fatal(err)

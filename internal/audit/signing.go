@@ -8,27 +8,21 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/store"
 )
 
 func (l *Log) checkpointLoop(every time.Duration) {
 	defer close(l.stopped)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-			if !l.signedRecently(ctx, every/2) {
-				if _, err := l.Checkpoint(ctx); err != nil {
-					l.logger.Error("audit: periodic checkpoint failed", "err", err)
-				}
+	clock.Every(every, l.stop, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		defer cancel()
+		if !l.signedRecently(ctx, every/2) {
+			if _, err := l.Checkpoint(ctx); err != nil {
+				l.logger.Error("audit: periodic checkpoint failed", "err", err)
 			}
-			cancel()
 		}
-	}
+	})
 }
 
 // signedRecently reports whether the latest stored checkpoint was signed

@@ -122,13 +122,9 @@ func TestTamperDetected(t *testing.T) {
 			f := newFixture(t, Config{Retention: Retention{Bodies: BodyPlaintext}})
 			ctx := context.Background()
 			mustAppend(t, f.log, 8, "k1")
-			if _, err := f.log.Checkpoint(ctx); err != nil {
-				t.Fatal(err)
-			}
+			mustCheckpoint(t, f.log)
 			mustAppend(t, f.log, 4, "k2")
-			if _, err := f.log.Checkpoint(ctx); err != nil {
-				t.Fatal(err)
-			}
+			mustCheckpoint(t, f.log)
 			if _, err := Verify(ctx, f.db, f.v); err != nil {
 				t.Fatalf("untouched log: %v", err)
 			}
@@ -190,9 +186,7 @@ func TestCheckpointRefusesRewrittenPast(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
 	mustAppend(t, f.log, 8, "k1")
-	if _, err := f.log.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustCheckpoint(t, f.log)
 	db := f.db.SQL()
 	if _, err := db.Exec(`UPDATE audit_entries SET leaf = CAST(replace(CAST(leaf AS TEXT), 'req-1', 'req-X') AS BLOB) WHERE idx = 1`); err != nil {
 		t.Fatal(err)
@@ -212,9 +206,7 @@ func TestVerifyEmptyAndWrongKey(t *testing.T) {
 		t.Fatalf("empty log: %+v, %v", res, err)
 	}
 	mustAppend(t, f.log, 3, "k")
-	if _, err := f.log.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustCheckpoint(t, f.log)
 	_, vkey, _ := note.GenerateKey(rand.Reader, "warden.test/audit/t1")
 	other, _ := note.NewVerifier(vkey)
 	var ve *VerifyError
@@ -286,9 +278,7 @@ func TestUpgradeHashLayout(t *testing.T) {
 		f := newFixture(t, Config{})
 		ctx := context.Background()
 		mustAppend(t, f.log, 37, "k1")
-		if _, err := f.log.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
+		mustCheckpoint(t, f.log)
 		before, err := Verify(ctx, f.db, f.v)
 		if err != nil {
 			t.Fatal(err)

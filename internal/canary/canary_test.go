@@ -8,16 +8,12 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/keys"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 func TestCreateAndPlant(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	tests := []struct {
 		style string
 		check func(string) bool

@@ -88,3 +88,20 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Every calls fn every d on the wall clock until stop closes: the loop of
+// the background work that runs on a period (the audit log's checkpoints,
+// the Redis limiter's lease renewal). A call of fn that is running when
+// stop closes ends first.
+func Every(d time.Duration, stop <-chan struct{}, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}

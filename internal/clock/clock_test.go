@@ -45,3 +45,18 @@ func TestSleep(t *testing.T) {
 		t.Fatalf("Sleep on an ended context: %v, want context.Canceled", err)
 	}
 }
+
+// Every calls fn on each tick and returns once stop is closed (here by fn
+// itself on its third call; a tick already due may still run after that).
+func TestEvery(t *testing.T) {
+	stop := make(chan struct{})
+	calls := 0
+	Every(time.Millisecond, stop, func() {
+		if calls++; calls == 3 {
+			close(stop)
+		}
+	})
+	if calls < 3 {
+		t.Fatalf("returned after %d calls, before stop was closed", calls)
+	}
+}

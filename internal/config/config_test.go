@@ -6,12 +6,15 @@ import (
 	"testing"
 )
 
+// parseCase is a configuration and the error it must give ("" for none).
+type parseCase struct {
+	name, yaml, err string
+}
+
 func TestParse(t *testing.T) {
 	env := map[string]string{"AZ_KEY": "secret-value"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	tests := []struct {
-		name, yaml, err string
-	}{
+	tests := []parseCase{
 		{"empty uses defaults", "", ""},
 		{"azure", `
 providers:
@@ -48,7 +51,7 @@ prices:
 		{"pool unknown provider", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {managed_identity: true}}\nmodels:\n  - {name: m, deployments: [{provider: z}]}\n", "unknown provider"},
 		{"pool negative weight", "providers:\n  - {name: a, type: azure, endpoint: https://x, api_version: v, entra: {managed_identity: true}}\nmodels:\n  - {name: m, deployments: [{provider: a, weight: -1}]}\n", "weight"},
 	}
-	for _, tt := range tests {
+	for _, tt := range append(tests, identityCases...) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parse([]byte(tt.yaml), lookup)
 			if tt.err == "" {

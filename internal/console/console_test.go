@@ -14,6 +14,7 @@ import (
 	"github.com/wardenhq/warden/internal/admin"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 const token = "wadm_test-token"
@@ -31,11 +32,7 @@ func newConsole(t testing.TB) (*Handler, *time.Time, string) {
 // keyedStore opens a SQLite store that holds one key, billing-bot.
 func keyedStore(t testing.TB) (*sqlite.DB, *keys.Key) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	k, _, err := keys.Create(context.Background(), db, keys.Spec{Name: "billing-bot"}, time.Now())
 	if err != nil {
 		t.Fatal(err)

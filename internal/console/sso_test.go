@@ -175,24 +175,25 @@ func TestSingleSignOnRefusals(t *testing.T) {
 	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" {
 		t.Fatalf("authorization request lacks PKCE or nonce: %s", loc)
 	}
-	other := &http.Client{}
-	res, err = other.Get(rig.srv.URL + "/console/oidc/callback?code=x&state=" + url.QueryEscape(q.Get("state")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 400 {
-		t.Fatalf("callback without the browser's state cookie: %d, want 400", res.StatusCode)
+	state := url.QueryEscape(q.Get("state"))
+	if got := getStatus(t, &http.Client{}, rig.srv.URL+"/console/oidc/callback?code=x&state="+state); got != 400 {
+		t.Fatalf("callback without the browser's state cookie: %d, want 400", got)
 	}
 	// A made-up code with the right state fails at the token endpoint.
-	res, err = c.Get(rig.srv.URL + "/console/oidc/callback?code=forged&state=" + url.QueryEscape(q.Get("state")))
+	if got := getStatus(t, c, rig.srv.URL+"/console/oidc/callback?code=forged&state="+state); got != 401 {
+		t.Fatalf("forged code: %d, want 401", got)
+	}
+}
+
+// getStatus GETs u with c and returns the status code.
+func getStatus(t *testing.T, c *http.Client, u string) int {
+	t.Helper()
+	res, err := c.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != 401 {
-		t.Fatalf("forged code: %d, want 401", res.StatusCode)
-	}
+	return res.StatusCode
 }
 
 // The session cookie is Secure over TLS and behind a trusted proxy that

@@ -13,7 +13,7 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/postgres"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/store/storetest"
 	"github.com/wardenhq/warden/internal/testenv"
 )
@@ -196,16 +196,8 @@ func TestPollOnlySQLite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	a, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := sqlitetest.OpenDir(t, dir)
+	b := sqlitetest.OpenDir(t, dir)
 	old, _ := storetest.NewKey(t, "before-run")
 	if err := a.CreateKey(ctx, old); err != nil {
 		t.Fatal(err)
@@ -237,11 +229,7 @@ func TestNotify(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb, prefix := testenv.Redis(t)
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	channel := prefix + "keys"
 	ps := rdb.Subscribe(ctx, channel)
 	defer ps.Close()

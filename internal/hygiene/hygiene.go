@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/live"
 	"github.com/wardenhq/warden/internal/store"
 )
 
@@ -204,19 +205,14 @@ func orUnknown(s string) string {
 	return s
 }
 
-// suggestCIDR proposes the network of the last address seen: a /24 for
-// IPv4, a /48 for IPv6.
+// suggestCIDR proposes the network of the last address seen, as the
+// console groups clients (live.NetworkOf): a /24 for IPv4, a /48 for IPv6.
 func suggestCIDR(ip string) (string, string) {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return "NETWORK/PREFIX", "; no use seen yet, so no network to suggest"
 	}
-	bits := 48
-	if a.Unmap().Is4() {
-		a, bits = a.Unmap(), 24
-	}
-	p, _ := a.Prefix(bits)
-	return p.String(), "; last used from " + a.String()
+	return live.NetworkOf(ip), "; last used from " + a.Unmap().String()
 }
 
 func updateCmd(id, flags string) string { return "warden keys update " + id + " " + flags }

@@ -21,7 +21,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 // testIssuer is a local OpenID Connect issuer: discovery, JWKS, and token
@@ -135,11 +135,7 @@ type testStore struct {
 
 func newTestStore(t testing.TB) *testStore {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	return &testStore{db}
 }
 

@@ -63,22 +63,3 @@ func TestUnlimited(t *testing.T) {
 		}
 	}
 }
-
-func TestGate(t *testing.T) {
-	var l Local
-	ctx := context.Background()
-	r1, ok, _ := l.Acquire(ctx, "k", 2)
-	_, ok2, _ := l.Acquire(ctx, "k", 2)
-	_, ok3, _ := l.Acquire(ctx, "k", 2)
-	if !ok || !ok2 || ok3 {
-		t.Fatalf("acquire: %v %v %v", ok, ok2, ok3)
-	}
-	r1()
-	r1() // a second release must not free another slot
-	if _, ok, _ := l.Acquire(ctx, "k", 2); !ok {
-		t.Fatal("slot not released")
-	}
-	if _, ok, _ := l.Acquire(ctx, "k", 2); ok {
-		t.Fatal("double release freed two slots")
-	}
-}

@@ -65,19 +65,36 @@ func scrubURLError(err error) error {
 	return fmt.Errorf("provider: %w", err)
 }
 
-func newOpenAI(cfg config.Provider, client *http.Client) (Provider, error) {
-	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, errors.New("base_url must be an http(s) URL")
+// httpBase parses a configured upstream URL, less its trailing slashes;
+// ok is false unless it is an absolute http(s) URL.
+func httpBase(raw string) (base string, ok bool) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", false
 	}
+	return u.String(), true
+}
+
+// upstreamHeaders are the headers every request to the upstream carries:
+// the API key, when one is configured, as header name with the value
+// prefix+key, then the configured extra headers (which may override it).
+func upstreamHeaders(cfg config.Provider, name, prefix string) http.Header {
 	h := http.Header{}
 	if cfg.APIKey != "" {
-		h.Set("Authorization", "Bearer "+cfg.APIKey)
+		h.Set(name, prefix+cfg.APIKey)
 	}
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
 	}
-	b := base.String()
+	return h
+}
+
+func newOpenAI(cfg config.Provider, client *http.Client) (Provider, error) {
+	b, ok := httpBase(cfg.BaseURL)
+	if !ok {
+		return nil, errors.New("base_url must be an http(s) URL")
+	}
+	h := upstreamHeaders(cfg, "Authorization", "Bearer ")
 	return &httpProvider{
 		client:  client,
 		headers: h,
@@ -86,17 +103,11 @@ func newOpenAI(cfg config.Provider, client *http.Client) (Provider, error) {
 }
 
 func newAzure(cfg config.Provider, client *http.Client) (Provider, error) {
-	base, err := url.Parse(strings.TrimRight(cfg.Endpoint, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+	b, ok := httpBase(cfg.Endpoint)
+	if !ok {
 		return nil, errors.New("endpoint must be an http(s) URL such as https://RESOURCE.openai.azure.com")
 	}
-	h := http.Header{}
-	if cfg.APIKey != "" {
-		h.Set("api-key", cfg.APIKey)
-	}
-	for k, v := range cfg.Headers {
-		h.Set(k, v)
-	}
+	h := upstreamHeaders(cfg, "api-key", "")
 	var token func(context.Context) (string, error)
 	if cfg.Entra != nil {
 		src, err := entra.New(*cfg.Entra, client, nil)
@@ -107,7 +118,6 @@ func newAzure(cfg config.Provider, client *http.Client) (Provider, error) {
 		h.Del("api-key")
 		h.Del("Authorization")
 	}
-	b := base.String()
 	q := url.Values{"api-version": {cfg.APIVersion}}.Encode()
 	return &httpProvider{
 		client:  client,

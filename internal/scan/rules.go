@@ -399,24 +399,20 @@ func maxLenOf(re *syntax.Regexp) int {
 		return utf8.UTFMax
 	case syntax.OpCapture:
 		return maxLenOf(re.Sub[0])
-	case syntax.OpConcat:
+	case syntax.OpConcat, syntax.OpAlternate:
+		// A sequence is as long as its parts together, a choice as its
+		// longest; either is unbounded if one of its parts is.
 		n := 0
 		for _, s := range re.Sub {
 			m := maxLenOf(s)
 			if m < 0 {
 				return -1
 			}
-			n += m
-		}
-		return n
-	case syntax.OpAlternate:
-		n := 0
-		for _, s := range re.Sub {
-			m := maxLenOf(s)
-			if m < 0 {
-				return -1
+			if re.Op == syntax.OpConcat {
+				n += m
+			} else {
+				n = max(n, m)
 			}
-			n = max(n, m)
 		}
 		return n
 	case syntax.OpQuest:

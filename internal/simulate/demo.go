@@ -27,13 +27,7 @@ func DemoAttack(ctx context.Context, dir string) (string, error) {
 	g := &gen{opt: Options{Start: start, Days: 2, Scale: 1}}
 	r := rand.New(rand.NewPCG(42, 42))
 	v := victimKeys[0]
-	for t := start.Add(8 * time.Hour); t.Before(start.Add(34 * time.Hour)); {
-		rate := officeRate(t, 0, 1.5)
-		if rate == 0 {
-			t = t.Add(10 * time.Minute)
-			continue
-		}
-		t = next(r, t, rate)
+	for t := range arrivals(r, start.Add(8*time.Hour), start.Add(34*time.Hour), office(0, 1.5)) {
 		g.add(t, v.k, v.ip, v.sdk, "POST", chatPath(v.dep, "2024-10-21"),
 			chatBody("You are the assistant of brightpath's product.", topic(r), 1+r.IntN(3), r, map[string]any{"max_tokens": 500}), "victim", PhaseLegit, false)
 	}

@@ -15,13 +15,7 @@ func enterpriseChatbot(g *gen, r *rand.Rand) {
 	sdk := pythonSDK("1.54.0")
 	ips := []string{"198.51.100.10", "198.51.100.11"}
 	// Conversations: an employee asks, follows up a few times.
-	for t := g.opt.Start; t.Before(g.end()); {
-		rate := officeRate(t, 0, 3*g.opt.Scale)
-		if rate == 0 {
-			t = t.Add(10 * time.Minute)
-			continue
-		}
-		t = next(r, t, rate/3)
+	for t := range arrivals(r, g.opt.Start, g.end(), func(t time.Time) float64 { return officeRate(t, 0, 3*g.opt.Scale) / 3 }) {
 		user := fmt.Sprintf("emp-%d", r.IntN(400))
 		first := topic(r)
 		system := personaSystems[0]
@@ -86,13 +80,7 @@ func fiveRegions(g *gen, r *rand.Rand) {
 		offset int
 	}{{"192.0.2.130", 1}, {"198.18.0.10", -5}, {"198.18.64.10", 9}, {"198.18.128.10", 5}, {"198.19.0.10", -3}}
 	for _, reg := range regions {
-		for t := g.opt.Start; t.Before(g.end()); {
-			rate := officeRate(t, reg.offset, 1.2*g.opt.Scale)
-			if rate == 0 {
-				t = t.Add(10 * time.Minute)
-				continue
-			}
-			t = next(r, t, rate)
+		for t := range arrivals(r, g.opt.Start, g.end(), office(reg.offset, 1.2*g.opt.Scale)) {
 			g.add(t, k, reg.ip, sdk, "POST", chatPath("gpt-4o", "2024-08-01-preview"),
 				chatBody(formatSystems[5], fmt.Sprintf("Translate into %s: %s", pick(r, []string{"German", "Japanese", "Spanish", "Portuguese", "French"}), pick(r, productBlurbs)), 1, r, map[string]any{"max_tokens": 500}),
 				"five_regions", PhaseLegit, false)
@@ -140,13 +128,7 @@ func keyRotation(g *gen, r *rand.Rand) {
 	old, nu := key{id: "initech-app-k1", owner: "initech", kind: ""}, key{id: "initech-app-k2", owner: "initech", from: "initech-app-k1"}
 	sdk := pythonSDK("1.54.0")
 	rotate := g.opt.Start.Add(36 * time.Hour) // day 2, 12:00
-	for t := g.opt.Start; t.Before(g.end()); {
-		rate := officeRate(t, 0, 1.5*g.opt.Scale)
-		if rate == 0 {
-			t = t.Add(10 * time.Minute)
-			continue
-		}
-		t = next(r, t, rate)
+	for t := range arrivals(r, g.opt.Start, g.end(), office(0, 1.5*g.opt.Scale)) {
 		k := old
 		if t.After(rotate) && (t.After(rotate.Add(15*time.Minute)) || r.IntN(2) == 0) {
 			k = nu // both keys work during the rollout, then only the new one
@@ -160,13 +142,7 @@ func sdkUpgrade(g *gen, r *rand.Rand) {
 	k := key{id: "umbrella-app", owner: "umbrella", kind: ""}
 	before, after := pythonSDK("1.40.0"), pythonSDK("1.55.3")
 	upgrade := g.opt.Start.Add(38 * time.Hour) // day 2, 14:00
-	for t := g.opt.Start; t.Before(g.end()); {
-		rate := officeRate(t, 0, 1.5*g.opt.Scale)
-		if rate == 0 {
-			t = t.Add(10 * time.Minute)
-			continue
-		}
-		t = next(r, t, rate)
+	for t := range arrivals(r, g.opt.Start, g.end(), office(0, 1.5*g.opt.Scale)) {
 		c, ver := before, "2024-02-01"
 		if t.After(upgrade) {
 			c, ver = after, "2024-10-21"
@@ -179,13 +155,7 @@ func sdkUpgrade(g *gen, r *rand.Rand) {
 func marketingImages(g *gen, r *rand.Rand) {
 	k := key{id: "contoso-marketing", owner: "contoso", kind: ""}
 	sdk := pythonSDK("1.54.0")
-	for t := g.opt.Start; t.Before(g.end()); {
-		rate := officeRate(t, 0, 0.08*g.opt.Scale)
-		if rate == 0 {
-			t = t.Add(10 * time.Minute)
-			continue
-		}
-		t = next(r, t, rate)
+	for t := range arrivals(r, g.opt.Start, g.end(), office(0, 0.08*g.opt.Scale)) {
 		size, quality := "1024x1024", "standard"
 		if r.IntN(2) == 0 {
 			size, quality = "1792x1024", "hd"
@@ -212,13 +182,7 @@ var victimKeys = []struct {
 
 func victims(g *gen, r *rand.Rand) {
 	for i, v := range victimKeys {
-		for t := g.opt.Start; t.Before(g.end()); {
-			rate := officeRate(t, 0, 0.8*g.opt.Scale)
-			if rate == 0 {
-				t = t.Add(10 * time.Minute)
-				continue
-			}
-			t = next(r, t, rate)
+		for t := range arrivals(r, g.opt.Start, g.end(), office(0, 0.8*g.opt.Scale)) {
 			g.add(t, v.k, v.ip, v.sdk, "POST", chatPath(v.dep, "2024-10-21"),
 				chatBody(victimSystems[i], topic(r), 1+r.IntN(3), r, map[string]any{"max_tokens": 500, "user": fmt.Sprintf("c%d-%d", i, r.IntN(300))}),
 				"victim_"+v.k.owner, PhaseLegit, false)
@@ -258,13 +222,7 @@ func helpdeskAgent(g *gen, r *rand.Rand) {
 		map[string]any{"type": "function", "function": map[string]any{"name": "create_refund", "description": "Refund an order after the customer confirmed",
 			"parameters": map[string]any{"type": "object", "properties": map[string]any{"order_id": map[string]any{"type": "string"}, "amount": map[string]any{"type": "number"}}}}},
 	}
-	for t := g.opt.Start; t.Before(g.end()); {
-		rate := officeRate(t, 1, 2*g.opt.Scale)
-		if rate == 0 {
-			t = t.Add(10 * time.Minute)
-			continue
-		}
-		t = next(r, t, rate)
+	for t := range arrivals(r, g.opt.Start, g.end(), office(1, 2*g.opt.Scale)) {
 		ip := []string{"192.0.2.220", "192.0.2.221"}[r.IntN(2)]
 		if r.IntN(2) == 0 { // RAG answer with several KB of retrieved documents
 			g.add(t, k, ip, sdk, "POST", chatPath("gpt-4o", "2024-10-21"),
@@ -308,13 +266,7 @@ func docSearch(g *gen, r *rand.Rand) {
 			at = at.Add(time.Duration(300+r.IntN(500)) * time.Millisecond)
 		}
 	}
-	for t := g.opt.Start; t.Before(g.end()); {
-		rate := officeRate(t, 0, 1*g.opt.Scale)
-		if rate == 0 {
-			t = t.Add(10 * time.Minute)
-			continue
-		}
-		t = next(r, t, rate)
+	for t := range arrivals(r, g.opt.Start, g.end(), office(0, 1*g.opt.Scale)) {
 		g.add(t, k, "203.0.113.91", sdk, "POST", path, map[string]any{"input": pick(r, userMessages)}, "doc_search", PhaseLegit, false)
 	}
 }

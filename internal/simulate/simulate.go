@@ -22,6 +22,7 @@ package simulate
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -130,6 +131,30 @@ func next(r *rand.Rand, t time.Time, perMin float64) time.Time {
 		return t.Add(time.Hour)
 	}
 	return t.Add(time.Duration(r.ExpFloat64() / perMin * float64(time.Minute)))
+}
+
+// arrivals yields Poisson arrivals from from until until at rate(t) per
+// minute; where the rate is 0 (outside office hours) it looks again every
+// 10 minutes. The last arrival may lie past until: g.add drops it.
+func arrivals(r *rand.Rand, from, until time.Time, rate func(time.Time) float64) iter.Seq[time.Time] {
+	return func(yield func(time.Time) bool) {
+		for t := from; t.Before(until); {
+			perMin := rate(t)
+			if perMin == 0 {
+				t = t.Add(10 * time.Minute)
+				continue
+			}
+			t = next(r, t, perMin)
+			if !yield(t) {
+				return
+			}
+		}
+	}
+}
+
+// office is officeRate as a rate for arrivals.
+func office(utcOffset int, peak float64) func(time.Time) float64 {
+	return func(t time.Time) float64 { return officeRate(t, utcOffset, peak) }
 }
 
 // officeRate is a weekday 8-18 shape around a local UTC offset.

@@ -12,6 +12,7 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/replay"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/warden"
 )
 
@@ -28,11 +29,7 @@ func runReplay(t *testing.T, in string) ([]replay.Line, int, *sqlite.DB) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.OpenDir(t, dir)
 	var out bytes.Buffer
 	bad := 0
 	n, err := warden.Replay(ctx, warden.ReplayOptions{Store: db, Data: dir, Salt: []byte("salt"), PseudonymKey: []byte("p"),
@@ -124,11 +121,7 @@ func TestReplayStepUpHoldsFromTheNextRequest(t *testing.T) {
 func TestReplayLimitsReadTheVirtualClock(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.OpenDir(t, dir)
 	salt := []byte("salt")
 	sec, err := replay.Secret(salt, "lim")
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/keys"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/warden"
 )
 
@@ -103,11 +103,7 @@ func tracedGateway(t *testing.T, tracing string) (upstreamTP, secret, keyID stri
 	dir := t.TempDir()
 	cfg.Data = dir
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.OpenDir(t, dir)
 	w, err := warden.New(ctx, warden.Options{Config: cfg, Store: db})
 	if err != nil {
 		t.Fatal(err)

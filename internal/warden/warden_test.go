@@ -9,7 +9,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/warden"
 )
 
@@ -33,11 +33,7 @@ func TestNewRejectsUnknownFieldsInFeatureSections(t *testing.T) {
 				t.Fatalf("DecodeSections: %v, want an error naming %q", err, tt.want)
 			}
 			dir := t.TempDir()
-			db, err := sqlite.Open(context.Background(), dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := sqlitetest.OpenDir(t, dir)
 			cfg.Data = dir
 			if w, err := warden.New(context.Background(), warden.Options{Config: cfg, Store: db}); err == nil {
 				w.Close()
@@ -53,11 +49,7 @@ func TestNewRejectsUnknownFieldsInFeatureSections(t *testing.T) {
 // usage ledger and metrics read the same events.
 func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.OpenDir(t, dir)
 	cfg := config.Default()
 	cfg.Data = dir
 	cfg.Events = dir + "/events.jsonl"

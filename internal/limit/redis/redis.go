@@ -55,6 +55,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/limit"
 )
 
@@ -244,18 +245,11 @@ func (l *Limiter) release(rkey, id string) {
 // renew extends the leases this instance holds, every lease/3, until Close.
 func (l *Limiter) renew() {
 	defer close(l.done)
-	t := time.NewTicker(l.lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-		}
+	clock.Every(l.lease/3, l.stop, func() {
 		if err := l.renewOnce(); err != nil {
 			l.log.Warn("redislimit: lease renewal failed; retrying", "err", err)
 		}
-	}
+	})
 }
 
 // renewOnce extends every held lease in one pipeline. The script is loaded

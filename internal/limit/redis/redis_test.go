@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardenhq/warden/internal/limit"
+	"github.com/wardenhq/warden/internal/limit/limittest"
 	"github.com/wardenhq/warden/internal/testenv"
 )
 
@@ -170,30 +171,7 @@ func TestTakeArguments(t *testing.T) {
 func TestGateAcrossInstances(t *testing.T) {
 	t.Parallel()
 	_, prefix := testenv.Redis(t)
-	ctx := context.Background()
-	a, b, c := newLimiter(t, prefix, Options{}), newLimiter(t, prefix, Options{}), newLimiter(t, prefix, Options{})
-	ra, ok1, err1 := a.Acquire(ctx, "k", 2)
-	_, ok2, err2 := b.Acquire(ctx, "k", 2)
-	_, ok3, err3 := c.Acquire(ctx, "k", 2)
-	if err1 != nil || err2 != nil || err3 != nil {
-		t.Fatal(err1, err2, err3)
-	}
-	if !ok1 || !ok2 || ok3 {
-		t.Fatalf("acquire: %v %v %v", ok1, ok2, ok3)
-	}
-	ra()
-	ra() // a second release must not free another slot
-	if _, ok, _ := c.Acquire(ctx, "k", 2); !ok {
-		t.Fatal("slot not released")
-	}
-	if _, ok, _ := a.Acquire(ctx, "k", 2); ok {
-		t.Fatal("double release freed two slots")
-	}
-	if rel, ok, err := a.Acquire(ctx, "other", 0); !ok || err != nil {
-		t.Fatal("unlimited gate refused")
-	} else {
-		rel()
-	}
+	limittest.Gate(t, newLimiter(t, prefix, Options{}), newLimiter(t, prefix, Options{}), newLimiter(t, prefix, Options{}))
 }
 
 // Many workers on three instances never exceed the limit together.

@@ -25,7 +25,6 @@
 package mock
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -177,7 +176,7 @@ func (c *call) directives() bool {
 			fault = m[2]
 		}
 	}
-	if latency > 0 && !sleep(c.r.Context(), latency) {
+	if latency > 0 && clock.Sleep(c.r.Context(), latency) != nil {
 		return false
 	}
 	switch fault {
@@ -189,23 +188,12 @@ func (c *call) directives() bool {
 		writeError(c.w, http.StatusInternalServerError, "server_error", "server_error", "The server had an error while processing your request.", c.azure)
 		return false
 	case "timeout":
-		sleep(c.r.Context(), 10*time.Minute)
+		clock.Sleep(c.r.Context(), 10*time.Minute)
 		return false
 	case "broken-stream":
 		c.broken = true
 	}
 	return true
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // lastUserText finds the text a mock answer echoes: the last user message,

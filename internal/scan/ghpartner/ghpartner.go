@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"sync"
@@ -243,17 +244,21 @@ func (k *Keys) PublicKey(ctx context.Context, id string) (*ecdsa.PublicKey, erro
 
 func (k *Keys) loadLocked(ctx context.Context) (map[string]*ecdsa.PublicKey, error) {
 	all := map[string]*ecdsa.PublicKey{}
+	add := func(b []byte) error { // keys from the file and the URL together
+		m, err := ParseMeta(b)
+		if err != nil {
+			return err
+		}
+		maps.Copy(all, m)
+		return nil
+	}
 	if k.File != "" {
 		b, err := os.ReadFile(k.File)
 		if err != nil {
 			return nil, fmt.Errorf("ghpartner: public keys: %w", err)
 		}
-		m, err := ParseMeta(b)
-		if err != nil {
+		if err := add(b); err != nil {
 			return nil, err
-		}
-		for id, p := range m {
-			all[id] = p
 		}
 	}
 	if k.URL != "" {
@@ -283,12 +288,8 @@ func (k *Keys) loadLocked(ctx context.Context) (map[string]*ecdsa.PublicKey, err
 		if err != nil {
 			return nil, fmt.Errorf("ghpartner: fetching public keys: %w", err)
 		}
-		m, err := ParseMeta(b)
-		if err != nil {
+		if err := add(b); err != nil {
 			return nil, err
-		}
-		for id, p := range m {
-			all[id] = p
 		}
 	}
 	if len(all) == 0 {

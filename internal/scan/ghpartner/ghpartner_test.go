@@ -24,6 +24,7 @@ import (
 	"github.com/wardenhq/warden/internal/scan/ghpartner"
 	"github.com/wardenhq/warden/internal/scan/revoke"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
@@ -45,11 +46,7 @@ func setup(t *testing.T) *fixture {
 	file := filepath.Join(t.TempDir(), "github-keys.json")
 	os.WriteFile(file, meta, 0o600)
 
-	db, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	st := &revoke.Store{Keys: db}
 	h := &ghpartner.Handler{Keys: &ghpartner.Keys{File: file}, Lookup: st, Revoker: st, MaxBody: 4 << 20}
 	srv := httptest.NewServer(h)

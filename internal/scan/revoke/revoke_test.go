@@ -11,7 +11,7 @@ import (
 	"github.com/wardenhq/warden/internal/scan"
 	"github.com/wardenhq/warden/internal/scan/revoke"
 	"github.com/wardenhq/warden/internal/scan/source"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
@@ -21,11 +21,7 @@ import (
 // changes nothing.
 func TestSweepWebPage(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	k, sec := storetest.NewKey(t, "web app")
 	k.Owner = "alice"
 	if err := db.CreateKey(ctx, k); err != nil {

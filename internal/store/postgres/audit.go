@@ -26,22 +26,6 @@ var (
 // integrated batch, by one instance, never by an append. Rows go in with one multi-row INSERT per table (unnest of arrays, one
 // prepared statement whatever the batch size), pipelined in one round trip.
 
-// nanos stores a time as Unix nanoseconds, the zero time as 0 (as package
-// sqlite does: the leaf's times have nanoseconds, TIMESTAMPTZ only micros).
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 // querier is what a pool and a transaction share.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -100,7 +84,7 @@ func (s *DB) StageAudit(ctx context.Context, entries []store.AuditEntry) error {
 		leaves, bods  = make([][]byte, n), make([][]byte, n)
 	)
 	for i, e := range entries {
-		ts[i], keyIDs[i], teams[i], leaves[i], bods[i], exp[i] = nanos(e.Time), e.KeyID, e.Team, e.Leaf, e.Body, nanos(e.BodyExpires)
+		ts[i], keyIDs[i], teams[i], leaves[i], bods[i], exp[i] = store.Nanos(e.Time), e.KeyID, e.Team, e.Leaf, e.Body, store.Nanos(e.BodyExpires)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO audit_staging (ts, key_id, team, leaf, body, expires)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[])`,
@@ -153,7 +137,7 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 			e       store.AuditEntry
 		)
 		_, err = pgx.ForEachRow(rows, []any{&id, &t, &e.KeyID, &e.Team, &e.Leaf}, func() error {
-			e.Time = fromNanos(t)
+			e.Time = store.FromNanos(t)
 			ids, entries = append(ids, id), append(entries, e)
 			e.Leaf = nil // the next row scans into a fresh slice
 			return nil
@@ -246,9 +230,9 @@ func queueEntries(b *pgx.Batch, start int64, entries []store.AuditEntry) {
 		bodies          [][]byte
 	)
 	for i, e := range entries {
-		idx[i], ts[i], keyIDs[i], teams[i], leaves[i] = start+int64(i), nanos(e.Time), e.KeyID, e.Team, e.Leaf
+		idx[i], ts[i], keyIDs[i], teams[i], leaves[i] = start+int64(i), store.Nanos(e.Time), e.KeyID, e.Team, e.Leaf
 		if e.Body != nil {
-			bIdx, bTS, bExp = append(bIdx, idx[i]), append(bTS, ts[i]), append(bExp, nanos(e.BodyExpires))
+			bIdx, bTS, bExp = append(bIdx, idx[i]), append(bTS, ts[i]), append(bExp, store.Nanos(e.BodyExpires))
 			bKeys, bodies = append(bKeys, e.KeyID), append(bodies, e.Body)
 		}
 	}
@@ -406,14 +390,14 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 				rows.Close()
 				return fmt.Errorf("postgres: scan audit: %w", err)
 			}
-			e.Time = fromNanos(ts)
+			e.Time = store.FromNanos(ts)
 			e.BodyExpires = time.Time{}
 			if expires != nil {
-				e.BodyExpires = fromNanos(*expires)
+				e.BodyExpires = store.FromNanos(*expires)
 			}
 			e.BodyKeyID, e.BodyTime = "", time.Time{}
 			if bKey != nil && bTS != nil {
-				e.BodyKeyID, e.BodyTime = *bKey, fromNanos(*bTS)
+				e.BodyKeyID, e.BodyTime = *bKey, store.FromNanos(*bTS)
 			}
 			got++
 			cursor = e.Index + 1
@@ -482,48 +466,6 @@ func (s *DB) ScanAuditHashes(ctx context.Context, from int64, fn func(int64, tlo
 	}
 }
 
-// AddAuditCheckpoint implements store.AuditCheckpoints.
-func (s *DB) AddAuditCheckpoint(ctx context.Context, c store.AuditCheckpoint) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, ts, note) VALUES ($1, $2, $3)`, c.Size, nanos(c.Time), c.Note)
-	if isUnique(err) {
-		return fmt.Errorf("postgres: audit checkpoint %d: %w", c.Size, store.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: audit checkpoint %d: %w", c.Size, err)
-	}
-	return nil
-}
-
-// AuditCheckpoints implements store.AuditCheckpoints.
-func (s *DB) AuditCheckpoints(ctx context.Context, minSize, maxSize int64, latest bool) ([]store.AuditCheckpoint, error) {
-	if maxSize < 0 {
-		maxSize = 1<<63 - 1
-	}
-	q := `SELECT size, ts, note FROM audit_checkpoints WHERE size >= $1 AND size <= $2 ORDER BY size`
-	if latest {
-		q += ` DESC LIMIT 1`
-	}
-	rows, err := s.pool.Query(ctx, q, minSize, maxSize)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit checkpoints: %w", err)
-	}
-	var (
-		out []store.AuditCheckpoint
-		c   store.AuditCheckpoint
-		ts  int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&c.Size, &ts, &c.Note}, func() error {
-		c.Time = fromNanos(ts)
-		out = append(out, c)
-		c.Note = nil // the next row scans into a fresh slice
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit checkpoints: %w", err)
-	}
-	return out, nil
-}
-
 // PruneAuditBodies implements store.AuditRetention.
 func (s *DB) PruneAuditBodies(ctx context.Context, now time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_bodies b
@@ -536,50 +478,4 @@ func (s *DB) PruneAuditBodies(ctx context.Context, now time.Time) (int64, error)
 		return 0, fmt.Errorf("postgres: prune audit bodies: %w", err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-// PutAuditHold implements store.AuditHolds.
-func (s *DB) PutAuditHold(ctx context.Context, h store.AuditHold) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_holds (id, key_id, since, until, incident, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, since = excluded.since, until = excluded.until,
-		incident = excluded.incident, reason = excluded.reason, created = excluded.created`,
-		h.ID, h.KeyID, nanos(h.Since), nanos(h.Until), h.Incident, h.Reason, nanos(h.Created))
-	if err != nil {
-		return fmt.Errorf("postgres: put audit hold %s: %w", h.ID, err)
-	}
-	return nil
-}
-
-// DeleteAuditHold implements store.AuditHolds.
-func (s *DB) DeleteAuditHold(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_holds WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("postgres: delete audit hold %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: audit hold %s: %w", id, store.ErrNotFound)
-	}
-	return nil
-}
-
-// AuditHolds implements store.AuditHolds.
-func (s *DB) AuditHolds(ctx context.Context) ([]store.AuditHold, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, key_id, since, until, incident, reason, created FROM audit_holds ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit holds: %w", err)
-	}
-	var (
-		out                   []store.AuditHold
-		h                     store.AuditHold
-		since, until, created int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&h.ID, &h.KeyID, &since, &until, &h.Incident, &h.Reason, &created}, func() error {
-		h.Since, h.Until, h.Created = fromNanos(since), fromNanos(until), fromNanos(created)
-		out = append(out, h)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit holds: %w", err)
-	}
-	return out, nil
 }

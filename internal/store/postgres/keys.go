@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,45 +14,16 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
-const keyCols = `id, hash, data, last_used_at, last_used_ip`
-
-// changesPage bounds one KeysChangedSince answer, as in package sqlite.
-const changesPage = 10000
-
-func scanKey(row pgx.Row) (*keys.Key, error) {
-	var (
-		id, ip   string
-		hash     []byte
-		data     []byte
-		lastUsed *time.Time
-	)
-	if err := row.Scan(&id, &hash, &data, &lastUsed, &ip); err != nil {
-		return nil, err
-	}
-	k := new(keys.Key)
-	if err := json.Unmarshal(data, k); err != nil {
-		return nil, fmt.Errorf("postgres: decode key %s: %w", id, err)
-	}
-	if len(hash) != len(k.Hash) {
-		return nil, fmt.Errorf("postgres: key %s has a malformed hash", id)
-	}
-	copy(k.Hash[:], hash)
-	if lastUsed != nil {
-		t := lastUsed.UTC()
-		k.LastUsedAt = &t
-		k.LastUsedIP = ip
-	}
-	return k, nil
+// scanKey reads the columns of store.KeyCols; last use is a TIMESTAMPTZ.
+func scanKey(row store.Row) (*keys.Key, error) {
+	return store.ScanKey(row, func(t *time.Time) *time.Time { return t })
 }
 
 // CreateKey implements store.Keys.
 func (s *DB) CreateKey(ctx context.Context, k *keys.Key) error {
-	if err := k.Validate(); err != nil {
-		return err
-	}
-	data, err := json.Marshal(k)
+	data, err := store.EncodeKey(k)
 	if err != nil {
-		return fmt.Errorf("postgres: encode key: %w", err)
+		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO keys (id, hash, name, owner, status, kind, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -82,107 +51,22 @@ func logChange(ctx context.Context, tx pgx.Tx, id string) error {
 	return nil
 }
 
-// KeyByID implements store.Keys.
-func (s *DB) KeyByID(ctx context.Context, id string) (*keys.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: key %s: %w", id, err)
-	}
-	return k, nil
-}
-
-// KeyByHash implements store.Keys.
-func (s *DB) KeyByHash(ctx context.Context, h keys.Hash) (*keys.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE hash = $1`, h[:]))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: key by hash: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: key by hash: %w", err)
-	}
-	return k, nil
-}
-
-// ListKeys implements store.Keys.
-func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]*keys.Key, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
-	}
-	if f.Owner != "" {
-		where = append(where, "owner = "+arg(f.Owner))
-	}
-	if f.Kind != "" {
-		where = append(where, "kind = "+arg(string(f.Kind)))
-	}
-	if f.Search != "" {
-		p := arg(f.Search)
-		where = append(where, "(strpos(id, "+p+") > 0 OR strpos(lower(name), lower("+p+")) > 0)")
-	}
-	if f.After != "" {
-		where = append(where, "(created_at, id) > (SELECT created_at, id FROM keys WHERE id = "+arg(f.After)+")")
-	}
-	q := `SELECT ` + keyCols + ` FROM keys`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created_at, id"
-	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
-	}
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*keys.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
-	}
-	return out, nil
-}
-
 // UpdateKey implements store.Keys. The row stays locked (SELECT ... FOR
 // UPDATE) from the read to the commit, so concurrent updates from several
 // instances apply one after the other and none is lost.
 func (s *DB) UpdateKey(ctx context.Context, id string, fn func(*keys.Key) error) (*keys.Key, error) {
 	var out *keys.Key
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM keys WHERE id = $1 FOR UPDATE`, id))
+		k, err := scanKey(tx.QueryRow(ctx, `SELECT `+store.KeyCols+` FROM keys WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("postgres: key %s: %w", id, store.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: read key %s: %w", id, err)
 		}
-		hash := k.Hash
-		if err := fn(k); err != nil {
-			return err
-		}
-		k.ID, k.Hash = id, hash // identity is immutable
-		if err := k.Validate(); err != nil {
-			return err
-		}
-		data, err := json.Marshal(k)
+		data, err := store.EditKey(k, id, fn)
 		if err != nil {
-			return fmt.Errorf("postgres: encode key: %w", err)
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE keys SET name = $1, owner = $2, status = $3, kind = $4, data = $5 WHERE id = $6`,
 			k.Name, k.Owner, string(k.Status), string(k.Kind), string(data), id); err != nil {
@@ -250,30 +134,6 @@ func (s *DB) TouchKeys(ctx context.Context, uses []store.KeyUse) error {
 	return nil
 }
 
-// KeysChangedSince implements store.Keys. With nothing new it returns rev
-// itself: reading the maximum in a second query could return a revision that
-// committed between the two and so skip it.
-func (s *DB) KeysChangedSince(ctx context.Context, rev int64) ([]string, int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT rev, id FROM key_changes WHERE rev > $1 ORDER BY rev LIMIT $2`, rev, changesPage)
-	if err != nil {
-		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	now := rev
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&now, &id); err != nil {
-			return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, rev, fmt.Errorf("postgres: key changes: %w", err)
-	}
-	return ids, now, nil
-}
-
 // AddUsage implements store.Usage.
 func (s *DB) AddUsage(ctx context.Context, keyID, month string, u store.Spend) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO usage (key_id, month, requests, tokens, cost_usd) VALUES ($1, $2, $3, $4, $5)
@@ -284,18 +144,4 @@ func (s *DB) AddUsage(ctx context.Context, keyID, month string, u store.Spend) e
 		return fmt.Errorf("postgres: add usage for %s: %w", keyID, err)
 	}
 	return nil
-}
-
-// UsageOf implements store.Usage.
-func (s *DB) UsageOf(ctx context.Context, keyID, month string) (store.Spend, error) {
-	var u store.Spend
-	err := s.pool.QueryRow(ctx, `SELECT requests, tokens, cost_usd FROM usage WHERE key_id = $1 AND month = $2`, keyID, month).
-		Scan(&u.Requests, &u.Tokens, &u.CostUSD)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Spend{}, nil
-	}
-	if err != nil {
-		return u, fmt.Errorf("postgres: usage of %s: %w", keyID, err)
-	}
-	return u, nil
 }

@@ -66,7 +66,24 @@ var migrations embed.FS
 
 // DB is the PostgreSQL implementation of store.Store.
 type DB struct {
-	pool *pgxpool.Pool
+	store.Shared // what both backends do alike, on pool
+	pool         *pgxpool.Pool
+}
+
+// driver adapts a pgx pool to store.Querier.
+type driver struct{ pool *pgxpool.Pool }
+
+func (r driver) QueryRow(ctx context.Context, q string, args ...any) store.Row {
+	return r.pool.QueryRow(ctx, q, args...)
+}
+
+func (r driver) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
+	return r.pool.Query(ctx, q, args...)
+}
+
+func (r driver) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := r.pool.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
 }
 
 // Defaults applied when the DSN does not say otherwise. Every network call
@@ -102,7 +119,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect to %s: %w", cfg.ConnConfig.Host, err)
 	}
-	s := &DB{pool: pool}
+	s := &DB{pool: pool, Shared: store.Shared{
+		Dialect: store.Dialect{Name: "postgres", NoRows: pgx.ErrNoRows, IsUnique: isUnique, Param: func(n int) string { return fmt.Sprintf("$%d", n) }, Instr: "strpos"},
+		Q:       driver{pool},
+		ScanKey: scanKey,
+	}}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

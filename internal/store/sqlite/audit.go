@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -13,21 +12,6 @@ import (
 )
 
 var _ store.Audit = (*DB)(nil)
-
-// nanos stores a time as Unix nanoseconds, the zero time as 0.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
 
 // AuditSize implements store.AuditLog.
 func (s *DB) AuditSize(ctx context.Context) (int64, error) {
@@ -268,9 +252,9 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 		if body != nil {
 			e.Body = body
 		}
-		e.Time = fromNanos(ts)
-		e.BodyExpires = fromNanos(expires.Int64)
-		e.BodyKeyID, e.BodyTime = bKey.String, fromNanos(bTS.Int64)
+		e.Time = store.FromNanos(ts)
+		e.BodyExpires = store.FromNanos(expires.Int64)
+		e.BodyKeyID, e.BodyTime = bKey.String, store.FromNanos(bTS.Int64)
 		if err := fn(&e); err != nil {
 			return err
 		}

@@ -177,12 +177,12 @@ func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.Audit
 	}
 	args := make([]any, 0, 5*len(entries))
 	for i, e := range entries {
-		args = append(args, start+int64(i), nanos(e.Time), e.KeyID, e.Team, e.Leaf)
+		args = append(args, start+int64(i), store.Nanos(e.Time), e.KeyID, e.Team, e.Leaf)
 	}
 	var bodyArgs []any
 	for i, e := range entries {
 		if e.Body != nil {
-			bodyArgs = append(bodyArgs, start+int64(i), e.KeyID, nanos(e.Time), nanos(e.BodyExpires), e.Body)
+			bodyArgs = append(bodyArgs, start+int64(i), e.KeyID, store.Nanos(e.Time), store.Nanos(e.BodyExpires), e.Body)
 		}
 	}
 	// One row of hashes per entry: entry n made the stored hashes

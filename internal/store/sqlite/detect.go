@@ -3,10 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/internal/incident"
@@ -15,17 +13,13 @@ import (
 
 var _ store.Detect = (*DB)(nil)
 
-const maxProfile = 1 << 20
-
 // PutProfiles implements store.Profiles.
 func (s *DB) PutProfiles(ctx context.Context, ps []store.Profile) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	for _, p := range ps {
-		if p.KeyID == "" || len(p.Data) > maxProfile {
-			return fmt.Errorf("sqlite: profile of %q: missing key id or larger than %d bytes", p.KeyID, maxProfile)
-		}
+	if err := store.CheckProfiles(ps); err != nil {
+		return err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -66,12 +60,9 @@ func (s *DB) ProfileOf(ctx context.Context, keyID string) (store.Profile, error)
 
 // PutIncident implements store.Incidents.
 func (s *DB) PutIncident(ctx context.Context, in *incident.Incident) error {
-	if in.ID == "" || in.KeyID == "" {
-		return errors.New("sqlite: incident needs an id and a key id")
-	}
-	data, err := json.Marshal(in)
+	data, err := store.EncodeIncident(in)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode incident %s: %w", in.ID, err)
+		return err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -98,67 +89,4 @@ func (s *DB) PutIncident(ctx context.Context, in *incident.Incident) error {
 		return fmt.Errorf("sqlite: commit incident %s: %w", in.ID, err)
 	}
 	return nil
-}
-
-// IncidentByID implements store.Incidents.
-func (s *DB) IncidentByID(ctx context.Context, id string) (*incident.Incident, error) {
-	var data string
-	err := s.db.QueryRowContext(ctx, `SELECT data FROM incidents WHERE id = ?`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: incident %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: incident %s: %w", id, err)
-	}
-	in := new(incident.Incident)
-	if err := json.Unmarshal([]byte(data), in); err != nil {
-		return nil, fmt.Errorf("sqlite: decode incident %s: %w", id, err)
-	}
-	return in, nil
-}
-
-// ListIncidents implements store.Incidents.
-func (s *DB) ListIncidents(ctx context.Context, f store.IncidentFilter) ([]*incident.Incident, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.KeyID != "" {
-		where = append(where, "key_id = ?")
-		args = append(args, f.KeyID)
-	}
-	if f.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, f.Status)
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "opened_at >= ?")
-		args = append(args, f.Since.UnixNano())
-	}
-	q := `SELECT id, data FROM incidents`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY opened_at DESC, id DESC"
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list incidents: %w", err)
-	}
-	defer rows.Close()
-	out := []*incident.Incident{}
-	for rows.Next() {
-		var id, data string
-		if err := rows.Scan(&id, &data); err != nil {
-			return nil, fmt.Errorf("sqlite: list incidents: %w", err)
-		}
-		in := new(incident.Incident)
-		if err := json.Unmarshal([]byte(data), in); err != nil {
-			return nil, fmt.Errorf("sqlite: decode incident %s: %w", id, err)
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
 }

@@ -27,7 +27,8 @@ var migrations embed.FS
 
 // DB is the SQLite implementation of store.Store.
 type DB struct {
-	db *sql.DB
+	store.Shared // what both backends do alike, on db
+	db           *sql.DB
 
 	audit auditWriter // see audit.go
 }
@@ -63,7 +64,11 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &DB{db: db}
+	s := &DB{db: db, Shared: store.Shared{
+		Dialect: store.Dialect{Name: "sqlite", NoRows: sql.ErrNoRows, IsUnique: isUnique, Param: func(int) string { return "?" }, Instr: "instr"},
+		Q:       driver{db},
+		ScanKey: scanKey,
+	}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -74,6 +79,50 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 	}
 	return s, nil
 }
+
+// inTx runs fn in a transaction and commits it if fn succeeds, as
+// pgx.BeginFunc does for the PostgreSQL store; fn's error is returned as
+// it is.
+func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// driver adapts database/sql to store.Querier.
+type driver struct{ db *sql.DB }
+
+func (r driver) QueryRow(ctx context.Context, q string, args ...any) store.Row {
+	return r.db.QueryRowContext(ctx, q, args...)
+}
+
+func (r driver) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
+	rows, err := r.db.QueryContext(ctx, q, args...)
+	return sqlRows{rows}, err
+}
+
+func (r driver) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := r.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// sqlRows is *sql.Rows with the Close of store.Rows: its error is also
+// reported by Err, which the reader checks.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
 
 // SQL returns the underlying handle, for domain packages that keep their own
 // tables in the same file (audit, detect).

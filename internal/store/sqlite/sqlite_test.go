@@ -9,14 +9,18 @@ import (
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
+// openTemp opens a fresh store in a temporary directory.
+func openTemp(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		db, err := Open(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -42,21 +46,9 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestAuditConformance(t *testing.T) {
-	storetest.RunAudit(t, func(t *testing.T) store.Audit {
-		db, err := Open(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
+	storetest.RunAudit(t, func(t *testing.T) store.Audit { return openTemp(t) })
 }
 
 func TestDetectConformance(t *testing.T) {
-	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore {
-		db, err := Open(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
+	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore { return openTemp(t) })
 }

@@ -16,10 +16,7 @@ import (
 // RunAudit runs the conformance suite of store.Audit. open must return an
 // empty store; RunAudit closes it if it has a Close method.
 func RunAudit(t *testing.T, open func(t *testing.T) store.Audit) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Audit)
-	}{
+	runCases(t, open, []testCase[store.Audit]{
 		{"AppendAndScan", testAuditAppendAndScan},
 		{"AppendConflict", testAuditAppendConflict},
 		{"AppendHashCount", testAuditAppendHashCount},
@@ -31,16 +28,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) store.Audit) {
 		{"Prune", testAuditPrune},
 		{"BodyColumns", testAuditBodyColumns},
 		{"Staging", testAuditStaging},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			if c, ok := s.(interface{ Close() error }); ok {
-				defer c.Close()
-			}
-			tt.fn(t, s)
-		})
-	}
+	})
 }
 
 // auditTree computes stored hashes the way package audit does, so the

@@ -20,22 +20,12 @@ type DetectStore interface {
 // RunDetect runs the conformance suite of store.Profiles and store.Incidents.
 // open must return an empty store; RunDetect closes it.
 func RunDetect(t *testing.T, open func(t *testing.T) DetectStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s DetectStore)
-	}{
+	runCases(t, open, []testCase[DetectStore]{
 		{"Profiles", testProfiles},
 		{"IncidentRoundTrip", testIncidentRoundTrip},
 		{"IncidentList", testIncidentList},
 		{"IncidentNoReopen", testIncidentNoReopen},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			defer s.Close()
-			tt.fn(t, s)
-		})
-	}
+	})
 }
 
 func testProfiles(t *testing.T, s DetectStore) {

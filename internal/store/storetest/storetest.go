@@ -13,12 +13,29 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 )
 
+// testCase is one test of a suite, on a fresh store.
+type testCase[S any] struct {
+	name string
+	fn   func(t *testing.T, s S)
+}
+
+// runCases runs each case as a subtest on a fresh store from open, and
+// closes that store afterwards if it has a Close method.
+func runCases[S any](t *testing.T, open func(t *testing.T) S, cases []testCase[S]) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			if c, ok := any(s).(interface{ Close() error }); ok {
+				defer c.Close()
+			}
+			tc.fn(t, s)
+		})
+	}
+}
+
 // Run runs the suite. open must return an empty store; Run closes it.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	runCases(t, open, []testCase[store.Store]{
 		{"CreateAndGet", testCreateAndGet},
 		{"Conflict", testConflict},
 		{"NotFound", testNotFound},
@@ -29,14 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Touch", testTouch},
 		{"Changes", testChanges},
 		{"Usage", testUsage},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			defer s.Close()
-			tt.fn(t, s)
-		})
-	}
+	})
 }
 
 // NewKey returns a valid key record and its secret, for tests.
