@@ -112,6 +112,7 @@ type Warden struct {
 	Identity *identity.Set
 
 	redis   redis.UniversalClient
+	pool    *partition.Pool // the detector's cross-key pool with Redis
 	log     *slog.Logger
 	closers []func() // run in reverse by Close
 	cancel  context.CancelFunc
@@ -158,7 +159,7 @@ func New(ctx context.Context, o Options) (_ *Warden, err error) {
 		w.Feed = partition.New(o.Redis, w.Detector, partition.Options{Instance: cfg.Instance, Logger: w.log})
 		w.closers = append(w.closers, w.Feed.Close) // after the bus drained into it
 		w.Bus.Subscribe("detector", w.Feed, event.Async(65536))
-		registerFeed(o.Registry, w.Feed)
+		registerFeed(o.Registry, w.Feed, w.pool)
 	} else {
 		w.Bus.Subscribe("detector", w.Detector, event.Sync)
 	}
@@ -261,11 +262,16 @@ func (w *Warden) openDetection(o Options) error {
 		w.Alerts = disp
 		w.closers = append(w.closers, func() { disp.Close() })
 	}
-	var ks store.Keys = w.Keys
+	var (
+		ks   store.Keys = w.Keys
+		pool detect.Pool // nil: in process
+	)
 	if o.Redis != nil {
 		ks = partition.ProfileFirst(w.Keys, func() *detect.Detector { return w.Detector })
+		w.pool = partition.NewPool(o.Redis, partition.Options{Logger: w.log})
+		pool = w.pool
 	}
-	d, err := detect.New(dcfg, detect.Options{Keys: ks, Store: o.Store, Logger: w.log,
+	d, err := detect.New(dcfg, detect.Options{Keys: ks, Store: o.Store, Logger: w.log, Pool: pool,
 		OnDecision: func(ctx context.Context, x detect.Decision) {
 			if x.Type() == "action" && w.Gateway != nil {
 				w.Gateway.InvalidateKey(ctx, x.KeyID)
@@ -293,9 +299,9 @@ func (w *Warden) stepUp() func(*keys.Key, netip.Addr, string) bool {
 	return w.Detector.AllowsStepUp
 }
 
-// registerFeed exports the Feed's counts; the fallback count says how
-// many events were detected on locally because Redis failed.
-func registerFeed(reg prometheus.Registerer, f *partition.Feed) {
+// registerFeed exports the Feed's and the pool's counts; the fallback
+// counts say how often detection went local because Redis failed.
+func registerFeed(reg prometheus.Registerer, f *partition.Feed, pool *partition.Pool) {
 	if reg == nil {
 		return
 	}
@@ -306,6 +312,8 @@ func registerFeed(reg prometheus.Registerer, f *partition.Feed) {
 			Help: "Events handed to this instance's own detector because Redis failed."}, func() float64 { return float64(f.Stats().Fallback) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_detect_stream_handled_total",
 			Help: "Stream events this instance's detector handled as their partition's owner."}, func() float64 { return float64(f.Stats().Handled) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_detect_pool_fallback_total",
+			Help: "Cross-key pool lookups counted in process because Redis failed."}, func() float64 { return float64(pool.Fallback()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_detect_partitions_owned",
 			Help: "Detector partitions this instance owns."}, func() float64 { return float64(f.Stats().Owned) }),
 	)

@@ -340,3 +340,36 @@ func TestRedisDownFallsBack(t *testing.T) {
 		t.Error("maintain with Redis down returned no error")
 	}
 }
+
+// The Redis pool counts owners as the in-process one does, across
+// instances (two Pools on one Redis), within the window only.
+func TestPoolMatchesLocal(t *testing.T) {
+	e := newEnv(t)
+	opt := Options{Prefix: e.prefix, Logger: slog.New(slog.DiscardHandler)}
+	shared := []*Pool{NewPool(e.rdb, opt), NewPool(e.rdb, opt)}
+	local := detect.NewPool()
+	const hour = int64(time.Hour)
+	base := t0.UnixNano()
+	steps := []struct {
+		h, owner uint64
+		at       int64
+		want     int
+	}{
+		{1, 10, 0, 1},
+		{1, 10, 1e9, 1},          // same owner again
+		{1, 20, 2e9, 2},          // a second owner
+		{2, 30, 3e9, 1},          // another value
+		{1, 30, 4e9, 3},          // a third
+		{1, 40, 2*hour + 5e9, 1}, // the others are out of the window
+		{1, 10, 2*hour + 6e9, 2},
+	}
+	for i, s := range steps {
+		p := shared[i%2]
+		if got, l := p.Touch(s.h, s.owner, base+s.at, hour), local.Touch(s.h, s.owner, base+s.at, hour); got != s.want || l != s.want {
+			t.Errorf("step %d: Redis pool %d, in-process %d, want %d", i, got, l, s.want)
+		}
+	}
+	if n := shared[0].Fallback() + shared[1].Fallback(); n != 0 {
+		t.Errorf("%d touches fell back to the local pool", n)
+	}
+}
