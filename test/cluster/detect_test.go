@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -265,5 +266,105 @@ func TestStolenKeySpreadOverInstances(t *testing.T) {
 	incs := c.incidents(2, idB)
 	if len(incs) != 1 || incs[0].KeyID != idB || incs[0].Status != "open" || incs[0].Action != "step_up" {
 		t.Errorf("incidents of the spread key through instance 2: %+v, want one open step_up", incs)
+	}
+}
+
+// owner returns the index of the instance that owns keyID's partition
+// (lease values are "name:pid:random"), or -1 while nobody does.
+func (s *streams) owner(c *cluster, keyID string) int {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := s.rdb.Get(ctx, "warden:detect:owner:"+strconv.Itoa(partition.Of(keyID))).Result()
+	if errors.Is(err, redis.Nil) {
+		return -1
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	parts := strings.Split(v, ":")
+	if len(parts) < 3 {
+		s.t.Fatalf("lease value %q", v)
+	}
+	for i, in := range c.all {
+		if strconv.Itoa(in.Cmd.Process.Pid) == parts[len(parts)-2] {
+			return i
+		}
+	}
+	return -2 // another process (an earlier test's, until its lease expires)
+}
+
+// When the instance that owns a key's partition is killed (kill -9: no
+// handover), a survivor takes the partition once the lease expires, re-reads
+// the stream from the last cursor, and the key is contained at the same
+// probe as a key whose owner never died.
+func TestKilledOwnerPartitionsMove(t *testing.T) {
+	c := startClusterWith(t, 3, options{
+		config: "detect:\n  learning:\n    known_requests: 12\n    known_after: 1s\n",
+		args:   []string{"--trusted-proxies", "127.0.0.0/8"},
+	})
+	s := newStreams(t)
+	owner := sender{xff: "10.1.0.5", ua: "OpenAI/Python 1.54.3", sdk: true, body: sdkBody}
+	thief := sender{xff: "203.0.113.9", ua: "python-requests/2.31.0", body: probeBody}
+	as := func(snd sender, key string) sender { snd.key = key; return snd }
+
+	// Wait until the partitions settled on the three instances, then
+	// pick two keys whose partitions live on different instances.
+	deadline := time.Now().Add(30 * time.Second)
+	var idA, keyA, idB, keyB string
+	for idB == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no two keys on partitions of two different live instances")
+		}
+		id, key := c.createKey(0, "--name", "k")
+		o := s.owner(c, id)
+		switch {
+		case o < 0:
+			time.Sleep(100 * time.Millisecond) // settling: try another key
+		case idA == "":
+			idA, keyA = id, key
+		case o != s.owner(c, idA):
+			idB, keyB = id, key
+		}
+	}
+	victim := s.owner(c, idB)
+	for i := range 36 {
+		for _, k := range []struct{ id, key string }{{idA, keyA}, {idB, keyB}} {
+			if st := s.send(as(owner, k.key), k.id, c.all[i%3]); st != 200 {
+				t.Fatalf("owner request %d on %s: %d", i, k.id, st)
+			}
+		}
+	}
+	base := probeUntilRefused(t, c, s, as(thief, keyA), idA, func(i int) int { return i % 3 })
+	jA, _ := trigger(t, c.incidents(0, idA), base)
+
+	// kill -9 the owner of B's partition: no flush, no cursor, no release.
+	if err := c.all[victim].Cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	c.all[victim].Wait()
+	live := []*instance{}
+	for i, in := range c.all {
+		if i != victim {
+			live = append(live, in)
+		}
+	}
+	c.all = live // probes and CLI go to the survivors
+	for {
+		if o := s.owner(c, idB); o >= 0 {
+			t.Logf("partition of B moved to a survivor %v after the kill", time.Since(killed).Round(time.Millisecond))
+			break
+		}
+		if time.Since(killed) > 30*time.Second { // lease 15 s + a renewal
+			t.Fatal("no survivor took the dead owner's partition within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	probes := probeUntilRefused(t, c, s, as(thief, keyB), idB, func(i int) int { return i % 2 })
+	jB, _ := trigger(t, c.incidents(0, idB), probes)
+	t.Logf("decided at probe %d on a live owner, %d after the owner was killed", jA+1, jB+1)
+	if jA != jB {
+		t.Errorf("after the owner was killed the key was decided at probe %d, want %d as with a live owner", jB+1, jA+1)
 	}
 }
