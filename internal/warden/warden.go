@@ -263,7 +263,7 @@ func (w *Warden) openDetection(o Options) error {
 		w.closers = append(w.closers, func() { disp.Close() })
 	}
 	var (
-		ks   store.Keys = w.Keys
+		ks   store.Keys  = w.Keys
 		pool detect.Pool // nil: in process
 	)
 	if o.Redis != nil {
