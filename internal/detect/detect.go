@@ -87,6 +87,9 @@ type Options struct {
 	OnDecision func(ctx context.Context, d Decision)
 	// Logger receives errors of the store. Nil: slog.Default().
 	Logger *slog.Logger
+	// Pool is where the pooling signals count owners across keys. Nil:
+	// in process (NewPool).
+	Pool Pool
 }
 
 // Detector is the detection engine. It is safe for concurrent use; state is
@@ -100,7 +103,7 @@ type Detector struct {
 	known   knownRule
 
 	shards [64]shard
-	pool   pool
+	pool   Pool
 }
 
 type shard struct {
@@ -114,7 +117,10 @@ func New(cfg Config, opt Options) (*Detector, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	d := &Detector{cfg: cfg, allow: newAllow(cfg.Allow), opt: opt, log: opt.Logger}
+	d := &Detector{cfg: cfg, allow: newAllow(cfg.Allow), opt: opt, log: opt.Logger, pool: opt.Pool}
+	if d.pool == nil {
+		d.pool = NewPool()
+	}
 	if d.log == nil {
 		d.log = slog.Default()
 	}

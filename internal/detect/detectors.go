@@ -156,7 +156,7 @@ func (d *Detector) detect(p *profile, e *event.Event, c *client, now int64, sigs
 	// customers, on their own clients.
 	if e.Features.ConvRoot != "" && e.Features.PromptChars >= 32 {
 		rh := fnv(e.Features.ConvRoot)
-		if d.pool.touch(rh^0x9e3779b97f4a7c15, ownerH, now, int64(time.Hour)) >= 2 && !knownClient && !c.monitoring {
+		if d.pool.Touch(rh^0x9e3779b97f4a7c15, ownerH, now, int64(time.Hour)) >= 2 && !knownClient && !c.monitoring {
 			if !slices.Contains(p.Shared[:], rh) {
 				copy(p.Shared[1:], p.Shared[:3])
 				p.Shared[0] = rh
@@ -169,7 +169,7 @@ func (d *Detector) detect(p *profile, e *event.Event, c *client, now int64, sigs
 	if c.ip.IsValid() && !knownClient && est {
 		// Exact address, not the /24: many customers share cloud networks.
 		ipb, _ := c.ip.Unmap().MarshalBinary()
-		if n := d.pool.touch(fnv(string(ipb))*31+c.fpH, ownerH, now, int64(time.Hour)); n >= 3 {
+		if n := d.pool.Touch(fnv(string(ipb))*31+c.fpH, ownerH, now, int64(time.Hour)); n >= 3 {
 			sigs = append(sigs, d.signal(sigPoolClient, t, d.weights[sigPoolClient], fmt.Sprintf("the same client used keys of %d owners in the last hour", n), ev()...))
 		}
 	}

@@ -27,7 +27,13 @@ func (d *Detector) Risk(keyID string, now time.Time) float64 {
 
 // Flush writes changed profiles and open incidents to the store. Call it
 // periodically (see Run) and before exit.
-func (d *Detector) Flush(ctx context.Context) error {
+func (d *Detector) Flush(ctx context.Context) error { return d.FlushKeys(ctx, nil) }
+
+// FlushKeys is Flush for the keys match accepts (nil: all). A cluster
+// flushes the keys of one partition before handing it to another instance,
+// and one key before its decision goes out, so that other instances read
+// what this one learned.
+func (d *Detector) FlushKeys(ctx context.Context, match func(keyID string) bool) error {
 	if d.opt.Store == nil {
 		return nil
 	}
@@ -40,7 +46,7 @@ func (d *Detector) Flush(ctx context.Context) error {
 		)
 		sh.mu.Lock()
 		for _, p := range sh.m {
-			if !p.dirty {
+			if !p.dirty || (match != nil && !match(p.KeyID)) {
 				continue
 			}
 			b, err := p.encode()
@@ -73,6 +79,30 @@ func (d *Detector) Flush(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Forget drops from memory the profiles of the keys match accepts, except
+// those changed since the last flush (flush them first). The next event or
+// step-up check of a forgotten key loads it from the store again: a cluster
+// forgets a partition's keys when it hands the partition over or takes it
+// on, so no instance goes on with a copy older than the owner's.
+func (d *Detector) Forget(match func(keyID string) bool) (kept int) {
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		for id, p := range sh.m {
+			if !match(id) {
+				continue
+			}
+			if p.dirty {
+				kept++
+				continue
+			}
+			delete(sh.m, id)
+		}
+		sh.mu.Unlock()
+	}
+	return kept
 }
 
 // Run flushes every interval until ctx ends, then once more.

@@ -2,6 +2,22 @@ package detect
 
 import "sync"
 
+// Pool remembers, across keys, which owners used a value recently. The
+// detector asks it for the pooling signals; Options.Pool picks the
+// implementation: in process (the default, for one instance and replay)
+// or shared by a cluster whose keys are detected on different instances
+// (package partition).
+type Pool interface {
+	// Touch records that owner used value h at event time now (ns) and
+	// returns how many distinct owners, this one included, used h within
+	// window (ns) before now. Implementations may count at most 4 owners
+	// and must answer without failing (falling back to a local count).
+	Touch(h, owner uint64, now, window int64) int
+}
+
+// NewPool returns the in-process Pool.
+func NewPool() Pool { return &pool{} }
+
 // pool remembers, across keys, which owners used a value (a conversation
 // root or a client identity) recently, to find one client or one
 // conversation spread over keys of different owners: the mark of a proxy
@@ -29,9 +45,8 @@ type owners [4]struct {
 	last  int64
 }
 
-// touch records that owner used h at now and returns how many distinct
-// owners (this one included) used h within window before now.
-func (p *pool) touch(h, owner uint64, now, window int64) int {
+// Touch implements Pool.
+func (p *pool) Touch(h, owner uint64, now, window int64) int {
 	s := &p.shards[h%uint64(len(p.shards))]
 	s.mu.Lock()
 	defer s.mu.Unlock()

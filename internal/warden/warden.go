@@ -41,6 +41,7 @@ import (
 	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/detect"
+	"github.com/wardenhq/warden/internal/detect/partition"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/gateway"
@@ -102,11 +103,16 @@ type Warden struct {
 	Bus      *event.Bus
 	Gateway  *gateway.Server
 	Detector *detect.Detector
+	// Feed, with Redis, feeds the detector from the partitions of the
+	// cluster's event streams this instance owns (package partition);
+	// nil without Redis, where the detector handles this instance's events.
+	Feed     *partition.Feed
 	Alerts   *alert.Dispatcher // nil with NoAlerts
 	Audit    *audit.Log
 	Identity *identity.Set
 
 	redis   redis.UniversalClient
+	pool    *partition.Pool // the detector's cross-key pool with Redis
 	log     *slog.Logger
 	closers []func() // run in reverse by Close
 	cancel  context.CancelFunc
@@ -141,10 +147,22 @@ func New(ctx context.Context, o Options) (_ *Warden, err error) {
 
 	// Consumers of events, in delivery order: the detector first (sync:
 	// its decision holds for the key's next request), then the events file.
+	// With Redis the detector is one for the whole cluster: events go to
+	// the partitioned streams (async, never on the request path) and the
+	// detector is fed from the partitions this instance owns, so a
+	// decision holds from the next request that reaches any instance after
+	// the owner made it and fan-out delivered it.
 	if err := w.openDetection(o); err != nil {
 		return nil, err
 	}
-	w.Bus.Subscribe("detector", w.Detector, event.Sync)
+	if o.Redis != nil {
+		w.Feed = partition.New(o.Redis, w.Detector, partition.Options{Instance: cfg.Instance, Logger: w.log})
+		w.closers = append(w.closers, w.Feed.Close) // after the bus drained into it
+		w.Bus.Subscribe("detector", w.Feed, event.Async(65536))
+		registerFeed(o.Registry, w.Feed, w.pool)
+	} else {
+		w.Bus.Subscribe("detector", w.Detector, event.Sync)
+	}
 	if cfg.Events != "" {
 		f, err := os.OpenFile(cfg.Events, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -203,7 +221,7 @@ func New(ctx context.Context, o Options) (_ *Warden, err error) {
 		Metrics:        metrics,
 		PseudonymKey:   o.PseudonymKey,
 		Now:            w.Clock.Now,
-		StepUp:         w.Detector.AllowsStepUp,
+		StepUp:         w.stepUp(),
 		Guard:          g,
 		GuardPolicy:    policies,
 		Moderators:     mods,
@@ -244,7 +262,16 @@ func (w *Warden) openDetection(o Options) error {
 		w.Alerts = disp
 		w.closers = append(w.closers, func() { disp.Close() })
 	}
-	d, err := detect.New(dcfg, detect.Options{Keys: w.Keys, Store: o.Store, Logger: w.log,
+	var (
+		ks   store.Keys  = w.Keys
+		pool detect.Pool // nil: in process
+	)
+	if o.Redis != nil {
+		ks = partition.ProfileFirst(w.Keys, func() *detect.Detector { return w.Detector })
+		w.pool = partition.NewPool(o.Redis, partition.Options{Logger: w.log})
+		pool = w.pool
+	}
+	d, err := detect.New(dcfg, detect.Options{Keys: ks, Store: o.Store, Logger: w.log, Pool: pool,
 		OnDecision: func(ctx context.Context, x detect.Decision) {
 			if x.Type() == "action" && w.Gateway != nil {
 				w.Gateway.InvalidateKey(ctx, x.KeyID)
@@ -261,6 +288,35 @@ func (w *Warden) openDetection(o Options) error {
 	}
 	w.Detector = d
 	return nil
+}
+
+// stepUp is the gateway's step-up check: the partition owner's profile
+// in a cluster, the local detector's otherwise.
+func (w *Warden) stepUp() func(*keys.Key, netip.Addr, string) bool {
+	if w.Feed != nil {
+		return w.Feed.AllowsStepUp
+	}
+	return w.Detector.AllowsStepUp
+}
+
+// registerFeed exports the Feed's and the pool's counts; the fallback
+// counts say how often detection went local because Redis failed.
+func registerFeed(reg prometheus.Registerer, f *partition.Feed, pool *partition.Pool) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_detect_stream_produced_total",
+			Help: "Events appended to the detector's partitioned streams."}, func() float64 { return float64(f.Stats().Produced) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_detect_stream_fallback_total",
+			Help: "Events handed to this instance's own detector because Redis failed."}, func() float64 { return float64(f.Stats().Fallback) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_detect_stream_handled_total",
+			Help: "Stream events this instance's detector handled as their partition's owner."}, func() float64 { return float64(f.Stats().Handled) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_detect_pool_fallback_total",
+			Help: "Cross-key pool lookups counted in process because Redis failed."}, func() float64 { return float64(pool.Fallback()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_detect_partitions_owned",
+			Help: "Detector partitions this instance owns."}, func() float64 { return float64(f.Stats().Owned) }),
+	)
 }
 
 // Notify sends an alert to the configured sinks; with NoAlerts it does
@@ -354,7 +410,11 @@ func (w *Warden) Start() {
 	done := w.Gateway.Start(ctx)
 	w.bg.Add(2)
 	go func() { defer w.bg.Done(); <-done }()
-	go func() { defer w.bg.Done(); w.Detector.Run(ctx, 10*time.Second) }()
+	if w.Feed != nil {
+		go func() { defer w.bg.Done(); w.Feed.Run(ctx) }() // flushes the detector too
+	} else {
+		go func() { defer w.bg.Done(); w.Detector.Run(ctx, 10*time.Second) }()
+	}
 	go func() {
 		if err := w.Identity.Warm(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("identity: cannot fetch OIDC issuer keys yet; will retry on use", "err", err)

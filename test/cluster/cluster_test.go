@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -151,11 +152,15 @@ func TestRevocationReachesAllInstances(t *testing.T) {
 // instances for ten seconds, gets its burst of 60 plus one request per
 // second of refill: the limit holds across the cluster within ±5%.
 //
-// The instances run with limits.on_backend_failure: closed, so a Redis call
-// that times out on a loaded machine answers 503 instead of falling back to
-// a per-instance limit (the default, which may admit up to three times the
-// limit while Redis is away, by design). The limit must then never be
-// exceeded; it must be reached whenever Redis answered every call.
+// The instances run with limits.on_backend_failure: closed. Under the
+// default (local), a Redis call that times out on a loaded machine makes
+// that instance count in process for a second, with a full bucket of its
+// own: up to 60 more admissions, which is the policy working, not the
+// shared limit failing (it once admitted 109 for 70 at load 20). Closed
+// refuses such a request with 503 limit_backend_unavailable instead; it
+// never admits one, and the tokens it did not take stay in Redis for the
+// next request, so the count below is the shared limiter's alone. Those
+// 503s are counted and reported apart; any other answer fails the test.
 func TestRateLimitAcrossInstances(t *testing.T) {
 	c := startClusterWith(t, 3, options{config: "limits:\n  on_backend_failure: closed\n"})
 	_, key := c.createKey(0, "--name", "limited", "--rpm", "60")
@@ -167,12 +172,12 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 		in := c.all[w%3]
 		wg.Go(func() {
 			for time.Since(start) < run {
-				switch chat(t, in, key) {
-				case 200:
+				switch st, code := chatCode(t, in, key); {
+				case st == 200:
 					ok.Add(1)
-				case 429:
+				case st == 429:
 					limited.Add(1)
-				case 503:
+				case st == 503 && code == "limit_backend_unavailable":
 					unavailable.Add(1)
 				default:
 					other.Add(1)
@@ -185,15 +190,37 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 	elapsed := time.Since(start)
 	want := 60 + elapsed.Seconds() // burst + refill at 1/s
 	got := float64(ok.Load())
-	t.Logf("%v: %d admitted, %d limited, %d unavailable, %d other; want %.0f",
+	t.Logf("%v: %d admitted, %d limited, %d refused while Redis did not answer in time, %d other; want %.0f",
 		elapsed.Round(time.Millisecond), ok.Load(), limited.Load(), unavailable.Load(), other.Load(), want)
-	if got > want*1.05 {
-		t.Errorf("admitted %d across 3 instances, want at most %.0f (+5%%)", ok.Load(), want)
-	}
-	if unavailable.Load() == 0 && got < want*0.95 {
-		t.Errorf("admitted %d across 3 instances with Redis answering every call, want %.0f (-5%%)", ok.Load(), want)
+	if got < want*0.95 || got > want*1.05 {
+		t.Errorf("admitted %d across 3 instances, want %.0f ±5%%", ok.Load(), want)
 	}
 	if other.Load() > 0 || limited.Load() == 0 {
 		t.Errorf("%d unexpected answers, %d limited", other.Load(), limited.Load())
 	}
+}
+
+// chatCode is chat that also returns the error code of a refusal.
+func chatCode(t *testing.T, in *instance, key string) (int, string) {
+	body := `{"model":"mock-echo","messages":[{"role":"user","content":"hello"}]}`
+	req, err := http.NewRequest("POST", in.URL+"/v1/chat/completions", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if resp.StatusCode != 200 {
+		json.NewDecoder(resp.Body).Decode(&e)
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, e.Error.Code
 }
