@@ -41,8 +41,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/wardenhq/warden/bench/sample"
 	"github.com/wardenhq/warden/internal/audit"
-	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
 	redislimit "github.com/wardenhq/warden/internal/limit/redis"
@@ -282,11 +282,10 @@ func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Dur
 	newLog := func(st store.Audit) (*audit.Log, error) {
 		return audit.New(ctx, st, audit.Config{CheckpointInterval: 10 * time.Second}, audit.Options{Signer: signer, VerifierKey: vkey})
 	}
-	prompt := bytes.Repeat([]byte("Summarise the quarterly figures for the board. "), 25)
 	var seq atomic.Int64
 	run := func(logs []*audit.Log, callers int) result {
 		return measure(d, callers, func(w, _ int) error {
-			_, err := logs[w%len(logs)].Append(ctx, sampleEvent(int(seq.Add(1))), &audit.Bodies{Prompt: prompt, Answer: prompt[:400]})
+			_, err := logs[w%len(logs)].Append(ctx, sample.Event(int(seq.Add(1)), time.Now().UTC()), sample.Bodies())
 			return err
 		})
 	}
@@ -362,34 +361,6 @@ func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Dur
 		}
 	}
 	return nil
-}
-
-// sampleEvent is a chat completion event as the gateway records it.
-func sampleEvent(i int) *event.Event {
-	t := 0.7
-	return &event.Event{
-		ID:           fmt.Sprintf("req-%08d", i),
-		Time:         time.Now().UTC(),
-		Duration:     850 * time.Millisecond,
-		KeyID:        fmt.Sprintf("k_%04d", i%500),
-		KeyOwner:     fmt.Sprintf("team-%02d", i%20),
-		KeyKind:      "standard",
-		AuthMethod:   "api-key",
-		ClientIP:     "203.0.113.7",
-		Client:       event.Client{UserAgent: "OpenAI/Python 1.54.3", HeaderNames: []string{"host", "content-type", "api-key", "user-agent", "x-stainless-lang"}, SDKHeaders: true, SDKLang: "python", SDKVersion: "1.54.3"},
-		Fingerprint:  "fp_3b1c9a0e",
-		Method:       "POST",
-		Path:         "/openai/deployments/gpt-4o/chat/completions",
-		Style:        "azure",
-		Endpoint:     "chat.completions",
-		Model:        "gpt-4o",
-		Provider:     "azure",
-		RequestLen:   1432,
-		Features:     event.Features{MaxTokens: 400, Temperature: &t, Messages: 3, PromptChars: 1200, ConvRoot: "cr_91ab", SystemHash: "sh_77f0"},
-		Status:       200,
-		ResponseLen:  2210,
-		PromptTokens: 310, CompletionTokens: 220, CostUSD: 0.0041,
-	}
 }
 
 func benchGateway(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d time.Duration, conc int) error {

@@ -17,7 +17,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -35,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/wardenhq/warden/bench/sample"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/store/postgres"
@@ -112,7 +112,6 @@ func run(ctx context.Context, pgURL string, n, callers int, d time.Duration, sig
 		}
 		dbs, logs = append(dbs, db), append(logs, l)
 	}
-	prompt := bytes.Repeat([]byte("Summarise the quarterly figures for the board. "), 25)
 	var (
 		seq   atomic.Int64
 		acked atomic.Int64
@@ -129,7 +128,7 @@ func run(ctx context.Context, pgURL string, n, callers int, d time.Duration, sig
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
 				t := time.Now()
-				_, err := l.Append(ctx, sampleEvent(int(seq.Add(1))), &audit.Bodies{Prompt: prompt, Answer: prompt[:400]})
+				_, err := l.Append(ctx, sampleEvent(int(seq.Add(1))), sample.Bodies())
 				if err != nil {
 					errs.Add(1)
 					continue
