@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import * as api from "../api";
 import { useData } from "../data";
-import { Badge, ErrorBox, Loading, Unavailable, toast } from "../ui";
+import { Badge, ErrorBox, Head, Loading, Unavailable, toast } from "../ui";
 import { AdminActions } from "./actions";
 
 /** AuditPage: the latest signed checkpoint, a full verification, proofs. */
@@ -137,15 +137,7 @@ export function AuditPage() {
             </p>
             {(hygiene.findings?.length ?? 0) > 0 && (
               <table class="table compact" id="hygiene-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Key</th>
-                    <th scope="col">Finding</th>
-                    <th scope="col">Severity</th>
-                    <th scope="col">Detail</th>
-                    <th scope="col">Fix</th>
-                  </tr>
-                </thead>
+                <Head cols={["Key", "Finding", "Severity", "Detail", "Fix"]} />
                 <tbody>
                   {hygiene.findings.slice(0, 200).map((f: any, n: number) => (
                     <tr key={n}>

@@ -3,7 +3,7 @@ import * as api from "../api";
 import { Chart, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, usd, when } from "../format";
-import { Badge, Confirm, ErrorBox, Field, HeatMap, Loading, Meter, toast } from "../ui";
+import { Badge, Confirm, ErrorBox, Field, Head, HeatMap, Loading, Meter, toast } from "../ui";
 import { EventsTable } from "./live";
 
 type Action = "suspend" | "resume" | "revoke" | "rotate" | "limits" | null;
@@ -314,13 +314,7 @@ function SeenTable({ title, rows, detail }: { title: string; rows: api.Seen[]; d
         <p class="muted">None seen.</p>
       ) : (
         <table class="table compact">
-          <thead>
-            <tr>
-              <th scope="col">{detail ? "Client" : "Value"}</th>
-              <th scope="col" class="num">Requests</th>
-              <th scope="col">First seen</th>
-            </tr>
-          </thead>
+          <Head cols={[detail ? "Client" : "Value", "Requests", "First seen"]} num={["Requests"]} />
           <tbody>
             {rows.slice(0, 10).map((r) => (
               <tr key={r.value}>

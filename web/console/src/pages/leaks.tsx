@@ -1,7 +1,7 @@
 import * as api from "../api";
 import { useData } from "../data";
 import { ago, when } from "../format";
-import { Badge, ErrorBox, Loading } from "../ui";
+import { Badge, ErrorBox, Head, Loading } from "../ui";
 
 /**
  * LeaksPage shows what the leak scanner and the canaries found: revoked
@@ -36,15 +36,7 @@ export function LeaksPage() {
           <p class="muted">No leaked keys found.</p>
         ) : (
           <table class="table" id="findings-table">
-            <thead>
-              <tr>
-                <th scope="col">Found at</th>
-                <th scope="col">Key</th>
-                <th scope="col">Found by</th>
-                <th scope="col">When</th>
-                <th scope="col">Incident</th>
-              </tr>
-            </thead>
+            <Head cols={["Found at", "Key", "Found by", "When", "Incident"]} />
             <tbody>
               {findings.map((f) => (
                 <tr key={f.inc.id}>
@@ -78,14 +70,7 @@ export function LeaksPage() {
           <p class="muted">No canaries yet.</p>
         ) : (
           <table class="table" id="canaries-table">
-            <thead>
-              <tr>
-                <th scope="col">Canary</th>
-                <th scope="col">Planted</th>
-                <th scope="col">Status</th>
-                <th scope="col">Last used</th>
-              </tr>
-            </thead>
+            <Head cols={["Canary", "Planted", "Status", "Last used"]} />
             <tbody>
               {canaries.data.map((k) => (
                 <tr key={k.id} class={k.last_used_at ? "row-refused" : ""}>
@@ -128,15 +113,7 @@ export function LeaksPage() {
           <p class="muted">No revoked keys.</p>
         ) : (
           <table class="table" id="revoked-table">
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Revoked by</th>
-                <th scope="col">When</th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
+            <Head cols={["Key", "Owner", "Revoked by", "When", "Reason"]} />
             <tbody>
               {revokedSorted.map((k) => (
                 <tr key={k.id}>
