@@ -30,9 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,6 +39,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/wardenhq/warden/bench/measure"
 	"github.com/wardenhq/warden/bench/sample"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/keys"
@@ -124,51 +123,6 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "scale: wrote %s\n", *write)
 	}
-}
-
-// result of one measurement.
-type result struct {
-	ops      float64
-	p50, p99 time.Duration
-	errors   int64
-}
-
-// measure calls op from conc goroutines for d and returns the throughput and
-// latency percentiles.
-func measure(d time.Duration, conc int, op func(worker, i int) error) result {
-	var (
-		mu    sync.Mutex
-		lat   []time.Duration
-		total atomic.Int64
-		errs  atomic.Int64
-		wg    sync.WaitGroup
-	)
-	start := time.Now()
-	for w := range conc {
-		wg.Go(func() {
-			var mine []time.Duration
-			for i := 0; time.Since(start) < d; i++ {
-				t0 := time.Now()
-				if err := op(w, i); err != nil {
-					errs.Add(1)
-				}
-				mine = append(mine, time.Since(t0))
-				total.Add(1)
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	el := time.Since(start)
-	slices.Sort(lat)
-	r := result{ops: float64(total.Load()) / el.Seconds(), errors: errs.Load()}
-	if len(lat) > 0 {
-		r.p50 = lat[len(lat)/2]
-		r.p99 = lat[len(lat)*99/100]
-	}
-	return r
 }
 
 func benchOps(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d time.Duration, conc int) error {
@@ -256,12 +210,12 @@ func benchOps(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d 
 		{"Acquire + release", "in-process", "Redis", acquire(&local), acquire(rl)},
 	}
 	for _, r := range rows {
-		a := measure(d, conc, r.a)
-		b := measure(d, conc, r.b)
-		if a.errors+b.errors > 0 {
-			return fmt.Errorf("%s: %d and %d errors", r.name, a.errors, b.errors)
+		a := measure.Load(d, conc, r.a)
+		b := measure.Load(d, conc, r.b)
+		if a.Errors+b.Errors > 0 {
+			return fmt.Errorf("%s: %d and %d errors", r.name, a.Errors, b.Errors)
 		}
-		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s |\n", r.name, r.emb, a.ops, ms(a.p50), ms(a.p99), r.shared, b.ops, ms(b.p50), ms(b.p99))
+		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s |\n", r.name, r.emb, a.Ops, ms(a.P50), ms(a.P99), r.shared, b.Ops, ms(b.P50), ms(b.P99))
 		fmt.Fprintf(os.Stderr, "scale: %s done\n", r.name)
 	}
 	return nil
@@ -283,8 +237,8 @@ func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Dur
 		return audit.New(ctx, st, audit.Config{CheckpointInterval: 10 * time.Second}, audit.Options{Signer: signer, VerifierKey: vkey})
 	}
 	var seq atomic.Int64
-	run := func(logs []*audit.Log, callers int) result {
-		return measure(d, callers, func(w, _ int) error {
+	run := func(logs []*audit.Log, callers int) measure.Result {
+		return measure.Load(d, callers, func(w, _ int) error {
 			_, err := logs[w%len(logs)].Append(ctx, sample.Event(int(seq.Add(1)), time.Now().UTC()), sample.Bodies())
 			return err
 		})
@@ -352,11 +306,11 @@ func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Dur
 				}
 				closers[i]()
 			}
-			if r.errors > 0 {
-				return fmt.Errorf("audit %s x%d: %d errors", su.name, su.n, r.errors)
+			if r.Errors > 0 {
+				return fmt.Errorf("audit %s x%d: %d errors", su.name, su.n, r.Errors)
 			}
 			perCommit := float64(appended-before) / float64(max(batches-beforeBatches, 1))
-			fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %.1f |\n", su.name, su.n, callers, r.ops, ms(r.p50), ms(r.p99), perCommit)
+			fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %.1f |\n", su.name, su.n, callers, r.Ops, ms(r.P50), ms(r.P99), perCommit)
 			fmt.Fprintf(os.Stderr, "scale: audit %s x%d, %d callers done\n", su.name, su.n, callers)
 		}
 	}
@@ -383,16 +337,16 @@ func benchGateway(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d |\n", sc.name, r.ops, ms(r.p50), ms(r.p99), r.errors)
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d |\n", sc.name, r.Ops, ms(r.P50), ms(r.P99), r.Errors)
 		fmt.Fprintf(os.Stderr, "scale: %s done\n", sc.name)
 	}
 	return nil
 }
 
-func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.Duration, conc int) (result, error) {
+func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.Duration, conc int) (measure.Result, error) {
 	tmp, err := os.MkdirTemp("", "warden-bench-gw")
 	if err != nil {
-		return result{}, err
+		return measure.Result{}, err
 	}
 	defer os.RemoveAll(tmp)
 	cfg := filepath.Join(tmp, "warden.yaml")
@@ -402,12 +356,12 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		// key, as docs/deployment.md says, or their checkpoints fail.
 		keyFile := filepath.Join(tmp, "audit.key")
 		if _, _, err := audit.LoadOrCreateKey(keyFile, "warden.bench/audit"); err != nil {
-			return result{}, err
+			return measure.Result{}, err
 		}
 		body = fmt.Sprintf("store: %q\nredis: %q\naudit:\n  origin: warden.bench/audit\n  signing_key_file: %q\n", pgDSN, redisURL, keyFile)
 	}
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		return result{}, err
+		return measure.Result{}, err
 	}
 	var urls []string
 	var procs []*exec.Cmd
@@ -424,11 +378,11 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		cmd := exec.Command(bin, "serve", "--config", cfg, "--data", dir, "--listen", api, "--admin-listen", adm, "--log-level", "error")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
-			return result{}, err
+			return measure.Result{}, err
 		}
 		procs = append(procs, cmd)
 		if err := waitHealthy("http://" + api); err != nil {
-			return result{}, err
+			return measure.Result{}, err
 		}
 		urls = append(urls, "http://"+api)
 		if i == 0 {
@@ -438,7 +392,7 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 	}
 	key, err := createKey(bin, data, os.Getenv("WARDEN_BENCH_ADMIN"))
 	if err != nil {
-		return result{}, err
+		return measure.Result{}, err
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
 	payload := []byte(`{"model":"mock-echo","messages":[{"role":"user","content":"hello benchmark"}]}`)
@@ -458,8 +412,8 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		}
 		return nil
 	}
-	measure(time.Second, conc, call) // warm up caches and connections
-	return measure(d, conc, call), nil
+	measure.Load(time.Second, conc, call) // warm up caches and connections
+	return measure.Load(d, conc, call), nil
 }
 
 // createKey makes a key with generous limits (so every request passes
