@@ -24,6 +24,16 @@ export function ErrorBox({ error }: { error: unknown }) {
   );
 }
 
+/** Panel is a section of a page under a heading that names it. */
+export function Panel({ id, title, children }: { id: string; title: string; children: ComponentChildren }) {
+  return (
+    <section class="panel" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
 /**
  * Head is a table's header row: a column header for each of cols (false
  * leaves a column out), right-aligned as numbers for those also in num.

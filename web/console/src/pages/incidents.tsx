@@ -3,7 +3,7 @@ import * as api from "../api";
 import { Chart, Marker, Series, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, short, usd, when } from "../format";
-import { Badge, Confirm, ErrorBox, Head, Loading, Unavailable, toast } from "../ui";
+import { Badge, Confirm, ErrorBox, Head, Loading, Panel, Unavailable, toast } from "../ui";
 
 export function IncidentsPage() {
   const [status, setStatus] = useState("open");
@@ -180,8 +180,7 @@ export function IncidentPage({ id }: { id: string }) {
         </div>
       </div>
 
-      <section class="panel" aria-labelledby="h-attack">
-        <h2 id="h-attack">Timeline of the attack</h2>
+      <Panel id="h-attack" title="Timeline of the attack">
         {!act.data ? (
           <Loading />
         ) : !act.data.tracked ? (
@@ -204,10 +203,9 @@ export function IncidentPage({ id }: { id: string }) {
             </li>
           ))}
         </ol>
-      </section>
+      </Panel>
 
-      <section class="panel" aria-labelledby="h-evidence">
-        <h2 id="h-evidence">Evidence</h2>
+      <Panel id="h-evidence" title="Evidence">
         <div class="grid3">
           <div>
             <h3>Networks</h3>
@@ -251,7 +249,7 @@ export function IncidentPage({ id }: { id: string }) {
             </table>
           </>
         )}
-      </section>
+      </Panel>
 
       {dialog === "resolve" && (
         <Confirm

@@ -1,7 +1,7 @@
 import * as api from "../api";
 import { useData } from "../data";
 import { ago, when } from "../format";
-import { Badge, ErrorBox, Head, Loading } from "../ui";
+import { Badge, ErrorBox, Head, Loading, Panel } from "../ui";
 
 /**
  * LeaksPage shows what the leak scanner and the canaries found: revoked
@@ -23,8 +23,7 @@ export function LeaksPage() {
       <h1 id="h-leaks" tabIndex={-1}>
         Leaks
       </h1>
-      <section class="panel" aria-labelledby="h-findings">
-        <h2 id="h-findings">Scanner findings</h2>
+      <Panel id="h-findings" title="Scanner findings">
         <p class="muted small">
           Keys the leak scanner (<code>warden scan --revoke</code>) or GitHub secret scanning found exposed, and revoked.
         </p>
@@ -57,9 +56,8 @@ export function LeaksPage() {
             </tbody>
           </table>
         )}
-      </section>
-      <section class="panel" aria-labelledby="h-canaries">
-        <h2 id="h-canaries">Canaries</h2>
+      </Panel>
+      <Panel id="h-canaries" title="Canaries">
         <p class="muted small">
           Decoy keys planted where a thief would find them (create them with <code>warden canary create</code>). Any use is an attack.
         </p>
@@ -99,9 +97,8 @@ export function LeaksPage() {
             </tbody>
           </table>
         )}
-      </section>
-      <section class="panel" aria-labelledby="h-revoked">
-        <h2 id="h-revoked">Revocations</h2>
+      </Panel>
+      <Panel id="h-revoked" title="Revocations">
         <p class="muted small">
           Keys revoked by an operator, the leak scanner (<code>warden scan --revoke</code>), the GitHub secret-scanning partner endpoint or the
           detector.
@@ -131,7 +128,7 @@ export function LeaksPage() {
             </tbody>
           </table>
         )}
-      </section>
+      </Panel>
     </section>
   );
 }
