@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardenhq/warden/bench/sample"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/store/sqlite"
@@ -69,35 +70,13 @@ func main() {
 	}
 }
 
+// sampleEvent is the i-th entry, recorded i milliseconds after the start
+// of a day by one gateway instance.
 func sampleEvent(i int) *event.Event {
-	t := 0.7
-	return &event.Event{
-		ID:           fmt.Sprintf("req-%08d", i),
-		Time:         time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond),
-		Duration:     850 * time.Millisecond,
-		Instance:     "gw1",
-		KeyID:        fmt.Sprintf("k_%04d", i%500),
-		KeyOwner:     fmt.Sprintf("team-%02d", i%20),
-		KeyKind:      "standard",
-		AuthMethod:   "api-key",
-		ClientIP:     "203.0.113.7",
-		Client:       event.Client{UserAgent: "OpenAI/Python 1.54.3", HeaderNames: []string{"host", "content-type", "api-key", "user-agent", "x-stainless-lang"}, SDKHeaders: true, SDKLang: "python", SDKVersion: "1.54.3"},
-		Fingerprint:  "fp_3b1c9a0e",
-		Method:       "POST",
-		Path:         "/openai/deployments/gpt-4o/chat/completions",
-		Style:        "azure",
-		Endpoint:     "chat.completions",
-		Model:        "gpt-4o",
-		Provider:     "azure",
-		RequestLen:   1432,
-		Features:     event.Features{MaxTokens: 400, Temperature: &t, Messages: 3, PromptChars: 1200, ConvRoot: "cr_91ab", SystemHash: "sh_77f0"},
-		Status:       200,
-		ResponseLen:  2210,
-		PromptTokens: 310, CompletionTokens: 220, CostUSD: 0.0041,
-	}
+	e := sample.Event(i, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Millisecond))
+	e.Instance = "gw1"
+	return e
 }
-
-var prompt = bytes.Repeat([]byte("Summarise the quarterly figures for the board. "), 25)
 
 func openLog(ctx context.Context, dir string, mode audit.BodyMode) (*sqlite.DB, *audit.Log) {
 	db, err := sqlite.Open(ctx, dir)
@@ -127,7 +106,7 @@ func appendAll(ctx context.Context, l *audit.Log, n, w int) time.Duration {
 				if i >= n {
 					return
 				}
-				if _, err := l.Append(ctx, sampleEvent(i), &audit.Bodies{Prompt: prompt, Answer: prompt[:400]}); err != nil {
+				if _, err := l.Append(ctx, sampleEvent(i), sample.Bodies()); err != nil {
 					log.Fatal(err)
 				}
 			}

@@ -51,13 +51,18 @@ func serve(h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-func do(c *http.Client, t target, b string) error {
+// chatRequest is a chat completion request with body b to t.
+func chatRequest(t target, b string) *http.Request {
 	req, _ := http.NewRequest("POST", t.url+"/v1/chat/completions", strings.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	if t.key != "" {
 		req.Header.Set("Authorization", "Bearer "+t.key)
 	}
-	resp, err := c.Do(req)
+	return req
+}
+
+func do(c *http.Client, t target, b string) error {
+	resp, err := c.Do(chatRequest(t, b))
 	if err != nil {
 		return err
 	}
@@ -131,12 +136,7 @@ func streams(c *http.Client, t target, n, conc int) int {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			req, _ := http.NewRequest("POST", t.url+"/v1/chat/completions", strings.NewReader(streamBody))
-			req.Header.Set("Content-Type", "application/json")
-			if t.key != "" {
-				req.Header.Set("Authorization", "Bearer "+t.key)
-			}
-			resp, err := c.Do(req)
+			resp, err := c.Do(chatRequest(t, streamBody))
 			if err != nil {
 				cut.Add(1)
 				return

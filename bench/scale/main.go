@@ -30,9 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,8 +39,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/wardenhq/warden/bench/measure"
+	"github.com/wardenhq/warden/bench/sample"
 	"github.com/wardenhq/warden/internal/audit"
-	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
 	redislimit "github.com/wardenhq/warden/internal/limit/redis"
@@ -142,57 +141,6 @@ func main() {
 	}
 }
 
-// result of one measurement.
-type result struct {
-	ops      float64
-	p50, p99 time.Duration
-	n        int64 // operations done
-	errors   int64
-	// Gateway runs only: what `warden audit verify` found after the
-	// instances stopped (entries in the tree and still staged), and
-	// whether it passed.
-	audited, staged int64
-	verified        bool
-}
-
-// measure calls op from conc goroutines for d and returns the throughput and
-// latency percentiles.
-func measure(d time.Duration, conc int, op func(worker, i int) error) result {
-	var (
-		mu    sync.Mutex
-		lat   []time.Duration
-		total atomic.Int64
-		errs  atomic.Int64
-		wg    sync.WaitGroup
-	)
-	start := time.Now()
-	for w := range conc {
-		wg.Go(func() {
-			var mine []time.Duration
-			for i := 0; time.Since(start) < d; i++ {
-				t0 := time.Now()
-				if err := op(w, i); err != nil {
-					errs.Add(1)
-				}
-				mine = append(mine, time.Since(t0))
-				total.Add(1)
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	el := time.Since(start)
-	slices.Sort(lat)
-	r := result{ops: float64(total.Load()) / el.Seconds(), n: total.Load(), errors: errs.Load()}
-	if len(lat) > 0 {
-		r.p50 = lat[len(lat)/2]
-		r.p99 = lat[len(lat)*99/100]
-	}
-	return r
-}
-
 func benchOps(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d time.Duration, conc int) error {
 	dir, err := os.MkdirTemp("", "warden-bench")
 	if err != nil {
@@ -278,12 +226,12 @@ func benchOps(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d 
 		{"Acquire + release", "in-process", "Redis", acquire(&local), acquire(rl)},
 	}
 	for _, r := range rows {
-		a := measure(d, conc, r.a)
-		b := measure(d, conc, r.b)
-		if a.errors+b.errors > 0 {
-			return fmt.Errorf("%s: %d and %d errors", r.name, a.errors, b.errors)
+		a := measure.Load(d, conc, r.a)
+		b := measure.Load(d, conc, r.b)
+		if a.Errors+b.Errors > 0 {
+			return fmt.Errorf("%s: %d and %d errors", r.name, a.Errors, b.Errors)
 		}
-		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s |\n", r.name, r.emb, a.ops, ms(a.p50), ms(a.p99), r.shared, b.ops, ms(b.p50), ms(b.p99))
+		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s |\n", r.name, r.emb, a.Ops, ms(a.P50), ms(a.P99), r.shared, b.Ops, ms(b.P50), ms(b.P99))
 		fmt.Fprintf(os.Stderr, "scale: %s done\n", r.name)
 	}
 	return nil
@@ -304,11 +252,10 @@ func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Dur
 	newLog := func(st store.Audit) (*audit.Log, error) {
 		return audit.New(ctx, st, audit.Config{CheckpointInterval: 10 * time.Second}, audit.Options{Signer: signer, VerifierKey: vkey})
 	}
-	prompt := bytes.Repeat([]byte("Summarise the quarterly figures for the board. "), 25)
 	var seq atomic.Int64
-	run := func(logs []*audit.Log, callers int) result {
-		return measure(d, callers, func(w, _ int) error {
-			_, err := logs[w%len(logs)].Append(ctx, sampleEvent(int(seq.Add(1))), &audit.Bodies{Prompt: prompt, Answer: prompt[:400]})
+	run := func(logs []*audit.Log, callers int) measure.Result {
+		return measure.Load(d, callers, func(w, _ int) error {
+			_, err := logs[w%len(logs)].Append(ctx, sample.Event(int(seq.Add(1)), time.Now().UTC()), sample.Bodies())
 			return err
 		})
 	}
@@ -375,43 +322,15 @@ func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Dur
 				}
 				closers[i]()
 			}
-			if r.errors > 0 {
-				return fmt.Errorf("audit %s x%d: %d errors", su.name, su.n, r.errors)
+			if r.Errors > 0 {
+				return fmt.Errorf("audit %s x%d: %d errors", su.name, su.n, r.Errors)
 			}
 			perCommit := float64(appended-before) / float64(max(batches-beforeBatches, 1))
-			fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %.1f |\n", su.name, su.n, callers, r.ops, ms(r.p50), ms(r.p99), perCommit)
+			fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %.1f |\n", su.name, su.n, callers, r.Ops, ms(r.P50), ms(r.P99), perCommit)
 			fmt.Fprintf(os.Stderr, "scale: audit %s x%d, %d callers done\n", su.name, su.n, callers)
 		}
 	}
 	return nil
-}
-
-// sampleEvent is a chat completion event as the gateway records it.
-func sampleEvent(i int) *event.Event {
-	t := 0.7
-	return &event.Event{
-		ID:           fmt.Sprintf("req-%08d", i),
-		Time:         time.Now().UTC(),
-		Duration:     850 * time.Millisecond,
-		KeyID:        fmt.Sprintf("k_%04d", i%500),
-		KeyOwner:     fmt.Sprintf("team-%02d", i%20),
-		KeyKind:      "standard",
-		AuthMethod:   "api-key",
-		ClientIP:     "203.0.113.7",
-		Client:       event.Client{UserAgent: "OpenAI/Python 1.54.3", HeaderNames: []string{"host", "content-type", "api-key", "user-agent", "x-stainless-lang"}, SDKHeaders: true, SDKLang: "python", SDKVersion: "1.54.3"},
-		Fingerprint:  "fp_3b1c9a0e",
-		Method:       "POST",
-		Path:         "/openai/deployments/gpt-4o/chat/completions",
-		Style:        "azure",
-		Endpoint:     "chat.completions",
-		Model:        "gpt-4o",
-		Provider:     "azure",
-		RequestLen:   1432,
-		Features:     event.Features{MaxTokens: 400, Temperature: &t, Messages: 3, PromptChars: 1200, ConvRoot: "cr_91ab", SystemHash: "sh_77f0"},
-		Status:       200,
-		ResponseLen:  2210,
-		PromptTokens: 310, CompletionTokens: 220, CostUSD: 0.0041,
-	}
 }
 
 func benchGateway(ctx context.Context, out *bytes.Buffer, freshDSN func() (string, error), redisURL string, d time.Duration, conc int) error {
@@ -442,17 +361,26 @@ func benchGateway(ctx context.Context, out *bytes.Buffer, freshDSN func() (strin
 		if r.verified {
 			verdict = "ok"
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d | %d | %d + %d staged | %s |\n", sc.name, r.ops, ms(r.p50), ms(r.p99), r.errors,
-			r.n-r.errors, r.audited, r.staged, verdict)
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d | %d | %d + %d staged | %s |\n", sc.name, r.Ops, ms(r.P50), ms(r.P99), r.Errors,
+			r.Done-r.Errors, r.audited, r.staged, verdict)
 		fmt.Fprintf(os.Stderr, "scale: %s done\n", sc.name)
 	}
 	return nil
 }
 
-func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.Duration, conc int) (result, error) {
+// gatewayResult is a gateway measurement and what `warden audit verify`
+// found after the instances stopped: entries in the tree and still staged,
+// and whether it passed with every answered request in the log.
+type gatewayResult struct {
+	measure.Result
+	audited, staged int64
+	verified        bool
+}
+
+func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.Duration, conc int) (gatewayResult, error) {
 	tmp, err := os.MkdirTemp("", "warden-bench-gw")
 	if err != nil {
-		return result{}, err
+		return gatewayResult{}, err
 	}
 	defer os.RemoveAll(tmp)
 	cfg := filepath.Join(tmp, "warden.yaml")
@@ -462,12 +390,12 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		// key, as docs/deployment.md says, or their checkpoints fail.
 		keyFile := filepath.Join(tmp, "audit.key")
 		if _, vkey, err = audit.LoadOrCreateKey(keyFile, "warden.bench/audit"); err != nil {
-			return result{}, err
+			return gatewayResult{}, err
 		}
 		body = fmt.Sprintf("store: %q\nredis: %q\naudit:\n  origin: warden.bench/audit\n  signing_key_file: %q\n", pgDSN, redisURL, keyFile)
 	}
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		return result{}, err
+		return gatewayResult{}, err
 	}
 	var urls []string
 	var procs []*exec.Cmd
@@ -484,11 +412,11 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		cmd := exec.Command(bin, "serve", "--config", cfg, "--data", dir, "--listen", api, "--admin-listen", adm, "--log-level", "error")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
-			return result{}, err
+			return gatewayResult{}, err
 		}
 		procs = append(procs, cmd)
 		if err := waitHealthy("http://" + api); err != nil {
-			return result{}, err
+			return gatewayResult{}, err
 		}
 		urls = append(urls, "http://"+api)
 		if i == 0 {
@@ -498,7 +426,7 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 	}
 	key, err := createKey(bin, data, os.Getenv("WARDEN_BENCH_ADMIN"))
 	if err != nil {
-		return result{}, err
+		return gatewayResult{}, err
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
 	payload := []byte(`{"model":"mock-echo","messages":[{"role":"user","content":"hello benchmark"}]}`)
@@ -518,10 +446,10 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		}
 		return nil
 	}
-	warm := measure(time.Second, conc, call) // warm up caches and connections
-	r := measure(d, conc, call)
-	r.n += warm.n
-	r.errors += warm.errors
+	warm := measure.Load(time.Second, conc, call) // warm up caches and connections
+	r := gatewayResult{Result: measure.Load(d, conc, call)}
+	r.Done += warm.Done
+	r.Errors += warm.Errors
 	for _, p := range procs { // stop them: the log must hold every answer once they are gone
 		p.Process.Signal(syscall.SIGTERM)
 		p.Wait()
@@ -543,7 +471,7 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		err = json.Unmarshal(out, &v)
 	}
 	r.audited, r.staged = v.Size, v.Staged
-	r.verified = err == nil && v.Size+v.Staged >= r.n-r.errors
+	r.verified = err == nil && v.Size+v.Staged >= r.Done-r.Errors
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "scale: audit verify: %v\n", err)
 	}

@@ -21,9 +21,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/wardenhq/warden/bench/measure"
 	"github.com/wardenhq/warden/internal/scan"
 	"github.com/wardenhq/warden/internal/scan/fakes"
 	"github.com/wardenhq/warden/internal/scan/source"
@@ -56,12 +56,12 @@ func main() {
 	var rates, cpuRates []float64
 	for i := range *runs {
 		sc = source.New(e, source.Options{})
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), measure.CPUTime()
 		found, err := sc.Collect(ctx, dir)
 		if err != nil {
 			log.Fatal(err)
 		}
-		el, cpu := time.Since(start), cpuTime()-cpu0
+		el, cpu := time.Since(start), measure.CPUTime()-cpu0
 		mb := float64(sc.Bytes()) / 1e6
 		rates = append(rates, mb/el.Seconds())
 		cpuRates = append(cpuRates, mb/cpu.Seconds())
@@ -154,13 +154,4 @@ func gitRepo(dir string, size int) int {
 		n++
 	}
 	return n
-}
-
-// cpuTime returns the user and system CPU time this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		log.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

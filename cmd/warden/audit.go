@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -117,6 +118,30 @@ func adminCall(ctx context.Context, method, path string, q url.Values, body any)
 	return out, nil
 }
 
+// printAdminCall calls the audit routes like adminCall and prints the
+// answer as the server sent it.
+func printAdminCall(cmd *cobra.Command, method, path string, q url.Values, body any) error {
+	b, err := adminCall(cmd.Context(), method, path, q, body)
+	if err != nil {
+		return err
+	}
+	_, err = cmd.OutOrStdout().Write(b)
+	return err
+}
+
+// printProof prints the proof that prove computes on l as JSON, once it
+// checks against l's own verifier key.
+func printProof[P interface{ Check(note.Verifier) error }](w io.Writer, l *audit.Log, prove func() (P, error)) error {
+	p, err := prove()
+	if err != nil {
+		return err
+	}
+	if err := p.Check(l.Verifier()); err != nil {
+		return err
+	}
+	return printJSON(w, p)
+}
+
 // parseTime accepts RFC 3339 or a bare date (UTC midnight).
 func parseTime(s string) (time.Time, error) {
 	if s == "" {
@@ -215,12 +240,7 @@ func newAuditCheckpointCmd(af *auditFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if global.adminURL != "" {
-				b, err := adminCall(ctx, "POST", "checkpoint", nil, nil)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
+				return printAdminCall(cmd, "POST", "checkpoint", nil, nil)
 			}
 			return withAuditLog(ctx, af, func(l *audit.Log) error {
 				c, err := l.Checkpoint(ctx)
@@ -249,22 +269,10 @@ entry, signing one if needed). Anyone with the verifier key can check it.`,
 				return errors.New("--index is required")
 			}
 			if global.adminURL != "" {
-				b, err := adminCall(ctx, "GET", "proof/inclusion", url.Values{"index": {strconv.FormatInt(index, 10)}, "size": {strconv.FormatInt(size, 10)}}, nil)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
+				return printAdminCall(cmd, "GET", "proof/inclusion", url.Values{"index": {strconv.FormatInt(index, 10)}, "size": {strconv.FormatInt(size, 10)}}, nil)
 			}
 			return withAuditLog(ctx, af, func(l *audit.Log) error {
-				p, err := l.ProveInclusion(ctx, index, size)
-				if err != nil {
-					return err
-				}
-				if err := p.Check(l.Verifier()); err != nil {
-					return err
-				}
-				return printJSON(cmd.OutOrStdout(), p)
+				return printProof(cmd.OutOrStdout(), l, func() (*audit.InclusionProof, error) { return l.ProveInclusion(ctx, index, size) })
 			})
 		},
 	}
@@ -285,22 +293,10 @@ func newAuditConsistencyCmd(af *auditFlags) *cobra.Command {
 				return errors.New("--old and --new are required")
 			}
 			if global.adminURL != "" {
-				b, err := adminCall(ctx, "GET", "proof/consistency", url.Values{"old": {strconv.FormatInt(oldSize, 10)}, "new": {strconv.FormatInt(newSize, 10)}}, nil)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
+				return printAdminCall(cmd, "GET", "proof/consistency", url.Values{"old": {strconv.FormatInt(oldSize, 10)}, "new": {strconv.FormatInt(newSize, 10)}}, nil)
 			}
 			return withAuditLog(ctx, af, func(l *audit.Log) error {
-				p, err := l.ProveConsistency(ctx, oldSize, newSize)
-				if err != nil {
-					return err
-				}
-				if err := p.Check(l.Verifier()); err != nil {
-					return err
-				}
-				return printJSON(cmd.OutOrStdout(), p)
+				return printProof(cmd.OutOrStdout(), l, func() (*audit.ConsistencyProof, error) { return l.ProveConsistency(ctx, oldSize, newSize) })
 			})
 		},
 	}
@@ -513,12 +509,7 @@ func newAuditHoldCmd(af *auditFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				b, err := adminCall(ctx, "POST", "holds", nil, audit.HoldRequest{ID: id, KeyID: sf.key, Since: since, Until: until, Incident: sf.incident, Reason: reason})
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
+				return printAdminCall(cmd, "POST", "holds", nil, audit.HoldRequest{ID: id, KeyID: sf.key, Since: since, Until: until, Incident: sf.incident, Reason: reason})
 			}
 			sc, err := sf.scope(ctx)
 			if err != nil {
@@ -611,12 +602,7 @@ func newAuditPruneCmd(af *auditFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if global.adminURL != "" {
-				b, err := adminCall(ctx, "POST", "prune", nil, nil)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
+				return printAdminCall(cmd, "POST", "prune", nil, nil)
 			}
 			now := time.Now()
 			if at != "" {

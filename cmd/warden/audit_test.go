@@ -30,13 +30,21 @@ func runWarden(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func TestAuditCLI(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, dir)
+// openData opens the store of the data directory dir, failing the test if
+// it cannot. The caller closes it, before the CLI opens the directory.
+func openData(t *testing.T, dir string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+func TestAuditCLI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openData(t, dir)
 	l, err := audit.Open(ctx, db, audit.Config{Origin: "warden.test/audit/cli", CheckpointInterval: -1, Retention: audit.Retention{Bodies: audit.BodyPlaintext, MaxAge: time.Hour}}, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +117,7 @@ func TestAuditCLI(t *testing.T) {
 	}
 
 	// Tamper with one entry: verify exits 1 and names it.
-	db, _ = sqlite.Open(ctx, dir)
+	db = openData(t, dir)
 	if _, err := db.SQL().Exec(`UPDATE audit_entries SET leaf = CAST(replace(CAST(leaf AS TEXT), '198.51.100.4', '198.51.100.5') AS BLOB) WHERE idx = 11`); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // apiError is an error answer of the admin API.
@@ -83,4 +85,30 @@ func printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// withAdmin is how a command reaches the admin API: withClient (a running
+// server or the data directory) or withIncidents.
+type withAdmin func(cmd *cobra.Command, fn func(ctx context.Context, c *adminClient) error) error
+
+// callAndPrint calls the admin API through with and prints the answer on
+// the command's output: under --json as JSON (a json.RawMessage byte for
+// byte as the server sent it, anything else through printJSON), otherwise
+// as human writes the decoded answer.
+func callAndPrint[T any](cmd *cobra.Command, with withAdmin, method, path string, in any, human func(w io.Writer, v T) error) error {
+	return with(cmd, func(ctx context.Context, c *adminClient) error {
+		var v T
+		if err := c.do(ctx, method, path, in, &v); err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		if !global.json {
+			return human(w, v)
+		}
+		if raw, ok := any(v).(json.RawMessage); ok {
+			_, err := w.Write(raw)
+			return err
+		}
+		return printJSON(w, v)
+	})
 }

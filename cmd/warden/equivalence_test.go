@@ -47,10 +47,7 @@ func TestServeAndReplayAgree(t *testing.T) {
 	// The keys, made with the secrets replay derives for their ids, so
 	// replay finds and uses them, policies and all.
 	secrets := map[string]string{}
-	db, err := sqlite.Open(ctx, liveDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openData(t, liveDir)
 	for id, spec := range map[string]keys.Spec{
 		"k-app":    {Name: "app", Owner: "acme", RPM: 6},
 		"k-narrow": {Name: "narrow", Owner: "acme", Models: []string{"mock-echo"}},
@@ -158,10 +155,7 @@ func TestServeAndReplayAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	rdb, err := sqlite.Open(ctx, replayDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rdb := openData(t, replayDir)
 	defer rdb.Close()
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
@@ -211,10 +205,7 @@ func TestServeAndReplayAgree(t *testing.T) {
 
 	// Detector decisions: what serve left in its store is what replay
 	// decided (and left in its own).
-	liveDB, err := sqlite.Open(ctx, liveDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	liveDB := openData(t, liveDir)
 	defer liveDB.Close()
 	liveInc, replayInc := incidentsSummary(t, liveDB), incidentsSummary(t, rdb)
 	if liveInc != replayInc {

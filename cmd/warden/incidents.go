@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -103,16 +104,9 @@ func newIncidentsShowCmd() *cobra.Command {
 		Short: "Show one incident with its timeline and evidence",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withIncidents(cmd, func(ctx context.Context, c *adminClient) error {
-				var in incident.Incident
-				if err := c.do(ctx, "GET", "/admin/v1/incidents/"+url.PathEscape(args[0]), nil, &in); err != nil {
-					return err
-				}
-				if global.json {
-					return printJSON(cmd.OutOrStdout(), &in)
-				}
-				fmt.Fprint(cmd.OutOrStdout(), detect.FormatIncident(&in))
-				return nil
+			return callAndPrint(cmd, withIncidents, "GET", "/admin/v1/incidents/"+url.PathEscape(args[0]), nil, func(w io.Writer, in incident.Incident) error {
+				_, err := fmt.Fprint(w, detect.FormatIncident(&in))
+				return err
 			})
 		},
 	}
@@ -126,17 +120,10 @@ func newIncidentsResolveCmd() *cobra.Command {
 		Short: "Close an incident (--restore also lifts the detector's throttle, step-up or suspension)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withIncidents(cmd, func(ctx context.Context, c *adminClient) error {
-				var in incident.Incident
-				body := map[string]any{"note": note, "restore": restore, "by": "cli"}
-				if err := c.do(ctx, "POST", "/admin/v1/incidents/"+url.PathEscape(args[0])+"/resolve", body, &in); err != nil {
-					return err
-				}
-				if global.json {
-					return printJSON(cmd.OutOrStdout(), &in)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "resolved %s (key %s)\n", in.ID, in.KeyID)
-				return nil
+			body := map[string]any{"note": note, "restore": restore, "by": "cli"}
+			return callAndPrint(cmd, withIncidents, "POST", "/admin/v1/incidents/"+url.PathEscape(args[0])+"/resolve", body, func(w io.Writer, in incident.Incident) error {
+				_, err := fmt.Fprintf(w, "resolved %s (key %s)\n", in.ID, in.KeyID)
+				return err
 			})
 		},
 	}

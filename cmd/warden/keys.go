@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -95,22 +95,9 @@ func newKeysCreateCmd() *cobra.Command {
 				}
 				spec.ExpiresAt = &t
 			}
-			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
-				var out json.RawMessage
-				if err := c.do(ctx, "POST", "/admin/v1/keys", spec, &out); err != nil {
-					return err
-				}
-				if global.json {
-					_, err := os.Stdout.Write(out)
-					return err
-				}
-				var v admin.KeyView
-				if err := json.Unmarshal(out, &v); err != nil {
-					return err
-				}
-				fmt.Printf("Created key %s (%s).\nSecret, shown only now; store it safely:\n\n  %s\n\n", v.ID, v.Name, v.Secret)
-				return nil
-			})
+			return callAndPrint(cmd, withClient, "POST", "/admin/v1/keys", spec, keyAnswer(func(w io.Writer, v admin.KeyView) {
+				fmt.Fprintf(w, "Created key %s (%s).\nSecret, shown only now; store it safely:\n\n  %s\n\n", v.ID, v.Name, v.Secret)
+			}))
 		},
 	}
 	f := cmd.Flags()
@@ -156,15 +143,8 @@ func newKeysListCmd() *cobra.Command {
 			if limit > 0 {
 				q.Set("limit", fmt.Sprint(limit))
 			}
-			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
-				var list []*keys.Key
-				if err := c.do(ctx, "GET", "/admin/v1/keys?"+q.Encode(), nil, &list); err != nil {
-					return err
-				}
-				if global.json {
-					return printJSON(os.Stdout, list)
-				}
-				tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+			return callAndPrint(cmd, withClient, "GET", "/admin/v1/keys?"+q.Encode(), nil, func(w io.Writer, list []*keys.Key) error {
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tOWNER\tSTATUS\tKIND\tLAST USED")
 				for _, k := range list {
 					last := "never"
@@ -196,32 +176,30 @@ func newKeysGetCmd() *cobra.Command {
 		Short: "Show one key, its status and this month's usage",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
-				var out json.RawMessage
-				if err := c.do(ctx, "GET", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, &out); err != nil {
-					return err
-				}
-				if global.json {
-					_, err := os.Stdout.Write(out)
-					return err
-				}
-				var v admin.KeyView
-				if err := json.Unmarshal(out, &v); err != nil {
-					return err
-				}
-				printKey(v)
-				return nil
-			})
+			return callAndPrint(cmd, withClient, "GET", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, keyAnswer(printKey))
 		},
 	}
 }
 
-func printKey(v admin.KeyView) {
+// keyAnswer decodes a key as the admin API sent it for human, who prints
+// it; the raw answer is what --json prints.
+func keyAnswer(human func(w io.Writer, v admin.KeyView)) func(io.Writer, json.RawMessage) error {
+	return func(w io.Writer, raw json.RawMessage) error {
+		var v admin.KeyView
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		human(w, v)
+		return nil
+	}
+}
+
+func printKey(w io.Writer, v admin.KeyView) {
 	k := v.Key
-	fmt.Printf("%s  %s\n", k.ID, k.Name)
+	fmt.Fprintf(w, "%s  %s\n", k.ID, k.Name)
 	line := func(label, val string) {
 		if val != "" {
-			fmt.Printf("  %-14s %s\n", label+":", val)
+			fmt.Fprintf(w, "  %-14s %s\n", label+":", val)
 		}
 	}
 	st := string(k.Status)
@@ -266,20 +244,9 @@ func newKeysRotateCmd() *cobra.Command {
 		Short: "Issue a successor key; the old one keeps working until the grace period ends",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
-				var out json.RawMessage
-				if err := c.do(ctx, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/rotate", map[string]string{"grace": grace}, &out); err != nil {
-					return err
-				}
-				if global.json {
-					_, err := os.Stdout.Write(out)
-					return err
-				}
-				var v admin.KeyView
-				json.Unmarshal(out, &v)
-				fmt.Printf("Rotated %s to %s; the old key works for %s more.\nNew secret, shown only now:\n\n  %s\n\n", args[0], v.ID, grace, v.Secret)
-				return nil
-			})
+			return callAndPrint(cmd, withClient, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/rotate", map[string]string{"grace": grace}, keyAnswer(func(w io.Writer, v admin.KeyView) {
+				fmt.Fprintf(w, "Rotated %s to %s; the old key works for %s more.\nNew secret, shown only now:\n\n  %s\n\n", args[0], v.ID, grace, v.Secret)
+			}))
 		},
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working (e.g. 24h, 7d, 0)")
@@ -293,16 +260,9 @@ func newKeysStatusCmd(verb, short string) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
-				var v admin.KeyView
-				if err := c.do(ctx, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"reason": reason}, &v); err != nil {
-					return err
-				}
-				if global.json {
-					return printJSON(os.Stdout, v)
-				}
-				fmt.Printf("%s is now %s.\n", v.ID, v.Status)
-				return nil
+			return callAndPrint(cmd, withClient, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"reason": reason}, func(w io.Writer, v admin.KeyView) error {
+				_, err := fmt.Fprintf(w, "%s is now %s.\n", v.ID, v.Status)
+				return err
 			})
 		},
 	}
@@ -318,16 +278,9 @@ func newKeysDeleteCmd() *cobra.Command {
 		Short: "Delete a key record (prefer revoke, which keeps the record)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
-				var out map[string]any
-				if err := c.do(ctx, "DELETE", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, &out); err != nil {
-					return err
-				}
-				if global.json {
-					return printJSON(os.Stdout, out)
-				}
-				fmt.Printf("Deleted %s.\n", args[0])
-				return nil
+			return callAndPrint(cmd, withClient, "DELETE", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, func(w io.Writer, _ map[string]any) error {
+				_, err := fmt.Fprintf(w, "Deleted %s.\n", args[0])
+				return err
 			})
 		},
 	}
@@ -369,15 +322,8 @@ func newKeysUpdateCmd() *cobra.Command {
 					*dst = &l
 				}
 			}
-			return withClient(cmd, func(ctx context.Context, c *adminClient) error {
-				var v admin.KeyView
-				if err := c.do(ctx, "PATCH", "/admin/v1/keys/"+url.PathEscape(args[0]), p, &v); err != nil {
-					return err
-				}
-				if global.json {
-					return printJSON(os.Stdout, v)
-				}
-				printKey(v)
+			return callAndPrint(cmd, withClient, "PATCH", "/admin/v1/keys/"+url.PathEscape(args[0]), p, func(w io.Writer, v admin.KeyView) error {
+				printKey(w, v)
 				return nil
 			})
 		},

@@ -11,7 +11,6 @@ import (
 	"github.com/wardenhq/warden/internal/hygiene"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
 // TestKeysAuditFindsPlantedPractices plants one bad practice per key (and
@@ -20,10 +19,7 @@ import (
 func TestKeysAuditFindsPlantedPractices(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	db, err := sqlite.Open(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openData(t, data)
 	now := time.Now().UTC()
 	day := 24 * time.Hour
 	month := func(back int) string {

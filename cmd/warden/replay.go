@@ -57,15 +57,11 @@ containment and what legitimate keys suffered.`,
 				return err
 			}
 			defer closeIn()
-			w := cmd.OutOrStdout()
-			if out != "" {
-				f, err := os.Create(out)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w = f
+			w, closeOut, err := openOutput(cmd, out)
+			if err != nil {
+				return err
 			}
+			defer closeOut()
 			cfg := config.Default()
 			if configFile != "" {
 				if cfg, err = config.Load(configFile); err != nil {
@@ -106,6 +102,19 @@ func openInput(name string) (io.Reader, func(), error) {
 		return os.Stdin, func() {}, nil
 	}
 	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// openOutput is where a command with an --out flag writes: the file name,
+// created, or the command's standard output when name is empty.
+func openOutput(cmd *cobra.Command, name string) (io.Writer, func(), error) {
+	if name == "" {
+		return cmd.OutOrStdout(), func() {}, nil
+	}
+	f, err := os.Create(name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/wardenhq/warden/internal/scan"
 	"github.com/wardenhq/warden/internal/scan/fakes"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/internal/store/sqlite"
 	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
@@ -39,10 +38,7 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 func TestScanCommandRevokes(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	db, err := sqlite.Open(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openData(t, data)
 	k, sec := storetest.NewKey(t, "ci")
 	if err := db.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
@@ -63,7 +59,7 @@ func TestScanCommandRevokes(t *testing.T) {
 	if len(fs) != 1 || !fs[0].Revoked || fs[0].KeyID != k.ID {
 		t.Fatalf("findings: %+v", fs)
 	}
-	db, _ = sqlite.Open(ctx, data)
+	db = openData(t, data)
 	defer db.Close()
 	if got, _ := db.KeyByID(ctx, k.ID); got.Status != keys.StatusRevoked || got.StatusBy != "scanner" {
 		t.Fatalf("status %s by %s", got.Status, got.StatusBy)

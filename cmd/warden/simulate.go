@@ -66,15 +66,11 @@ abuse, a low-and-slow SDK look-alike, canary use). Every record carries
   warden simulate score          # both steps in a temporary data directory`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w := cmd.OutOrStdout()
-			if out != "" {
-				file, err := os.Create(out)
-				if err != nil {
-					return err
-				}
-				defer file.Close()
-				w = file
+			w, closeOut, err := openOutput(cmd, out)
+			if err != nil {
+				return err
 			}
+			defer closeOut()
 			return f.generate(w)
 		},
 	}

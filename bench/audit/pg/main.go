@@ -17,7 +17,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -27,14 +26,14 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/wardenhq/warden/bench/measure"
+	"github.com/wardenhq/warden/bench/sample"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/store/postgres"
@@ -72,14 +71,13 @@ func main() {
 			if err != nil {
 				log.Fatalf("pg: %d instances: %v", n, err)
 			}
-			fmt.Printf("| %d | %d | %.0f | %s | %s | %d / %d |\n", n, round, r.ops, ms(r.p50), ms(r.p99), r.inTree, r.staged)
+			fmt.Printf("| %d | %d | %.0f | %s | %s | %d / %d |\n", n, round, r.Ops, ms(r.P50), ms(r.P99), r.inTree, r.staged)
 		}
 	}
 }
 
 type result struct {
-	ops            float64
-	p50, p99       time.Duration
+	measure.Result
 	inTree, staged int64
 }
 
@@ -112,41 +110,14 @@ func run(ctx context.Context, pgURL string, n, callers int, d time.Duration, sig
 		}
 		dbs, logs = append(dbs, db), append(logs, l)
 	}
-	prompt := bytes.Repeat([]byte("Summarise the quarterly figures for the board. "), 25)
-	var (
-		seq   atomic.Int64
-		acked atomic.Int64
-		errs  atomic.Int64
-		mu    sync.Mutex
-		lats  []time.Duration
-		wg    sync.WaitGroup
-	)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for w := range callers {
-		wg.Go(func() {
-			l := logs[w%n]
-			var mine []time.Duration
-			for time.Now().Before(deadline) {
-				t := time.Now()
-				_, err := l.Append(ctx, sampleEvent(int(seq.Add(1))), &audit.Bodies{Prompt: prompt, Answer: prompt[:400]})
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				mine = append(mine, time.Since(t))
-				acked.Add(1)
-			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	var seq atomic.Int64
+	load := measure.Load(d, callers, func(w, _ int) error {
+		_, err := logs[w%n].Append(ctx, sampleEvent(int(seq.Add(1))), sample.Bodies())
+		return err
+	})
 	// How far integration kept up: entries in the tree and still staged
 	// when the load stopped (a store without staging has none staged).
-	var r result
+	r := result{Result: load}
 	if r.inTree, err = dbs[0].AuditSize(ctx); err != nil {
 		return result{}, err
 	}
@@ -158,20 +129,16 @@ func run(ctx context.Context, pgURL string, n, callers int, d time.Duration, sig
 			return result{}, err
 		}
 	}
-	if errs.Load() > 0 {
-		return result{}, fmt.Errorf("%d appends failed", errs.Load())
+	if r.Errors > 0 {
+		return result{}, fmt.Errorf("%d appends failed", r.Errors)
 	}
 	res, err := audit.Verify(ctx, dbs[0], v)
 	if err != nil {
 		return result{}, err
 	}
-	if res.Size != acked.Load() {
-		return result{}, fmt.Errorf("log holds %d entries, %d appends were acknowledged", res.Size, acked.Load())
-	}
-	slices.Sort(lats)
-	r.ops = float64(acked.Load()) / elapsed.Seconds()
-	if len(lats) > 0 {
-		r.p50, r.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
+	// No append failed, so every one was acknowledged.
+	if res.Size != r.Done {
+		return result{}, fmt.Errorf("log holds %d entries, %d appends were acknowledged", res.Size, r.Done)
 	}
 	return r, nil
 }

@@ -25,9 +25,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/wardenhq/warden/bench/measure"
 	"github.com/wardenhq/warden/internal/scan"
 	"github.com/wardenhq/warden/internal/scan/fakes"
 	"github.com/wardenhq/warden/internal/scan/source"
@@ -102,12 +102,12 @@ func main() {
 			byFP[scan.Fingerprint(s)] = s
 		}
 	}
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), measure.CPUTime()
 	fs, err := source.New(e, source.Options{}).Collect(context.Background(), corpus)
 	if err != nil {
 		log.Fatal(err)
 	}
-	wardenCPU := (cpuTime() - cpu0).Seconds()
+	wardenCPU := (measure.CPUTime() - cpu0).Seconds()
 	var found []finding
 	for _, f := range fs {
 		found = append(found, finding{path: rel(corpus, f.Path), secret: byFP[f.Fingerprint], rule: f.RuleID})
@@ -215,13 +215,4 @@ func score(name string, all []*planted, found []finding, seconds float64) result
 		}
 	}
 	return r
-}
-
-// cpuTime returns the user and system CPU time this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		log.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

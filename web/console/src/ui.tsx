@@ -24,6 +24,37 @@ export function ErrorBox({ error }: { error: unknown }) {
   );
 }
 
+/** Panel is a section of a page under a heading that names it. */
+export function Panel({ id, title, children }: { id: string; title: string; children: ComponentChildren }) {
+  return (
+    <section class="panel" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+/**
+ * Head is a table's header row: a column header for each of cols (false
+ * leaves a column out), right-aligned as numbers for those also in num.
+ */
+export function Head({ cols, num = [] }: { cols: (string | false)[]; num?: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map(
+          (c) =>
+            c !== false && (
+              <th scope="col" key={c} class={num.includes(c) ? "num" : undefined}>
+                {c}
+              </th>
+            ),
+        )}
+      </tr>
+    </thead>
+  );
+}
+
 /** Unavailable says a feature's API is not in this server (404). */
 export function Unavailable({ what }: { what: string }) {
   return <p class="notice">{what} is not available on this server yet.</p>;

@@ -9,17 +9,12 @@
 // Screenshots go to CONSOLE_ARTIFACTS (default test/console/artifacts).
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { env as envOf, launch } from "./browser.mjs";
 import { attack, chat, legit } from "./traffic.mjs";
 
-const env = (n) => {
-  const v = process.env[n];
-  if (!v) throw new Error(`${n} is not set; run this through go test ./test/e2e -run Console`);
-  return v;
-};
+const env = (n) => envOf(n, "Console");
 const api = env("WARDEN_URL");
 const admin = env("WARDEN_ADMIN_URL");
 const token = env("WARDEN_ADMIN_TOKEN");
@@ -33,9 +28,8 @@ const artifacts = process.env.CONSOLE_ARTIFACTS || path.resolve("..", "..", "tes
 rmSync(path.join(artifacts, "steps"), { recursive: true, force: true });
 mkdirSync(path.join(artifacts, "steps"), { recursive: true });
 
-let context, page, profile;
+let context, page, errors, close;
 const console_ = admin + "/console/";
-const errors = [];
 
 async function shot(name) {
   await page.screenshot({ path: path.join(artifacts, name + ".png"), fullPage: true });
@@ -47,36 +41,9 @@ async function adminGet(p) {
 }
 
 before(async () => {
-  profile = mkdtempSync(path.join(tmpdir(), "warden-console-chromium-"));
-  // A fresh profile (--user-data-dir) for every run.
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1360, height: 900 },
-    acceptDownloads: true,
-    colorScheme: "light",
-  });
-  // Every asset must come from Warden itself: fail on any other host.
-  await context.route("**/*", (route) => {
-    const u = new URL(route.request().url());
-    if (u.origin !== new URL(admin).origin) {
-      errors.push("request to another host: " + u.href);
-      return route.abort();
-    }
-    return route.continue();
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (e) => errors.push("page error: " + e.message));
+  // A fresh profile (--user-data-dir) for every run; every asset must come
+  // from Warden itself: a request to any other host fails the run.
+  ({ context, page, errors, close } = await launch("console", [admin], { acceptDownloads: true, colorScheme: "light" }));
   page.on("console", (m) => {
     if (m.type() === "error" && !/401|403|Failed to load resource/.test(m.text())) errors.push("console error: " + m.text());
   });
@@ -98,8 +65,7 @@ afterEach(async (t) => {
 });
 
 after(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await close?.();
 });
 
 test("sign-in refuses a wrong token and accepts the admin token", async () => {

@@ -6,16 +6,11 @@
 // names the responder.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { env as envOf, launch } from "./browser.mjs";
 
-const env = (n) => {
-  const v = process.env[n];
-  if (!v) throw new Error(`${n} is not set; run this through go test ./test/e2e -run ConsoleSSO`);
-  return v;
-};
+const env = (n) => envOf(n, "ConsoleSSO");
 const admin = env("WARDEN_ADMIN_URL");
 const issuer = env("OIDC_ISSUER");
 const token = env("WARDEN_ADMIN_TOKEN");
@@ -24,33 +19,15 @@ const artifacts = process.env.CONSOLE_ARTIFACTS || path.resolve("..", "..", "tes
 mkdirSync(artifacts, { recursive: true });
 const console_ = admin + "/console/";
 
-let context, page, profile;
-const errors = [];
+let page, errors, close;
 
 before(async () => {
-  profile = mkdtempSync(path.join(tmpdir(), "warden-sso-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1360, height: 900 },
-  });
   // Only Warden and the identity provider may be contacted.
-  await context.route("**/*", (route) => {
-    const o = new URL(route.request().url()).origin;
-    if (o !== new URL(admin).origin && o !== new URL(issuer).origin) {
-      errors.push("request to another host: " + o);
-      return route.abort();
-    }
-    return route.continue();
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (e) => errors.push("page error: " + e.message));
+  ({ page, errors, close } = await launch("sso", [admin, issuer]));
 });
 
 after(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await close?.();
   assert.deepEqual(errors, []);
 });
 

@@ -1,6 +1,6 @@
 import * as api from "../api";
 import { useData } from "../data";
-import { ErrorBox, Loading } from "../ui";
+import { ErrorBox, Loading, Panel } from "../ui";
 
 /** How far back "Who did what" looks: the last entries of the audit log. */
 const window_ = 1000;
@@ -19,8 +19,7 @@ export function AdminActions() {
     return list.filter((e) => e.event?.endpoint === "admin" && e.event?.actor).reverse().slice(0, 50);
   }, [], 30000);
   return (
-    <section class="panel" aria-labelledby="h-actions">
-      <h2 id="h-actions">Who did what</h2>
+    <Panel id="h-actions" title="Who did what">
       <ErrorBox error={actions.error} />
       {!actions.data && !actions.error && <Loading />}
       {actions.data && (
@@ -38,6 +37,6 @@ export function AdminActions() {
           })}
         </ul>
       )}
-    </section>
+    </Panel>
   );
 }

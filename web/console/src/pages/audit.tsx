@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import * as api from "../api";
 import { useData } from "../data";
-import { Badge, ErrorBox, Loading, Unavailable, toast } from "../ui";
+import { Badge, ErrorBox, Head, Loading, Panel, Unavailable, toast } from "../ui";
 import { AdminActions } from "./actions";
 
 /** AuditPage: the latest signed checkpoint, a full verification, proofs. */
@@ -61,8 +61,7 @@ export function AuditPage() {
         Audit
       </h1>
       <div class="grid2">
-        <section class="panel" aria-labelledby="h-cp">
-          <h2 id="h-cp">Latest checkpoint</h2>
+        <Panel id="h-cp" title="Latest checkpoint">
           {cp.error instanceof api.ApiError && cp.error.status === 404 ? (
             <p class="muted">No checkpoint has been signed yet.</p>
           ) : (
@@ -93,9 +92,8 @@ export function AuditPage() {
               {stats.data.size ?? stats.data.tree_size ?? ""} entries · {stats.data.appended ?? 0} appended since start · {stats.data.failed ?? 0} failed
             </p>
           )}
-        </section>
-        <section class="panel" aria-labelledby="h-verify">
-          <h2 id="h-verify">Verification</h2>
+        </Panel>
+        <Panel id="h-verify" title="Verification">
           <p class="muted small">Rebuilds the Merkle tree from every entry and checks every signed checkpoint against it.</p>
           <button type="button" class="primary" onClick={runVerify} disabled={busy}>
             {busy ? "Verifying…" : "Verify the whole log"}
@@ -106,11 +104,10 @@ export function AuditPage() {
               Verified: {verify.size} entries, {verify.checkpoints} checkpoints, {verify.bodies} bodies. Root <span class="mono">{String(verify.root)}</span>
             </p>
           )}
-        </section>
+        </Panel>
       </div>
       <AdminActions />
-      <section class="panel" aria-labelledby="h-hygiene">
-        <h2 id="h-hygiene">Key hygiene</h2>
+      <Panel id="h-hygiene" title="Key hygiene">
         <p class="muted small">Keys nobody uses, keys never rotated, keys usable from any network or with no limit: what turns a leak into a bill.</p>
         <button
           type="button"
@@ -137,15 +134,7 @@ export function AuditPage() {
             </p>
             {(hygiene.findings?.length ?? 0) > 0 && (
               <table class="table compact" id="hygiene-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Key</th>
-                    <th scope="col">Finding</th>
-                    <th scope="col">Severity</th>
-                    <th scope="col">Detail</th>
-                    <th scope="col">Fix</th>
-                  </tr>
-                </thead>
+                <Head cols={["Key", "Finding", "Severity", "Detail", "Fix"]} />
                 <tbody>
                   {hygiene.findings.slice(0, 200).map((f: any, n: number) => (
                     <tr key={n}>
@@ -165,9 +154,8 @@ export function AuditPage() {
             )}
           </>
         )}
-      </section>
-      <section class="panel" aria-labelledby="h-proof">
-        <h2 id="h-proof">Inclusion proof</h2>
+      </Panel>
+      <Panel id="h-proof" title="Inclusion proof">
         <form class="inline" onSubmit={lookup}>
           <label for="index">Entry index</label> <input id="index" name="index" inputMode="numeric" pattern="[0-9]+" required />{" "}
           <button type="submit">Prove</button>
@@ -199,7 +187,7 @@ export function AuditPage() {
             {JSON.stringify(proof, null, 2)}
           </pre>
         )}
-      </section>
+      </Panel>
     </section>
   );
 }

@@ -3,7 +3,7 @@ import * as api from "../api";
 import { Chart, Marker, Series, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, short, usd, when } from "../format";
-import { Badge, Confirm, ErrorBox, Loading, Unavailable, toast } from "../ui";
+import { Badge, Confirm, ErrorBox, Head, Loading, Panel, Unavailable, toast } from "../ui";
 
 export function IncidentsPage() {
   const [status, setStatus] = useState("open");
@@ -32,18 +32,7 @@ export function IncidentsPage() {
             <p class="muted">No incidents.</p>
           ) : (
             <table class="table" id="incidents-table">
-              <thead>
-                <tr>
-                  <th scope="col">Severity</th>
-                  <th scope="col">Incident</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Action</th>
-                  <th scope="col" class="num">Requests</th>
-                  <th scope="col" class="num">Spend</th>
-                  <th scope="col">Opened</th>
-                  <th scope="col">Status</th>
-                </tr>
-              </thead>
+              <Head cols={["Severity", "Incident", "Key", "Action", "Requests", "Spend", "Opened", "Status"]} num={["Requests", "Spend"]} />
               <tbody>
                 {list.data.map((i) => (
                   <tr key={i.id}>
@@ -191,8 +180,7 @@ export function IncidentPage({ id }: { id: string }) {
         </div>
       </div>
 
-      <section class="panel" aria-labelledby="h-attack">
-        <h2 id="h-attack">Timeline of the attack</h2>
+      <Panel id="h-attack" title="Timeline of the attack">
         {!act.data ? (
           <Loading />
         ) : !act.data.tracked ? (
@@ -215,10 +203,9 @@ export function IncidentPage({ id }: { id: string }) {
             </li>
           ))}
         </ol>
-      </section>
+      </Panel>
 
-      <section class="panel" aria-labelledby="h-evidence">
-        <h2 id="h-evidence">Evidence</h2>
+      <Panel id="h-evidence" title="Evidence">
         <div class="grid3">
           <div>
             <h3>Networks</h3>
@@ -237,15 +224,7 @@ export function IncidentPage({ id }: { id: string }) {
           <>
             <h3>Sample requests</h3>
             <table class="table compact">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Client</th>
-                  <th scope="col">Request</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Features</th>
-                </tr>
-              </thead>
+              <Head cols={["Time", "Client", "Request", "Status", "Features"]} />
               <tbody>
                 {i.evidence.samples!.map((e: any) => (
                   <tr key={e.id}>
@@ -270,7 +249,7 @@ export function IncidentPage({ id }: { id: string }) {
             </table>
           </>
         )}
-      </section>
+      </Panel>
 
       {dialog === "resolve" && (
         <Confirm

@@ -3,7 +3,7 @@ import * as api from "../api";
 import { Chart, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, usd, when } from "../format";
-import { Badge, Confirm, ErrorBox, Field, HeatMap, Loading, Meter, toast } from "../ui";
+import { Badge, Confirm, ErrorBox, Field, Head, HeatMap, Loading, Meter, Panel, toast } from "../ui";
 import { EventsTable } from "./live";
 
 type Action = "suspend" | "resume" | "revoke" | "rotate" | "limits" | null;
@@ -134,8 +134,7 @@ export function KeyPage({ id }: { id: string }) {
       )}
 
       <div class="grid2">
-        <section class="panel" aria-labelledby="h-spend">
-          <h2 id="h-spend">Spend this month</h2>
+        <Panel id="h-spend" title="Spend this month">
           <p class="big">
             {usd(used)} {k.monthly_budget_usd ? <span class="muted">of {usd(k.monthly_budget_usd)}</span> : <span class="muted">(no budget)</span>}
           </p>
@@ -143,9 +142,8 @@ export function KeyPage({ id }: { id: string }) {
           <p class="muted small">
             {num(k.usage_this_month?.requests)} requests · {num(k.usage_this_month?.tokens)} tokens
           </p>
-        </section>
-        <section class="panel" aria-labelledby="h-scope">
-          <h2 id="h-scope">Scope and limits</h2>
+        </Panel>
+        <Panel id="h-scope" title="Scope and limits">
           <dl class="dl">
             <dt>Owner</dt>
             <dd>{k.owner || "—"}</dd>
@@ -188,12 +186,11 @@ export function KeyPage({ id }: { id: string }) {
               </>
             )}
           </dl>
-        </section>
+        </Panel>
       </div>
 
       {!incidents.missing && (incidents.data?.length ?? 0) > 0 && (
-        <section class="panel" aria-labelledby="h-kinc">
-          <h2 id="h-kinc">Incidents</h2>
+        <Panel id="h-kinc" title="Incidents">
           <ul class="list">
             {incidents.data!.map((i) => (
               <li key={i.id}>
@@ -204,11 +201,10 @@ export function KeyPage({ id }: { id: string }) {
               </li>
             ))}
           </ul>
-        </section>
+        </Panel>
       )}
 
-      <section class="panel" aria-labelledby="h-activity">
-        <h2 id="h-activity">Activity</h2>
+      <Panel id="h-activity" title="Activity">
         {!activity.data ? (
           <Loading />
         ) : !activity.data.tracked ? (
@@ -225,12 +221,11 @@ export function KeyPage({ id }: { id: string }) {
             <HeatMap counts={activity.data.hour_of_week} />
           </>
         )}
-      </section>
+      </Panel>
 
-      <section class="panel" aria-labelledby="h-recent">
-        <h2 id="h-recent">Recent requests</h2>
+      <Panel id="h-recent" title="Recent requests">
         {events.data ? <EventsTable events={events.data} showKey={false} /> : <Loading />}
-      </section>
+      </Panel>
 
       {action === "suspend" && (
         <Confirm
@@ -314,13 +309,7 @@ function SeenTable({ title, rows, detail }: { title: string; rows: api.Seen[]; d
         <p class="muted">None seen.</p>
       ) : (
         <table class="table compact">
-          <thead>
-            <tr>
-              <th scope="col">{detail ? "Client" : "Value"}</th>
-              <th scope="col" class="num">Requests</th>
-              <th scope="col">First seen</th>
-            </tr>
-          </thead>
+          <Head cols={[detail ? "Client" : "Value", "Requests", "First seen"]} num={["Requests"]} />
           <tbody>
             {rows.slice(0, 10).map((r) => (
               <tr key={r.value}>

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { useData } from "../data";
 import { ago, usd } from "../format";
-import { Badge, ErrorBox, Loading } from "../ui";
+import { Badge, ErrorBox, Head, Loading } from "../ui";
 
 const pageSize = 50;
 
@@ -17,6 +17,26 @@ interface Filter {
 function readFilter(): Filter {
   const p = new URLSearchParams(location.hash.split("?")[1] ?? "");
   return { q: p.get("q") ?? "", status: p.get("status") ?? "", owner: p.get("owner") ?? "", kind: p.get("kind") ?? "", risk: p.get("risk") ?? "" };
+}
+
+/**
+ * Choice is a filter's drop-down: "Any" (the empty value), then options,
+ * value to label, in their order.
+ */
+function Choice(props: { name: keyof Filter; label: string; value: string; onChange: (ev: Event) => void; options: Record<string, string> }) {
+  return (
+    <div class="field">
+      <label for={props.name}>{props.label}</label>
+      <select id={props.name} name={props.name} value={props.value} onChange={props.onChange}>
+        <option value="">Any</option>
+        {Object.entries(props.options).map(([v, label]) => (
+          <option key={v} value={v}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
 }
 
 /**
@@ -64,30 +84,9 @@ export function KeysPage() {
           <label for="owner">Owner</label>
           <input id="owner" name="owner" defaultValue={filter.owner} />
         </div>
-        <div class="field">
-          <label for="status">Status</label>
-          <select id="status" name="status" value={filter.status} onChange={change}>
-            <option value="">Any</option>
-            <option value="active">Active</option>
-            <option value="suspended">Suspended</option>
-            <option value="revoked">Revoked</option>
-          </select>
-        </div>
-        <div class="field">
-          <label for="kind">Kind</label>
-          <select id="kind" name="kind" value={filter.kind} onChange={change}>
-            <option value="">Any</option>
-            <option value="standard">Standard</option>
-            <option value="canary">Canary</option>
-          </select>
-        </div>
-        <div class="field">
-          <label for="risk">Risk</label>
-          <select id="risk" name="risk" value={filter.risk} onChange={change}>
-            <option value="">Any</option>
-            <option value="at-risk">At risk</option>
-          </select>
-        </div>
+        <Choice name="status" label="Status" value={filter.status} onChange={change} options={{ active: "Active", suspended: "Suspended", revoked: "Revoked" }} />
+        <Choice name="kind" label="Kind" value={filter.kind} onChange={change} options={{ standard: "Standard", canary: "Canary" }} />
+        <Choice name="risk" label="Risk" value={filter.risk} onChange={change} options={{ "at-risk": "At risk" }} />
         <button type="submit" class="primary">
           Search
         </button>
@@ -100,16 +99,7 @@ export function KeysPage() {
       ) : (
         <table class="table" id="keys-table">
           <caption class="sr-only">Keys</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Id</th>
-              <th scope="col">Owner</th>
-              <th scope="col">Status</th>
-              <th scope="col">Limits</th>
-              <th scope="col">Last used</th>
-            </tr>
-          </thead>
+          <Head cols={["Name", "Id", "Owner", "Status", "Limits", "Last used"]} />
           <tbody>
             {rows.map((k) => (
               <tr key={k.id}>

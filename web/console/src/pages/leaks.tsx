@@ -1,7 +1,7 @@
 import * as api from "../api";
 import { useData } from "../data";
 import { ago, when } from "../format";
-import { Badge, ErrorBox, Loading } from "../ui";
+import { Badge, ErrorBox, Head, Loading, Panel } from "../ui";
 
 /**
  * LeaksPage shows what the leak scanner and the canaries found: revoked
@@ -23,8 +23,7 @@ export function LeaksPage() {
       <h1 id="h-leaks" tabIndex={-1}>
         Leaks
       </h1>
-      <section class="panel" aria-labelledby="h-findings">
-        <h2 id="h-findings">Scanner findings</h2>
+      <Panel id="h-findings" title="Scanner findings">
         <p class="muted small">
           Keys the leak scanner (<code>warden scan --revoke</code>) or GitHub secret scanning found exposed, and revoked.
         </p>
@@ -36,15 +35,7 @@ export function LeaksPage() {
           <p class="muted">No leaked keys found.</p>
         ) : (
           <table class="table" id="findings-table">
-            <thead>
-              <tr>
-                <th scope="col">Found at</th>
-                <th scope="col">Key</th>
-                <th scope="col">Found by</th>
-                <th scope="col">When</th>
-                <th scope="col">Incident</th>
-              </tr>
-            </thead>
+            <Head cols={["Found at", "Key", "Found by", "When", "Incident"]} />
             <tbody>
               {findings.map((f) => (
                 <tr key={f.inc.id}>
@@ -65,9 +56,8 @@ export function LeaksPage() {
             </tbody>
           </table>
         )}
-      </section>
-      <section class="panel" aria-labelledby="h-canaries">
-        <h2 id="h-canaries">Canaries</h2>
+      </Panel>
+      <Panel id="h-canaries" title="Canaries">
         <p class="muted small">
           Decoy keys planted where a thief would find them (create them with <code>warden canary create</code>). Any use is an attack.
         </p>
@@ -78,14 +68,7 @@ export function LeaksPage() {
           <p class="muted">No canaries yet.</p>
         ) : (
           <table class="table" id="canaries-table">
-            <thead>
-              <tr>
-                <th scope="col">Canary</th>
-                <th scope="col">Planted</th>
-                <th scope="col">Status</th>
-                <th scope="col">Last used</th>
-              </tr>
-            </thead>
+            <Head cols={["Canary", "Planted", "Status", "Last used"]} />
             <tbody>
               {canaries.data.map((k) => (
                 <tr key={k.id} class={k.last_used_at ? "row-refused" : ""}>
@@ -114,9 +97,8 @@ export function LeaksPage() {
             </tbody>
           </table>
         )}
-      </section>
-      <section class="panel" aria-labelledby="h-revoked">
-        <h2 id="h-revoked">Revocations</h2>
+      </Panel>
+      <Panel id="h-revoked" title="Revocations">
         <p class="muted small">
           Keys revoked by an operator, the leak scanner (<code>warden scan --revoke</code>), the GitHub secret-scanning partner endpoint or the
           detector.
@@ -128,15 +110,7 @@ export function LeaksPage() {
           <p class="muted">No revoked keys.</p>
         ) : (
           <table class="table" id="revoked-table">
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Revoked by</th>
-                <th scope="col">When</th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
+            <Head cols={["Key", "Owner", "Revoked by", "When", "Reason"]} />
             <tbody>
               {revokedSorted.map((k) => (
                 <tr key={k.id}>
@@ -154,7 +128,7 @@ export function LeaksPage() {
             </tbody>
           </table>
         )}
-      </section>
+      </Panel>
     </section>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "../api";
 import { short } from "../format";
-import { Badge } from "../ui";
+import { Badge, Head } from "../ui";
 
 const keep = 500;
 
@@ -100,17 +100,7 @@ export function EventsTable({ events, showKey, id }: { events: api.LiveEvent[]; 
   if (events.length === 0) return <p class="muted">No requests yet.</p>;
   return (
     <table class="table compact" id={id}>
-      <thead>
-        <tr>
-          <th scope="col">Time</th>
-          {showKey && <th scope="col">Key</th>}
-          <th scope="col">Client</th>
-          <th scope="col">Request</th>
-          <th scope="col">Status</th>
-          <th scope="col">Decision</th>
-          <th scope="col" class="num">Cost</th>
-        </tr>
-      </thead>
+      <Head cols={["Time", showKey && "Key", "Client", "Request", "Status", "Decision", "Cost"]} num={["Cost"]} />
       <tbody>
         {events.map((e) => (
           <tr key={e.id} class={e.refusal ? "row-refused" : ""}>

@@ -3,7 +3,7 @@ import * as api from "../api";
 import { Chart } from "../chart";
 import { useData } from "../data";
 import { ago, num, usd } from "../format";
-import { Badge, ErrorBox, Loading } from "../ui";
+import { Badge, ErrorBox, Head, Loading } from "../ui";
 
 /** Open incidents at each minute, from their opening and resolution times. */
 export function openOver(incidents: api.Incident[], times: number[]): number[] {
@@ -81,16 +81,7 @@ export function Overview() {
                 <p class="muted">No key traffic in the {span}.</p>
               ) : (
                 <table class="table" id="top-keys">
-                  <thead>
-                    <tr>
-                      <th scope="col">Key</th>
-                      <th scope="col">Owner</th>
-                      <th scope="col" class="num">Risk</th>
-                      <th scope="col" class="num">Requests</th>
-                      <th scope="col" class="num">Refused</th>
-                      <th scope="col" class="num">Spend</th>
-                    </tr>
-                  </thead>
+                  <Head cols={["Key", "Owner", "Risk", "Requests", "Refused", "Spend"]} num={["Risk", "Requests", "Refused", "Spend"]} />
                   <tbody>
                     {s.top_keys.slice(0, 10).map((k) => (
                       <tr key={k.key_id}>
