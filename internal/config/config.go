@@ -51,7 +51,8 @@ type Config struct {
 
 	// Store is a PostgreSQL URL (postgres://...) or empty for SQLite in Data.
 	Store string `yaml:"store"`
-	// Redis is a redis:// URL for shared limits and revocation fan-out, or empty for in-process.
+	// Redis is a redis:// URL for shared limits, revocation fan-out and one
+	// detector for the cluster (package partition), or empty for in-process.
 	Redis string `yaml:"redis"`
 
 	Log    Log    `yaml:"log"`

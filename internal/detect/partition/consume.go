@@ -121,6 +121,6 @@ func (f *Feed) handle(ctx context.Context, pt *part, m redis.XMessage) {
 			pt.last = t
 		}
 	}
-	f.handled.Add(1)
 	f.det.Handle(ctx, &e)
+	f.handled.Add(1)
 }

@@ -41,8 +41,8 @@ func (f *Feed) Handle(ctx context.Context, e *event.Event) {
 	f.mu.Lock()
 	if time.Now().Before(f.down) {
 		f.mu.Unlock()
-		f.fallback.Add(1)
 		f.det.Handle(ctx, e)
+		f.fallback.Add(1) // after: a reader of the count sees the event handled
 		return
 	}
 	f.pending = append(f.pending, pendingEvent{part: Of(e.KeyID), data: b})
@@ -101,13 +101,13 @@ func (f *Feed) send(ctx context.Context) {
 	f.mu.Lock()
 	f.down = time.Now().Add(f.opt.Cooldown)
 	f.mu.Unlock()
-	f.fallback.Add(int64(len(batch)))
 	for _, pe := range batch {
 		var e event.Event
 		if json.Unmarshal(pe.data, &e) == nil {
 			f.det.Handle(ctx, &e)
 		}
 	}
+	f.fallback.Add(int64(len(batch)))
 }
 
 // Close sends what is queued and stops the producer. Close the bus first,
