@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/guard"
+	"github.com/wardenhq/warden/internal/provider"
 	"github.com/wardenhq/warden/internal/redact"
 )
 
@@ -88,7 +89,7 @@ func (x *exchange) relayError(resp *http.Response, b []byte) {
 	}
 	e := &apiError{Status: status, Type: errorType(status, ue.Error.Type), Code: code, Message: genericMessage(status, code)}
 	if status == 429 {
-		if ra := retryAfter(resp.Header); ra > 0 {
+		if ra := provider.RetryAfter(resp.Header); ra > 0 {
 			x.w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
 			x.ev.RetryAfter = ra
 		}

@@ -44,7 +44,7 @@ func (x *exchange) forward() {
 			retry = true
 			if resp.StatusCode == 429 {
 				x.ev.Upstream429 = true
-				wait = retryAfter(resp.Header)
+				wait = provider.RetryAfter(resp.Header)
 			}
 		}
 		if !retry || i == attempts-1 {
@@ -105,16 +105,6 @@ func isTimeout(err error) bool {
 func isEventStream(h http.Header) bool {
 	ct := h.Get("Content-Type")
 	return len(ct) >= 17 && ct[:17] == "text/event-stream"
-}
-
-func retryAfter(h http.Header) time.Duration {
-	if ms, err := strconv.Atoi(h.Get("Retry-After-Ms")); err == nil && ms > 0 {
-		return time.Duration(ms) * time.Millisecond
-	}
-	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	return 0
 }
 
 // maxJournalAnswer bounds how much of a streamed answer is kept for the

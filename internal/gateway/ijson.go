@@ -229,12 +229,8 @@ func (c *checker) number() error {
 		return c.fail("invalid number")
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		s := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == s {
+		var ok bool
+		if i, ok = digits(b, i+1); !ok {
 			c.i = i
 			return c.fail("invalid number")
 		}
@@ -244,11 +240,8 @@ func (c *checker) number() error {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		s := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == s {
+		var ok bool
+		if i, ok = digits(b, i); !ok {
 			c.i = i
 			return c.fail("invalid number")
 		}
@@ -518,4 +511,14 @@ func hex4(b []byte) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// digits skips the digits at b[i:] and returns where they end; ok says
+// there was at least one, as a fraction and an exponent need.
+func digits(b []byte, i int) (end int, ok bool) {
+	s := i
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i, i > s
 }

@@ -411,18 +411,10 @@ func (x *exchange) limit() (func(), *apiError) {
 		release()
 		return nil, e
 	}
-	h := x.w.Header()
 	if rpm > 0 {
-		d, err := x.s.rater.Take(ctx, "rpm:"+k.ID, rpm, 1, x.at)
-		if err != nil {
-			logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID, x.traceAttr)
-			return fail(errLimitBackend)
-		}
-		h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(d.Limit))
-		h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(d.Remaining))
-		h.Set("X-Ratelimit-Reset-Requests", durationText(d.Reset))
-		if !d.Allowed {
-			return fail(x.rateLimited("requests", d.RetryAfter, "Rate limit reached for requests per minute on this key: limit "+strconv.Itoa(rpm)+"."))
+		if e := x.takeLimit(ctx, requestLimit, "rpm:"+k.ID, rpm, 1,
+			"Rate limit reached for requests per minute on this key: limit "+strconv.Itoa(rpm)+"."); e != nil {
+			return fail(e)
 		}
 	}
 	if tpm > 0 {
@@ -430,16 +422,9 @@ func (x *exchange) limit() (func(), *apiError) {
 		if mt := x.body.features.MaxTokens; mt > 0 {
 			est += min(mt, 4096)
 		}
-		d, err := x.s.rater.Take(ctx, "tpm:"+k.ID, tpm, est, x.at)
-		if err != nil {
-			logErr("gateway: token limiter failed", err, "request_id", x.ev.ID, x.traceAttr)
-			return fail(errLimitBackend)
-		}
-		h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(d.Limit))
-		h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(d.Remaining))
-		h.Set("X-Ratelimit-Reset-Tokens", durationText(d.Reset))
-		if !d.Allowed {
-			return fail(x.rateLimited("tokens", d.RetryAfter, "Rate limit reached for tokens per minute on this key: limit "+strconv.Itoa(tpm)+", requested about "+strconv.Itoa(est)+"."))
+		if e := x.takeLimit(ctx, tokenLimit, "tpm:"+k.ID, tpm, est,
+			"Rate limit reached for tokens per minute on this key: limit "+strconv.Itoa(tpm)+", requested about "+strconv.Itoa(est)+"."); e != nil {
+			return fail(e)
 		}
 		x.estimate, x.tpm = est, tpm
 	}
@@ -454,6 +439,36 @@ func (x *exchange) limit() (func(), *apiError) {
 		}
 	}
 	return release, nil
+}
+
+// perMinute is one of a key's per-minute limits, with the names OpenAI
+// gives it in its x-ratelimit-* headers and 429 answers.
+type perMinute struct {
+	what                  string // "requests" or "tokens"
+	limit, remain, resets string // the headers
+}
+
+var (
+	requestLimit = perMinute{"requests", "X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"}
+	tokenLimit   = perMinute{"tokens", "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"}
+)
+
+// takeLimit takes n from bucket, a per-minute limit of the key, sets the
+// limit's headers and returns the refusal, if any (msg says which limit).
+func (x *exchange) takeLimit(ctx context.Context, l perMinute, bucket string, perMin, n int, msg string) *apiError {
+	d, err := x.s.rater.Take(ctx, bucket, perMin, n, x.at)
+	if err != nil {
+		logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID, "limit", l.what, x.traceAttr)
+		return errLimitBackend
+	}
+	h := x.w.Header()
+	h.Set(l.limit, strconv.Itoa(d.Limit))
+	h.Set(l.remain, strconv.Itoa(d.Remaining))
+	h.Set(l.resets, durationText(d.Reset))
+	if !d.Allowed {
+		return x.rateLimited(l.what, d.RetryAfter, msg)
+	}
+	return nil
 }
 
 func throttled(limit, floor int) int {

@@ -161,7 +161,7 @@ func (p *Pool) try(ctx context.Context, m *member, r *Request) (*http.Response, 
 	case err != nil && ctx.Err() != nil:
 		// The client left: says nothing about the deployment.
 	case err == nil && resp.StatusCode == http.StatusTooManyRequests:
-		rest := retryAfter(resp.Header)
+		rest := RetryAfter(resp.Header)
 		if rest <= 0 {
 			rest = p.cfg.Cooldown
 		}
@@ -281,9 +281,9 @@ func withModel(body []byte, upstream string) []byte {
 	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
-// retryAfter reads Azure's retry-after-ms or the standard Retry-After in
-// seconds.
-func retryAfter(h http.Header) time.Duration {
+// RetryAfter reads how long an upstream asks to wait: Azure's
+// retry-after-ms, or the standard Retry-After in seconds; 0 if neither.
+func RetryAfter(h http.Header) time.Duration {
 	if ms, err := strconv.Atoi(h.Get("Retry-After-Ms")); err == nil && ms > 0 {
 		return time.Duration(ms) * time.Millisecond
 	}

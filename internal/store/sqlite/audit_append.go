@@ -31,9 +31,9 @@ type auditWriter struct {
 	mu      sync.Mutex // held for a whole append
 	conn    *sql.Conn
 	stmts   map[string]*sql.Stmt // by SQL text
-	pending int64         // entries appended since the last checkpoint request
-	kick    chan struct{} // asks the checkpointer to run
-	done    chan struct{} // closed when the checkpointer has stopped
+	pending int64                // entries appended since the last checkpoint request
+	kick    chan struct{}        // asks the checkpointer to run
+	done    chan struct{}        // closed when the checkpointer has stopped
 }
 
 var chunkSizes = []int{64, 8, 1}
