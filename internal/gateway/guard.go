@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 
 	"github.com/wardenhq/warden/internal/guard"
@@ -192,13 +193,9 @@ func (g *streamGuard) filter(raw, data []byte) (out [][]byte, blocked bool) {
 	ctx := g.x.r.Context()
 	if bytes.Equal(data, []byte("[DONE]")) {
 		for i, m := range g.mods {
-			rel, res := m.Close(ctx)
-			if res != nil {
-				return g.block(i, res), true
-			}
-			g.noteFlags(m)
-			if rel != "" {
-				out = append(out, g.chunk(i, rel))
+			var blocked bool
+			if out, blocked = g.end(ctx, i, m, out); blocked {
+				return out, true
 			}
 		}
 		return append(out, raw), false
@@ -243,13 +240,9 @@ func (g *streamGuard) filter(raw, data []byte) (out [][]byte, blocked bool) {
 			}
 		}
 		if fr, ok := ch["finish_reason"].(string); ok && fr != "" {
-			rel, res := m.Close(ctx)
-			if res != nil {
-				return g.block(idx, res), true
-			}
-			g.noteFlags(m)
-			if rel != "" {
-				out = append(out, g.chunk(idx, rel))
+			var blocked bool
+			if out, blocked = g.end(ctx, idx, m, out); blocked {
+				return out, true
 			}
 			emit = true
 		}
@@ -323,6 +316,20 @@ func (g *streamGuard) filterResponses(raw []byte, doc map[string]any) ([][]byte,
 
 // noteFlags records, once per moderator, a flag the stream raised without
 // being blocked, so the detector sees it.
+// end judges the end of choice i's text: it appends to out a chunk with
+// what the moderator still held back, or returns the block instead.
+func (g *streamGuard) end(ctx context.Context, i int, m *guard.StreamModerator, out [][]byte) ([][]byte, bool) {
+	rel, res := m.Close(ctx)
+	if res != nil {
+		return g.block(i, res), true
+	}
+	g.noteFlags(m)
+	if rel != "" {
+		out = append(out, g.chunk(i, rel))
+	}
+	return out, false
+}
+
 func (g *streamGuard) noteFlags(m *guard.StreamModerator) {
 	if g.flagged == nil {
 		g.flagged = map[*guard.StreamModerator]bool{}
