@@ -160,15 +160,8 @@ func TestAnswerWithDuplicateKeysNotRelayed(t *testing.T) {
 		stream += ev(`{"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`) + "data: [DONE]\n\n"
 		h := upstreamHarness(t, newRecordingUpstream(t, stream))
 		_, k := h.key(keys.Spec{})
-		req, _ := http.NewRequest("POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"tell me a story"}]}`))
-		req.Header.Set("Authorization", "Bearer "+k)
-		resp, err := h.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(b), "pipe") || strings.Contains(string(b), "[DONE]") {
+		b, _ := h.stream(k, `{"model":"m","stream":true,"messages":[{"role":"user","content":"tell me a story"}]}`)
+		if strings.Contains(b, "pipe") || strings.Contains(b, "[DONE]") {
 			t.Errorf("duplicate-key stream relayed: %s", b)
 		}
 		if e := h.lastEvent(); !e.StreamCut {

@@ -118,6 +118,21 @@ func (h *harness) do(method, path string, hdr map[string]string, body string) re
 	return reply{resp.StatusCode, resp.Header, string(b)}
 }
 
+// stream posts body to the chat endpoint with key k and reads the whole
+// answer; readErr says whether the stream ended cleanly.
+func (h *harness) stream(k, body string) (b string, readErr error) {
+	h.t.Helper()
+	req, _ := http.NewRequest("POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+k)
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, readErr := io.ReadAll(resp.Body)
+	return string(raw), readErr
+}
+
 func bearer(k string) map[string]string { return map[string]string{"Authorization": "Bearer " + k} }
 
 const chat = `{"model":"mock-echo","messages":[{"role":"user","content":"hello"}]}`
@@ -410,15 +425,8 @@ func TestStreamFlushesEachEvent(t *testing.T) {
 func TestBrokenStreamIsCut(t *testing.T) {
 	h := newHarness(t, nil)
 	_, k := h.key(keys.Spec{})
-	req, _ := http.NewRequest("POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"mock-echo","stream":true,"messages":[{"role":"user","content":"a b c d e f mock:fault=broken-stream"}]}`))
-	req.Header.Set("Authorization", "Bearer "+k)
-	resp, err := h.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err == nil || strings.Contains(string(b), "[DONE]") {
+	b, err := h.stream(k, `{"model":"mock-echo","stream":true,"messages":[{"role":"user","content":"a b c d e f mock:fault=broken-stream"}]}`)
+	if err == nil || strings.Contains(b, "[DONE]") {
 		t.Errorf("client saw a clean end of a broken stream: err=%v body=%q", err, b)
 	}
 	if e := h.lastEvent(); !e.StreamCut {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -253,15 +252,8 @@ func TestPoolStreams(t *testing.T) {
 	}
 	breakMidway.Store(true)
 	clk.advance(2 * time.Second)
-	req2, _ := http.NewRequest("POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(req))
-	req2.Header.Set("Authorization", "Bearer "+k)
-	resp, err := h.srv.Client().Do(req2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, rerr := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if rerr == nil || strings.Contains(string(body), "[DONE]") || !strings.Contains(string(body), "leaves fall") {
+	body, rerr := h.stream(k, req)
+	if rerr == nil || strings.Contains(body, "[DONE]") || !strings.Contains(body, "leaves fall") {
 		t.Fatalf("broken stream: err %v body %q", rerr, body)
 	}
 	if aHits.Load() != 2 || bHits.Load() != 1 {
