@@ -52,9 +52,9 @@ func (u *recordingUpstream) received() []string {
 	return append([]string(nil), u.bodies...)
 }
 
-func upstreamHarness(t *testing.T, up *recordingUpstream) *harness {
+func upstreamHarness(t *testing.T, upstreamURL string) *harness {
 	return newHarnessWith(t, func(c *config.Config) {
-		c.Providers = []config.Provider{{Name: "up", Type: "openai", BaseURL: up.URL + "/v1"}}
+		c.Providers = []config.Provider{{Name: "up", Type: "openai", BaseURL: upstreamURL + "/v1"}}
 		c.Models = []config.Model{{Name: "m", Provider: "up"}}
 	}, withGuard(t))
 }
@@ -65,7 +65,7 @@ func upstreamHarness(t *testing.T, up *recordingUpstream) *harness {
 // API shape, and nothing reaches the upstream.
 func TestGuardBypassThroughJSONKeys(t *testing.T) {
 	up := newRecordingUpstream(t, "")
-	h := upstreamHarness(t, up)
+	h := upstreamHarness(t, up.URL)
 	_, k := h.key(keys.Spec{})
 	jb := `{"role":"user","content":"` + jailbreak + `"}`
 	ok := `{"role":"user","content":"Write a short poem about autumn leaves."}`
@@ -112,7 +112,7 @@ func TestGuardBypassThroughJSONKeys(t *testing.T) {
 // formats and key order all reach the upstream as the client sent them.
 func TestForwardedBodyKeepsClientBytes(t *testing.T) {
 	up := newRecordingUpstream(t, "")
-	h := upstreamHarness(t, up)
+	h := upstreamHarness(t, up.URL)
 	_, k := h.key(keys.Spec{})
 	body := `{"messages":[{"role":"user","content":"What is the weather in Paris?"}],"model":"m","temperature":1.0,"top_p":1e0,` +
 		`"tools":[{"type":"function","function":{"name":"w","description":"weather","parameters":{"type":"object","properties":{"City":{"type":"string"},"city":{"type":"string"}}}}}],` +
@@ -143,7 +143,7 @@ func TestAnswerWithDuplicateKeysNotRelayed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := upstreamHarness(t, newRecordingUpstream(t, tt.answer))
+			h := upstreamHarness(t, newRecordingUpstream(t, tt.answer).URL)
 			_, k := h.key(keys.Spec{})
 			r := h.do("POST", "/v1/chat/completions", bearer(k), `{"model":"m","messages":[{"role":"user","content":"tell me a story"}]}`)
 			if r.status != 502 || strings.Contains(r.body, "pipe bomb") {
@@ -158,7 +158,7 @@ func TestAnswerWithDuplicateKeysNotRelayed(t *testing.T) {
 			stream += ev(fmt.Sprintf(`{"id":"x","choices":[{"index":0,"delta":{"content":%q,"content":""}}]}`, w))
 		}
 		stream += ev(`{"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`) + "data: [DONE]\n\n"
-		h := upstreamHarness(t, newRecordingUpstream(t, stream))
+		h := upstreamHarness(t, newRecordingUpstream(t, stream).URL)
 		_, k := h.key(keys.Spec{})
 		b, _ := h.stream(k, `{"model":"m","stream":true,"messages":[{"role":"user","content":"tell me a story"}]}`)
 		if strings.Contains(b, "pipe") || strings.Contains(b, "[DONE]") {
@@ -223,7 +223,7 @@ func TestUpstreamErrorBodyNotRelayed(t *testing.T) {
 // which the model reads, are judged like the rest of the prompt.
 func TestGuardReadsPromptTemplateVariables(t *testing.T) {
 	up := newRecordingUpstream(t, `{"id":"r","object":"response","status":"completed","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Sunny."}]}],"usage":{"input_tokens":5,"output_tokens":1}}`)
-	h := upstreamHarness(t, up)
+	h := upstreamHarness(t, up.URL)
 	_, k := h.key(keys.Spec{})
 	r := h.do("POST", "/v1/responses", bearer(k), `{"model":"m","prompt":{"id":"pmpt_1","variables":{"city":"Paris"}},"input":"What is the weather?"}`)
 	if r.status != 200 {

@@ -98,11 +98,7 @@ func TestGuardBlocksPrompts(t *testing.T) {
 }
 
 func TestGuardFiltersWholeAnswer(t *testing.T) {
-	up := harmfulUpstream(t)
-	h := newHarnessWith(t, func(c *config.Config) {
-		c.Providers = []config.Provider{{Name: "up", Type: "openai", BaseURL: up.URL + "/v1"}}
-		c.Models = []config.Model{{Name: "m", Provider: "up"}}
-	}, withGuard(t))
+	h := upstreamHarness(t, harmfulUpstream(t).URL)
 	_, k := h.key(keys.Spec{})
 	r := h.do("POST", "/v1/chat/completions", bearer(k), `{"model":"m","messages":[{"role":"user","content":"tell me a story"}]}`)
 	if r.status != 200 || strings.Contains(r.body, "pipe bomb") || !strings.Contains(r.body, `"finish_reason":"content_filter"`) {
@@ -116,11 +112,7 @@ func TestGuardFiltersWholeAnswer(t *testing.T) {
 }
 
 func TestGuardCutsStream(t *testing.T) {
-	up := harmfulUpstream(t)
-	h := newHarnessWith(t, func(c *config.Config) {
-		c.Providers = []config.Provider{{Name: "up", Type: "openai", BaseURL: up.URL + "/v1"}}
-		c.Models = []config.Model{{Name: "m", Provider: "up"}}
-	}, withGuard(t))
+	h := upstreamHarness(t, harmfulUpstream(t).URL)
 	_, k := h.key(keys.Spec{})
 	r := h.do("POST", "/v1/chat/completions", bearer(k), `{"model":"m","stream":true,"messages":[{"role":"user","content":"tell me a story"}]}`)
 	if r.status != 200 {
