@@ -1,0 +1,123 @@
+// The limit stage: concurrency, per-minute request and token rates, and the
+// monthly budget, with OpenAI's x-ratelimit-* headers and 429 answers.
+
+package gateway
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/wardenhq/warden/internal/keys"
+)
+
+// limit applies concurrency, request rate, token rate and budget, in that
+// order. It returns the function that releases the concurrency slot.
+func (x *exchange) limit() (func(), *apiError) {
+	k := x.key
+	ctx := x.r.Context()
+	rpm, tpm, conc := k.RPM, k.TPM, k.MaxConcurrent
+	if k.Action == keys.ActionThrottle && (k.ActionUntil == nil || x.at.Before(*k.ActionUntil)) {
+		x.ev.Action = string(keys.ActionThrottle)
+		rpm = throttled(rpm, 6)
+		tpm = throttled(tpm, 2000)
+		conc = 1
+	}
+	release, ok, err := x.s.gate.Acquire(ctx, k.ID, conc)
+	if err != nil {
+		logErr("gateway: concurrency gate failed", err, "request_id", x.ev.ID, x.traceAttr)
+		return nil, errLimitBackend
+	}
+	if !ok {
+		return nil, errConcurrency
+	}
+	fail := func(e *apiError) (func(), *apiError) {
+		release()
+		return nil, e
+	}
+	if rpm > 0 {
+		if e := x.takeLimit(ctx, requestLimit, "rpm:"+k.ID, rpm, 1,
+			"Rate limit reached for requests per minute on this key: limit "+strconv.Itoa(rpm)+"."); e != nil {
+			return fail(e)
+		}
+	}
+	if tpm > 0 {
+		est := x.body.features.PromptChars/4 + 1
+		if mt := x.body.features.MaxTokens; mt > 0 {
+			est += min(mt, 4096)
+		}
+		if e := x.takeLimit(ctx, tokenLimit, "tpm:"+k.ID, tpm, est,
+			"Rate limit reached for tokens per minute on this key: limit "+strconv.Itoa(tpm)+", requested about "+strconv.Itoa(est)+"."); e != nil {
+			return fail(e)
+		}
+		x.estimate, x.tpm = est, tpm
+	}
+	if k.MonthlyBudgetUSD > 0 {
+		spent, err := x.s.ledger.spent(ctx, k.ID, x.at)
+		if err != nil {
+			logErr("gateway: budget check failed", err, "request_id", x.ev.ID, x.traceAttr)
+			return fail(errLimitBackend)
+		}
+		if spent >= k.MonthlyBudgetUSD {
+			return fail(errBudget)
+		}
+	}
+	return release, nil
+}
+
+// perMinute is one of a key's per-minute limits, with the names OpenAI
+// gives it in its x-ratelimit-* headers and 429 answers.
+type perMinute struct {
+	what                  string // "requests" or "tokens"
+	limit, remain, resets string // the headers
+}
+
+var (
+	requestLimit = perMinute{"requests", "X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"}
+	tokenLimit   = perMinute{"tokens", "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"}
+)
+
+// takeLimit takes n from bucket, a per-minute limit of the key, sets the
+// limit's headers and returns the refusal, if any (msg says which limit).
+func (x *exchange) takeLimit(ctx context.Context, l perMinute, bucket string, perMin, n int, msg string) *apiError {
+	d, err := x.s.rater.Take(ctx, bucket, perMin, n, x.at)
+	if err != nil {
+		logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID, "limit", l.what, x.traceAttr)
+		return errLimitBackend
+	}
+	h := x.w.Header()
+	h.Set(l.limit, strconv.Itoa(d.Limit))
+	h.Set(l.remain, strconv.Itoa(d.Remaining))
+	h.Set(l.resets, durationText(d.Reset))
+	if !d.Allowed {
+		return x.rateLimited(l.what, d.RetryAfter, msg)
+	}
+	return nil
+}
+
+func throttled(limit, floor int) int {
+	if limit <= 0 {
+		return floor
+	}
+	return max(1, limit/10)
+}
+
+func (x *exchange) rateLimited(what string, retry time.Duration, msg string) *apiError {
+	secs := int((retry + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	x.w.Header().Set("Retry-After", strconv.Itoa(secs))
+	x.w.Header().Set("Retry-After-Ms", strconv.FormatInt(retry.Milliseconds(), 10))
+	x.ev.RetryAfter = retry
+	return &apiError{Status: 429, Type: what, Code: "rate_limit_exceeded", Refusal: "limit", Message: msg + " Retry after " + strconv.Itoa(secs) + "s."}
+}
+
+// durationText formats like OpenAI's x-ratelimit-reset-* headers: "1s", "6m0s", "20ms".
+func durationText(d time.Duration) string {
+	if d < time.Second {
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
