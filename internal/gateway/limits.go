@@ -120,4 +120,3 @@ func durationText(d time.Duration) string {
 	}
 	return d.Round(time.Millisecond).String()
 }
-
