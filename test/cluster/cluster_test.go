@@ -105,20 +105,8 @@ var httpClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transp
 
 // chat sends one small chat completion and returns the HTTP status.
 func chat(t *testing.T, in *instance, key string) int {
-	body := `{"model":"mock-echo","messages":[{"role":"user","content":"hello"}]}`
-	req, err := http.NewRequest("POST", in.URL+"/v1/chat/completions", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Error(err)
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	st, _ := chatCode(t, in, key)
+	return st
 }
 
 // A key revoked through one instance is refused by the two others within a
