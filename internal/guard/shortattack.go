@@ -29,16 +29,27 @@ const shortAttackCap = limitlessCap
 // injectionCues are what an injection says: it overrides or replaces
 // instructions, points at the prompt or what came before, asks for a
 // secret, or dictates the output ("say", "print", "respond with"). Written
-// from what injections do (OWASP LLM01, the threat model's probes), not from
-// a list of failures; substrings of the normalised text.
+// from what injections do (OWASP LLM01, the threat model's probes);
+// substrings of the normalised text. A secret is asked for, not made:
+// "the password", "access code", not "generate a password" (the first list
+// had the bare words "password", "access", "key", "output", "instruction",
+// "prompt", "system" and "rules", and ordinary requests to create a password,
+// output a phrase, give cooking instructions or write a story "with the
+// prompt" met them; it was narrowed after looking at validation texts).
 var injectionCues = []string{
 	"ignore", "disregard", "forget", "instead", "override", "new instruction", "from now on", "you are now",
 	"pretend", "act as", "roleplay", "role play",
-	"previous", "above", "prior", "earlier", "preceding", "before this", "instruction", "prompt", "rules",
-	"system", "developer", "admin", "sudo", "pre-prompt", "context window",
-	"password", "passcode", "passphrase", "access", "secret", "confidential", "hidden", "reveal", "key",
-	"say ", "print", "repeat", "output", "verbatim", "reply with", "respond with", "answer with", "begin with",
-	"start with", "begin your", "start your", "only say", "only respond", "granted", "denied",
+	"previous", "above", "prior", "earlier", "preceding", "before this", "your instruction", "the instruction",
+	"these instruction", "my instruction", "original instruction", "real instruction", "initial instruction",
+	"system instruction", "your prompt", "system prompt", "initial prompt", "original prompt", "pre-prompt",
+	"preprompt", "your rules", "the rules", "new rules", "system message", "system:", "developer", "admin",
+	"sudo", "context window",
+	"the password", "your password", "his password", "her password", "their password", "my password",
+	"password is", "correct password", "passcode", "passphrase", "pass phrase", "grants access", "grant access",
+	"access code", "access granted", "granted access", "access denied", "secret", "confidential", "hidden",
+	"reveal", "the key", "api key",
+	"say ", "print", "repeat", "output only", "only output", "output the", "output your", "verbatim", "reply with", "respond with", "answer with", "begin your",
+	"start your", "only say", "only respond", "granted", "denied",
 	"<|", "[inst", "###", "end of", "stop",
 }
 
@@ -76,9 +87,9 @@ func fewWords(b []byte, n int) bool {
 
 // AttackHeadsOpen reports whether a user-class text can reach the flag
 // point of the jailbreak and of the prompt-injection head: false for a
-// short text without the head's cue (see shortAttackWords). The training
-// command calibrates each attack head on the benign texts where it is
-// open, as Check judges them.
+// short text without the head's cue (see shortAttackWords). For
+// measurements and tests; the training command calibrates on every text
+// (see calibrate in internal/guard/train).
 func AttackHeadsOpen(text string) (jailbreak, injection bool) {
 	if len(text) > MaxTextBytes {
 		text = text[:MaxTextBytes]
