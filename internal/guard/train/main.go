@@ -51,7 +51,7 @@ var debugHead string
 
 var (
 	flagLR       = flag.Float64("lr", 0.8, "AdaGrad learning rate of the harm heads (0.1 until 2026-12: they were underfit, training loss still falling fast at epoch 20)")
-	flagAttackLR = flag.Float64("attacklr", 0.8, "AdaGrad learning rate of the jailbreak and prompt-injection heads (0.1 until 2026-12; at 0.8 validation attack recall at the calibrated point is 1 point lower, held-out in-the-wild jailbreaks 10 points higher)")
+	flagAttackLR = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
 	flagL2       = flag.Float64("l2", 1e-6, "L2 penalty")
 	flagPosCap   = flag.Float64("poscap", 10, "cap on the positive-class weight")
 	flagQW       = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
