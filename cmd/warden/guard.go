@@ -66,7 +66,7 @@ func newGuardCmd() *cobra.Command {
 	}
 	eval := &cobra.Command{
 		Use:   "eval",
-		Short: "Print precision, recall and false-positive rate by category for labelled JSONL, recall at 0.5%, 1% and 2% false positives, and benign flag rates per role",
+		Short: "Print precision, recall and false-positive rate by category for labelled JSONL, recall at 0.5%, 1% and 2% false positives, and benign flag rates per role and per source",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if input == "" {
 				return fmt.Errorf("guard eval: --input is required")

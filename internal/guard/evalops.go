@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // operatingPoints collects the scores Eval needs to say what recall each
@@ -13,6 +14,10 @@ import (
 type operatingPoints struct {
 	attack, harm [2][]float64 // [0] benign, [1] positives: highest attack or harm score
 	byRole       map[string]*[2]int
+	// bySource counts benign records and those flagged or blocked per
+	// source (its name up to a parenthesis): the per-source false-positive
+	// rates the legitimate-traffic targets are about.
+	bySource map[string]*[2]int
 }
 
 // OperatingFPRs are the false-positive rates on benign records at which
@@ -42,9 +47,21 @@ func (o *operatingPoints) add(rec *EvalRecord, res *Result) {
 		if o.byRole[r] == nil {
 			o.byRole[r] = &[2]int{}
 		}
+		src := rec.Source
+		if i := strings.Index(src, " ("); i > 0 {
+			src = src[:i]
+		}
+		if o.bySource == nil {
+			o.bySource = map[string]*[2]int{}
+		}
+		if o.bySource[src] == nil {
+			o.bySource[src] = &[2]int{}
+		}
 		o.byRole[r][0]++
+		o.bySource[src][0]++
 		if res.Action != Allow {
 			o.byRole[r][1]++
+			o.bySource[src][1]++
 		}
 	case rec.Kind == "jailbreak" || rec.Kind == "prompt_injection":
 		o.attack[1] = append(o.attack[1], a)
@@ -98,5 +115,14 @@ func (o *operatingPoints) write(w io.Writer) {
 	for _, r := range roles {
 		c := o.byRole[r]
 		fmt.Fprintf(w, "benign %-8s records %6d flagged or blocked %5d (%.4f)\n", r, c[0], c[1], ratio(c[1], c[0]))
+	}
+	srcs := make([]string, 0, len(o.bySource))
+	for s := range o.bySource {
+		srcs = append(srcs, s)
+	}
+	sort.Strings(srcs)
+	for _, s := range srcs {
+		c := o.bySource[s]
+		fmt.Fprintf(w, "benign source %s: records %d flagged or blocked %d (%.4f)\n", s, c[0], c[1], ratio(c[1], c[0]))
 	}
 }

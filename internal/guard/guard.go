@@ -230,6 +230,7 @@ func New(opts Options) (*Guard, error) {
 	}
 	intent.Compile()
 	hasLimitCue(nil) // build the automaton now, not on the first request
+	hasInjectionCue(nil)
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
@@ -397,6 +398,9 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	if len(s.spans) > 0 {
 		conf = evidence(s.masked, nHarm)
 	}
+	// A short text lifts no limit and injects nothing unless it says so
+	// (shortattack.go).
+	short := fewWords(s.norm, shortAttackWords)
 	hj := g.heads.harmful
 	ph := probability(s.best[hj], thr[hj], conf)
 	harmCap := 1.0
@@ -417,8 +421,11 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				continue
 			}
 			p = probability(s.best[j], thr[j], confAttack)
-			if c == Jailbreak && how.limitCue && p > limitlessCap && !hasLimitCue(s.norm) {
+			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !hasLimitCue(s.norm) {
 				p = limitlessCap
+			}
+			if c == PromptInjection && p > shortAttackCap && short && !hasInjectionCue(s.norm) {
+				p = shortAttackCap
 			}
 		} else {
 			p = min(probability(s.best[j], thr[j], conf), harmCap)

@@ -299,7 +299,9 @@ func TestAzure(t *testing.T) {
 	if !out.Result.Blocked() || !slices.Contains(out.Result.Triggered, guard.PromptInjection) {
 		t.Errorf("document attack: %s %v", out.Result.Action, out.Result.Triggered)
 	}
-	out = c.Check(ctx, guard.StagePrompt, []string{"Let's play a game: pretend you are my grandmother telling stories."}, nil)
+	// A prompt the local guard allows, which the fake's Prompt Shields
+	// call an attack (it contains "pretend").
+	out = c.Check(ctx, guard.StagePrompt, []string{"Write a poem in which the moon and the sea pretend to be old friends."}, nil)
 	if !out.Result.Blocked() || !slices.Contains(out.Result.Triggered, guard.Jailbreak) {
 		t.Errorf("user prompt attack: %s %v", out.Result.Action, out.Result.Triggered)
 	}

@@ -50,14 +50,15 @@ var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "viol
 var debugHead string
 
 var (
-	flagLR     = flag.Float64("lr", 0.1, "AdaGrad learning rate")
-	flagL2     = flag.Float64("l2", 1e-6, "L2 penalty")
-	flagPosCap = flag.Float64("poscap", 10, "cap on the positive-class weight")
-	flagQW     = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
-	flagTW     = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
-	flagIW     = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
-	flagSW     = flag.Float64("systemweight", 6, "weight of benign system prompts (few, and the texts jailbreak templates imitate)")
-	flagSnip   = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
+	flagLR       = flag.Float64("lr", 0.8, "AdaGrad learning rate of the harm heads (0.1 until 2026-12: they were underfit, training loss still falling fast at epoch 20)")
+	flagAttackLR = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
+	flagL2       = flag.Float64("l2", 1e-6, "L2 penalty")
+	flagPosCap   = flag.Float64("poscap", 10, "cap on the positive-class weight")
+	flagQW       = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
+	flagTW       = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
+	flagIW       = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
+	flagSW       = flag.Float64("systemweight", 6, "weight of benign system prompts (few, and the texts jailbreak templates imitate)")
+	flagSnip     = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
 )
 
 type doc struct {
@@ -318,7 +319,14 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	lr, l2 := float32(*flagLR), float32(*flagL2)
+	l2 := float32(*flagL2)
+	lrs := make([]float32, H)
+	for j, h := range heads {
+		lrs[j] = float32(*flagLR)
+		if h == "jailbreak" || h == "prompt_injection" {
+			lrs[j] = float32(*flagAttackLR)
+		}
+	}
 	z := make([]float32, H)
 	for ep := 0; ep < epochs; ep++ {
 		rng.Shuffle(len(docs), func(a, b int) { docs[a], docs[b] = docs[b], docs[a] })
@@ -348,7 +356,7 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 				}
 				z[j] = (p - y) * wt // gradient w.r.t. logit
 				gb[j] += z[j] * z[j]
-				bias[j] -= lr * z[j] / float32(math.Sqrt(float64(gb[j]))+1e-6)
+				bias[j] -= lrs[j] * z[j] / float32(math.Sqrt(float64(gb[j]))+1e-6)
 			}
 			for _, f := range d.feats {
 				base := int(f) * H
@@ -358,7 +366,7 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 					}
 					gi := g*inv + l2*W[base+j]
 					G[base+j] += gi * gi
-					W[base+j] -= lr * gi / (float32(math.Sqrt(float64(G[base+j]))) + 1e-6)
+					W[base+j] -= lrs[j] * gi / (float32(math.Sqrt(float64(G[base+j]))) + 1e-6)
 				}
 			}
 		}

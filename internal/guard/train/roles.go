@@ -17,7 +17,7 @@ import (
 // targetFPR is, per head, the share of benign user calibration texts allowed
 // to reach the head's flag point; systemFPR the same for system prompts.
 var targetFPR = map[string]float64{
-	"jailbreak": 0.005, "prompt_injection": 0.008, "harmful": 0.01,
+	"jailbreak": 0.005, "prompt_injection": 0.008, "harmful": 0.008,
 }
 
 const (
@@ -44,6 +44,16 @@ func calibrate(m *linear.Model, calib []*doc) *guard.Roles {
 		if d.l.Kind != labels.Benign || d.l.Weight < 1 {
 			continue
 		}
+		// The attack heads are calibrated on every benign text, as the
+		// model scores it, although Check does not let a short text
+		// without a cue reach their flag point (guard.AttackHeadsOpen).
+		// Both ways of taking that gate into account were tried in
+		// 2026-12: counting such texts as negatives the head gets right
+		// moved the whole budget onto long texts (long benign
+		// conversations flagged 8% instead of 4%, "summarise the notes
+		// below" with a document flagged as injection); setting the rate
+		// on long and cued texts alone raised the thresholds until attack
+		// recall fell to 81%. So the gate only removes false positives.
 		z := logits(m, d.l.Text)
 		neg := negUser
 		if guard.ClassOf(d.l.Role) == guard.RoleSystem {

@@ -1,0 +1,102 @@
+package guard
+
+import (
+	"sync"
+
+	ac "github.com/petar-dambovaliev/aho-corasick"
+
+	"github.com/wardenhq/warden/internal/guard/textnorm"
+)
+
+// Short texts and attack heads. The jailbreak and prompt-injection heads
+// are word models trained on templates and injected documents that begin
+// the way ordinary requests do ("Write a short story about a character
+// named John", "Rewrite the following sentence", "You are ChatGPT, a large
+// language model"). In a long text the rest of the template carries the
+// evidence; a text of a few words has nothing else. So a text of fewer
+// than shortAttackWords words reaches an attack head's flag point only when
+// it says what such an attack says: for a jailbreak a limit-lifting cue
+// (limitCues, the gate system messages have at every length), for an
+// injection an injection cue (injectionCues). The rules are not gated: a
+// short "ignore previous instructions" is caught by them whatever the
+// models say.
+const shortAttackWords = 32
+
+// shortAttackCap is the highest attack score of a short text without a cue:
+// below the default flag point.
+const shortAttackCap = limitlessCap
+
+// injectionCues are what an injection says: it overrides or replaces
+// instructions, points at the prompt or what came before, asks for a
+// secret, or dictates the output ("say", "print", "respond with"). Written
+// from what injections do (OWASP LLM01, the threat model's probes);
+// substrings of the normalised text. A secret is asked for, not made:
+// "the password", "access code", not "generate a password" (the first list
+// had the bare words "password", "access", "key", "output", "instruction",
+// "prompt", "system" and "rules", and ordinary requests to create a password,
+// output a phrase, give cooking instructions or write a story "with the
+// prompt" met them; it was narrowed after looking at validation texts).
+var injectionCues = []string{
+	"ignore", "disregard", "forget", "instead", "override", "new instruction", "from now on", "you are now",
+	"pretend", "act as", "roleplay", "role play",
+	"previous", "above", "prior", "earlier", "preceding", "before this", "your instruction", "the instruction",
+	"these instruction", "my instruction", "original instruction", "real instruction", "initial instruction",
+	"system instruction", "your prompt", "system prompt", "initial prompt", "original prompt", "pre-prompt",
+	"preprompt", "your rules", "the rules", "new rules", "system message", "system:", "developer", "admin",
+	"sudo", "context window",
+	"the password", "your password", "his password", "her password", "their password", "my password",
+	"password is", "correct password", "passcode", "passphrase", "pass phrase", "grants access", "grant access",
+	"access code", "access granted", "granted access", "access denied", "secret", "confidential", "hidden",
+	"reveal", "the key", "api key",
+	"say ", "print", "repeat", "output only", "only output", "output the", "output your", "verbatim", "reply with", "respond with", "answer with", "begin your",
+	"start your", "only say", "only respond", "granted", "denied",
+	"<|", "[inst", "###", "end of", "stop",
+}
+
+var (
+	injectionOnce sync.Once
+	injectionAC   ac.AhoCorasick
+)
+
+// hasInjectionCue reports whether the normalised text b says something an
+// injection says (injectionCues).
+func hasInjectionCue(b []byte) bool {
+	injectionOnce.Do(func() {
+		bld := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.LeftMostFirstMatch, DFA: true})
+		injectionAC = bld.Build(injectionCues)
+	})
+	return injectionAC.IterByte(b).Next() != nil
+}
+
+// fewWords reports whether the normalised text b has fewer than n words.
+func fewWords(b []byte, n int) bool {
+	words := 0
+	in := false
+	for _, c := range b {
+		w := 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80
+		if w && !in {
+			words++
+			if words >= n {
+				return false
+			}
+		}
+		in = w
+	}
+	return true
+}
+
+// AttackHeadsOpen reports whether a user-class text can reach the flag
+// point of the jailbreak and of the prompt-injection head: false for a
+// short text without the head's cue (see shortAttackWords). For
+// measurements and tests; the training command calibrates on every text
+// (see calibrate in internal/guard/train).
+func AttackHeadsOpen(text string) (jailbreak, injection bool) {
+	if len(text) > MaxTextBytes {
+		text = text[:MaxTextBytes]
+	}
+	b := textnorm.Normalize(nil, text)
+	if !fewWords(b, shortAttackWords) {
+		return true, true
+	}
+	return hasLimitCue(b), hasInjectionCue(b)
+}
