@@ -2,10 +2,12 @@ package guard
 
 import (
 	"context"
-	"math/rand/v2"
+	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExtractRequest(t *testing.T) {
@@ -105,28 +107,60 @@ func FuzzCheck(f *testing.F) {
 	})
 }
 
-// prompt returns a benign-looking prompt of about n bytes.
-func prompt(n int, seed uint64) string {
-	words := strings.Fields("please summarise the following report about quarterly sales in the northern region and list the three main risks for next year including supply chain costs staffing and currency effects with a short recommendation for each")
-	r := rand.New(rand.NewPCG(seed, 1))
-	var b strings.Builder
-	for b.Len() < n {
-		b.WriteString(words[r.IntN(len(words))])
-		b.WriteByte(' ')
-	}
-	return b.String()[:n]
-}
-
+// BenchmarkCheck1KB and BenchmarkCheck16KB judge texts of 1 KB and 16 KB
+// made of the hand-written test prompts (benign, borderline, system prompts,
+// harmful), a different text each call, and report the p50 and p99 of one
+// call beside the mean: issue 19's targets are p50 ≤ 100 µs per KB and p99
+// ≤ 2 ms per 16 KB. (A text of a few repeated words, as before, has few
+// distinct features and measured the guard too fast.)
 func BenchmarkCheck1KB(b *testing.B)  { benchCheck(b, 1<<10) }
 func BenchmarkCheck16KB(b *testing.B) { benchCheck(b, 16<<10) }
 
+// benchTexts cuts the test prompts, one after another, into 64 texts of n
+// bytes each (at a rune boundary).
+func benchTexts(b *testing.B, n int) []string {
+	var recs []string
+	for _, name := range []string{"testdata/holdout_benign.jsonl", "testdata/borderline_safe.jsonl", "testdata/system_prompts_benign.jsonl",
+		"testdata/benign_ordinary.jsonl", "testdata/holdout_harmful.jsonl"} {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var r struct{ Text string }
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				b.Fatal(err)
+			}
+			recs = append(recs, r.Text)
+		}
+	}
+	var texts []string
+	for i := 0; len(texts) < 64; {
+		var t strings.Builder
+		for t.Len() < n {
+			t.WriteString(recs[i%len(recs)])
+			t.WriteByte('\n')
+			i++
+		}
+		s := t.String()[:n]
+		texts = append(texts, strings.ToValidUTF8(s, ""))
+	}
+	return texts
+}
+
 func benchCheck(b *testing.B, n int) {
 	g := newTestGuard(b)
-	texts := []string{prompt(n, 1)}
+	texts := benchTexts(b, n)
 	ctx := context.Background()
+	var took []time.Duration
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
-	for b.Loop() {
-		g.Check(ctx, StagePrompt, UserParts(texts...), nil)
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		g.Check(ctx, StagePrompt, UserParts(texts[i%len(texts)]), nil)
+		took = append(took, time.Since(start))
 	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
 }
