@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -31,10 +32,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/mod/sumdb/note"
@@ -59,8 +62,10 @@ func main() {
 		write   = flag.String("write", "", "Markdown file to put the report into (e.g. docs/benchmarks.md)")
 		opsOnly = flag.Bool("ops-only", false, "measure store and limiter operations only, not warden serve")
 		gwOnly  = flag.Bool("gateway-only", false, "measure warden serve only (1 vs 3 instances), not the operations and audit appends")
+		profile = flag.String("profile", "", "with the gateway runs: take every instance's CPU profile during the measurement (admin API), save them to this directory and print the CPU per request of each stage, summed over the instances")
 	)
 	flag.Parse()
+	profileDir = *profile
 	pgURL := envOr("WARDEN_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	redisURL := envOr("WARDEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 	ctx := context.Background()
@@ -377,6 +382,50 @@ type gatewayResult struct {
 	verified        bool
 }
 
+// profileDir, when set, is where runGateway saves the instances' CPU
+// profiles (-profile).
+var profileDir string
+
+// profileInstances takes a CPU profile of d (at most 60 s) from each
+// instance's admin API, saves them in profileDir under name and returns
+// them parsed.
+func profileInstances(name string, admins, dataDirs []string, d time.Duration) ([]*profile.Profile, error) {
+	secs := min(int(d.Seconds()), 60)
+	ps := make([]*profile.Profile, len(admins))
+	errs := make([]error, len(admins))
+	var wg sync.WaitGroup
+	for i := range admins {
+		wg.Go(func() {
+			tok, err := os.ReadFile(filepath.Join(dataDirs[i], "admin.token"))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/admin/v1/debug/pprof/profile?seconds=%d", admins[i], secs), nil)
+			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+			resp, err := (&http.Client{Timeout: time.Duration(secs+30) * time.Second}).Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err == nil && resp.StatusCode != 200 {
+				err = fmt.Errorf("profile: %s: %s", resp.Status, b)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(profileDir, fmt.Sprintf("%s-%d.pprof", name, i)), b, 0o644)
+			}
+			if err == nil {
+				ps[i], err = profile.ParseData(b)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return ps, errors.Join(errs...)
+}
+
 func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.Duration, conc int) (gatewayResult, error) {
 	tmp, err := os.MkdirTemp("", "warden-bench-gw")
 	if err != nil {
@@ -397,7 +446,7 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		return gatewayResult{}, err
 	}
-	var urls []string
+	var urls, admins, dirs []string
 	var procs []*exec.Cmd
 	defer func() {
 		for _, p := range procs {
@@ -419,6 +468,7 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 			return gatewayResult{}, err
 		}
 		urls = append(urls, "http://"+api)
+		admins, dirs = append(admins, "http://"+adm), append(dirs, dir)
 		if i == 0 {
 			data = dir
 			os.Setenv("WARDEN_BENCH_ADMIN", "http://"+adm)
@@ -447,7 +497,26 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		return nil
 	}
 	warm := measure.Load(time.Second, conc, call) // warm up caches and connections
+	type profiled struct {
+		ps  []*profile.Profile
+		err error
+	}
+	prof := make(chan profiled, 1)
+	if profileDir != "" {
+		go func() {
+			ps, err := profileInstances(fmt.Sprintf("%d-%v", n, shared), admins, dirs, d)
+			prof <- profiled{ps, err}
+		}()
+	}
 	r := gatewayResult{Result: measure.Load(d, conc, call)}
+	if profileDir != "" {
+		p := <-prof
+		if p.err != nil {
+			return gatewayResult{}, p.err
+		}
+		fmt.Fprintf(os.Stderr, "\n%d instance(s), shared %v: CPU per request over all instances (%d requests):\n\n", n, shared, r.Done)
+		measure.Budget(os.Stderr, int(r.Done), p.ps...)
+	}
 	r.Done += warm.Done
 	r.Errors += warm.Errors
 	for _, p := range procs { // stop them: the log must hold every answer once they are gone
