@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/event"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC) // a Monday
@@ -262,11 +262,7 @@ func TestUnfamiliarityAloneNeverContains(t *testing.T) {
 
 func TestProfilePersists(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	d1, _ := New(Config{}, Options{Store: db})
 	at := warm(d1, "k1")
 	if err := d1.Flush(ctx); err != nil {

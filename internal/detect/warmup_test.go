@@ -10,17 +10,14 @@ import (
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 // storeDetector is a detector on a fresh SQLite store holding the given keys.
 func storeDetector(t *testing.T, ks ...*keys.Key) (*Detector, *recorder, *sqlite.DB) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	for _, k := range ks {
 		if err := db.CreateKey(ctx, k); err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 // harness is a gateway on a real SQLite store behind a real HTTP server.
@@ -36,12 +37,7 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 
 func newHarnessWith(t *testing.T, mutate func(*config.Config), opts func(*Options)) *harness {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	cfg := config.Default()
 	cfg.Limits.Retries = 2
 	if mutate != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/keys"
-	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 )
 
 // TestLogsCarryTraceID: a log line the gateway writes for a request names
@@ -30,11 +30,7 @@ func TestLogsCarryTraceID(t *testing.T) {
 		want string
 	}{{"on", true, `"trace_id":"` + trace + `"`}, {"off", false, ""}} {
 		t.Run(tc.name, func(t *testing.T) {
-			db, err := sqlite.Open(context.Background(), t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := sqlitetest.Open(t)
 			o := Options{Config: config.Default(), Store: db, Bus: &event.Bus{},
 				Journal: JournalFunc(func(context.Context, *event.Event, []byte, []byte) error { return errors.New("disk full") })}
 			rec := tracetest.NewSpanRecorder()

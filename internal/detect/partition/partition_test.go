@@ -14,6 +14,7 @@ import (
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store/sqlite"
+	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/testenv"
 )
 
@@ -66,11 +67,7 @@ type env struct {
 func newEnv(t *testing.T, keyIDs ...string) *env {
 	t.Helper()
 	rdb, prefix := testenv.Redis(t)
-	db, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	for _, id := range keyIDs {
 		k := keys.FromSpec(keys.Spec{Name: id, Owner: "acme"}, keys.HashOf("secret-"+id), t0)
 		k.ID = id
