@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -107,21 +108,11 @@ func (o *operatingPoints) write(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	roles := make([]string, 0, len(o.byRole))
-	for r := range o.byRole {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	for _, r := range roles {
+	for _, r := range slices.Sorted(maps.Keys(o.byRole)) {
 		c := o.byRole[r]
 		fmt.Fprintf(w, "benign %-8s records %6d flagged or blocked %5d (%.4f)\n", r, c[0], c[1], ratio(c[1], c[0]))
 	}
-	srcs := make([]string, 0, len(o.bySource))
-	for s := range o.bySource {
-		srcs = append(srcs, s)
-	}
-	sort.Strings(srcs)
-	for _, s := range srcs {
+	for _, s := range slices.Sorted(maps.Keys(o.bySource)) {
 		c := o.bySource[s]
 		fmt.Fprintf(w, "benign source %s: records %d flagged or blocked %d (%.4f)\n", s, c[0], c[1], ratio(c[1], c[0]))
 	}

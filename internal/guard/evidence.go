@@ -51,19 +51,29 @@ const (
 // evidence returns the weight, in 0..1, of the model's judgment of the
 // normalised text b, which has n distinct features.
 func evidence(b []byte, n int) float64 {
+	words := countWords(b, fullEvidenceWords)
+	if words >= fullEvidenceWords {
+		return 1
+	}
+	return min(1, float64(max(words, n/8))/fullEvidenceWords)
+}
+
+// countWords counts the words of the normalised text b (runs of letters,
+// digits and non-ASCII bytes), stopping at upTo.
+func countWords(b []byte, upTo int) int {
 	words := 0
 	in := false
 	for _, c := range b {
 		w := 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80
 		if w && !in {
 			words++
-			if words >= fullEvidenceWords {
-				return 1
+			if words >= upTo {
+				return words
 			}
 		}
 		in = w
 	}
-	return min(1, float64(max(words, n/8))/fullEvidenceWords)
+	return words
 }
 
 // probability maps a head's logit z to a score, 0.5 at the threshold logit

@@ -229,8 +229,8 @@ func New(opts Options) (*Guard, error) {
 		}
 	}
 	intent.Compile()
-	hasLimitCue(nil) // build the automaton now, not on the first request
-	hasInjectionCue(nil)
+	limitCueSet() // build the automata now, not on the first request
+	injectionCueSet()
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
@@ -400,7 +400,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	}
 	// A short text lifts no limit and injects nothing unless it says so
 	// (shortattack.go).
-	short := fewWords(s.norm, shortAttackWords)
+	short := countWords(s.norm, shortAttackWords) < shortAttackWords
 	hj := g.heads.harmful
 	ph := probability(s.best[hj], thr[hj], conf)
 	harmCap := 1.0
@@ -421,10 +421,10 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				continue
 			}
 			p = probability(s.best[j], thr[j], confAttack)
-			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !hasLimitCue(s.norm) {
+			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !limitCueSet.in(s.norm) {
 				p = limitlessCap
 			}
-			if c == PromptInjection && p > shortAttackCap && short && !hasInjectionCue(s.norm) {
+			if c == PromptInjection && p > shortAttackCap && short && !injectionCueSet.in(s.norm) {
 				p = shortAttackCap
 			}
 		} else {

@@ -322,18 +322,20 @@ var limitCues = []string{
 	"evil ai", "unethical requests", "no rules apply",
 }
 
-var (
-	limitOnce sync.Once
-	limitAC   ac.AhoCorasick
-)
+// limitCueSet finds limitCues: what lifts a model's limits.
+var limitCueSet = newCueSet(limitCues)
 
-// hasLimitCue reports whether the normalised text b says something that
-// lifts a model's limits (limitCues).
-func hasLimitCue(b []byte) bool {
-	limitOnce.Do(func() {
+// cueSet finds any of a list of phrases in a normalised text. Its
+// automaton is built once, on first use (New builds it ahead of the first
+// request).
+type cueSet func() ac.AhoCorasick
+
+func newCueSet(phrases []string) cueSet {
+	return sync.OnceValue(func() ac.AhoCorasick {
 		b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.LeftMostFirstMatch, DFA: true})
-		limitAC = b.Build(limitCues)
+		return b.Build(phrases)
 	})
-	it := limitAC.IterByte(b)
-	return it.Next() != nil
 }
+
+// in reports whether the normalised text b holds one of the phrases.
+func (c cueSet) in(b []byte) bool { return c().IterByte(b).Next() != nil }

@@ -1,12 +1,6 @@
 package guard
 
-import (
-	"sync"
-
-	ac "github.com/petar-dambovaliev/aho-corasick"
-
-	"github.com/wardenhq/warden/internal/guard/textnorm"
-)
+import "github.com/wardenhq/warden/internal/guard/textnorm"
 
 // Short texts and attack heads. The jailbreak and prompt-injection heads
 // are word models trained on templates and injected documents that begin
@@ -53,37 +47,8 @@ var injectionCues = []string{
 	"<|", "[inst", "###", "end of", "stop",
 }
 
-var (
-	injectionOnce sync.Once
-	injectionAC   ac.AhoCorasick
-)
-
-// hasInjectionCue reports whether the normalised text b says something an
-// injection says (injectionCues).
-func hasInjectionCue(b []byte) bool {
-	injectionOnce.Do(func() {
-		bld := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.LeftMostFirstMatch, DFA: true})
-		injectionAC = bld.Build(injectionCues)
-	})
-	return injectionAC.IterByte(b).Next() != nil
-}
-
-// fewWords reports whether the normalised text b has fewer than n words.
-func fewWords(b []byte, n int) bool {
-	words := 0
-	in := false
-	for _, c := range b {
-		w := 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80
-		if w && !in {
-			words++
-			if words >= n {
-				return false
-			}
-		}
-		in = w
-	}
-	return true
-}
+// injectionCueSet finds injectionCues: what an injection says.
+var injectionCueSet = newCueSet(injectionCues)
 
 // AttackHeadsOpen reports whether a user-class text can reach the flag
 // point of the jailbreak and of the prompt-injection head: false for a
@@ -95,8 +60,8 @@ func AttackHeadsOpen(text string) (jailbreak, injection bool) {
 		text = text[:MaxTextBytes]
 	}
 	b := textnorm.Normalize(nil, text)
-	if !fewWords(b, shortAttackWords) {
+	if countWords(b, shortAttackWords) >= shortAttackWords {
 		return true, true
 	}
-	return hasLimitCue(b), hasInjectionCue(b)
+	return limitCueSet.in(b), injectionCueSet.in(b)
 }
