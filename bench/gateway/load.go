@@ -186,28 +186,3 @@ func cpuModel() string {
 	}
 	return runtime.GOARCH
 }
-
-// writeSection replaces the "## Gateway overhead" section of path (up to
-// the next "## " heading) with section, or appends it.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	s := string(old)
-	if s == "" {
-		s = "# Benchmarks\n\nEvery figure here is written by a program in bench/ that anyone can rerun.\n\n"
-	}
-	head := "## Gateway overhead"
-	i := strings.Index(s, head)
-	if i < 0 {
-		return os.WriteFile(path, []byte(strings.TrimRight(s, "\n")+"\n\n"+section), 0o644)
-	}
-	rest := s[i+len(head):]
-	j := strings.Index(rest, "\n## ")
-	tail := ""
-	if j >= 0 {
-		tail = rest[j+1:]
-	}
-	return os.WriteFile(path, []byte(s[:i]+section+"\n"+tail), 0o644)
-}

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/wardenhq/warden/bench/measure"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/gateway"
@@ -214,7 +215,7 @@ func main() {
 	}
 	fmt.Print(report.String())
 	if *out != "" {
-		check(writeSection(*out, report.String()))
+		check(measure.WriteSection(*out, "## Gateway overhead", report.String()))
 		fmt.Fprintf(os.Stderr, "wrote %s\n", *out)
 	}
 }

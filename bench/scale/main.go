@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -44,6 +43,7 @@ import (
 
 	"github.com/wardenhq/warden/bench/measure"
 	"github.com/wardenhq/warden/bench/sample"
+	"github.com/wardenhq/warden/bench/server"
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
@@ -139,7 +139,7 @@ func main() {
 		"\"Entries per commit\" in the audit table counts entries per staging commit.\n")
 	os.Stdout.Write(report.Bytes())
 	if *write != "" {
-		if err := writeSection(*write, report.String()); err != nil {
+		if err := measure.WriteSection(*write, heading, report.String()); err != nil {
 			log.Fatal(err)
 		}
 		fmt.Fprintf(os.Stderr, "scale: wrote %s\n", *write)
@@ -339,11 +339,15 @@ func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Dur
 }
 
 func benchGateway(ctx context.Context, out *bytes.Buffer, freshDSN func() (string, error), redisURL string, d time.Duration, conc int) error {
-	bin, err := build()
+	dir, err := os.MkdirTemp("", "warden-bench-bin")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(filepath.Dir(bin))
+	defer os.RemoveAll(dir)
+	bin, err := server.Build(dir)
+	if err != nil {
+		return err
+	}
 	scenarios := []struct {
 		name   string
 		n      int
@@ -457,14 +461,14 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 	data := filepath.Join(tmp, "data0") // embedded: one data dir; shared: the first instance's admin API
 	for i := range n {
 		dir := filepath.Join(tmp, fmt.Sprint("data", i))
-		api, adm := freePort(), freePort()
+		api, adm := server.FreePort(), server.FreePort()
 		cmd := exec.Command(bin, "serve", "--config", cfg, "--data", dir, "--listen", api, "--admin-listen", adm, "--log-level", "error")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			return gatewayResult{}, err
 		}
 		procs = append(procs, cmd)
-		if err := waitHealthy("http://" + api); err != nil {
+		if err := server.WaitUp("http://" + api + "/healthz"); err != nil {
 			return gatewayResult{}, err
 		}
 		urls = append(urls, "http://"+api)
@@ -474,7 +478,11 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 			os.Setenv("WARDEN_BENCH_ADMIN", "http://"+adm)
 		}
 	}
-	key, err := createKey(bin, data, os.Getenv("WARDEN_BENCH_ADMIN"))
+	token, err := server.AdminToken(data)
+	if err != nil {
+		return gatewayResult{}, err
+	}
+	key, err := server.CreateKey(bin, token, os.Getenv("WARDEN_BENCH_ADMIN"))
 	if err != nil {
 		return gatewayResult{}, err
 	}
@@ -547,81 +555,6 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 	return r, nil
 }
 
-// createKey makes a key with generous limits (so every request passes
-// through the limiters without being refused) via the first instance.
-func createKey(bin, data, adminURL string) (string, error) {
-	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(bin, "keys", "create", "--json", "--name", "bench", "--rpm", "100000000", "--tpm", "100000000", "--admin-url", adminURL)
-	cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN="+strings.TrimSpace(string(tok)))
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("keys create: %w", err)
-	}
-	var v struct{ Key string }
-	if err := json.Unmarshal(out, &v); err != nil || v.Key == "" {
-		return "", fmt.Errorf("keys create printed %q", out)
-	}
-	return v.Key, nil
-}
-
-func build() (string, error) {
-	dir, err := os.MkdirTemp("", "warden-bench-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "warden")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/warden")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build (run from the repository root): %v\n%s", err, out)
-	}
-	return bin, nil
-}
-
-func waitHealthy(u string) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(u + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("warden did not become healthy at " + u)
-}
-
-// writeSection puts section into the Markdown file at path, replacing the
-// part from our heading to the next "## " heading if there is one.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	doc := string(old)
-	if doc == "" {
-		doc = "# Benchmarks\n\n"
-	}
-	if i := strings.Index(doc, heading); i >= 0 {
-		rest := doc[i+len(heading):]
-		end := len(doc)
-		if j := strings.Index(rest, "\n## "); j >= 0 {
-			end = i + len(heading) + j + 1
-		}
-		doc = doc[:i] + section + "\n" + doc[end:]
-	} else {
-		if !strings.HasSuffix(doc, "\n\n") {
-			doc = strings.TrimRight(doc, "\n") + "\n\n"
-		}
-		doc += section
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
-}
-
 func cleanRedis(c *redis.Client, prefix string) {
 	ctx := context.Background()
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
@@ -639,15 +572,6 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 	}
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-}
-
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func withSearchPath(dsn, schema string) string {
