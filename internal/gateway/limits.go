@@ -4,11 +4,11 @@
 package gateway
 
 import (
-	"context"
 	"strconv"
 	"time"
 
 	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/limit"
 )
 
 // limit applies concurrency, request rate, token rate and budget, in that
@@ -35,21 +35,41 @@ func (x *exchange) limit() (func(), *apiError) {
 		release()
 		return nil, e
 	}
+	// The request and token rates in one step (one round trip to a shared
+	// limiter), in that order: a request refused for its requests takes no
+	// tokens.
+	var takes [2]limit.Take
+	var kinds [2]perMinute
+	var msgs [2]string
+	n := 0
 	if rpm > 0 {
-		if e := x.takeLimit(ctx, requestLimit, "rpm:"+k.ID, rpm, 1,
-			"Rate limit reached for requests per minute on this key: limit "+strconv.Itoa(rpm)+"."); e != nil {
-			return fail(e)
-		}
+		takes[n], kinds[n] = limit.Take{Bucket: "rpm:" + k.ID, PerMinute: rpm, N: 1}, requestLimit
+		msgs[n] = "Rate limit reached for requests per minute on this key: limit " + strconv.Itoa(rpm) + "."
+		n++
 	}
+	est := 0
 	if tpm > 0 {
-		est := x.body.features.PromptChars/4 + 1
+		est = x.body.features.PromptChars/4 + 1
 		if mt := x.body.features.MaxTokens; mt > 0 {
 			est += min(mt, 4096)
 		}
-		if e := x.takeLimit(ctx, tokenLimit, "tpm:"+k.ID, tpm, est,
-			"Rate limit reached for tokens per minute on this key: limit "+strconv.Itoa(tpm)+", requested about "+strconv.Itoa(est)+"."); e != nil {
-			return fail(e)
+		takes[n], kinds[n] = limit.Take{Bucket: "tpm:" + k.ID, PerMinute: tpm, N: est}, tokenLimit
+		msgs[n] = "Rate limit reached for tokens per minute on this key: limit " + strconv.Itoa(tpm) + ", requested about " + strconv.Itoa(est) + "."
+		n++
+	}
+	if n > 0 {
+		ds, err := limit.TakeAll(ctx, x.s.rater, takes[:n], x.at)
+		if err != nil {
+			logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID, x.traceAttr)
+			return fail(errLimitBackend)
 		}
+		for i, d := range ds {
+			if e := x.limitHeaders(kinds[i], d, msgs[i]); e != nil {
+				return fail(e)
+			}
+		}
+	}
+	if tpm > 0 {
 		x.estimate, x.tpm = est, tpm
 	}
 	if k.MonthlyBudgetUSD > 0 {
@@ -77,14 +97,9 @@ var (
 	tokenLimit   = perMinute{"tokens", "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"}
 )
 
-// takeLimit takes n from bucket, a per-minute limit of the key, sets the
-// limit's headers and returns the refusal, if any (msg says which limit).
-func (x *exchange) takeLimit(ctx context.Context, l perMinute, bucket string, perMin, n int, msg string) *apiError {
-	d, err := x.s.rater.Take(ctx, bucket, perMin, n, x.at)
-	if err != nil {
-		logErr("gateway: rate limiter failed", err, "request_id", x.ev.ID, "limit", l.what, x.traceAttr)
-		return errLimitBackend
-	}
+// limitHeaders sets the headers of one per-minute limit from its decision
+// and returns the refusal, if it refused (msg says which limit).
+func (x *exchange) limitHeaders(l perMinute, d limit.Decision, msg string) *apiError {
 	h := x.w.Header()
 	h.Set(l.limit, strconv.Itoa(d.Limit))
 	h.Set(l.remain, strconv.Itoa(d.Remaining))

@@ -31,6 +31,49 @@ type Rater interface {
 	Take(ctx context.Context, key string, perMinute, n int, now time.Time) (Decision, error)
 }
 
+// Take is one take of a multi-bucket check: N units from Bucket, whose
+// capacity is PerMinute units a minute.
+type Take struct {
+	Bucket    string
+	PerMinute int
+	N         int
+}
+
+// MultiRater is a Rater that makes several takes in one step: one Redis
+// round trip instead of one per limit. Its TakeAll has the contract of the
+// package function TakeAll.
+type MultiRater interface {
+	TakeAll(ctx context.Context, takes []Take, now time.Time) ([]Decision, error)
+}
+
+// TakeAll makes the takes in order and stops at the first refusal. It
+// returns the decisions of the takes made: all of them if every one was
+// allowed, otherwise up to and including the refused one, whose units were
+// not taken (the units of the takes before it were). r makes them in one
+// step if it is a MultiRater, otherwise one Take at a time.
+func TakeAll(ctx context.Context, r Rater, takes []Take, now time.Time) ([]Decision, error) {
+	if m, ok := r.(MultiRater); ok {
+		return m.TakeAll(ctx, takes, now)
+	}
+	return TakeEach(ctx, r, takes, now)
+}
+
+// TakeEach is TakeAll one Take at a time, for raters that cannot do better.
+func TakeEach(ctx context.Context, r Rater, takes []Take, now time.Time) ([]Decision, error) {
+	ds := make([]Decision, 0, len(takes))
+	for _, t := range takes {
+		d, err := r.Take(ctx, t.Bucket, t.PerMinute, t.N, now)
+		if err != nil {
+			return ds, err
+		}
+		ds = append(ds, d)
+		if !d.Allowed {
+			break
+		}
+	}
+	return ds, nil
+}
+
 // Gate bounds concurrent requests per key. Acquire returns ok=false when max
 // requests are already in flight; otherwise the caller must call release once.
 type Gate interface {

@@ -113,8 +113,9 @@ type Limiter struct {
 }
 
 var (
-	_ limit.Rater = (*Limiter)(nil)
-	_ limit.Gate  = (*Limiter)(nil)
+	_ limit.Rater      = (*Limiter)(nil)
+	_ limit.MultiRater = (*Limiter)(nil)
+	_ limit.Gate       = (*Limiter)(nil)
 )
 
 // New wraps next. It returns an error for an unknown policy.
@@ -185,13 +186,43 @@ func (l *Limiter) Take(ctx context.Context, key string, perMinute, n int, now ti
 		}
 	}
 	l.degraded.Add(1)
+	return fallback{l}.Take(ctx, key, perMinute, n, now)
+}
+
+// TakeAll implements limit.MultiRater: one backend call for all the takes
+// when the backend is a MultiRater, and the policy for all of them when it
+// fails.
+func (l *Limiter) TakeAll(ctx context.Context, takes []limit.Take, now time.Time) ([]limit.Decision, error) {
+	m, ok := l.next.(limit.MultiRater)
+	if !ok {
+		return limit.TakeEach(ctx, l, takes, now)
+	}
+	if l.Healthy() {
+		cctx, cancel := context.WithTimeout(ctx, l.timeout)
+		ds, err := m.TakeAll(cctx, takes, now)
+		cancel()
+		if err == nil {
+			return ds, nil
+		}
+		if !l.failed(ctx, "take", err) {
+			return ds, err
+		}
+	}
+	l.degraded.Add(1)
+	return limit.TakeEach(ctx, fallback{l}, takes, now)
+}
+
+// fallback is the Rater that decides by the policy, without the backend.
+type fallback struct{ l *Limiter }
+
+func (f fallback) Take(ctx context.Context, key string, perMinute, n int, now time.Time) (limit.Decision, error) {
 	switch {
-	case l.policy == Local:
-		return l.local.Take(ctx, key, perMinute, n, now)
-	case l.policy == Open || n <= 0 || perMinute <= 0:
+	case f.l.policy == Local:
+		return f.l.local.Take(ctx, key, perMinute, n, now)
+	case f.l.policy == Open || n <= 0 || perMinute <= 0:
 		return limit.Decision{Allowed: true, Limit: perMinute}, nil
 	default: // Closed
-		return limit.Decision{Limit: perMinute, RetryAfter: l.cooldown}, ErrUnavailable
+		return limit.Decision{Limit: perMinute, RetryAfter: f.l.cooldown}, ErrUnavailable
 	}
 }
 

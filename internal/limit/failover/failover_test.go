@@ -3,12 +3,14 @@ package failover
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wardenhq/warden/internal/limit"
 	"github.com/wardenhq/warden/internal/limit/redis"
 	"github.com/wardenhq/warden/internal/testenv"
 )
@@ -45,10 +47,12 @@ func TestPolicies(t *testing.T) {
 		takes []bool
 		gate  bool
 		err   error // what Take and Acquire return while Redis is away
+		// verdicts of TakeAll of two takes of a 1/min bucket while Redis is away
+		all []bool
 	}{
-		{Closed, []bool{false, false, false}, false, ErrUnavailable},
-		{Open, []bool{true, true, true}, true, nil},
-		{Local, []bool{true, true, false}, true, nil},
+		{Closed, []bool{false, false, false}, false, ErrUnavailable, nil},
+		{Open, []bool{true, true, true}, true, nil, []bool{true, true}},
+		{Local, []bool{true, true, false}, true, nil, []bool{true, false}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.policy), func(t *testing.T) {
@@ -91,6 +95,15 @@ func TestPolicies(t *testing.T) {
 			}
 			if d, err := l.Take(ctx, "k", 2, -1, later); err != nil || !d.Allowed {
 				t.Errorf("down, give-back refused: %+v %v", d, err)
+			}
+			one := limit.Take{Bucket: "m", PerMinute: 1, N: 1}
+			ds, err := l.TakeAll(ctx, []limit.Take{one, one}, later)
+			var got []bool
+			for _, d := range ds {
+				got = append(got, d.Allowed)
+			}
+			if !errors.Is(err, tt.err) || !slices.Equal(got, tt.all) {
+				t.Errorf("down, TakeAll: %v %v, want %v", got, err, tt.all)
 			}
 			release, ok, err := l.Acquire(ctx, "k", 1)
 			if !errors.Is(err, tt.err) || ok != tt.gate {

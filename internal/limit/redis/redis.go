@@ -14,6 +14,9 @@
 // and nanoseconds and works on differences, which stay far below 2^53. A
 // bucket is one string key, "<prefix>rate:<key>" = "<sec>:<nsec>" of its
 // theoretical arrival time, expiring a second after the bucket is full again.
+// TakeAll runs the same script over several buckets, so a request's request
+// and token limits cost one round trip (on a Redis Cluster, where the buckets
+// may live on different nodes, one round trip each).
 //
 // # Time
 //
@@ -60,8 +63,9 @@ import (
 )
 
 var (
-	_ limit.Rater = (*Limiter)(nil)
-	_ limit.Gate  = (*Limiter)(nil)
+	_ limit.Rater      = (*Limiter)(nil)
+	_ limit.MultiRater = (*Limiter)(nil)
+	_ limit.Gate       = (*Limiter)(nil)
 )
 
 // Options configure a Limiter. The zero value gives the defaults.
@@ -169,31 +173,74 @@ func clampN(n, perMinute int) int {
 
 // Take implements limit.Rater.
 func (l *Limiter) Take(ctx context.Context, key string, perMinute, n int, now time.Time) (limit.Decision, error) {
-	if perMinute <= 0 {
-		return limit.Decision{Allowed: true}, nil
+	ds, err := l.TakeAll(ctx, []limit.Take{{Bucket: key, PerMinute: perMinute, N: n}}, now)
+	if err != nil {
+		return limit.Decision{}, err
 	}
-	if perMinute > maxPerMinute {
-		return limit.Decision{}, fmt.Errorf("redislimit: limit of %d per minute is larger than %d", perMinute, maxPerMinute)
+	return ds[0], nil
+}
+
+// TakeAll implements limit.MultiRater: all the takes in one EVALSHA, so a
+// request's request and token limits cost one round trip. Takes with no
+// limit (perMinute <= 0) are allowed without being sent. On a Redis Cluster
+// the buckets of one call may live on different nodes, which one script
+// cannot reach, so there it makes the takes one at a time.
+func (l *Limiter) TakeAll(ctx context.Context, takes []limit.Take, now time.Time) ([]limit.Decision, error) {
+	if _, cluster := l.rdb.(*redis.ClusterClient); cluster && len(takes) > 1 {
+		return limit.TakeEach(ctx, l, takes, now)
 	}
 	serverTime := "0"
 	if l.serverTime {
 		serverTime = "1"
 	}
-	res, err := gcraScript.Run(ctx, l.rdb, []string{l.prefix + "rate:" + key},
-		perMinute, clampN(n, perMinute), now.Unix(), now.Nanosecond(), serverTime).Int64Slice()
-	if err != nil {
-		return limit.Decision{}, fmt.Errorf("redislimit: take from %s: %w", key, err)
+	keys := make([]string, 0, len(takes))
+	args := make([]any, 3, 3+2*len(takes))
+	args[0], args[1], args[2] = now.Unix(), now.Nanosecond(), serverTime
+	sent := make([]int, 0, len(takes)) // indexes into takes of what the script gets
+	for i, t := range takes {
+		if t.PerMinute <= 0 {
+			continue
+		}
+		if t.PerMinute > maxPerMinute {
+			return nil, fmt.Errorf("redislimit: limit of %d per minute is larger than %d", t.PerMinute, maxPerMinute)
+		}
+		keys = append(keys, l.prefix+"rate:"+t.Bucket)
+		args = append(args, t.PerMinute, clampN(t.N, t.PerMinute))
+		sent = append(sent, i)
 	}
-	if len(res) != 4 {
-		return limit.Decision{}, fmt.Errorf("redislimit: take from %s: script returned %d values", key, len(res))
+	var res []int64
+	if len(keys) > 0 {
+		var err error
+		res, err = gcraScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("redislimit: take from %s: %w", takes[sent[0]].Bucket, err)
+		}
+		if len(res)%4 != 0 || len(res) == 0 || len(res) > 4*len(keys) {
+			return nil, fmt.Errorf("redislimit: take from %s: script returned %d values", takes[sent[0]].Bucket, len(res))
+		}
 	}
-	return limit.Decision{
-		Allowed:    res[0] == 1,
-		Limit:      perMinute,
-		Remaining:  int(res[1]),
-		RetryAfter: time.Duration(res[2]),
-		Reset:      time.Duration(res[3]),
-	}, nil
+	ds := make([]limit.Decision, 0, len(takes))
+	for _, t := range takes {
+		if t.PerMinute <= 0 {
+			ds = append(ds, limit.Decision{Allowed: true})
+			continue
+		}
+		if len(res) == 0 { // the script stopped at an earlier refusal
+			break
+		}
+		d := limit.Decision{
+			Allowed:    res[0] == 1,
+			Limit:      t.PerMinute,
+			Remaining:  int(res[1]),
+			RetryAfter: time.Duration(res[2]),
+			Reset:      time.Duration(res[3]),
+		}
+		res = res[4:]
+		if ds = append(ds, d); !d.Allowed {
+			break
+		}
+	}
+	return ds, nil
 }
 
 // Acquire implements limit.Gate. The returned release is safe to call more

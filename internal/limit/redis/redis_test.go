@@ -321,3 +321,54 @@ func TestNewClient(t *testing.T) {
 		t.Errorf("bad URL: %v", err)
 	}
 }
+
+// TakeAll, one script over several buckets, must decide exactly as the same
+// takes made one at a time on limit.Local: same decisions, and the same
+// stop at the first refusal (the buckets after it untouched).
+func TestTakeAllMatchesLocal(t *testing.T) {
+	t.Parallel()
+	_, prefix := testenv.Redis(t)
+	rl := newLimiter(t, prefix, Options{})
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var local limit.Local
+	buckets := []limit.Take{{Bucket: "rpm", PerMinute: 5}, {Bucket: "tpm", PerMinute: 300}, {Bucket: "none"}, {Bucket: "img", PerMinute: 2}}
+	now := time.Unix(1_800_000_000, 987654321)
+	refusals := 0
+	for i := range 600 {
+		now = now.Add(time.Duration(rng.Int64N(int64(4 * time.Second))))
+		var takes []limit.Take
+		for _, b := range buckets {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			b.N = 1
+			if b.PerMinute > 5 {
+				b.N = rng.IntN(120) - 10 // sometimes a give-back
+			}
+			takes = append(takes, b)
+		}
+		want, err := limit.TakeEach(ctx, &local, takes, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rl.TakeAll(ctx, takes, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("step %d, takes %+v: redis made %d takes, local %d", i, takes, len(got), len(want))
+		}
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("step %d, take %d of %+v: redis %+v, local %+v", i, j, takes, got[j], want[j])
+			}
+		}
+		if len(want) > 0 && !want[len(want)-1].Allowed {
+			refusals++
+		}
+	}
+	if refusals < 50 {
+		t.Fatalf("only %d of 600 steps ended in a refusal: the sequence does not exercise the stop", refusals)
+	}
+}
