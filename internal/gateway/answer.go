@@ -29,7 +29,7 @@ func parseAnswer(b []byte) (*answer, error) {
 		return nil, err
 	}
 	var a answer
-	if err := json.Unmarshal(b, &a); err != nil {
+	if err := decode(b, &a); err != nil {
 		return nil, fmt.Errorf("gateway: upstream answer: %w", err)
 	}
 	return &a, nil

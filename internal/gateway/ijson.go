@@ -36,7 +36,7 @@ import (
 // so a JSON schema in a tool definition may still have "Name" and "name".
 //
 // The check is one pass over the bytes with no reflection; the decode that
-// follows (encoding/json into typed structs) then reads exactly what a
+// follows (decode: encoding/json/v2 into typed structs) then reads exactly what a
 // strict, case-sensitive parser reads, which the differential fuzz test
 // FuzzForwardedEqualsInspected proves for every body the gateway forwards.
 

@@ -131,3 +131,32 @@ func FuzzHeaderNames(f *testing.F) {
 		}
 	})
 }
+
+// A value of the wrong type is refused with the parameter it belongs to,
+// however deep the value sits, and a well-typed body decodes to what it says.
+func TestParseBodyTypes(t *testing.T) {
+	tests := []struct {
+		body, param string // param "" with no error wanted: the body parses
+	}{
+		{`{"model":"m","messages":"hi"}`, "messages"},
+		{`{"model":"m","messages":[],"max_tokens":"64"}`, "max_tokens"},
+		{`{"model":"m","messages":[],"max_tokens":6.5}`, "max_tokens"},
+		{`{"model":"m","messages":[],"stream":"yes"}`, "stream"},
+		{`{"model":7,"messages":[]}`, "model"},
+		{`{"model":"m","messages":[],"temperature":"warm"}`, "temperature"},
+		{`{"model":"m","messages":[],"stream_options":{"include_usage":"no"}}`, "stream_options"},
+		{`{"model":"m","messages":[{"role":"user","content":7}]}`, "messages"},
+		{`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_tokens":64,"stream":true,"n":1}`, ""},
+	}
+	for _, tt := range tests {
+		b, e := parseBody(provider.ChatCompletions, []byte(tt.body))
+		switch {
+		case tt.param == "" && e != nil:
+			t.Errorf("%s: refused: %+v", tt.body, e)
+		case tt.param == "" && (b.model != "m" || !b.stream || b.features.MaxTokens != 64 || len(b.parts) != 1 || b.parts[0].Text != "hi"):
+			t.Errorf("%s: decoded model %q stream %v max_tokens %d parts %+v", tt.body, b.model, b.stream, b.features.MaxTokens, b.parts)
+		case tt.param != "" && (e == nil || e.Code != "invalid_type" || e.Param != tt.param):
+			t.Errorf("%s: got %+v, want invalid_type on %s", tt.body, e, tt.param)
+		}
+	}
+}
