@@ -97,6 +97,11 @@ func (x *exchange) inspectAnswer(b []byte, a *answer) []byte {
 	if !blocked && x.style != "azure" {
 		return b
 	}
+	if !blocked {
+		if out, err := x.annotateAnswer(b, &res); err == nil {
+			return out
+		}
+	}
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -125,6 +130,24 @@ func (x *exchange) inspectAnswer(b []byte, a *answer) []byte {
 		return b
 	}
 	return out
+}
+
+// annotateAnswer adds the Azure-style verdicts to an answer that passed:
+// the prompt's to the answer, res's to every choice.
+func (x *exchange) annotateAnswer(b []byte, res *guard.Result) ([]byte, error) {
+	cfr, err := json.Marshal(guard.AzureContentFilterResults(res, false))
+	if err != nil {
+		return nil, err
+	}
+	var top []jsonMember
+	if x.promptResult != nil {
+		pfr, err := json.Marshal(guard.AzurePromptFilterResults(x.promptResult, x.promptIndirect))
+		if err != nil {
+			return nil, err
+		}
+		top = []jsonMember{{"prompt_filter_results", pfr}}
+	}
+	return annotate(b, top, []jsonMember{{"content_filter_results", cfr}})
 }
 
 // redactAnswer removes the text of an answer in place, the way the APIs
