@@ -1,10 +1,8 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/provider/entra/entratest"
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 // TestAzureEntraBearer sends requests through an Azure provider that
@@ -32,16 +31,7 @@ func TestAzureEntraBearer(t *testing.T) {
 		{"federated token file", config.Entra{FederatedTokenFile: fed}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			var lmu sync.Mutex
-			old := slog.Default()
-			slog.SetDefault(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-				lmu.Lock()
-				defer lmu.Unlock()
-				return logs.Write(p)
-			}), &slog.HandlerOptions{Level: slog.LevelDebug})))
-			defer slog.SetDefault(old)
-
+			logs := testenv.CaptureLogs(t)
 			sts := entratest.New(t, 3600)
 			var mu sync.Mutex
 			var auth, apiKey []string
@@ -83,7 +73,3 @@ func TestAzureEntraBearer(t *testing.T) {
 		})
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

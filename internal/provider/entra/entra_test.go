@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -23,29 +22,10 @@ import (
 	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/provider/entra/entratest"
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 const tenant = "00000000-0000-0000-0000-0000000000aa"
-
-// captureLogs sends slog output to a buffer for the test's duration.
-func captureLogs(t *testing.T) *bytes.Buffer {
-	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&lockedWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return &buf
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
 
 func selfSigned(t *testing.T, dir string) string {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -107,7 +87,7 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := captureLogs(t)
+			logs := testenv.CaptureLogs(t)
 			// expires_in under five minutes: the identity library's own
 			// cache treats it as due at once, so only Source's cache
 			// keeps it, and the test sees Source's refresh decisions.
