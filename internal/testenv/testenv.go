@@ -14,8 +14,9 @@
 // fresh Redis key prefix (its keys deleted at the end).
 //
 // It also holds what several packages' tests need of their surroundings: a
-// TCP proxy that takes a server away and gives it back (Proxy) and the
-// default logger's output (CaptureLogs).
+// TCP proxy that takes a server away and gives it back (Proxy), an HTTP
+// server that keeps what it is sent (Recorder) and the default logger's
+// output (CaptureLogs).
 package testenv
 
 import (

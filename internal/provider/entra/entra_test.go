@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -147,18 +145,10 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 // TestManagedIdentity uses the App Service flavour of managed identity (a
 // local endpoint named by IDENTITY_ENDPOINT, as the platform sets it).
 func TestManagedIdentity(t *testing.T) {
-	var mu sync.Mutex
-	var resources, headers, clientIDs []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		resources = append(resources, r.URL.Query().Get("resource"))
-		headers = append(headers, r.Header.Get("X-Identity-Header"))
-		clientIDs = append(clientIDs, r.URL.Query().Get("client_id"))
-		mu.Unlock()
+	srv := testenv.NewRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"access_token":"eyJ-mi-token","expires_on":"%d","resource":"https://cognitiveservices.azure.com","token_type":"Bearer"}`,
 			time.Now().Add(time.Hour).Unix())
-	}))
-	defer srv.Close()
+	})
 	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
 	t.Setenv("IDENTITY_HEADER", "platform-header")
 	src, err := New(config.Entra{ManagedIdentity: true, ClientID: "user-assigned-1"}, nil, nil)
@@ -171,9 +161,12 @@ func TestManagedIdentity(t *testing.T) {
 			t.Fatalf("%q %v", tok, err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(resources) != 1 || resources[0] != "https://cognitiveservices.azure.com" || headers[0] != "platform-header" || clientIDs[0] != "user-assigned-1" {
-		t.Fatalf("requests: resources %v headers %v client ids %v", resources, headers, clientIDs)
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d token requests for 2 tokens, want 1 (cached)", len(reqs))
+	}
+	q, h := reqs[0].URL.Query(), reqs[0].Header
+	if q.Get("resource") != "https://cognitiveservices.azure.com" || h.Get("X-Identity-Header") != "platform-header" || q.Get("client_id") != "user-assigned-1" {
+		t.Fatalf("token request: query %v identity header %q", q, h.Get("X-Identity-Header"))
 	}
 }
