@@ -15,8 +15,8 @@
 //
 // It also holds what several packages' tests need of their surroundings: a
 // TCP proxy that takes a server away and gives it back (Proxy), an HTTP
-// server that keeps what it is sent (Recorder) and the default logger's
-// output (CaptureLogs).
+// server that keeps what it is sent (Recorder), a certificate authority
+// for TLS tests (CA) and the default logger's output (CaptureLogs).
 package testenv
 
 import (
