@@ -4,16 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 var at = time.Date(2026, 3, 3, 10, 9, 0, 0, time.UTC)
@@ -22,23 +22,8 @@ func sample(key string) Alert {
 	return Alert{Key: key, TS: at, KeyID: "key_a", KeyOwner: "acme", Severity: "high", Action: "step_up", Reason: "step_up: probe (42)", IncidentID: "inc_1"}
 }
 
-type capture struct {
-	mu     sync.Mutex
-	bodies [][]byte
-	heads  []http.Header
-}
-
-func (c *capture) handler(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	c.mu.Lock()
-	c.bodies, c.heads = append(c.bodies, b), append(c.heads, r.Header.Clone())
-	c.mu.Unlock()
-}
-
 func TestWebhookSignedAndDeduplicated(t *testing.T) {
-	var c capture
-	srv := httptest.NewServer(http.HandlerFunc(c.handler))
-	defer srv.Close()
+	srv := testenv.NewRecorder(t, nil)
 	d, err := New(Config{Sinks: []SinkConfig{{Type: "webhook", URL: srv.URL, SecretEnv: "S"}}}, func(string) string { return "topsecret" }, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -49,26 +34,25 @@ func TestWebhookSignedAndDeduplicated(t *testing.T) {
 	later.TS = at.Add(2 * time.Hour)
 	d.Notify(later) // outside the dedup window
 	d.Close()
-	if len(c.bodies) != 2 {
-		t.Fatalf("%d deliveries, want 2", len(c.bodies))
+	reqs := srv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d deliveries, want 2", len(reqs))
 	}
-	h := c.heads[0]
-	if !Verify([]byte("topsecret"), h.Get("X-Warden-Timestamp"), c.bodies[0], h.Get("X-Warden-Signature")) {
+	h, body := reqs[0].Header, reqs[0].Body
+	if !Verify([]byte("topsecret"), h.Get("X-Warden-Timestamp"), body, h.Get("X-Warden-Signature")) {
 		t.Error("signature does not verify")
 	}
-	if Verify([]byte("wrong"), h.Get("X-Warden-Timestamp"), c.bodies[0], h.Get("X-Warden-Signature")) {
+	if Verify([]byte("wrong"), h.Get("X-Warden-Timestamp"), body, h.Get("X-Warden-Signature")) {
 		t.Error("signature verifies with the wrong secret")
 	}
 	var got Alert
-	if err := json.Unmarshal(c.bodies[0], &got); err != nil || got.IncidentID != "inc_1" || got.Action != "step_up" {
-		t.Errorf("body %s: %v", c.bodies[0], err)
+	if err := json.Unmarshal(body, &got); err != nil || got.IncidentID != "inc_1" || got.Action != "step_up" {
+		t.Errorf("body %s: %v", body, err)
 	}
 }
 
 func TestSlackAndSeverityFilter(t *testing.T) {
-	var c capture
-	srv := httptest.NewServer(http.HandlerFunc(c.handler))
-	defer srv.Close()
+	srv := testenv.NewRecorder(t, nil)
 	d, err := New(Config{Sinks: []SinkConfig{{Type: "slack", URL: srv.URL, MinSeverity: "high"}}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +62,12 @@ func TestSlackAndSeverityFilter(t *testing.T) {
 	d.Notify(low)
 	d.Notify(sample("b"))
 	d.Close()
-	if len(c.bodies) != 1 {
-		t.Fatalf("%d deliveries, want 1", len(c.bodies))
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(reqs))
 	}
 	var m map[string]string
-	if json.Unmarshal(c.bodies[0], &m); !strings.Contains(m["text"], "step_up on key key_a") {
+	if json.Unmarshal(reqs[0].Body, &m); !strings.Contains(m["text"], "step_up on key key_a") {
 		t.Errorf("text = %q", m["text"])
 	}
 }

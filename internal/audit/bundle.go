@@ -297,14 +297,21 @@ func VerifyBundle(r io.ReaderAt, size int64, trusted note.Verifier) (*BundleRepo
 		}
 		files[f.Name] = f
 	}
-	read := func(name string, limit int64) ([]byte, error) {
+	open := func(name string) (io.ReadCloser, error) {
 		f, ok := files[name]
 		if !ok {
-			return nil, fmt.Errorf("audit: bundle: no %s", name)
+			return nil, fmt.Errorf("audit: bundle: %s is missing", name)
 		}
 		rc, err := f.Open()
 		if err != nil {
 			return nil, fmt.Errorf("audit: bundle: %s: %w", name, err)
+		}
+		return rc, nil
+	}
+	read := func(name string, limit int64) ([]byte, error) {
+		rc, err := open(name)
+		if err != nil {
+			return nil, err
 		}
 		defer rc.Close()
 		b, err := io.ReadAll(io.LimitReader(rc, limit+1))
@@ -336,13 +343,9 @@ func VerifyBundle(r io.ReaderAt, size int64, trusted note.Verifier) (*BundleRepo
 		}
 	}
 	for name, want := range m.Files {
-		f, ok := files[name]
-		if !ok {
-			return nil, fmt.Errorf("audit: bundle: %s is missing", name)
-		}
-		rc, err := f.Open()
+		rc, err := open(name)
 		if err != nil {
-			return nil, fmt.Errorf("audit: bundle: %s: %w", name, err)
+			return nil, err
 		}
 		h := sha256.New()
 		_, err = io.Copy(h, io.LimitReader(rc, int64(MaxBundleEntries)*maxBundleLine))

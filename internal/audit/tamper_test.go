@@ -29,15 +29,21 @@ func TestTamperDetected(t *testing.T) {
 			t.Fatalf("%s changed nothing", q)
 		}
 	}
+	// run tampers by running the statements, each of which must change a row.
+	run := func(qs ...string) func(*testing.T, *fixture, *sql.DB) {
+		return func(t *testing.T, _ *fixture, db *sql.DB) {
+			for _, q := range qs {
+				exec(t, db, q)
+			}
+		}
+	}
 	tests := []struct {
 		name      string
 		tamper    func(t *testing.T, f *fixture, db *sql.DB)
 		wantIndex int64  // -1: the damage is named by a checkpoint
 		wantText  string // part of the reason
 	}{
-		{"metadata byte", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_entries SET leaf = CAST(replace(CAST(leaf AS TEXT), '"status":200', '"status":201') AS BLOB) WHERE idx = 5`)
-		}, 5, "leaf does not match"},
+		{"metadata byte", run(`UPDATE audit_entries SET leaf = CAST(replace(CAST(leaf AS TEXT), '"status":200', '"status":201') AS BLOB) WHERE idx = 5`), 5, "leaf does not match"},
 		{"body digest in leaf", func(t *testing.T, f *fixture, db *sql.DB) {
 			var leaf []byte
 			db.QueryRow(`SELECT leaf FROM audit_entries WHERE idx = 6`).Scan(&leaf)
@@ -48,37 +54,23 @@ func TestTamperDetected(t *testing.T) {
 			l.Prompt.Sum[0] ^= 1
 			exec(t, db, `UPDATE audit_entries SET leaf = ? WHERE idx = 6`, l.Marshal())
 		}, 6, "leaf does not match"},
-		{"stored body", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_bodies SET body = CAST(replace(CAST(body AS TEXT), 'a', 'b') AS BLOB) WHERE idx = 4`)
-		}, 4, "stored body"},
-		{"leaf hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hashes = zeroblob(32) || substr(hashes, 33) WHERE idx = 9`)
-		}, 9, "leaf does not match"},
-		{"inner hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			// Node (2, 1) is completed by entry 7, the third hash in its row.
-			exec(t, db, `UPDATE audit_hashes SET hashes = substr(hashes, 1, 64) || zeroblob(32) || substr(hashes, 97) WHERE idx = 7`)
-		}, 7, "level 2"},
-		{"short hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_hashes SET hashes = X'00' WHERE idx = 2`)
-		}, 2, "does not match"},
-		{"deleted entry", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_entries WHERE idx = 3`)
-		}, 3, "missing"},
-		{"deleted tail", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_entries WHERE idx >= 10`)
-			exec(t, db, `DELETE FROM audit_hashes WHERE idx >= 10`)
-		}, 10, "deleted from the end"},
-		{"deleted hash", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_hashes WHERE idx = 8`)
-		}, 8, "missing"},
-		{"deleted tail hashes", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `DELETE FROM audit_hashes WHERE idx >= 11`)
-		}, 11, "missing"},
-		{"reordered", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_entries SET idx = -1 WHERE idx = 3`)
-			exec(t, db, `UPDATE audit_entries SET idx = 3 WHERE idx = 4`)
-			exec(t, db, `UPDATE audit_entries SET idx = 4 WHERE idx = -1`)
-		}, 3, "leaf does not match"},
+		{"stored body", run(`UPDATE audit_bodies SET body = CAST(replace(CAST(body AS TEXT), 'a', 'b') AS BLOB) WHERE idx = 4`), 4, "stored body"},
+		{"leaf hash", run(`UPDATE audit_hashes SET hashes = zeroblob(32) || substr(hashes, 33) WHERE idx = 9`), 9, "leaf does not match"},
+		// Node (2, 1) is completed by entry 7, the third hash in its row.
+		{"inner hash", run(`UPDATE audit_hashes SET hashes = substr(hashes, 1, 64) || zeroblob(32) || substr(hashes, 97) WHERE idx = 7`), 7, "level 2"},
+		{"short hash", run(`UPDATE audit_hashes SET hashes = X'00' WHERE idx = 2`), 2, "does not match"},
+		{"deleted entry", run(`DELETE FROM audit_entries WHERE idx = 3`), 3, "missing"},
+		{"deleted tail", run(
+			`DELETE FROM audit_entries WHERE idx >= 10`,
+			`DELETE FROM audit_hashes WHERE idx >= 10`,
+		), 10, "deleted from the end"},
+		{"deleted hash", run(`DELETE FROM audit_hashes WHERE idx = 8`), 8, "missing"},
+		{"deleted tail hashes", run(`DELETE FROM audit_hashes WHERE idx >= 11`), 11, "missing"},
+		{"reordered", run(
+			`UPDATE audit_entries SET idx = -1 WHERE idx = 3`,
+			`UPDATE audit_entries SET idx = 3 WHERE idx = 4`,
+			`UPDATE audit_entries SET idx = 4 WHERE idx = -1`,
+		), 3, "leaf does not match"},
 		{"rewritten with recomputed hashes", func(t *testing.T, f *fixture, db *sql.DB) {
 			exec(t, db, `UPDATE audit_entries SET leaf = CAST(replace(CAST(leaf AS TEXT), '203.0.113.7', '198.51.100.1') AS BLOB) WHERE idx = 2`)
 			rehash(t, db)
@@ -98,24 +90,12 @@ func TestTamperDetected(t *testing.T) {
 		}, -1, "checkpoint 8"},
 		// Index columns: copies of the leaf a store selects by. Changing
 		// one hides an entry from an export by key or from a legal hold.
-		{"index column key_id", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_entries SET key_id = 'k_other' WHERE idx = 5`)
-		}, 5, "column key_id"},
-		{"index column team", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_entries SET team = 'elsewhere' WHERE idx = 6`)
-		}, 6, "column team"},
-		{"index column ts", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_entries SET ts = ts + 1 WHERE idx = 7`)
-		}, 7, "column ts"},
-		{"body column key_id", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_bodies SET key_id = 'k_other' WHERE idx = 9`)
-		}, 9, "body's key_id"},
-		{"body column ts", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_bodies SET ts = 1 WHERE idx = 10`)
-		}, 10, "body's ts"},
-		{"forged checkpoint, wrong size", func(t *testing.T, f *fixture, db *sql.DB) {
-			exec(t, db, `UPDATE audit_checkpoints SET size = 9 WHERE size = 8`)
-		}, -1, "says 8"},
+		{"index column key_id", run(`UPDATE audit_entries SET key_id = 'k_other' WHERE idx = 5`), 5, "column key_id"},
+		{"index column team", run(`UPDATE audit_entries SET team = 'elsewhere' WHERE idx = 6`), 6, "column team"},
+		{"index column ts", run(`UPDATE audit_entries SET ts = ts + 1 WHERE idx = 7`), 7, "column ts"},
+		{"body column key_id", run(`UPDATE audit_bodies SET key_id = 'k_other' WHERE idx = 9`), 9, "body's key_id"},
+		{"body column ts", run(`UPDATE audit_bodies SET ts = 1 WHERE idx = 10`), 10, "body's ts"},
+		{"forged checkpoint, wrong size", run(`UPDATE audit_checkpoints SET size = 9 WHERE size = 8`), -1, "says 8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

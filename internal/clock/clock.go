@@ -91,8 +91,9 @@ func Sleep(ctx context.Context, d time.Duration) error {
 
 // Every calls fn every d on the wall clock until stop closes: the loop of
 // the background work that runs on a period (the audit log's checkpoints,
-// the Redis limiter's lease renewal). A call of fn that is running when
-// stop closes ends first.
+// the Redis limiter's lease renewal, the flushes of the detector, the usage
+// ledger and the partition feed). A call of fn that is running when stop
+// closes ends first.
 func Every(d time.Duration, stop <-chan struct{}, fn func()) {
 	t := time.NewTicker(d)
 	defer t.Stop()

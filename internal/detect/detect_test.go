@@ -167,32 +167,28 @@ func BenchmarkHandle(b *testing.B) {
 func BenchmarkMemory100kKeys(b *testing.B) {
 	const nKeys = 100_000
 	for b.Loop() {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		// Known networks: the profile fills up without raising signals, so
-		// this measures profiles, not incidents (see BenchmarkIncidentMemory).
-		d, _ := New(Config{Allow: Allow{KnownCIDRs: []string{"10.0.0.0/8"}}}, Options{})
-		ctx := context.Background()
-		e := sdkEvent("", t0, 0)
-		for k := range nKeys {
-			e.KeyID = fmt.Sprintf("key_%06d", k)
-			for i := range 40 {
-				e.Time = t0.Add(time.Duration(i) * 37 * time.Minute)
-				e.ClientIP = fmt.Sprintf("10.%d.%d.1", i%20, k%250)
-				e.Fingerprint = fmt.Sprintf("fp%d", i%20)
-				e.Model = fmt.Sprintf("model-%d", i%14)
-				e.Features.ConvRoot = fmt.Sprintf("r%d", i)
-				e.Features.User = fmt.Sprintf("u%d", i)
-				d.Handle(ctx, e)
+		perKey := float64(heapGrowth(func() any {
+			// Known networks: the profile fills up without raising signals, so
+			// this measures profiles, not incidents (see BenchmarkIncidentMemory).
+			d, _ := New(Config{Allow: Allow{KnownCIDRs: []string{"10.0.0.0/8"}}}, Options{})
+			ctx := context.Background()
+			e := sdkEvent("", t0, 0)
+			for k := range nKeys {
+				e.KeyID = fmt.Sprintf("key_%06d", k)
+				for i := range 40 {
+					e.Time = t0.Add(time.Duration(i) * 37 * time.Minute)
+					e.ClientIP = fmt.Sprintf("10.%d.%d.1", i%20, k%250)
+					e.Fingerprint = fmt.Sprintf("fp%d", i%20)
+					e.Model = fmt.Sprintf("model-%d", i%14)
+					e.Features.ConvRoot = fmt.Sprintf("r%d", i)
+					e.Features.User = fmt.Sprintf("u%d", i)
+					d.Handle(ctx, e)
+				}
 			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perKey := float64(after.HeapAlloc-before.HeapAlloc) / nKeys
+			return d
+		})) / nKeys
 		b.ReportMetric(perKey, "bytes/key")
 		b.ReportMetric(perKey*nKeys/(1<<20), "MiB/100k-keys")
-		runtime.KeepAlive(d)
 	}
 }
 
@@ -214,30 +210,40 @@ func BenchmarkHandleWithSignals(b *testing.B) {
 func BenchmarkIncidentMemory(b *testing.B) {
 	const n = 1000
 	for b.Loop() {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		d, _ := New(Config{}, Options{})
-		ctx := context.Background()
-		for k := range n {
-			key := fmt.Sprintf("key_%06d", k)
-			at := t0
-			for i := range 40 {
-				at = t0.Add(time.Duration(i) * 10 * time.Minute)
-				d.Handle(ctx, sdkEvent(key, at, i))
+		grown := heapGrowth(func() any {
+			d, _ := New(Config{}, Options{})
+			ctx := context.Background()
+			for k := range n {
+				key := fmt.Sprintf("key_%06d", k)
+				at := t0
+				for i := range 40 {
+					at = t0.Add(time.Duration(i) * 10 * time.Minute)
+					d.Handle(ctx, sdkEvent(key, at, i))
+				}
+				for i := range 400 {
+					e := sdkEvent(key, at.Add(time.Duration(i)*time.Second), i)
+					e.ClientIP = fmt.Sprintf("203.0.%d.%d", i%200, i%250)
+					e.Client = event.Client{HeaderNames: []string{"host", "content-type", "api-key"}}
+					d.Handle(ctx, e)
+				}
 			}
-			for i := range 400 {
-				e := sdkEvent(key, at.Add(time.Duration(i)*time.Second), i)
-				e.ClientIP = fmt.Sprintf("203.0.%d.%d", i%200, i%250)
-				e.Client = event.Client{HeaderNames: []string{"host", "content-type", "api-key"}}
-				d.Handle(ctx, e)
-			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/key-with-incident")
-		runtime.KeepAlive(d)
+			return d
+		})
+		b.ReportMetric(float64(grown)/n, "bytes/key-with-incident")
 	}
+}
+
+// heapGrowth returns how much the live heap grew while build ran, counting
+// what build returns (kept alive until measured) and not its garbage.
+func heapGrowth(build func() any) uint64 {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v := build()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(v)
+	return after.HeapAlloc - before.HeapAlloc
 }
 
 func TestUnfamiliarityAloneNeverContains(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/store"
 )
@@ -107,19 +108,12 @@ func (d *Detector) Forget(match func(keyID string) bool) (kept int) {
 
 // Run flushes every interval until ctx ends, then once more.
 func (d *Detector) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := d.Flush(context.WithoutCancel(ctx)); err != nil {
-				d.log.Error("detect: final flush", "err", err)
-			}
-			return
-		case <-t.C:
-			if err := d.Flush(ctx); err != nil {
-				d.log.Error("detect: flush", "err", err)
-			}
+	clock.Every(interval, ctx.Done(), func() {
+		if err := d.Flush(ctx); err != nil {
+			d.log.Error("detect: flush", "err", err)
 		}
+	})
+	if err := d.Flush(context.WithoutCancel(ctx)); err != nil {
+		d.log.Error("detect: final flush", "err", err)
 	}
 }

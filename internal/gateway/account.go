@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/store"
@@ -147,17 +148,8 @@ func (l *ledger) flush(ctx context.Context) {
 
 // run flushes every interval until ctx ends, then once more.
 func (l *ledger) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			l.flush(context.Background())
-			return
-		case <-t.C:
-			l.flush(ctx)
-		}
-	}
+	clock.Every(every, ctx.Done(), func() { l.flush(ctx) })
+	l.flush(context.Background())
 }
 
 // cost prices one request from the configured table.

@@ -52,31 +52,40 @@ func writeAPIError(w http.ResponseWriter, e *apiError) int {
 // answer: an unknown key, a wrong secret, a bad checksum and a revoked key are
 // indistinguishable from outside.
 var (
-	errUnauthorized = &apiError{Status: 401, Type: "invalid_request_error", Code: "invalid_api_key", Refusal: "auth",
-		Message: "Incorrect API key provided. You can find your API key in your Warden administrator's console."}
-	errNoCredential = &apiError{Status: 401, Type: "invalid_request_error", Code: "missing_api_key", Refusal: "auth",
-		Message: "You didn't provide an API key. Send it as 'Authorization: Bearer KEY' or in the 'api-key' header."}
+	errUnauthorized = authError("invalid_api_key",
+		"Incorrect API key provided. You can find your API key in your Warden administrator's console.")
+	errNoCredential = authError("missing_api_key",
+		"You didn't provide an API key. Send it as 'Authorization: Bearer KEY' or in the 'api-key' header.")
 	errBodyTooLarge = &apiError{Status: 413, Type: "invalid_request_error", Code: "request_too_large", Refusal: "input",
 		Message: "The request body is too large."}
-	errBadJSON = &apiError{Status: 400, Type: "invalid_request_error", Code: "invalid_json", Refusal: "input",
-		Message: "We could not parse the JSON body of your request. The body must be a JSON object."}
+	errBadJSON = badRequest("invalid_json", "",
+		"We could not parse the JSON body of your request. The body must be a JSON object.")
 	errConcurrency = &apiError{Status: 429, Type: "requests", Code: "concurrency_limit_exceeded", Refusal: "limit",
 		Message: "Too many concurrent requests for this key. Wait for one to finish and retry."}
 	errBudget = &apiError{Status: 429, Type: "insufficient_quota", Code: "insufficient_quota", Refusal: "budget",
 		Message: "This key has used its monthly budget."}
-	errLimitBackend = &apiError{Status: 503, Type: "server_error", Code: "limit_backend_unavailable", Refusal: "limit",
-		Message: "Rate limiting is temporarily unavailable; the request was not forwarded. Retry shortly."}
-	errUpstream = &apiError{Status: 502, Type: "server_error", Code: "upstream_error", Refusal: "",
-		Message: "The upstream service failed to answer. Retry later."}
-	errUpstreamTimeout = &apiError{Status: 504, Type: "server_error", Code: "upstream_timeout", Refusal: "",
-		Message: "The upstream service did not answer in time."}
-	errUpstreamAuth = &apiError{Status: 502, Type: "server_error", Code: "upstream_auth_failed", Refusal: "",
-		Message: "Warden could not authenticate to the upstream service. Tell your Warden administrator."}
-	errJournal = &apiError{Status: 503, Type: "server_error", Code: "audit_unavailable", Refusal: "audit",
-		Message: "Warden could not record this request in its audit log, so it does not answer it. Retry shortly."}
-	errInternal = &apiError{Status: 500, Type: "server_error", Code: "internal_error",
-		Message: "Warden had an internal error while processing your request."}
 )
+
+// The errors that are Warden's or the upstream's fault, not the client's.
+// Refusal is empty where no stage refused: the request was forwarded.
+var (
+	errLimitBackend    = serverError(503, "limit_backend_unavailable", "limit", "Rate limiting is temporarily unavailable; the request was not forwarded. Retry shortly.")
+	errUpstream        = serverError(502, "upstream_error", "", "The upstream service failed to answer. Retry later.")
+	errUpstreamTimeout = serverError(504, "upstream_timeout", "", "The upstream service did not answer in time.")
+	errUpstreamAuth    = serverError(502, "upstream_auth_failed", "", "Warden could not authenticate to the upstream service. Tell your Warden administrator.")
+	errJournal         = serverError(503, "audit_unavailable", "audit", "Warden could not record this request in its audit log, so it does not answer it. Retry shortly.")
+	errInternal        = serverError(500, "internal_error", "", "Warden had an internal error while processing your request.")
+)
+
+// authError is a 401 refused by authentication.
+func authError(code, msg string) *apiError {
+	return &apiError{Status: 401, Type: "invalid_request_error", Code: code, Message: msg, Refusal: "auth"}
+}
+
+// serverError is a 5xx of OpenAI type server_error.
+func serverError(status int, code, refusal, msg string) *apiError {
+	return &apiError{Status: status, Type: "server_error", Code: code, Message: msg, Refusal: refusal}
+}
 
 func forbidden(code, msg string) *apiError {
 	return &apiError{Status: 403, Type: "invalid_request_error", Code: code, Message: msg, Refusal: "scope"}

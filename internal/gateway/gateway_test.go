@@ -363,20 +363,7 @@ func TestStreamPassThroughAndUsage(t *testing.T) {
 	}
 	var text strings.Builder
 	sawUsage := false
-	for _, line := range strings.Split(r.body, "\n") {
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok || data == "[DONE]" {
-			continue
-		}
-		var c struct {
-			Choices []struct {
-				Delta struct{ Content string } `json:"delta"`
-			} `json:"choices"`
-			Usage json.RawMessage `json:"usage"`
-		}
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			t.Fatalf("bad chunk %q", data)
-		}
+	for _, c := range streamChunks(t, r.body) {
 		if len(c.Choices) == 0 {
 			sawUsage = true
 		}

@@ -120,20 +120,7 @@ func TestGuardCutsStream(t *testing.T) {
 	}
 	var got strings.Builder
 	finish := ""
-	for _, line := range strings.Split(r.body, "\n") {
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok || data == "[DONE]" {
-			continue
-		}
-		var c struct {
-			Choices []struct {
-				Delta        struct{ Content string }
-				FinishReason *string `json:"finish_reason"`
-			}
-		}
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			t.Fatalf("bad chunk %q", data)
-		}
+	for _, c := range streamChunks(t, r.body) {
 		for _, ch := range c.Choices {
 			got.WriteString(ch.Delta.Content)
 			if ch.FinishReason != nil {
@@ -158,15 +145,7 @@ func TestGuardStreamPassesBenignText(t *testing.T) {
 	text := strings.Repeat("The autumn leaves drift slowly down to the quiet ground. ", 8)
 	r := h.do("POST", "/v1/chat/completions", bearer(k), `{"model":"mock-echo","stream":true,"messages":[{"role":"user","content":"`+text+`"}]}`)
 	var got strings.Builder
-	for _, line := range strings.Split(r.body, "\n") {
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok || data == "[DONE]" {
-			continue
-		}
-		var c struct {
-			Choices []struct{ Delta struct{ Content string } }
-		}
-		json.Unmarshal([]byte(data), &c)
+	for _, c := range streamChunks(t, r.body) {
 		for _, ch := range c.Choices {
 			got.WriteString(ch.Delta.Content)
 		}
@@ -224,15 +203,7 @@ func TestStreamHoldbackConfigurable(t *testing.T) {
 	text := "The autumn leaves drift slowly down to the quiet ground and rest there until spring comes."
 	r := h.do("POST", "/v1/chat/completions", bearer(k), `{"model":"mock-echo","stream":true,"messages":[{"role":"user","content":"`+text+`"}]}`)
 	chunks, got := 0, ""
-	for _, line := range strings.Split(r.body, "\n") {
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok || data == "[DONE]" {
-			continue
-		}
-		var c struct {
-			Choices []struct{ Delta struct{ Content string } }
-		}
-		json.Unmarshal([]byte(data), &c)
+	for _, c := range streamChunks(t, r.body) {
 		for _, ch := range c.Choices {
 			if ch.Delta.Content != "" {
 				chunks++
@@ -244,4 +215,31 @@ func TestStreamHoldbackConfigurable(t *testing.T) {
 	if got != text || chunks < 5 {
 		t.Errorf("%d chunks, text %q", chunks, got)
 	}
+}
+
+// streamChunk is one data line of a chat completion stream.
+type streamChunk struct {
+	Choices []struct {
+		Delta        struct{ Content string } `json:"delta"`
+		FinishReason *string                  `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+// streamChunks parses the data lines of an SSE body, [DONE] aside; a data
+// line that is not a chunk fails the test.
+func streamChunks(t *testing.T, body string) []streamChunk {
+	t.Helper()
+	var out []streamChunk
+	for _, line := range strings.Split(body, "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var c streamChunk
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			t.Fatalf("bad chunk %q", data)
+		}
+		out = append(out, c)
+	}
+	return out
 }

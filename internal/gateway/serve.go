@@ -83,16 +83,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
 		}
 	}()
 	x.identifyClient()
-	if e := x.resolvePath(); e != nil {
-		x.fail(e)
-		return
-	}
-	if e := x.authenticate(); e != nil {
-		x.fail(e)
-		return
-	}
-	if e := x.authorize(); e != nil {
-		x.fail(e)
+	if !x.pass(x.resolvePath, x.authenticate, x.authorize) {
 		return
 	}
 	switch x.endpoint {
@@ -103,8 +94,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
 		x.listDeployments()
 		return
 	}
-	if e := x.readBody(); e != nil {
-		x.fail(e)
+	if !x.pass(x.readBody) {
 		return
 	}
 	// Limits are charged before the model is resolved: a key that floods
@@ -116,15 +106,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, at time.Time) {
 		return
 	}
 	defer release()
-	if e := x.scopeModel(); e != nil {
-		x.fail(e)
-		return
-	}
-	if e := x.inspectPrompt(); e != nil {
-		x.fail(e)
+	if !x.pass(x.scopeModel, x.inspectPrompt) {
 		return
 	}
 	x.forward()
+}
+
+// pass runs the stages in order until one refuses, answers with that
+// stage's error and reports whether every stage let the request through.
+func (x *exchange) pass(stages ...func() *apiError) bool {
+	for _, stage := range stages {
+		if e := stage(); e != nil {
+			x.fail(e)
+			return false
+		}
+	}
+	return true
 }
 
 // identifyClient fills the event's who: address and client fingerprint.

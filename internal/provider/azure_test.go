@@ -1,20 +1,17 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/provider/entra/entratest"
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 // TestAzureEntraBearer sends requests through an Azure provider that
@@ -32,30 +29,9 @@ func TestAzureEntraBearer(t *testing.T) {
 		{"federated token file", config.Entra{FederatedTokenFile: fed}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			var lmu sync.Mutex
-			old := slog.Default()
-			slog.SetDefault(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-				lmu.Lock()
-				defer lmu.Unlock()
-				return logs.Write(p)
-			}), &slog.HandlerOptions{Level: slog.LevelDebug})))
-			defer slog.SetDefault(old)
-
+			logs := testenv.CaptureLogs(t)
 			sts := entratest.New(t, 3600)
-			var mu sync.Mutex
-			var auth, apiKey []string
-			up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				auth = append(auth, r.Header.Get("Authorization"))
-				apiKey = append(apiKey, r.Header.Get("Api-Key"))
-				mu.Unlock()
-				if r.URL.Path != "/openai/deployments/gpt-4o-east/chat/completions" || r.URL.Query().Get("api-version") != "2024-10-21" {
-					t.Errorf("upstream URL %s", r.URL)
-				}
-				io.WriteString(w, `{}`)
-			}))
-			defer up.Close()
+			up := testenv.NewTLSRecorder(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) })
 			e := tc.entra
 			e.TenantID, e.ClientID, e.AuthorityHost = "tenant-1", "client-1", sts.URL
 			p, err := New(config.Provider{Name: "east", Type: "azure", Endpoint: up.URL, APIVersion: "2024-10-21", Entra: &e}, up.Client())
@@ -69,9 +45,16 @@ func TestAzureEntraBearer(t *testing.T) {
 				}
 				resp.Body.Close()
 			}
-			for i := range auth {
-				if auth[i] != "Bearer eyJ-secret-token-1" || apiKey[i] != "" {
-					t.Fatalf("request %d: Authorization %q api-key %q", i, auth[i], apiKey[i])
+			reqs := up.Requests()
+			if len(reqs) != 3 {
+				t.Fatalf("upstream got %d requests, want 3", len(reqs))
+			}
+			for i, r := range reqs {
+				if r.URL.Path != "/openai/deployments/gpt-4o-east/chat/completions" || r.URL.Query().Get("api-version") != "2024-10-21" {
+					t.Errorf("request %d: upstream URL %s", i, r.URL)
+				}
+				if auth, apiKey := r.Header.Get("Authorization"), r.Header.Get("Api-Key"); auth != "Bearer eyJ-secret-token-1" || apiKey != "" {
+					t.Fatalf("request %d: Authorization %q api-key %q", i, auth, apiKey)
 				}
 			}
 			if sts.Issued() != 1 {
@@ -83,7 +66,3 @@ func TestAzureEntraBearer(t *testing.T) {
 		})
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

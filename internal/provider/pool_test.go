@@ -6,51 +6,54 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
-// upstream is a real HTTP server whose answer the test controls.
+// upstream is a real HTTP server whose answer the test controls; it
+// records every request.
 type upstream struct {
-	srv    *httptest.Server
+	*testenv.Recorder
 	status atomic.Int64
-	hits   atomic.Int64
-	header http.Header
-	mu     sync.Mutex
-	models []string // "model" of each request body
 }
 
 func newUpstream(t *testing.T, status int, h http.Header) *upstream {
-	u := &upstream{header: h}
+	u := &upstream{}
 	u.status.Store(int64(status))
-	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.hits.Add(1)
-		var b struct {
-			Model string `json:"model"`
-		}
-		json.NewDecoder(r.Body).Decode(&b)
-		u.mu.Lock()
-		u.models = append(u.models, b.Model)
-		u.mu.Unlock()
-		for k, v := range u.header {
+	u.Recorder = testenv.NewRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range h {
 			w.Header()[k] = v
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(int(u.status.Load()))
 		io.WriteString(w, `{"ok":true}`)
-	}))
-	t.Cleanup(u.srv.Close)
+	})
 	return u
 }
 
+// hits is the number of requests the upstream received.
+func (u *upstream) hits() int { return len(u.Requests()) }
+
+// models returns the "model" of each request body.
+func (u *upstream) models() []string {
+	var out []string
+	for _, r := range u.Requests() {
+		var b struct {
+			Model string `json:"model"`
+		}
+		json.Unmarshal(r.Body, &b)
+		out = append(out, b.Model)
+	}
+	return out
+}
+
 func (u *upstream) target(t *testing.T, name, up string, prio, weight int) Target {
-	p, err := New(config.Provider{Name: name, Type: "openai", BaseURL: u.srv.URL}, u.srv.Client())
+	p, err := New(config.Provider{Name: name, Type: "openai", BaseURL: u.URL}, u.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,18 +99,18 @@ func TestPoolRetryAfterRestsDeployment(t *testing.T) {
 				}
 				clk.Advance(tc.rest / 40) // stays inside the cool-down
 			}
-			if n := first.hits.Load(); n != 1 {
+			if n := first.hits(); n != 1 {
 				t.Fatalf("first deployment got %d requests during its cool-down, want 1 (the 429)", n)
 			}
 			clk.Advance(tc.rest)
 			first.status.Store(200)
 			st, as := call(t, p)
-			if st != 200 || len(as) != 1 || as[0].Provider != "east" || first.hits.Load() != 2 {
-				t.Fatalf("after cool-down: status %d attempts %+v hits %d", st, as, first.hits.Load())
+			if st != 200 || len(as) != 1 || as[0].Provider != "east" || first.hits() != 2 {
+				t.Fatalf("after cool-down: status %d attempts %+v hits %d", st, as, first.hits())
 			}
 			// The pool rewrote "model" for each deployment.
-			if first.models[0] != "gpt-4o-ptu" || second.models[0] != "gpt-4o" {
-				t.Fatalf("models sent: %v %v", first.models, second.models)
+			if fm, sm := first.models(), second.models(); fm[0] != "gpt-4o-ptu" || sm[0] != "gpt-4o" {
+				t.Fatalf("models sent: %v %v", fm, sm)
 			}
 		})
 	}
@@ -124,19 +127,19 @@ func TestPoolBreakerOpensAndCloses(t *testing.T) {
 			t.Fatalf("status %d", st)
 		}
 	}
-	if n := first.hits.Load(); n != 3 {
+	if n := first.hits(); n != 3 {
 		t.Fatalf("failing deployment got %d requests, want 3 before the breaker opened", n)
 	}
 	clk.Advance(30 * time.Second) // half-open: one probe, which fails
 	call(t, p)
 	call(t, p)
-	if n := first.hits.Load(); n != 4 {
+	if n := first.hits(); n != 4 {
 		t.Fatalf("half-open: %d requests, want exactly one probe", n)
 	}
 	first.status.Store(200) // recovers
 	clk.Advance(29 * time.Second)
 	call(t, p)
-	if n := first.hits.Load(); n != 4 {
+	if n := first.hits(); n != 4 {
 		t.Fatalf("breaker reopened for 30s but got a request after 29s")
 	}
 	clk.Advance(time.Second)
@@ -146,7 +149,7 @@ func TestPoolBreakerOpensAndCloses(t *testing.T) {
 			t.Fatalf("after recovery: %+v", as)
 		}
 	}
-	if n := first.hits.Load(); n != 9 {
+	if n := first.hits(); n != 9 {
 		t.Fatalf("recovered deployment got %d requests, want 9 (4 + 5)", n)
 	}
 }
@@ -196,8 +199,8 @@ func TestPoolWeights(t *testing.T) {
 	}
 	// Expect 300/100; a binomial(400, .75) is within ±45 of 300 with
 	// probability above 1-1e-6.
-	if got := a.hits.Load(); got < 255 || got > 345 || got+b.hits.Load() != n {
-		t.Fatalf("weight 3:1 gave %d:%d", got, b.hits.Load())
+	if got := a.hits(); got < 255 || got > 345 || got+b.hits() != n {
+		t.Fatalf("weight 3:1 gave %d:%d", got, b.hits())
 	}
 }
 

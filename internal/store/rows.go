@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +92,20 @@ type Dialect struct {
 	// substring, 0 when absent, called as Instr(haystack, needle): strpos
 	// in PostgreSQL, instr in SQLite.
 	Instr string
+	// Timestamp is the argument for a time column such as keys.created_at:
+	// the time itself for PostgreSQL's TIMESTAMPTZ, Unix nanoseconds for
+	// SQLite's INTEGER.
+	Timestamp func(time.Time) any
+	// ForUpdate ends a read that the transaction will write back: " FOR
+	// UPDATE" in PostgreSQL, so concurrent updates from several instances
+	// apply one after the other; empty in SQLite, whose write transactions
+	// take the database lock when they begin.
+	ForUpdate string
+	// LockKeyChanges, when set, runs before an append to key_changes and
+	// holds key_changes until commit, so revisions commit in the order they
+	// are numbered (see KeysChangedSince); SQLite has one writer and needs
+	// none.
+	LockKeyChanges string
 }
 
 // query collects the conditions and arguments of one SELECT.
@@ -145,10 +160,27 @@ func ListKeysQuery(d Dialect, f KeyFilter) (string, []any) {
 	return q.build(`SELECT `+KeyCols+` FROM keys`, "created_at, id", f.Limit)
 }
 
-// ScanKey reads the columns of KeyCols from row. The backends keep the
-// time of last use differently (TIMESTAMPTZ, Unix nanoseconds): that column
-// is scanned into a T, which at turns into the time, nil if never used.
-func ScanKey[T any](row Row, at func(T) *time.Time) (*keys.Key, error) {
+// ScanKeyTime reads the columns of KeyCols from a row whose time of last
+// use is a TIMESTAMPTZ (PostgreSQL).
+func ScanKeyTime(row Row) (*keys.Key, error) {
+	return scanKey(row, func(t *time.Time) *time.Time { return t })
+}
+
+// ScanKeyNanos reads the columns of KeyCols from a row whose time of last
+// use is Unix nanoseconds (SQLite).
+func ScanKeyNanos(row Row) (*keys.Key, error) {
+	return scanKey(row, func(n sql.NullInt64) *time.Time {
+		if !n.Valid {
+			return nil
+		}
+		t := time.Unix(0, n.Int64)
+		return &t
+	})
+}
+
+// scanKey reads the columns of KeyCols from row, the time of last use
+// scanned into a T, which at turns into the time, nil if never used.
+func scanKey[T any](row Row, at func(T) *time.Time) (*keys.Key, error) {
 	var (
 		id, ip     string
 		hash, data []byte

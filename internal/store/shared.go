@@ -9,17 +9,24 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 )
 
-// Shared implements what is the same in every SQL backend: key lookups and
-// lists, key changes, usage, incidents, audit checkpoints and legal holds.
-// A backend embeds it, set up with its dialect, its driver and its key
-// scanner; what differs by database (transactions, locking, bulk writes,
-// SQL that is not the same) stays in the backend.
+// Shared implements what is the same in every SQL backend: key lookups,
+// lists and writes, key changes, usage, profile reads, incidents, audit
+// checkpoints and legal holds. A backend embeds it, set up with its
+// dialect, its driver, its transactions and its key scanner; what differs
+// by database (bulk writes, SQL that is not the same) stays in the backend.
 type Shared struct {
 	Dialect
 	Q Querier
 	// ScanKey reads the columns of KeyCols: the backends keep the time of
 	// last use differently (TIMESTAMPTZ, Unix nanoseconds).
 	ScanKey func(Row) (*keys.Key, error)
+	// InTx runs fn in one transaction, given a Querier on it, and commits
+	// it if fn returns nil; fn's error is returned as it is.
+	InTx func(ctx context.Context, fn func(Querier) error) error
+	// WriteProfiles upserts a non-empty batch of checked profiles in one
+	// transaction (PutProfiles does the rest): how to write many rows at
+	// once differs by database.
+	WriteProfiles func(ctx context.Context, ps []Profile) error
 }
 
 // keyBy returns the one key where col equals v; what names it in errors.
@@ -89,6 +96,45 @@ func (r Shared) UsageOf(ctx context.Context, keyID, month string) (Spend, error)
 		return u, fmt.Errorf("%s: usage of %s: %w", r.Name, keyID, err)
 	}
 	return u, nil
+}
+
+// AddUsage implements Usage.
+func (r Shared) AddUsage(ctx context.Context, keyID, month string, u Spend) error {
+	_, err := r.Q.Exec(ctx, `INSERT INTO usage (key_id, month, requests, tokens, cost_usd) VALUES (`+r.params(5)+`)
+		ON CONFLICT (key_id, month) DO UPDATE SET requests = usage.requests + excluded.requests,
+			tokens = usage.tokens + excluded.tokens, cost_usd = usage.cost_usd + excluded.cost_usd`,
+		keyID, month, u.Requests, u.Tokens, u.CostUSD)
+	if err != nil {
+		return fmt.Errorf("%s: add usage for %s: %w", r.Name, keyID, err)
+	}
+	return nil
+}
+
+// PutProfiles implements Profiles: nothing to write is no transaction, and
+// no profile is written unless every one passes CheckProfiles.
+func (r Shared) PutProfiles(ctx context.Context, ps []Profile) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	if err := CheckProfiles(ps); err != nil {
+		return err
+	}
+	return r.WriteProfiles(ctx, ps)
+}
+
+// ProfileOf implements Profiles.
+func (r Shared) ProfileOf(ctx context.Context, keyID string) (Profile, error) {
+	p := Profile{KeyID: keyID}
+	var at int64
+	err := r.Q.QueryRow(ctx, `SELECT updated_at, data FROM detect_profiles WHERE key_id = `+r.Param(1), keyID).Scan(&at, &p.Data)
+	if errors.Is(err, r.NoRows) {
+		return p, fmt.Errorf("%s: profile of %s: %w", r.Name, keyID, ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("%s: profile of %s: %w", r.Name, keyID, err)
+	}
+	p.UpdatedAt = FromNanos(at)
+	return p, nil
 }
 
 // IncidentByID implements Incidents.

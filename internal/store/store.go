@@ -3,10 +3,11 @@
 // embedded default) and PostgreSQL (package postgres, for many instances).
 // Package storetest holds the conformance suite every backend must pass.
 // What the two SQL backends do alike is written once here (rows.go,
-// shared.go, shared_audit.go): row encodings, the list queries, the reads
-// and the simple writes, with each backend's SQL dialect passed in as data
-// (Dialect) and its driver behind Querier. What differs by database
-// (transactions, locking, bulk writes) stays in the backends.
+// shared.go, shared_keys.go, shared_audit.go): row encodings, the list
+// queries, the reads, the key writes and the simple writes, with each
+// backend's SQL dialect passed in as data (Dialect) and its driver behind
+// Querier (on a transaction, through Shared.InTx). What differs by database
+// (bulk writes, the audit log's locking) stays in the backends.
 //
 // Each domain owns its interface here; a backend implements them all. Methods
 // return ErrNotFound (wrapped or not) when the named record does not exist and

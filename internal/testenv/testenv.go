@@ -12,6 +12,11 @@
 // Each test gets its own namespace, so tests run in parallel and repeatedly
 // on the same servers: a fresh PostgreSQL schema (dropped at the end), and a
 // fresh Redis key prefix (its keys deleted at the end).
+//
+// It also holds what several packages' tests need of their surroundings: a
+// TCP proxy that takes a server away and gives it back (Proxy), an HTTP
+// server that keeps what it is sent (Recorder), a certificate authority
+// for TLS tests (CA) and the default logger's output (CaptureLogs).
 package testenv
 
 import (

@@ -22,31 +22,24 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
 return redis.call('ZCARD', KEYS[1])`)
 
+// whileOwned makes a script that runs body only while the lease KEYS[1]
+// still holds our token ARGV[1]: it returns 1 if body ran, else 0. Every
+// write of a lease holder goes through it, so an instance whose lease
+// expired and was claimed by another can change nothing.
+func whileOwned(body string) *redis.Script {
+	return redis.NewScript("if redis.call('GET', KEYS[1]) == ARGV[1] then\n" + body + "\n  return 1\nend\nreturn 0")
+}
+
 // renew extends the lease if it is still ours: 1, else 0.
-var renew = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0`)
+var renew = whileOwned(`  redis.call('PEXPIRE', KEYS[1], ARGV[2])`)
 
 // release deletes the lease if it is still ours, writing the cursor
 // first: 1, else 0 (the cursor is then not ours to write).
-var release = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0`)
+var release = whileOwned(`  if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
+  redis.call('DEL', KEYS[1])`)
 
 // saveCursor writes the cursor if the lease is still ours.
-var saveCursor = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[2], ARGV[2])
-  return 1
-end
-return 0`)
+var saveCursor = whileOwned(`  redis.call('SET', KEYS[2], ARGV[2])`)
 
 // maintain heartbeats, renews the leases held, then claims or releases
 // partitions towards the fair share.

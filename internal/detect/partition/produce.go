@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/event"
 )
 
@@ -56,17 +57,8 @@ func (f *Feed) Handle(ctx context.Context, e *event.Event) {
 // produceLoop sends what queued every batchEvery until Close.
 func (f *Feed) produceLoop() {
 	defer close(f.flushed)
-	t := time.NewTicker(batchEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			f.send(context.Background())
-			return
-		case <-t.C:
-			f.send(context.Background())
-		}
-	}
+	clock.Every(batchEvery, f.stop, func() { f.send(context.Background()) })
+	f.send(context.Background())
 }
 
 // send appends the queued events to their streams in one pipeline. On

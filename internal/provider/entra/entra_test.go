@@ -9,43 +9,21 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/provider/entra/entratest"
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 const tenant = "00000000-0000-0000-0000-0000000000aa"
-
-// captureLogs sends slog output to a buffer for the test's duration.
-func captureLogs(t *testing.T) *bytes.Buffer {
-	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&lockedWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return &buf
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
 
 func selfSigned(t *testing.T, dir string) string {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -107,7 +85,7 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := captureLogs(t)
+			logs := testenv.CaptureLogs(t)
 			// expires_in under five minutes: the identity library's own
 			// cache treats it as due at once, so only Source's cache
 			// keeps it, and the test sees Source's refresh decisions.
@@ -167,18 +145,10 @@ func TestSourceFetchesAndRefreshes(t *testing.T) {
 // TestManagedIdentity uses the App Service flavour of managed identity (a
 // local endpoint named by IDENTITY_ENDPOINT, as the platform sets it).
 func TestManagedIdentity(t *testing.T) {
-	var mu sync.Mutex
-	var resources, headers, clientIDs []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		resources = append(resources, r.URL.Query().Get("resource"))
-		headers = append(headers, r.Header.Get("X-Identity-Header"))
-		clientIDs = append(clientIDs, r.URL.Query().Get("client_id"))
-		mu.Unlock()
+	srv := testenv.NewRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"access_token":"eyJ-mi-token","expires_on":"%d","resource":"https://cognitiveservices.azure.com","token_type":"Bearer"}`,
 			time.Now().Add(time.Hour).Unix())
-	}))
-	defer srv.Close()
+	})
 	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
 	t.Setenv("IDENTITY_HEADER", "platform-header")
 	src, err := New(config.Entra{ManagedIdentity: true, ClientID: "user-assigned-1"}, nil, nil)
@@ -191,9 +161,12 @@ func TestManagedIdentity(t *testing.T) {
 			t.Fatalf("%q %v", tok, err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(resources) != 1 || resources[0] != "https://cognitiveservices.azure.com" || headers[0] != "platform-header" || clientIDs[0] != "user-assigned-1" {
-		t.Fatalf("requests: resources %v headers %v client ids %v", resources, headers, clientIDs)
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d token requests for 2 tokens, want 1 (cached)", len(reqs))
+	}
+	q, h := reqs[0].URL.Query(), reqs[0].Header
+	if q.Get("resource") != "https://cognitiveservices.azure.com" || h.Get("X-Identity-Header") != "platform-header" || q.Get("client_id") != "user-assigned-1" {
+		t.Fatalf("token request: query %v identity header %q", q, h.Get("X-Identity-Header"))
 	}
 }

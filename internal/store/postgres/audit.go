@@ -378,18 +378,10 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 			n = min(n, left)
 		}
 		args[0] = cursor
-		rows, err := s.pool.Query(ctx, q+fmt.Sprint(n), args...)
-		if err != nil {
-			return fmt.Errorf("postgres: scan audit: %w", err)
-		}
-		got := 0
-		var fnErr error
-		for rows.Next() {
+		got, err := s.eachRow(ctx, "scan audit", func(rows pgx.Rows) error {
 			e.Body, expires, bKey, bTS = nil, nil, nil, nil
-			if err := rows.Scan(dest...); err != nil {
-				rows.Close()
-				return fmt.Errorf("postgres: scan audit: %w", err)
-			}
+			return rows.Scan(dest...)
+		}, func() error {
 			e.Time = store.FromNanos(ts)
 			e.BodyExpires = time.Time{}
 			if expires != nil {
@@ -399,18 +391,11 @@ func (s *DB) ScanAudit(ctx context.Context, f store.AuditFilter, fn func(*store.
 			if bKey != nil && bTS != nil {
 				e.BodyKeyID, e.BodyTime = *bKey, store.FromNanos(*bTS)
 			}
-			got++
 			cursor = e.Index + 1
-			if fnErr = fn(&e); fnErr != nil {
-				break
-			}
-		}
-		rows.Close()
-		if fnErr != nil {
-			return fnErr
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("postgres: scan audit: %w", err)
+			return fn(&e)
+		}, q+fmt.Sprint(n), args...)
+		if err != nil {
+			return err
 		}
 		if f.Limit > 0 {
 			left -= got
@@ -429,18 +414,9 @@ func (s *DB) ScanAuditHashes(ctx context.Context, from int64, fn func(int64, tlo
 		h   tlog.Hash
 	)
 	for {
-		rows, err := s.pool.Query(ctx, `SELECT id, hash FROM audit_hashes WHERE id >= $1 ORDER BY id LIMIT $2`, from, hashPage)
-		if err != nil {
-			return fmt.Errorf("postgres: scan audit hashes: %w", err)
-		}
-		got := 0
-		var fnErr error
-		for rows.Next() {
-			if err := rows.Scan(&id, &raw); err != nil {
-				rows.Close()
-				return fmt.Errorf("postgres: scan audit hashes: %w", err)
-			}
-			got++
+		got, err := s.eachRow(ctx, "scan audit hashes", func(rows pgx.Rows) error {
+			return rows.Scan(&id, &raw)
+		}, func() error {
 			from = id + 1
 			// A damaged hash of the wrong length is handed on zero-padded or
 			// cut and marked: the caller's comparison fails, which is the point.
@@ -449,21 +425,41 @@ func (s *DB) ScanAuditHashes(ctx context.Context, from int64, fn func(int64, tlo
 			if len(raw) != tlog.HashSize {
 				h[0] ^= 0xff
 			}
-			if fnErr = fn(id, h); fnErr != nil {
-				break
-			}
-		}
-		rows.Close()
-		if fnErr != nil {
-			return fnErr
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("postgres: scan audit hashes: %w", err)
+			return fn(id, h)
+		}, `SELECT id, hash FROM audit_hashes WHERE id >= $1 ORDER BY id LIMIT $2`, from, hashPage)
+		if err != nil {
+			return err
 		}
 		if got < hashPage {
 			return nil
 		}
 	}
+}
+
+// eachRow runs one page's query and, row by row, scan and then visit,
+// until one fails. It returns the number of rows visited. An error of the
+// query or of scan is wrapped as what; visit's (the caller's callback)
+// is returned as it is.
+func (s *DB) eachRow(ctx context.Context, what string, scan func(pgx.Rows) error, visit func() error, q string, args ...any) (int, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return got, fmt.Errorf("postgres: %s: %w", what, err)
+		}
+		got++
+		if err := visit(); err != nil {
+			return got, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return got, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	return got, nil
 }
 
 // PruneAuditBodies implements store.AuditRetention.

@@ -2,29 +2,18 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/store"
 )
 
-var _ store.Detect = (*DB)(nil)
-
-// PutProfiles implements store.Profiles. Several instances flush profiles
-// at once, so rows are written in key order (no deadlock between two
-// flushes of overlapping keys) with one multi-row upsert; of two profiles
-// of one key in ps the later wins.
-func (s *DB) PutProfiles(ctx context.Context, ps []store.Profile) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	if err := store.CheckProfiles(ps); err != nil {
-		return err
-	}
+// writeProfiles is store.Shared's WriteProfiles. Several instances flush
+// profiles at once, so rows are written in key order (no deadlock between
+// two flushes of overlapping keys) with one multi-row upsert; of two
+// profiles of one key in ps the later wins.
+func (s *DB) writeProfiles(ctx context.Context, ps []store.Profile) error {
 	last := make(map[string]int, len(ps))
 	for i, p := range ps {
 		last[p.KeyID] = i
@@ -50,21 +39,6 @@ func (s *DB) PutProfiles(ctx context.Context, ps []store.Profile) error {
 		return fmt.Errorf("postgres: put %d profiles: %w", len(ids), err)
 	}
 	return nil
-}
-
-// ProfileOf implements store.Profiles.
-func (s *DB) ProfileOf(ctx context.Context, keyID string) (store.Profile, error) {
-	p := store.Profile{KeyID: keyID}
-	var at int64
-	err := s.pool.QueryRow(ctx, `SELECT updated_at, data FROM detect_profiles WHERE key_id = $1`, keyID).Scan(&at, &p.Data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, fmt.Errorf("postgres: profile of %s: %w", keyID, store.ErrNotFound)
-	}
-	if err != nil {
-		return p, fmt.Errorf("postgres: profile of %s: %w", keyID, err)
-	}
-	p.UpdatedAt = store.FromNanos(at)
-	return p, nil
 }
 
 // PutIncident implements store.Incidents. The no-reopen rule is part of

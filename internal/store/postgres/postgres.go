@@ -64,6 +64,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+var _ store.Store = (*DB)(nil)
+
 // DB is the PostgreSQL implementation of store.Store.
 type DB struct {
 	store.Shared // what both backends do alike, on pool
@@ -71,19 +73,31 @@ type DB struct {
 }
 
 // driver adapts a pgx pool to store.Querier.
-type driver struct{ pool *pgxpool.Pool }
+type driver struct{ q pgxQuerier }
+
+// pgxQuerier is what a pool and a transaction share.
+type pgxQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
 
 func (r driver) QueryRow(ctx context.Context, q string, args ...any) store.Row {
-	return r.pool.QueryRow(ctx, q, args...)
+	return r.q.QueryRow(ctx, q, args...)
 }
 
 func (r driver) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
-	return r.pool.Query(ctx, q, args...)
+	return r.q.Query(ctx, q, args...)
 }
 
 func (r driver) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := r.pool.Exec(ctx, q, args...)
+	tag, err := r.q.Exec(ctx, q, args...)
 	return tag.RowsAffected(), err
+}
+
+// inTx is store.Shared's InTx on a pgx transaction.
+func (s *DB) inTx(ctx context.Context, fn func(store.Querier) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(driver{tx}) })
 }
 
 // Defaults applied when the DSN does not say otherwise. Every network call
@@ -120,10 +134,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: connect to %s: %w", cfg.ConnConfig.Host, err)
 	}
 	s := &DB{pool: pool, Shared: store.Shared{
-		Dialect: store.Dialect{Name: "postgres", NoRows: pgx.ErrNoRows, IsUnique: isUnique, Param: func(n int) string { return fmt.Sprintf("$%d", n) }, Instr: "strpos"},
+		Dialect: store.Dialect{Name: "postgres", NoRows: pgx.ErrNoRows, IsUnique: isUnique, Param: func(n int) string { return fmt.Sprintf("$%d", n) }, Instr: "strpos",
+			Timestamp: func(t time.Time) any { return t }, ForUpdate: " FOR UPDATE", LockKeyChanges: `LOCK TABLE key_changes IN EXCLUSIVE MODE`},
 		Q:       driver{pool},
-		ScanKey: scanKey,
+		ScanKey: store.ScanKeyTime,
 	}}
+	s.InTx, s.WriteProfiles = s.inTx, s.writeProfiles
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

@@ -5,22 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/wardenhq/warden/internal/incident"
 	"github.com/wardenhq/warden/internal/store"
 )
 
-var _ store.Detect = (*DB)(nil)
-
-// PutProfiles implements store.Profiles.
-func (s *DB) PutProfiles(ctx context.Context, ps []store.Profile) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	if err := store.CheckProfiles(ps); err != nil {
-		return err
-	}
+// writeProfiles is store.Shared's WriteProfiles: one prepared upsert per
+// profile in one transaction.
+func (s *DB) writeProfiles(ctx context.Context, ps []store.Profile) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -41,21 +33,6 @@ func (s *DB) PutProfiles(ctx context.Context, ps []store.Profile) error {
 		return fmt.Errorf("sqlite: commit profiles: %w", err)
 	}
 	return nil
-}
-
-// ProfileOf implements store.Profiles.
-func (s *DB) ProfileOf(ctx context.Context, keyID string) (store.Profile, error) {
-	p := store.Profile{KeyID: keyID}
-	var at int64
-	err := s.db.QueryRowContext(ctx, `SELECT updated_at, data FROM detect_profiles WHERE key_id = ?`, keyID).Scan(&at, &p.Data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, fmt.Errorf("sqlite: profile of %s: %w", keyID, store.ErrNotFound)
-	}
-	if err != nil {
-		return p, fmt.Errorf("sqlite: profile of %s: %w", keyID, err)
-	}
-	p.UpdatedAt = time.Unix(0, at).UTC()
-	return p, nil
 }
 
 // PutIncident implements store.Incidents.

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wardenhq/warden/internal/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -24,6 +25,8 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+var _ store.Store = (*DB)(nil)
 
 // DB is the SQLite implementation of store.Store.
 type DB struct {
@@ -65,10 +68,15 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 	}
 	db.SetMaxOpenConns(8)
 	s := &DB{db: db, Shared: store.Shared{
-		Dialect: store.Dialect{Name: "sqlite", NoRows: sql.ErrNoRows, IsUnique: isUnique, Param: func(int) string { return "?" }, Instr: "instr"},
+		Dialect: store.Dialect{Name: "sqlite", NoRows: sql.ErrNoRows, IsUnique: isUnique, Param: func(int) string { return "?" }, Instr: "instr",
+			Timestamp: func(t time.Time) any { return t.UnixNano() }},
 		Q:       driver{db},
-		ScanKey: scanKey,
+		ScanKey: store.ScanKeyNanos,
 	}}
+	s.InTx = func(ctx context.Context, fn func(store.Querier) error) error {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(driver{tx}) })
+	}
+	s.WriteProfiles = s.writeProfiles
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -99,19 +107,26 @@ func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // driver adapts database/sql to store.Querier.
-type driver struct{ db *sql.DB }
+type driver struct{ q sqlQuerier }
+
+// sqlQuerier is what a *sql.DB and a *sql.Tx share.
+type sqlQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
 
 func (r driver) QueryRow(ctx context.Context, q string, args ...any) store.Row {
-	return r.db.QueryRowContext(ctx, q, args...)
+	return r.q.QueryRowContext(ctx, q, args...)
 }
 
 func (r driver) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
-	rows, err := r.db.QueryContext(ctx, q, args...)
+	rows, err := r.q.QueryContext(ctx, q, args...)
 	return sqlRows{rows}, err
 }
 
 func (r driver) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := r.db.ExecContext(ctx, q, args...)
+	res, err := r.q.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
