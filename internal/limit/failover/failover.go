@@ -172,18 +172,30 @@ func (l *Limiter) failed(ctx context.Context, op string, err error) bool {
 	return true
 }
 
+// ask calls the backend, bounded by the timeout, while it is healthy. With
+// answered false the backend is down (or was just found to be) and the
+// policy decides; with answered true, v and err are the backend's answer,
+// or err is the caller's own failure (its context ended), returned as is.
+func ask[T any](l *Limiter, ctx context.Context, op string, call func(context.Context) (T, error)) (v T, answered bool, err error) {
+	if !l.Healthy() {
+		return v, false, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.timeout)
+	v, err = call(cctx)
+	cancel()
+	if err != nil && l.failed(ctx, op, err) {
+		return v, false, nil
+	}
+	return v, true, err
+}
+
 // Take implements limit.Rater.
 func (l *Limiter) Take(ctx context.Context, key string, perMinute, n int, now time.Time) (limit.Decision, error) {
-	if l.Healthy() {
-		cctx, cancel := context.WithTimeout(ctx, l.timeout)
-		d, err := l.next.Take(cctx, key, perMinute, n, now)
-		cancel()
-		if err == nil {
-			return d, nil
-		}
-		if !l.failed(ctx, "take", err) {
-			return d, err
-		}
+	d, answered, err := ask(l, ctx, "take", func(ctx context.Context) (limit.Decision, error) {
+		return l.next.Take(ctx, key, perMinute, n, now)
+	})
+	if answered {
+		return d, err
 	}
 	l.degraded.Add(1)
 	return fallback{l}.Take(ctx, key, perMinute, n, now)
@@ -197,16 +209,11 @@ func (l *Limiter) TakeAll(ctx context.Context, takes []limit.Take, now time.Time
 	if !ok {
 		return limit.TakeEach(ctx, l, takes, now)
 	}
-	if l.Healthy() {
-		cctx, cancel := context.WithTimeout(ctx, l.timeout)
-		ds, err := m.TakeAll(cctx, takes, now)
-		cancel()
-		if err == nil {
-			return ds, nil
-		}
-		if !l.failed(ctx, "take", err) {
-			return ds, err
-		}
+	ds, answered, err := ask(l, ctx, "take", func(ctx context.Context) ([]limit.Decision, error) {
+		return m.TakeAll(ctx, takes, now)
+	})
+	if answered {
+		return ds, err
 	}
 	l.degraded.Add(1)
 	return limit.TakeEach(ctx, fallback{l}, takes, now)
@@ -228,16 +235,19 @@ func (f fallback) Take(ctx context.Context, key string, perMinute, n int, now ti
 
 // Acquire implements limit.Gate.
 func (l *Limiter) Acquire(ctx context.Context, key string, max int) (func(), bool, error) {
-	if l.Healthy() {
-		cctx, cancel := context.WithTimeout(ctx, l.timeout)
-		release, ok, err := l.next.Acquire(cctx, key, max)
-		cancel()
-		if err == nil {
-			return release, ok, nil
-		}
-		if !l.failed(ctx, "acquire", err) {
+	type slot struct {
+		release func()
+		ok      bool
+	}
+	sl, answered, err := ask(l, ctx, "acquire", func(ctx context.Context) (slot, error) {
+		release, ok, err := l.next.Acquire(ctx, key, max)
+		return slot{release, ok}, err
+	})
+	if answered {
+		if err != nil {
 			return nil, false, err
 		}
+		return sl.release, sl.ok, nil
 	}
 	l.degraded.Add(1)
 	switch {
