@@ -30,7 +30,8 @@ func newLimiter(t *testing.T, prefix string, o Options) *Limiter {
 }
 
 // The Redis limiter must decide exactly as limit.Local on the same sequence
-// of takes: same verdicts, same remaining, same retry and reset durations.
+// of takes: same verdicts, same remaining, same retry and reset durations;
+// one take at a time, and several in one TakeAll.
 func TestMatchesLocal(t *testing.T) {
 	t.Parallel()
 	_, prefix := testenv.Redis(t)
@@ -67,6 +68,7 @@ func TestMatchesLocal(t *testing.T) {
 			}
 		}
 	}
+	takeAllMatchesLocal(t, ctx, rl, rng)
 }
 
 // Three instances, each with its own client and three workers, share one
@@ -322,15 +324,11 @@ func TestNewClient(t *testing.T) {
 	}
 }
 
-// TakeAll, one script over several buckets, must decide exactly as the same
-// takes made one at a time on limit.Local: same decisions, and the same
-// stop at the first refusal (the buckets after it untouched).
-func TestTakeAllMatchesLocal(t *testing.T) {
-	t.Parallel()
-	_, prefix := testenv.Redis(t)
-	rl := newLimiter(t, prefix, Options{})
-	ctx := context.Background()
-	rng := rand.New(rand.NewPCG(3, 4))
+// takeAllMatchesLocal: TakeAll, one script over several buckets, decides
+// exactly as the same takes made one at a time on limit.Local: same
+// decisions, and the same stop at the first refusal (the buckets after it
+// untouched).
+func takeAllMatchesLocal(t *testing.T, ctx context.Context, rl *Limiter, rng *rand.Rand) {
 	var local limit.Local
 	buckets := []limit.Take{{Bucket: "rpm", PerMinute: 5}, {Bucket: "tpm", PerMinute: 300}, {Bucket: "none"}, {Bucket: "img", PerMinute: 2}}
 	now := time.Unix(1_800_000_000, 987654321)
