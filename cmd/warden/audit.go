@@ -21,8 +21,6 @@ import (
 	"github.com/wardenhq/warden/internal/store/backend"
 )
 
-func init() { register(newAuditCmd) }
-
 // auditIncidents resolves incident ids for export and hold. The detector
 // sets it when it is linked in; while nil, --incident is refused.
 var auditIncidents func(ctx context.Context, dataDir string) (audit.Incidents, error)
@@ -34,20 +32,14 @@ type auditFlags struct {
 	origin     string // --origin: the log's origin when it is not the default
 }
 
-func newAuditCmd() *cobra.Command {
+// auditSubcommands builds the audit subcommands; group carries the flags
+// they share.
+func auditSubcommands(group *cobra.Command) []*cobra.Command {
 	var af auditFlags
-	cmd := &cobra.Command{
-		Use:   "audit",
-		Short: "Verify, prove and export the tamper-evident audit log",
-		Long: `The audit log records every request in an append-only Merkle tree (RFC 6962)
-with signed checkpoints (C2SP tlog-checkpoint). These commands work on the
-data directory (--data) directly, or on a running server through its admin
-API (--admin-url). See docs/audit.md.`,
-	}
-	cmd.PersistentFlags().StringVar(&af.signingKey, "signing-key", "", "checkpoint signing key file (default DATA/audit.key)")
-	cmd.PersistentFlags().StringVar(&af.store, "store", os.Getenv("WARDEN_STORE"), "read the log from this store instead of --data: a postgres:// URL, as in the config's store (env WARDEN_STORE)")
-	cmd.PersistentFlags().StringVar(&af.origin, "origin", "", "the log's origin, when the config sets audit.origin")
-	cmd.AddCommand(
+	group.PersistentFlags().StringVar(&af.signingKey, "signing-key", "", "checkpoint signing key file (default DATA/audit.key)")
+	group.PersistentFlags().StringVar(&af.store, "store", os.Getenv("WARDEN_STORE"), "read the log from this store instead of --data: a postgres:// URL, as in the config's store (env WARDEN_STORE)")
+	group.PersistentFlags().StringVar(&af.origin, "origin", "", "the log's origin, when the config sets audit.origin")
+	return []*cobra.Command{
 		newAuditVerifyCmd(&af),
 		newAuditCheckpointCmd(&af),
 		newAuditProveCmd(&af),
@@ -56,8 +48,7 @@ API (--admin-url). See docs/audit.md.`,
 		newAuditVerifyBundleCmd(),
 		newAuditHoldCmd(&af),
 		newAuditPruneCmd(&af),
-	)
-	return cmd
+	}
 }
 
 // withAuditLog opens the store in --data and the log over it, runs fn and

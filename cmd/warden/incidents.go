@@ -17,33 +17,13 @@ import (
 	"github.com/wardenhq/warden/internal/incident"
 )
 
-func init() { register(newIncidentsCmd) }
-
-func newIncidentsCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "incidents",
-		Short: "List, show and resolve the detector's incidents",
-		Long: `An incident groups the detector's signals on one key: a timeline, evidence
-(networks, client fingerprints, sample requests), spend so far and the action
-taken (alert, throttle, step-up, suspend, revoke).
-
-Works on a running server (--admin-url with WARDEN_ADMIN_TOKEN) or directly on
-the data directory (--data).`,
-	}
-	cmd.AddCommand(newIncidentsListCmd(), newIncidentsShowCmd(), newIncidentsResolveCmd())
-	return cmd
-}
-
 // withIncidents runs fn with a client of the incidents API: over HTTP with
 // --admin-url, else in process on the data directory.
 func withIncidents(cmd *cobra.Command, fn func(ctx context.Context, c *adminClient) error) error {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if global.adminURL != "" {
 		return withClient(cmd, fn)
 	}
+	ctx := commandContext(cmd)
 	db, err := openStore(ctx, global.data)
 	if err != nil {
 		return err

@@ -15,33 +15,9 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 )
 
-func init() { register(newKeysCmd) }
-
-func newKeysCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "keys",
-		Short: "Create, list, rotate, suspend and revoke Warden API keys",
-		Long: `Manage Warden's own API keys. Clients use these keys; the upstream
-provider's keys never leave Warden.
-
-Every command works on a running server (--admin-url with WARDEN_ADMIN_TOKEN)
-or directly on the data directory (--data, the default), also while a server
-runs on it: the server picks up changes within a second.`,
-	}
-	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(), newKeysGetCmd(), newKeysRotateCmd(),
-		newKeysStatusCmd("suspend", "Suspend a key (reversible with resume)"),
-		newKeysStatusCmd("resume", "Resume a suspended key"),
-		newKeysStatusCmd("revoke", "Revoke a key for good"),
-		newKeysDeleteCmd(), newKeysUpdateCmd(), newKeysAuditCmd())
-	return cmd
-}
-
 // withClient runs fn with an admin client and closes it afterwards.
 func withClient(cmd *cobra.Command, fn func(ctx context.Context, c *adminClient) error) error {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := commandContext(cmd)
 	c, err := newAdminClient(ctx)
 	if err != nil {
 		return err
