@@ -1,17 +1,10 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,27 +60,18 @@ func createKey(t *testing.T, data string) (id, secret string) {
 	return k.ID, k.Key
 }
 
-// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
-// their paths and a pool that trusts it.
-func selfSigned(t *testing.T) (string, string, *x509.CertPool) {
+// serverCert writes a certificate for 127.0.0.1, issued by a fresh CA, and
+// its key, and returns their paths and a pool that trusts the CA.
+func serverCert(t *testing.T) (string, string, *x509.CertPool) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "warden-admin"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
+	ca, caKey, _ := newCA(t)
+	certPEM, keyPEM := leaf(t, ca, caKey, true, "warden-admin")
 	dir := t.TempDir()
 	cert, keyFile := filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")
-	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	c, _ := x509.ParseCertificate(der)
+	os.WriteFile(cert, certPEM, 0o600)
+	os.WriteFile(keyFile, keyPEM, 0o600)
 	pool := x509.NewCertPool()
-	pool.AddCert(c)
+	pool.AddCert(ca)
 	return cert, keyFile, pool
 }
 
@@ -95,7 +79,7 @@ func selfSigned(t *testing.T) (string, string, *x509.CertPool) {
 // configured, the console's cookie is then Secure, and /metrics can require
 // the admin token; it shows key IDs but never a key's secret (issue 15.5).
 func TestAdminTLSAndMetricsToken(t *testing.T) {
-	cert, key, pool := selfSigned(t)
+	cert, key, pool := serverCert(t)
 	adm := wardentest.FreePort(t)
 	cfg := filepath.Join(t.TempDir(), "warden.yaml")
 	os.WriteFile(cfg, []byte("operators:\n  metrics_token: true\n  tls: {cert_file: "+cert+", key_file: "+key+"}\n"), 0o600)
