@@ -1,13 +1,17 @@
 // Package sample is the audit entry Warden's benchmarks append: a chat
 // completion event as the gateway records it, with its prompt and answer,
-// so that the audit log benchmark (bench/audit) and the scale-out benchmark
-// (bench/scale) measure the same entry.
+// and the key its log signs with, so that the audit log benchmarks
+// (bench/audit, bench/audit/pg) and the scale-out benchmark (bench/scale)
+// measure the same entry.
 package sample
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/wardenhq/warden/internal/audit"
 	"github.com/wardenhq/warden/internal/event"
@@ -15,6 +19,17 @@ import (
 
 // prompt is a 1,175-byte prompt; the answer is its first 400 bytes.
 var prompt = bytes.Repeat([]byte("Summarise the quarterly figures for the board. "), 25)
+
+// SigningKey returns a fresh checkpoint signer and its verifier key, the
+// one key every instance of a benchmark's log signs with.
+func SigningKey() (note.Signer, string, error) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "warden.example/audit/bench")
+	if err != nil {
+		return nil, "", err
+	}
+	signer, err := note.NewSigner(skey)
+	return signer, vkey, err
+}
 
 // Bodies returns the prompt and answer stored with an entry.
 func Bodies() *audit.Bodies {

@@ -39,7 +39,6 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/wardenhq/warden/bench/measure"
 	"github.com/wardenhq/warden/bench/sample"
@@ -246,11 +245,7 @@ func benchOps(ctx context.Context, out *bytes.Buffer, pgDSN, redisURL string, d 
 // PostgreSQL, and three (three instances, each its own pool and Log, one
 // signing key) on one PostgreSQL log, at conc and 4*conc callers in all.
 func benchAudit(ctx context.Context, out *bytes.Buffer, pgDSN string, d time.Duration, conc int) error {
-	skey, vkey, err := note.GenerateKey(crand.Reader, "warden.example/audit/bench")
-	if err != nil {
-		return err
-	}
-	signer, err := note.NewSigner(skey)
+	signer, vkey, err := sample.SigningKey()
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,8 +20,6 @@ import (
 	"github.com/wardenhq/warden/internal/store/backend"
 )
 
-func init() { register(newAuditCmd) }
-
 // auditIncidents resolves incident ids for export and hold. The detector
 // sets it when it is linked in; while nil, --incident is refused.
 var auditIncidents func(ctx context.Context, dataDir string) (audit.Incidents, error)
@@ -34,20 +31,14 @@ type auditFlags struct {
 	origin     string // --origin: the log's origin when it is not the default
 }
 
-func newAuditCmd() *cobra.Command {
+// auditSubcommands builds the audit subcommands; group carries the flags
+// they share.
+func auditSubcommands(group *cobra.Command) []*cobra.Command {
 	var af auditFlags
-	cmd := &cobra.Command{
-		Use:   "audit",
-		Short: "Verify, prove and export the tamper-evident audit log",
-		Long: `The audit log records every request in an append-only Merkle tree (RFC 6962)
-with signed checkpoints (C2SP tlog-checkpoint). These commands work on the
-data directory (--data) directly, or on a running server through its admin
-API (--admin-url). See docs/audit.md.`,
-	}
-	cmd.PersistentFlags().StringVar(&af.signingKey, "signing-key", "", "checkpoint signing key file (default DATA/audit.key)")
-	cmd.PersistentFlags().StringVar(&af.store, "store", os.Getenv("WARDEN_STORE"), "read the log from this store instead of --data: a postgres:// URL, as in the config's store (env WARDEN_STORE)")
-	cmd.PersistentFlags().StringVar(&af.origin, "origin", "", "the log's origin, when the config sets audit.origin")
-	cmd.AddCommand(
+	group.PersistentFlags().StringVar(&af.signingKey, "signing-key", "", "checkpoint signing key file (default DATA/audit.key)")
+	group.PersistentFlags().StringVar(&af.store, "store", os.Getenv("WARDEN_STORE"), "read the log from this store instead of --data: a postgres:// URL, as in the config's store (env WARDEN_STORE)")
+	group.PersistentFlags().StringVar(&af.origin, "origin", "", "the log's origin, when the config sets audit.origin")
+	return []*cobra.Command{
 		newAuditVerifyCmd(&af),
 		newAuditCheckpointCmd(&af),
 		newAuditProveCmd(&af),
@@ -56,8 +47,7 @@ API (--admin-url). See docs/audit.md.`,
 		newAuditVerifyBundleCmd(),
 		newAuditHoldCmd(&af),
 		newAuditPruneCmd(&af),
-	)
-	return cmd
+	}
 }
 
 // withAuditLog opens the store in --data and the log over it, runs fn and
@@ -129,17 +119,31 @@ func printAdminCall(cmd *cobra.Command, method, path string, q url.Values, body 
 	return err
 }
 
-// printProof prints the proof that prove computes on l as JSON, once it
-// checks against l's own verifier key.
-func printProof[P interface{ Check(note.Verifier) error }](w io.Writer, l *audit.Log, prove func() (P, error)) error {
-	p, err := prove()
-	if err != nil {
-		return err
+// auditRun runs an audit command: with --admin-url, one call to the audit
+// routes whose answer it prints as the server sent it; otherwise local on
+// the log of --data or --store.
+func auditRun(cmd *cobra.Command, af *auditFlags, method, path string, q url.Values, local func(ctx context.Context, l *audit.Log) error) error {
+	if global.adminURL != "" {
+		return printAdminCall(cmd, method, path, q, nil)
 	}
-	if err := p.Check(l.Verifier()); err != nil {
-		return err
-	}
-	return printJSON(w, p)
+	ctx := cmd.Context()
+	return withAuditLog(ctx, af, func(l *audit.Log) error { return local(ctx, l) })
+}
+
+// runProof prints a proof as JSON: the audit API's answer at route with
+// q, or the proof that prove computes on the local log, once it checks
+// against the log's own verifier key.
+func runProof[P interface{ Check(note.Verifier) error }](cmd *cobra.Command, af *auditFlags, route string, q url.Values, prove func(ctx context.Context, l *audit.Log) (P, error)) error {
+	return auditRun(cmd, af, "GET", route, q, func(ctx context.Context, l *audit.Log) error {
+		p, err := prove(ctx, l)
+		if err != nil {
+			return err
+		}
+		if err := p.Check(l.Verifier()); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), p)
+	})
 }
 
 // parseTime accepts RFC 3339 or a bare date (UTC midnight).
@@ -238,11 +242,7 @@ func newAuditCheckpointCmd(af *auditFlags) *cobra.Command {
 		Short: "Sign a checkpoint of the log now and print it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if global.adminURL != "" {
-				return printAdminCall(cmd, "POST", "checkpoint", nil, nil)
-			}
-			return withAuditLog(ctx, af, func(l *audit.Log) error {
+			return auditRun(cmd, af, "POST", "checkpoint", nil, func(ctx context.Context, l *audit.Log) error {
 				c, err := l.Checkpoint(ctx)
 				if err != nil {
 					return err
@@ -264,15 +264,12 @@ signed checkpoint of size M (default: the first checkpoint that contains the
 entry, signing one if needed). Anyone with the verifier key can check it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if index < 0 {
 				return errors.New("--index is required")
 			}
-			if global.adminURL != "" {
-				return printAdminCall(cmd, "GET", "proof/inclusion", url.Values{"index": {strconv.FormatInt(index, 10)}, "size": {strconv.FormatInt(size, 10)}}, nil)
-			}
-			return withAuditLog(ctx, af, func(l *audit.Log) error {
-				return printProof(cmd.OutOrStdout(), l, func() (*audit.InclusionProof, error) { return l.ProveInclusion(ctx, index, size) })
+			q := url.Values{"index": {strconv.FormatInt(index, 10)}, "size": {strconv.FormatInt(size, 10)}}
+			return runProof(cmd, af, "proof/inclusion", q, func(ctx context.Context, l *audit.Log) (*audit.InclusionProof, error) {
+				return l.ProveInclusion(ctx, index, size)
 			})
 		},
 	}
@@ -288,15 +285,12 @@ func newAuditConsistencyCmd(af *auditFlags) *cobra.Command {
 		Short: "Print a proof that the tree of N entries is a prefix of the tree of M",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if oldSize < 0 || newSize < 0 {
 				return errors.New("--old and --new are required")
 			}
-			if global.adminURL != "" {
-				return printAdminCall(cmd, "GET", "proof/consistency", url.Values{"old": {strconv.FormatInt(oldSize, 10)}, "new": {strconv.FormatInt(newSize, 10)}}, nil)
-			}
-			return withAuditLog(ctx, af, func(l *audit.Log) error {
-				return printProof(cmd.OutOrStdout(), l, func() (*audit.ConsistencyProof, error) { return l.ProveConsistency(ctx, oldSize, newSize) })
+			q := url.Values{"old": {strconv.FormatInt(oldSize, 10)}, "new": {strconv.FormatInt(newSize, 10)}}
+			return runProof(cmd, af, "proof/consistency", q, func(ctx context.Context, l *audit.Log) (*audit.ConsistencyProof, error) {
+				return l.ProveConsistency(ctx, oldSize, newSize)
 			})
 		},
 	}
@@ -600,19 +594,15 @@ func newAuditPruneCmd(af *auditFlags) *cobra.Command {
 		Short: "Delete bodies whose retention ended (hashes stay; held bodies stay)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if global.adminURL != "" {
-				return printAdminCall(cmd, "POST", "prune", nil, nil)
-			}
-			now := time.Now()
-			if at != "" {
-				t, err := parseTime(at)
-				if err != nil {
-					return err
+			return auditRun(cmd, af, "POST", "prune", nil, func(ctx context.Context, l *audit.Log) error {
+				now := time.Now()
+				if at != "" {
+					t, err := parseTime(at)
+					if err != nil {
+						return err
+					}
+					now = t
 				}
-				now = t
-			}
-			return withAuditLog(ctx, af, func(l *audit.Log) error {
 				n, err := l.Prune(ctx, now)
 				if err != nil {
 					return err

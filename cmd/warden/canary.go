@@ -12,27 +12,6 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 )
 
-func init() { register(newCanaryCmd) }
-
-func newCanaryCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "canary",
-		Short: "Create decoy keys that reveal a thief on first use",
-		Long: `A canary key looks real but is never given to a real client, so any use of it
-is an attacker's: Warden answers it from the mock provider (a tarpit) and opens
-a critical incident with the request captured.
-
-  --style warden  a real Warden key (wdn_…) stored as a canary
-  --style azure   an Azure OpenAI look-alike: endpoint + 32-hex key; point the
-                  endpoint's DNS at Warden, or give --endpoint with Warden's URL
-
---plant DIR writes a realistic .env file holding the decoy into DIR (never
-overwriting), for a repository, a bucket or a laptop you want to watch.`,
-	}
-	cmd.AddCommand(newCanaryCreateCmd())
-	return cmd
-}
-
 func newCanaryCreateCmd() *cobra.Command {
 	var o canary.Options
 	var plant string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -111,4 +112,28 @@ func callAndPrint[T any](cmd *cobra.Command, with withAdmin, method, path string
 		}
 		return printJSON(w, v)
 	})
+}
+
+// adminIDCmd is a subcommand whose one argument is an ID: it calls method
+// on "/admin/v1/"+collection+"/"+ID (and "/"+action unless action is
+// empty) through with, sending what body returns (nil body: nothing), and
+// prints the answer as callAndPrint does, human given the ID.
+func adminIDCmd[T any](use, short string, with withAdmin, method, collection, action string, body func() any, human func(w io.Writer, id string, v T) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			path := "/admin/v1/" + collection + "/" + url.PathEscape(id)
+			if action != "" {
+				path += "/" + action
+			}
+			var in any
+			if body != nil {
+				in = body()
+			}
+			return callAndPrint(cmd, with, method, path, in, func(w io.Writer, v T) error { return human(w, id, v) })
+		},
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,13 +10,9 @@ import (
 	"github.com/wardenhq/warden/internal/guard"
 )
 
-func init() { register(newGuardCmd) }
-
-func newGuardCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "guard",
-		Short: "Score and evaluate texts with the built-in guardrails",
-	}
+// guardSubcommands builds score and eval, which share their flags and
+// setup.
+func guardSubcommands(*cobra.Command) []*cobra.Command {
 	var input, policyFile, stage string
 	openInput := func() (io.ReadCloser, error) {
 		if input == "" || input == "-" {
@@ -76,11 +71,7 @@ func newGuardCmd() *cobra.Command {
 				return err
 			}
 			defer in.Close()
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			rep, err := g.Eval(ctx, in, guard.Stage(stage), p)
+			rep, err := g.Eval(commandContext(cmd), in, guard.Stage(stage), p)
 			if err != nil {
 				return err
 			}
@@ -92,6 +83,5 @@ func newGuardCmd() *cobra.Command {
 		c.Flags().StringVar(&policyFile, "policy", "", "policy file, JSON or YAML (default: built-in policy)")
 		c.Flags().StringVar(&stage, "stage", string(guard.StagePrompt), "stage: prompt, image_prompt, answer or stream")
 	}
-	cmd.AddCommand(score, eval)
-	return cmd
+	return []*cobra.Command{score, eval}
 }

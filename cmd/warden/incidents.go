@@ -17,33 +17,13 @@ import (
 	"github.com/wardenhq/warden/internal/incident"
 )
 
-func init() { register(newIncidentsCmd) }
-
-func newIncidentsCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "incidents",
-		Short: "List, show and resolve the detector's incidents",
-		Long: `An incident groups the detector's signals on one key: a timeline, evidence
-(networks, client fingerprints, sample requests), spend so far and the action
-taken (alert, throttle, step-up, suspend, revoke).
-
-Works on a running server (--admin-url with WARDEN_ADMIN_TOKEN) or directly on
-the data directory (--data).`,
-	}
-	cmd.AddCommand(newIncidentsListCmd(), newIncidentsShowCmd(), newIncidentsResolveCmd())
-	return cmd
-}
-
 // withIncidents runs fn with a client of the incidents API: over HTTP with
 // --admin-url, else in process on the data directory.
 func withIncidents(cmd *cobra.Command, fn func(ctx context.Context, c *adminClient) error) error {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if global.adminURL != "" {
 		return withClient(cmd, fn)
 	}
+	ctx := commandContext(cmd)
 	db, err := openStore(ctx, global.data)
 	if err != nil {
 		return err
@@ -99,34 +79,22 @@ func newIncidentsListCmd() *cobra.Command {
 }
 
 func newIncidentsShowCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one incident with its timeline and evidence",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return callAndPrint(cmd, withIncidents, "GET", "/admin/v1/incidents/"+url.PathEscape(args[0]), nil, func(w io.Writer, in incident.Incident) error {
-				_, err := fmt.Fprint(w, detect.FormatIncident(&in))
-				return err
-			})
-		},
-	}
+	return adminIDCmd("show ID", "Show one incident with its timeline and evidence", withIncidents, "GET", "incidents", "", nil,
+		func(w io.Writer, _ string, in incident.Incident) error {
+			_, err := fmt.Fprint(w, detect.FormatIncident(&in))
+			return err
+		})
 }
 
 func newIncidentsResolveCmd() *cobra.Command {
 	var note string
 	var restore bool
-	cmd := &cobra.Command{
-		Use:   "resolve ID",
-		Short: "Close an incident (--restore also lifts the detector's throttle, step-up or suspension)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			body := map[string]any{"note": note, "restore": restore, "by": "cli"}
-			return callAndPrint(cmd, withIncidents, "POST", "/admin/v1/incidents/"+url.PathEscape(args[0])+"/resolve", body, func(w io.Writer, in incident.Incident) error {
-				_, err := fmt.Fprintf(w, "resolved %s (key %s)\n", in.ID, in.KeyID)
-				return err
-			})
-		},
-	}
+	cmd := adminIDCmd("resolve ID", "Close an incident (--restore also lifts the detector's throttle, step-up or suspension)", withIncidents, "POST", "incidents", "resolve",
+		func() any { return map[string]any{"note": note, "restore": restore, "by": "cli"} },
+		func(w io.Writer, _ string, in incident.Incident) error {
+			_, err := fmt.Fprintf(w, "resolved %s (key %s)\n", in.ID, in.KeyID)
+			return err
+		})
 	cmd.Flags().StringVar(&note, "note", "", "why it is resolved")
 	cmd.Flags().BoolVar(&restore, "restore", false, "also lift what the detector put on the key")
 	return cmd

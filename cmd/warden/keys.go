@@ -15,33 +15,9 @@ import (
 	"github.com/wardenhq/warden/internal/keys"
 )
 
-func init() { register(newKeysCmd) }
-
-func newKeysCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "keys",
-		Short: "Create, list, rotate, suspend and revoke Warden API keys",
-		Long: `Manage Warden's own API keys. Clients use these keys; the upstream
-provider's keys never leave Warden.
-
-Every command works on a running server (--admin-url with WARDEN_ADMIN_TOKEN)
-or directly on the data directory (--data, the default), also while a server
-runs on it: the server picks up changes within a second.`,
-	}
-	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(), newKeysGetCmd(), newKeysRotateCmd(),
-		newKeysStatusCmd("suspend", "Suspend a key (reversible with resume)"),
-		newKeysStatusCmd("resume", "Resume a suspended key"),
-		newKeysStatusCmd("revoke", "Revoke a key for good"),
-		newKeysDeleteCmd(), newKeysUpdateCmd(), newKeysAuditCmd())
-	return cmd
-}
-
 // withClient runs fn with an admin client and closes it afterwards.
 func withClient(cmd *cobra.Command, fn func(ctx context.Context, c *adminClient) error) error {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := commandContext(cmd)
 	c, err := newAdminClient(ctx)
 	if err != nil {
 		return err
@@ -95,9 +71,10 @@ func newKeysCreateCmd() *cobra.Command {
 				}
 				spec.ExpiresAt = &t
 			}
-			return callAndPrint(cmd, withClient, "POST", "/admin/v1/keys", spec, keyAnswer(func(w io.Writer, v admin.KeyView) {
+			created := keyAnswer(func(w io.Writer, _ string, v admin.KeyView) {
 				fmt.Fprintf(w, "Created key %s (%s).\nSecret, shown only now; store it safely:\n\n  %s\n\n", v.ID, v.Name, v.Secret)
-			}))
+			})
+			return callAndPrint(cmd, withClient, "POST", "/admin/v1/keys", spec, func(w io.Writer, raw json.RawMessage) error { return created(w, "", raw) })
 		},
 	}
 	f := cmd.Flags()
@@ -171,25 +148,19 @@ func newKeysListCmd() *cobra.Command {
 }
 
 func newKeysGetCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show one key, its status and this month's usage",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return callAndPrint(cmd, withClient, "GET", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, keyAnswer(printKey))
-		},
-	}
+	return adminIDCmd("get ID", "Show one key, its status and this month's usage", withClient, "GET", "keys", "", nil,
+		keyAnswer(func(w io.Writer, _ string, v admin.KeyView) { printKey(w, v) }))
 }
 
 // keyAnswer decodes a key as the admin API sent it for human, who prints
 // it; the raw answer is what --json prints.
-func keyAnswer(human func(w io.Writer, v admin.KeyView)) func(io.Writer, json.RawMessage) error {
-	return func(w io.Writer, raw json.RawMessage) error {
+func keyAnswer(human func(w io.Writer, id string, v admin.KeyView)) func(io.Writer, string, json.RawMessage) error {
+	return func(w io.Writer, id string, raw json.RawMessage) error {
 		var v admin.KeyView
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return err
 		}
-		human(w, v)
+		human(w, id, v)
 		return nil
 	}
 }
@@ -239,33 +210,23 @@ func printKey(w io.Writer, v admin.KeyView) {
 
 func newKeysRotateCmd() *cobra.Command {
 	var grace string
-	cmd := &cobra.Command{
-		Use:   "rotate ID [--grace 24h]",
-		Short: "Issue a successor key; the old one keeps working until the grace period ends",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return callAndPrint(cmd, withClient, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/rotate", map[string]string{"grace": grace}, keyAnswer(func(w io.Writer, v admin.KeyView) {
-				fmt.Fprintf(w, "Rotated %s to %s; the old key works for %s more.\nNew secret, shown only now:\n\n  %s\n\n", args[0], v.ID, grace, v.Secret)
-			}))
-		},
-	}
+	cmd := adminIDCmd("rotate ID [--grace 24h]", "Issue a successor key; the old one keeps working until the grace period ends", withClient, "POST", "keys", "rotate",
+		func() any { return map[string]string{"grace": grace} },
+		keyAnswer(func(w io.Writer, id string, v admin.KeyView) {
+			fmt.Fprintf(w, "Rotated %s to %s; the old key works for %s more.\nNew secret, shown only now:\n\n  %s\n\n", id, v.ID, grace, v.Secret)
+		}))
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working (e.g. 24h, 7d, 0)")
 	return cmd
 }
 
 func newKeysStatusCmd(verb, short string) *cobra.Command {
 	var reason string
-	cmd := &cobra.Command{
-		Use:   verb + " ID [--reason TEXT]",
-		Short: short,
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return callAndPrint(cmd, withClient, "POST", "/admin/v1/keys/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"reason": reason}, func(w io.Writer, v admin.KeyView) error {
-				_, err := fmt.Fprintf(w, "%s is now %s.\n", v.ID, v.Status)
-				return err
-			})
-		},
-	}
+	cmd := adminIDCmd(verb+" ID [--reason TEXT]", short, withClient, "POST", "keys", verb,
+		func() any { return map[string]string{"reason": reason} },
+		func(w io.Writer, _ string, v admin.KeyView) error {
+			_, err := fmt.Fprintf(w, "%s is now %s.\n", v.ID, v.Status)
+			return err
+		})
 	if verb != "resume" {
 		cmd.Flags().StringVar(&reason, "reason", "", "why (kept with the key and in the audit log)")
 	}
@@ -273,17 +234,11 @@ func newKeysStatusCmd(verb, short string) *cobra.Command {
 }
 
 func newKeysDeleteCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete a key record (prefer revoke, which keeps the record)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return callAndPrint(cmd, withClient, "DELETE", "/admin/v1/keys/"+url.PathEscape(args[0]), nil, func(w io.Writer, _ map[string]any) error {
-				_, err := fmt.Fprintf(w, "Deleted %s.\n", args[0])
-				return err
-			})
-		},
-	}
+	return adminIDCmd("delete ID", "Delete a key record (prefer revoke, which keeps the record)", withClient, "DELETE", "keys", "", nil,
+		func(w io.Writer, id string, _ map[string]any) error {
+			_, err := fmt.Fprintf(w, "Deleted %s.\n", id)
+			return err
+		})
 }
 
 func newKeysUpdateCmd() *cobra.Command {
@@ -293,41 +248,40 @@ func newKeysUpdateCmd() *cobra.Command {
 		budget                         float64
 		models, endpoints, cidrs, name string
 	)
-	cmd := &cobra.Command{
-		Use:     "update ID [flags]",
-		Short:   "Change a key's name, scope or limits",
-		Example: "  warden keys update key_abc --rpm 120 --models gpt-4o,gpt-4o-mini",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			f := cmd.Flags()
-			if f.Changed("name") {
-				p.Name = &name
+	// body reads which flags were given, so it needs the command.
+	var cmd *cobra.Command
+	body := func() any {
+		f := cmd.Flags()
+		if f.Changed("name") {
+			p.Name = &name
+		}
+		if f.Changed("rpm") {
+			p.RPM = &rpm
+		}
+		if f.Changed("tpm") {
+			p.TPM = &tpm
+		}
+		if f.Changed("concurrency") {
+			p.MaxConcurrent = &conc
+		}
+		if f.Changed("budget") {
+			p.MonthlyBudgetUSD = &budget
+		}
+		for flag, dst := range map[string]**[]string{"models": &p.Models, "endpoints": &p.Endpoints, "cidr": &p.CIDRs} {
+			if f.Changed(flag) {
+				v, _ := f.GetString(flag)
+				l := splitList(v)
+				*dst = &l
 			}
-			if f.Changed("rpm") {
-				p.RPM = &rpm
-			}
-			if f.Changed("tpm") {
-				p.TPM = &tpm
-			}
-			if f.Changed("concurrency") {
-				p.MaxConcurrent = &conc
-			}
-			if f.Changed("budget") {
-				p.MonthlyBudgetUSD = &budget
-			}
-			for flag, dst := range map[string]**[]string{"models": &p.Models, "endpoints": &p.Endpoints, "cidr": &p.CIDRs} {
-				if f.Changed(flag) {
-					v, _ := f.GetString(flag)
-					l := splitList(v)
-					*dst = &l
-				}
-			}
-			return callAndPrint(cmd, withClient, "PATCH", "/admin/v1/keys/"+url.PathEscape(args[0]), p, func(w io.Writer, v admin.KeyView) error {
-				printKey(w, v)
-				return nil
-			})
-		},
+		}
+		return p
 	}
+	cmd = adminIDCmd("update ID [flags]", "Change a key's name, scope or limits", withClient, "PATCH", "keys", "", body,
+		func(w io.Writer, _ string, v admin.KeyView) error {
+			printKey(w, v)
+			return nil
+		})
+	cmd.Example = "  warden keys update key_abc --rpm 120 --models gpt-4o,gpt-4o-mini"
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "new name")
 	f.StringVar(&models, "models", "", "comma-separated models (empty: all)")

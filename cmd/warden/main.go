@@ -2,11 +2,13 @@
 // OpenAI or any OpenAI-compatible server with its own scoped keys, limits,
 // guardrails, stolen-key detection and a tamper-evident audit log.
 //
-// Each command family lives in its own file and registers itself with
-// register in an init function.
+// Each command lives in its own file and registers itself with register in
+// an init function; the commands that only gather subcommands are the
+// table groups, their subcommands in the family's file.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -60,7 +62,19 @@ config is given) and "warden demo" to watch it work.`,
 	for _, c := range commands {
 		root.AddCommand(c())
 	}
+	for _, g := range groups {
+		root.AddCommand(g.newCmd())
+	}
 	return root
+}
+
+// commandContext is cmd's context, or Background when cmd runs outside
+// Execute (as tests run RunE directly), so every command has one.
+func commandContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
 }
 
 func envOr(name, def string) string {

@@ -18,14 +18,7 @@ import (
 // chatID sends one chat completion and returns the status and the request
 // id the gateway answered with (X-Request-Id, the event id in the audit log).
 func chatID(in *instance, key string) (int, string) {
-	body := `{"model":"mock-echo","messages":[{"role":"user","content":"hello audit"}]}`
-	req, err := http.NewRequest("POST", in.URL+"/v1/chat/completions", strings.NewReader(body))
-	if err != nil {
-		return 0, ""
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := postChat(in, key, `{"model":"mock-echo","messages":[{"role":"user","content":"hello audit"}]}`, nil)
 	if err != nil {
 		return 0, "" // the killed instance: no answer
 	}

@@ -103,6 +103,21 @@ func (c *cluster) createKey(i int, args ...string) (id, secret string) {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
+// postChat sends body as a chat completion to in with key and the extra
+// headers; err is set when in did not answer.
+func postChat(in *instance, key, body string, header map[string]string) (*http.Response, error) {
+	req, err := http.NewRequest("POST", in.URL+"/v1/chat/completions", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return httpClient.Do(req)
+}
+
 // chat sends one small chat completion and returns the HTTP status.
 func chat(t *testing.T, in *instance, key string) int {
 	st, _ := chatCode(t, in, key)
@@ -190,14 +205,7 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 
 // chatCode is chat that also returns the error code of a refusal.
 func chatCode(t *testing.T, in *instance, key string) (int, string) {
-	body := `{"model":"mock-echo","messages":[{"role":"user","content":"hello"}]}`
-	req, err := http.NewRequest("POST", in.URL+"/v1/chat/completions", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := postChat(in, key, `{"model":"mock-echo","messages":[{"role":"user","content":"hello"}]}`, nil)
 	if err != nil {
 		t.Error(err)
 		return 0, ""

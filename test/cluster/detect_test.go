@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,20 +30,13 @@ const (
 )
 
 func (s sender) send(t *testing.T, in *instance) int {
-	req, err := http.NewRequest("POST", in.URL+"/v1/chat/completions", strings.NewReader(s.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", s.ua)
-	req.Header.Set("X-Forwarded-For", s.xff)
+	header := map[string]string{"User-Agent": s.ua, "X-Forwarded-For": s.xff}
 	if s.sdk {
-		req.Header.Set("X-Stainless-Lang", "python")
-		req.Header.Set("X-Stainless-Package-Version", "1.54.3")
-		req.Header.Set("X-Stainless-Runtime", "CPython")
+		header["X-Stainless-Lang"] = "python"
+		header["X-Stainless-Package-Version"] = "1.54.3"
+		header["X-Stainless-Runtime"] = "CPython"
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := postChat(in, s.key, s.body, header)
 	if err != nil {
 		t.Fatal(err)
 	}

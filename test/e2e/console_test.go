@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,9 +100,9 @@ func TestConsoleSSOBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	adminURL := "http://" + adm
-	data, log := serve(t, adm, adminURL+"/healthz", http.DefaultClient, "--config", cfg)
-	keyID, _ := createKey(t, data)
-	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	w := serveAt(t, adm, "--config", cfg)
+	keyID, _ := w.CreateKey("--name", "billing-bot")
+	token, err := os.ReadFile(filepath.Join(w.Data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func TestConsoleSSOBrowser(t *testing.T) {
 	o, err := c.CombinedOutput()
 	t.Logf("node --test:\n%s", o)
 	if err != nil {
-		t.Fatalf("SSO browser test failed: %v\nwarden log:\n%s", err, log.String())
+		t.Fatalf("SSO browser test failed: %v\nwarden log:\n%s", err, w.Log())
 	}
 }
 

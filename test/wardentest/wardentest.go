@@ -117,7 +117,7 @@ func StartScheme(t testing.TB, scheme, data string, args ...string) *Server {
 
 // serving matches the line the server logs once both listeners are open,
 // in text and JSON log formats.
-var serving = regexp.MustCompile(`warden serving"?.*?"?api"?[=:]"?([a-z]+://[^\s"]+)"?.*?"?admin"?[=:]"?(http://[^\s"]+)`)
+var serving = regexp.MustCompile(`warden serving"?.*?"?api"?[=:]"?([a-z]+://[^\s"]+)"?.*?"?admin"?[=:]"?(https?://[^\s"]+)`)
 
 // Write collects the server's output (it is the process's stdout and stderr).
 func (s *Server) Write(p []byte) (int, error) {

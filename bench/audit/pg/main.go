@@ -51,11 +51,7 @@ func main() {
 		pgURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	}
 	ctx := context.Background()
-	skey, vkey, err := note.GenerateKey(crand.Reader, "warden.example/audit/bench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
+	signer, vkey, err := sample.SigningKey()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,6 +14,17 @@ export function Loading({ what = "Loading" }: { what?: string }) {
   );
 }
 
+/**
+ * Loaded shows Loading until data has come, note when empty says there is
+ * nothing to show, and otherwise what children renders from data (a
+ * function, so that nothing reads data before it is there).
+ */
+export function Loaded<T>(props: { data: T | undefined; empty: (data: T) => boolean; note: string; what?: string; children: (data: T) => ComponentChildren }) {
+  if (!props.data) return <Loading what={props.what} />;
+  if (props.empty(props.data)) return <p class="muted">{props.note}</p>;
+  return <>{props.children(props.data)}</>;
+}
+
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   const msg = error instanceof Error ? error.message : String(error);
@@ -21,6 +32,23 @@ export function ErrorBox({ error }: { error: unknown }) {
     <p class="error" role="alert">
       {msg}
     </p>
+  );
+}
+
+/**
+ * Page is one page of the console under its heading, which the router
+ * focuses on navigation (hence tabIndex -1); crumbs, when given, link up
+ * to the list the page is part of.
+ */
+export function Page({ id, title, crumbs, children }: { id: string; title: ComponentChildren; crumbs?: ComponentChildren; children: ComponentChildren }) {
+  return (
+    <section aria-labelledby={id}>
+      {crumbs && <p class="crumbs">{crumbs} /</p>}
+      <h1 id={id} tabIndex={-1}>
+        {title}
+      </h1>
+      {children}
+    </section>
   );
 }
 

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import * as api from "../api";
 import { useData } from "../data";
-import { Badge, ErrorBox, Head, Loading, Panel, Unavailable, toast } from "../ui";
+import { Badge, ErrorBox, Head, Loading, Page, Panel, Unavailable, toast } from "../ui";
 import { AdminActions } from "./actions";
 
 /** AuditPage: the latest signed checkpoint, a full verification, proofs. */
@@ -56,10 +56,7 @@ export function AuditPage() {
   };
 
   return (
-    <section aria-labelledby="h-audit">
-      <h1 id="h-audit" tabIndex={-1}>
-        Audit
-      </h1>
+    <Page id="h-audit" title="Audit">
       <div class="grid2">
         <Panel id="h-cp" title="Latest checkpoint">
           {cp.error instanceof api.ApiError && cp.error.status === 404 ? (
@@ -188,6 +185,6 @@ export function AuditPage() {
           </pre>
         )}
       </Panel>
-    </section>
+    </Page>
   );
 }

@@ -3,16 +3,13 @@ import * as api from "../api";
 import { Chart, Marker, Series, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, short, usd, when } from "../format";
-import { Badge, Confirm, ErrorBox, Head, Loading, Panel, Unavailable, toast } from "../ui";
+import { Badge, Confirm, ErrorBox, Head, Loaded, Loading, Page, Panel, Unavailable, toast } from "../ui";
 
 export function IncidentsPage() {
   const [status, setStatus] = useState("open");
   const list = useData(() => api.get<api.Incident[]>("incidents" + api.qs({ status, limit: 200 })), [status], 10000);
   return (
-    <section aria-labelledby="h-incidents">
-      <h1 id="h-incidents" tabIndex={-1}>
-        Incidents
-      </h1>
+    <Page id="h-incidents" title="Incidents">
       {list.missing ? (
         <Unavailable what="Detection (incidents)" />
       ) : (
@@ -26,41 +23,39 @@ export function IncidentsPage() {
             </select>
           </div>
           <ErrorBox error={list.error} />
-          {!list.data ? (
-            <Loading />
-          ) : list.data.length === 0 ? (
-            <p class="muted">No incidents.</p>
-          ) : (
-            <table class="table" id="incidents-table">
-              <Head cols={["Severity", "Incident", "Key", "Action", "Requests", "Spend", "Opened", "Status"]} num={["Requests", "Spend"]} />
-              <tbody>
-                {list.data.map((i) => (
-                  <tr key={i.id}>
-                    <td>
-                      <Badge value={i.severity} />
-                    </td>
-                    <td>
-                      <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
-                    </td>
-                    <td>
-                      <a href={`#/keys/${encodeURIComponent(i.key_id)}`}>{i.key_id}</a>
-                      {i.key_owner && <span class="muted small"> {i.key_owner}</span>}
-                    </td>
-                    <td>{i.action || "—"}</td>
-                    <td class="num">{num(i.requests)}</td>
-                    <td class="num">{usd(i.spend_usd)}</td>
-                    <td class="small">{ago(i.opened_at)}</td>
-                    <td>
-                      <Badge value={i.status} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <Loaded data={list.data} empty={(d) => d.length === 0} note="No incidents.">
+            {(d) => (
+              <table class="table" id="incidents-table">
+                <Head cols={["Severity", "Incident", "Key", "Action", "Requests", "Spend", "Opened", "Status"]} num={["Requests", "Spend"]} />
+                <tbody>
+                  {d.map((i) => (
+                    <tr key={i.id}>
+                      <td>
+                        <Badge value={i.severity} />
+                      </td>
+                      <td>
+                        <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
+                      </td>
+                      <td>
+                        <a href={`#/keys/${encodeURIComponent(i.key_id)}`}>{i.key_id}</a>
+                        {i.key_owner && <span class="muted small"> {i.key_owner}</span>}
+                      </td>
+                      <td>{i.action || "—"}</td>
+                      <td class="num">{num(i.requests)}</td>
+                      <td class="num">{usd(i.spend_usd)}</td>
+                      <td class="small">{ago(i.opened_at)}</td>
+                      <td>
+                        <Badge value={i.status} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </Loaded>
         </>
       )}
-    </section>
+    </Page>
   );
 }
 
@@ -125,13 +120,7 @@ export function IncidentPage({ id }: { id: string }) {
   const k = key.data;
 
   return (
-    <section aria-labelledby="h-incident">
-      <p class="crumbs">
-        <a href="#/incidents">Incidents</a> /
-      </p>
-      <h1 id="h-incident" tabIndex={-1}>
-        {i.title} <Badge value={i.severity} /> <Badge value={i.status} />
-      </h1>
+    <Page id="h-incident" crumbs={<a href="#/incidents">Incidents</a>} title={<>{i.title} <Badge value={i.severity} /> <Badge value={i.status} /></>}>
       <p class="muted">
         <span class="mono">{i.id}</span> on key <a href={`#/keys/${encodeURIComponent(i.key_id)}`}>{k?.name ? `${k.name} (${i.key_id})` : i.key_id}</a>
         {i.key_owner && ` of ${i.key_owner}`} · opened {when(i.opened_at)}
@@ -181,19 +170,17 @@ export function IncidentPage({ id }: { id: string }) {
       </div>
 
       <Panel id="h-attack" title="Timeline of the attack">
-        {!act.data ? (
-          <Loading />
-        ) : !act.data.tracked ? (
-          <p class="muted">This server saw no requests of the key since it started; the timeline below lists the detections.</p>
-        ) : (
-          <>
-            <Chart id="chart-attack" title="Requests per minute, with detections and actions marked" times={tl.times} series={tl.total} markers={tl.markers} />
-            <div class="grid2">
-              <Chart id="chart-networks" title="Requests per minute by network" times={tl.times} series={tl.byNet} markers={tl.markers} height={180} />
-              <Chart id="chart-clients" title="Requests per minute by client fingerprint" times={tl.times} series={tl.byFP} markers={tl.markers} height={180} />
-            </div>
-          </>
-        )}
+        <Loaded data={act.data} empty={(d) => !d.tracked} note="This server saw no requests of the key since it started; the timeline below lists the detections.">
+          {() => (
+            <>
+              <Chart id="chart-attack" title="Requests per minute, with detections and actions marked" times={tl.times} series={tl.total} markers={tl.markers} />
+              <div class="grid2">
+                <Chart id="chart-networks" title="Requests per minute by network" times={tl.times} series={tl.byNet} markers={tl.markers} height={180} />
+                <Chart id="chart-clients" title="Requests per minute by client fingerprint" times={tl.times} series={tl.byFP} markers={tl.markers} height={180} />
+              </div>
+            </>
+          )}
+        </Loaded>
         <ol class="timeline" id="incident-timeline">
           {i.timeline.map((e, n) => (
             <li key={n} class={`tl-${e.kind}`}>
@@ -286,6 +273,6 @@ export function IncidentPage({ id }: { id: string }) {
           onClose={() => setDialog(null)}
         />
       )}
-    </section>
+    </Page>
   );
 }

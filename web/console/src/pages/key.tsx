@@ -1,12 +1,31 @@
+import { ComponentChildren } from "preact";
 import { useMemo, useState } from "preact/hooks";
 import * as api from "../api";
 import { Chart, dense } from "../chart";
 import { useData } from "../data";
 import { ago, num, usd, when } from "../format";
-import { Badge, Confirm, ErrorBox, Field, Head, HeatMap, Loading, Meter, Panel, toast } from "../ui";
+import { Badge, Confirm, ErrorBox, Field, Head, HeatMap, Loaded, Loading, Meter, Page, Panel, toast } from "../ui";
 import { EventsTable } from "./live";
 
 type Action = "suspend" | "resume" | "revoke" | "rotate" | "limits" | null;
+type StatusVerb = "suspend" | "resume" | "revoke";
+
+// statusChanges are the changes of a key's status the page offers: what
+// each does to the key, whether it asks why, and what it says when done.
+const statusChanges: Record<StatusVerb, { label: string; body: ComponentChildren; reason: boolean; done: string }> = {
+  suspend: { label: "Suspend", body: <p>Every request with this key will be refused until you resume it.</p>, reason: true, done: "Key suspended" },
+  resume: { label: "Resume", body: <p>The key will work again.</p>, reason: false, done: "Key resumed" },
+  revoke: {
+    label: "Revoke",
+    body: (
+      <p>
+        <strong>Revocation is final.</strong> The key stops working for good; its owner needs a new one.
+      </p>
+    ),
+    reason: true,
+    done: "Key revoked",
+  },
+};
 
 export function KeyPage({ id }: { id: string }) {
   const key = useData(() => api.get<api.Key>("keys/" + encodeURIComponent(id)), [id], 15000);
@@ -44,6 +63,25 @@ export function KeyPage({ id }: { id: string }) {
     return r;
   };
 
+  // confirmStatus asks to confirm suspend, resume or revoke with its
+  // consequence (suspend and revoke with a reason, as dangerous) and makes
+  // the change. A function, not a component: the dialog keeps its state
+  // while the page re-renders.
+  const confirmStatus = (verb: StatusVerb) => {
+    const c = statusChanges[verb];
+    return (
+      <Confirm
+        title={`${c.label} ${k.name || k.id}?`}
+        body={c.body}
+        fields={c.reason ? [{ name: "reason", label: "Reason", value: "", required: true }] : undefined}
+        confirm={`${c.label} key`}
+        danger={c.reason}
+        onConfirm={(v) => act(verb, c.reason ? { reason: v.reason, by: "console" } : {}, c.done).then(() => {})}
+        onClose={() => setAction(null)}
+      />
+    );
+  };
+
   const limitFields: Field[] = [
     { name: "rpm", label: "Requests per minute (0: unlimited)", type: "number", value: k.rpm ?? 0 },
     { name: "tpm", label: "Tokens per minute (0: unlimited)", type: "number", value: k.tpm ?? 0 },
@@ -59,14 +97,16 @@ export function KeyPage({ id }: { id: string }) {
       .filter(Boolean);
 
   return (
-    <section aria-labelledby="h-key">
-      <p class="crumbs">
-        <a href="#/keys">Keys</a> /
-      </p>
-      <h1 id="h-key" tabIndex={-1}>
-        {k.name || k.id} <Badge value={k.status} /> {k.kind === "canary" && <Badge value="canary" />}
-        {k.action && <Badge value={k.action} kind="warn" />}
-      </h1>
+    <Page
+      id="h-key"
+      crumbs={<a href="#/keys">Keys</a>}
+      title={
+        <>
+          {k.name || k.id} <Badge value={k.status} /> {k.kind === "canary" && <Badge value="canary" />}
+          {k.action && <Badge value={k.action} kind="warn" />}
+        </>
+      }
+    >
       <p class="muted mono">{k.id}</p>
       {k.status !== "active" && (
         <p class={`notice notice-${k.status}`} role="status">
@@ -205,63 +245,27 @@ export function KeyPage({ id }: { id: string }) {
       )}
 
       <Panel id="h-activity" title="Activity">
-        {!activity.data ? (
-          <Loading />
-        ) : !activity.data.tracked ? (
-          <p class="muted">No requests with this key since the server started.</p>
-        ) : (
-          <>
-            <Chart id="chart-key" title="Requests, refusals and spend per minute" times={chart.times} series={chart.series} />
-            <div class="grid3">
-              <SeenTable title="Networks" rows={activity.data.networks} />
-              <SeenTable title="Clients (fingerprint, user agent)" rows={activity.data.fingerprints} detail />
-              <SeenTable title="Models" rows={activity.data.models} />
-            </div>
-            <h3>When it is used</h3>
-            <HeatMap counts={activity.data.hour_of_week} />
-          </>
-        )}
+        <Loaded data={activity.data} empty={(d) => !d.tracked} note="No requests with this key since the server started.">
+          {(d) => (
+            <>
+              <Chart id="chart-key" title="Requests, refusals and spend per minute" times={chart.times} series={chart.series} />
+              <div class="grid3">
+                <SeenTable title="Networks" rows={d.networks} />
+                <SeenTable title="Clients (fingerprint, user agent)" rows={d.fingerprints} detail />
+                <SeenTable title="Models" rows={d.models} />
+              </div>
+              <h3>When it is used</h3>
+              <HeatMap counts={d.hour_of_week} />
+            </>
+          )}
+        </Loaded>
       </Panel>
 
       <Panel id="h-recent" title="Recent requests">
         {events.data ? <EventsTable events={events.data} showKey={false} /> : <Loading />}
       </Panel>
 
-      {action === "suspend" && (
-        <Confirm
-          title={`Suspend ${k.name || k.id}?`}
-          body={<p>Every request with this key will be refused until you resume it.</p>}
-          fields={[{ name: "reason", label: "Reason", value: "", required: true }]}
-          confirm="Suspend key"
-          danger
-          onConfirm={(v) => act("suspend", { reason: v.reason, by: "console" }, "Key suspended").then(() => {})}
-          onClose={() => setAction(null)}
-        />
-      )}
-      {action === "resume" && (
-        <Confirm
-          title={`Resume ${k.name || k.id}?`}
-          body={<p>The key will work again.</p>}
-          confirm="Resume key"
-          onConfirm={() => act("resume", {}, "Key resumed").then(() => {})}
-          onClose={() => setAction(null)}
-        />
-      )}
-      {action === "revoke" && (
-        <Confirm
-          title={`Revoke ${k.name || k.id}?`}
-          body={
-            <p>
-              <strong>Revocation is final.</strong> The key stops working for good; its owner needs a new one.
-            </p>
-          }
-          fields={[{ name: "reason", label: "Reason", value: "", required: true }]}
-          confirm="Revoke key"
-          danger
-          onConfirm={(v) => act("revoke", { reason: v.reason, by: "console" }, "Key revoked").then(() => {})}
-          onClose={() => setAction(null)}
-        />
-      )}
+      {action && action in statusChanges && confirmStatus(action as StatusVerb)}
       {action === "rotate" && (
         <Confirm
           title={`Rotate ${k.name || k.id}?`}
@@ -297,7 +301,7 @@ export function KeyPage({ id }: { id: string }) {
           onClose={() => setAction(null)}
         />
       )}
-    </section>
+    </Page>
   );
 }
 

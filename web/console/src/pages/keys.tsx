@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { useData } from "../data";
 import { ago, usd } from "../format";
-import { Badge, ErrorBox, Head, Loading } from "../ui";
+import { Badge, ErrorBox, Head, Loaded, Page } from "../ui";
 
 const pageSize = 50;
 
@@ -70,10 +70,7 @@ export function KeysPage() {
   };
 
   return (
-    <section aria-labelledby="h-keys">
-      <h1 id="h-keys" tabIndex={-1}>
-        Keys
-      </h1>
+    <Page id="h-keys" title="Keys">
       <form class="filters" role="search" aria-label="Filter keys" onSubmit={(e) => (e.preventDefault(), change(e))}>
         <div class="field">
           <label for="q">Search id or name</label>
@@ -92,39 +89,37 @@ export function KeysPage() {
         </button>
       </form>
       <ErrorBox error={list.error} />
-      {!list.data ? (
-        <Loading what="Loading keys" />
-      ) : rows.length === 0 ? (
-        <p class="muted">No keys match.</p>
-      ) : (
-        <table class="table" id="keys-table">
-          <caption class="sr-only">Keys</caption>
-          <Head cols={["Name", "Id", "Owner", "Status", "Limits", "Last used"]} />
-          <tbody>
-            {rows.map((k) => (
-              <tr key={k.id}>
-                <td>
-                  <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name || "(unnamed)"}</a>
-                  {k.kind === "canary" && <Badge value="canary" />}
-                </td>
-                <td class="mono">{k.id}</td>
-                <td>{k.owner || "—"}</td>
-                <td>
-                  <Badge value={k.status} />
-                  {k.action && <Badge value={k.action} kind="warn" />}
-                </td>
-                <td class="small">
-                  {[k.rpm ? `${k.rpm} rpm` : "", k.tpm ? `${k.tpm} tpm` : "", k.monthly_budget_usd ? `${usd(k.monthly_budget_usd)}/mo` : ""].filter(Boolean).join(" · ") || "—"}
-                </td>
-                <td class="small">
-                  {ago(k.last_used_at)}
-                  {k.last_used_ip && <span class="muted"> from {k.last_used_ip}</span>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <Loaded data={list.data} empty={() => rows.length === 0} note="No keys match." what="Loading keys">
+        {() => (
+          <table class="table" id="keys-table">
+            <caption class="sr-only">Keys</caption>
+            <Head cols={["Name", "Id", "Owner", "Status", "Limits", "Last used"]} />
+            <tbody>
+              {rows.map((k) => (
+                <tr key={k.id}>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name || "(unnamed)"}</a>
+                    {k.kind === "canary" && <Badge value="canary" />}
+                  </td>
+                  <td class="mono">{k.id}</td>
+                  <td>{k.owner || "—"}</td>
+                  <td>
+                    <Badge value={k.status} />
+                    {k.action && <Badge value={k.action} kind="warn" />}
+                  </td>
+                  <td class="small">
+                    {[k.rpm ? `${k.rpm} rpm` : "", k.tpm ? `${k.tpm} tpm` : "", k.monthly_budget_usd ? `${usd(k.monthly_budget_usd)}/mo` : ""].filter(Boolean).join(" · ") || "—"}
+                  </td>
+                  <td class="small">
+                    {ago(k.last_used_at)}
+                    {k.last_used_ip && <span class="muted"> from {k.last_used_ip}</span>}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Loaded>
       {filter.risk === "" && (
         <nav class="pager" aria-label="Pages of keys">
           <button type="button" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
@@ -136,7 +131,7 @@ export function KeysPage() {
           </button>
         </nav>
       )}
-    </section>
+    </Page>
   );
 }
 

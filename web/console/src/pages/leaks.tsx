@@ -1,7 +1,7 @@
 import * as api from "../api";
 import { useData } from "../data";
 import { ago, when } from "../format";
-import { Badge, ErrorBox, Head, Loading, Panel } from "../ui";
+import { Badge, ErrorBox, Head, Loaded, Page, Panel } from "../ui";
 
 /**
  * LeaksPage shows what the leak scanner and the canaries found: revoked
@@ -19,42 +19,39 @@ export function LeaksPage() {
   const canaryIncident = new Map((incidents.data ?? []).filter((i) => i.key_kind === "canary").map((i) => [i.key_id, i]));
   const revokedSorted = [...(revoked.data ?? [])].sort((a, b) => (b.status_at ?? "").localeCompare(a.status_at ?? ""));
   return (
-    <section aria-labelledby="h-leaks">
-      <h1 id="h-leaks" tabIndex={-1}>
-        Leaks
-      </h1>
+    <Page id="h-leaks" title="Leaks">
       <Panel id="h-findings" title="Scanner findings">
         <p class="muted small">
           Keys the leak scanner (<code>warden scan --revoke</code>) or GitHub secret scanning found exposed, and revoked.
         </p>
         {incidents.missing ? (
           <p class="muted">Incidents are not available on this server.</p>
-        ) : !incidents.data ? (
-          <Loading />
-        ) : findings.length === 0 ? (
-          <p class="muted">No leaked keys found.</p>
         ) : (
-          <table class="table" id="findings-table">
-            <Head cols={["Found at", "Key", "Found by", "When", "Incident"]} />
-            <tbody>
-              {findings.map((f) => (
-                <tr key={f.inc.id}>
-                  <td class="mono small">{f.where}</td>
-                  <td>
-                    <a href={`#/keys/${encodeURIComponent(f.inc.key_id)}`}>{f.inc.key_id}</a>
-                    {f.inc.key_owner && <span class="muted small"> {f.inc.key_owner}</span>}
-                  </td>
-                  <td>
-                    <Badge value={f.by || "scanner"} kind="info" />
-                  </td>
-                  <td class="small">{when(f.ts)}</td>
-                  <td>
-                    <a href={`#/incidents/${encodeURIComponent(f.inc.id)}`}>{f.inc.status}</a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Loaded data={incidents.data} empty={() => findings.length === 0} note="No leaked keys found.">
+            {() => (
+              <table class="table" id="findings-table">
+                <Head cols={["Found at", "Key", "Found by", "When", "Incident"]} />
+                <tbody>
+                  {findings.map((f) => (
+                    <tr key={f.inc.id}>
+                      <td class="mono small">{f.where}</td>
+                      <td>
+                        <a href={`#/keys/${encodeURIComponent(f.inc.key_id)}`}>{f.inc.key_id}</a>
+                        {f.inc.key_owner && <span class="muted small"> {f.inc.key_owner}</span>}
+                      </td>
+                      <td>
+                        <Badge value={f.by || "scanner"} kind="info" />
+                      </td>
+                      <td class="small">{when(f.ts)}</td>
+                      <td>
+                        <a href={`#/incidents/${encodeURIComponent(f.inc.id)}`}>{f.inc.status}</a>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </Loaded>
         )}
       </Panel>
       <Panel id="h-canaries" title="Canaries">
@@ -62,41 +59,39 @@ export function LeaksPage() {
           Decoy keys planted where a thief would find them (create them with <code>warden canary create</code>). Any use is an attack.
         </p>
         <ErrorBox error={canaries.error} />
-        {!canaries.data ? (
-          <Loading />
-        ) : canaries.data.length === 0 ? (
-          <p class="muted">No canaries yet.</p>
-        ) : (
-          <table class="table" id="canaries-table">
-            <Head cols={["Canary", "Planted", "Status", "Last used"]} />
-            <tbody>
-              {canaries.data.map((k) => (
-                <tr key={k.id} class={k.last_used_at ? "row-refused" : ""}>
-                  <td>
-                    <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name}</a> <span class="mono small muted">{k.id}</span>
-                  </td>
-                  <td class="small">
-                    {Object.entries(k.labels ?? {})
-                      .map(([a, b]) => `${a.replace(/^canary_/, "")}: ${b}`)
-                      .join(" · ") || "—"}
-                  </td>
-                  <td>
-                    <Badge value={k.status} />
-                  </td>
-                  <td class="small">
-                    {k.last_used_at ? <strong>{`${ago(k.last_used_at)} from ${k.last_used_ip ?? "?"}`}</strong> : "never (good)"}
-                    {canaryIncident.has(k.id) && (
-                      <>
-                        {" "}
-                        <a href={`#/incidents/${encodeURIComponent(canaryIncident.get(k.id)!.id)}`}>incident</a>
-                      </>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <Loaded data={canaries.data} empty={(d) => d.length === 0} note="No canaries yet.">
+          {(d) => (
+            <table class="table" id="canaries-table">
+              <Head cols={["Canary", "Planted", "Status", "Last used"]} />
+              <tbody>
+                {d.map((k) => (
+                  <tr key={k.id} class={k.last_used_at ? "row-refused" : ""}>
+                    <td>
+                      <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name}</a> <span class="mono small muted">{k.id}</span>
+                    </td>
+                    <td class="small">
+                      {Object.entries(k.labels ?? {})
+                        .map(([a, b]) => `${a.replace(/^canary_/, "")}: ${b}`)
+                        .join(" · ") || "—"}
+                    </td>
+                    <td>
+                      <Badge value={k.status} />
+                    </td>
+                    <td class="small">
+                      {k.last_used_at ? <strong>{`${ago(k.last_used_at)} from ${k.last_used_ip ?? "?"}`}</strong> : "never (good)"}
+                      {canaryIncident.has(k.id) && (
+                        <>
+                          {" "}
+                          <a href={`#/incidents/${encodeURIComponent(canaryIncident.get(k.id)!.id)}`}>incident</a>
+                        </>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Loaded>
       </Panel>
       <Panel id="h-revoked" title="Revocations">
         <p class="muted small">
@@ -104,31 +99,29 @@ export function LeaksPage() {
           detector.
         </p>
         <ErrorBox error={revoked.error} />
-        {!revoked.data ? (
-          <Loading />
-        ) : revokedSorted.length === 0 ? (
-          <p class="muted">No revoked keys.</p>
-        ) : (
-          <table class="table" id="revoked-table">
-            <Head cols={["Key", "Owner", "Revoked by", "When", "Reason"]} />
-            <tbody>
-              {revokedSorted.map((k) => (
-                <tr key={k.id}>
-                  <td>
-                    <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name || k.id}</a>
-                  </td>
-                  <td>{k.owner || "—"}</td>
-                  <td>
-                    <Badge value={k.status_by || "?"} kind="info" />
-                  </td>
-                  <td class="small">{when(k.status_at)}</td>
-                  <td class="small">{k.status_reason}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <Loaded data={revoked.data} empty={() => revokedSorted.length === 0} note="No revoked keys.">
+          {() => (
+            <table class="table" id="revoked-table">
+              <Head cols={["Key", "Owner", "Revoked by", "When", "Reason"]} />
+              <tbody>
+                {revokedSorted.map((k) => (
+                  <tr key={k.id}>
+                    <td>
+                      <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name || k.id}</a>
+                    </td>
+                    <td>{k.owner || "—"}</td>
+                    <td>
+                      <Badge value={k.status_by || "?"} kind="info" />
+                    </td>
+                    <td class="small">{when(k.status_at)}</td>
+                    <td class="small">{k.status_reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Loaded>
       </Panel>
-    </section>
+    </Page>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "../api";
 import { short } from "../format";
-import { Badge, Head } from "../ui";
+import { Badge, Head, Page } from "../ui";
 
 const keep = 500;
 
@@ -53,10 +53,7 @@ export function LivePage() {
 
   const shown = onlyRefused ? events.filter((e) => e.refusal) : events;
   return (
-    <section aria-labelledby="h-live">
-      <h1 id="h-live" tabIndex={-1}>
-        Live
-      </h1>
+    <Page id="h-live" title="Live">
       <div class="toolbar" role="toolbar" aria-label="Live stream controls">
         <button
           type="button"
@@ -92,7 +89,7 @@ export function LivePage() {
         </span>
       </div>
       <EventsTable events={shown.slice(0, 200)} showKey id="live-table" />
-    </section>
+    </Page>
   );
 }
 

@@ -3,7 +3,7 @@ import * as api from "../api";
 import { Chart } from "../chart";
 import { useData } from "../data";
 import { ago, num, usd } from "../format";
-import { Badge, ErrorBox, Head, Loading } from "../ui";
+import { Badge, ErrorBox, Head, Loading, Page, Panel } from "../ui";
 
 /** Open incidents at each minute, from their opening and resolution times. */
 export function openOver(incidents: api.Incident[], times: number[]): number[] {
@@ -45,10 +45,7 @@ export function Overview() {
   }, [s, incidents.data]);
 
   return (
-    <section aria-labelledby="h-overview">
-      <h1 id="h-overview" tabIndex={-1}>
-        Overview
-      </h1>
+    <Page id="h-overview" title="Overview">
       <div class="toolbar">
         <label for="window">Window</label>
         <select id="window" value={String(minutes)} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))}>
@@ -74,8 +71,7 @@ export function Overview() {
             <Chart id="chart-spend" title="Spend per minute" times={charts!.times} series={charts!.spend} />
           </div>
           <div class="grid2">
-            <section aria-labelledby="h-risk" class="panel">
-              <h2 id="h-risk">Keys at highest risk</h2>
+            <Panel id="h-risk" title="Keys at highest risk">
               <p class="muted small">{span[0].toUpperCase() + span.slice(1)}, by detector risk, then refusals, then spend.</p>
               {s.top_keys.length === 0 ? (
                 <p class="muted">No key traffic in the {span}.</p>
@@ -100,9 +96,8 @@ export function Overview() {
                   </tbody>
                 </table>
               )}
-            </section>
-            <section aria-labelledby="h-open" class="panel">
-              <h2 id="h-open">Open incidents</h2>
+            </Panel>
+            <Panel id="h-open" title="Open incidents">
               {incidents.missing ? (
                 <p class="muted">Detection is not enabled on this server.</p>
               ) : open.length === 0 ? (
@@ -120,12 +115,12 @@ export function Overview() {
                 </ul>
               )}
               {!incidents.missing && <Chart id="chart-incidents" title="Open incidents" times={charts!.times} series={charts!.incidents} height={140} />}
-            </section>
+            </Panel>
           </div>
           <p class="muted small">Charts cover events since this server started ({num(s.received)} in all); they refresh every 10 seconds.</p>
         </>
       )}
-    </section>
+    </Page>
   );
 }
 
