@@ -40,3 +40,21 @@ func BenchmarkAppendParallel(b *testing.B) {
 	st := f.log.Stats()
 	b.ReportMetric(float64(st.Appended)/float64(st.Batches), "entries/commit")
 }
+
+// BenchmarkAppendSerial appends from one goroutine, each append waiting for
+// its own commit: what a request waits for at a light load, where a group
+// commit carries one entry.
+func BenchmarkAppendSerial(b *testing.B) {
+	f := newFixture(b, Config{})
+	bodies := &Bodies{Prompt: benchPrompt, Answer: benchPrompt[:400]}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := f.log.Append(context.Background(), testEvent(i, "k_0001"), bodies); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	st := f.log.Stats()
+	b.ReportMetric(float64(st.Appended)/float64(st.Batches), "entries/commit")
+}
