@@ -40,18 +40,20 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 )
 
-const (
+// Variables, not constants, so that tests can make them small.
+var (
 	// journalRotateAt is the size past which an integrated journal is
 	// emptied. Emptying costs a synchronous commit, so it is rare: about
 	// every 30,000 entries of 2 KB.
-	journalRotateAt = 64 << 20
-	// journalReadMax is the most one integration batch reads.
-	journalReadMax = 16 << 20
+	journalRotateAt int64 = 64 << 20
 	// journalPatience is how long StageAudit waits for a journal another
 	// DB holds (a CLI integrating what a crashed server left): longer is
 	// a second server on the same database, which fails.
 	journalPatience = 2 * time.Second
 )
+
+// journalReadMax is the most one integration batch reads.
+const journalReadMax = 16 << 20
 
 // errJournalBusy is returned when another DB owns the journal.
 var errJournalBusy = fmt.Errorf("sqlite: the audit journal is locked by another process (is another warden serve running on this data directory?): %w", store.ErrConflict)
