@@ -248,8 +248,7 @@ type Stats struct {
 
 // Stats returns counters since Open.
 func (l *Log) Stats() Stats {
-	return Stats{Appended: l.appended.Load(), Integrated: l.integrated.Load(), Integrations: l.integrations.Load(),
-		Batches: l.batches.Load(), Failed: l.failed.Load()}
+	return Stats{Appended: l.appended.Load(), Integrated: l.integrated.Load(), Integrations: l.integrations.Load(), Batches: l.batches.Load(), Failed: l.failed.Load()}
 }
 
 // Append records e and its bodies (nil: none) and returns the entry's index

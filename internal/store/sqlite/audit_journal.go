@@ -55,6 +55,10 @@ var (
 // journalReadMax is the most one integration batch reads.
 const journalReadMax = 16 << 20
 
+// journalRestoreHint ends the errors of a journal that does not match the
+// database, as after restoring warden.db alone from a backup.
+const journalRestoreHint = `; after restoring warden.db from a backup, remove the journal and run sqlite3 warden.db "UPDATE audit_journal SET gen = gen + 1, pos = 16" (docs/deployment.md)`
+
 // errJournalBusy is returned when another DB owns the journal.
 var errJournalBusy = fmt.Errorf("sqlite: the audit journal is locked by another process (is another warden serve running on this data directory?): %w", store.ErrConflict)
 
@@ -179,12 +183,12 @@ func (s *DB) recoverJournal(ctx context.Context, f *os.File) error {
 		case fileGen+1 == gen && pos == journalHeaderLen:
 			fresh = true // emptied in the database, not yet on disk: all of it is integrated
 		default:
-			return fmt.Errorf("sqlite: audit journal %s is generation %d, the database expects %d: it belongs to another database or was replaced (nothing was changed)", j.path, fileGen, gen)
+			return fmt.Errorf("sqlite: audit journal %s is generation %d, the database expects %d: it belongs to another database or was replaced (nothing was changed)"+journalRestoreHint, j.path, fileGen, gen)
 		}
 	}
 	if fresh {
 		if pos != journalHeaderLen {
-			return fmt.Errorf("sqlite: audit journal %s has %d bytes but the database integrated it up to offset %d: it was truncated or replaced, and entries staged after that offset may be lost; restore the journal file (nothing was changed)", j.path, size, pos)
+			return fmt.Errorf("sqlite: audit journal %s has %d bytes but the database integrated it up to offset %d: it was truncated or replaced, and entries staged after that offset may be lost; restore the journal file (nothing was changed)"+journalRestoreHint, j.path, size, pos)
 		}
 		if err := writeFreshJournal(f, gen); err != nil {
 			return fmt.Errorf("sqlite: audit journal %s: %w", j.path, err)
