@@ -588,3 +588,35 @@ func TestForeignSignerWarns(t *testing.T) {
 		t.Errorf("no warning about the foreign key; log: %q", buf.String())
 	}
 }
+
+// TestCheckpointWhileAnotherOwnsTheJournal: the CLI opens the database of a
+// running server (a second store on the same file, which cannot take the
+// journal); its checkpoint still covers every append the server answered
+// before it was asked for, once the server's integrator moved them.
+func TestCheckpointWhileAnotherOwnsTheJournal(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	for i := range 20 {
+		if _, err := f.log.Append(ctx, testEvent(i, "k"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db2, err := sqlite.Open(ctx, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	cli, err := Open(ctx, db2, Config{Origin: "warden.test/audit/t1", CheckpointInterval: -1}, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	c, err := cli.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size != 20 {
+		t.Fatalf("checkpoint from the CLI covers %d entries, want the 20 answered", c.Size)
+	}
+	mustVerify(t, f)
+}
