@@ -288,6 +288,9 @@ func scanJournal(f *os.File, from, to int64, fn func(*store.AuditEntry)) (int64,
 // decoded ends the batch with a *recordError (after the good records
 // before it, if any).
 func readRecords(f *os.File, from, to int64, max int, buf *[]byte) ([]store.AuditEntry, int64, error) {
+	if from >= to {
+		return nil, from, nil
+	}
 	want := min(to-from, journalReadMax)
 	var es []store.AuditEntry
 	for {
