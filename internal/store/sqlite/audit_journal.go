@@ -59,8 +59,10 @@ const journalReadMax = 16 << 20
 // database, as after restoring warden.db alone from a backup.
 const journalRestoreHint = `; after restoring warden.db from a backup, remove the journal and run sqlite3 warden.db "UPDATE audit_journal SET gen = gen + 1, pos = 16" (docs/deployment.md)`
 
-// errJournalBusy is returned when another DB owns the journal.
-var errJournalBusy = fmt.Errorf("sqlite: the audit journal is locked by another process (is another warden serve running on this data directory?): %w", store.ErrConflict)
+// errJournalBusy is returned when another DB owns the journal. It is not
+// store.ErrConflict, on which audit.Log retries a commit: a second server
+// must fail its appends at once, not retry them.
+var errJournalBusy = errors.New("sqlite: the audit journal is locked by another process (is another warden serve running on this data directory?)")
 
 // auditJournal is the state of the journal, in auditWriter.
 type auditJournal struct {

@@ -21,7 +21,7 @@ var _ store.AuditStaging = (*DB)(nil)
 // the journal in one write. After it returns nil they survive a crash of
 // the process, as a commit with synchronous=NORMAL does. If another
 // process owns the journal (a second server on this database) it fails
-// with an error wrapping store.ErrConflict.
+// after journalPatience, saying so.
 func (s *DB) StageAudit(ctx context.Context, entries []store.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -151,6 +151,9 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 			from, to, gen, f, err = j.integrated, j.end, j.gen, j.f, nil
 			j.mu.Unlock()
 		}
+	}
+	if errors.Is(err, errJournalBusy) { // without wait: the owner integrates
+		return -1, 0, fmt.Errorf("%w: %w", store.ErrConflict, err)
 	}
 	if err != nil {
 		return -1, 0, err
