@@ -51,23 +51,25 @@
 // # Durability
 //
 // Log.Append returns only after its entry is durable. Appends that arrive
-// together are committed together in one store transaction (group commit),
-// so many concurrent requests cost one commit, not one each.
+// together are committed together (group commit), so many concurrent
+// requests cost one commit, not one each.
 //
-// # Many servers, one log
+// # Staging and integration
 //
-// Servers behind a load balancer share one log in PostgreSQL, which stages
-// appends (store.AuditStaging), as Trillian Tessera and the Certificate
-// Transparency logs do: each server's group commit is a plain insert into a
-// staging table, and Append returns once that commit is durable (with index
-// -1: the index is not assigned yet). One integrator at a time, holding a
+// Both stores stage appends (store.AuditStaging), as Trillian Tessera and
+// the Certificate Transparency logs do: a group commit is one write to a
+// durable staging area (SQLite: one write(2) on a journal file next to the
+// database; PostgreSQL: one insert into a staging table shared by every
+// server), and Append returns once that is durable (with index -1: the
+// index is not assigned yet). One integrator at a time, holding a
 // lease in the store, moves staged entries to the end of the log in
 // batches: it assigns their indexes, computes the tree's stored hashes and
 // removes them from staging in one transaction; if it dies mid-batch the
 // transaction rolls back and the entries wait for the next integrator. Every
 // server runs an integrator loop, and whichever holds the lease integrates
 // every server's entries, so no row is locked by every append, only by each
-// integrated batch. Checkpoint, the admin API's listing and Close integrate
+// integrated batch. On SQLite one process owns the journal and integrates
+// it. Checkpoint, the admin API's listing and Close integrate
 // what is staged first (Sync), so a checkpoint covers every append answered
 // before it. Servers must share the origin and signing key (Config.Origin,
 // Config.SigningKeyFile); periodic checkpoints are made by whichever server

@@ -10,8 +10,9 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 )
 
-// Integration, on stores with staging (store.AuditStaging, PostgreSQL).
-// Every Log stages its group commits and answers its appenders; every Log
+// Integration, on stores with staging (store.AuditStaging: PostgreSQL, and
+// SQLite's journal). Every Log stages its group commits and answers its
+// appenders; every Log
 // also runs an integrator loop, but the store's lease lets one integrate at
 // a time, and the holder integrates whatever is staged, its own entries or
 // not. Answers never wait for integration (only checkpoints and Sync do),
@@ -149,5 +150,6 @@ func (l *Log) integrate(ctx context.Context, wait bool) (int, error) {
 	l.peaks = keepPeaks(work, end)
 	l.stateMu.Unlock()
 	l.integrated.Add(int64(n))
+	l.integrations.Add(1)
 	return n, nil
 }

@@ -44,12 +44,13 @@ const (
 
 // Log is the audit log: appends with group commit, checkpoints, proofs. It
 // is safe for concurrent use. Several processes may open the same store.
-// On a store shared by many servers (PostgreSQL, which implements
-// store.AuditStaging) every server stages its appends and one at a time
-// integrates everyone's into the tree (see the package doc). On other
-// stores (SQLite) one server should append and others (the CLI) read, prove
-// and checkpoint; if two do append, the store's conflict check keeps the
-// tree sound and the loser reloads and retries. Servers sharing a log must
+// On a store with staging (store.AuditStaging: PostgreSQL, shared by many
+// servers, and SQLite, where one server owns the journal and others, the
+// CLI, read, prove and checkpoint) every server stages its appends and one
+// at a time integrates everyone's into the tree (see the package doc). On a
+// store without staging, appends go straight into the tree; if two
+// processes append, the store's conflict check keeps the tree sound and
+// the loser reloads and retries. Servers sharing a log must
 // share its origin and signing key (Config.Origin, Config.SigningKeyFile):
 // each checks the others' checkpoints before signing its own.
 type Log struct {
@@ -73,13 +74,14 @@ type Log struct {
 
 	cpMu sync.Mutex // one checkpoint at a time
 
-	// staging is st when it stages appends (PostgreSQL); then kick wakes
+	// staging is st when it stages appends; then kick wakes
 	// the integrator loop, which runs until integStop closes.
-	staging    store.AuditStaging
-	kick       chan struct{}
-	integStop  chan struct{}
-	integDone  chan struct{}
-	integrated atomic.Int64
+	staging      store.AuditStaging
+	kick         chan struct{}
+	integStop    chan struct{}
+	integDone    chan struct{}
+	integrated   atomic.Int64
+	integrations atomic.Int64
 
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -238,21 +240,23 @@ type Stats struct {
 	// Integrated counts the entries this log's integrator moved from
 	// staging into the log (any instance's), on a store with staging.
 	Integrated int64 `json:"integrated,omitempty"`
-	Batches    int64 `json:"batches"` // transactions that committed them
-	Failed     int64 `json:"failed"`  // appends that returned an error
+	// Integrations counts the transactions that integrated them.
+	Integrations int64 `json:"integrations,omitempty"`
+	Batches      int64 `json:"batches"` // transactions that committed them
+	Failed       int64 `json:"failed"`  // appends that returned an error
 }
 
 // Stats returns counters since Open.
 func (l *Log) Stats() Stats {
-	return Stats{Appended: l.appended.Load(), Integrated: l.integrated.Load(), Batches: l.batches.Load(), Failed: l.failed.Load()}
+	return Stats{Appended: l.appended.Load(), Integrated: l.integrated.Load(), Integrations: l.integrations.Load(), Batches: l.batches.Load(), Failed: l.failed.Load()}
 }
 
 // Append records e and its bodies (nil: none) and returns the entry's index
 // once the entry is durable. Concurrent calls are committed together. On a
-// store with staging (store.AuditStaging: PostgreSQL, where many instances
-// append) the entry is durable once staged, and Append returns -1: its
-// index is assigned when an integrator moves it into the log, usually
-// within milliseconds (Sync waits for that). If
+// store with staging (store.AuditStaging: PostgreSQL and SQLite) the entry
+// is durable once staged, and Append returns -1: its index is assigned
+// when an integrator moves it into the log, within tens of milliseconds
+// (Sync waits for that; read the log after Sync to see the entry). If
 // ctx ends while the entry waits for its batch, Append returns the context's
 // error, and the entry may still be committed.
 func (l *Log) Append(ctx context.Context, e *event.Event, b *Bodies) (int64, error) {

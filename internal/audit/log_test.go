@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,8 +32,26 @@ type fixture struct {
 }
 
 // newFixture opens a real SQLite store in a temp dir and a log over it,
-// with checkpoints only on demand.
+// with checkpoints only on demand. Appends are staged in the store's
+// journal and integrated by the log's integrator, as in the server.
 func newFixture(t testing.TB, cfg Config) *fixture {
+	t.Helper()
+	return openFixture(t, cfg, false)
+}
+
+// appendOnly hides a store's staging (store.AuditStaging): a log over it
+// appends each group commit straight into the tree, as on a store
+// without staging.
+type appendOnly struct{ store.Audit }
+
+// newDirectFixture is newFixture with appends straight into the tree
+// (store.AuditLog.AppendAudit), where Append returns the index.
+func newDirectFixture(t testing.TB, cfg Config) *fixture {
+	t.Helper()
+	return openFixture(t, cfg, true)
+}
+
+func openFixture(t testing.TB, cfg Config, direct bool) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(context.Background(), dir)
@@ -51,7 +70,11 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		cfg.CheckpointInterval = -1
 	}
 	cfg.Recipients = append(cfg.Recipients, f.id.Recipient().String())
-	f.log, err = Open(context.Background(), db, cfg, dir)
+	var st store.Audit = db
+	if direct {
+		st = appendOnly{db}
+	}
+	f.log, err = Open(context.Background(), st, cfg, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +106,15 @@ func mustAppend(t testing.TB, l *Log, n int, key string) {
 			t.Fatal(err)
 		}
 	}
+	mustSync(t, l)
+}
+
+// mustSync integrates what l staged, so that the store's log holds it.
+func mustSync(t testing.TB, l *Log) {
+	t.Helper()
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // mustCheckpoint signs a checkpoint of the log as it stands.
@@ -102,7 +134,7 @@ func mustVerify(t testing.TB, f *fixture) {
 }
 
 func TestAppendIndexesAndVerify(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newDirectFixture(t, Config{})
 	ctx := context.Background()
 	for i := range 10 {
 		idx, err := f.log.Append(ctx, testEvent(i, "k1"), nil)
@@ -141,7 +173,7 @@ func TestAppendIndexesAndVerify(t *testing.T) {
 }
 
 func TestConcurrentAppendsGroupCommit(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newDirectFixture(t, Config{})
 	ctx := context.Background()
 	const workers, each = 32, 50
 	seen := make([]bool, workers*each)
@@ -176,14 +208,72 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 	mustVerify(t, f)
 }
 
-func TestReopenContinuesTree(t *testing.T) {
+// TestConcurrentAppendsStaged appends from many goroutines through the
+// store's journal (the default on SQLite): every answered append is in the
+// log exactly once after Sync, group commits and integration batches carry
+// many entries, and the tree verifies.
+func TestConcurrentAppendsStaged(t *testing.T) {
 	f := newFixture(t, Config{})
+	ctx := context.Background()
+	const workers, each = 32, 50
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if idx, err := f.log.Append(ctx, testEvent(w*each+i, fmt.Sprintf("k%d", w)), nil); err != nil || idx != -1 {
+					t.Errorf("staged append = %d, %v; want -1, nil", idx, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	mustSync(t, f.log)
+	seen := map[string]int{}
+	err := f.db.ScanAudit(ctx, store.AuditFilter{}, func(e *store.AuditEntry) error {
+		l, err := ParseLeaf(e.Leaf)
+		if err != nil {
+			return err
+		}
+		var ev event.Event
+		if err := json.Unmarshal(l.Event, &ev); err != nil {
+			return err
+		}
+		seen[ev.KeyID+"/"+ev.ID]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range workers {
+		for i := range each {
+			if k := fmt.Sprintf("k%d/req-%d", w, w*each+i); seen[k] != 1 {
+				t.Errorf("entry %s is in the log %d times, want once", k, seen[k])
+			}
+		}
+	}
+	st := f.log.Stats()
+	if st.Appended != workers*each || st.Integrated != workers*each {
+		t.Fatalf("stats %+v, want %d appended and integrated", st, workers*each)
+	}
+	if st.Batches >= st.Appended {
+		t.Errorf("%d group commits for %d appends", st.Batches, st.Appended)
+	}
+	if n, err := f.db.AuditStaged(ctx); err != nil || n != 0 {
+		t.Errorf("AuditStaged after Sync = %d, %v", n, err)
+	}
+	mustCheckpoint(t, f.log)
+	mustVerify(t, f)
+}
+
+func TestReopenContinuesTree(t *testing.T) {
+	f := newDirectFixture(t, Config{})
 	ctx := context.Background()
 	mustAppend(t, f.log, 5, "k1")
 	if err := f.log.Close(); err != nil { // signs a checkpoint of 5
 		t.Fatal(err)
 	}
-	l2, err := Open(ctx, f.db, Config{Origin: "warden.test/audit/t1", CheckpointInterval: -1}, f.dir)
+	l2, err := Open(ctx, appendOnly{f.db}, Config{Origin: "warden.test/audit/t1", CheckpointInterval: -1}, f.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,9 +303,9 @@ func TestReopenContinuesTree(t *testing.T) {
 }
 
 func TestTwoWritersConflict(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newDirectFixture(t, Config{})
 	ctx := context.Background()
-	other, err := Open(ctx, f.db, Config{Origin: "warden.test/audit/t1", CheckpointInterval: -1}, f.dir)
+	other, err := Open(ctx, appendOnly{f.db}, Config{Origin: "warden.test/audit/t1", CheckpointInterval: -1}, f.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,6 +338,7 @@ func TestBodiesByPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mustSync(t, f.log)
 	var got []store.AuditEntry
 	f.db.ScanAudit(ctx, store.AuditFilter{Bodies: true}, func(e *store.AuditEntry) error {
 		c := *e
@@ -419,6 +510,7 @@ func TestSinkUsesBodiesFromContext(t *testing.T) {
 	if failed != nil {
 		t.Fatal(failed)
 	}
+	mustSync(t, f.log)
 	n := 0
 	err := f.db.ScanAudit(context.Background(), store.AuditFilter{Bodies: true}, func(e *store.AuditEntry) error {
 		n++
@@ -442,6 +534,7 @@ func TestNoBodiesRecordedAsNone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mustSync(t, f.log)
 	var modes []BodyMode
 	f.db.ScanAudit(ctx, store.AuditFilter{}, func(e *store.AuditEntry) error {
 		l, _ := ParseLeaf(e.Leaf)
@@ -494,4 +587,36 @@ func TestForeignSignerWarns(t *testing.T) {
 	if !strings.Contains(buf.String(), "not signed with this log's key") {
 		t.Errorf("no warning about the foreign key; log: %q", buf.String())
 	}
+}
+
+// TestCheckpointWhileAnotherOwnsTheJournal: the CLI opens the database of a
+// running server (a second store on the same file, which cannot take the
+// journal); its checkpoint still covers every append the server answered
+// before it was asked for, once the server's integrator moved them.
+func TestCheckpointWhileAnotherOwnsTheJournal(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	for i := range 20 {
+		if _, err := f.log.Append(ctx, testEvent(i, "k"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db2, err := sqlite.Open(ctx, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	cli, err := Open(ctx, db2, Config{Origin: "warden.test/audit/t1", CheckpointInterval: -1}, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	c, err := cli.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size != 20 {
+		t.Fatalf("checkpoint from the CLI covers %d entries, want the 20 answered", c.Size)
+	}
+	mustVerify(t, f)
 }

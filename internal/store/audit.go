@@ -53,9 +53,10 @@ type AuditLog interface {
 	ScanAuditHashes(ctx context.Context, from int64, fn func(index int64, h tlog.Hash) error) error
 }
 
-// AuditStaging is implemented by stores that several processes append to at
-// once (PostgreSQL). Package audit uses it instead of AppendAudit when the
-// store has it. An append is split in two, as in Trillian Tessera and the
+// AuditStaging is implemented by stores that stage appends: PostgreSQL,
+// which several processes append to at once, and SQLite, whose staging
+// area is a journal file that costs one write per group commit. Package
+// audit uses it instead of AppendAudit when the store has it. An append is split in two, as in Trillian Tessera and the
 // Certificate Transparency logs:
 //
 //   - every process stages its entries (StageAudit): a plain insert into a

@@ -370,7 +370,7 @@ func openAudit(ctx context.Context, st store.Store, cfg *config.Config, c audit.
 	if !explicit {
 		c.Origin = audit.DefaultOrigin(cfg.Instance)
 	}
-	if _, shared := st.(store.AuditStaging); shared && (c.SigningKeyFile == "" || !explicit) {
+	if shared := cfg.Store != ""; shared && (c.SigningKeyFile == "" || !explicit) { // PostgreSQL; the embedded store stages too, for one instance
 		// Instances sharing one log must sign its checkpoints with one key
 		// under one origin, or each one's checkpoints fail on the others.
 		log.Warn("audit: a shared store without audit.origin and audit.signing_key_file: give every instance the same ones (docs/deployment.md)")

@@ -34,6 +34,8 @@ type auditWriter struct {
 	pending int64                // entries appended since the last checkpoint request
 	kick    chan struct{}        // asks the checkpointer to run
 	done    chan struct{}        // closed when the checkpointer has stopped
+
+	journal auditJournal // the staging area (audit_journal.go); its own locks
 }
 
 var chunkSizes = []int{64, 8, 1}
@@ -91,6 +93,7 @@ func (w *auditWriter) resetLocked() {
 }
 
 func (w *auditWriter) close() {
+	w.journal.close() // first: emptying it takes w.mu
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.resetLocked()
@@ -171,9 +174,28 @@ func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.Audit
 	if len(entries) == 0 {
 		return nil
 	}
+	rows, err := auditRows(start, entries, hashes)
+	if err != nil {
+		return err
+	}
+	w := &s.audit
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return s.appendRowsLocked(ctx, start, rows, nil)
+}
+
+// auditRowArgs are the arguments of the inserts of one append.
+type auditRowArgs struct {
+	entries, bodies, hashes []any
+	n                       int
+}
+
+// auditRows builds the insert arguments of entries at start and their
+// stored hashes.
+func auditRows(start int64, entries []store.AuditEntry, hashes []tlog.Hash) (*auditRowArgs, error) {
 	end := start + int64(len(entries))
 	if want := tlog.StoredHashCount(end) - tlog.StoredHashCount(start); int64(len(hashes)) != want {
-		return fmt.Errorf("sqlite: append audit: %d hashes for entries [%d, %d), want %d", len(hashes), start, end, want)
+		return nil, fmt.Errorf("sqlite: append audit: %d hashes for entries [%d, %d), want %d", len(hashes), start, end, want)
 	}
 	args := make([]any, 0, 5*len(entries))
 	for i, e := range entries {
@@ -199,18 +221,21 @@ func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.Audit
 		hashArgs = append(hashArgs, n, flat[off:off+k])
 		off += k
 	}
+	return &auditRowArgs{entries: args, bodies: bodyArgs, hashes: hashArgs, n: len(entries)}, nil
+}
 
+// appendRowsLocked appends rows at start in one transaction on the append
+// connection, running also (if not nil) in it before the commit.
+func (s *DB) appendRowsLocked(ctx context.Context, start int64, rows *auditRowArgs, also func() error) error {
 	w := &s.audit
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	err := s.appendLocked(ctx, start, args, bodyArgs, hashArgs)
+	err := s.appendLocked(ctx, start, rows, also)
 	if err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			w.resetLocked()
 		}
 		return err
 	}
-	w.pending += int64(len(entries))
+	w.pending += int64(rows.n)
 	if w.pending >= checkpointEvery {
 		w.pending = 0
 		select {
@@ -221,10 +246,37 @@ func (s *DB) AppendAudit(ctx context.Context, start int64, entries []store.Audit
 	return nil
 }
 
-func (s *DB) appendLocked(ctx context.Context, start int64, args, bodyArgs, hashArgs []any) (err error) {
+func (s *DB) appendLocked(ctx context.Context, start int64, rows *auditRowArgs, also func() error) error {
 	if _, err := s.auditConnLocked(ctx); err != nil {
 		return fmt.Errorf("sqlite: append audit: %w", err)
 	}
+	return s.inAuditTxLocked(ctx, func() error {
+		size, err := s.auditSizeLocked(ctx)
+		if err != nil {
+			return err
+		}
+		if size != start {
+			return fmt.Errorf("sqlite: append audit at %d, log has %d entries: %w", start, size, store.ErrConflict)
+		}
+		if err := s.insertRowsLocked(ctx, insertEntries, 5, rows.entries); err != nil {
+			return fmt.Errorf("sqlite: append audit entries: %w", err)
+		}
+		if err := s.insertRowsLocked(ctx, insertBodies, 5, rows.bodies); err != nil {
+			return fmt.Errorf("sqlite: append audit bodies: %w", err)
+		}
+		if err := s.insertRowsLocked(ctx, insertHashes, 2, rows.hashes); err != nil {
+			return fmt.Errorf("sqlite: append audit hashes: %w", err)
+		}
+		if also != nil {
+			return also()
+		}
+		return nil
+	})
+}
+
+// inAuditTxLocked runs fn in a transaction on the append connection (which
+// must be open) and commits it if fn succeeds.
+func (s *DB) inAuditTxLocked(ctx context.Context, fn func() error) (err error) {
 	// The write lock is taken up front, as _txlock=immediate does for the
 	// other connections.
 	if err := s.execLocked(ctx, `BEGIN IMMEDIATE`); err != nil {
@@ -240,21 +292,8 @@ func (s *DB) appendLocked(ctx context.Context, start int64, args, bodyArgs, hash
 			}
 		}
 	}()
-	size, err := s.auditSizeLocked(ctx)
-	if err != nil {
+	if err := fn(); err != nil {
 		return err
-	}
-	if size != start {
-		return fmt.Errorf("sqlite: append audit at %d, log has %d entries: %w", start, size, store.ErrConflict)
-	}
-	if err := s.insertRowsLocked(ctx, insertEntries, 5, args); err != nil {
-		return fmt.Errorf("sqlite: append audit entries: %w", err)
-	}
-	if err := s.insertRowsLocked(ctx, insertBodies, 5, bodyArgs); err != nil {
-		return fmt.Errorf("sqlite: append audit bodies: %w", err)
-	}
-	if err := s.insertRowsLocked(ctx, insertHashes, 2, hashArgs); err != nil {
-		return fmt.Errorf("sqlite: append audit hashes: %w", err)
 	}
 	if err := s.execLocked(ctx, `COMMIT`); err != nil {
 		return fmt.Errorf("sqlite: append audit: commit: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,5 +139,60 @@ func testAuditStaging(t *testing.T, s store.Audit) {
 	hs, err := s.AuditHashes(ctx, []int64{tlog.StoredHashIndex(0, 6)})
 	if err != nil || hs[0] != tree.hashes[tlog.StoredHashIndex(0, 6)] {
 		t.Fatalf("stored hash of entry 6 = %v, %v", hs, err)
+	}
+
+	// Staging from several goroutines while integration runs: every
+	// entry is integrated exactly once, each stager's in its order.
+	const stagers, each = 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, stagers)
+	for g := range stagers {
+		wg.Go(func() {
+			for i := range each {
+				e := store.AuditEntry{Time: auditT0, KeyID: fmt.Sprintf("c%d", g), Leaf: fmt.Appendf(nil, "conc %d %d", g, i)}
+				if err := sg.StageAudit(ctx, []store.AuditEntry{e}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	staged := make(chan struct{})
+	go func() { wg.Wait(); close(staged) }()
+	moved := 0
+	for {
+		finished := false
+		select {
+		case <-staged:
+			finished = true
+		default:
+		}
+		_, n, err := sg.IntegrateAudit(ctx, 16, true, hashes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved += n
+		if finished && n == 0 {
+			break
+		}
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if moved != stagers*each {
+		t.Fatalf("integrated %d entries staged concurrently, want %d", moved, stagers*each)
+	}
+	next := make([]int, stagers)
+	err = s.ScanAudit(ctx, store.AuditFilter{From: int64(len(want))}, func(e *store.AuditEntry) error {
+		var g, i int
+		if _, err := fmt.Sscanf(string(e.Leaf), "conc %d %d", &g, &i); err != nil || g < 0 || g >= stagers || i != next[g] {
+			return fmt.Errorf("entry %d = %q; stager %d's next is %d", e.Index, e.Leaf, g, next[g])
+		}
+		next[g]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
