@@ -142,7 +142,20 @@ func foldNames(b []byte) ([]byte, bool) {
 	return append(out, b[last:]...), true
 }
 
+// nameLens holds, per first byte, the lengths (as bits) of the names of
+// modelNames that start with it, so that isName rejects almost every word
+// with one look-up: foldNames sees every word of every text.
+var nameLens = func() (t [256]uint16) {
+	for _, n := range modelNames {
+		t[n[0]] |= 1 << len(n)
+	}
+	return t
+}()
+
 func isName(w []byte) bool {
+	if nameLens[w[0]]&(1<<len(w)) == 0 {
+		return false
+	}
 	for _, n := range modelNames {
 		if bytes.Equal(w, n) {
 			return true
