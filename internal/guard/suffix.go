@@ -132,7 +132,8 @@ func oddToken(t string) (odd bool, shape string) {
 	innerPunct := false
 	nonASCII := false
 	for i, r := range t {
-		isPunct := !unicode.IsLetter(r) && !unicode.IsDigit(r)
+		letter, digit, upper, lower := classify(r)
+		isPunct := !letter && !digit
 		if isPunct {
 			if run == 0 {
 				runStart = i
@@ -143,7 +144,7 @@ func oddToken(t string) (odd bool, shape string) {
 		}
 		if run > 0 {
 			runs = append(runs, t[runStart:i])
-			if letters > 0 && unicode.IsLetter(r) {
+			if letters > 0 && letter {
 				innerPunct = !ordinaryInner(t[runStart:i])
 			}
 			run = 0
@@ -151,12 +152,12 @@ func oddToken(t string) (odd bool, shape string) {
 		if r >= utf8.RuneSelf {
 			nonASCII = true
 		}
-		if unicode.IsLetter(r) {
+		if letter {
 			letters++
-			if prevLower && unicode.IsUpper(r) {
+			if prevLower && upper {
 				caseFlip = true
 			}
-			prevLower = unicode.IsLower(r)
+			prevLower = lower
 		} else {
 			prevLower = false
 		}
@@ -184,6 +185,17 @@ func oddToken(t string) (odd bool, shape string) {
 		}
 	}
 	return odd, shape
+}
+
+// classify returns unicode.IsLetter, IsDigit, IsUpper and IsLower of r,
+// without the table look-ups for ASCII, which is nearly every rune that
+// oddToken sees (it reads every token of the last 4 KB of every prompt).
+func classify(r rune) (letter, digit, upper, lower bool) {
+	if r < utf8.RuneSelf {
+		upper, lower = 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z'
+		return upper || lower, '0' <= r && r <= '9', upper, lower
+	}
+	return unicode.IsLetter(r), unicode.IsDigit(r), unicode.IsUpper(r), unicode.IsLower(r)
 }
 
 // rarePunct are characters that, in a run of punctuation glued to a word,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // gcgSuffixes are suffixes published with the GCG attack (Zou et al. 2023,
@@ -103,5 +104,16 @@ func TestAdversarialSuffixBenignData(t *testing.T) {
 	t.Logf("benign texts %d, suffix signal %d", n, hits)
 	if hits > 0 {
 		t.Errorf("suffix signal fired on %d of %d benign texts", hits, n)
+	}
+}
+
+// TestClassifyMatchesUnicode: the ASCII fast path agrees with package
+// unicode on every ASCII rune and a few others.
+func TestClassifyMatchesUnicode(t *testing.T) {
+	for r := rune(0); r < 0x300; r++ {
+		l, d, u, lo := classify(r)
+		if l != unicode.IsLetter(r) || d != unicode.IsDigit(r) || u != unicode.IsUpper(r) || lo != unicode.IsLower(r) {
+			t.Fatalf("classify(%q) = %v %v %v %v", r, l, d, u, lo)
+		}
 	}
 }
