@@ -46,11 +46,6 @@ func adversarialSuffix(text string) int {
 		base = len(text) - suffixMaxScan
 		text = text[base:]
 	}
-	for _, m := range codeMarkers {
-		if strings.Contains(text, m) {
-			return -1
-		}
-	}
 	// Token boundaries, from the end.
 	type tok struct {
 		start int
@@ -111,6 +106,12 @@ func adversarialSuffix(text string) int {
 	if best < 0 {
 		return -1
 	}
+	// Source code: checked last, since few texts get this far.
+	for _, m := range codeMarkers {
+		if strings.Contains(text, m) {
+			return -1
+		}
+	}
 	return base + best
 }
 
@@ -123,6 +124,14 @@ func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c =
 // ("similarlyNow"). Tokens without letters or with non-ASCII characters are
 // never odd.
 func oddToken(t string) (odd bool, shape string) {
+	if plainToken(t) {
+		return false, ""
+	}
+	return oddRunes(t)
+}
+
+// oddRunes is oddToken, reading the token rune by rune.
+func oddRunes(t string) (odd bool, shape string) {
 	letters, caseFlip := 0, false
 	prevLower := false
 	var runBuf [8]string
@@ -185,6 +194,27 @@ func oddToken(t string) (odd bool, shape string) {
 		}
 	}
 	return odd, shape
+}
+
+// plainToken reports the tokens of ordinary prose that oddToken need not
+// read rune by rune: ASCII lower-case letters and digits, perhaps a capital
+// first and one punctuation character last ("Friday;", "notes", "Ben").
+// Such a token has no punctuation run of two, none between letters and no
+// capital after a lower-case letter, so it is never odd.
+func plainToken(t string) bool {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case 'A' <= c && c <= 'Z':
+			if i > 0 {
+				return false
+			}
+		case c >= utf8.RuneSelf || i < len(t)-1:
+			return false
+		}
+	}
+	return true
 }
 
 // classify returns unicode.IsLetter, IsDigit, IsUpper and IsLower of r,

@@ -117,3 +117,35 @@ func TestClassifyMatchesUnicode(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainTokensAreNotOdd: every token plainToken lets through is one that
+// oddToken, read rune by rune, finds ordinary.
+func TestPlainTokensAreNotOdd(t *testing.T) {
+	for _, tok := range []string{"notes", "Friday;", "Ben", "q3", "10:", "a", "B", "-", "x!", "Nov.", "2024", "ok?"} {
+		if !plainToken(tok) {
+			t.Errorf("plainToken(%q) = false", tok)
+		}
+	}
+	for _, tok := range []string{"similarlyNow", "**ONE", ".](", "don't", "e.g.", "a--", "aB", "café", "x!!", "oppositeley.]("} {
+		if plainToken(tok) {
+			t.Errorf("plainToken(%q) = true", tok)
+		}
+	}
+	// Exhaustively over short tokens of a small alphabet.
+	alphabet := "aZ1.!]'"
+	var all func(prefix string, n int)
+	all = func(prefix string, n int) {
+		if prefix != "" && plainToken(prefix) {
+			if odd, _ := oddRunes(prefix); odd {
+				t.Errorf("plainToken(%q) but odd", prefix)
+			}
+		}
+		if n == 0 {
+			return
+		}
+		for i := range len(alphabet) {
+			all(prefix+alphabet[i:i+1], n-1)
+		}
+	}
+	all("", 5)
+}
