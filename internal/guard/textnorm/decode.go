@@ -156,22 +156,72 @@ func printable(s string) bool {
 	return bad == 0 && letters*2 >= len(s) && spaces > 0
 }
 
-// isCommon reports the frequent short English words (lower case); rot13
-// text has few of them and its rotation has many. A switch, not a map: it is
-// asked twice for every word of every text.
-func isCommon(w []byte) bool {
-	if len(w) > 5 {
-		return false
+// commonWords are frequent short English words; rot13 text has few of them
+// and its rotation has many.
+var commonWords = []string{
+	"the", "and", "you", "to", "of", "is", "how", "a", "in", "it", "for", "what", "that", "this",
+	"with", "are", "me", "my", "i", "do", "can", "make", "tell", "your", "all", "not", "be", "on",
+	"an", "or", "give", "from", "write", "now",
+}
+
+// maxCommon is the length of the longest of commonWords.
+const maxCommon = 5
+
+// Flags of a word in commonTable.
+const (
+	plainCommon   = 1 // the word is one of commonWords
+	rotatedCommon = 2 // its rot13 is
+)
+
+// commonTable is an open-addressing table of commonWords and their rot13
+// forms, keyed by packWord, so that decodeRot13 judges a word (both ways)
+// with one probe instead of two map look-ups: it reads every word of every
+// text.
+var commonTable = func() (t [128]struct {
+	key   uint64
+	flags uint8
+}) {
+	for _, w := range commonWords {
+		for _, f := range []uint8{plainCommon, rotatedCommon} {
+			b := []byte(w)
+			if f == rotatedCommon {
+				for k := range b {
+					b[k] = rot13(b[k])
+				}
+			}
+			k := packWord(b)
+			i := slotOf(k)
+			for t[i].key != 0 && t[i].key != k {
+				i = (i + 1) % len(t)
+			}
+			t[i].key = k
+			t[i].flags |= f
+		}
 	}
-	switch string(w) {
-	case "the", "and", "you", "to", "of", "is", "how",
-		"a", "in", "it", "for", "what", "that", "this",
-		"with", "are", "me", "my", "i", "do", "can",
-		"make", "tell", "your", "all", "not", "be", "on",
-		"an", "or", "give", "from", "write", "now":
-		return true
+	return t
+}()
+
+// packWord packs a word of at most 8 letters into one integer (never 0).
+func packWord(w []byte) uint64 {
+	var k uint64
+	for _, c := range w {
+		k = k<<8 | uint64(c)
 	}
-	return false
+	return k
+}
+
+func slotOf(k uint64) int { return int(k * 0x9e3779b97f4a7c15 >> 57) }
+
+// commonFlags returns the flags of the lower-case word packed as k.
+func commonFlags(k uint64) uint8 {
+	for i := slotOf(k); ; i = (i + 1) % len(commonTable) {
+		switch commonTable[i].key {
+		case k:
+			return commonTable[i].flags
+		case 0:
+			return 0
+		}
+	}
 }
 
 func decodeRot13(s string) (string, bool) {
@@ -179,7 +229,6 @@ func decodeRot13(s string) (string, bool) {
 		return "", false
 	}
 	plain, rotated := 0, 0
-	var buf [8]byte
 	words := 0
 	for i := 0; i < len(s) && words < 400; {
 		if !isLetter(s[i]) {
@@ -193,21 +242,16 @@ func decodeRot13(s string) (string, bool) {
 		w := s[i:j]
 		i = j
 		words++
-		if len(w) > len(buf) {
+		if len(w) > maxCommon {
 			continue
 		}
-		for k := 0; k < len(w); k++ {
-			buf[k] = lowerByte(w[k])
+		var k uint64
+		for n := 0; n < len(w); n++ {
+			k = k<<8 | uint64(lowerByte(w[n]))
 		}
-		if isCommon(buf[:len(w)]) {
-			plain++
-		}
-		for k := 0; k < len(w); k++ {
-			buf[k] = rot13(buf[k])
-		}
-		if isCommon(buf[:len(w)]) {
-			rotated++
-		}
+		f := commonFlags(k)
+		plain += int(f & plainCommon)
+		rotated += int(f & rotatedCommon >> 1)
 	}
 	if rotated < 3 || rotated < 3*plain+1 {
 		return "", false
