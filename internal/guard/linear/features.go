@@ -3,6 +3,8 @@ package linear
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/guard/textnorm"
 )
 
 // Feature kinds, mixed into the hash so that a word and a 4-gram that
@@ -117,15 +119,7 @@ var modelWord = []byte("model")
 func foldNames(b []byte) ([]byte, bool) {
 	var out []byte
 	last := 0
-	for i := 0; i < len(b); {
-		if !isWordByte(b[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(b) && isWordByte(b[j]) {
-			j++
-		}
+	for i, j := textnorm.NextRun(b, 0, isWordByte); i < j; i, j = textnorm.NextRun(b, j, isWordByte) {
 		if j-i >= 3 && j-i <= 9 && isName(b[i:j]) {
 			if out == nil {
 				out = make([]byte, 0, len(b))
@@ -134,7 +128,6 @@ func foldNames(b []byte) ([]byte, bool) {
 			out = append(out, modelWord...)
 			last = j
 		}
-		i = j
 	}
 	if out == nil {
 		return b, false

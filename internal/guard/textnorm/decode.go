@@ -47,17 +47,8 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 		decodeInto(out, p, depth+1, budget)
 	}
 	// base64 and hex runs.
-	for i := 0; i < len(s); {
-		if !isB64(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isB64(s[j]) {
-			j++
-		}
+	for i, j := NextRun(s, 0, isB64); i < j; i, j = NextRun(s, j, isB64) {
 		run := s[i:j]
-		i = j
 		if len(run) < minSpan {
 			continue
 		}
@@ -81,6 +72,22 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 	if p, ok := decodeRot13(s); ok {
 		add(p)
 	}
+}
+
+// NextRun returns the first run of bytes of s at or after i for which in is
+// true, as s[start:end]; start == end when there is none. The guard walks
+// words, base64 runs and letter runs with it:
+//
+//	for i, j := NextRun(s, 0, in); i < j; i, j = NextRun(s, j, in) { ... s[i:j] ... }
+func NextRun[T ~string | ~[]byte](s T, i int, in func(byte) bool) (start, end int) {
+	for i < len(s) && !in(s[i]) {
+		i++
+	}
+	end = i
+	for end < len(s) && in(s[end]) {
+		end++
+	}
+	return i, end
 }
 
 func isB64(c byte) bool {
@@ -230,17 +237,8 @@ func decodeRot13(s string) (string, bool) {
 	}
 	plain, rotated := 0, 0
 	words := 0
-	for i := 0; i < len(s) && words < 400; {
-		if !isLetter(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isLetter(s[j]) {
-			j++
-		}
+	for i, j := NextRun(s, 0, isLetter); i < j && words < 400; i, j = NextRun(s, j, isLetter) {
 		w := s[i:j]
-		i = j
 		words++
 		if len(w) > maxCommon {
 			continue
