@@ -25,7 +25,8 @@
 //     scores are shrunk toward zero.
 //  4. Intent (package intent): a bounded offset on the harm heads for
 //     defensive framing ("how do I protect", "signs of") and operational
-//     framing ("step-by-step", "without getting caught"). Harm is judged
+//     framing ("step-by-step", "without getting caught"), read in the same
+//     pass as the rules' phrases (one automaton, package phrase). Harm is judged
 //     with the phrases of matched attack rules blanked out, so an injection
 //     probe is an injection, not a weapon.
 //
