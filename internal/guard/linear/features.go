@@ -140,6 +140,9 @@ func foldNames(b []byte) ([]byte, bool) {
 // with one look-up: foldNames sees every word of every text.
 var nameLens = func() (t [256]uint16) {
 	for _, n := range modelNames {
+		if len(n) >= 16 {
+			panic("linear: a model name of 16 bytes or more does not fit nameLens")
+		}
 		t[n[0]] |= 1 << len(n)
 	}
 	return t
