@@ -174,6 +174,13 @@ func (r *Result) Verdict() event.Verdict {
 //go:embed model/guard.wglm
 var embeddedModel []byte
 
+// embeddedLinear parses the embedded model once per process: a Model is
+// read-only, so every Guard can share one table (2.6 MB, on huge pages
+// where the kernel allows, see linear.Load) instead of each keeping a copy.
+var embeddedLinear = sync.OnceValues(func() (*linear.Model, error) {
+	return linear.Load(bytes.NewReader(embeddedModel))
+})
+
 // Options configure New. The zero value uses the embedded model and role
 // table.
 type Options struct {
@@ -208,7 +215,7 @@ func New(opts Options) (*Guard, error) {
 	m, roles := opts.Model, opts.Roles
 	if m == nil {
 		var err error
-		m, err = linear.Load(bytes.NewReader(embeddedModel))
+		m, err = embeddedLinear()
 		if err != nil {
 			return nil, fmt.Errorf("guard: loading embedded model: %w", err)
 		}

@@ -57,7 +57,8 @@ type Model struct {
 
 var errFormat = errors.New("linear: bad model file")
 
-// Load reads a model written by Write.
+// Load reads a model written by Write. On linux a large weight table is
+// placed on huge pages where the kernel allows (see newTable).
 func Load(r io.Reader) (*Model, error) {
 	br := bufio.NewReader(r)
 	var hdr [4]byte
@@ -98,7 +99,7 @@ func Load(r io.Reader) (*Model, error) {
 		m.Bias = append(m.Bias, v[1])
 		m.Threshold = append(m.Threshold, v[2])
 	}
-	m.Weights = make([]int8, (1<<bits)*int(heads))
+	m.Weights = newTable((1 << bits) * int(heads))
 	if err := binary.Read(br, binary.LittleEndian, m.Weights); err != nil {
 		return nil, fmt.Errorf("linear: reading weights: %w", err)
 	}
