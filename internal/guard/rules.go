@@ -3,7 +3,8 @@ package guard
 import (
 	"sync"
 
-	ac "github.com/petar-dambovaliev/aho-corasick"
+	"github.com/wardenhq/warden/internal/guard/intent"
+	"github.com/wardenhq/warden/internal/guard/phrase"
 )
 
 // RulesVersion names the rule set below. Bump it whenever a rule changes, so
@@ -126,8 +127,11 @@ var (
 const comboScore = 0.8
 
 // ruleSet is the compiled form of rules: one automaton over every phrase.
+// The automaton also holds the intent package's framing phrases, after the
+// rules' (indexes nPhrases and up), so that one pass over a text finds both;
+// see intentMatches.
 type ruleSet struct {
-	ac       ac.AhoCorasick
+	phrases  *phrase.Set
 	owner    []int // phrase index -> rule index, or -1-k for combo term k
 	allIdx   [][]int
 	nPhrases int
@@ -188,9 +192,21 @@ func compileRules(rs []rule) *ruleSet {
 		set.attack[p] = o >= 0 && rs[o].Cat.IsAttack() && !rs[o].Boost
 		set.attackRule[p] = o >= 0 && rs[o].Cat.IsAttack()
 	}
-	b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.StandardMatch, DFA: true})
-	set.ac = b.Build(phrases)
+	set.phrases = phrase.Compile(append(phrases, intent.Phrases()...))
 	return set
+}
+
+// intentMatches appends to dst the occurrences of intent phrases among ms
+// (all matches of rs.phrases in one text), with intent's phrase indexes,
+// for intent.AdjustMatches.
+func (rs *ruleSet) intentMatches(dst, ms []phrase.Match) []phrase.Match {
+	for _, m := range ms {
+		if int(m.Phrase) >= rs.nPhrases {
+			m.Phrase -= int32(rs.nPhrases)
+			dst = append(dst, m)
+		}
+	}
+	return dst
 }
 
 // ruleState collects phrase hits over all texts of one request.
@@ -222,30 +238,32 @@ func (s *ruleState) has(i int) bool {
 	return s.hit[i/64]&(1<<(i%64)) != 0
 }
 
-// scan records the phrases found in the normalised text b and appends to
-// spans the byte ranges of b matched by phrases of attack rules (see
-// ruleSet.attack). Phrases of rules in off (a bitset of rule indexes, see
-// roleRuleMask) are ignored: they do not fire for this text's role; nor do
-// the terms of the sexual-minors combination when combo is false. When
-// quoting is true, attack phrases in a sentence that quotes them as what a
-// user might try and says to refuse it (see framedSentence) are ignored too,
-// and the sentences are appended to quoted.
-func (s *ruleState) scan(rs *ruleSet, b []byte, spans [][2]int, quoted *[][2]int, off uint64, combo, quoting bool) [][2]int {
-	it := rs.ac.IterOverlappingByte(b)
-	for m := it.Next(); m != nil; m = it.Next() {
-		p := m.Pattern()
+// scan records the rule phrases among ms, the matches of rs.phrases in the
+// normalised text b, and appends to spans the byte ranges of b matched by
+// phrases of attack rules (see ruleSet.attack). Phrases of rules in off (a
+// bitset of rule indexes, see roleRuleMask) are ignored: they do not fire
+// for this text's role; nor do the terms of the sexual-minors combination
+// when combo is false. When quoting is true, attack phrases in a sentence
+// that quotes them as what a user might try and says to refuse it (see
+// framedSentence) are ignored too, and the sentences are appended to quoted.
+func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]int, quoted *[][2]int, off uint64, combo, quoting bool) [][2]int {
+	for _, m := range ms {
+		p := int(m.Phrase)
+		if p >= rs.nPhrases {
+			continue // an intent phrase
+		}
 		if o := rs.owner[p]; o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
 			continue
 		}
 		if quoting && rs.attackRule[p] {
-			if lo, hi, ok := framedSentence(b, m.Start()); ok {
+			if lo, hi, ok := framedSentence(b, int(m.Start)); ok {
 				*quoted = append(*quoted, [2]int{lo, hi})
 				continue
 			}
 		}
 		s.set(p)
 		if rs.attack[p] {
-			spans = append(spans, [2]int{m.Start(), m.End()})
+			spans = append(spans, [2]int{int(m.Start), int(m.End)})
 		}
 	}
 	return spans

@@ -46,11 +46,6 @@ func adversarialSuffix(text string) int {
 		base = len(text) - suffixMaxScan
 		text = text[base:]
 	}
-	for _, m := range codeMarkers {
-		if strings.Contains(text, m) {
-			return -1
-		}
-	}
 	// Token boundaries, from the end.
 	type tok struct {
 		start int
@@ -111,6 +106,12 @@ func adversarialSuffix(text string) int {
 	if best < 0 {
 		return -1
 	}
+	// Source code: checked last, since few texts get this far.
+	for _, m := range codeMarkers {
+		if strings.Contains(text, m) {
+			return -1
+		}
+	}
 	return base + best
 }
 
@@ -123,6 +124,14 @@ func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c =
 // ("similarlyNow"). Tokens without letters or with non-ASCII characters are
 // never odd.
 func oddToken(t string) (odd bool, shape string) {
+	if plainToken(t) {
+		return false, ""
+	}
+	return oddRunes(t)
+}
+
+// oddRunes is oddToken, reading the token rune by rune.
+func oddRunes(t string) (odd bool, shape string) {
 	letters, caseFlip := 0, false
 	prevLower := false
 	var runBuf [8]string
@@ -132,7 +141,8 @@ func oddToken(t string) (odd bool, shape string) {
 	innerPunct := false
 	nonASCII := false
 	for i, r := range t {
-		isPunct := !unicode.IsLetter(r) && !unicode.IsDigit(r)
+		letter, digit, upper, lower := classify(r)
+		isPunct := !letter && !digit
 		if isPunct {
 			if run == 0 {
 				runStart = i
@@ -143,7 +153,7 @@ func oddToken(t string) (odd bool, shape string) {
 		}
 		if run > 0 {
 			runs = append(runs, t[runStart:i])
-			if letters > 0 && unicode.IsLetter(r) {
+			if letters > 0 && letter {
 				innerPunct = !ordinaryInner(t[runStart:i])
 			}
 			run = 0
@@ -151,12 +161,12 @@ func oddToken(t string) (odd bool, shape string) {
 		if r >= utf8.RuneSelf {
 			nonASCII = true
 		}
-		if unicode.IsLetter(r) {
+		if letter {
 			letters++
-			if prevLower && unicode.IsUpper(r) {
+			if prevLower && upper {
 				caseFlip = true
 			}
-			prevLower = unicode.IsLower(r)
+			prevLower = lower
 		} else {
 			prevLower = false
 		}
@@ -184,6 +194,38 @@ func oddToken(t string) (odd bool, shape string) {
 		}
 	}
 	return odd, shape
+}
+
+// plainToken reports the tokens of ordinary prose that oddToken need not
+// read rune by rune: ASCII lower-case letters and digits, perhaps a capital
+// first and one punctuation character last ("Friday;", "notes", "Ben").
+// Such a token has no punctuation run of two, none between letters and no
+// capital after a lower-case letter, so it is never odd.
+func plainToken(t string) bool {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case 'A' <= c && c <= 'Z':
+			if i > 0 {
+				return false
+			}
+		case c >= utf8.RuneSelf || i < len(t)-1:
+			return false
+		}
+	}
+	return true
+}
+
+// classify returns unicode.IsLetter, IsDigit, IsUpper and IsLower of r,
+// without the table look-ups for ASCII, which is nearly every rune that
+// oddToken sees (it reads every token of the last 4 KB of every prompt).
+func classify(r rune) (letter, digit, upper, lower bool) {
+	if r < utf8.RuneSelf {
+		upper, lower = 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z'
+		return upper || lower, '0' <= r && r <= '9', upper, lower
+	}
+	return unicode.IsLetter(r), unicode.IsDigit(r), unicode.IsUpper(r), unicode.IsLower(r)
 }
 
 // rarePunct are characters that, in a run of punctuation glued to a word,

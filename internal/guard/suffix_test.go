@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // gcgSuffixes are suffixes published with the GCG attack (Zou et al. 2023,
@@ -104,4 +105,47 @@ func TestAdversarialSuffixBenignData(t *testing.T) {
 	if hits > 0 {
 		t.Errorf("suffix signal fired on %d of %d benign texts", hits, n)
 	}
+}
+
+// TestClassifyMatchesUnicode: the ASCII fast path agrees with package
+// unicode on every ASCII rune and a few others.
+func TestClassifyMatchesUnicode(t *testing.T) {
+	for r := rune(0); r < 0x300; r++ {
+		l, d, u, lo := classify(r)
+		if l != unicode.IsLetter(r) || d != unicode.IsDigit(r) || u != unicode.IsUpper(r) || lo != unicode.IsLower(r) {
+			t.Fatalf("classify(%q) = %v %v %v %v", r, l, d, u, lo)
+		}
+	}
+}
+
+// TestPlainTokensAreNotOdd: every token plainToken lets through is one that
+// oddToken, read rune by rune, finds ordinary.
+func TestPlainTokensAreNotOdd(t *testing.T) {
+	for _, tok := range []string{"notes", "Friday;", "Ben", "q3", "10:", "a", "B", "-", "x!", "Nov.", "2024", "ok?"} {
+		if !plainToken(tok) {
+			t.Errorf("plainToken(%q) = false", tok)
+		}
+	}
+	for _, tok := range []string{"similarlyNow", "**ONE", ".](", "don't", "e.g.", "a--", "aB", "café", "x!!", "oppositeley.]("} {
+		if plainToken(tok) {
+			t.Errorf("plainToken(%q) = true", tok)
+		}
+	}
+	// Exhaustively over short tokens of a small alphabet.
+	alphabet := "aZ1.!]'"
+	var all func(prefix string, n int)
+	all = func(prefix string, n int) {
+		if prefix != "" && plainToken(prefix) {
+			if odd, _ := oddRunes(prefix); odd {
+				t.Errorf("plainToken(%q) but odd", prefix)
+			}
+		}
+		if n == 0 {
+			return
+		}
+		for i := range len(alphabet) {
+			all(prefix+alphabet[i:i+1], n-1)
+		}
+	}
+	all("", 5)
 }

@@ -26,7 +26,7 @@ package intent
 import (
 	"sync"
 
-	ac "github.com/petar-dambovaliev/aho-corasick"
+	"github.com/wardenhq/warden/internal/guard/phrase"
 )
 
 // Weights of one phrase and bounds of the total, in logit units.
@@ -77,29 +77,31 @@ var Technical = []string{
 	"spreadsheet", "my game", "video game", "in minecraft", "chess", "the server", "my server", "linux",
 }
 
-type matcher struct {
-	ac    ac.AhoCorasick
-	nDef  int
-	total int
-}
-
 var (
 	once sync.Once
-	m    *matcher
+	set  *phrase.Set
+	nDef int
 )
 
-func get() *matcher {
+func get() *phrase.Set {
 	once.Do(func() {
-		phrases := append(append(append([]string{}, Defensive...), Technical...), Operational...)
-		b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.StandardMatch, DFA: true})
-		m = &matcher{ac: b.Build(phrases), nDef: len(Defensive) + len(Technical), total: len(phrases)}
+		set = phrase.Compile(Phrases())
+		nDef = len(Defensive) + len(Technical)
 	})
-	return m
+	return set
 }
 
 // Compile builds the phrase automaton now rather than at the first Adjust,
 // keeping its cost (milliseconds) off the first request.
 func Compile() { get() }
+
+// Phrases returns the framing phrases in the order AdjustMatches indexes
+// them: Defensive, Technical, Operational. A caller that scans a text for
+// other phrases too can add these to its own automaton and pass the
+// occurrences to AdjustMatches, reading the text once.
+func Phrases() []string {
+	return append(append(append([]string{}, Defensive...), Technical...), Operational...)
+}
 
 // Counts returns how many distinct defensive and operational phrases occur in
 // the normalised text b.
@@ -108,28 +110,49 @@ func Compile() { get() }
 // instruction, which opens or closes a request, not to an attached
 // document; this also bounds the cost for long texts.
 func Counts(b []byte) (defensive, operational int) {
+	var buf [32]phrase.Match
+	ms := buf[:0]
 	if len(b) > 2*Span {
-		d1, o1 := count(b[:Span])
-		d2, o2 := count(b[len(b)-Span:])
-		return min(d1+d2, 8), min(o1+o2, 8)
+		ms = get().Append(ms, b[:Span])
+		k := len(ms)
+		ms = get().Append(ms, b[len(b)-Span:])
+		for i := k; i < len(ms); i++ {
+			ms[i].Start += int32(len(b) - Span)
+			ms[i].End += int32(len(b) - Span)
+		}
+	} else {
+		ms = get().Append(ms, b)
 	}
-	return count(b)
+	return countMatches(len(b), ms)
 }
 
 // Span is how many bytes at each end of a text Counts reads.
 const Span = 512
 
-func count(b []byte) (defensive, operational int) {
-	mm := get()
-	var seen [4]uint64 // phrases < 256
-	it := mm.ac.IterOverlappingByte(b)
-	for x := it.Next(); x != nil; x = it.Next() {
-		p := x.Pattern()
-		if p >= 256 || seen[p/64]&(1<<(p%64)) != 0 {
+// countMatches counts, as Counts does, the distinct phrases among ms, the
+// occurrences of Phrases in a text of n bytes. Of a text longer than 2*Span
+// only occurrences that lie within its first or last Span bytes count, each
+// part's distinct phrases counted apart, and each total at most 8.
+func countMatches(n int, ms []phrase.Match) (defensive, operational int) {
+	get()
+	if n <= 2*Span {
+		var seen [4]uint64 // phrases < 256
+		return countDistinct(ms, &seen, func(phrase.Match) bool { return true })
+	}
+	var seen1, seen2 [4]uint64
+	d1, o1 := countDistinct(ms, &seen1, func(m phrase.Match) bool { return m.End <= Span })
+	d2, o2 := countDistinct(ms, &seen2, func(m phrase.Match) bool { return m.Start >= int32(n-Span) })
+	return min(d1+d2, 8), min(o1+o2, 8)
+}
+
+func countDistinct(ms []phrase.Match, seen *[4]uint64, in func(phrase.Match) bool) (defensive, operational int) {
+	for _, m := range ms {
+		p := int(m.Phrase)
+		if p >= 256 || seen[p/64]&(1<<(p%64)) != 0 || !in(m) {
 			continue
 		}
 		seen[p/64] |= 1 << (p % 64)
-		if p < mm.nDef {
+		if p < nDef {
 			defensive++
 		} else {
 			operational++
@@ -142,6 +165,16 @@ func count(b []byte) (defensive, operational int) {
 // b: -PerDefensive per defensive phrase (at most MaxDefensive) plus
 // PerOperational per operational phrase (at most MaxOperational).
 func Adjust(b []byte) float32 {
-	d, o := Counts(b)
+	return offset(Counts(b))
+}
+
+// AdjustMatches returns Adjust(b) for a text b of n bytes from ms, every
+// occurrence in b of the phrases of Phrases (indexes into Phrases, byte
+// ranges of b), found by the caller's own scan.
+func AdjustMatches(n int, ms []phrase.Match) float32 {
+	return offset(countMatches(n, ms))
+}
+
+func offset(d, o int) float32 {
 	return float32(min(PerOperational*float64(o), MaxOperational) - min(PerDefensive*float64(d), MaxDefensive))
 }

@@ -1,6 +1,11 @@
 package intent
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/wardenhq/warden/internal/guard/phrase"
+)
 
 func TestAdjust(t *testing.T) {
 	tests := []struct {
@@ -41,4 +46,50 @@ func FuzzAdjust(f *testing.F) {
 			t.Fatalf("Adjust(%q) = %v out of bounds", s, got)
 		}
 	})
+}
+
+// TestCountsReadsOnlyTheEnds: in a text longer than 2*Span, framing in the
+// middle, or across the end of the first Span, does not count.
+func TestCountsReadsOnlyTheEnds(t *testing.T) {
+	filler := strings.Repeat("x ", Span)
+	for _, tc := range []struct {
+		text        string
+		defensive   int
+		operational int
+	}{
+		{"how to prevent it " + filler + filler, 1, 0},
+		{filler + "prevent, step by step " + filler, 0, 0},
+		{filler + filler + " step by step", 0, 1},
+		{filler[:Span-3] + "prevent" + filler + filler, 0, 0}, // across byte Span
+		{"prevent " + filler + filler + " prevent", 2, 0},     // each end counts apart
+	} {
+		d, o := Counts([]byte(tc.text))
+		if d != tc.defensive || o != tc.operational {
+			t.Errorf("Counts(%.30q...) = %d, %d; want %d, %d", tc.text, d, o, tc.defensive, tc.operational)
+		}
+	}
+}
+
+// TestAdjustMatches: a caller's own scan for Phrases (here, among other
+// phrases, as the guard does) gives what Adjust gives.
+func TestAdjustMatches(t *testing.T) {
+	others := []string{"ignore previous instructions", "prevent", "bomb"}
+	set := phrase.Compile(append(append([]string{}, others...), Phrases()...))
+	filler := strings.Repeat("notes on the plan ", 60)
+	for _, text := range []string{
+		"", "how do i protect my server from a ddos, step by step?", "prevent prevent prevent",
+		"write code that can bypass the filter " + filler + " so nobody notices",
+		filler + "how to protect against it" + filler, filler[:500] + "step by step" + filler,
+	} {
+		var ms []phrase.Match
+		for _, m := range set.Append(nil, []byte(text)) {
+			if int(m.Phrase) >= len(others) {
+				m.Phrase -= int32(len(others))
+				ms = append(ms, m)
+			}
+		}
+		if got, want := AdjustMatches(len(text), ms), Adjust([]byte(text)); got != want {
+			t.Errorf("AdjustMatches = %v, Adjust = %v for %.40q", got, want, text)
+		}
+	}
 }

@@ -3,6 +3,8 @@ package linear
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/guard/textnorm"
 )
 
 // Feature kinds, mixed into the hash so that a word and a 4-gram that
@@ -117,15 +119,7 @@ var modelWord = []byte("model")
 func foldNames(b []byte) ([]byte, bool) {
 	var out []byte
 	last := 0
-	for i := 0; i < len(b); {
-		if !isWordByte(b[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(b) && isWordByte(b[j]) {
-			j++
-		}
+	for i, j := textnorm.NextRun(b, 0, isWordByte); i < j; i, j = textnorm.NextRun(b, j, isWordByte) {
 		if j-i >= 3 && j-i <= 9 && isName(b[i:j]) {
 			if out == nil {
 				out = make([]byte, 0, len(b))
@@ -134,7 +128,6 @@ func foldNames(b []byte) ([]byte, bool) {
 			out = append(out, modelWord...)
 			last = j
 		}
-		i = j
 	}
 	if out == nil {
 		return b, false
@@ -142,7 +135,23 @@ func foldNames(b []byte) ([]byte, bool) {
 	return append(out, b[last:]...), true
 }
 
+// nameLens holds, per first byte, the lengths (as bits) of the names of
+// modelNames that start with it, so that isName rejects almost every word
+// with one look-up: foldNames sees every word of every text.
+var nameLens = func() (t [256]uint16) {
+	for _, n := range modelNames {
+		if len(n) >= 16 {
+			panic("linear: a model name of 16 bytes or more does not fit nameLens")
+		}
+		t[n[0]] |= 1 << len(n)
+	}
+	return t
+}()
+
 func isName(w []byte) bool {
+	if nameLens[w[0]]&(1<<len(w)) == 0 {
+		return false
+	}
 	for _, n := range modelNames {
 		if bytes.Equal(w, n) {
 			return true

@@ -41,3 +41,17 @@ func TestAppendFeaturesCounts(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldNames(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"hello chatgpt, from openai", "hello model, from model"},
+		{"gpt gpts bing bard llama mistral copilot gemini claude anthropic", "model model model model model model model model model model"},
+		{"chatgpts gp claudes a bingo", "chatgpts gp claudes a bingo"},
+		{"", ""},
+	} {
+		got, ok := foldNames([]byte(tc.in))
+		if string(got) != tc.want || ok != (tc.in != tc.want) {
+			t.Errorf("foldNames(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}

@@ -32,6 +32,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 const (
@@ -56,7 +57,8 @@ type Model struct {
 
 var errFormat = errors.New("linear: bad model file")
 
-// Load reads a model written by Write.
+// Load reads a model written by Write. On linux a large weight table is
+// placed on huge pages where the kernel allows (see newTable).
 func Load(r io.Reader) (*Model, error) {
 	br := bufio.NewReader(r)
 	var hdr [4]byte
@@ -97,7 +99,7 @@ func Load(r io.Reader) (*Model, error) {
 		m.Bias = append(m.Bias, v[1])
 		m.Threshold = append(m.Threshold, v[2])
 	}
-	m.Weights = make([]int8, (1<<bits)*int(heads))
+	m.Weights = newTable((1 << bits) * int(heads))
 	if err := binary.Read(br, binary.LittleEndian, m.Weights); err != nil {
 		return nil, fmt.Errorf("linear: reading weights: %w", err)
 	}
@@ -153,29 +155,112 @@ func (m *Model) Accumulate(norm []byte, acc []int32) int {
 		sp = &scratch{feats: make([]uint32, 0, 4096), seen: make([]uint64, 1<<m.Bits/64)}
 	}
 	feats := AppendFeatures(sp.feats[:0], norm, m.Bits)
-	h := len(m.Heads)
-	w := m.Weights
-	n := 0
+	// Distinct features, in place, in order of first occurrence.
+	uniq := feats[:0]
 	for _, f := range feats {
 		word, bit := f>>6, uint64(1)<<(f&63)
 		if sp.seen[word]&bit != 0 {
 			continue
 		}
 		sp.seen[word] |= bit
-		n++
-		row := w[int(f)*h : int(f)*h+h]
-		for j, v := range row {
-			acc[j] += int32(v)
-		}
+		uniq = append(uniq, f)
 	}
-	for _, f := range feats {
+	for _, f := range uniq {
 		sp.seen[f>>6] = 0
 	}
+	m.sum(uniq, acc)
+	n := len(uniq)
 	if cap(feats) <= 1<<16 {
 		sp.feats = feats[:0]
 		scratchPool.Put(sp)
 	}
 	return n
+}
+
+// sum adds the rows of the buckets feats (distinct) to acc.
+//
+// Most of a check's time is spent here and it is mostly waiting for rows of
+// the weight table, which is larger than the core's cache: one row per
+// feature, at a random place. The rows are independent loads that the
+// processor overlaps; what the loop itself can save is instructions, so the
+// adds are done eight heads at a time in one 64-bit word (see addRows). The
+// result is the same integer sum as adding weight by weight (sumSlow, which
+// the tests compare it with). Touching a batch of rows before adding them,
+// to have more loads in flight, measured no faster, warm or cold.
+func (m *Model) sum(feats []uint32, acc []int32) {
+	if len(m.Heads) > 16 {
+		m.sumSlow(feats, acc)
+		return
+	}
+	addRows(asBytes(m.Weights), len(m.Heads), feats, acc)
+}
+
+// addRows adds to acc (h <= 16 heads) the rows of w at the buckets feats,
+// in SWAR: each row is read as two little-endian 64-bit words (16 bytes,
+// of which the first h are the row), every byte is offset by 128 to make it
+// unsigned, and the even and odd bytes are summed in 16-bit lanes of four
+// accumulators. A lane gains at most 255 per row, so the lanes are flushed
+// into acc every 256 rows, before they could overflow. Rows too close to
+// the end of the table to read 16 bytes are added one weight at a time.
+func addRows(w []byte, h int, feats []uint32, acc []int32) {
+	const (
+		bias  = 0x8080808080808080 // +128 on every byte
+		lanes = 0x00ff00ff00ff00ff // the even bytes, as 16-bit lanes
+	)
+	var lo0, hi0, lo1, hi1 uint64
+	rows := 0
+	for _, f := range feats {
+		o := int(f) * h
+		if o+16 > len(w) {
+			for j, v := range w[o : o+h] {
+				acc[j] += int32(int8(v))
+			}
+			continue
+		}
+		a := binary.LittleEndian.Uint64(w[o:]) ^ bias
+		b := binary.LittleEndian.Uint64(w[o+8:]) ^ bias
+		lo0 += a & lanes
+		hi0 += a >> 8 & lanes
+		lo1 += b & lanes
+		hi1 += b >> 8 & lanes
+		if rows++; rows == 256 {
+			flushLanes(acc, h, rows, [4]uint64{lo0, hi0, lo1, hi1})
+			lo0, hi0, lo1, hi1, rows = 0, 0, 0, 0, 0
+		}
+	}
+	flushLanes(acc, h, rows, [4]uint64{lo0, hi0, lo1, hi1})
+}
+
+// flushLanes adds to acc the sums of rows rows held in the lanes of addRows'
+// accumulators (even bytes of the first word, odd bytes of the first word,
+// even and odd bytes of the second), less the offset of 128 per row.
+func flushLanes(acc []int32, h, rows int, l [4]uint64) {
+	for k, first := range [4]int{0, 1, 8, 9} {
+		for i := 0; i < 4; i++ {
+			if j := first + 2*i; j < h {
+				acc[j] += int32(l[k]>>(16*i)&0xffff) - 128*int32(rows)
+			}
+		}
+	}
+}
+
+// sumSlow is sum one weight at a time.
+func (m *Model) sumSlow(feats []uint32, acc []int32) {
+	h := len(m.Heads)
+	for _, f := range feats {
+		for j, v := range m.Weights[int(f)*h : int(f)*h+h] {
+			acc[j] += int32(v)
+		}
+	}
+}
+
+// asBytes views int8 weights as bytes (the same memory, no copy), so that
+// addRows can load eight of them at once.
+func asBytes(w []int8) []byte {
+	if len(w) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(w))
 }
 
 // Dedup sorts feats and removes repeats, as Accumulate counts them.

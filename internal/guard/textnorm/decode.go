@@ -47,17 +47,8 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 		decodeInto(out, p, depth+1, budget)
 	}
 	// base64 and hex runs.
-	for i := 0; i < len(s); {
-		if !isB64(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isB64(s[j]) {
-			j++
-		}
+	for i, j := NextRun(s, 0, isB64); i < j; i, j = NextRun(s, j, isB64) {
 		run := s[i:j]
-		i = j
 		if len(run) < minSpan {
 			continue
 		}
@@ -81,6 +72,22 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 	if p, ok := decodeRot13(s); ok {
 		add(p)
 	}
+}
+
+// NextRun returns the first run of bytes of s at or after i for which in is
+// true, as s[start:end]; start == end when there is none. The guard walks
+// words, base64 runs and letter runs with it:
+//
+//	for i, j := NextRun(s, 0, in); i < j; i, j = NextRun(s, j, in) { ... s[i:j] ... }
+func NextRun[T ~string | ~[]byte](s T, i int, in func(byte) bool) (start, end int) {
+	for i < len(s) && !in(s[i]) {
+		i++
+	}
+	end = i
+	for end < len(s) && in(s[end]) {
+		end++
+	}
+	return i, end
 }
 
 func isB64(c byte) bool {
@@ -156,14 +163,72 @@ func printable(s string) bool {
 	return bad == 0 && letters*2 >= len(s) && spaces > 0
 }
 
-// common are frequent short English words; rot13 text has few of them and its
-// rotation has many.
-var common = map[string]bool{
-	"the": true, "and": true, "you": true, "to": true, "of": true, "is": true, "how": true,
-	"a": true, "in": true, "it": true, "for": true, "what": true, "that": true, "this": true,
-	"with": true, "are": true, "me": true, "my": true, "i": true, "do": true, "can": true,
-	"make": true, "tell": true, "your": true, "all": true, "not": true, "be": true, "on": true,
-	"an": true, "or": true, "give": true, "from": true, "write": true, "now": true,
+// commonWords are frequent short English words; rot13 text has few of them
+// and its rotation has many.
+var commonWords = []string{
+	"the", "and", "you", "to", "of", "is", "how", "a", "in", "it", "for", "what", "that", "this",
+	"with", "are", "me", "my", "i", "do", "can", "make", "tell", "your", "all", "not", "be", "on",
+	"an", "or", "give", "from", "write", "now",
+}
+
+// maxCommon is the length of the longest of commonWords.
+const maxCommon = 5
+
+// Flags of a word in commonTable.
+const (
+	plainCommon   = 1 // the word is one of commonWords
+	rotatedCommon = 2 // its rot13 is
+)
+
+// commonTable is an open-addressing table of commonWords and their rot13
+// forms, keyed by packWord, so that decodeRot13 judges a word (both ways)
+// with one probe instead of two map look-ups: it reads every word of every
+// text.
+var commonTable = func() (t [128]struct {
+	key   uint64
+	flags uint8
+}) {
+	for _, w := range commonWords {
+		for _, f := range []uint8{plainCommon, rotatedCommon} {
+			b := []byte(w)
+			if f == rotatedCommon {
+				for k := range b {
+					b[k] = rot13(b[k])
+				}
+			}
+			k := packWord(b)
+			i := slotOf(k)
+			for t[i].key != 0 && t[i].key != k {
+				i = (i + 1) % len(t)
+			}
+			t[i].key = k
+			t[i].flags |= f
+		}
+	}
+	return t
+}()
+
+// packWord packs a word of at most 8 letters into one integer (never 0).
+func packWord(w []byte) uint64 {
+	var k uint64
+	for _, c := range w {
+		k = k<<8 | uint64(c)
+	}
+	return k
+}
+
+func slotOf(k uint64) int { return int(k * 0x9e3779b97f4a7c15 >> 57) }
+
+// commonFlags returns the flags of the lower-case word packed as k.
+func commonFlags(k uint64) uint8 {
+	for i := slotOf(k); ; i = (i + 1) % len(commonTable) {
+		switch commonTable[i].key {
+		case k:
+			return commonTable[i].flags
+		case 0:
+			return 0
+		}
+	}
 }
 
 func decodeRot13(s string) (string, bool) {
@@ -171,35 +236,20 @@ func decodeRot13(s string) (string, bool) {
 		return "", false
 	}
 	plain, rotated := 0, 0
-	var buf [8]byte
 	words := 0
-	for i := 0; i < len(s) && words < 400; {
-		if !isLetter(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isLetter(s[j]) {
-			j++
-		}
+	for i, j := NextRun(s, 0, isLetter); i < j && words < 400; i, j = NextRun(s, j, isLetter) {
 		w := s[i:j]
-		i = j
 		words++
-		if len(w) > len(buf) {
+		if len(w) > maxCommon {
 			continue
 		}
-		for k := 0; k < len(w); k++ {
-			buf[k] = lowerByte(w[k])
+		var k uint64
+		for n := 0; n < len(w); n++ {
+			k = k<<8 | uint64(lowerByte(w[n]))
 		}
-		if common[string(buf[:len(w)])] {
-			plain++
-		}
-		for k := 0; k < len(w); k++ {
-			buf[k] = rot13(buf[k])
-		}
-		if common[string(buf[:len(w)])] {
-			rotated++
-		}
+		f := commonFlags(k)
+		plain += int(f & plainCommon)
+		rotated += int(f & rotatedCommon >> 1)
 	}
 	if rotated < 3 || rotated < 3*plain+1 {
 		return "", false

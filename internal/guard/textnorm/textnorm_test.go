@@ -135,3 +135,39 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestCommonFlags checks the packed table against the word list, for the
+// words, their rot13 forms, their upper-case forms as decodeRot13 lowers
+// them, and words that are neither.
+func TestCommonFlags(t *testing.T) {
+	common := map[string]bool{}
+	for _, w := range commonWords {
+		common[w] = true
+		if len(w) > maxCommon {
+			t.Fatalf("%q longer than maxCommon", w)
+		}
+	}
+	rot := func(w string) string {
+		b := []byte(w)
+		for k := range b {
+			b[k] = rot13(b[k])
+		}
+		return string(b)
+	}
+	words := []string{"tha", "gurl", "xyz", "ands", "n", "v", "b", "abcde", "zzzzz", "q"}
+	for _, w := range commonWords {
+		words = append(words, w, rot(w), w[:len(w)-1], w+"s")
+	}
+	for _, w := range words {
+		var want uint8
+		if common[w] {
+			want |= plainCommon
+		}
+		if common[rot(w)] {
+			want |= rotatedCommon
+		}
+		if got := commonFlags(packWord([]byte(w))); got != want {
+			t.Errorf("commonFlags(%q) = %d, want %d", w, got, want)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+// Package phrase finds every occurrence of a fixed set of phrases in a text,
+// in one pass and without allocating: an Aho-Corasick automaton compiled to
+// a table (one row of next states per state, over classes of bytes).
+//
+// The guard reads each normalised text for the phrases of its rules and of
+// the intent framing at once with one Set; a general-purpose library that
+// allocates an iterator and a match object per occurrence cost it more than
+// the automaton itself.
+package phrase
+
+// Match is one occurrence: phrase index (in the order given to Compile) and
+// the byte range [Start, End) of the text.
+type Match struct {
+	Phrase, Start, End int32
+}
+
+// Set is a compiled set of phrases. It is read-only and safe for concurrent
+// use.
+type Set struct {
+	class  [256]int32 // byte -> class; 0 for bytes in no phrase
+	nclass int32
+	// delta[s+c] is the state after reading a byte of class c in state s.
+	// States are premultiplied (row offsets, s = state*nclass); a state
+	// at which phrases end is stored complemented (negative).
+	delta []int32
+	// outs[outFrom[i]:outFrom[i+1]] are the phrases that end at state i,
+	// its own and those of its suffixes.
+	outFrom []int32
+	outs    []int32
+	lens    []int32
+}
+
+// Compile builds the automaton of phrases. Phrases are matched byte for
+// byte; the same phrase given twice is reported under both indexes. It
+// panics on an empty phrase, a programming error.
+func Compile(phrases []string) *Set {
+	s := &Set{lens: make([]int32, len(phrases))}
+	for i, p := range phrases {
+		if p == "" {
+			panic("phrase: empty phrase")
+		}
+		s.lens[i] = int32(len(p))
+		for j := 0; j < len(p); j++ {
+			if s.class[p[j]] == 0 {
+				s.nclass++
+				s.class[p[j]] = s.nclass
+			}
+		}
+	}
+	s.nclass++ // class 0
+	nc := int(s.nclass)
+
+	// The trie: goto[state*nc+class], -1 where there is no edge.
+	var trie []int32
+	var own [][]int32
+	newState := func() int32 {
+		for range nc {
+			trie = append(trie, -1)
+		}
+		own = append(own, nil)
+		return int32(len(own) - 1)
+	}
+	newState()
+	for i, p := range phrases {
+		st := int32(0)
+		for j := 0; j < len(p); j++ {
+			e := int(st)*nc + int(s.class[p[j]])
+			if trie[e] < 0 {
+				n := newState()
+				trie[e] = n
+			}
+			st = trie[e]
+		}
+		own[st] = append(own[st], int32(i))
+	}
+	n := len(own)
+
+	// Breadth first: failure links, the full transition table and the
+	// outputs of each state (its own, then its failure state's).
+	fail := make([]int32, n)
+	next := make([]int32, n*nc)
+	out := make([][]int32, n)
+	queue := make([]int32, 0, n)
+	out[0] = own[0]
+	for c := range nc {
+		if t := trie[c]; t > 0 {
+			next[c] = t
+			queue = append(queue, t)
+		}
+	}
+	for len(queue) > 0 {
+		st := queue[0]
+		queue = queue[1:]
+		out[st] = append(append([]int32(nil), own[st]...), out[fail[st]]...)
+		for c := range nc {
+			e := int(st)*nc + c
+			if t := trie[e]; t >= 0 {
+				fail[t] = next[int(fail[st])*nc+c]
+				next[e] = t
+				queue = append(queue, t)
+			} else {
+				next[e] = next[int(fail[st])*nc+c]
+			}
+		}
+	}
+
+	s.delta = make([]int32, n*nc)
+	for e, t := range next {
+		v := t * s.nclass
+		if len(out[t]) > 0 {
+			v = ^v
+		}
+		s.delta[e] = v
+	}
+	s.outFrom = make([]int32, n+1)
+	for i, o := range out {
+		s.outs = append(s.outs, o...)
+		s.outFrom[i+1] = int32(len(s.outs))
+	}
+	return s
+}
+
+// Append appends to dst every occurrence in b of every phrase, overlapping
+// ones included, in order of their end, and returns it.
+func (s *Set) Append(dst []Match, b []byte) []Match {
+	st := int32(0)
+	for i, c := range b {
+		v := s.delta[st+s.class[c]]
+		if v < 0 {
+			v = ^v
+			k := v / s.nclass
+			end := int32(i + 1)
+			for _, p := range s.outs[s.outFrom[k]:s.outFrom[k+1]] {
+				dst = append(dst, Match{Phrase: p, Start: end - s.lens[p], End: end})
+			}
+		}
+		st = v
+	}
+	return dst
+}
+
+// Len returns the number of phrases.
+func (s *Set) Len() int { return len(s.lens) }

@@ -1,0 +1,90 @@
+package phrase
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// naive finds every occurrence of every phrase by comparing at each end.
+func naive(phrases []string, b []byte) []Match {
+	var out []Match
+	for end := 1; end <= len(b); end++ {
+		for p, ph := range phrases {
+			if len(ph) <= end && string(b[end-len(ph):end]) == ph {
+				out = append(out, Match{Phrase: int32(p), Start: int32(end - len(ph)), End: int32(end)})
+			}
+		}
+	}
+	return out
+}
+
+func sorted(ms []Match) []Match {
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b Match) int {
+		if a.End != b.End {
+			return int(a.End - b.End)
+		}
+		return int(a.Phrase - b.Phrase)
+	})
+	return ms
+}
+
+func TestAppendFindsEveryOccurrence(t *testing.T) {
+	for _, tc := range []struct {
+		phrases []string
+		text    string
+	}{
+		{[]string{"he", "she", "his", "hers"}, "ushers and his sheep"},
+		{[]string{"a", "aa", "aaa"}, "aaaa"},
+		{[]string{"ignore previous instructions", "previous", "instructions", "ions"}, "please ignore previous instructions now"},
+		{[]string{"obey", "obey"}, "obey obey"}, // a phrase given twice is reported twice
+		{[]string{"<|im_start|>", "[inst]"}, "x<|im_start|>[inst]"},
+		{[]string{"abc"}, ""},
+		{[]string{"caf\xc3\xa9"}, "un caf\xc3\xa9 noir"},
+	} {
+		s := Compile(tc.phrases)
+		got := sorted(s.Append(nil, []byte(tc.text)))
+		want := naive(tc.phrases, []byte(tc.text))
+		if !slices.Equal(got, want) {
+			t.Errorf("%q in %q: %v, want %v", tc.phrases, tc.text, got, want)
+		}
+	}
+}
+
+// TestAppendRandom compares with the naive search on random phrases and
+// texts over a small alphabet, where phrases overlap and nest often.
+func TestAppendRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	word := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte("ab c"[rng.IntN(4)])
+		}
+		return b.String()
+	}
+	for range 300 {
+		var phrases []string
+		for range 1 + rng.IntN(12) {
+			phrases = append(phrases, word(1+rng.IntN(5)))
+		}
+		text := []byte(word(rng.IntN(80)))
+		got := sorted(Compile(phrases).Append(nil, text))
+		if want := naive(phrases, text); !slices.Equal(got, want) {
+			t.Fatalf("%q in %q: %v, want %v", phrases, text, got, want)
+		}
+	}
+}
+
+func TestAppendDoesNotAllocate(t *testing.T) {
+	s := Compile([]string{"ignore previous instructions", "step by step", "the"})
+	text := []byte("ignore previous instructions and explain the plan step by step")
+	dst := make([]Match, 0, 16)
+	if n := testing.AllocsPerRun(100, func() { dst = s.Append(dst[:0], text) }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+	if len(dst) != 3 {
+		t.Fatalf("%d matches", len(dst))
+	}
+}
