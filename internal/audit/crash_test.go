@@ -3,7 +3,6 @@ package audit
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/internal/event"
-	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/store/sqlite"
 )
 
@@ -127,22 +124,7 @@ func TestCrashLosesNoAcknowledgedEntry(t *testing.T) {
 		if err := l.Sync(ctx); err != nil { // integrates what the child staged
 			t.Fatal(err)
 		}
-		seen := map[string]int{}
-		err = db.ScanAudit(ctx, store.AuditFilter{}, func(e *store.AuditEntry) error {
-			leaf, err := ParseLeaf(e.Leaf)
-			if err != nil {
-				return err
-			}
-			var ev event.Event
-			if err := json.Unmarshal(leaf.Event, &ev); err != nil {
-				return err
-			}
-			seen[ev.KeyID+" "+ev.ID]++
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		seen := countEvents(t, db)
 		for k, n := range seen {
 			if n != 1 {
 				t.Fatalf("entry %s is in the log %d times", k, n)

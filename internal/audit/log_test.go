@@ -229,25 +229,10 @@ func TestConcurrentAppendsStaged(t *testing.T) {
 	}
 	wg.Wait()
 	mustSync(t, f.log)
-	seen := map[string]int{}
-	err := f.db.ScanAudit(ctx, store.AuditFilter{}, func(e *store.AuditEntry) error {
-		l, err := ParseLeaf(e.Leaf)
-		if err != nil {
-			return err
-		}
-		var ev event.Event
-		if err := json.Unmarshal(l.Event, &ev); err != nil {
-			return err
-		}
-		seen[ev.KeyID+"/"+ev.ID]++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seen := countEvents(t, f.db)
 	for w := range workers {
 		for i := range each {
-			if k := fmt.Sprintf("k%d/req-%d", w, w*each+i); seen[k] != 1 {
+			if k := fmt.Sprintf("k%d req-%d", w, w*each+i); seen[k] != 1 {
 				t.Errorf("entry %s is in the log %d times, want once", k, seen[k])
 			}
 		}
@@ -619,4 +604,27 @@ func TestCheckpointWhileAnotherOwnsTheJournal(t *testing.T) {
 		t.Fatalf("checkpoint from the CLI covers %d entries, want the 20 answered", c.Size)
 	}
 	mustVerify(t, f)
+}
+
+// countEvents reads the whole log and counts its entries by the event's
+// "<key id> <request id>".
+func countEvents(t *testing.T, db store.AuditLog) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	err := db.ScanAudit(context.Background(), store.AuditFilter{}, func(e *store.AuditEntry) error {
+		l, err := ParseLeaf(e.Leaf)
+		if err != nil {
+			return err
+		}
+		var ev event.Event
+		if err := json.Unmarshal(l.Event, &ev); err != nil {
+			return err
+		}
+		seen[ev.KeyID+" "+ev.ID]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seen
 }

@@ -14,18 +14,10 @@ import (
 // BenchmarkAppendAudit measures the store's share of an append, per entry,
 // for several batch sizes: what group commit amortises.
 func BenchmarkAppendAudit(b *testing.B) {
-	leaf := make([]byte, 1000)
 	for _, batch := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			db, err := Open(context.Background(), b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			entries := make([]store.AuditEntry, batch)
-			for i := range entries {
-				entries[i] = store.AuditEntry{Time: time.Now(), KeyID: "k_0001", Team: "t", Leaf: leaf}
-			}
+			db := benchDB(b)
+			entries := benchEntries(batch)
 			var n int64
 			b.ResetTimer()
 			for i := 0; i < b.N; i += batch {
@@ -44,25 +36,13 @@ func BenchmarkAppendAudit(b *testing.B) {
 // staged entries into the log in batches off the request path (25 is what
 // 25 ms of integration pace gathers at 1,000 requests/s).
 func BenchmarkAppendAuditStaged(b *testing.B) {
-	leaf := make([]byte, 1000)
-	entries := func(n int) []store.AuditEntry {
-		es := make([]store.AuditEntry, n)
-		for i := range es {
-			es[i] = store.AuditEntry{Time: time.Now(), KeyID: "k_0001", Team: "t", Leaf: leaf}
-		}
-		return es
-	}
 	zeroHashes := func(start int64, es []store.AuditEntry, _ func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
 		return make([]tlog.Hash, tlog.StoredHashCount(start+int64(len(es)))-tlog.StoredHashCount(start)), nil
 	}
 	for _, batch := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("stage/batch=%d", batch), func(b *testing.B) {
-			db, err := Open(context.Background(), b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			es := entries(batch)
+			db := benchDB(b)
+			es := benchEntries(batch)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i += batch {
@@ -83,12 +63,8 @@ func BenchmarkAppendAuditStaged(b *testing.B) {
 	}
 	for _, batch := range []int{25, 256} {
 		b.Run(fmt.Sprintf("integrate/batch=%d", batch), func(b *testing.B) {
-			db, err := Open(context.Background(), b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			es := entries(batch)
+			db := benchDB(b)
+			es := benchEntries(batch)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i += batch {
@@ -103,4 +79,24 @@ func BenchmarkAppendAuditStaged(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchDB opens a store in a fresh directory, closed when the benchmark ends.
+func benchDB(b *testing.B) *DB {
+	db, err := Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// benchEntries returns n entries with realistic 1 KB leaves.
+func benchEntries(n int) []store.AuditEntry {
+	leaf := make([]byte, 1000)
+	es := make([]store.AuditEntry, n)
+	for i := range es {
+		es[i] = store.AuditEntry{Time: time.Now(), KeyID: "k_0001", Team: "t", Leaf: leaf}
+	}
+	return es
 }

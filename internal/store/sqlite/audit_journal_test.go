@@ -195,7 +195,6 @@ func FuzzDecodeRecord(f *testing.F) {
 // does not match the database.
 func TestJournalCrashRecovery(t *testing.T) {
 	ctx := context.Background()
-	journal := func(dir string) string { return filepath.Join(dir, FileName) + ".audit-journal" }
 	tests := []struct {
 		name string
 		// before stages (and maybe integrates) on a store, crashes it and
@@ -245,23 +244,14 @@ func TestJournalCrashRecovery(t *testing.T) {
 		{
 			name: "torn last record",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 2))
-				crash(s)
-				rec, _ := appendRecord(nil, &journalEntries("torn", 0, 1)[0])
-				appendFile(t, journal(dir), rec[:len(rec)-3])
+				stagedThenTail(t, dir, 2, func(rec []byte) []byte { return rec[:len(rec)-3] })
 			},
 			want: []string{"leaf a 0", "leaf a 1"},
 		},
 		{
 			name: "last record with a bad checksum",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 1))
-				crash(s)
-				rec, _ := appendRecord(nil, &journalEntries("torn", 0, 1)[0])
-				rec[len(rec)-1] ^= 1
-				appendFile(t, journal(dir), rec)
+				stagedThenTail(t, dir, 1, func(rec []byte) []byte { rec[len(rec)-1] ^= 1; return rec })
 			},
 			want: []string{"leaf a 0"},
 		},
@@ -488,3 +478,17 @@ func TestJournalConcurrent(t *testing.T) {
 		t.Fatalf("journal after Close: %v, %v; want only its header", fi, err)
 	}
 }
+
+// stagedThenTail stages n entries ("leaf a 0" ...), crashes, and appends to
+// the journal one more record as damage makes it (torn, a flipped bit).
+func stagedThenTail(t *testing.T, dir string, n int, damage func(rec []byte) []byte) {
+	t.Helper()
+	s := openJournalDB(t, dir)
+	stage(t, s, journalEntries("a", 0, n))
+	crash(s)
+	rec, _ := appendRecord(nil, &journalEntries("torn", 0, 1)[0])
+	appendFile(t, journal(dir), damage(rec))
+}
+
+// journal is the journal file of the store in dir.
+func journal(dir string) string { return filepath.Join(dir, FileName) + ".audit-journal" }
