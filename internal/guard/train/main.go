@@ -63,10 +63,12 @@ var (
 
 type doc struct {
 	group string
-	feats []uint32
-	y     []int8 // per head: 1 positive, 0 negative, -1 ignored
-	w     []float32
-	l     labels.Labelled
+	// parent is the text a derived example (augment) was cut from.
+	parent string
+	feats  []uint32
+	y      []int8 // per head: 1 positive, 0 negative, -1 ignored
+	w      []float32
+	l      labels.Labelled
 }
 
 func main() {
@@ -77,12 +79,17 @@ func main() {
 	bits := flag.Uint("bits", 18, "log2 of feature buckets")
 	epochs := flag.Int("epochs", 20, "training epochs")
 	loso := flag.Bool("loso", false, "leave one source out: train once per source file held out and report on it; writes nothing")
+	tune := flag.String("tune", "", "comma-separated settings flag=value to compare by inner validation on the training split, e.g. attacklr=0.1,attacklr=0.2 (see tune.go); writes nothing")
 	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head")
 	flag.Parse()
 
 	recs, err := readAll(strings.Split(*data, ","))
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *tune != "" {
+		runTune(recs, *bits, *epochs, strings.Split(*tune, ","))
+		return
 	}
 	if *loso {
 		runLOSO(recs, *bits, *epochs)
@@ -125,7 +132,18 @@ type built struct {
 // build trains a model on recs, leaving out every record of source file
 // holdout (none when empty), and calibrates it per role.
 func build(recs []record, holdout string, bits uint, epochs int) *built {
-	var train, calib, val []*doc
+	train, calib, val := split(recs, holdout, bits)
+	scorer = nil
+	m := fit(train, bits, epochs)
+	roles := calibrate(m, calib)
+	return &built{m: m, roles: roles, calib: calib, val: val}
+}
+
+// split labels recs, leaving out every record of source file holdout, cuts
+// them into the training, calibration and validation splits and gives the
+// training and calibration documents their features, targets, weights and
+// derived examples (augment).
+func split(recs []record, holdout string, bits uint) (train, calib, val []*doc) {
 	norm := make([]byte, 0, 1<<16)
 	for _, rec := range recs {
 		if rec.group == holdout {
@@ -168,6 +186,7 @@ func build(recs []record, holdout string, bits uint, epochs int) *built {
 		}
 		extra := augment(l, norm)
 		for _, e := range extra {
+			e.parent = l.Text
 			e.feats = linear.Dedup(linear.AppendFeatures(nil, textnorm.Normalize(nil, e.l.Text), bits))
 		}
 		if l.Split == "calib" {
@@ -177,11 +196,7 @@ func build(recs []record, holdout string, bits uint, epochs int) *built {
 		}
 	}
 	log.Printf("records: train %d, calib %d, val %d (held out: %q)", len(train), len(calib), len(val), holdout)
-
-	scorer = nil
-	m := fit(train, bits, epochs)
-	roles := calibrate(m, calib)
-	return &built{m: m, roles: roles, calib: calib, val: val}
+	return train, calib, val
 }
 
 // record is a dataset record and its source group: the file it came from,
