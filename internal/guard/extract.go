@@ -62,17 +62,12 @@ func StageOf(endpoint string) Stage {
 type content []string
 
 func (c *content) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] == 'n' {
-		return nil
-	}
-	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonString(b)
+	if ok {
 		*c = content{s}
-		return nil
+	}
+	if ok || err != nil || isNull(b) {
+		return err
 	}
 	var parts []struct {
 		Type    string  `json:"type"`
@@ -103,19 +98,15 @@ type promptValue struct {
 }
 
 func (s *promptValue) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] == 'n' {
-		return nil
-	}
-	switch b[0] {
-	case '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
+	v, ok, err := jsonString(b)
+	if ok {
 		s.texts = []string{v}
-		return nil
-	case '{':
+	}
+	if ok || err != nil || isNull(b) {
+		return err
+	}
+	b = bytes.TrimSpace(b)
+	if b[0] == '{' {
 		var ref struct {
 			Variables map[string]json.RawMessage `json:"variables"`
 		}
@@ -129,13 +120,11 @@ func (s *promptValue) UnmarshalJSON(b []byte) error {
 		sort.Strings(names)
 		for _, name := range names {
 			v := bytes.TrimSpace(ref.Variables[name])
-			var text string
-			switch {
-			case len(v) > 0 && v[0] == '"':
-				if err := json.Unmarshal(v, &text); err != nil {
-					return err
-				}
-			case len(v) > 0 && v[0] == '{':
+			text, _, err := jsonString(v)
+			if err != nil {
+				return err
+			}
+			if len(v) > 0 && v[0] == '{' {
 				var in struct {
 					Text *string `json:"text"`
 				}
@@ -155,16 +144,35 @@ func (s *promptValue) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	for _, r := range raw {
-		r = bytes.TrimSpace(r)
-		if len(r) > 0 && r[0] == '"' {
-			var v string
-			if err := json.Unmarshal(r, &v); err != nil {
-				return err
-			}
+		v, ok, err := jsonString(r)
+		if err != nil {
+			return err
+		}
+		if ok {
 			s.texts = append(s.texts, v)
 		}
 	}
 	return nil
+}
+
+// jsonString decodes b when it is a JSON string; for any other value (null,
+// a number, an array, an object) it reports false and decodes nothing.
+func jsonString(b []byte) (string, bool, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '"' {
+		return "", false, nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", false, err
+	}
+	return s, true, nil
+}
+
+// isNull reports whether b is JSON null (or empty), which decodes to nothing.
+func isNull(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || b[0] == 'n'
 }
 
 type toolCall struct {
@@ -204,17 +212,12 @@ type responsesItem struct {
 type inputList []responsesItem
 
 func (r *inputList) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] == 'n' {
-		return nil
-	}
-	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonString(b)
+	if ok {
 		*r = inputList{{Content: content{s}, str: true}}
-		return nil
+	}
+	if ok || err != nil || isNull(b) {
+		return err
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -222,12 +225,11 @@ func (r *inputList) UnmarshalJSON(b []byte) error {
 	}
 	for _, x := range raw {
 		x = bytes.TrimSpace(x)
+		s, ok, err := jsonString(x)
 		switch {
-		case len(x) > 0 && x[0] == '"':
-			var s string
-			if err := json.Unmarshal(x, &s); err != nil {
-				return err
-			}
+		case err != nil:
+			return err
+		case ok:
 			*r = append(*r, responsesItem{Content: content{s}, str: true})
 		case len(x) > 0 && x[0] == '{':
 			var it responsesItem

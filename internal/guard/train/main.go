@@ -254,19 +254,9 @@ func targets(l labels.Labelled) ([]int8, []float32) {
 		y[j], w[j] = 0, l.Weight
 		switch h {
 		case "jailbreak":
-			switch l.Kind {
-			case labels.Jailbreak:
-				y[j] = 1
-			case labels.Injection:
-				y[j] = -1
-			}
+			y[j] = attackTarget(l.Kind, labels.Jailbreak, labels.Injection)
 		case "prompt_injection":
-			switch l.Kind {
-			case labels.Injection:
-				y[j] = 1
-			case labels.Jailbreak:
-				y[j] = -1
-			}
+			y[j] = attackTarget(l.Kind, labels.Injection, labels.Jailbreak)
 		case "harmful":
 			switch {
 			case l.Kind == labels.Harm && strings.Contains(l.Source, "davidson"):
@@ -300,6 +290,19 @@ func targets(l labels.Labelled) ([]int8, []float32) {
 		}
 	}
 	return y, w
+}
+
+// attackTarget is an attack head's label for a record of kind: 1 for the
+// head's own kind, -1 (ignored) for the other attack kind, whose texts often
+// say the same things ("ignore your instructions"), else 0.
+func attackTarget(kind, own, other string) int8 {
+	switch kind {
+	case own:
+		return 1
+	case other:
+		return -1
+	}
+	return 0
 }
 
 func fit(train []*doc, bits uint, epochs int) *linear.Model {
