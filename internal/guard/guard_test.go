@@ -191,14 +191,7 @@ func TestStreamModerator(t *testing.T) {
 			t.Fatalf("held back %d bytes, want >= %d", end-got.Len(), m.Holdback)
 		}
 	}
-	rel, blocked := m.Close(ctx)
-	if blocked != nil {
-		t.Fatal("blocked at close")
-	}
-	got.WriteString(rel)
-	if got.String() != want {
-		t.Fatalf("stream altered")
-	}
+	closeUnaltered(ctx, t, m, &got, want)
 
 	// A harmful stream: nothing of the harmful sentence is released.
 	m = g.NewStreamModerator(nil)
@@ -429,14 +422,7 @@ func TestStreamModeratorFlags(t *testing.T) {
 		}
 		got.WriteString(rel)
 	}
-	rel, b := m.Close(ctx)
-	if b != nil {
-		t.Fatal("blocked at close")
-	}
-	got.WriteString(rel)
-	if got.String() != text {
-		t.Fatal("flagged stream altered")
-	}
+	closeUnaltered(ctx, t, m, &got, text)
 	if !slices.Contains(m.Flags(), SexualMinors) {
 		t.Errorf("Flags() = %v, want sexual_minors", m.Flags())
 	}
@@ -451,5 +437,19 @@ func TestStreamModeratorFlags(t *testing.T) {
 	m.Close(ctx)
 	if r := m.Result(); r.Action != Allow || m.Flags() != nil {
 		t.Errorf("clean stream: %s %v", r.Action, m.Flags())
+	}
+}
+
+// closeUnaltered closes m, adds what it releases to got and fails unless the
+// stream came through whole and unaltered as want.
+func closeUnaltered(ctx context.Context, t *testing.T, m *StreamModerator, got *strings.Builder, want string) {
+	t.Helper()
+	rel, blocked := m.Close(ctx)
+	if blocked != nil {
+		t.Fatal("blocked at close")
+	}
+	got.WriteString(rel)
+	if got.String() != want {
+		t.Fatalf("stream altered: got %q, want %q", got.String(), want)
 	}
 }
