@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Endpoints whose bodies ExtractRequest and ExtractResponse understand.
@@ -162,11 +164,14 @@ func jsonString(b []byte) (string, bool, error) {
 	if len(b) == 0 || b[0] != '"' {
 		return "", false, nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	// One pass that checks and unquotes: json.Unmarshal would first scan
+	// the whole string to validate it, then decode it (a 16 KB document
+	// in a tool result is read twice more than it needs to be).
+	s, err := jsontext.AppendUnquote(nil, b)
+	if err != nil {
 		return "", false, err
 	}
-	return s, true, nil
+	return string(s), true, nil
 }
 
 // isNull reports whether b is JSON null (or empty), which decodes to nothing.
