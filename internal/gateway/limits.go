@@ -40,11 +40,9 @@ func (x *exchange) limit() (func(), *apiError) {
 	// tokens.
 	var takes [2]limit.Take
 	var kinds [2]perMinute
-	var msgs [2]string
 	n := 0
 	if rpm > 0 {
 		takes[n], kinds[n] = limit.Take{Bucket: "rpm:" + k.ID, PerMinute: rpm, N: 1}, requestLimit
-		msgs[n] = "Rate limit reached for requests per minute on this key: limit " + strconv.Itoa(rpm) + "."
 		n++
 	}
 	est := 0
@@ -54,7 +52,6 @@ func (x *exchange) limit() (func(), *apiError) {
 			est += min(mt, 4096)
 		}
 		takes[n], kinds[n] = limit.Take{Bucket: "tpm:" + k.ID, PerMinute: tpm, N: est}, tokenLimit
-		msgs[n] = "Rate limit reached for tokens per minute on this key: limit " + strconv.Itoa(tpm) + ", requested about " + strconv.Itoa(est) + "."
 		n++
 	}
 	if n > 0 {
@@ -64,7 +61,7 @@ func (x *exchange) limit() (func(), *apiError) {
 			return fail(errLimitBackend)
 		}
 		for i, d := range ds {
-			if e := x.limitHeaders(kinds[i], d, msgs[i]); e != nil {
+			if e := x.limitHeaders(kinds[i], takes[i], d); e != nil {
 				return fail(e)
 			}
 		}
@@ -97,17 +94,26 @@ var (
 	tokenLimit   = perMinute{"tokens", "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"}
 )
 
-// limitHeaders sets the headers of one per-minute limit from its decision
-// and returns the refusal, if it refused (msg says which limit).
-func (x *exchange) limitHeaders(l perMinute, d limit.Decision, msg string) *apiError {
+// limitHeaders sets the headers of one per-minute limit from the decision
+// on take and returns the refusal, if it refused.
+func (x *exchange) limitHeaders(l perMinute, t limit.Take, d limit.Decision) *apiError {
 	h := x.w.Header()
 	h.Set(l.limit, strconv.Itoa(d.Limit))
 	h.Set(l.remain, strconv.Itoa(d.Remaining))
 	h.Set(l.resets, durationText(d.Reset))
 	if !d.Allowed {
-		return x.rateLimited(l.what, d.RetryAfter, msg)
+		return x.rateLimited(l.what, d.RetryAfter, l.refusal(t))
 	}
 	return nil
+}
+
+// refusal says which limit refused take, as OpenAI's 429 messages do.
+func (l perMinute) refusal(t limit.Take) string {
+	msg := "Rate limit reached for " + l.what + " per minute on this key: limit " + strconv.Itoa(t.PerMinute)
+	if l.what == "tokens" {
+		msg += ", requested about " + strconv.Itoa(t.N)
+	}
+	return msg + "."
 }
 
 func throttled(limit, floor int) int {
