@@ -196,27 +196,29 @@ func (l *Limiter) TakeAll(ctx context.Context, takes []limit.Take, now time.Time
 	keys := make([]string, 0, len(takes))
 	args := make([]any, 3, 3+2*len(takes))
 	args[0], args[1], args[2] = now.Unix(), now.Nanosecond(), serverTime
-	sent := make([]int, 0, len(takes)) // indexes into takes of what the script gets
-	for i, t := range takes {
+	first := "" // the first bucket sent, to name in errors
+	for _, t := range takes {
 		if t.PerMinute <= 0 {
 			continue
 		}
 		if t.PerMinute > maxPerMinute {
 			return nil, fmt.Errorf("redislimit: limit of %d per minute is larger than %d", t.PerMinute, maxPerMinute)
 		}
+		if first == "" {
+			first = t.Bucket
+		}
 		keys = append(keys, l.prefix+"rate:"+t.Bucket)
 		args = append(args, t.PerMinute, clampN(t.N, t.PerMinute))
-		sent = append(sent, i)
 	}
 	var res []int64
 	if len(keys) > 0 {
 		var err error
 		res, err = gcraScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
 		if err != nil {
-			return nil, fmt.Errorf("redislimit: take from %s: %w", takes[sent[0]].Bucket, err)
+			return nil, fmt.Errorf("redislimit: take from %s: %w", first, err)
 		}
 		if len(res)%4 != 0 || len(res) == 0 || len(res) > 4*len(keys) {
-			return nil, fmt.Errorf("redislimit: take from %s: script returned %d values", takes[sent[0]].Bucket, len(res))
+			return nil, fmt.Errorf("redislimit: take from %s: script returned %d values", first, len(res))
 		}
 	}
 	ds := make([]limit.Decision, 0, len(takes))
@@ -225,8 +227,8 @@ func (l *Limiter) TakeAll(ctx context.Context, takes []limit.Take, now time.Time
 			ds = append(ds, limit.Decision{Allowed: true})
 			continue
 		}
-		if len(res) == 0 { // the script stopped at an earlier refusal
-			break
+		if len(res) == 0 { // every take sent was allowed, so the script owes a result for this one
+			return nil, fmt.Errorf("redislimit: take from %s: script returned too few values", first)
 		}
 		d := limit.Decision{
 			Allowed:    res[0] == 1,
