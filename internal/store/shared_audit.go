@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // AddAuditCheckpoint implements AuditCheckpoints.
@@ -75,6 +76,22 @@ func (r Shared) AuditHolds(ctx context.Context) ([]AuditHold, error) {
 		return nil, fmt.Errorf("%s: audit holds: %w", r.Name, err)
 	}
 	return out, nil
+}
+
+// PruneAuditBodies implements AuditRetention: it deletes the bodies whose
+// retention ended and that no legal hold (on their key, or on every key
+// with "*") covers.
+func (r Shared) PruneAuditBodies(ctx context.Context, now time.Time) (int64, error) {
+	n, err := r.Q.Exec(ctx, `DELETE FROM audit_bodies
+		WHERE expires > 0 AND expires < `+r.Param(1)+`
+		AND NOT EXISTS (SELECT 1 FROM audit_holds h
+			WHERE (h.key_id = audit_bodies.key_id OR h.key_id = '*')
+			AND (h.since = 0 OR audit_bodies.ts >= h.since)
+			AND (h.until = 0 OR audit_bodies.ts <= h.until))`, now.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("%s: prune audit bodies: %w", r.Name, err)
+	}
+	return n, nil
 }
 
 // params returns the placeholders of arguments 1 to n, comma-separated.

@@ -461,17 +461,3 @@ func (s *DB) eachRow(ctx context.Context, what string, scan func(pgx.Rows) error
 	}
 	return got, nil
 }
-
-// PruneAuditBodies implements store.AuditRetention.
-func (s *DB) PruneAuditBodies(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_bodies b
-		WHERE b.expires > 0 AND b.expires < $1
-		AND NOT EXISTS (SELECT 1 FROM audit_holds h
-			WHERE (h.key_id = b.key_id OR h.key_id = '*')
-			AND (h.since = 0 OR b.ts >= h.since)
-			AND (h.until = 0 OR b.ts <= h.until))`, now.UnixNano())
-	if err != nil {
-		return 0, fmt.Errorf("postgres: prune audit bodies: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}
