@@ -164,7 +164,6 @@ type checker struct {
 	i    int
 	top  []member
 	keys [][]byte // keys of the objects being read, innermost last
-	buf  []byte   // scratch for unescaping
 }
 
 func (c *checker) fail(msg string) error { return &ijsonError{offset: c.i, msg: msg} }
@@ -392,104 +391,135 @@ func (c *checker) noDuplicate(first int, set *map[string]struct{}, k []byte, at 
 
 // str reads a string at c.i (on its opening quote). When key is set it
 // returns the unescaped text: a slice of b when there were no escapes, a
-// fresh copy otherwise.
+// fresh copy otherwise. It jumps from quote to quote and from backslash to
+// backslash (bytes.IndexByte) instead of switching on every byte: the
+// strings are most of a body.
 func (c *checker) str(key bool) ([]byte, error) {
 	b := c.b
 	start := c.i + 1
 	i := start
 	escaped := false
+	q := -1 // the next quote at or after i
 	for {
+		if q < i {
+			n := bytes.IndexByte(b[i:], '"')
+			if n < 0 {
+				c.i = len(b)
+				return nil, c.fail("unterminated string")
+			}
+			q = i + n
+		}
+		seg := b[i:q]
+		esc := bytes.IndexByte(seg, '\\')
+		if esc >= 0 {
+			seg = seg[:esc]
+		}
+		for n, ch := range seg {
+			if ch < 0x20 {
+				c.i = i + n
+				return nil, c.fail("control character in string")
+			}
+		}
+		if esc < 0 {
+			i = q // the closing quote
+			break
+		}
+		escaped = true
+		i += esc + 2 // the backslash and the byte it escapes (an escaped quote too)
 		if i >= len(b) {
-			c.i = i
+			c.i = len(b)
 			return nil, c.fail("unterminated string")
 		}
-		ch := b[i]
-		switch {
-		case ch == '"':
-			raw := b[start:i]
-			c.i = i + 1
-			if !escaped {
-				if !utf8.Valid(raw) {
-					return nil, c.fail("invalid UTF-8")
-				}
-				if key {
-					return raw, nil
-				}
-				return nil, nil
-			}
-			return c.unescape(raw, key)
-		case ch == '\\':
-			escaped = true
-			i += 2
-		case ch < 0x20:
-			c.i = i
-			return nil, c.fail("control character in string")
-		default:
-			i++
-		}
 	}
+	raw := b[start:i]
+	c.i = i + 1
+	if escaped {
+		return c.unescape(raw, key)
+	}
+	if !utf8.Valid(raw) {
+		return nil, c.fail("invalid UTF-8")
+	}
+	if key {
+		return raw, nil
+	}
+	return nil, nil
 }
 
-// unescape decodes a string with escapes, checking UTF-8 and surrogates.
+// unescape checks a string with escapes (UTF-8, escapes, surrogate pairs)
+// and, when keep is set (a key), returns its decoded text in a fresh slice.
+// The text between escapes is checked as one run: a backslash is ASCII, so
+// it never splits a UTF-8 sequence, and a value (most strings, and the long
+// ones) is checked without copying a byte.
 func (c *checker) unescape(raw []byte, keep bool) ([]byte, error) {
-	out := c.buf[:0]
-	for i := 0; i < len(raw); {
-		ch := raw[i]
-		if ch != '\\' {
-			r, n := utf8.DecodeRune(raw[i:])
-			if r == utf8.RuneError && n <= 1 {
-				return nil, c.fail("invalid UTF-8")
-			}
-			out = append(out, raw[i:i+n]...)
-			i += n
-			continue
+	var out []byte
+	if keep {
+		out = make([]byte, 0, len(raw))
+	}
+	for len(raw) > 0 {
+		run := raw
+		if j := bytes.IndexByte(raw, '\\'); j >= 0 {
+			run = raw[:j]
 		}
-		if i+1 >= len(raw) {
-			return nil, c.fail("invalid escape")
+		if !utf8.Valid(run) {
+			return nil, c.fail("invalid UTF-8")
 		}
-		switch raw[i+1] {
-		case '"', '\\', '/':
-			out = append(out, raw[i+1])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := hex4(raw[i+2:])
-			if !ok {
-				return nil, c.fail("invalid \\u escape")
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				r2, ok := rune(0), false
-				if i+1 < len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-					r2, ok = hex4(raw[i+2:])
-				}
-				d := utf16.DecodeRune(r, r2)
-				if !ok || d == utf8.RuneError {
-					return nil, c.fail("unpaired surrogate")
-				}
-				r = d
-				i += 6
-			}
+		if keep {
+			out = append(out, run...)
+		}
+		raw = raw[len(run):]
+		if len(raw) == 0 {
+			break
+		}
+		r, n, err := c.escape(raw)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
 			out = utf8.AppendRune(out, r)
-			continue
-		default:
-			return nil, c.fail("invalid escape")
 		}
-		i += 2
+		raw = raw[n:]
 	}
-	c.buf = out
-	if !keep {
-		return nil, nil
+	return out, nil
+}
+
+// escape decodes the escape at the start of raw (on its backslash): the
+// rune it stands for and its length in bytes, a surrogate pair as one.
+func (c *checker) escape(raw []byte) (rune, int, error) {
+	if len(raw) < 2 {
+		return 0, 0, c.fail("invalid escape")
 	}
-	return bytes.Clone(out), nil
+	switch raw[1] {
+	case '"', '\\', '/':
+		return rune(raw[1]), 2, nil
+	case 'b':
+		return '\b', 2, nil
+	case 'f':
+		return '\f', 2, nil
+	case 'n':
+		return '\n', 2, nil
+	case 'r':
+		return '\r', 2, nil
+	case 't':
+		return '\t', 2, nil
+	case 'u':
+		r, ok := hex4(raw[2:])
+		if !ok {
+			return 0, 0, c.fail("invalid \\u escape")
+		}
+		if !utf16.IsSurrogate(r) {
+			return r, 6, nil
+		}
+		r2, ok := rune(0), false
+		if len(raw) >= 8 && raw[6] == '\\' && raw[7] == 'u' {
+			r2, ok = hex4(raw[8:])
+		}
+		d := utf16.DecodeRune(r, r2)
+		if !ok || d == utf8.RuneError {
+			return 0, 0, c.fail("unpaired surrogate")
+		}
+		return d, 12, nil
+	}
+	return 0, 0, c.fail("invalid escape")
 }
 
 func hex4(b []byte) (rune, bool) {

@@ -8,16 +8,18 @@ import (
 )
 
 // Bodies for the inspection benchmarks: a short chat turn, and an agent
-// request with a 16 KB retrieved document, tools and history.
+// request with a 16 KB retrieved document, tools and history. Documents and
+// answers have line breaks, as real ones do: escapes in a long string are
+// the checker's slow path.
 var (
 	benchShort = []byte(`{"model":"mock-echo","max_tokens":64,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Summarise the plot of Hamlet in one sentence, please."}]}`)
 	benchRAG   = []byte(`{"model":"mock-echo","temperature":0.2,"stream":true,"messages":[{"role":"system","content":"You are Ava, the booking assistant of Example Air. Answer from the documents only."},` +
 		`{"role":"user","content":"What is the baggage allowance?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"search","arguments":"{\"q\":\"baggage allowance\"}"}}]},` +
-		`{"role":"tool","tool_call_id":"c1","content":"` + strings.Repeat("Economy passengers may bring one cabin bag of up to 8 kg and one checked bag of up to 23 kg. ", 180) + `"},` +
+		`{"role":"tool","tool_call_id":"c1","content":"` + strings.Repeat(`Economy passengers may bring one cabin bag of up to 8 kg and one checked bag of up to 23 kg.\n`, 180) + `"},` +
 		`{"role":"user","content":[{"type":"text","text":"And for business class?"}]}],` +
 		`"tools":[{"type":"function","function":{"name":"search","description":"Search the airline's documents.","parameters":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}}}]}`)
 	benchAnswer = []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"` +
-		strings.Repeat("Business class passengers may bring two cabin bags and two checked bags of up to 32 kg each. ", 20) + `","refusal":null}}],"usage":{"prompt_tokens":4200,"completion_tokens":380,"total_tokens":4580}}`)
+		strings.Repeat(`Business class passengers may bring two cabin bags and two checked bags of up to 32 kg each.\n`, 20) + `","refusal":null}}],"usage":{"prompt_tokens":4200,"completion_tokens":380,"total_tokens":4580}}`)
 )
 
 // BenchmarkInspectRequest is everything Warden does with a request body
