@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	ac "github.com/petar-dambovaliev/aho-corasick"
+	"github.com/wardenhq/warden/internal/guard/phrase"
 )
 
 // RoleClass is whose words a Part holds, as far as judging goes. The same
@@ -328,14 +328,11 @@ var limitCueSet = newCueSet(limitCues)
 // cueSet finds any of a list of phrases in a normalised text. Its
 // automaton is built once, on first use (New builds it ahead of the first
 // request).
-type cueSet func() ac.AhoCorasick
+type cueSet func() *phrase.Set
 
 func newCueSet(phrases []string) cueSet {
-	return sync.OnceValue(func() ac.AhoCorasick {
-		b := ac.NewAhoCorasickBuilder(ac.Opts{MatchKind: ac.LeftMostFirstMatch, DFA: true})
-		return b.Build(phrases)
-	})
+	return sync.OnceValue(func() *phrase.Set { return phrase.Compile(phrases) })
 }
 
 // in reports whether the normalised text b holds one of the phrases.
-func (c cueSet) in(b []byte) bool { return c().IterByte(b).Next() != nil }
+func (c cueSet) in(b []byte) bool { return c().Contains(b) }

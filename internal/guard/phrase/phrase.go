@@ -139,5 +139,18 @@ func (s *Set) Append(dst []Match, b []byte) []Match {
 	return dst
 }
 
+// Contains reports whether b holds any of the phrases. It stops at the
+// first occurrence.
+func (s *Set) Contains(b []byte) bool {
+	st := int32(0)
+	for _, c := range b {
+		st = s.delta[st+s.class[c]]
+		if st < 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Len returns the number of phrases.
 func (s *Set) Len() int { return len(s.lens) }

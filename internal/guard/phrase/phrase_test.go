@@ -50,6 +50,9 @@ func TestAppendFindsEveryOccurrence(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%q in %q: %v, want %v", tc.phrases, tc.text, got, want)
 		}
+		if has := s.Contains([]byte(tc.text)); has != (len(want) > 0) {
+			t.Errorf("Contains(%q) in %q = %v, want %v", tc.phrases, tc.text, has, len(want) > 0)
+		}
 	}
 }
 
@@ -70,9 +73,14 @@ func TestAppendRandom(t *testing.T) {
 			phrases = append(phrases, word(1+rng.IntN(5)))
 		}
 		text := []byte(word(rng.IntN(80)))
-		got := sorted(Compile(phrases).Append(nil, text))
-		if want := naive(phrases, text); !slices.Equal(got, want) {
+		s := Compile(phrases)
+		got := sorted(s.Append(nil, text))
+		want := naive(phrases, text)
+		if !slices.Equal(got, want) {
 			t.Fatalf("%q in %q: %v, want %v", phrases, text, got, want)
+		}
+		if has := s.Contains(text); has != (len(want) > 0) {
+			t.Fatalf("Contains(%q) in %q = %v, want %v", phrases, text, has, len(want) > 0)
 		}
 	}
 }
