@@ -128,7 +128,7 @@ func (u *usage) add(x *exchange) {
 // the event and only then writes the answer to the client.
 func (x *exchange) relayWhole(resp *http.Response) {
 	max := x.s.cfg.Limits.MaxResponseBytes
-	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	b, err := readBody(io.LimitReader(resp.Body, max+1), resp.ContentLength)
 	if err != nil || int64(len(b)) > max {
 		if isTimeout(err) {
 			x.fail(errUpstreamTimeout)

@@ -276,8 +276,11 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("missing %s", hd)
 		}
 	}
-	if r.header.Get("Retry-After") != "30" || r.header.Get("X-Ratelimit-Remaining-Requests") != "0" {
-		t.Errorf("Retry-After %s remaining %s", r.header.Get("Retry-After"), r.header.Get("X-Ratelimit-Remaining-Requests"))
+	reset, err := time.ParseDuration(r.header.Get("X-Ratelimit-Reset-Requests"))
+	if r.header.Get("Retry-After") != "30" || r.header.Get("X-Ratelimit-Remaining-Requests") != "0" ||
+		r.header.Get("X-Ratelimit-Limit-Requests") != "2" || err != nil || reset <= 30*time.Second || reset > time.Minute {
+		t.Errorf("Retry-After %s limit %s remaining %s reset %s", r.header.Get("Retry-After"),
+			r.header.Get("X-Ratelimit-Limit-Requests"), r.header.Get("X-Ratelimit-Remaining-Requests"), r.header.Get("X-Ratelimit-Reset-Requests"))
 	}
 	if e := h.lastEvent(); e.Refusal != "limit" || e.RetryAfter <= 0 {
 		t.Errorf("event: %+v", e)

@@ -97,10 +97,18 @@ var (
 // limitHeaders sets the headers of one per-minute limit from the decision
 // on take and returns the refusal, if it refused.
 func (x *exchange) limitHeaders(l perMinute, t limit.Take, d limit.Decision) *apiError {
+	// Every request sets these headers twice over: the three values are
+	// cut from one string and the three header slices from one array, and
+	// the names are already canonical.
+	var buf [48]byte
+	b := strconv.AppendInt(buf[:0], int64(d.Limit), 10)
+	i := len(b)
+	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	j := len(b)
+	v := string(appendDuration(b, d.Reset))
+	vals := [...]string{v[:i], v[i:j], v[j:]}
 	h := x.w.Header()
-	h.Set(l.limit, strconv.Itoa(d.Limit))
-	h.Set(l.remain, strconv.Itoa(d.Remaining))
-	h.Set(l.resets, durationText(d.Reset))
+	h[l.limit], h[l.remain], h[l.resets] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 	if !d.Allowed {
 		return x.rateLimited(l.what, d.RetryAfter, l.refusal(t))
 	}
@@ -134,10 +142,11 @@ func (x *exchange) rateLimited(what string, retry time.Duration, msg string) *ap
 	return &apiError{Status: 429, Type: what, Code: "rate_limit_exceeded", Refusal: "limit", Message: msg + " Retry after " + strconv.Itoa(secs) + "s."}
 }
 
-// durationText formats like OpenAI's x-ratelimit-reset-* headers: "1s", "6m0s", "20ms".
-func durationText(d time.Duration) string {
+// appendDuration appends d as OpenAI's x-ratelimit-reset-* headers give
+// it: "1s", "6m0s", "20ms".
+func appendDuration(b []byte, d time.Duration) []byte {
 	if d < time.Second {
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+		return append(strconv.AppendInt(b, d.Milliseconds(), 10), "ms"...)
 	}
-	return d.Round(time.Millisecond).String()
+	return append(b, d.Round(time.Millisecond).String()...)
 }

@@ -1,9 +1,15 @@
 package gateway
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/wardenhq/warden/internal/provider"
 )
@@ -157,6 +163,66 @@ func TestParseBodyTypes(t *testing.T) {
 			t.Errorf("%s: decoded model %q stream %v max_tokens %d parts %+v", tt.body, b.model, b.stream, b.features.MaxTokens, b.parts)
 		case tt.param != "" && (e == nil || e.Code != "invalid_type" || e.Param != tt.param):
 			t.Errorf("%s: got %+v, want invalid_type on %s", tt.body, e, tt.param)
+		}
+	}
+}
+
+// TestReadBody: the body comes back whole whatever its declared length
+// says, read errors are returned, and a body of the declared length is
+// read with one allocation.
+func TestReadBody(t *testing.T) {
+	body := strings.Repeat("0123456789", 100)
+	for _, tc := range []struct {
+		name     string
+		declared int64
+	}{
+		{"declared", int64(len(body))},
+		{"unknown", -1},
+		{"declared shorter", 10},
+		{"declared longer", 5000},
+		{"declared zero", 0},
+		{"beyond the sizing cap", 2 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// OneByteReader: the loop must keep reading after short reads.
+			got, err := readBody(iotest.OneByteReader(strings.NewReader(body)), tc.declared)
+			if err != nil || string(got) != body {
+				t.Fatalf("readBody = %d bytes, %v; want the %d bytes of the body", len(got), err, len(body))
+			}
+		})
+	}
+	boom := errors.New("boom")
+	if _, err := readBody(io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom)), 10); !errors.Is(err, boom) {
+		t.Fatalf("error %v, want %v", err, boom)
+	}
+	b := []byte(body)
+	rd := bytes.NewReader(b)
+	allocs := testing.AllocsPerRun(50, func() {
+		rd.Reset(b)
+		if _, err := readBody(rd, int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Fatalf("%v allocations for a body of its declared length, want 1", allocs)
+	}
+}
+
+// TestAppendDuration: the reset headers read as OpenAI's do.
+func TestAppendDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0ms"},
+		{20 * time.Millisecond, "20ms"},
+		{999 * time.Millisecond, "999ms"},
+		{time.Second, "1s"},
+		{1500 * time.Millisecond, "1.5s"},
+		{6 * time.Minute, "6m0s"},
+	} {
+		if got := string(appendDuration([]byte("x"), tc.d)); got != "x"+tc.want {
+			t.Errorf("appendDuration(%v) = %q, want %q", tc.d, got, "x"+tc.want)
 		}
 	}
 }
