@@ -30,10 +30,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +126,7 @@ type Server struct {
 	seq      atomic.Uint64
 	instance string
 	tracer   trace.Tracer // nil: tracing off
+	macs     sync.Pool    // keyed HMAC-SHA256 of PseudonymKey, reset and reused: see pseudonym
 }
 
 // route is where a client-facing model or deployment name goes.
@@ -275,15 +279,26 @@ func (s *Server) pseudonym(keyID, user string) string {
 	if len(s.opts.PseudonymKey) == 0 {
 		return ""
 	}
-	m := hmac.New(sha256.New, s.opts.PseudonymKey)
-	m.Write([]byte(keyID))
-	m.Write([]byte{0})
-	m.Write([]byte(user))
-	return "warden-" + hex.EncodeToString(m.Sum(nil)[:10])
+	// Every forwarded request derives one: a keyed HMAC from the pool costs
+	// no key schedule and no allocation but the result.
+	m, _ := s.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, s.opts.PseudonymKey)
+	}
+	m.Reset()
+	var in [256]byte
+	m.Write(append(append(append(in[:0], keyID...), 0), user...))
+	var sum [sha256.Size]byte
+	var out [len("warden-") + 20]byte
+	copy(out[:], "warden-")
+	hex.Encode(out[len("warden-"):], m.Sum(sum[:0])[:10])
+	s.macs.Put(m)
+	return string(out[:])
 }
 
 func (s *Server) requestID() string {
-	return fmt.Sprintf("req_%s%x", idPrefix, s.seq.Add(1))
+	var b [40]byte
+	return string(strconv.AppendUint(append(append(b[:0], "req_"...), idPrefix...), s.seq.Add(1), 16))
 }
 
 // idPrefix makes request ids unique across instances and restarts.

@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -224,5 +227,29 @@ func TestAppendDuration(t *testing.T) {
 		if got := string(appendDuration([]byte("x"), tc.d)); got != "x"+tc.want {
 			t.Errorf("appendDuration(%v) = %q, want %q", tc.d, got, "x"+tc.want)
 		}
+	}
+}
+
+// TestPseudonym: the pseudonymous user sent upstream is HMAC-SHA256 of
+// key ID, a zero byte and the client's user under PseudonymKey, its first
+// ten bytes in hex, whichever pooled MAC computes it.
+func TestPseudonym(t *testing.T) {
+	key := []byte("pseudonym key")
+	s := &Server{opts: Options{PseudonymKey: key}}
+	want := func(keyID, user string) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(keyID + "\x00" + user))
+		return "warden-" + hex.EncodeToString(m.Sum(nil)[:10])
+	}
+	long := strings.Repeat("u", 1000) // longer than the stack buffer
+	for range 3 {
+		for _, tc := range [][2]string{{"key_1", ""}, {"key_1", "alice"}, {"key_2", "alice"}, {"key_1", long}} {
+			if got := s.pseudonym(tc[0], tc[1]); got != want(tc[0], tc[1]) {
+				t.Fatalf("pseudonym(%q, %.20q) = %s, want %s", tc[0], tc[1], got, want(tc[0], tc[1]))
+			}
+		}
+	}
+	if (&Server{}).pseudonym("key_1", "alice") != "" {
+		t.Fatal("a pseudonym without a key")
 	}
 }
