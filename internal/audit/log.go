@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"os"
 	"path/filepath"
 	"sync"
@@ -31,12 +32,7 @@ var (
 // Group commit limits. A batch is whatever queued up while the previous
 // batch committed, up to maxBatch entries.
 const (
-	maxBatch   = 2048
-	queueDepth = 8192
-	// lingerMax is how long the committer waits for company, and
-	// lingerBatch the batch size at which it stops waiting.
-	lingerMax   = 250 * time.Microsecond
-	lingerBatch = 256
+	maxBatch = 2048
 	// commitTimeout bounds one batch's transaction; a stuck disk fails the
 	// appends instead of hanging every request.
 	commitTimeout = 30 * time.Second
@@ -63,10 +59,17 @@ type Log struct {
 	now      func() time.Time
 	logger   *slog.Logger
 
-	closeMu sync.RWMutex // read-held while sending on queue
+	// Group commit without a committer goroutine: an appender that finds
+	// no commit in progress leads, committing itself and whatever waits;
+	// appenders that arrive meanwhile wait for the next batch. A lone
+	// request so pays for its write and no hand-off to another goroutine
+	// and back (two wake-ups, each a futex call and a scheduler pass when
+	// the other side sleeps, which at ordinary rates it does).
+	mu      sync.Mutex
+	waiting []*pending // appended and not yet taken into a batch, in order
+	leading bool       // a goroutine is committing batches
+	idle    sync.Cond  // signalled when leading ends; on mu
 	closed  bool
-	queue   chan *pending
-	done    chan struct{} // closed when the committer returns
 
 	stateMu sync.Mutex
 	size    int64               // committed entries
@@ -148,11 +151,10 @@ func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, e
 		vkey:    opts.VerifierKey,
 		now:     opts.Now,
 		logger:  opts.Logger,
-		queue:   make(chan *pending, queueDepth),
-		done:    make(chan struct{}),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	l.idle.L = &l.mu
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -183,7 +185,6 @@ func New(ctx context.Context, st store.Audit, cfg Config, opts Options) (*Log, e
 	} else {
 		close(l.integDone)
 	}
-	go l.run()
 	if l.signer != nil && l.cfg.CheckpointInterval > 0 {
 		go l.checkpointLoop(l.cfg.CheckpointInterval)
 	} else {
@@ -265,19 +266,28 @@ func (l *Log) Append(ctx context.Context, e *event.Event, b *Bodies) (int64, err
 		l.failed.Add(1)
 		return -1, err
 	}
-	l.closeMu.RLock()
+	l.mu.Lock()
 	if l.closed {
-		l.closeMu.RUnlock()
+		l.mu.Unlock()
 		return -1, ErrClosed
 	}
-	select {
-	case l.queue <- p:
-		l.closeMu.RUnlock()
-	case <-ctx.Done():
-		l.closeMu.RUnlock()
-		l.failed.Add(1)
-		return -1, fmt.Errorf("audit: append: %w", ctx.Err())
+	l.waiting = append(l.waiting, p)
+	if !l.leading {
+		l.leading = true
+		batch := l.takeLocked()
+		l.mu.Unlock()
+		l.commit(batch) // p is in batch: its result is waiting in p.done
+		l.mu.Lock()
+		if len(l.waiting) > 0 {
+			// Entries arrived during the commit: a goroutine of their own
+			// commits them, so that this answer does not wait for theirs.
+			go l.lead()
+		} else {
+			l.leading = false
+			l.idle.Broadcast()
+		}
 	}
+	l.mu.Unlock()
 	select {
 	case r := <-p.done:
 		if r.err != nil {
@@ -286,6 +296,31 @@ func (l *Log) Append(ctx context.Context, e *event.Event, b *Bodies) (int64, err
 		return r.index, r.err
 	case <-ctx.Done():
 		return -1, fmt.Errorf("audit: append: %w (the entry may still be committed)", ctx.Err())
+	}
+}
+
+// takeLocked takes the next batch from waiting; l.mu is held.
+func (l *Log) takeLocked() []*pending {
+	n := min(len(l.waiting), maxBatch)
+	batch := slices.Clone(l.waiting[:n])
+	l.waiting = append(l.waiting[:0], l.waiting[n:]...)
+	clear(l.waiting[len(l.waiting):n]) // no references to committed entries
+	return batch
+}
+
+// lead commits batches until none waits, then ends the lead.
+func (l *Log) lead() {
+	for {
+		l.mu.Lock()
+		if len(l.waiting) == 0 {
+			l.leading = false
+			l.idle.Broadcast()
+			l.mu.Unlock()
+			return
+		}
+		batch := l.takeLocked()
+		l.mu.Unlock()
+		l.commit(batch)
 	}
 }
 
@@ -331,61 +366,6 @@ func (l *Log) prepare(e *event.Event, b *Bodies) (*pending, error) {
 		p.entry.BodyExpires = ev.Time.Add(ret.MaxAge)
 	}
 	return p, nil
-}
-
-// run is the committer: it takes whatever queued up, commits it as one
-// batch, and answers every waiting Append.
-//
-// When the previous batch had company (so appends are concurrent), it
-// lingers up to lingerMax for more before committing: on a busy server the
-// appenders are still encoding their entries when the committer wakes, and
-// a quarter millisecond of waiting turns many small transactions into one.
-// A lone appender never waits.
-func (l *Log) run() {
-	defer close(l.done)
-	batch := make([]*pending, 0, maxBatch)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	last := 0
-	for p := range l.queue {
-		batch = append(batch[:0], p)
-		closed := drain(l.queue, &batch)
-		if !closed && last > 1 && len(batch) < lingerBatch {
-			timer.Reset(lingerMax)
-		linger:
-			for len(batch) < maxBatch {
-				select {
-				case p, ok := <-l.queue:
-					if !ok {
-						break linger
-					}
-					batch = append(batch, p)
-				case <-timer.C:
-					break linger
-				}
-			}
-			timer.Stop()
-		}
-		last = len(batch)
-		l.commit(batch)
-	}
-}
-
-// drain moves what is queued into batch without waiting and reports
-// whether the queue is closed.
-func drain(q chan *pending, batch *[]*pending) bool {
-	for len(*batch) < maxBatch {
-		select {
-		case p, ok := <-q:
-			if !ok {
-				return true
-			}
-			*batch = append(*batch, p)
-		default:
-			return false
-		}
-	}
-	return false
 }
 
 func (l *Log) commit(batch []*pending) {
@@ -566,15 +546,16 @@ func (l *Log) storeReader(ctx context.Context) tlog.HashReader {
 // checkpoint if this Log appended anything, and stops the background work. It does not
 // close the store.
 func (l *Log) Close() error {
-	l.closeMu.Lock()
+	l.mu.Lock()
 	if l.closed {
-		l.closeMu.Unlock()
+		l.mu.Unlock()
 		return nil
 	}
 	l.closed = true
-	close(l.queue)
-	l.closeMu.Unlock()
-	<-l.done
+	for l.leading {
+		l.idle.Wait() // the last batches commit
+	}
+	l.mu.Unlock()
 	select {
 	case <-l.stopped:
 	default:

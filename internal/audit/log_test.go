@@ -251,6 +251,56 @@ func TestConcurrentAppendsStaged(t *testing.T) {
 	mustVerify(t, f)
 }
 
+// TestCloseDuringAppends: Close while appends are in flight commits every
+// append it let in; each append either is answered and in the log, or is
+// refused with ErrClosed. Nothing is answered and lost.
+func TestCloseDuringAppends(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	const workers = 16
+	var (
+		mu       sync.Mutex
+		answered []string
+		wg       sync.WaitGroup
+		started  sync.WaitGroup
+	)
+	started.Add(workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				_, err := f.log.Append(ctx, testEvent(w*100000+i, fmt.Sprintf("k%d", w)), nil)
+				if i == 0 {
+					started.Done()
+				}
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				answered = append(answered, fmt.Sprintf("k%d req-%d", w, w*100000+i))
+				mu.Unlock()
+			}
+		})
+	}
+	started.Wait() // every worker has appended once: appends are in flight
+	if err := f.log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	seen := countEvents(t, f.db)
+	for _, k := range answered {
+		if seen[k] != 1 {
+			t.Errorf("answered entry %s is in the log %d times, want once", k, seen[k])
+		}
+	}
+	if len(answered) < workers {
+		t.Fatalf("%d appends answered", len(answered))
+	}
+}
+
 func TestReopenContinuesTree(t *testing.T) {
 	f := newDirectFixture(t, Config{})
 	ctx := context.Background()

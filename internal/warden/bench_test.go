@@ -66,4 +66,9 @@ func BenchmarkServeDefault(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
+	if st := w.Audit.Stats(); st.Batches > 0 && st.Integrations > 0 {
+		b.ReportMetric(float64(st.Appended)/float64(st.Batches), "entries/commit")
+		b.ReportMetric(float64(st.Integrated)/float64(st.Integrations), "entries/integration")
+	}
 }
