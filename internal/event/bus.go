@@ -82,7 +82,7 @@ func (b *Bus) Subscribe(name string, s Sink, d Delivery) *Subscription {
 // goroutine sleeps on a timer rather than on the channel, so publishing an
 // event never has to wake it: on a busy gateway that wake-up (a futex call
 // on the request's goroutine) costs more than the event itself.
-const drainEvery = 5 * time.Millisecond
+const drainEvery = 20 * time.Millisecond
 
 func (s *Subscription) run(wg *sync.WaitGroup) {
 	defer wg.Done()
