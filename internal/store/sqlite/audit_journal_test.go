@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
 var journalT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -449,16 +450,7 @@ func TestJournalConcurrent(t *testing.T) {
 		want += stagers * (1 + b%3)
 	}
 	got := leaves(t, s)
-	seen := map[string]bool{}
-	for _, l := range got {
-		if seen[l] {
-			t.Fatalf("%q in the log twice", l)
-		}
-		seen[l] = true
-	}
-	if len(got) != want {
-		t.Fatalf("log holds %d entries, want %d", len(got), want)
-	}
+	storetest.Once(t, got, want)
 	ix := make([]int64, len(got))
 	for i := range ix {
 		ix[i] = tlog.StoredHashIndex(0, int64(i))
