@@ -83,10 +83,7 @@ func BenchmarkAppendAuditStaged(b *testing.B) {
 
 // benchDB opens a store in a fresh directory, closed when the benchmark ends.
 func benchDB(b *testing.B) *DB {
-	db, err := Open(context.Background(), b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
+	db := openDir(b, b.TempDir())
 	b.Cleanup(func() { db.Close() })
 	return db
 }

@@ -94,15 +94,6 @@ func crash(s *DB) {
 	s.Close()
 }
 
-func openJournalDB(t *testing.T, dir string) *DB {
-	t.Helper()
-	s, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // leaves returns the log's leaves in order.
 func leaves(t *testing.T, s *DB) []string {
 	t.Helper()
@@ -209,7 +200,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 		{
 			name: "staged, never integrated",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
+				s := openDir(t, dir)
 				stage(t, s, journalEntries("a", 0, 3))
 				crash(s)
 			},
@@ -218,7 +209,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 		{
 			name: "integration failed before its commit",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
+				s := openDir(t, dir)
 				stage(t, s, journalEntries("a", 0, 2))
 				if _, _, err := s.IntegrateAudit(ctx, 10, true, func(int64, []store.AuditEntry, func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
 					return nil, errors.New("killed")
@@ -232,7 +223,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 		{
 			name: "integrated in part, then more staged",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
+				s := openDir(t, dir)
 				stage(t, s, journalEntries("a", 0, 3))
 				if _, n, err := s.IntegrateAudit(ctx, 2, true, treeHashes); err != nil || n != 2 {
 					t.Fatalf("integrate = %d, %v", n, err)
@@ -259,7 +250,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 		{
 			name: "emptied in the database, not on disk",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
+				s := openDir(t, dir)
 				stage(t, s, journalEntries("a", 0, 2))
 				integrateAll(t, s)
 				j := &s.audit.journal
@@ -276,7 +267,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 		{
 			name: "journal shorter than the integrated offset",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
+				s := openDir(t, dir)
 				stage(t, s, journalEntries("a", 0, 2))
 				integrateAll(t, s)
 				stage(t, s, journalEntries("b", 0, 1))
@@ -291,7 +282,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 		{
 			name: "damage before the last record",
 			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
+				s := openDir(t, dir)
 				stage(t, s, journalEntries("a", 0, 3))
 				crash(s)
 				b, err := os.ReadFile(journal(dir))
@@ -311,7 +302,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 			dir := t.TempDir()
 			tt.before(t, dir)
 			before, _ := os.ReadFile(journal(dir))
-			s := openJournalDB(t, dir)
+			s := openDir(t, dir)
 			defer s.Close()
 			if tt.wantErr != "" {
 				_, _, ierr := s.IntegrateAudit(ctx, 10, true, treeHashes)
@@ -337,7 +328,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 			// integrates nothing twice.
 			stage(t, s, journalEntries("z", 0, 1))
 			crash(s)
-			s = openJournalDB(t, dir)
+			s = openDir(t, dir)
 			if n, err := s.AuditStaged(ctx); err != nil || n != 1 {
 				t.Fatalf("after a second crash AuditStaged = %d, %v; want 1", n, err)
 			}
@@ -369,7 +360,7 @@ func TestJournalOneOwner(t *testing.T) {
 	journalPatience = 20 * time.Millisecond
 	ctx := context.Background()
 	dir := t.TempDir()
-	owner, other := openJournalDB(t, dir), openJournalDB(t, dir)
+	owner, other := openDir(t, dir), openDir(t, dir)
 	defer other.Close()
 	stage(t, owner, journalEntries("a", 0, 2))
 	if err := other.StageAudit(ctx, journalEntries("b", 0, 1)); !errors.Is(err, errJournalBusy) || errors.Is(err, store.ErrConflict) {
@@ -410,7 +401,7 @@ func TestJournalConcurrent(t *testing.T) {
 	journalRotateAt = 2 << 10
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := openJournalDB(t, dir)
+	s := openDir(t, dir)
 	const stagers, batches = 6, 40
 	stop := make(chan struct{})
 	integrated := make(chan error, 1)
@@ -475,7 +466,7 @@ func TestJournalConcurrent(t *testing.T) {
 // the journal one more record as damage makes it (torn, a flipped bit).
 func stagedThenTail(t *testing.T, dir string, n int, damage func(rec []byte) []byte) {
 	t.Helper()
-	s := openJournalDB(t, dir)
+	s := openDir(t, dir)
 	stage(t, s, journalEntries("a", 0, n))
 	crash(s)
 	rec, _ := appendRecord(nil, &journalEntries("torn", 0, 1)[0])
