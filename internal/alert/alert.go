@@ -145,11 +145,6 @@ func New(cfg Config, getenv func(string) string, log *slog.Logger) (*Dispatcher,
 	return d, nil
 }
 
-// AddSink adds a sink in code (tests, demo). Call before Notify is used.
-func (d *Dispatcher) AddSink(name string, s Sink, timeout time.Duration) {
-	d.targets = append(d.targets, target{name: name, sink: s, timeout: timeout})
-}
-
 func build(sc SinkConfig, getenv func(string) string) (Sink, error) {
 	switch sc.Type {
 	case "webhook":

@@ -225,9 +225,6 @@ func (l *Log) VerifierKey() string { return l.vkey }
 // Verifier returns the checkpoint verifier, nil without a key.
 func (l *Log) Verifier() note.Verifier { return l.verifier }
 
-// Store returns the log's store.
-func (l *Log) Store() store.Audit { return l.st }
-
 // Size returns the number of entries this log committed or found at open.
 func (l *Log) Size() int64 {
 	l.stateMu.Lock()

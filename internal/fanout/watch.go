@@ -60,10 +60,6 @@ func NewWatcher(keys store.Keys, rdb redis.UniversalClient, o Options) *Watcher 
 	return w
 }
 
-// Revision returns the store revision the watcher has reported up to. It is
-// only meaningful after Run has returned.
-func (w *Watcher) Revision() int64 { return w.rev }
-
 // Run calls changed with the ids of changed keys until ctx ends, then
 // returns ctx's error. changed is called from one goroutine, never
 // concurrently, and must not block for long. Errors of Redis and the store

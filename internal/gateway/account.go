@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
@@ -49,13 +50,12 @@ func newLedger(s store.Store) *ledger {
 	return l
 }
 
+// ledgerSeed spreads key ids over the shards (hash/maphash, seeded at
+// random per process).
+var ledgerSeed = maphash.MakeSeed()
+
 func (l *ledger) shard(keyID string) *ledgerShard {
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(keyID); i++ {
-		h ^= uint32(keyID[i])
-		h *= 16777619
-	}
-	return &l.shards[h%ledgerShards]
+	return &l.shards[maphash.String(ledgerSeed, keyID)%ledgerShards]
 }
 
 func month(t time.Time) string { return t.UTC().Format("2006-01") }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/identity/identitytest"
 	"github.com/wardenhq/warden/internal/keys"
 )
 
@@ -33,13 +34,13 @@ func BenchmarkTokenAuthenticate(b *testing.B) {
 // BenchmarkOIDCVerify is the per-request cost of a workload-identity JWT
 // with the issuer's keys cached.
 func BenchmarkOIDCVerify(b *testing.B) {
-	is := newTestIssuer(b)
+	is := identitytest.NewIssuer(b)
 	set, err := New(Options{Config: oidcConfig(is, "")})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, kid := range []string{"rsa-1", "ec-1"} {
-		tok := is.sign(b, kid, map[string]any{"exp": time.Now().Add(time.Hour).Unix()})
+		tok := is.Sign(b, kid, map[string]any{"exp": time.Now().Add(time.Hour).Unix()})
 		b.Run(kid, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

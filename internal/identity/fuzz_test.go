@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/identity/identitytest"
 	"github.com/wardenhq/warden/internal/keys"
 )
 
@@ -19,15 +20,15 @@ import (
 // issuer signed is admitted.
 func FuzzOIDCVerify(f *testing.F) {
 	t := f
-	is := newTestIssuer(t)
+	is := identitytest.NewIssuer(t)
 	defer is.Close()
 	set, err := New(Options{Config: oidcConfig(is, "")})
 	if err != nil {
 		f.Fatal(err)
 	}
-	good := is.sign(t, "rsa-1", nil)
+	good := is.Sign(t, "rsa-1", nil)
 	f.Add(good)
-	f.Add(is.sign(t, "ec-1", map[string]any{"kubernetes.io": map[string]any{"namespace": "ml"}, "groups": []any{"ml-x", 1.5, true, []any{"x"}}}))
+	f.Add(is.Sign(t, "ec-1", map[string]any{"kubernetes.io": map[string]any{"namespace": "ml"}, "groups": []any{"ml-x", 1.5, true, []any{"x"}}}))
 	f.Add(tamper(good))
 	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.")
 	f.Add("eyJ.eyJ.x")
@@ -47,9 +48,9 @@ func FuzzTokenAuthenticate(f *testing.F) {
 	e := newTokenEnv(t, config.Tokens{}, config.Identity{})
 	_, secret := e.st.create(t, keys.Spec{Name: "fuzz"})
 	_, tr, _ := e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + secret})
-	dk := newDPoPKey(t)
+	dk := identitytest.NewDPoPKey(t)
 	f.Add(tr.AccessToken, "Bearer", "")
-	f.Add(tr.AccessToken, "DPoP", dk.proof(t, "POST", "http://warden.test/v1/chat/completions", tr.AccessToken, time.Now()))
+	f.Add(tr.AccessToken, "DPoP", dk.Proof(t, "POST", "http://warden.test/v1/chat/completions", tr.AccessToken, time.Now()))
 	f.Add("wdt_eyJ.eyJ.x", "Bearer", "x.y.z")
 	f.Add(retarget(tr.AccessToken, "0.0.0.0/0"), "Bearer", "")
 	f.Fuzz(func(t *testing.T, tok, scheme, proof string) {
@@ -68,9 +69,9 @@ func FuzzTokenAuthenticate(f *testing.F) {
 // FuzzDPoPProof: arbitrary proofs never panic.
 func FuzzDPoPProof(f *testing.F) {
 	t := f
-	dk := newDPoPKey(t)
-	f.Add(dk.proof(t, "POST", "https://w.test/x", "", time.Now()))
-	f.Add(dk.proof(t, "POST", "https://w.test/x", "tok", time.Now()))
+	dk := identitytest.NewDPoPKey(t)
+	f.Add(dk.Proof(t, "POST", "https://w.test/x", "", time.Now()))
+	f.Add(dk.Proof(t, "POST", "https://w.test/x", "tok", time.Now()))
 	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiZHBvcCtqd3QifQ.e30.")
 	target, _ := url.Parse("https://w.test/x")
 	f.Fuzz(func(t *testing.T, proof string) {

@@ -16,10 +16,11 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/identity/identitytest"
 	"github.com/wardenhq/warden/internal/keys"
 )
 
-func oidcConfig(is *testIssuer, templateKey string) config.Identity {
+func oidcConfig(is *identitytest.Issuer, templateKey string) config.Identity {
 	pols := []config.IdentityPolicy{
 		{Name: "deploy", Match: map[string]string{"repository": "acme/*", "ref": "refs/heads/main"},
 			KeySpec: &config.KeySpec{Name: "deploy", Owner: "team-deploy", Models: []string{"mock-echo"}, RPM: 60}},
@@ -35,7 +36,7 @@ func oidcConfig(is *testIssuer, templateKey string) config.Identity {
 }
 
 func TestOIDCVerify(t *testing.T) {
-	is := newTestIssuer(t)
+	is := identitytest.NewIssuer(t)
 	st := newTestStore(t)
 	tmpl, _ := st.create(t, keys.Spec{Name: "shared-template", Models: []string{"mock-lorem"}})
 	set, err := New(Options{Config: oidcConfig(is, tmpl.ID), KeyByID: st.KeyByID})
@@ -62,24 +63,24 @@ func TestOIDCVerify(t *testing.T) {
 		wantID  string // "" with wantErr false: not recognised
 		wantErr bool
 	}{
-		{"RS256 first policy", is.sign(t, "rsa-1", map[string]any{"ref": "refs/heads/main"}), "oidc:deploy#repo:acme/app:ref:refs/heads/main", false},
-		{"ES256 second policy", is.sign(t, "ec-1", nil), "oidc:ci#repo:acme/app:ref:refs/heads/main", false},
-		{"nested claim and list", is.sign(t, "ec-1", map[string]any{"sub": "system:serviceaccount:ml:batch",
+		{"RS256 first policy", is.Sign(t, "rsa-1", map[string]any{"ref": "refs/heads/main"}), "oidc:deploy#repo:acme/app:ref:refs/heads/main", false},
+		{"ES256 second policy", is.Sign(t, "ec-1", nil), "oidc:ci#repo:acme/app:ref:refs/heads/main", false},
+		{"nested claim and list", is.Sign(t, "ec-1", map[string]any{"sub": "system:serviceaccount:ml:batch",
 			"kubernetes.io": map[string]any{"namespace": "ml"}, "groups": []string{"dev", "ml-train"}}), "oidc:k8s#system:serviceaccount:ml:batch", false},
-		{"key_id template", is.sign(t, "rsa-1", map[string]any{"sub": "shared-runner"}), tmpl.ID, false},
-		{"audience list", is.sign(t, "rsa-1", map[string]any{"aud": []string{"other", "warden"}}), "oidc:ci#repo:acme/app:ref:refs/heads/main", false},
-		{"within skew", is.sign(t, "rsa-1", map[string]any{"exp": now.Add(-10 * time.Second).Unix()}), "oidc:ci#repo:acme/app:ref:refs/heads/main", false},
-		{"no policy", is.sign(t, "rsa-1", map[string]any{"sub": "repo:evil/app", "repository": "evil/app"}), "", true},
-		{"wrong audience", is.sign(t, "rsa-1", map[string]any{"aud": "api://other"}), "", true},
-		{"expired", is.sign(t, "rsa-1", map[string]any{"exp": now.Add(-2 * time.Minute).Unix()}), "", true},
-		{"not yet valid", is.sign(t, "rsa-1", map[string]any{"nbf": now.Add(2 * time.Minute).Unix()}), "", true},
-		{"issued in the future", is.sign(t, "rsa-1", map[string]any{"iat": now.Add(2 * time.Minute).Unix()}), "", true},
-		{"no exp", is.sign(t, "rsa-1", map[string]any{"exp": nil}), "", true},
-		{"no sub", is.sign(t, "rsa-1", map[string]any{"sub": nil}), "", true},
-		{"tampered", tamper(is.sign(t, "rsa-1", nil)), "", true},
+		{"key_id template", is.Sign(t, "rsa-1", map[string]any{"sub": "shared-runner"}), tmpl.ID, false},
+		{"audience list", is.Sign(t, "rsa-1", map[string]any{"aud": []string{"other", "warden"}}), "oidc:ci#repo:acme/app:ref:refs/heads/main", false},
+		{"within skew", is.Sign(t, "rsa-1", map[string]any{"exp": now.Add(-10 * time.Second).Unix()}), "oidc:ci#repo:acme/app:ref:refs/heads/main", false},
+		{"no policy", is.Sign(t, "rsa-1", map[string]any{"sub": "repo:evil/app", "repository": "evil/app"}), "", true},
+		{"wrong audience", is.Sign(t, "rsa-1", map[string]any{"aud": "api://other"}), "", true},
+		{"expired", is.Sign(t, "rsa-1", map[string]any{"exp": now.Add(-2 * time.Minute).Unix()}), "", true},
+		{"not yet valid", is.Sign(t, "rsa-1", map[string]any{"nbf": now.Add(2 * time.Minute).Unix()}), "", true},
+		{"issued in the future", is.Sign(t, "rsa-1", map[string]any{"iat": now.Add(2 * time.Minute).Unix()}), "", true},
+		{"no exp", is.Sign(t, "rsa-1", map[string]any{"exp": nil}), "", true},
+		{"no sub", is.Sign(t, "rsa-1", map[string]any{"sub": nil}), "", true},
+		{"tampered", tamper(is.Sign(t, "rsa-1", nil)), "", true},
 		{"HS256 key confusion", hs(), "", true},
 		{"alg none", none(), "", true},
-		{"unknown issuer", strings.Replace(is.sign(t, "rsa-1", map[string]any{"iss": "https://elsewhere.example"}), "x", "x", 1), "", false},
+		{"unknown issuer", strings.Replace(is.Sign(t, "rsa-1", map[string]any{"iss": "https://elsewhere.example"}), "x", "x", 1), "", false},
 		{"not a JWT", "wdn_notajwt", "", false},
 	}
 	for _, tc := range tests {
@@ -104,11 +105,11 @@ func TestOIDCVerify(t *testing.T) {
 		})
 	}
 	// The policy's scope and limits are the key's.
-	k, _ := set.OIDC.Authenticate(context.Background(), nil, is.sign(t, "rsa-1", map[string]any{"ref": "refs/heads/main"}), netip.Addr{})
+	k, _ := set.OIDC.Authenticate(context.Background(), nil, is.Sign(t, "rsa-1", map[string]any{"ref": "refs/heads/main"}), netip.Addr{})
 	if k.RPM != 60 || k.Owner != "team-deploy" || !k.AllowsModel("mock-echo") || k.AllowsModel("mock-lorem") || k.Status != keys.StatusActive {
 		t.Fatalf("policy not applied: %+v", k)
 	}
-	if n := is.jwksFetch.Load(); n != 1 {
+	if n := is.JWKSFetches.Load(); n != 1 {
 		t.Fatalf("JWKS fetched %d times, want 1 (cached)", n)
 	}
 }
@@ -125,48 +126,48 @@ func tamper(tok string) string {
 // kid makes Warden refetch, without restart, and a flood of unknown kids
 // makes at most one fetch per interval.
 func TestOIDCKeyRotation(t *testing.T) {
-	is := newTestIssuer(t)
+	is := identitytest.NewIssuer(t)
 	now := time.Now()
-	is.now = func() time.Time { return now }
+	is.Now = func() time.Time { return now }
 	set, err := New(Options{Config: oidcConfig(is, ""), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	firstTok := is.sign(t, "rsa-1", nil)
+	firstTok := is.Sign(t, "rsa-1", nil)
 	if _, err := set.OIDC.Verify(ctx, firstTok); err != nil {
 		t.Fatal(err)
 	}
-	is.addKey(t, "rsa-2", jose.RS256)
-	is.removeKey("rsa-1")
+	is.AddKey(t, "rsa-2", jose.RS256)
+	is.RemoveKey("rsa-1")
 	now = now.Add(minRefetch + time.Second)
-	if _, err := set.OIDC.Verify(ctx, is.sign(t, "rsa-2", nil)); err != nil {
+	if _, err := set.OIDC.Verify(ctx, is.Sign(t, "rsa-2", nil)); err != nil {
 		t.Fatalf("rotated key not picked up: %v", err)
 	}
-	if n := is.jwksFetch.Load(); n != 2 {
+	if n := is.JWKSFetches.Load(); n != 2 {
 		t.Fatalf("JWKS fetched %d times, want 2", n)
 	}
 	// Unknown kids within the interval: no fetch.
 	for i := 0; i < 50; i++ {
-		if _, err := set.OIDC.Verify(ctx, is.sign(t, "ec-1", map[string]any{})); err != nil {
+		if _, err := set.OIDC.Verify(ctx, is.Sign(t, "ec-1", map[string]any{})); err != nil {
 			t.Fatal(err) // known kid still works
 		}
-		is.addKey(t, "new", jose.ES256)
-		p, err := set.OIDC.Verify(ctx, is.sign(t, "new", nil))
-		is.removeKey("new")
+		is.AddKey(t, "new", jose.ES256)
+		p, err := set.OIDC.Verify(ctx, is.Sign(t, "new", nil))
+		is.RemoveKey("new")
 		if err == nil || p != nil || !errors.Is(err, errNoKey) {
 			t.Fatalf("unknown kid: %v %v", p, err)
 		}
 	}
-	if n := is.jwksFetch.Load(); n != 2 {
+	if n := is.JWKSFetches.Load(); n != 2 {
 		t.Fatalf("JWKS fetched %d times during a flood of unknown kids, want 2", n)
 	}
 	now = now.Add(minRefetch + time.Second)
-	is.addKey(t, "rsa-3", jose.RS256)
-	if _, err := set.OIDC.Verify(ctx, is.sign(t, "rsa-3", nil)); err != nil {
+	is.AddKey(t, "rsa-3", jose.RS256)
+	if _, err := set.OIDC.Verify(ctx, is.Sign(t, "rsa-3", nil)); err != nil {
 		t.Fatalf("after the interval: %v", err)
 	}
-	if n := is.jwksFetch.Load(); n != 3 {
+	if n := is.JWKSFetches.Load(); n != 3 {
 		t.Fatalf("JWKS fetched %d times, want 3", n)
 	}
 	// The cache expires after the answer's max-age; verified tokens expire
@@ -175,22 +176,22 @@ func TestOIDCKeyRotation(t *testing.T) {
 	if p, err := set.OIDC.Verify(ctx, firstTok); err == nil {
 		t.Fatalf("expired token accepted from the verified cache: %+v", p)
 	}
-	if _, err := set.OIDC.Verify(ctx, is.sign(t, "rsa-3", nil)); err != nil {
+	if _, err := set.OIDC.Verify(ctx, is.Sign(t, "rsa-3", nil)); err != nil {
 		t.Fatal(err)
 	}
-	if n := is.jwksFetch.Load(); n != 4 {
+	if n := is.JWKSFetches.Load(); n != 4 {
 		t.Fatalf("JWKS fetched %d times after expiry, want 4", n)
 	}
 	// The issuer goes down: cached keys keep working.
 	is.Close()
 	now = now.Add(2 * time.Hour)
-	if _, err := set.OIDC.Verify(ctx, is.sign(t, "rsa-3", nil)); err != nil {
+	if _, err := set.OIDC.Verify(ctx, is.Sign(t, "rsa-3", nil)); err != nil {
 		t.Fatalf("issuer down, cached key: %v", err)
 	}
 }
 
 func TestOIDCConfigErrors(t *testing.T) {
-	is := newTestIssuer(t)
+	is := identitytest.NewIssuer(t)
 	base := oidcConfig(is, "")
 	tests := []struct {
 		name string

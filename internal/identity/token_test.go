@@ -2,10 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -17,11 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/identity/identitytest"
 	"github.com/wardenhq/warden/internal/keys"
 )
 
@@ -224,58 +218,26 @@ func TestTokenNetworkPrefix(t *testing.T) {
 	}
 }
 
-// dpopKey is a client's proof-of-possession key.
-type dpopKey struct {
-	signer jose.Signer
-}
-
-func newDPoPKey(t testing.TB) *dpopKey {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: priv}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &dpopKey{signer: s}
-}
-
-func (d *dpopKey) proof(t testing.TB, method, htu, token string, iat time.Time) string {
-	t.Helper()
-	c := map[string]any{"jti": randomHex(8), "htm": method, "htu": htu, "iat": iat.Unix()}
-	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		c["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	s, err := jwt.Signed(d.signer).Claims(c).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestTokenDPoP(t *testing.T) {
 	e := newTokenEnv(t, config.Tokens{RequireDPoP: true}, config.Identity{})
 	_, secret := e.st.create(t, keys.Spec{Name: "app"})
-	dk := newDPoPKey(t)
+	dk := identitytest.NewDPoPKey(t)
 	tokURL := "http://warden.test" + TokenPath
 	apiURL := "http://warden.test/v1/chat/completions"
 	auth := map[string]string{"Authorization": "Bearer " + secret}
 	if code, _, bad := e.exchange("127.0.0.1", "", auth); code != 400 || bad["error"] != "invalid_dpop_proof" {
 		t.Fatalf("no proof under require_dpop: %d %v", code, bad)
 	}
-	code, tr, bad := e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + secret, "DPoP": dk.proof(t, "POST", tokURL, "", e.now)})
+	code, tr, bad := e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + secret, "DPoP": dk.Proof(t, "POST", tokURL, "", e.now)})
 	if code != 200 || tr.TokenType != "DPoP" {
 		t.Fatalf("exchange: %d %+v %v", code, tr, bad)
 	}
 	tok := tr.AccessToken
-	good := dk.proof(t, "POST", apiURL, tok, e.now)
+	good := dk.Proof(t, "POST", apiURL, tok, e.now)
 	if _, err := e.use("127.0.0.1", tok, map[string]string{"Authorization": "DPoP " + tok, "DPoP": good}); err != nil {
 		t.Fatal(err)
 	}
-	other := newDPoPKey(t)
+	other := identitytest.NewDPoPKey(t)
 	for _, tc := range []struct {
 		name string
 		hdr  map[string]string
@@ -283,35 +245,35 @@ func TestTokenDPoP(t *testing.T) {
 		{"replayed proof", map[string]string{"Authorization": "DPoP " + tok, "DPoP": good}},
 		{"as bearer", map[string]string{"Authorization": "Bearer " + tok}},
 		{"no proof", map[string]string{"Authorization": "DPoP " + tok}},
-		{"other key", map[string]string{"Authorization": "DPoP " + tok, "DPoP": other.proof(t, "POST", apiURL, tok, e.now)}},
-		{"no ath", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.proof(t, "POST", apiURL, "", e.now)}},
-		{"other token's ath", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.proof(t, "POST", apiURL, "wdt_x", e.now)}},
-		{"wrong method", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.proof(t, "GET", apiURL, tok, e.now)}},
-		{"wrong url", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.proof(t, "POST", "http://warden.test/v1/embeddings", tok, e.now)}},
-		{"old proof", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.proof(t, "POST", apiURL, tok, e.now.Add(-2*time.Minute))}},
-		{"future proof", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.proof(t, "POST", apiURL, tok, e.now.Add(time.Minute))}},
+		{"other key", map[string]string{"Authorization": "DPoP " + tok, "DPoP": other.Proof(t, "POST", apiURL, tok, e.now)}},
+		{"no ath", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.Proof(t, "POST", apiURL, "", e.now)}},
+		{"other token's ath", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.Proof(t, "POST", apiURL, "wdt_x", e.now)}},
+		{"wrong method", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.Proof(t, "GET", apiURL, tok, e.now)}},
+		{"wrong url", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.Proof(t, "POST", "http://warden.test/v1/embeddings", tok, e.now)}},
+		{"old proof", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.Proof(t, "POST", apiURL, tok, e.now.Add(-2*time.Minute))}},
+		{"future proof", map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.Proof(t, "POST", apiURL, tok, e.now.Add(time.Minute))}},
 	} {
 		if k, err := e.use("127.0.0.1", tok, tc.hdr); err == nil {
 			t.Errorf("%s: accepted %+v", tc.name, k)
 		}
 	}
 	// A fresh proof with the default port spelled out is the same target.
-	if _, err := e.use("127.0.0.1", tok, map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.proof(t, "POST", "HTTP://Warden.test:80/v1/chat/completions?x=1", tok, e.now)}); err != nil {
+	if _, err := e.use("127.0.0.1", tok, map[string]string{"Authorization": "DPoP " + tok, "DPoP": dk.Proof(t, "POST", "HTTP://Warden.test:80/v1/chat/completions?x=1", tok, e.now)}); err != nil {
 		t.Fatal(err)
 	}
 	// An unbound token in the DPoP scheme is refused.
 	e2 := newTokenEnv(t, config.Tokens{}, config.Identity{})
 	_, s2 := e2.st.create(t, keys.Spec{Name: "b"})
 	_, tr2, _ := e2.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + s2})
-	if _, err := e2.use("127.0.0.1", tr2.AccessToken, map[string]string{"Authorization": "DPoP " + tr2.AccessToken, "DPoP": dk.proof(t, "POST", apiURL, tr2.AccessToken, e2.now)}); err == nil {
+	if _, err := e2.use("127.0.0.1", tr2.AccessToken, map[string]string{"Authorization": "DPoP " + tr2.AccessToken, "DPoP": dk.Proof(t, "POST", apiURL, tr2.AccessToken, e2.now)}); err == nil {
 		t.Fatal("unbound token in DPoP scheme accepted")
 	}
 }
 
 func TestTokenFromOIDC(t *testing.T) {
-	is := newTestIssuer(t)
+	is := identitytest.NewIssuer(t)
 	e := newTokenEnv(t, config.Tokens{}, oidcConfig(is, ""))
-	code, tr, bad := e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + is.sign(t, "ec-1", nil)})
+	code, tr, bad := e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + is.Sign(t, "ec-1", nil)})
 	if code != 200 {
 		t.Fatalf("%d %v", code, bad)
 	}
@@ -319,7 +281,7 @@ func TestTokenFromOIDC(t *testing.T) {
 	if err != nil || k.ID != "oidc:ci#repo:acme/app:ref:refs/heads/main" || k.RPM != 10 {
 		t.Fatalf("%+v %v", k, err)
 	}
-	if code, _, _ := e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + is.sign(t, "ec-1", map[string]any{"aud": "x"})}); code != 401 {
+	if code, _, _ := e.exchange("127.0.0.1", "", map[string]string{"Authorization": "Bearer " + is.Sign(t, "ec-1", map[string]any{"aud": "x"})}); code != 401 {
 		t.Fatalf("bad JWT got a token: %d", code)
 	}
 }

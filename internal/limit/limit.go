@@ -10,6 +10,7 @@ package limit
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -95,13 +96,12 @@ type localShard struct {
 	sweepAt time.Time
 }
 
+// shardSeed spreads bucket names over the shards (hash/maphash, the
+// runtime's string hash, seeded at random per process).
+var shardSeed = maphash.MakeSeed()
+
 func (l *Local) shard(key string) *localShard {
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
-	}
-	return &l.shards[h%localShards]
+	return &l.shards[maphash.String(shardSeed, key)%localShards]
 }
 
 // Take implements Rater.

@@ -1,35 +1,21 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/wardenhq/warden/internal/identity/identitytest"
+	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/test/wardentest"
 )
 
@@ -43,46 +29,6 @@ func startConfig(t *testing.T, cfg string, scheme string, args ...string) *Warde
 	}
 	s := wardentest.StartScheme(t, scheme, t.TempDir(), append([]string{"--config", path}, args...)...)
 	return &Warden{Server: s, t: t, cmd: s.Cmd}
-}
-
-// oidcIssuer is a local OpenID Connect issuer: discovery and JWKS over
-// HTTP on loopback, tokens signed with RS256 or ES256.
-type oidcIssuer struct {
-	*httptest.Server
-	rsa, ec jose.JSONWebKey
-}
-
-func newOIDCIssuer(t *testing.T) *oidcIssuer {
-	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	is := &oidcIssuer{rsa: jose.JSONWebKey{Key: rk, KeyID: "r1", Algorithm: "RS256", Use: "sig"},
-		ec: jose.JSONWebKey{Key: ek, KeyID: "e1", Algorithm: "ES256", Use: "sig"}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]string{"issuer": is.URL, "jwks_uri": is.URL + "/jwks"})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{is.rsa.Public(), is.ec.Public()}})
-	})
-	is.Server = httptest.NewServer(mux)
-	t.Cleanup(is.Close)
-	return is
-}
-
-func (is *oidcIssuer) token(t *testing.T, k jose.JSONWebKey, sub, aud string) string {
-	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: k.Key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.KeyID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tok, err := jwt.Signed(s).Claims(map[string]any{"iss": is.URL, "aud": aud, "sub": sub, "repository": "acme/app",
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }
 
 func chat(c openai.Client, t *testing.T, model string) (string, error) {
@@ -127,7 +73,7 @@ func exchange(t *testing.T, hc *http.Client, base, cred string, hdr map[string]s
 // exchanges it for a short-lived token; a replay of that token from
 // another network is refused.
 func TestKeylessOIDC(t *testing.T) {
-	is := newOIDCIssuer(t)
+	is := identitytest.NewIssuer(t)
 	w := startConfig(t, `
 trusted_proxies: [127.0.0.1/32]
 identity:
@@ -142,8 +88,8 @@ identity:
     enabled: true
     ttl: 5m
 `, "http")
-	jwtRS := is.token(t, is.rsa, "repo:acme/app:ref:refs/heads/main", "warden")
-	jwtES := is.token(t, is.ec, "repo:acme/app:ref:refs/heads/main", "warden")
+	jwtRS := is.Sign(t, "rsa-1", nil) // sub repo:acme/app:ref:refs/heads/main, aud warden
+	jwtES := is.Sign(t, "ec-1", nil)
 	for _, tok := range []string{jwtRS, jwtES} {
 		if got, err := chat(client(w, tok), t, "mock-echo"); err != nil || got != "hello from a workload" {
 			t.Fatalf("OIDC token through the SDK: %q %v\n%s", got, err, w.Log())
@@ -152,10 +98,10 @@ identity:
 	if _, err := chat(client(w, jwtRS), t, "mock-lorem"); status(err) != 403 {
 		t.Fatalf("model outside the policy: %v", err)
 	}
-	if _, err := chat(client(w, is.token(t, is.rsa, "repo:acme/app", "someone-else")), t, "mock-echo"); status(err) != 401 {
+	if _, err := chat(client(w, is.Sign(t, "rsa-1", map[string]any{"sub": "repo:acme/app", "aud": "someone-else"})), t, "mock-echo"); status(err) != 401 {
 		t.Fatalf("wrong audience: %v", err)
 	}
-	if _, err := chat(client(w, is.token(t, is.rsa, "repo:evil/app", "warden")), t, "mock-echo"); status(err) != 401 {
+	if _, err := chat(client(w, is.Sign(t, "rsa-1", map[string]any{"sub": "repo:evil/app"})), t, "mock-echo"); status(err) != 401 {
 		t.Fatalf("no policy: %v", err)
 	}
 
@@ -180,21 +126,13 @@ identity:
 
 // dpopMiddleware signs a DPoP proof for every request and sends the
 // token in the DPoP scheme, as RFC 9449 asks.
-func dpopMiddleware(t *testing.T, signer jose.Signer) option.Middleware {
+func dpopMiddleware(t *testing.T, dk *identitytest.DPoPKey) option.Middleware {
 	return func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(tok))
-		var jti [8]byte
-		rand.Read(jti[:])
 		u := *r.URL
 		u.RawQuery, u.Fragment = "", ""
-		proof, err := jwt.Signed(signer).Claims(map[string]any{"jti": hex.EncodeToString(jti[:]), "htm": r.Method,
-			"htu": u.String(), "iat": time.Now().Unix(), "ath": base64.RawURLEncoding.EncodeToString(sum[:])}).Serialize()
-		if err != nil {
-			return nil, err
-		}
 		r.Header.Set("Authorization", "DPoP "+tok)
-		r.Header.Set("DPoP", proof)
+		r.Header.Set("DPoP", dk.Proof(t, r.Method, u.String(), tok, time.Now()))
 		return next(r)
 	}
 }
@@ -204,21 +142,17 @@ func dpopMiddleware(t *testing.T, signer jose.Signer) option.Middleware {
 func TestKeylessTokenDPoP(t *testing.T) {
 	w := startConfig(t, "identity:\n  tokens: {enabled: true, require_dpop: true}\n", "http")
 	id, key := w.CreateKey("--name", "dpop-app")
-	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: priv}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dk := identitytest.NewDPoPKey(t)
 	if code, _ := exchange(t, http.DefaultClient, w.URL, key, nil); code != 400 {
 		t.Fatalf("no proof under require_dpop: %d", code)
 	}
-	proof, _ := jwt.Signed(signer).Claims(map[string]any{"jti": "x1", "htm": "POST", "htu": w.URL + "/v1/warden/token", "iat": time.Now().Unix()}).Serialize()
+	proof := dk.Proof(t, "POST", w.URL+"/v1/warden/token", "", time.Now())
 	code, out := exchange(t, http.DefaultClient, w.URL, key, map[string]string{"DPoP": proof})
 	tok, _ := out["access_token"].(string)
 	if code != 200 || out["token_type"] != "DPoP" {
 		t.Fatalf("exchange: %d %v", code, out)
 	}
-	c := client(w, tok, option.WithMiddleware(dpopMiddleware(t, signer)))
+	c := client(w, tok, option.WithMiddleware(dpopMiddleware(t, dk)))
 	for i := 0; i < 3; i++ {
 		if _, err := chat(c, t, "mock-echo"); err != nil {
 			t.Fatalf("DPoP request %d: %v\n%s", i, err, w.Log())
@@ -248,20 +182,20 @@ func TestKeylessTokenDPoP(t *testing.T) {
 // through the SDK; header order is still captured under TLS.
 func TestKeylessMTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca, caKey, caPEM := newCA(t)
+	ca := testenv.NewCA(t, "e2e CA")
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, b, 0o600)
 		return p
 	}
-	srvCert, srvKey := leaf(t, ca, caKey, true, "warden")
-	cliCert, cliKey := leaf(t, ca, caKey, false, "batch", "spiffe://acme.org/ns/ml/sa/batch")
+	_, srvCert, srvKey := ca.Issue(t, true, "warden")
+	pair, _, _ := ca.Issue(t, false, "batch", "spiffe://acme.org/ns/ml/sa/batch")
 	events := filepath.Join(dir, "events.jsonl")
 	w := startConfig(t, `
 tls:
   cert_file: `+write("srv.pem", srvCert)+`
   key_file: `+write("srv.key", srvKey)+`
-  client_ca_file: `+write("ca.pem", caPEM)+`
+  client_ca_file: `+write("ca.pem", ca.PEM)+`
   client_auth: request
 identity:
   mtls:
@@ -269,9 +203,7 @@ identity:
       - match: {spiffe_id: "spiffe://acme.org/ns/ml/*"}
         key_spec: {name: ml-batch, models: [mock-echo, mock-lorem], rpm: 50}
 `, "https", "--events", events)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	pair, _ := tls.X509KeyPair(cliCert, cliKey)
+	pool := ca.Pool()
 	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}}
 	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 
@@ -318,38 +250,4 @@ identity:
 	if !sawIdentity || !sawOrder {
 		t.Fatalf("events: identity %v, header order %v\n%s", sawIdentity, sawOrder, b)
 	}
-}
-
-func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
-	return ca, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, server bool, cn string, uris ...string) ([]byte, []byte) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, KeyUsage: x509.KeyUsageDigitalSignature,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	if server {
-		tmpl.ExtKeyUsage, tmpl.IPAddresses = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, []net.IP{net.ParseIP("127.0.0.1")}
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	for _, u := range uris {
-		pu, _ := url.Parse(u)
-		tmpl.URIs = append(tmpl.URIs, pu)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalPKCS8PrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
 }

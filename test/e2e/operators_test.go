@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/authn/authntest"
+	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/test/wardentest"
 )
 
@@ -29,15 +30,13 @@ func serveAt(t *testing.T, adm string, args ...string) *Warden {
 // its key, and returns their paths and a pool that trusts the CA.
 func serverCert(t *testing.T) (string, string, *x509.CertPool) {
 	t.Helper()
-	ca, caKey, _ := newCA(t)
-	certPEM, keyPEM := leaf(t, ca, caKey, true, "warden-admin")
+	ca := testenv.NewCA(t, "e2e CA")
+	_, certPEM, keyPEM := ca.Issue(t, true, "warden-admin")
 	dir := t.TempDir()
 	cert, keyFile := filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")
 	os.WriteFile(cert, certPEM, 0o600)
 	os.WriteFile(keyFile, keyPEM, 0o600)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return cert, keyFile, pool
+	return cert, keyFile, ca.Pool()
 }
 
 // TestAdminTLSAndMetricsToken: the admin listener serves HTTPS when

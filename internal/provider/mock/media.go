@@ -30,9 +30,6 @@ var tinyPNG = func() []byte {
 	return b.Bytes()
 }()
 
-// PNG returns the image mock-image produces.
-func PNG() []byte { return bytes.Clone(tinyPNG) }
-
 func (c *call) embeddings() {
 	var inputs []string
 	switch v := c.body["input"].(type) {

@@ -10,11 +10,11 @@ package fakes
 
 import (
 	"fmt"
-	"hash/crc32"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/wardenhq/warden/internal/keys"
+	"github.com/wardenhq/warden/internal/scan"
 )
 
 // Sample is a piece of text holding one secret.
@@ -71,20 +71,11 @@ func (g *Gen) WardenKey() string {
 	return s.Reveal()
 }
 
-// GitHubToken returns a classic GitHub token with a valid checksum.
+// GitHubToken returns a classic GitHub token with a valid checksum (the
+// scanner's own, as WardenKey uses the key package's generator).
 func (g *Gen) GitHubToken(prefix string) string {
 	random := g.From(alnum, 30)
-	return prefix + random + githubChecksum(random)
-}
-
-func githubChecksum(random string) string {
-	v := uint64(crc32.ChecksumIEEE([]byte(random)))
-	var c [6]byte
-	for i := 5; i >= 0; i-- {
-		c[i] = alnum[v%62]
-		v /= 62
-	}
-	return string(c[:])
+	return prefix + random + scan.GitHubChecksum(random)
 }
 
 // AzureAnnotatedKey returns an 84-character key in Azure's annotated layout

@@ -12,10 +12,7 @@ import (
 // BenchmarkKeyByHash measures the lookup a key-cache miss costs.
 func BenchmarkKeyByHash(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, testenv.PostgresSchema(b))
-	if err != nil {
-		b.Fatal(err)
-	}
+	db := open(b, testenv.PostgresSchema(b))
 	defer db.Close()
 	var hs []keys.Hash
 	for range 100 {

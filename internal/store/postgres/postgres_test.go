@@ -17,7 +17,9 @@ import (
 	"github.com/wardenhq/warden/internal/testenv"
 )
 
-func open(t *testing.T, dsn string) *DB {
+// open opens the store at dsn, failing the test or benchmark if it cannot;
+// the caller closes it.
+func open(t testing.TB, dsn string) *DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -14,21 +14,17 @@ import (
 // BenchmarkAppendAudit measures the store's share of an append, per entry,
 // for several batch sizes: what group commit amortises.
 func BenchmarkAppendAudit(b *testing.B) {
-	for _, batch := range []int{1, 16, 256} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			db := benchDB(b)
-			entries := benchEntries(batch)
-			var n int64
-			b.ResetTimer()
-			for i := 0; i < b.N; i += batch {
-				hashes := make([]tlog.Hash, tlog.StoredHashCount(n+int64(batch))-tlog.StoredHashCount(n))
-				if err := db.AppendAudit(context.Background(), n, entries, hashes); err != nil {
-					b.Fatal(err)
-				}
-				n += int64(batch)
+	benchBatches(b, "batch", []int{1, 16, 256}, func(b *testing.B, db *DB, entries []store.AuditEntry) {
+		batch := len(entries)
+		var n int64
+		for i := 0; i < b.N; i += batch {
+			hashes := make([]tlog.Hash, tlog.StoredHashCount(n+int64(batch))-tlog.StoredHashCount(n))
+			if err := db.AppendAudit(context.Background(), n, entries, hashes); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+			n += int64(batch)
+		}
+	})
 }
 
 // BenchmarkAppendAuditStaged measures the journal's share of an append, per
@@ -39,56 +35,52 @@ func BenchmarkAppendAuditStaged(b *testing.B) {
 	zeroHashes := func(start int64, es []store.AuditEntry, _ func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
 		return make([]tlog.Hash, tlog.StoredHashCount(start+int64(len(es)))-tlog.StoredHashCount(start)), nil
 	}
-	for _, batch := range []int{1, 16, 256} {
-		b.Run(fmt.Sprintf("stage/batch=%d", batch), func(b *testing.B) {
-			db := benchDB(b)
-			es := benchEntries(batch)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += batch {
-				if err := db.StageAudit(context.Background(), es); err != nil {
-					b.Fatal(err)
-				}
-				if i%(64*batch) == 0 { // keep the journal small, off the clock
-					b.StopTimer()
-					for {
-						if _, n, err := db.IntegrateAudit(context.Background(), 4096, true, zeroHashes); err != nil || n == 0 {
-							break
-						}
-					}
-					b.StartTimer()
-				}
+	benchBatches(b, "stage/batch", []int{1, 16, 256}, func(b *testing.B, db *DB, es []store.AuditEntry) {
+		batch := len(es)
+		for i := 0; i < b.N; i += batch {
+			if err := db.StageAudit(context.Background(), es); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
-	for _, batch := range []int{25, 256} {
-		b.Run(fmt.Sprintf("integrate/batch=%d", batch), func(b *testing.B) {
-			db := benchDB(b)
-			es := benchEntries(batch)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i += batch {
+			if i%(64*batch) == 0 { // keep the journal small, off the clock
 				b.StopTimer()
-				if err := db.StageAudit(context.Background(), es); err != nil {
-					b.Fatal(err)
+				for {
+					if _, n, err := db.IntegrateAudit(context.Background(), 4096, true, zeroHashes); err != nil || n == 0 {
+						break
+					}
 				}
 				b.StartTimer()
-				if _, n, err := db.IntegrateAudit(context.Background(), batch, true, zeroHashes); err != nil || n != batch {
-					b.Fatalf("integrated %d, %v", n, err)
-				}
 			}
-		})
-	}
+		}
+	})
+	benchBatches(b, "integrate/batch", []int{25, 256}, func(b *testing.B, db *DB, es []store.AuditEntry) {
+		batch := len(es)
+		for i := 0; i < b.N; i += batch {
+			b.StopTimer()
+			if err := db.StageAudit(context.Background(), es); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, n, err := db.IntegrateAudit(context.Background(), batch, true, zeroHashes); err != nil || n != batch {
+				b.Fatalf("integrated %d, %v", n, err)
+			}
+		}
+	})
 }
 
-// benchDB opens a store in a fresh directory, closed when the benchmark ends.
-func benchDB(b *testing.B) *DB {
-	db, err := Open(context.Background(), b.TempDir())
-	if err != nil {
-		b.Fatal(err)
+// benchBatches runs run as one sub-benchmark, name=size, per batch size:
+// each on a store in a fresh directory (closed when it ends) with size
+// entries to write, counting allocations from the first iteration.
+func benchBatches(b *testing.B, name string, sizes []int, run func(b *testing.B, db *DB, es []store.AuditEntry)) {
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("%s=%d", name, size), func(b *testing.B) {
+			db := openDir(b, b.TempDir())
+			b.Cleanup(func() { db.Close() })
+			es := benchEntries(size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			run(b, db, es)
+		})
 	}
-	b.Cleanup(func() { db.Close() })
-	return db
 }
 
 // benchEntries returns n entries with realistic 1 KB leaves.

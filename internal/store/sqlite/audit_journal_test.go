@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/store/storetest"
 )
 
 var journalT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -91,15 +92,6 @@ func crash(s *DB) {
 	j.dropLocked()
 	j.mu.Unlock()
 	s.Close()
-}
-
-func openJournalDB(t *testing.T, dir string) *DB {
-	t.Helper()
-	s, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // leaves returns the log's leaves in order.
@@ -197,69 +189,65 @@ func TestJournalCrashRecovery(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		// before stages (and maybe integrates) on a store, crashes it and
-		// may damage the journal; after checks the reopened store.
-		before func(t *testing.T, dir string)
+		// staged entries (leaf a 0, a 1, ...) are staged on a new store;
+		// then acts on it before it crashes; damage then changes the files
+		// it left in dir.
+		staged int
+		then   func(t *testing.T, s *DB)
+		damage func(t *testing.T, dir string)
 		// want are the leaves after the reopened store integrated, or
 		// wantErr a substring of the error staging and integrating give.
 		want    []string
 		wantErr string
 	}{
 		{
-			name: "staged, never integrated",
-			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 3))
-				crash(s)
-			},
-			want: []string{"leaf a 0", "leaf a 1", "leaf a 2"},
+			name:   "staged, never integrated",
+			staged: 3,
+			want:   []string{"leaf a 0", "leaf a 1", "leaf a 2"},
 		},
 		{
-			name: "integration failed before its commit",
-			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 2))
+			name:   "integration failed before its commit",
+			staged: 2,
+			then: func(t *testing.T, s *DB) {
 				if _, _, err := s.IntegrateAudit(ctx, 10, true, func(int64, []store.AuditEntry, func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error) {
 					return nil, errors.New("killed")
 				}); err == nil {
 					t.Fatal("failing integration succeeded")
 				}
-				crash(s)
 			},
 			want: []string{"leaf a 0", "leaf a 1"},
 		},
 		{
-			name: "integrated in part, then more staged",
-			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 3))
+			name:   "integrated in part, then more staged",
+			staged: 3,
+			then: func(t *testing.T, s *DB) {
 				if _, n, err := s.IntegrateAudit(ctx, 2, true, treeHashes); err != nil || n != 2 {
 					t.Fatalf("integrate = %d, %v", n, err)
 				}
 				stage(t, s, journalEntries("b", 0, 1))
-				crash(s)
 			},
 			want: []string{"leaf a 0", "leaf a 1", "leaf a 2", "leaf b 0"},
 		},
 		{
-			name: "torn last record",
-			before: func(t *testing.T, dir string) {
-				stagedThenTail(t, dir, 2, func(rec []byte) []byte { return rec[:len(rec)-3] })
+			name:   "torn last record",
+			staged: 2,
+			damage: func(t *testing.T, dir string) {
+				appendDamagedRecord(t, dir, func(rec []byte) []byte { return rec[:len(rec)-3] })
 			},
 			want: []string{"leaf a 0", "leaf a 1"},
 		},
 		{
-			name: "last record with a bad checksum",
-			before: func(t *testing.T, dir string) {
-				stagedThenTail(t, dir, 1, func(rec []byte) []byte { rec[len(rec)-1] ^= 1; return rec })
+			name:   "last record with a bad checksum",
+			staged: 1,
+			damage: func(t *testing.T, dir string) {
+				appendDamagedRecord(t, dir, func(rec []byte) []byte { rec[len(rec)-1] ^= 1; return rec })
 			},
 			want: []string{"leaf a 0"},
 		},
 		{
-			name: "emptied in the database, not on disk",
-			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 2))
+			name:   "emptied in the database, not on disk",
+			staged: 2,
+			then: func(t *testing.T, s *DB) {
 				integrateAll(t, s)
 				j := &s.audit.journal
 				s.audit.mu.Lock()
@@ -268,18 +256,17 @@ func TestJournalCrashRecovery(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				crash(s)
 			},
 			want: []string{"leaf a 0", "leaf a 1"},
 		},
 		{
-			name: "journal shorter than the integrated offset",
-			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 2))
+			name:   "journal shorter than the integrated offset",
+			staged: 2,
+			then: func(t *testing.T, s *DB) {
 				integrateAll(t, s)
 				stage(t, s, journalEntries("b", 0, 1))
-				crash(s)
+			},
+			damage: func(t *testing.T, dir string) {
 				if err := os.Truncate(journal(dir), journalHeaderLen+5); err != nil {
 					t.Fatal(err)
 				}
@@ -288,11 +275,9 @@ func TestJournalCrashRecovery(t *testing.T) {
 			wantErr: "truncated or replaced",
 		},
 		{
-			name: "damage before the last record",
-			before: func(t *testing.T, dir string) {
-				s := openJournalDB(t, dir)
-				stage(t, s, journalEntries("a", 0, 3))
-				crash(s)
+			name:   "damage before the last record",
+			staged: 3,
+			damage: func(t *testing.T, dir string) {
 				b, err := os.ReadFile(journal(dir))
 				if err != nil {
 					t.Fatal(err)
@@ -308,9 +293,17 @@ func TestJournalCrashRecovery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			tt.before(t, dir)
+			first := openDir(t, dir)
+			stage(t, first, journalEntries("a", 0, tt.staged))
+			if tt.then != nil {
+				tt.then(t, first)
+			}
+			crash(first)
+			if tt.damage != nil {
+				tt.damage(t, dir)
+			}
 			before, _ := os.ReadFile(journal(dir))
-			s := openJournalDB(t, dir)
+			s := openDir(t, dir)
 			defer s.Close()
 			if tt.wantErr != "" {
 				_, _, ierr := s.IntegrateAudit(ctx, 10, true, treeHashes)
@@ -336,7 +329,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 			// integrates nothing twice.
 			stage(t, s, journalEntries("z", 0, 1))
 			crash(s)
-			s = openJournalDB(t, dir)
+			s = openDir(t, dir)
 			if n, err := s.AuditStaged(ctx); err != nil || n != 1 {
 				t.Fatalf("after a second crash AuditStaged = %d, %v; want 1", n, err)
 			}
@@ -368,7 +361,7 @@ func TestJournalOneOwner(t *testing.T) {
 	journalPatience = 20 * time.Millisecond
 	ctx := context.Background()
 	dir := t.TempDir()
-	owner, other := openJournalDB(t, dir), openJournalDB(t, dir)
+	owner, other := openDir(t, dir), openDir(t, dir)
 	defer other.Close()
 	stage(t, owner, journalEntries("a", 0, 2))
 	if err := other.StageAudit(ctx, journalEntries("b", 0, 1)); !errors.Is(err, errJournalBusy) || errors.Is(err, store.ErrConflict) {
@@ -409,7 +402,7 @@ func TestJournalConcurrent(t *testing.T) {
 	journalRotateAt = 2 << 10
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := openJournalDB(t, dir)
+	s := openDir(t, dir)
 	const stagers, batches = 6, 40
 	stop := make(chan struct{})
 	integrated := make(chan error, 1)
@@ -449,16 +442,7 @@ func TestJournalConcurrent(t *testing.T) {
 		want += stagers * (1 + b%3)
 	}
 	got := leaves(t, s)
-	seen := map[string]bool{}
-	for _, l := range got {
-		if seen[l] {
-			t.Fatalf("%q in the log twice", l)
-		}
-		seen[l] = true
-	}
-	if len(got) != want {
-		t.Fatalf("log holds %d entries, want %d", len(got), want)
-	}
+	storetest.Once(t, got, want)
 	ix := make([]int64, len(got))
 	for i := range ix {
 		ix[i] = tlog.StoredHashIndex(0, int64(i))
@@ -479,13 +463,10 @@ func TestJournalConcurrent(t *testing.T) {
 	}
 }
 
-// stagedThenTail stages n entries ("leaf a 0" ...), crashes, and appends to
-// the journal one more record as damage makes it (torn, a flipped bit).
-func stagedThenTail(t *testing.T, dir string, n int, damage func(rec []byte) []byte) {
+// appendDamagedRecord appends to the journal of the store in dir one more
+// record, as damage makes it (torn, a flipped bit).
+func appendDamagedRecord(t *testing.T, dir string, damage func(rec []byte) []byte) {
 	t.Helper()
-	s := openJournalDB(t, dir)
-	stage(t, s, journalEntries("a", 0, n))
-	crash(s)
 	rec, _ := appendRecord(nil, &journalEntries("torn", 0, 1)[0])
 	appendFile(t, journal(dir), damage(rec))
 }

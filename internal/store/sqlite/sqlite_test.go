@@ -10,9 +10,12 @@ import (
 )
 
 // openTemp opens a fresh store in a temporary directory.
-func openTemp(t *testing.T) *DB {
+// openDir opens the store in data directory dir, failing the test or
+// benchmark if it cannot. The caller closes it: the conformance suites do,
+// and the journal tests close or crash it on purpose.
+func openDir(t testing.TB, dir string) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), t.TempDir())
+	db, err := Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +23,7 @@ func openTemp(t *testing.T) *DB {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return openDir(t, t.TempDir()) })
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -46,9 +49,9 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestAuditConformance(t *testing.T) {
-	storetest.RunAudit(t, func(t *testing.T) store.Audit { return openTemp(t) })
+	storetest.RunAudit(t, func(t *testing.T) store.Audit { return openDir(t, t.TempDir()) })
 }
 
 func TestDetectConformance(t *testing.T) {
-	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore { return openTemp(t) })
+	storetest.RunDetect(t, func(t *testing.T) storetest.DetectStore { return openDir(t, t.TempDir()) })
 }

@@ -196,3 +196,22 @@ func testAuditStaging(t *testing.T, s store.Audit) {
 		t.Fatal(err)
 	}
 }
+
+// Once fails t unless the log entries got (event ids or leaves, in log
+// order) are want distinct values, and returns each one's position. It is
+// the check every backend's crash and concurrency tests end with: each
+// answered append is in the log exactly once.
+func Once(t testing.TB, got []string, want int) map[string]int {
+	t.Helper()
+	at := make(map[string]int, len(got))
+	for i, v := range got {
+		if j, dup := at[v]; dup {
+			t.Fatalf("%q is in the log twice (%d and %d)", v, j, i)
+		}
+		at[v] = i
+	}
+	if len(got) != want {
+		t.Fatalf("log holds %d entries, want %d", len(got), want)
+	}
+	return at
+}

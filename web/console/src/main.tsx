@@ -36,11 +36,23 @@ const nav = [
   ["live", "Live"],
 ];
 
+// The stylesheet has one palette per theme, chosen by data-theme on the
+// root; the stored choice "auto" is resolved here to the system's
+// preference, and follows it when it changes, signed in or not.
+const systemDark = matchMedia("(prefers-color-scheme: dark)");
+const storedTheme = () => localStorage.getItem("warden-theme") ?? "auto";
+function applyTheme() {
+  const choice = storedTheme();
+  document.documentElement.dataset.theme = choice === "auto" ? (systemDark.matches ? "dark" : "light") : choice;
+}
+applyTheme();
+systemDark.addEventListener("change", applyTheme);
+
 function Theme() {
-  const [theme, setTheme] = useState(() => localStorage.getItem("warden-theme") ?? "auto");
+  const [theme, setTheme] = useState(storedTheme);
   useEffect(() => {
-    document.documentElement.dataset.theme = theme;
     localStorage.setItem("warden-theme", theme);
+    applyTheme();
   }, [theme]);
   return (
     <label class="theme">

@@ -83,6 +83,19 @@ export function Head({ cols, num = [] }: { cols: (string | false)[]; num?: strin
   );
 }
 
+/**
+ * Table is a data table: Head's header row for cols and num, then row(r)
+ * for each of rows (row gives its <tr> a key).
+ */
+export function Table<T>(props: { id?: string; cols: (string | false)[]; num?: string[]; rows: T[]; row: (r: T) => ComponentChildren }) {
+  return (
+    <table class="table" id={props.id}>
+      <Head cols={props.cols} num={props.num} />
+      <tbody>{props.rows.map((r) => props.row(r))}</tbody>
+    </table>
+  );
+}
+
 /** Unavailable says a feature's API is not in this server (404). */
 export function Unavailable({ what }: { what: string }) {
   return <p class="notice">{what} is not available on this server yet.</p>;

@@ -1,7 +1,7 @@
 import * as api from "../api";
 import { useData } from "../data";
 import { ago, when } from "../format";
-import { Badge, ErrorBox, Head, Loaded, Page, Panel } from "../ui";
+import { Badge, ErrorBox, Loaded, Page, Panel, Table } from "../ui";
 
 /**
  * LeaksPage shows what the leak scanner and the canaries found: revoked
@@ -29,27 +29,27 @@ export function LeaksPage() {
         ) : (
           <Loaded data={incidents.data} empty={() => findings.length === 0} note="No leaked keys found.">
             {() => (
-              <table class="table" id="findings-table">
-                <Head cols={["Found at", "Key", "Found by", "When", "Incident"]} />
-                <tbody>
-                  {findings.map((f) => (
-                    <tr key={f.inc.id}>
-                      <td class="mono small">{f.where}</td>
-                      <td>
-                        <a href={`#/keys/${encodeURIComponent(f.inc.key_id)}`}>{f.inc.key_id}</a>
-                        {f.inc.key_owner && <span class="muted small"> {f.inc.key_owner}</span>}
-                      </td>
-                      <td>
-                        <Badge value={f.by || "scanner"} kind="info" />
-                      </td>
-                      <td class="small">{when(f.ts)}</td>
-                      <td>
-                        <a href={`#/incidents/${encodeURIComponent(f.inc.id)}`}>{f.inc.status}</a>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <Table
+                id="findings-table"
+                cols={["Found at", "Key", "Found by", "When", "Incident"]}
+                rows={findings}
+                row={(f) => (
+                  <tr key={f.inc.id}>
+                    <td class="mono small">{f.where}</td>
+                    <td>
+                      <a href={`#/keys/${encodeURIComponent(f.inc.key_id)}`}>{f.inc.key_id}</a>
+                      {f.inc.key_owner && <span class="muted small"> {f.inc.key_owner}</span>}
+                    </td>
+                    <td>
+                      <Badge value={f.by || "scanner"} kind="info" />
+                    </td>
+                    <td class="small">{when(f.ts)}</td>
+                    <td>
+                      <a href={`#/incidents/${encodeURIComponent(f.inc.id)}`}>{f.inc.status}</a>
+                    </td>
+                  </tr>
+                )}
+              />
             )}
           </Loaded>
         )}
@@ -61,35 +61,35 @@ export function LeaksPage() {
         <ErrorBox error={canaries.error} />
         <Loaded data={canaries.data} empty={(d) => d.length === 0} note="No canaries yet.">
           {(d) => (
-            <table class="table" id="canaries-table">
-              <Head cols={["Canary", "Planted", "Status", "Last used"]} />
-              <tbody>
-                {d.map((k) => (
-                  <tr key={k.id} class={k.last_used_at ? "row-refused" : ""}>
-                    <td>
-                      <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name}</a> <span class="mono small muted">{k.id}</span>
-                    </td>
-                    <td class="small">
-                      {Object.entries(k.labels ?? {})
-                        .map(([a, b]) => `${a.replace(/^canary_/, "")}: ${b}`)
-                        .join(" · ") || "—"}
-                    </td>
-                    <td>
-                      <Badge value={k.status} />
-                    </td>
-                    <td class="small">
-                      {k.last_used_at ? <strong>{`${ago(k.last_used_at)} from ${k.last_used_ip ?? "?"}`}</strong> : "never (good)"}
-                      {canaryIncident.has(k.id) && (
-                        <>
-                          {" "}
-                          <a href={`#/incidents/${encodeURIComponent(canaryIncident.get(k.id)!.id)}`}>incident</a>
-                        </>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Table
+              id="canaries-table"
+              cols={["Canary", "Planted", "Status", "Last used"]}
+              rows={d}
+              row={(k) => (
+                <tr key={k.id} class={k.last_used_at ? "row-refused" : ""}>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name}</a> <span class="mono small muted">{k.id}</span>
+                  </td>
+                  <td class="small">
+                    {Object.entries(k.labels ?? {})
+                      .map(([a, b]) => `${a.replace(/^canary_/, "")}: ${b}`)
+                      .join(" · ") || "—"}
+                  </td>
+                  <td>
+                    <Badge value={k.status} />
+                  </td>
+                  <td class="small">
+                    {k.last_used_at ? <strong>{`${ago(k.last_used_at)} from ${k.last_used_ip ?? "?"}`}</strong> : "never (good)"}
+                    {canaryIncident.has(k.id) && (
+                      <>
+                        {" "}
+                        <a href={`#/incidents/${encodeURIComponent(canaryIncident.get(k.id)!.id)}`}>incident</a>
+                      </>
+                    )}
+                  </td>
+                </tr>
+              )}
+            />
           )}
         </Loaded>
       </Panel>
@@ -101,24 +101,24 @@ export function LeaksPage() {
         <ErrorBox error={revoked.error} />
         <Loaded data={revoked.data} empty={() => revokedSorted.length === 0} note="No revoked keys.">
           {() => (
-            <table class="table" id="revoked-table">
-              <Head cols={["Key", "Owner", "Revoked by", "When", "Reason"]} />
-              <tbody>
-                {revokedSorted.map((k) => (
-                  <tr key={k.id}>
-                    <td>
-                      <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name || k.id}</a>
-                    </td>
-                    <td>{k.owner || "—"}</td>
-                    <td>
-                      <Badge value={k.status_by || "?"} kind="info" />
-                    </td>
-                    <td class="small">{when(k.status_at)}</td>
-                    <td class="small">{k.status_reason}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Table
+              id="revoked-table"
+              cols={["Key", "Owner", "Revoked by", "When", "Reason"]}
+              rows={revokedSorted}
+              row={(k) => (
+                <tr key={k.id}>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(k.id)}`}>{k.name || k.id}</a>
+                  </td>
+                  <td>{k.owner || "—"}</td>
+                  <td>
+                    <Badge value={k.status_by || "?"} kind="info" />
+                  </td>
+                  <td class="small">{when(k.status_at)}</td>
+                  <td class="small">{k.status_reason}</td>
+                </tr>
+              )}
+            />
           )}
         </Loaded>
       </Panel>
