@@ -54,6 +54,7 @@ import (
 	"github.com/wardenhq/warden/internal/provider/mock"
 	"github.com/wardenhq/warden/internal/store/sqlite"
 	"github.com/wardenhq/warden/internal/warden"
+	"github.com/wardenhq/warden/internal/workload"
 )
 
 type target struct {
@@ -88,18 +89,8 @@ func (t target) adminGet(path string, w io.Writer) error {
 	return err
 }
 
-// body is about 1 KB, shaped as applications send it: a system persona and
-// a user turn with the text to work on.
-const body = `{"model":"mock-echo","max_tokens":200,"messages":[{"role":"system","content":"You are a concise, helpful assistant."},` +
-	`{"role":"user","content":"Summarise these meeting notes in three bullet points:\nAttendees: Ana, Ben, Chloe, Dev. ` +
-	`Ben will send the Q3 budget draft by Friday; finance wants the travel line cut by ten percent and the contractor line kept flat. ` +
-	`We agreed to move the launch to 14 October because the payment provider needs another week of testing, and support asked for two days of overlap with the old checkout. ` +
-	`Chloe owns the customer email and will share a draft on Wednesday; legal must review the refund wording before it goes out. ` +
-	`Dev reported that the staging database ran out of disk twice last week; he will add an alert at 80 percent and move the nightly export to the new bucket. ` +
-	`Open questions: who signs off the pricing page, whether the beta users keep their discount, and when the mobile release follows. ` +
-	`Next meeting Thursday at 10:00 in the small room; Ana sends the agenda the day before."}]}`
-
-const streamBody = `{"model":"mock-echo","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight nine ten"}]}`
+// body and streamBody are the benchmark's requests (see internal/workload).
+var body, streamBody = workload.ChatBody, workload.StreamBody
 
 func main() {
 	quick := flag.Bool("quick", false, "short run (for a smoke test)")

@@ -2,15 +2,20 @@ package warden_test
 
 import (
 	"context"
-	"github.com/prometheus/client_golang/prometheus"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/event"
+	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/store/sqlite/sqlitetest"
 	"github.com/wardenhq/warden/internal/warden"
+	"github.com/wardenhq/warden/internal/workload"
 )
 
 // TestNewRejectsUnknownFieldsInFeatureSections: config keeps the feature
@@ -68,5 +73,51 @@ func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	w.Bus.Publish(context.Background(), &event.Event{ID: "x", KeyID: "k", Time: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)})
 	if w.Bus.Dropped() != 0 {
 		t.Fatal("dropped an event")
+	}
+}
+
+// BenchmarkServeDefault is the whole assembly of `warden serve` with its
+// default configuration (guard on prompts and answers, detector, audit log
+// with every answer waiting for its durable entry, usage, metrics) and the
+// built-in mock upstream, driven in process without sockets: Warden's own
+// CPU and allocations per request, the figure to profile stage by stage
+// (`-cpuprofile`). bench/gateway measures the same assembly over HTTP.
+func BenchmarkServeDefault(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	db := sqlitetest.OpenDir(b, dir)
+	cfg := config.Default()
+	cfg.Data = dir
+	w, err := warden.New(ctx, warden.Options{Config: cfg, Store: db, PseudonymKey: []byte("bench"), Registry: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	w.Start()
+	_, sec, err := keys.Create(ctx, w.Keys, keys.Spec{Name: "bench", RPM: 1 << 30, TPM: 1 << 30}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth := "Bearer " + sec.Reveal()
+	b.ReportAllocs()
+	b.SetParallelism(16) // requests wait on their audit commit; keep both cores busy
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(workload.ChatBody))
+			req.Header.Set("Authorization", auth)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			w.Gateway.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("status %d: %s", rec.Code, rec.Body)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if st := w.Audit.Stats(); st.Batches > 0 && st.Integrations > 0 {
+		b.ReportMetric(float64(st.Appended)/float64(st.Batches), "entries/commit")
+		b.ReportMetric(float64(st.Integrated)/float64(st.Integrations), "entries/integration")
 	}
 }
