@@ -222,8 +222,8 @@ func TestStreamModerator(t *testing.T) {
 }
 
 // TestHandMadeSets reports false-positive rates on the hand-written
-// borderline-safe and ordinary benign prompts and the held-out sets written
-// for part two (testdata; never trained or tuned on). It asserts only a
+// borderline-safe and ordinary benign prompts, the held-out sets written
+// for part two and model answers that refuse (testdata; never trained on). It asserts only a
 // loose bound; the exact rates are in docs/guard-model-card.md.
 func TestHandMadeSets(t *testing.T) {
 	g := newTestGuard(t)
@@ -235,6 +235,7 @@ func TestHandMadeSets(t *testing.T) {
 		{"testdata/benign_ordinary.jsonl", StagePrompt},
 		{"testdata/holdout_benign.jsonl", StagePrompt},
 		{"testdata/holdout_image.jsonl", StageImagePrompt},
+		{"testdata/refusals.jsonl", StageAnswer},
 	} {
 		name := set.name
 		f, err := os.Open(name)
@@ -250,6 +251,12 @@ func TestHandMadeSets(t *testing.T) {
 		fmt.Printf("%s: %d records, blocked %d (FPR %.3f), flagged %d\n", name, rep.Records, c.FP, c.FPR(), rep.FlagsBenign)
 		if c.FPR() > 0.25 { // a regression guard, not the goal (see the model card)
 			t.Errorf("%s: FPR %.3f", name, c.FPR())
+		}
+		// A refusal that names its topic is not harmful output (issue 19:
+		// at most 5% flagged or blocked); a flag would feed the detector's
+		// content streaks on a key whose users ask borderline questions.
+		if stopped := float64(c.FP+rep.FlagsBenign) / float64(rep.Records); set.stage == StageAnswer && stopped > 0.05 {
+			t.Errorf("%s: %.1f%% of refusals flagged or blocked, want at most 5%%", name, 100*stopped)
 		}
 	}
 }
