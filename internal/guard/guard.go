@@ -305,7 +305,7 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 	ruleID := ""
 	total := 0
 	rs := newRuleState(g.rules)
-	suffix := false
+	suffix, appended := false, false
 	for i, part := range parts {
 		if i >= MaxTexts || total >= MaxTotal {
 			break
@@ -331,6 +331,10 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 				suffix = true
 			}
 		}
+		if roleJudging[role].injectionModel && !appended {
+			// A second task glued onto the data (secondtask.go).
+			appended = secondTask(t)
+		}
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
 		ruleID = id
@@ -340,6 +344,13 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 		sc[i] = max(sc[i], suffixJailbreak)
 		if ruleID == "" {
 			ruleID = "jailbreak.adversarial_suffix"
+		}
+	}
+	if appended {
+		i := PromptInjection.Index()
+		sc[i] = max(sc[i], secondTaskInjection)
+		if ruleID == "" {
+			ruleID = "inject.second_task"
 		}
 	}
 	return p.decide(stage, sc, ruleID)
