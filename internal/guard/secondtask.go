@@ -70,7 +70,7 @@ var taskVerbs = wordSet(`Add Analyze Analyse Answer Append Arrange Assess Assign
 // taskObjects are the words that follow a task verb when it gives a task:
 // its object ("Summarize this article", "Write a", "Name two") or "Come up
 // with". A capitalised verb followed by anything else is more likely a name
-// ("the Write method", "click Save").
+// ("the Write method", "click Save"); it is matched as written, lower case.
 var taskObjects = wordSet(`the a an this these that those following given each every all
 		it me us them some any one two three four five six seven eight nine ten several up whether if
 		what which how why who where when`)
@@ -83,8 +83,12 @@ func wordSet(words string) map[string]bool {
 	return m
 }
 
-// dataPointers in an instruction point at data that comes with it.
-var dataPointers = []string{"following", "given", "below", "this ", "these ", "the input"}
+// dataPointers in an instruction point at data that comes with it;
+// firstPointers are those that make a first sentence an instruction.
+var (
+	dataPointers  = []string{"following", "given", "below", "this ", "these ", "the input"}
+	firstPointers = dataPointers[:3]
+)
 
 // secondTask reports whether text opens with an instruction and its data
 // and then appends a second instruction (see above).
@@ -107,7 +111,7 @@ func secondTask(text string) bool {
 			continue
 		}
 		j := i + len(w)
-		if j >= len(t) || t[j] != ' ' || !taskObjects[strings.ToLower(wordAt(t, j+1))] {
+		if j >= len(t) || t[j] != ' ' || !taskObjects[wordAt(t, j+1)] {
 			continue
 		}
 		if !hasLetters(t[off:i]) { // no data in between
@@ -118,7 +122,7 @@ func secondTask(text string) bool {
 			continue
 		}
 		sent, gluedInput := taskSentence(t[i:])
-		if gluedInput || glued && containsAnyString(strings.ToLower(sent), dataPointers) {
+		if gluedInput || glued && containsAnyFold(sent, dataPointers) {
 			return true
 		}
 	}
@@ -147,8 +151,7 @@ func opensWithTask(s string) bool {
 	if taskVerbs[wordAt(s, 0)] {
 		return true
 	}
-	l := strings.ToLower(s)
-	return strings.Contains(l, "following") || strings.Contains(l, "given") || strings.Contains(l, "below")
+	return containsAnyFold(s, firstPointers)
 }
 
 // boundaryBefore says what precedes the word at i: glued when only spaces
@@ -244,9 +247,22 @@ func hasLetters(s string) bool {
 	return false
 }
 
-func containsAnyString(s string, subs []string) bool {
-	for _, p := range subs {
-		if strings.Contains(s, p) {
+// containsAnyFold reports whether s holds one of the lower-case ASCII
+// strings subs, ignoring ASCII case (without the copy strings.ToLower makes:
+// this runs on every user text).
+func containsAnyFold(s string, subs []string) bool {
+	for _, sub := range subs {
+	next:
+		for i := 0; i+len(sub) <= len(s); i++ {
+			for k := 0; k < len(sub); k++ {
+				c := s[i+k]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				if c != sub[k] {
+					continue next
+				}
+			}
 			return true
 		}
 	}

@@ -121,3 +121,27 @@ func TestSecondTaskBenignData(t *testing.T) {
 		t.Errorf("second-task signal fired on %d of %d benign texts", hits, n)
 	}
 }
+
+// TestSecondTaskAllocates: the signal runs on every user and tool text and
+// allocates nothing.
+func TestSecondTaskAllocates(t *testing.T) {
+	texts := append(append([]string(nil), appendedTasks...), multiPartRequests...)
+	if n := testing.AllocsPerRun(10, func() {
+		for _, text := range texts {
+			secondTask(text)
+		}
+	}); n != 0 {
+		t.Errorf("secondTask allocates %v times per run", n)
+	}
+}
+
+// BenchmarkSecondTask16KB: the signal's own cost on the texts of
+// BenchmarkCheck16KB (a small part of a check's).
+func BenchmarkSecondTask16KB(b *testing.B) {
+	texts := benchTexts(b, 16<<10)
+	b.SetBytes(16 << 10)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		secondTask(texts[i%len(texts)])
+	}
+}
