@@ -14,7 +14,10 @@
 //     extraction phrases, the de3u "VERBATIM" image-prompt wrapper, the "Obey"
 //     probe, chat-template tokens such as <|im_start|>, and high-precision
 //     harm phrases. Rules see all texts of a request together, so a probe
-//     split across the system and user messages is still caught.
+//     split across the system and user messages is still caught. Two
+//     signals read the raw text, whose case and punctuation normalisation
+//     removes: optimised adversarial suffixes (suffix.go) and, in user and
+//     document texts, a second task appended to the data (secondtask.go).
 //  3. Models (package linear): hashed word and character n-gram logistic
 //     regressions trained in this repository (go run ./internal/guard/train)
 //     on /work/shared/datasets/guard, embedded in the binary, one head per
