@@ -308,7 +308,7 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 	ruleID := ""
 	total := 0
 	rs := newRuleState(g.rules)
-	suffix, appended := false, false
+	suffix, appended := false, noSecondTask
 	for i, part := range parts {
 		if i >= MaxTexts || total >= MaxTotal {
 			break
@@ -334,9 +334,9 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 				suffix = true
 			}
 		}
-		if roleJudging[role].injectionModel && !appended {
+		if roleJudging[role].injectionModel && appended < appendedTask {
 			// A second task glued onto the data (secondtask.go).
-			appended = secondTask(t)
+			appended = max(appended, secondTask(t))
 		}
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
@@ -349,9 +349,13 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 			ruleID = "jailbreak.adversarial_suffix"
 		}
 	}
-	if appended {
+	if appended != noSecondTask {
 		i := PromptInjection.Index()
-		sc[i] = max(sc[i], secondTaskInjection)
+		score := suspectedTaskInjection
+		if appended == appendedTask {
+			score = secondTaskInjection
+		}
+		sc[i] = max(sc[i], score)
 		if ruleID == "" {
 			ruleID = "inject.second_task"
 		}

@@ -23,12 +23,18 @@ import "strings"
 //   - later, a capitalised task verb followed by what a task's object
 //     looks like ("Summarize this", "Categorize the following", "Write a")
 //     begins a second instruction;
-//   - and it is appended rather than written: its own input is glued to
-//     it without a space ("sentences.this article", "the input.setting:
-//     airport"), or it starts without a boundary, right after a word of
-//     the data ("Toys Summarize"), and points at data of its own ("the
-//     following", "given", "this", "these", "below") after the data its
-//     first instruction pointed at.
+//   - and it looks appended rather than written. Three oddities say so: it
+//     starts without a boundary, right after a word of the data ("Toys
+//     Summarize"); its own input is glued to it without a space
+//     ("sentences.this article", "the input.setting: airport"); it points
+//     forward at data of its own ("the following", "given", "below", "the
+//     input") after the data its first instruction pointed at. Two of them
+//     are an appended task (appendedTask: a block); a glued input alone is
+//     a suspected one (suspectedTask: a flag), because a person's typo
+//     ("Make it formal.please keep it short") or a dotted name in a
+//     sentence ("Change the server.port to 8080") looks the same. "This"
+//     and "these" are not forward pointers: after data they usually point
+//     back at it ("Summarize this").
 //
 // A person who pastes a text and then asks for something ("<notes> Please
 // summarise the decisions") has no first instruction; one who writes two
@@ -50,9 +56,19 @@ const (
 	maxTaskSentence = 512
 )
 
-// secondTaskInjection is the prompt-injection score of a text with an
-// appended second task: a block under the default policy.
-const secondTaskInjection = 0.6
+// Prompt-injection scores of a text with a second task: a block under the
+// default policy when it is appended, a flag when it is suspected.
+const (
+	secondTaskInjection    = 0.6
+	suspectedTaskInjection = 0.45
+)
+
+// Strength of the second-task signal.
+const (
+	noSecondTask = iota
+	suspectedTask
+	appendedTask
+)
 
 // taskVerbs begin instructions that give a model a text task. Matched
 // capitalised ("Summarize"), as a sentence's first word.
@@ -83,24 +99,26 @@ func wordSet(words string) map[string]bool {
 	return m
 }
 
-// dataPointers in an instruction point at data that comes with it;
-// firstPointers are those that make a first sentence an instruction.
+// dataPointers in an instruction point forward at data that comes with
+// it; firstPointers are those that make a first sentence an instruction.
 var (
-	dataPointers  = []string{"following", "given", "below", "this ", "these ", "the input"}
+	dataPointers  = []string{"following", "given", "below", "the input"}
 	firstPointers = dataPointers[:3]
 )
 
-// secondTask reports whether text opens with an instruction and its data
-// and then appends a second instruction (see above).
-func secondTask(text string) bool {
+// secondTask says whether text opens with an instruction and its data and
+// then appends a second instruction (see above): noSecondTask,
+// suspectedTask or appendedTask.
+func secondTask(text string) int {
 	if len(text) > secondTaskScan {
 		text = text[:secondTaskScan]
 	}
 	t := strings.TrimLeft(text, " \t\r\n\"'")
 	first, rest := firstSentence(t)
 	if first == "" || !opensWithTask(first) {
-		return false
+		return noSecondTask
 	}
+	found := noSecondTask
 	off := len(t) - len(rest)
 	for i := off; i < len(t); i++ {
 		if !isWordStart(t, i) {
@@ -122,11 +140,20 @@ func secondTask(text string) bool {
 			continue
 		}
 		sent, gluedInput := taskSentence(t[i:])
-		if gluedInput || glued && containsAnyFold(sent, dataPointers) {
-			return true
+		odd := 0
+		for _, b := range [...]bool{glued, gluedInput, containsAnyFold(sent, dataPointers)} {
+			if b {
+				odd++
+			}
+		}
+		switch {
+		case odd >= 2:
+			return appendedTask
+		case gluedInput:
+			found = suspectedTask
 		}
 	}
-	return false
+	return found
 }
 
 // firstSentence splits off the first instruction of t: up to its first line
@@ -208,13 +235,18 @@ func taskSentence(s string) (sent string, glued bool) {
 	return s, false
 }
 
-// dottedName reports whether s, the text after a dot, continues a file or
-// host name rather than a sentence: a short lower-case extension or domain
-// followed by a space, slash, or the end.
+// dottedName reports whether s, the text after a dot, continues a file,
+// host or program name rather than a sentence: a common extension or
+// domain, or a word that runs on into another dot, a slash, a bracket, an
+// underscore, an at sign, a digit or a capital ("john.smith@example",
+// "handler.serveHTTP").
 func dottedName(s string) bool {
 	n := 0
 	for n < len(s) && isLower(s[n]) {
 		n++
+	}
+	if n > 0 && n < len(s) && (s[n] == '@' || 'A' <= s[n] && s[n] <= 'Z' || '0' <= s[n] && s[n] <= '9') {
+		return true
 	}
 	switch s[:n] {
 	case "com", "org", "net", "io", "ai", "gov", "edu", "co", "uk", "de", "fr", "txt", "md", "pdf", "csv",
