@@ -38,16 +38,17 @@ import "strings"
 //
 // A person who pastes a text and then asks for something ("<notes> Please
 // summarise the decisions") has no first instruction; one who writes two
-// requests separates them and does not glue an input to the second. The
+// requests separates them and rarely glues an input to the second (a typo
+// can, which is why that alone only flags). The
 // verbs are the task verbs of instruction datasets in general (Self-Instruct,
 // Alpaca, FLAN); the conditions were worked out on the training and
 // calibration splits of the shared data (PromptShield's attacks, every
 // benign source), and the signal fires on none of their benign texts
 // (TestSecondTaskBenignData). It is judged in user and document texts,
 // where untrusted data lives, not in system prompts, which are instructions
-// by design. Two tasks joined without either oddity ("... octopuses.\n\n
-// Describe the technologies of a given gamehalf life") are left to the
-// model.
+// by design. Two tasks joined with one oddity other than a glued input
+// ("... octopuses.\n\nDescribe the technologies of a given gamehalf
+// life": a forward pointer only) are left to the model.
 //
 // Bounds: at most secondTaskScan bytes of a text are read, and at most
 // maxTaskSentence bytes from each candidate second instruction.
