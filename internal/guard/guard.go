@@ -14,7 +14,10 @@
 //     extraction phrases, the de3u "VERBATIM" image-prompt wrapper, the "Obey"
 //     probe, chat-template tokens such as <|im_start|>, and high-precision
 //     harm phrases. Rules see all texts of a request together, so a probe
-//     split across the system and user messages is still caught.
+//     split across the system and user messages is still caught. Two
+//     signals read the raw text, whose case and punctuation normalisation
+//     removes: optimised adversarial suffixes (suffix.go) and, in user and
+//     document texts, a second task appended to the data (secondtask.go).
 //  3. Models (package linear): hashed word and character n-gram logistic
 //     regressions trained in this repository (go run ./internal/guard/train)
 //     on /work/shared/datasets/guard, embedded in the binary, one head per
@@ -305,7 +308,7 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 	ruleID := ""
 	total := 0
 	rs := newRuleState(g.rules)
-	suffix := false
+	suffix, appended := false, noSecondTask
 	for i, part := range parts {
 		if i >= MaxTexts || total >= MaxTotal {
 			break
@@ -331,6 +334,10 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 				suffix = true
 			}
 		}
+		if roleJudging[role].injectionModel && appended < appendedTask {
+			// A second task glued onto the data (secondtask.go).
+			appended = max(appended, secondTask(t))
+		}
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
 		ruleID = id
@@ -340,6 +347,17 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 		sc[i] = max(sc[i], suffixJailbreak)
 		if ruleID == "" {
 			ruleID = "jailbreak.adversarial_suffix"
+		}
+	}
+	if appended != noSecondTask {
+		i := PromptInjection.Index()
+		score := suspectedTaskInjection
+		if appended == appendedTask {
+			score = secondTaskInjection
+		}
+		sc[i] = max(sc[i], score)
+		if ruleID == "" {
+			ruleID = "inject.second_task"
 		}
 	}
 	return p.decide(stage, sc, ruleID)

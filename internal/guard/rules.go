@@ -9,7 +9,7 @@ import (
 
 // RulesVersion names the rule set below. Bump it whenever a rule changes, so
 // audit records say which rules judged a request.
-const RulesVersion = "2026.12.1"
+const RulesVersion = "2026.12.2"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the

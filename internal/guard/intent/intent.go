@@ -58,6 +58,8 @@ var Defensive = []string{
 var Operational = []string{
 	"step-by-step", "step by step", "detailed instructions", "detailed guide", "exact instructions",
 	"without getting caught", "without being caught", "without being detected", "without detection",
+	"evade detection", "avoid detection", "avoid being detected", "escape detection", "risking detection",
+	"go undetected", "remain undetected", "stay undetected", "not be detected", "not get detected",
 	"without them knowing", "without anyone knowing", "so nobody", "so no one", "get away with",
 	"undetectable", "untraceable", "write code that", "write a script that", "write a program that",
 	"write code to", "write a script to", "synthesize", "synthesise", "evade", "bypass", "steal",
@@ -146,9 +148,25 @@ func countMatches(n int, ms []phrase.Match) (defensive, operational int) {
 }
 
 func countDistinct(ms []phrase.Match, seen *[4]uint64, in func(phrase.Match) bool) (defensive, operational int) {
+	// Operational phrases that contain a defensive one ("without being
+	// detected", "evade detection", "undetectable" contain "detect") are
+	// evasion, not defence: the defensive phrase inside them does not
+	// count. At most len(ops) of them are remembered; a text with more has
+	// reached MaxOperational anyway.
+	var ops [16]phrase.Match
+	nops := 0
+	for _, m := range ms {
+		if int(m.Phrase) >= nDef && nops < len(ops) && in(m) {
+			ops[nops] = m
+			nops++
+		}
+	}
 	for _, m := range ms {
 		p := int(m.Phrase)
 		if p >= 256 || seen[p/64]&(1<<(p%64)) != 0 || !in(m) {
+			continue
+		}
+		if p < nDef && within(m, ops[:nops]) {
 			continue
 		}
 		seen[p/64] |= 1 << (p % 64)
@@ -159,6 +177,16 @@ func countDistinct(ms []phrase.Match, seen *[4]uint64, in func(phrase.Match) boo
 		}
 	}
 	return defensive, operational
+}
+
+// within reports whether m lies inside one of spans.
+func within(m phrase.Match, spans []phrase.Match) bool {
+	for _, s := range spans {
+		if s.Start <= m.Start && m.End <= s.End {
+			return true
+		}
+	}
+	return false
 }
 
 // Adjust returns the logit offset for the harm heads of the normalised text
