@@ -11,7 +11,7 @@
 //   - Unicode tag characters (U+E0020..U+E007E, "ASCII smuggling") are mapped to
 //     the ASCII they hide instead of being dropped, so the hidden text is judged;
 //   - homoglyphs (Cyrillic and Greek look-alikes of Latin letters) are folded to
-//     Latin;
+//     Latin, typographic apostrophes and quotes (’ ‘ “ ”) to ASCII ' and ";
 //   - lower-casing, and whitespace runs collapsed to one space;
 //   - leetspeak folded inside words that mix letters with 0 1 3 4 5 7 @ $
 //     ("h4ck3r" -> "hacker"), numbers alone are kept;
@@ -165,6 +165,11 @@ var homoglyphs = map[rune]byte{
 	'υ': 'u', 'Υ': 'y', 'χ': 'x', 'Χ': 'x', 'ω': 'w',
 	// Latin look-alikes and symbols
 	'ı': 'i', 'ȷ': 'j', 'ℓ': 'l', 'ß': 's', 'ø': 'o', 'Ø': 'o', 'đ': 'd', 'ħ': 'h', 'ł': 'l', 'Ł': 'l',
+	// Typographic quotes: models, word processors and phone keyboards write
+	// "can’t" and “quoted”, and a phrase written with ASCII quotes ("can't
+	// refuse", a refusal's "I can't") must match either spelling.
+	'\u2018': '\'', '\u2019': '\'', '\u201B': '\'', '\u02BC': '\'', '\u2032': '\'',
+	'\u201C': '"', '\u201D': '"', '\u201F': '"', '\u2033': '"',
 }
 
 // leet maps the characters used in leetspeak to the letters they stand for.

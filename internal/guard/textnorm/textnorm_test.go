@@ -27,6 +27,7 @@ func TestNormalize(t *testing.T) {
 		{"spelled then word", "a b c dog", "abc dog"},
 		{"single letters kept", "i am a cat", "i am a cat"},
 		{"controls", "a\x00b\x7fc", "abc"},
+		{"typographic quotes", "I can\u2019t \u2018refuse\u2019, \u201Cok\u201D", "i can't 'refuse', \"ok\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
