@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -84,7 +85,19 @@ func envOr(name, def string) string {
 	return def
 }
 
+// gcPercent is the collector's target unless the operator sets GOGC. The
+// gateway allocates tens of kilobytes per request over a live heap of a few
+// megabytes to a few hundred (keys, detector state), so Go's default of 100
+// collects every few hundred requests; at 400, BenchmarkServeDefault serves
+// about 10% more requests per second, and the heap peaks at about five times
+// the live one instead of twice (tens of megabytes on the benchmark).
+// GOMEMLIMIT, if set, still caps it.
+const gcPercent = 400
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	err := newRootCmd().Execute()
 	if err == nil {
 		return
