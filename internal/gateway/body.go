@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/guard"
+	"github.com/wardenhq/warden/internal/guard/phrase"
 	"github.com/wardenhq/warden/internal/provider"
 )
 
@@ -198,7 +199,8 @@ func (b *body) has(name string) bool {
 }
 
 // Phrases the detector treats as near-certain attacker tooling (threat model
-// steps 7 and 13).
+// steps 7 and 13): a rule fires when the prompt holds all its phrases, in
+// any ASCII case.
 var phraseRules = []struct {
 	name string
 	all  []string
@@ -208,20 +210,48 @@ var phraseRules = []struct {
 	{"de3u_verbatim", []string{"revised prompt", "verbatim"}},
 }
 
+// phraseSet finds the phrases of phraseRules in one pass over each text;
+// ruleMasks[i] has bit k set for each phrase k (in phraseSet's order) that
+// rule i needs.
+var phraseSet, ruleMasks = func() (*phrase.Set, []uint64) {
+	var all []string
+	masks := make([]uint64, len(phraseRules))
+	for i, r := range phraseRules {
+		for _, p := range r.all {
+			masks[i] |= 1 << len(all)
+			all = append(all, p)
+		}
+	}
+	if len(all) > 64 {
+		panic("gateway: more than 64 detector phrases")
+	}
+	return phrase.CompileFold(all), masks
+}()
+
+// phrasesIn returns the bits of the phrases of phraseSet found in t.
+func phrasesIn(t string) uint64 {
+	var buf [8]phrase.Match
+	var seen uint64
+	for _, m := range phraseSet.Append(buf[:0], []byte(t)) {
+		seen |= 1 << m.Phrase
+	}
+	return seen
+}
+
 // extractFeatures fills the detector's request features from the decoded
 // body and its parts: no second look at the bytes.
 func (b *body) extractFeatures(e provider.Endpoint, w *wireRequest) {
 	f := &b.features
 	var system, firstUser string
-	var all strings.Builder
+	var seen uint64 // phrases of phraseSet in the prompt
 	userChars := 0
 	if e == provider.ChatCompletions {
 		f.Messages = len(w.Messages)
 		for i := range w.Messages {
 			m := &w.Messages[i]
 			t := strings.Join(m.Content, "")
-			all.WriteString(t)
-			all.WriteByte('\n')
+			f.PromptChars += len(t) + 1 // the messages as one text, a line each
+			seen |= phrasesIn(t)
 			switch m.Role {
 			case "system", "developer":
 				if system == "" {
@@ -252,14 +282,13 @@ func (b *body) extractFeatures(e provider.Endpoint, w *wireRequest) {
 			}
 		}
 		firstUser = prompt.String()
-		all.WriteString(firstUser)
+		f.PromptChars = len(firstUser)
+		seen = phrasesIn(firstUser)
 		userChars = len(strings.TrimSpace(firstUser))
 		if e == provider.Responses && w.Instructions != nil {
 			f.SystemHash = shortHash(*w.Instructions)
 		}
 	}
-	text := all.String()
-	f.PromptChars = len(text)
 	// The key checker's probe (threat step 2) sends an empty user turn.
 	f.EmptyPrompt = userChars == 0
 	if system != "" {
@@ -271,16 +300,8 @@ func (b *body) extractFeatures(e provider.Endpoint, w *wireRequest) {
 	if b.user != "" {
 		f.User = shortHash(b.user)
 	}
-	lower := strings.ToLower(text)
-	for _, r := range phraseRules {
-		hit := true
-		for _, p := range r.all {
-			if !strings.Contains(lower, p) {
-				hit = false
-				break
-			}
-		}
-		if hit && !contains(f.Phrases, r.name) {
+	for i, r := range phraseRules {
+		if seen&ruleMasks[i] == ruleMasks[i] && !contains(f.Phrases, r.name) {
 			f.Phrases = append(f.Phrases, r.name)
 		}
 	}

@@ -96,3 +96,22 @@ func TestAppendDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%d matches", len(dst))
 	}
 }
+
+// TestCompileFold: ASCII case does not matter to a folded set, and other
+// bytes still must match exactly.
+func TestCompileFold(t *testing.T) {
+	s := CompileFold([]string{"revised prompt", "obey"})
+	for _, tc := range []struct {
+		text string
+		want []Match
+	}{
+		{"The REVISED Prompt, verbatim", []Match{{0, 4, 18}}},
+		{"OBEY! obey", []Match{{1, 0, 4}, {1, 6, 10}}},
+		{"Revised_Prompt", nil},
+		{"rÉvised prompt", nil},
+	} {
+		if got := s.Append(nil, []byte(tc.text)); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
