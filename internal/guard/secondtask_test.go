@@ -1,10 +1,7 @@
 package guard
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,35 +99,21 @@ func TestSecondTaskBenignData(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	files, _ := filepath.Glob("testdata/*.jsonl")
-	for _, d := range []string{"/work/shared/datasets/guard", "/work/shared/datasets/legit"} {
-		fs, _ := filepath.Glob(filepath.Join(d, "*.jsonl"))
-		files = append(files, fs...)
+	handMade, _ := filepath.Glob("testdata/*.jsonl")
+	var own []string
+	for _, name := range handMade {
+		if !strings.Contains(name, "harmful") {
+			own = append(own, name)
+		}
 	}
 	n, hits := 0, 0
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
+	eachBenignText(t, own, func(name, text string) {
+		n++
+		if secondTask(text) != noSecondTask {
+			hits++
+			t.Logf("%s: %q", filepath.Base(name), text[:min(len(text), 200)])
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 16<<20)
-		for sc.Scan() {
-			var r struct {
-				Text  string `json:"text"`
-				Label int    `json:"label"`
-			}
-			if json.Unmarshal(sc.Bytes(), &r) != nil || r.Label != 0 || strings.Contains(name, "harmful") {
-				continue
-			}
-			n++
-			if secondTask(r.Text) != noSecondTask {
-				hits++
-				t.Logf("%s: %q", filepath.Base(name), r.Text[:min(len(r.Text), 200)])
-			}
-		}
-		f.Close()
-	}
+	})
 	t.Logf("benign texts %d, second-task signal %d", n, hits)
 	if n < 1000 {
 		t.Skip("shared datasets not present")

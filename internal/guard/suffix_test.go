@@ -67,43 +67,53 @@ func TestAdversarialSuffixBenignData(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	var files []string
+	n, hits := 0, 0
+	eachBenignText(t, nil, func(name, text string) {
+		n++
+		if k := adversarialSuffix(text); k >= 0 {
+			hits++
+			if hits <= 20 {
+				t.Logf("%s: %q", filepath.Base(name), strings.TrimSpace(text[k:min(len(text), k+120)]))
+			}
+		}
+	})
+	if n == 0 {
+		t.Skip("shared datasets not present")
+	}
+	t.Logf("benign texts %d, suffix signal %d", n, hits)
+	if hits > 0 {
+		t.Errorf("suffix signal fired on %d of %d benign texts", hits, n)
+	}
+}
+
+// eachBenignText calls f with every benign record (label 0) of the shared
+// datasets, where they are present, and of the files given.
+func eachBenignText(t *testing.T, files []string, f func(file, text string)) {
+	t.Helper()
 	for _, d := range []string{"/work/shared/datasets/guard", "/work/shared/datasets/legit"} {
 		fs, _ := filepath.Glob(filepath.Join(d, "*.jsonl"))
 		files = append(files, fs...)
 	}
-	if len(files) == 0 {
-		t.Skip("shared datasets not present")
-	}
-	n, hits := 0, 0
 	for _, name := range files {
-		f, err := os.Open(name)
+		fh, err := os.Open(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(f)
+		sc := bufio.NewScanner(fh)
 		sc.Buffer(make([]byte, 1<<20), 16<<20)
 		for sc.Scan() {
 			var r struct {
 				Text  string `json:"text"`
 				Label int    `json:"label"`
 			}
-			if json.Unmarshal(sc.Bytes(), &r) != nil || r.Label != 0 {
-				continue
-			}
-			n++
-			if k := adversarialSuffix(r.Text); k >= 0 {
-				hits++
-				if hits <= 20 {
-					t.Logf("%s: %q", filepath.Base(name), strings.TrimSpace(r.Text[k:min(len(r.Text), k+120)]))
-				}
+			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Label == 0 {
+				f(name, r.Text)
 			}
 		}
-		f.Close()
-	}
-	t.Logf("benign texts %d, suffix signal %d", n, hits)
-	if hits > 0 {
-		t.Errorf("suffix signal fired on %d of %d benign texts", hits, n)
+		fh.Close()
+		if err := sc.Err(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 }
 
