@@ -314,6 +314,21 @@ test("leaks page lists revocations; dark theme renders", async () => {
   await page.getByLabel("Colour theme").selectOption("auto");
 });
 
+test("a dark system gets a dark first frame, before any script has run", async () => {
+  // The palette must not wait for main.js: a module script runs after the
+  // first paint, so a page that only turned dark from script would flash
+  // light on every load. With the script withheld, the page must be dark.
+  const dark = await launch("console-dark", [admin], { colorScheme: "dark" });
+  try {
+    await dark.context.route(/\/assets\/main-[^/]*\.js$/, (route) => route.abort());
+    await dark.page.goto(console_);
+    const bg = await dark.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bg, "rgb(14, 17, 22)", "background of the page before its script ran");
+  } finally {
+    await dark.close();
+  }
+});
+
 test("sign-out ends the session", async () => {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Admin token").waitFor();
