@@ -1,6 +1,10 @@
 package guard
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wardenhq/warden/internal/guard/phrase"
+)
 
 // A second task glued onto the data. The plainest prompt injection appends
 // a new instruction to the data an application passes on: a request
@@ -102,9 +106,10 @@ func wordSet(words string) map[string]bool {
 
 // dataPointers in an instruction point forward at data that comes with
 // it; firstPointers are those that make a first sentence an instruction.
+// Both are matched in any ASCII case.
 var (
-	dataPointers  = []string{"following", "given", "below", "the input"}
-	firstPointers = dataPointers[:3]
+	dataPointers  = phrase.CompileFold([]string{"following", "given", "below", "the input"})
+	firstPointers = phrase.CompileFold([]string{"following", "given", "below"})
 )
 
 // secondTask says whether text opens with an instruction and its data and
@@ -142,7 +147,7 @@ func secondTask(text string) int {
 		}
 		sent, gluedInput := taskSentence(t[i:])
 		odd := 0
-		for _, b := range [...]bool{glued, gluedInput, containsAnyFold(sent, dataPointers)} {
+		for _, b := range [...]bool{glued, gluedInput, dataPointers.Contains([]byte(sent))} {
 			if b {
 				odd++
 			}
@@ -179,7 +184,7 @@ func opensWithTask(s string) bool {
 	if taskVerbs[wordAt(s, 0)] {
 		return true
 	}
-	return containsAnyFold(s, firstPointers)
+	return firstPointers.Contains([]byte(s))
 }
 
 // boundaryBefore says what precedes the word at i: glued when only spaces
@@ -274,28 +279,6 @@ func isWordStart(s string, i int) bool {
 func hasLetters(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if isLetterOrDigit(s[i]) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsAnyFold reports whether s holds one of the lower-case ASCII
-// strings subs, ignoring ASCII case (without the copy strings.ToLower makes:
-// this runs on every user text).
-func containsAnyFold(s string, subs []string) bool {
-	for _, sub := range subs {
-	next:
-		for i := 0; i+len(sub) <= len(s); i++ {
-			for k := 0; k < len(sub); k++ {
-				c := s[i+k]
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				if c != sub[k] {
-					continue next
-				}
-			}
 			return true
 		}
 	}
