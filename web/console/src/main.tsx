@@ -36,17 +36,14 @@ const nav = [
   ["live", "Live"],
 ];
 
-// The stylesheet has one palette per theme, chosen by data-theme on the
-// root; the stored choice "auto" is resolved here to the system's
-// preference, and follows it when it changes, signed in or not.
-const systemDark = matchMedia("(prefers-color-scheme: dark)");
+// The stored choice goes on the root as data-theme as soon as the script
+// runs, signed in or not; the stylesheet does the rest ("auto" follows the
+// system's preference there, before any script has run).
 const storedTheme = () => localStorage.getItem("warden-theme") ?? "auto";
 function applyTheme() {
-  const choice = storedTheme();
-  document.documentElement.dataset.theme = choice === "auto" ? (systemDark.matches ? "dark" : "light") : choice;
+  document.documentElement.dataset.theme = storedTheme();
 }
 applyTheme();
-systemDark.addEventListener("change", applyTheme);
 
 function Theme() {
   const [theme, setTheme] = useState(storedTheme);
