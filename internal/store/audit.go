@@ -86,6 +86,9 @@ type AuditStaging interface {
 	// reading it. read returns stored hashes as AuditHashes
 	// does. With wait false and the lease held by another process it
 	// returns ErrConflict at once; with wait true it waits for the lease.
+	// A store shared by processes may keep the lease with the process that
+	// integrated last while it keeps integrating (wait false), so that one
+	// process moves whole batches instead of all in turn.
 	// If hashes fails nothing is written and its error is returned.
 	IntegrateAudit(ctx context.Context, max int, wait bool, hashes func(start int64, entries []AuditEntry, read func(indexes []int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (start int64, n int, err error)
 

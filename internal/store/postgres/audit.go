@@ -100,8 +100,35 @@ func (s *DB) StageAudit(ctx context.Context, entries []store.AuditEntry) error {
 // of one database (tests, benchmarks) integrate independently.
 const integrateLock = `hashtext('warden.audit.integrate.' || current_schema())`
 
-// IntegrateAudit implements store.AuditStaging.
+// integrationLease is how long the instance that integrated last keeps the
+// sole right to integrate without renewing it (audit_integrator). Its loop
+// renews it with every pass, at least every 100 ms (audit's idle tick), so
+// it lapses only when that instance stops or hangs; another then takes over
+// within this time and its own back-off.
+const integrationLease = 2 * time.Second
+
+// errLeaseHeld is IntegrateAudit's answer to an instance that does not hold
+// the integration lease while another does.
+var errLeaseHeld = fmt.Errorf("postgres: audit integration lease is held by another instance: %w", store.ErrConflict)
+
+// IntegrateAudit implements store.AuditStaging. With wait false it
+// integrates only if this instance holds the sticky lease in
+// audit_integrator or the lease has lapsed, and renews it: one instance
+// integrates the staged entries of all in paced whole batches, with the
+// tree's peaks in its memory, instead of every instance in turn. With wait
+// true (Sync) it waits for the advisory lock and ignores the lease.
 func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func(int64, []store.AuditEntry, func([]int64) ([]tlog.Hash, error)) ([]tlog.Hash, error)) (int64, int, error) {
+	if !wait {
+		// A plain read first: an instance that does not hold the lease
+		// leaves without a transaction or a lock.
+		var free bool
+		if err := s.pool.QueryRow(ctx, `SELECT holder = $1 OR until < now() FROM audit_integrator`, s.instance).Scan(&free); err != nil {
+			return -1, 0, fmt.Errorf("postgres: audit integration lease: %w", err)
+		}
+		if !free {
+			return -1, 0, errLeaseHeld
+		}
+	}
 	var (
 		start int64
 		moved int
@@ -118,6 +145,17 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 			}
 			if !got {
 				return fmt.Errorf("postgres: audit integration lease is held by another instance: %w", store.ErrConflict)
+			}
+			// Under the advisory lock no other integrator is in the
+			// lease's row; take or renew it unless another holds it (two
+			// that found it lapsed: the second to get here loses).
+			tag, err := tx.Exec(ctx, `UPDATE audit_integrator SET holder = $1, until = now() + $2 * interval '1 millisecond'
+				WHERE id = 1 AND (holder = $1 OR until < now())`, s.instance, integrationLease.Milliseconds())
+			if err != nil {
+				return fmt.Errorf("postgres: audit integration lease: %w", err)
+			}
+			if tag.RowsAffected() == 0 {
+				return errLeaseHeld
 			}
 		}
 		var err error
@@ -186,6 +224,15 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 		return -1, 0, err
 	}
 	return start, moved, nil
+}
+
+// releaseIntegration hands the integration lease back, so that another
+// instance takes over at once rather than when it lapses. Best effort: a
+// lease that is not handed back lapses by itself.
+func (s *DB) releaseIntegration() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.pool.Exec(ctx, `UPDATE audit_integrator SET until = 'epoch' WHERE holder = $1`, s.instance)
 }
 
 // AuditStaged implements store.AuditStaging.

@@ -31,7 +31,9 @@
 // order across instances with audit_head, the log's size in one row. Appends
 // do not lock it: each instance stages its entries (store.AuditStaging,
 // migrations/0004_audit_staging.sql) and one integrator at a time, under an
-// advisory lock, moves them to the log's end in batches (see audit.go).
+// advisory lock, moves them to the log's end in batches (see audit.go); the
+// instance that integrated last keeps doing so while it renews a lease row
+// (migrations/0005_audit_integrator.sql), so batches stay whole.
 // Checkpoints need no lock of their own: they are unique by size, and
 // package audit checks the tree against the latest one before signing.
 //
@@ -50,6 +52,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -70,6 +73,9 @@ var _ store.Store = (*DB)(nil)
 type DB struct {
 	store.Shared // what both backends do alike, on pool
 	pool         *pgxpool.Pool
+	// instance names this process in the audit integration lease
+	// (audit.go): random, so instances sharing a configuration differ.
+	instance string
 }
 
 // driver adapts a pgx pool to store.Querier.
@@ -133,7 +139,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect to %s: %w", cfg.ConnConfig.Host, err)
 	}
-	s := &DB{pool: pool, Shared: store.Shared{
+	s := &DB{pool: pool, instance: rand.Text(), Shared: store.Shared{
 		Dialect: store.Dialect{Name: "postgres", NoRows: pgx.ErrNoRows, IsUnique: isUnique, Param: func(n int) string { return fmt.Sprintf("$%d", n) }, Instr: "strpos",
 			Timestamp: func(t time.Time) any { return t }, ForUpdate: " FOR UPDATE", LockKeyChanges: `LOCK TABLE key_changes IN EXCLUSIVE MODE`},
 		Q:       driver{pool},
@@ -153,6 +159,7 @@ func (s *DB) Pool() *pgxpool.Pool { return s.pool }
 
 // Close closes every connection of the pool.
 func (s *DB) Close() error {
+	s.releaseIntegration()
 	s.pool.Close()
 	return nil
 }
