@@ -24,11 +24,12 @@ import (
 var failLogs atomic.Int64
 
 type backends struct {
-	store store.Store
-	rater limit.Rater // nil: in-process limits
-	gate  limit.Gate  // nil: in-process limits
-	redis *redis.Client
-	lim   *redislimit.Limiter
+	store  store.Store
+	rater  limit.Rater // nil: in-process limits
+	gate   limit.Gate  // nil: in-process limits
+	redis  *redis.Client
+	lim    *redislimit.Limiter
+	settle *limit.Batched // rater, with its settlements batched
 }
 
 // openBackends opens what cfg names and registers the limiter's failure
@@ -73,12 +74,18 @@ func openBackends(ctx context.Context, cfg *config.Config, reg prometheus.Regist
 		st.Close()
 		return nil, err
 	}
-	b.redis, b.lim, b.rater, b.gate = c, lim, fo, fo
+	// Settlements of token estimates after the answer are batched: each
+	// answer waited for a Redis round trip of its own before it went out.
+	b.settle = limit.NewBatched(fo, 0)
+	b.redis, b.lim, b.rater, b.gate = c, lim, b.settle, fo
 	return b, nil
 }
 
 // Close releases everything openBackends opened.
 func (b *backends) Close() error {
+	if b.settle != nil {
+		b.settle.Close() // what is queued goes to Redis before it closes
+	}
 	if b.lim != nil {
 		b.lim.Close()
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/clock"
+	"github.com/wardenhq/warden/internal/limit"
 	"github.com/wardenhq/warden/internal/provider"
 )
 
@@ -184,16 +185,16 @@ func (x *exchange) account() {
 			diff = -x.estimate
 		}
 		if diff != 0 {
-			// A charge beyond the estimate may be refused by a nearly empty
-			// bucket; the next request then pays for it through the estimate.
-			x.s.rater.Take(context.WithoutCancel(x.r.Context()), "tpm:"+x.key.ID, x.tpm, diff, x.at)
+			// Queued on a shared rater (limit.Batched), so the answer
+			// does not wait for a round trip to Redis.
+			limit.Settle(context.WithoutCancel(x.r.Context()), x.s.rater, "tpm:"+x.key.ID, x.tpm, diff, x.at)
 		}
 	}
 }
 
 func (x *exchange) refundTokens() {
 	if x.tpm > 0 && x.estimate > 0 {
-		x.s.rater.Take(context.WithoutCancel(x.r.Context()), "tpm:"+x.key.ID, x.tpm, -x.estimate, x.at)
+		limit.Settle(context.WithoutCancel(x.r.Context()), x.s.rater, "tpm:"+x.key.ID, x.tpm, -x.estimate, x.at)
 	}
 }
 
