@@ -175,6 +175,7 @@ type Feed struct {
 	down    time.Time // until when events go to the local detector
 	stop    chan struct{}
 	flushed chan struct{}
+	queued  chan struct{} // the first event queued since the last send
 
 	viewMu sync.Mutex
 	views  map[string]time.Time // non-owned key -> when its profile was loaded
@@ -195,7 +196,7 @@ type part struct {
 func New(rdb redis.UniversalClient, det *detect.Detector, opt Options) *Feed {
 	opt = opt.withDefaults()
 	f := &Feed{rdb: rdb, det: det, opt: opt, log: opt.Logger, id: instanceID(opt.Instance),
-		stop: make(chan struct{}), flushed: make(chan struct{}), views: map[string]time.Time{}, parts: map[int]*part{}}
+		stop: make(chan struct{}), flushed: make(chan struct{}), queued: make(chan struct{}, 1), views: map[string]time.Time{}, parts: map[int]*part{}}
 	go f.produceLoop()
 	return f
 }

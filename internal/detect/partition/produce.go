@@ -9,12 +9,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/event"
 )
 
-// batchEvery is how often queued events go out as one pipeline; maxBatch
-// sends at once when that many wait.
+// batchEvery is how long the first queued event waits for others before
+// they go out as one pipeline; maxBatch sends at once when that many wait.
 const (
 	batchEvery = 2 * time.Millisecond
 	maxBatch   = 512
@@ -47,18 +46,44 @@ func (f *Feed) Handle(ctx context.Context, e *event.Event) {
 		return
 	}
 	f.pending = append(f.pending, pendingEvent{part: Of(e.KeyID), data: b})
-	full := len(f.pending) >= maxBatch
+	first, full := len(f.pending) == 1, len(f.pending) >= maxBatch
 	f.mu.Unlock()
-	if full {
+	switch {
+	case full:
 		f.send(ctx)
+	case first:
+		select {
+		case f.queued <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// produceLoop sends what queued every batchEvery until Close.
+// produceLoop sends what queued batchEvery after the first event of each
+// batch, until Close. It sleeps while nothing is queued: the bus hands
+// events over in bursts (its asynchronous drain), and a ticker every
+// batchEvery woke every instance 500 times a second, idle or not.
 func (f *Feed) produceLoop() {
 	defer close(f.flushed)
-	clock.Every(batchEvery, f.stop, func() { f.send(context.Background()) })
-	f.send(context.Background())
+	t := time.NewTimer(batchEvery)
+	t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			f.send(context.Background())
+			return
+		case <-f.queued:
+		}
+		t.Reset(batchEvery)
+		select {
+		case <-f.stop:
+			t.Stop()
+			f.send(context.Background())
+			return
+		case <-t.C:
+		}
+		f.send(context.Background())
+	}
 }
 
 // send appends the queued events to their streams in one pipeline. On
