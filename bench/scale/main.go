@@ -119,8 +119,10 @@ func main() {
 		fmt.Fprintf(&report, "\n### Whole gateway (`warden serve`, mock provider, one key with rpm and tpm limits)\n\n")
 		fmt.Fprintf(&report, "Each deployment runs with `warden serve`'s defaults (guard, detector, audit log). After the load the\n"+
 			"instances stop (SIGTERM) and `warden audit verify` checks the log: \"answered\" counts the 200s of the\n"+
-			"warm-up and the measurement, \"in the log\" what verify found (every answer is one entry).\n\n")
-		fmt.Fprintf(&report, "| deployment | requests/s | p50 | p99 | errors | answered | in the log | verify |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+			"warm-up and the measurement, \"in the log\" what verify found (every answer is one entry). The last\n"+
+			"column is the CPU each part of the machine spent per request during the measurement (from /proc,\n"+
+			"Linux only): on shared cores a deployment that costs more CPU per request serves fewer, whoever spends it.\n\n")
+		fmt.Fprintf(&report, "| deployment | requests/s | p50 | p99 | errors | answered | in the log | verify | CPU per request: Warden / PostgreSQL / Redis / load generator |\n|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 		if err := benchGateway(ctx, &report, freshDSN, redisURL, *dur, *conc); err != nil {
 			log.Fatal(err)
 		}
@@ -365,8 +367,8 @@ func benchGateway(ctx context.Context, out *bytes.Buffer, freshDSN func() (strin
 		if r.verified {
 			verdict = "ok"
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d | %d | %d + %d staged | %s |\n", sc.name, r.Ops, ms(r.P50), ms(r.P99), r.Errors,
-			r.Done-r.Errors, r.audited, r.staged, verdict)
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %d | %d | %d + %d staged | %s | %s |\n", sc.name, r.Ops, ms(r.P50), ms(r.P99), r.Errors,
+			r.Done-r.Errors, r.audited, r.staged, verdict, r.cpu)
 		fmt.Fprintf(os.Stderr, "scale: %s done\n", sc.name)
 	}
 	return nil
@@ -379,6 +381,7 @@ type gatewayResult struct {
 	measure.Result
 	audited, staged int64
 	verified        bool
+	cpu             cpuShares // CPU per request during the measurement
 }
 
 // profileDir, when set, is where runGateway saves the instances' CPU
@@ -511,7 +514,13 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 			prof <- profiled{ps, err}
 		}()
 	}
+	var pids []int
+	for _, p := range procs {
+		pids = append(pids, p.Process.Pid)
+	}
+	cpu0 := readCPU(pids)
 	r := gatewayResult{Result: measure.Load(d, conc, call)}
+	r.cpu = readCPU(pids).perRequest(cpu0, r.Done)
 	if profileDir != "" {
 		p := <-prof
 		if p.err != nil {
