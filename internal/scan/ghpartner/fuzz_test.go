@@ -1,12 +1,8 @@
 package ghpartner_test
 
 import (
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"testing"
 
@@ -16,13 +12,7 @@ import (
 // GitHub's public-key document comes from the network: whatever it holds,
 // ParseMeta returns an error or only P-256 keys, and never panics.
 func FuzzParseMeta(f *testing.F) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	good, _ := json.Marshal(map[string]any{"public_keys": []any{map[string]any{"key_identifier": "k1", "key": pemKey, "is_current": true}}})
+	_, good := signingKey(f, "k1")
 	f.Add(good)
 	f.Add([]byte(`{"public_keys":[{"key_identifier":"k","key":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}]}`))
 	f.Add([]byte(`{"public_keys":null}`))

@@ -34,7 +34,9 @@ type fixture struct {
 	db   *sqlite.DB
 }
 
-func setup(t testing.TB) *fixture {
+// signingKey returns a new P-256 key and GitHub's public-key document
+// naming it id.
+func signingKey(t testing.TB, id string) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -42,7 +44,13 @@ func setup(t testing.TB) *fixture {
 	}
 	der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
 	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	meta, _ := json.Marshal(map[string]any{"public_keys": []any{map[string]any{"key_identifier": "test-key-1", "key": pemKey, "is_current": true}}})
+	meta, _ := json.Marshal(map[string]any{"public_keys": []any{map[string]any{"key_identifier": id, "key": pemKey, "is_current": true}}})
+	return priv, meta
+}
+
+func setup(t testing.TB) *fixture {
+	t.Helper()
+	priv, meta := signingKey(t, "test-key-1")
 	file := filepath.Join(t.TempDir(), "github-keys.json")
 	os.WriteFile(file, meta, 0o600)
 
