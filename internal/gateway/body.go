@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"strings"
 
@@ -295,7 +296,7 @@ func (b *body) extractFeatures(e provider.Endpoint, w *wireRequest) {
 		f.SystemHash = shortHash(system)
 	}
 	if e == provider.ChatCompletions || e == provider.Responses {
-		f.ConvRoot = shortHash(system + "\x00" + firstUser)
+		f.ConvRoot = shortHash(system, "\x00", firstUser)
 	}
 	if b.user != "" {
 		f.User = shortHash(b.user)
@@ -316,9 +317,16 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func shortHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:8])
+// shortHash returns the first 8 bytes of the SHA-256 of the parts written
+// one after the other, in hex. The parts are hashed where they lie: joined
+// first, a system prompt and a first user turn were copied for every request.
+func shortHash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		io.WriteString(h, p)
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:8])
 }
 
 // rewrite returns the body to send upstream: the client's bytes, member by

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -167,11 +168,13 @@ func jsonString(b []byte) (string, bool, error) {
 	// One pass that checks and unquotes: json.Unmarshal would first scan
 	// the whole string to validate it, then decode it (a 16 KB document
 	// in a tool result is read twice more than it needs to be).
-	s, err := jsontext.AppendUnquote(nil, b)
+	s, err := jsontext.AppendUnquote(make([]byte, 0, len(b)), b)
 	if err != nil {
 		return "", false, err
 	}
-	return string(s), true, nil
+	// s is new and no one else holds it: the string takes it as it is,
+	// as strings.Builder does, instead of a second copy of every text.
+	return unsafe.String(unsafe.SliceData(s), len(s)), true, nil
 }
 
 // isNull reports whether b is JSON null (or empty), which decodes to nothing.
