@@ -78,6 +78,19 @@ func (s *DB) StageAudit(ctx context.Context, entries []store.AuditEntry) error {
 		return nil
 	}
 	n := len(entries)
+	if n == 1 {
+		// A lone entry (a quiet instance, or one of many instances
+		// each with a share of the load) is a plain one-row insert:
+		// encoding and unnesting six one-element arrays cost more
+		// than the row.
+		e := entries[0]
+		_, err := s.pool.Exec(ctx, `INSERT INTO audit_staging (ts, key_id, team, leaf, body, expires) VALUES ($1, $2, $3, $4, $5, $6)`,
+			store.Nanos(e.Time), e.KeyID, e.Team, e.Leaf, e.Body, store.Nanos(e.BodyExpires))
+		if err != nil {
+			return fmt.Errorf("postgres: stage audit entry: %w", err)
+		}
+		return nil
+	}
 	var (
 		ts, exp       = make([]int64, n), make([]int64, n)
 		keyIDs, teams = make([]string, n), make([]string, n)
