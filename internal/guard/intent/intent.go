@@ -58,7 +58,8 @@ var Pair float32 = 1.0
 var Defensive = []string{
 	"how do i protect", "how can i protect", "how to protect", "protect myself", "protect my ", "protect our",
 	"protect against", "protect them", "protect us", "defend against", "defend my", "defend our", "keep my ",
-	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "spot the signs",
+	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "spot the signs", "tell if ", "tell whether", "how do i know if",
+	"how can i know if", "how to know if",
 	"warning signs", "signs of", "symptoms of", "safely", "safety", "is it safe", "safe to ", "securely",
 	"secure my", "secure our", "sanitise", "sanitize", "dispose of", "first aid", "report a ", "report it",
 	"report hate", "how do i report", "what is a ", "what is an ", "what is the history", "what was ", "what happened", "explain what", "history of", "why did ", "why was ",

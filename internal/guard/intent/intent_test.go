@@ -30,7 +30,8 @@ func TestAdjust(t *testing.T) {
 		{"the bombing of dresden in 1945", 0},
 		// A target counts only where a word starts: "hack" in "shack".
 		{"how to build a shack in the woods", 0},
-		// Defensive framing cancels the pair.
+		// Defensive framing cancels the pair: protecting, telling whether.
+		{"how can i tell if my friend is being bullied", -1},
 		{"how can i protect my parents from phishing scams", -1},
 	}
 	for _, tt := range tests {

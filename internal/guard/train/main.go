@@ -55,7 +55,7 @@ var (
 	flagAttackLR = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
 	flagL2       = flag.Float64("l2", 1e-6, "L2 penalty")
 	flagPosCap   = flag.Float64("poscap", 10, "cap on the positive-class weight")
-	flagHarmCap  = flag.Float64("harmposcap", 10, "cap on the positive-class weight of the harm heads (5 raised held-out harm recall 2 points and held-out benign false positives 0.6 points; 30 lowered recall 5 points)")
+	flagHarmCap  = flag.Float64("harmposcap", 10, "cap on the positive-class weight of the harm heads (5 raised held-out harm recall 2 points and held-out benign false positives 0.8 points; 30 lowered recall 5 points)")
 	flagQW       = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
 	flagTW       = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
 	flagIW       = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
