@@ -28,7 +28,8 @@
 //     scores are shrunk toward zero.
 //  4. Intent (package intent): a bounded offset on the harm heads for
 //     defensive framing ("how do I protect", "signs of") and operational
-//     framing ("step-by-step", "without getting caught"), read in the same
+//     framing ("step-by-step", "without getting caught", a request frame with
+//     a harm target: "how do I make a bomb"), read in the same
 //     pass as the rules' phrases (one automaton, package phrase). Harm is judged
 //     with the phrases of matched attack rules blanked out, so an injection
 //     probe is an injection, not a weapon.
@@ -393,13 +394,14 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// The intent framing comes from the same pass as the rules, unless
 	// quotes were blanked since (rare): then the text is read again.
 	var adj float32
+	request := role != RoleSystem
 	if len(s.quoted) == 0 {
 		s.intentMs = g.rules.intentMatches(s.intentMs[:0], s.matches)
-		adj = intent.AdjustMatches(len(s.norm), s.intentMs)
+		adj = intent.AdjustMatches(s.norm, s.intentMs, request)
 	} else {
-		adj = intent.Adjust(s.norm)
+		adj = intent.Adjust(s.norm, request)
 	}
-	nTot := g.logitsInto(s, text, adj)
+	nTot := g.logitsInto(s, text, adj, request)
 	nHarm := nTot
 	if len(s.spans) > 0 {
 		// An attack rule matched: harm is judged without its phrases, so
@@ -415,7 +417,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		s.norm, s.masked = s.masked, s.norm
 		// Instruction lines come from the raw text, which still holds the
 		// phrases: judge the masked text alone.
-		nHarm = g.logitsInto(s, "", intent.Adjust(s.norm))
+		nHarm = g.logitsInto(s, "", intent.Adjust(s.norm, request), request)
 		s.norm, s.masked = s.masked, s.norm
 		for j := range s.best {
 			if !g.heads.harmHead[j] {
@@ -497,8 +499,8 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 // number of distinct features of the text. The training command sets each
 // head's operating point with it, so calibration sees exactly what Check
 // sees: the maximum over the text, its windows and its instruction lines,
-// with the intent offset on harm heads.
-func (g *Guard) HeadLogits(text string) ([]float32, int) {
+// with the intent offset on harm heads, for a text of role class role.
+func (g *Guard) HeadLogits(text string, role RoleClass) ([]float32, int) {
 	s := g.pool.Get().(*scratch)
 	defer g.pool.Put(s)
 	if len(text) > MaxTextBytes {
@@ -508,12 +510,14 @@ func (g *Guard) HeadLogits(text string) ([]float32, int) {
 	if len(s.norm) == 0 {
 		return make([]float32, len(g.model.Heads)), 0
 	}
-	n := g.logitsInto(s, text, intent.Adjust(s.norm))
+	request := role != RoleSystem
+	n := g.logitsInto(s, text, intent.Adjust(s.norm, request), request)
 	return append([]float32(nil), s.best...), n
 }
 
 // logitsInto fills s.best with the per-head logits of text, whose normal form
-// is in s.norm and whose intent offset (intent.Adjust of s.norm) is adj, and
+// is in s.norm and whose intent offset (intent.Adjust of s.norm and request)
+// is adj, and
 // returns its number of distinct features.
 //
 // Long texts are judged whole and per window of about 2 KB, so a short
@@ -522,7 +526,7 @@ func (g *Guard) HeadLogits(text string) ([]float32, int) {
 // attached document (HarmBench's contextual behaviours, "summarise this:
 // ...") put the instruction there, and a document of thousands of words
 // would drown it.
-func (g *Guard) logitsInto(s *scratch, text string, adj float32) int {
+func (g *Guard) logitsInto(s *scratch, text string, adj float32, request bool) int {
 	b := s.norm
 	m := g.model
 	for j := range s.best {
@@ -567,7 +571,7 @@ func (g *Guard) logitsInto(s *scratch, text string, adj float32) int {
 			}
 			m.Logits(s.acc, n, s.logits)
 			// The instruction's own framing decides its offset.
-			d := intent.Adjust(s.seg) - adj
+			d := intent.Adjust(s.seg, request) - adj
 			for j := range s.logits {
 				if g.heads.harmHead[j] {
 					s.logits[j] += d

@@ -15,6 +15,12 @@
 // command calibrates the heads with the offset applied, so the operating
 // points already account for it.
 //
+// A third signal pairs a request frame ("how do i", "write a", "give me")
+// with a harm target ("bomb", "poison", "trick", "launder") in one request
+// that has no defensive framing: either alone is ordinary, together they
+// are the shape of a harmful request, which a linear model over n-grams can
+// only add up, not pair (Pair, Frames, Targets).
+//
 // The offset is a heuristic and can be gamed: a harmful request that adds
 // "how can I prevent this" gains at most MaxDefensive. Rules for
 // high-precision harm phrases (guard/rules.go) are not affected.
@@ -37,12 +43,23 @@ const (
 	MaxOperational = 1.0
 )
 
+// Pair is the offset for a request frame and a harm target in one text with
+// no defensive framing ("how do i make a bomb", "write a message to trick"):
+// added to the operational offset, within MaxOperational. A bag of n-grams
+// adds the evidence of the frame and of the target; it cannot say that the
+// two together are what makes a request harmful. 1.0 was chosen on the
+// leave-one-source-out figures of the harm sources (0.5 gained half as much);
+// see docs/guard-model-card.md. It is a variable only so that the training
+// command's -pair flag can compare values; nothing else sets it.
+var Pair float32 = 1.0
+
 // Defensive phrases: the request is about understanding, preventing,
 // detecting, recovering from, or writing fiction or history about a harm.
 var Defensive = []string{
 	"how do i protect", "how can i protect", "how to protect", "protect myself", "protect my ", "protect our",
 	"protect against", "protect them", "protect us", "defend against", "defend my", "defend our", "keep my ",
-	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "spot the signs",
+	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "spot the signs", "tell if ", "tell whether", "how do i know if",
+	"how can i know if", "how to know if",
 	"warning signs", "signs of", "symptoms of", "safely", "safety", "is it safe", "safe to ", "securely",
 	"secure my", "secure our", "sanitise", "sanitize", "dispose of", "first aid", "report a ", "report it",
 	"report hate", "how do i report", "what is a ", "what is an ", "what is the history", "what was ", "what happened", "explain what", "history of", "why did ", "why was ",
@@ -66,6 +83,41 @@ var Operational = []string{
 	"make it look like an accident", "at home without", "from household",
 }
 
+// Frames: the text asks for a means or a text: a way, instructions, a plan,
+// something written. Almost every request has one; it is the pairing with a
+// Target that says the request is for harm ("how do i make a bomb", "write
+// a convincing message to trick") where either alone is ordinary ("how do i
+// make bread", "a documentary about the bombing of Dresden").
+var Frames = []string{
+	"how to ", "how do i ", "how do you ", "how can i ", "how can you ", "how could i ", "how would i ",
+	"how should i ", "how can someone", "how would someone", "how does one", "how can one", "ways to ",
+	"way to ", "best way", "easiest way", "most effective", "tell me how", "show me how", "teach me",
+	"explain how", "instructions", "a guide", "tutorial", "tips ", "a plan ", "a recipe", "help me ",
+	"can you help", "i want to ", "i need to ", "write a", "write an", "create a", "generate a", "draft a",
+	"compose a", "develop a", "design a", "provide a", "give me", "where can i", "where to buy",
+	"what's the best", "what is the best", "suggest ", "convince", "persuade", "encourag", "promot",
+}
+
+// Targets: the harm a request can be for, as word beginnings ("poison"
+// covers "poisoning"; a target counts only where a word starts). The
+// vocabulary of the training labels' keyword rules (package labels) with
+// the crimes, deceptions and drugs they leave to the illicit category.
+var Targets = []string{
+	"bomb", "explosive", "detonat", "grenade", "firearm", "gun ", "guns", "weapon", "nerve agent", "sarin",
+	"ricin", "anthrax", "pathogen", "bioweapon", "chemical weapon", "uranium", "napalm", "thermite",
+	"molotov", "poison", "toxin", "malware", "virus", "ransomware", "keylogger", "trojan", "botnet", "ddos",
+	"exploit", "hack", "phishing", "backdoor", "spyware", "steal", "stole", "theft", "rob ", "robb",
+	"shoplift", "burglar", "fraud", "scam", "launder", "counterfeit", "forge ", "forged", "forgery", "forging",
+	"fake ", "embezzl", "bribe", "blackmail", "extort", "smuggl", "traffick", "illegal", "illicit", "drug",
+	"meth ", "methamphetamine", "cocaine", "heroin", "fentanyl", "opioid", "suicid", "self-harm", "self harm",
+	"overdos", "kill", "murder", "assault", "tortur", "kidnap", "abduct", "stab ", "stabb", "shoot", "terror",
+	"violen", "hurt ", "harm ", "injur", "abus", "stalk", "harass", "bully", "bulli", "threaten",
+	"intimidat", "manipulat", "deceiv", "trick ", "cheat", "propaganda", "disinformation",
+	"misinformation", "conspiracy", "racis", "sexis", "slur", "inferior", "hate ", "hateful",
+	"discriminat", "porn", "explicit", "nude", "without consent", "without their consent", "dox",
+	"home address",
+}
+
 // Technical phrases: the target of the verb is a program, a machine or a
 // photograph, not a person ("kill a Python process", "execute a shell
 // script", "shoot a photo"). Harm is judged on intent and target; these
@@ -82,13 +134,18 @@ var Technical = []string{
 var (
 	once sync.Once
 	set  *phrase.Set
-	nDef int
+	// Phrase index bounds: [0, nDef) defensive and technical, [nDef, nOp)
+	// operational, [nOp, nFrame) frames, [nFrame, nAll) targets.
+	nDef, nOp, nFrame, nAll int
 )
 
 func get() *phrase.Set {
 	once.Do(func() {
 		set = phrase.Compile(Phrases())
 		nDef = len(Defensive) + len(Technical)
+		nOp = nDef + len(Operational)
+		nFrame = nOp + len(Frames)
+		nAll = nFrame + len(Targets)
 	})
 	return set
 }
@@ -98,12 +155,19 @@ func get() *phrase.Set {
 func Compile() { get() }
 
 // Phrases returns the framing phrases in the order AdjustMatches indexes
-// them: Defensive, Technical, Operational. A caller that scans a text for
-// other phrases too can add these to its own automaton and pass the
-// occurrences to AdjustMatches, reading the text once.
+// them: Defensive, Technical, Operational, Frames, Targets. A caller that
+// scans a text for other phrases too can add these to its own automaton and
+// pass the occurrences to AdjustMatches, reading the text once.
 func Phrases() []string {
-	return append(append(append([]string{}, Defensive...), Technical...), Operational...)
+	var out []string
+	for _, l := range [][]string{Defensive, Technical, Operational, Frames, Targets} {
+		out = append(out, l...)
+	}
+	return out
 }
+
+// counts are the distinct phrases of each kind found in a text.
+type counts struct{ defensive, operational, frames, targets int }
 
 // Counts returns how many distinct defensive and operational phrases occur in
 // the normalised text b.
@@ -112,6 +176,11 @@ func Phrases() []string {
 // instruction, which opens or closes a request, not to an attached
 // document; this also bounds the cost for long texts.
 func Counts(b []byte) (defensive, operational int) {
+	c := scan(b)
+	return c.defensive, c.operational
+}
+
+func scan(b []byte) counts {
 	var buf [32]phrase.Match
 	ms := buf[:0]
 	if len(b) > 2*Span {
@@ -125,29 +194,35 @@ func Counts(b []byte) (defensive, operational int) {
 	} else {
 		ms = get().Append(ms, b)
 	}
-	return countMatches(len(b), ms)
+	return countMatches(b, ms)
 }
 
 // Span is how many bytes at each end of a text Counts reads.
 const Span = 512
 
 // countMatches counts, as Counts does, the distinct phrases among ms, the
-// occurrences of Phrases in a text of n bytes. Of a text longer than 2*Span
-// only occurrences that lie within its first or last Span bytes count, each
+// occurrences of Phrases in the text b. Of a text longer than 2*Span only
+// occurrences that lie within its first or last Span bytes count, each
 // part's distinct phrases counted apart, and each total at most 8.
-func countMatches(n int, ms []phrase.Match) (defensive, operational int) {
+func countMatches(b []byte, ms []phrase.Match) counts {
 	get()
+	n := len(b)
 	if n <= 2*Span {
-		var seen [4]uint64 // phrases < 256
-		return countDistinct(ms, &seen, func(phrase.Match) bool { return true })
+		var seen [8]uint64 // phrases < 512
+		return countDistinct(b, ms, &seen, func(phrase.Match) bool { return true })
 	}
-	var seen1, seen2 [4]uint64
-	d1, o1 := countDistinct(ms, &seen1, func(m phrase.Match) bool { return m.End <= Span })
-	d2, o2 := countDistinct(ms, &seen2, func(m phrase.Match) bool { return m.Start >= int32(n-Span) })
-	return min(d1+d2, 8), min(o1+o2, 8)
+	var seen1, seen2 [8]uint64
+	c1 := countDistinct(b, ms, &seen1, func(m phrase.Match) bool { return m.End <= Span })
+	c2 := countDistinct(b, ms, &seen2, func(m phrase.Match) bool { return m.Start >= int32(n-Span) })
+	return counts{
+		defensive:   min(c1.defensive+c2.defensive, 8),
+		operational: min(c1.operational+c2.operational, 8),
+		frames:      min(c1.frames+c2.frames, 8),
+		targets:     min(c1.targets+c2.targets, 8),
+	}
 }
 
-func countDistinct(ms []phrase.Match, seen *[4]uint64, in func(phrase.Match) bool) (defensive, operational int) {
+func countDistinct(b []byte, ms []phrase.Match, seen *[8]uint64, in func(phrase.Match) bool) counts {
 	// Operational phrases that contain a defensive one ("without being
 	// detected", "evade detection", "undetectable" contain "detect") are
 	// evasion, not defence: the defensive phrase inside them does not
@@ -156,28 +231,41 @@ func countDistinct(ms []phrase.Match, seen *[4]uint64, in func(phrase.Match) boo
 	var ops [16]phrase.Match
 	nops := 0
 	for _, m := range ms {
-		if int(m.Phrase) >= nDef && nops < len(ops) && in(m) {
+		if p := int(m.Phrase); p >= nDef && p < nOp && nops < len(ops) && in(m) {
 			ops[nops] = m
 			nops++
 		}
 	}
+	var c counts
 	for _, m := range ms {
 		p := int(m.Phrase)
-		if p >= 256 || seen[p/64]&(1<<(p%64)) != 0 || !in(m) {
+		if p >= 512 || seen[p/64]&(1<<(p%64)) != 0 || !in(m) {
 			continue
 		}
-		if p < nDef && within(m, ops[:nops]) {
-			continue
+		switch {
+		case p < nDef:
+			if within(m, ops[:nops]) {
+				continue
+			}
+			c.defensive++
+		case p < nOp:
+			c.operational++
+		case p < nFrame:
+			c.frames++
+		default:
+			// A target is the start of a word: "hack" in "hackathon"
+			// counts, in "shack" it does not.
+			if m.Start > 0 && isLetter(b[m.Start-1]) {
+				continue
+			}
+			c.targets++
 		}
 		seen[p/64] |= 1 << (p % 64)
-		if p < nDef {
-			defensive++
-		} else {
-			operational++
-		}
 	}
-	return defensive, operational
+	return c
 }
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 0x80 }
 
 // within reports whether m lies inside one of spans.
 func within(m phrase.Match, spans []phrase.Match) bool {
@@ -190,19 +278,31 @@ func within(m phrase.Match, spans []phrase.Match) bool {
 }
 
 // Adjust returns the logit offset for the harm heads of the normalised text
-// b: -PerDefensive per defensive phrase (at most MaxDefensive) plus
-// PerOperational per operational phrase (at most MaxOperational).
-func Adjust(b []byte) float32 {
-	return offset(Counts(b))
+// b: PerOperational per operational phrase, plus Pair when request is set and
+// a Frame and a Target occur and no defensive phrase does, at most
+// MaxOperational in all; less PerDefensive per defensive phrase (at most
+// MaxDefensive).
+//
+// request says the text asks the model for something (a user message, a
+// document, an answer to one). A system prompt describes what an assistant
+// does and names the harms it must decline ("do not provide instructions for
+// making explosives"): there a frame with a target is not a request for
+// harm, and request is false.
+func Adjust(b []byte, request bool) float32 {
+	return offset(scan(b), request)
 }
 
-// AdjustMatches returns Adjust(b) for a text b of n bytes from ms, every
-// occurrence in b of the phrases of Phrases (indexes into Phrases, byte
-// ranges of b), found by the caller's own scan.
-func AdjustMatches(n int, ms []phrase.Match) float32 {
-	return offset(countMatches(n, ms))
+// AdjustMatches returns Adjust(b, request) from ms, every occurrence in b of
+// the phrases of Phrases (indexes into Phrases, byte ranges of b), found by
+// the caller's own scan.
+func AdjustMatches(b []byte, ms []phrase.Match, request bool) float32 {
+	return offset(countMatches(b, ms), request)
 }
 
-func offset(d, o int) float32 {
-	return float32(min(PerOperational*float64(o), MaxOperational) - min(PerDefensive*float64(d), MaxDefensive))
+func offset(c counts, request bool) float32 {
+	op := PerOperational * float64(c.operational)
+	if request && c.frames > 0 && c.targets > 0 && c.defensive == 0 {
+		op += float64(Pair)
+	}
+	return float32(min(op, MaxOperational) - min(PerDefensive*float64(c.defensive), MaxDefensive))
 }

@@ -37,6 +37,7 @@ import (
 	"strings"
 
 	"github.com/wardenhq/warden/internal/guard"
+	"github.com/wardenhq/warden/internal/guard/intent"
 	"github.com/wardenhq/warden/internal/guard/labels"
 	"github.com/wardenhq/warden/internal/guard/linear"
 	"github.com/wardenhq/warden/internal/guard/textnorm"
@@ -54,10 +55,12 @@ var (
 	flagAttackLR = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
 	flagL2       = flag.Float64("l2", 1e-6, "L2 penalty")
 	flagPosCap   = flag.Float64("poscap", 10, "cap on the positive-class weight")
+	flagHarmCap  = flag.Float64("harmposcap", 10, "cap on the positive-class weight of the harm heads (5 raised held-out harm recall 2 points and held-out benign false positives 0.8 points; 30 lowered recall 5 points)")
 	flagQW       = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
 	flagTW       = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
 	flagIW       = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
 	flagSW       = flag.Float64("systemweight", 6, "weight of benign system prompts (few, and the texts jailbreak templates imitate)")
+	flagPair     = flag.Float64("pair", float64(intent.Pair), "intent offset for a request frame with a harm target (intent.Pair)")
 	flagSnip     = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
 )
 
@@ -144,6 +147,7 @@ func build(recs []record, holdout string, bits uint, epochs int) *built {
 // training and calibration documents their features, targets, weights and
 // derived examples (augment).
 func split(recs []record, holdout string, bits uint) (train, calib, val []*doc) {
+	intent.Pair = float32(*flagPair) // calibration and Check read it
 	norm := make([]byte, 0, 1<<16)
 	for _, rec := range recs {
 		if rec.group == holdout {
@@ -327,7 +331,11 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 				neg += float64(d.w[j])
 			}
 		}
-		posW[j] = float32(math.Min(neg/math.Max(pos, 1), *flagPosCap))
+		limit := *flagHarmCap
+		if heads[j] == "jailbreak" || heads[j] == "prompt_injection" {
+			limit = *flagPosCap
+		}
+		posW[j] = float32(math.Min(neg/math.Max(pos, 1), limit))
 		log.Printf("head %-16s pos %.0f neg %.0f posWeight %.1f", heads[j], pos, neg, posW[j])
 	}
 	var docs []*doc
@@ -417,7 +425,7 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 // (windows, instruction lines, intent offset).
 var scorer *guard.Guard
 
-func logits(m *linear.Model, text string) []float32 {
+func logits(m *linear.Model, text, role string) []float32 {
 	if scorer == nil {
 		g, err := guard.New(guard.Options{Model: m})
 		if err != nil {
@@ -425,7 +433,7 @@ func logits(m *linear.Model, text string) []float32 {
 		}
 		scorer = g
 	}
-	z, _ := scorer.HeadLogits(text)
+	z, _ := scorer.HeadLogits(text, guard.ClassOf(role))
 	return z
 }
 
@@ -484,7 +492,7 @@ func report(m *linear.Model, val []*doc) {
 		if d.l.Skip {
 			continue
 		}
-		z := logits(m, d.l.Text)
+		z := logits(m, d.l.Text, d.l.Role)
 		y, _ := targets(d.l)
 		for j := range heads {
 			hit := z[j] >= m.Threshold[j]

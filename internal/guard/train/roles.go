@@ -31,6 +31,14 @@ const (
 // legitimate request feeds the detector's streaks.
 var userMargin = flag.Float64("usermargin", 0.62, "logits added to user thresholds above the target quantile")
 
+// harmMargin raises the harm heads' user thresholds a little above the
+// attack heads'. The intent pair (intent.Pair) separates harmful requests
+// from benign ones better, but it also lifts the few benign texts that pair
+// a request with a harm word ("i need to report my stolen card"); with the
+// margin, held-out benign sources are flagged no more often than without the
+// pair (docs/guard-model-card.md, "Intent and target").
+var harmMargin = flag.Float64("harmmargin", 0.05, "logits added to the harm heads' user thresholds on top of -usermargin")
+
 var flagMargin = flag.Float64("flagmargin", -math.Log(0.35/0.65), "logits between the flag point and the threshold")
 
 // calibrate sets each head's threshold per role class: for the user class
@@ -54,7 +62,7 @@ func calibrate(m *linear.Model, calib []*doc) *guard.Roles {
 		// below" with a document flagged as injection); setting the rate
 		// on long and cued texts alone raised the thresholds until attack
 		// recall fell to 81%. So the gate only removes false positives.
-		z := logits(m, d.l.Text)
+		z := logits(m, d.l.Text, d.l.Role)
 		neg := negUser
 		if guard.ClassOf(d.l.Role) == guard.RoleSystem {
 			neg = negSys
@@ -71,6 +79,9 @@ func calibrate(m *linear.Model, calib []*doc) *guard.Roles {
 			fpr = defaultHeadFPR
 		}
 		u := quantile(negUser[j], 1-fpr) + *userMargin
+		if h != "jailbreak" && h != "prompt_injection" {
+			u += *harmMargin
+		}
 		m.Threshold[j] = float32(u)
 		roles.Thresholds["user"][h] = float32(u)
 		sy := u

@@ -86,7 +86,7 @@ func heldRecall(m *linear.Model, held []*doc) string {
 			if d.l.Skip || d.y == nil || d.y[j] < 0 {
 				continue
 			}
-			z := float64(logits(m, d.l.Text)[j])
+			z := float64(logits(m, d.l.Text, d.l.Role)[j])
 			switch {
 			case d.y[j] == 1:
 				pos = append(pos, z)
