@@ -9,7 +9,37 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
+
+// gatherAppends makes l behave as if a commit were running, so that
+// appends queue, and returns a function that waits until n appends wait
+// and then lets a leader commit them. Appends that arrive during a commit
+// are committed together; this makes them arrive during one whatever the
+// scheduler does (with GOMAXPROCS 1 and a fast store a commit may end
+// before any other goroutine runs, and every append would commit alone).
+func gatherAppends(t *testing.T, l *Log, n int) (release func()) {
+	l.mu.Lock()
+	l.leading = true
+	l.mu.Unlock()
+	return func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			l.mu.Lock()
+			waiting := len(l.waiting)
+			l.mu.Unlock()
+			if waiting >= n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d appends waiting after 30 s, want %d", waiting, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		go l.lead()
+	}
+}
 
 func TestConcurrentAppendsGroupCommit(t *testing.T) {
 	f := newDirectFixture(t, Config{})
@@ -18,6 +48,7 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 	seen := make([]bool, workers*each)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	release := gatherAppends(t, f.log, workers)
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
@@ -35,6 +66,7 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 			}
 		})
 	}
+	release()
 	wg.Wait()
 	st := f.log.Stats()
 	if st.Appended != workers*each {
@@ -56,6 +88,7 @@ func TestConcurrentAppendsStaged(t *testing.T) {
 	ctx := context.Background()
 	const workers, each = 32, 50
 	var wg sync.WaitGroup
+	release := gatherAppends(t, f.log, workers)
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
@@ -66,6 +99,7 @@ func TestConcurrentAppendsStaged(t *testing.T) {
 			}
 		})
 	}
+	release()
 	wg.Wait()
 	mustSync(t, f.log)
 	seen := countEvents(t, f.db)
