@@ -91,8 +91,8 @@ func Sleep(ctx context.Context, d time.Duration) error {
 
 // Every calls fn every d on the wall clock until stop closes: the loop of
 // the background work that runs on a period (the audit log's checkpoints,
-// the Redis limiter's lease renewal, the flushes of the detector, the usage
-// ledger and the partition feed). A call of fn that is running when stop
+// the Redis limiter's lease renewal, the flushes of the detector and the
+// usage ledger). A call of fn that is running when stop
 // closes ends first.
 func Every(d time.Duration, stop <-chan struct{}, fn func()) {
 	t := time.NewTicker(d)
@@ -104,5 +104,33 @@ func Every(d time.Duration, stop <-chan struct{}, fn func()) {
 		case <-t.C:
 			fn()
 		}
+	}
+}
+
+// Linger calls fn d after a signal on kick, so that what arrives meanwhile
+// goes out in the same call, and sleeps while no signal comes: the loop of
+// work that is batched but not periodic (the partition feed's stream
+// appends, the shared limiter's settlements), which an idle instance should
+// not wake up for. Signals during the wait or the call make the next round
+// (kick should have a buffer of one, sent to without blocking). When stop
+// closes Linger calls fn once more, for what is left, and returns.
+func Linger(kick <-chan struct{}, d time.Duration, stop <-chan struct{}, fn func()) {
+	defer fn()
+	t := time.NewTimer(d)
+	t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-kick:
+		}
+		t.Reset(d)
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		fn()
 	}
 }

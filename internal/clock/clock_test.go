@@ -3,6 +3,7 @@ package clock
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -58,5 +59,30 @@ func TestEvery(t *testing.T) {
 	})
 	if calls < 3 {
 		t.Fatalf("returned after %d calls, before stop was closed", calls)
+	}
+}
+
+// Linger calls fn once a kick came and the wait passed, not at all while
+// none comes, and once more when it stops.
+func TestLinger(t *testing.T) {
+	kick, stop, done := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	go func() {
+		defer close(done)
+		Linger(kick, 20*time.Millisecond, stop, func() { calls.Add(1) })
+	}()
+	kick <- struct{}{} // as its users do: once, for the first of a batch
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(60 * time.Millisecond) // no kick: no call
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d calls for one kick and a quiet spell, want 1", n)
+	}
+	close(stop)
+	<-done
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d calls after stop, want 2 (the last for what was left)", n)
 	}
 }

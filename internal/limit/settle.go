@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/wardenhq/warden/internal/clock"
 )
 
 // Settler is a Rater that can apply settlements (give-backs, and charges
@@ -121,23 +123,7 @@ func (b *Batched) Settle(key string, perMinute, n int, now time.Time) {
 // flush, until Close.
 func (b *Batched) run() {
 	defer close(b.stopped)
-	t := time.NewTimer(0)
-	<-t.C
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-b.wake:
-		}
-		t.Reset(b.every)
-		select {
-		case <-b.stop:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		b.flush()
-	}
+	clock.Linger(b.wake, b.every, b.stop, b.flush)
 }
 
 // flush applies every queued settlement, one take per bucket.
@@ -171,7 +157,6 @@ func (b *Batched) Close() error {
 	b.closed = true
 	b.mu.Unlock()
 	close(b.stop)
-	<-b.stopped
-	b.flush()
+	<-b.stopped // the loop's last flush applied what was queued
 	return nil
 }

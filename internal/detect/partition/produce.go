@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wardenhq/warden/internal/clock"
 	"github.com/wardenhq/warden/internal/event"
 )
 
@@ -65,25 +66,7 @@ func (f *Feed) Handle(ctx context.Context, e *event.Event) {
 // batchEvery woke every instance 500 times a second, idle or not.
 func (f *Feed) produceLoop() {
 	defer close(f.flushed)
-	t := time.NewTimer(batchEvery)
-	t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			f.send(context.Background())
-			return
-		case <-f.queued:
-		}
-		t.Reset(batchEvery)
-		select {
-		case <-f.stop:
-			t.Stop()
-			f.send(context.Background())
-			return
-		case <-t.C:
-		}
-		f.send(context.Background())
-	}
+	clock.Linger(f.queued, batchEvery, f.stop, func() { f.send(context.Background()) })
 }
 
 // send appends the queued events to their streams in one pipeline. On
