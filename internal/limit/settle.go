@@ -50,6 +50,7 @@ type Batched struct {
 	mu      sync.Mutex
 	due     map[string]settlement
 	closed  bool
+	closing sync.Once
 	wake    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
@@ -149,14 +150,12 @@ func (b *Batched) flush() {
 // Close stops the background flush and applies what is queued; later
 // settlements are taken at once. It does not close the wrapped rater.
 func (b *Batched) Close() error {
-	b.mu.Lock()
-	if b.closed {
+	b.closing.Do(func() {
+		b.mu.Lock()
+		b.closed = true
 		b.mu.Unlock()
-		return nil
-	}
-	b.closed = true
-	b.mu.Unlock()
-	close(b.stop)
-	<-b.stopped // the loop's last flush applied what was queued
+		close(b.stop)
+		<-b.stopped // the loop's last flush applied what was queued
+	})
 	return nil
 }
