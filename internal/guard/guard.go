@@ -445,10 +445,22 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	hj := g.heads.harmful
 	ph := probability(s.best[hj], thr[hj], conf)
 	harmCap := 1.0
-	if !how.harmModel {
+	switch {
+	case !how.harmModel:
 		harmCap = 0
-	} else if refusal {
+	case refusal:
 		harmCap = refusalCap
+	case how.limitCue && adj <= 0 && !limitCueSet.in(s.norm):
+		// A system prompt describes an application, and its topic words
+		// ("cyber security", "medical", "WWII bomber nose art") are not a
+		// request: held out by source, the harm heads blocked 3% of real
+		// system prompts on them. The harm heads judge a system message
+		// only when it asks for working instructions (operational framing:
+		// "detailed instructions", "step by step", "without getting
+		// caught") or lifts the model's limits, as a card that demands
+		// forbidden content does; the harm rules always apply, and the
+		// user's turns and the answer are judged for harm in their roles.
+		harmCap = limitlessCap
 	}
 	ph = min(ph, harmCap)
 	for i, c := range Categories {

@@ -100,7 +100,9 @@ type judgeAs struct {
 	// developer's rules quote the attacks they defend against.
 	quoting bool
 	// limitCue: the jailbreak head reaches the flag point only when the text
-	// says something that lifts the model's limits (limitCues). A persona
+	// says something that lifts the model's limits (limitCues), and the
+	// harm heads only then or when it asks for working instructions
+	// (operational framing, package intent; see judge). A persona
 	// ("You are ChatGPT", "You are Mira, a cheerful barista") or a format
 	// rule is how system prompts begin, and a word model trained on
 	// jailbreak templates, which begin the same way, cannot tell them
