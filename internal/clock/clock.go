@@ -92,8 +92,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // Every calls fn every d on the wall clock until stop closes: the loop of
 // the background work that runs on a period (the audit log's checkpoints,
 // the Redis limiter's lease renewal, the flushes of the detector and the
-// usage ledger). A call of fn that is running when stop
-// closes ends first.
+// usage ledger). A call of fn that is running when stop closes ends first.
 func Every(d time.Duration, stop <-chan struct{}, fn func()) {
 	t := time.NewTicker(d)
 	defer t.Stop()
