@@ -49,11 +49,11 @@ func (l *View) recent(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	n := len(l.ring)
 	for i := 1; i <= n && len(out) < limit; i++ {
-		it := l.ring[((l.next-i)%n+n)%n]
+		it := &l.ring[((l.next-i)%n+n)%n]
 		if (keyID != "" && it.keyID != keyID) || (onlyRefused && !it.refused) {
 			continue
 		}
-		out = append(out, it.data)
+		out = append(out, it.encoded())
 	}
 	l.mu.Unlock()
 	wire.JSON(w, http.StatusOK, out)

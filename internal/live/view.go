@@ -75,7 +75,16 @@ const (
 type item struct {
 	keyID   string
 	refused bool
-	data    []byte // JSON of the Event
+	ev      Event
+	data    []byte // JSON of ev, once a subscriber or a reader needed it
+}
+
+// encoded returns the item's JSON, encoding it the first time.
+func (it *item) encoded() []byte {
+	if it.data == nil {
+		it.data, _ = json.Marshal(&it.ev) // an Event always encodes
+	}
+	return it.data
 }
 
 // Event is one request as the console shows it: the event without its
@@ -145,31 +154,30 @@ func (l *View) Handle(_ context.Context, e *event.Event) {
 			le.Guard = append(le.Guard, v.Stage+":"+v.Action+":"+v.Category)
 		}
 	}
-	data, err := json.Marshal(le)
-	if err != nil {
-		return
-	}
-	item := item{keyID: e.KeyID, refused: refused(e), data: data}
+	// Encoded only once someone reads it: a console that is open streams
+	// it, the recent-events list encodes what it lists; most events are
+	// never looked at.
+	it := item{keyID: e.KeyID, refused: refused(e), ev: le}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.received++
-	if len(l.ring) < l.opt.Recent {
-		l.ring = append(l.ring, item)
-	} else {
-		l.ring[l.next] = item
-	}
-	l.next = (l.next + 1) % l.opt.Recent
 	for s := range l.subs {
-		if s.keyID != "" && s.keyID != item.keyID {
+		if s.keyID != "" && s.keyID != it.keyID {
 			continue
 		}
 		select {
-		case s.ch <- data:
+		case s.ch <- it.encoded():
 		default:
 			s.dropped++
 		}
 	}
+	if len(l.ring) < l.opt.Recent {
+		l.ring = append(l.ring, it)
+	} else {
+		l.ring[l.next] = it
+	}
+	l.next = (l.next + 1) % l.opt.Recent
 	min := e.Time.Unix() / 60
 	t := l.minuteLocked(min)
 	if t != nil {
