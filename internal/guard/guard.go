@@ -442,6 +442,9 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// A short text lifts no limit and injects nothing unless it says so
 	// (shortattack.go).
 	short := countWords(s.norm, shortAttackWords) < shortAttackWords
+	// Where a text must lift limits to be judged (system messages, short
+	// texts), whether it does, read once.
+	lifts := (how.limitCue || short) && limitCueSet.in(s.norm)
 	hj := g.heads.harmful
 	ph := probability(s.best[hj], thr[hj], conf)
 	harmCap := 1.0
@@ -450,7 +453,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
-	case how.limitCue && adj <= 0 && !limitCueSet.in(s.norm):
+	case how.limitCue && adj <= 0 && !lifts:
 		// A system prompt describes an application, and its topic words
 		// ("cyber security", "medical", "WWII bomber nose art") are not a
 		// request: held out by source, the harm heads blocked 3% of real
@@ -474,7 +477,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				continue
 			}
 			p = probability(s.best[j], thr[j], confAttack)
-			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !limitCueSet.in(s.norm) {
+			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !lifts {
 				p = limitlessCap
 			}
 			if c == PromptInjection && p > shortAttackCap && short && !injectionCueSet.in(s.norm) {

@@ -244,7 +244,8 @@ func isRefusal(b []byte) bool {
 }
 
 // limitlessCap is the highest jailbreak score of a system text that lifts no
-// limit: below the default flag point.
+// limit, and its highest harm score unless it also asks for working
+// instructions: below the default flag point.
 const limitlessCap = 0.3
 
 // refusalCap is the highest harm score a refusal gets.

@@ -135,8 +135,8 @@ var (
 	once sync.Once
 	set  *phrase.Set
 	// Phrase index bounds: [0, nDef) defensive and technical, [nDef, nOp)
-	// operational, [nOp, nFrame) frames, [nFrame, nAll) targets.
-	nDef, nOp, nFrame, nAll int
+	// operational, [nOp, nFrame) frames, the rest targets.
+	nDef, nOp, nFrame int
 )
 
 func get() *phrase.Set {
@@ -145,7 +145,6 @@ func get() *phrase.Set {
 		nDef = len(Defensive) + len(Technical)
 		nOp = nDef + len(Operational)
 		nFrame = nOp + len(Frames)
-		nAll = nFrame + len(Targets)
 	})
 	return set
 }
