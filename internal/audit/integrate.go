@@ -70,18 +70,17 @@ func (l *Log) integrateLoop() {
 		case <-pace.C:
 		}
 		err := l.integrateAll()
+		wait := integratePace
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			// Another instance holds the lease and integrates
 			// everyone's entries: look again only after
 			// integrateYield, however often this log's commits kick.
-			pace.Reset(integrateYield)
+			wait = integrateYield
 		case err != nil:
-			pace.Reset(integratePace)
 			l.logger.Error("audit: integration failed; the entries stay staged", "err", err)
-		default:
-			pace.Reset(integratePace)
 		}
+		pace.Reset(wait)
 	}
 }
 

@@ -157,7 +157,7 @@ func (s *DB) IntegrateAudit(ctx context.Context, max int, wait bool, hashes func
 				return fmt.Errorf("postgres: audit integration lease: %w", err)
 			}
 			if !got {
-				return fmt.Errorf("postgres: audit integration lease is held by another instance: %w", store.ErrConflict)
+				return errLeaseHeld
 			}
 			// Under the advisory lock no other integrator is in the
 			// lease's row; take or renew it unless another holds it (two
