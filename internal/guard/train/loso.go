@@ -18,6 +18,47 @@ type tally struct {
 	pos, blocked, flaggedPos int // positives: blocked; flagged or blocked
 	sysPos, sysBlocked       int // jailbreaks placed in a system message: blocked
 	neg, fpAny, fpBlock      int // benign: flagged or blocked; blocked
+	// sweep counts, at each of sweepPoints as the harm categories' block
+	// threshold (flag 0.15 below), positives blocked and benign texts
+	// flagged or blocked: the held-out trade-off curve of the harm heads.
+	sweep [len(sweepPoints)]struct{ blocked, fpAny int }
+}
+
+// sweepPoints are the harm block thresholds of tally's sweep (0.5 is the
+// calibrated operating point).
+var sweepPoints = [...]float64{0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}
+
+// sweepPolicies are the default policy with the harm categories' thresholds
+// at each of sweepPoints.
+var sweepPolicies = func() (ps [len(sweepPoints)]*guard.Policy) {
+	for i, t := range sweepPoints {
+		var yaml strings.Builder
+		yaml.WriteString("categories:\n")
+		for _, c := range guard.Categories {
+			if c == guard.Jailbreak || c == guard.PromptInjection || c == guard.SexualMinors {
+				continue
+			}
+			fmt.Fprintf(&yaml, "  %s: {action: block, threshold: %g, flag_threshold: %g}\n", c, t, t-0.15)
+		}
+		p, err := guard.DecodePolicy([]byte(yaml.String()))
+		if err != nil {
+			panic(err)
+		}
+		ps[i] = p
+	}
+	return ps
+}()
+
+func (t *tally) addSweep(g *guard.Guard, role, text string, benign bool) {
+	for i, p := range sweepPolicies {
+		res := g.Check(context.Background(), guard.StagePrompt, []guard.Part{{Role: role, Text: text}}, p)
+		switch {
+		case benign && res.Action != guard.Allow:
+			t.sweep[i].fpAny++
+		case !benign && res.Blocked():
+			t.sweep[i].blocked++
+		}
+	}
 }
 
 func (t *tally) add(g *guard.Guard, l labels.Labelled) {
@@ -29,6 +70,9 @@ func (t *tally) add(g *guard.Guard, l labels.Labelled) {
 		role = "user"
 	}
 	res := g.Check(context.Background(), guard.StagePrompt, []guard.Part{{Role: role, Text: l.Text}}, nil)
+	if sweepOn {
+		t.addSweep(g, role, l.Text, l.Kind == labels.Benign)
+	}
 	if l.Kind == labels.Benign {
 		t.neg++
 		if res.Action != guard.Allow {
@@ -40,6 +84,9 @@ func (t *tally) add(g *guard.Guard, l labels.Labelled) {
 				}
 				fmt.Printf("FP %s %v %s %v | %q\n", role, res.Action, res.Rule, res.Triggered, txt)
 			}
+			if debugHead == "why:"+role && debugModel != nil && len(res.Triggered) > 0 {
+				fmt.Printf("WHY %s %q:%s\n", res.Triggered[0], l.Text, explain(debugModel, l.Text, string(res.Triggered[0]), 10))
+			}
 		}
 		if res.Blocked() {
 			t.fpBlock++
@@ -49,6 +96,8 @@ func (t *tally) add(g *guard.Guard, l labels.Labelled) {
 	t.pos++
 	if res.Blocked() {
 		t.blocked++
+	} else if debugHead == "miss" {
+		fmt.Printf("MISS %v %v | %q\n", res.Action, res.Triggered, l.Text)
 	}
 	if res.Action != guard.Allow {
 		t.flaggedPos++
@@ -72,6 +121,17 @@ func (t *tally) line(name string) string {
 	}
 	if t.neg > 0 {
 		s += fmt.Sprintf(" benign %5d flag+ %.4f blocked %.4f", t.neg, frac(t.fpAny, t.neg), frac(t.fpBlock, t.neg))
+	}
+	if sweepOn {
+		s += " sweep"
+		for i, p := range sweepPoints {
+			if t.pos > 0 {
+				s += fmt.Sprintf(" r@%.1f=%.3f", p, frac(t.sweep[i].blocked, t.pos))
+			}
+			if t.neg > 0 {
+				s += fmt.Sprintf(" f@%.1f=%.4f", p, frac(t.sweep[i].fpAny, t.neg))
+			}
+		}
 	}
 	return s
 }
@@ -131,6 +191,7 @@ func runLOSO(recs []record, bits uint, epochs int) {
 		if err != nil {
 			log.Fatal(err)
 		}
+		debugModel = b.m
 		var t tally
 		for _, r := range recs {
 			if r.group == grp {
@@ -160,6 +221,23 @@ func runLOSO(recs []record, bits uint, epochs int) {
 			if x > worstF {
 				worstF, worstFName = x, r.name
 			}
+		}
+	}
+	if sweepOn {
+		for i, p := range sweepPoints {
+			var hr, fp float64
+			var nh, nf int
+			for _, r := range rows {
+				if r.t.pos > 0 && strings.HasPrefix(r.name, "harm_") {
+					hr += frac(r.t.sweep[i].blocked, r.t.pos)
+					nh++
+				}
+				if r.t.neg > 0 {
+					fp += frac(r.t.sweep[i].fpAny, r.t.neg)
+					nf++
+				}
+			}
+			fmt.Printf("loso sweep harm threshold %.1f: harm recall mean %.3f over %d, benign flagged or blocked mean %.4f over %d\n", p, hr/float64(max(nh, 1)), nh, fp/float64(max(nf, 1)), nf)
 		}
 	}
 	fmt.Printf("loso recall (blocked) mean %.3f over %d sources, worst %.3f (%s)\n", rsum/float64(max(rn, 1)), rn, worstR, worstRName)

@@ -50,6 +50,13 @@ var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "viol
 
 var debugHead string
 
+// sweepOn makes -loso also print each held-out source's recall or false
+// positives at other harm thresholds (-sweep).
+var sweepOn bool
+
+// debugModel is the model of the fold being judged, for -debug why:ROLE.
+var debugModel *linear.Model
+
 var (
 	flagLR       = flag.Float64("lr", 0.8, "AdaGrad learning rate of the harm heads (0.1 until 2026-12: they were underfit, training loss still falling fast at epoch 20)")
 	flagAttackLR = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
@@ -83,7 +90,8 @@ func main() {
 	epochs := flag.Int("epochs", 20, "training epochs")
 	loso := flag.Bool("loso", false, "leave one source out: train once per source file held out and report on it; writes nothing")
 	tune := flag.String("tune", "", "comma-separated settings flag=value to compare by inner validation on the training split, e.g. attacklr=0.1,attacklr=0.2 (see tune.go); writes nothing")
-	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head")
+	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head; with -loso: fp:ROLE prints held-out false positives of that role, why:ROLE also the features that weigh most on the head that fired, miss the held-out positives not blocked")
+	flag.BoolVar(&sweepOn, "sweep", false, "with -loso, also print recall and false positives at harm thresholds 0.2 to 0.8")
 	flag.Parse()
 
 	recs, err := readAll(strings.Split(*data, ","))
