@@ -55,13 +55,20 @@ func (x *exchange) inspectPrompt() *apiError {
 }
 
 // check judges parts at stage: the local guard, then the external
-// moderators when they are configured.
+// moderators when they are configured. A prompt's texts are judged in the
+// key's memo scope: what an application sends with every request (its
+// system prompt, the conversation so far) is judged once, and found again
+// only for the same key (guard.WithMemoScope).
 func (x *exchange) check(stage guard.Stage, parts []guard.Part) guard.Result {
+	ctx := x.r.Context()
+	if stage != guard.StageAnswer && stage != guard.StageStream {
+		ctx = guard.WithMemoScope(ctx, x.key.ID)
+	}
 	if c := x.s.opts.Moderators; c != nil {
 		// The chain logs a moderator's failure itself.
-		return c.CheckParts(x.r.Context(), stage, parts, x.policy()).Result
+		return c.CheckParts(ctx, stage, parts, x.policy()).Result
 	}
-	return x.s.opts.Guard.Check(x.r.Context(), stage, parts, x.policy())
+	return x.s.opts.Guard.Check(ctx, stage, parts, x.policy())
 }
 
 func (x *exchange) noteVerdict(res *guard.Result) {

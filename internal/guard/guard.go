@@ -47,9 +47,11 @@ package guard
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/event"
@@ -193,6 +195,10 @@ type Options struct {
 	// Roles, when set, replaces the embedded per-role threshold table. With
 	// Model set and Roles nil, every class uses the model's thresholds.
 	Roles *Roles
+	// MemoEntries is how many judged prompt texts the Guard remembers for
+	// callers that name a scope (WithMemoScope): 0 means
+	// DefaultMemoEntries, a negative number none.
+	MemoEntries int
 }
 
 // Guard judges texts. It is safe for concurrent use.
@@ -205,6 +211,7 @@ type Guard struct {
 	// ruleOff holds, per role class, the rules that do not fire.
 	ruleOff [numRoles]uint64
 	pool    sync.Pool // *scratch
+	memo    *memo     // nil: nothing remembered
 }
 
 // headIndex maps categories to model heads (-1: no head).
@@ -256,6 +263,15 @@ func New(opts Options) (*Guard, error) {
 		return nil, errors.New("guard: model has no harmful head")
 	}
 	g.pool.New = func() any { return newScratch(len(m.Heads)) }
+	if n := opts.MemoEntries; n >= 0 {
+		if n == 0 {
+			n = DefaultMemoEntries
+		}
+		var err error
+		if g.memo, err = newMemo(n); err != nil {
+			return nil, err
+		}
+	}
 	return g, nil
 }
 
@@ -281,6 +297,8 @@ type scratch struct {
 	tot        []int32
 	logits     []float32
 	best       []float32
+	sha        hash.Hash // memo keys, and their buffer
+	sum        []byte
 }
 
 func newScratch(heads int) *scratch {
@@ -294,11 +312,11 @@ func newScratch(heads int) *scratch {
 // (nil: DefaultPolicy). Each part is judged as its role class (see ClassOf):
 // system, user, document or answer, with that class's thresholds; at the
 // answer and stream stages every part is judged as an answer. Rules see all
-// parts together, so a probe split across messages is still caught. The
-// context is accepted for symmetry with external moderators; Check does no
-// I/O and finishes in microseconds.
+// parts together, so a probe split across messages is still caught. Check
+// does no I/O and finishes in microseconds; under a context that names a
+// memo scope (WithMemoScope), a prompt text it has judged before for that
+// scope costs a look-up (see memo.go).
 func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy) Result {
-	_ = ctx
 	if p == nil {
 		p = defaultPolicy
 	}
@@ -310,6 +328,10 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 	total := 0
 	rs := newRuleState(g.rules)
 	suffix, appended := false, noSecondTask
+	scope := ""
+	if g.memo != nil && stage != StageAnswer && stage != StageStream {
+		scope = memoScope(ctx) // see memo.go
+	}
 	for i, part := range parts {
 		if i >= MaxTexts || total >= MaxTotal {
 			break
@@ -323,22 +345,21 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 		if stage == StageAnswer || stage == StageStream {
 			role = RoleAnswer
 		}
-		g.judge(s, t, role, &sc, &rs)
-		for _, d := range textnorm.Decode(t) {
-			g.judge(s, d, role, &sc, &rs)
+		if scope == "" {
+			g.judgePart(s, t, role, &sc, &rs, &suffix, &appended)
+			continue
 		}
-		if roleJudging[role].attacks {
-			// An optimised adversarial suffix: the request is judged
-			// without it too, and the suffix is a jailbreak attempt.
-			if k := adversarialSuffix(t); k > 0 {
-				g.judge(s, t[:k], role, &sc, &rs)
-				suffix = true
-			}
+		if s.sha == nil {
+			s.sha, s.sum = sha256.New(), make([]byte, 0, sha256.Size)
 		}
-		if roleJudging[role].injectionModel && appended < appendedTask {
-			// A second task glued onto the data (secondtask.go).
-			appended = max(appended, secondTask(t))
+		key := memoKeyInto(s.sha, s.sum, scope, role, t)
+		v, ok := g.memo.c.Get(key)
+		if !ok {
+			v = &partVerdict{rules: newRuleState(g.rules)}
+			g.judgePart(s, t, role, &v.sc, &v.rules, &v.suffix, &v.appended)
+			g.memo.c.Add(key, v)
 		}
+		v.mergeInto(&sc, &rs, &suffix, &appended)
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
 		ruleID = id
@@ -362,6 +383,28 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 		}
 	}
 	return p.decide(stage, sc, ruleID)
+}
+
+// judgePart judges one part's text (already bounded) of role class role:
+// the text, what it decodes to, the request without an adversarial suffix,
+// and a second task glued onto it.
+func (g *Guard) judgePart(s *scratch, t string, role RoleClass, sc *Scores, rs *ruleState, suffix *bool, appended *int) {
+	g.judge(s, t, role, sc, rs)
+	for _, d := range textnorm.Decode(t) {
+		g.judge(s, d, role, sc, rs)
+	}
+	if roleJudging[role].attacks {
+		// An optimised adversarial suffix: the request is judged
+		// without it too, and the suffix is a jailbreak attempt.
+		if k := adversarialSuffix(t); k > 0 {
+			g.judge(s, t[:k], role, sc, rs)
+			*suffix = true
+		}
+	}
+	if roleJudging[role].injectionModel && *appended < appendedTask {
+		// A second task glued onto the data (secondtask.go).
+		*appended = max(*appended, secondTask(t))
+	}
 }
 
 // judge scores one text (already bounded) of role class role into sc and

@@ -231,6 +231,16 @@ func (s *ruleState) set(i int) {
 	s.hit[i/64] |= 1 << (i % 64)
 }
 
+// union adds the phrases of o (a state of the same rule set) to s.
+func (s *ruleState) union(o *ruleState) {
+	for i := range s.hit {
+		s.hit[i] |= o.hit[i]
+	}
+	for i := range s.ext {
+		s.ext[i] |= o.ext[i]
+	}
+}
+
 func (s *ruleState) has(i int) bool {
 	if s.ext != nil {
 		return s.ext[i/64]&(1<<(i%64)) != 0
