@@ -91,7 +91,7 @@ func openLoop(c *http.Client, t target, rate int, d time.Duration) latency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := do(c, t, body); err != nil {
+			if err := do(c, t, body()); err != nil {
 				errs.Add(1)
 				errKinds.Store(t.name+": "+err.Error(), true)
 			}
@@ -117,7 +117,7 @@ func closedLoop(c *http.Client, t target, workers int, d time.Duration) float64 
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				if do(c, t, body) == nil {
+				if do(c, t, body()) == nil {
 					done.Add(1)
 				}
 			}

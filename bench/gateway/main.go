@@ -42,6 +42,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,8 +90,17 @@ func (t target) adminGet(path string, w io.Writer) error {
 	return err
 }
 
-// body and streamBody are the benchmark's requests (see internal/workload).
-var body, streamBody = workload.ChatBody, workload.StreamBody
+// body returns the next chat request of the benchmark: the same system
+// prompt and notes each time, with a meeting reference of its own (see
+// workload.ChatBodyN: the guard judges each user turn, as it would an
+// application's). Every body has the same size and shape, whatever its
+// target.
+func body() string { return workload.ChatBodyN(meeting.Add(1)) }
+
+var meeting atomic.Uint64
+
+// streamBody is the benchmark's streamed request.
+var streamBody = workload.StreamBody
 
 func main() {
 	quick := flag.Bool("quick", false, "short run (for a smoke test)")
@@ -125,7 +135,7 @@ func main() {
 	client := &http.Client{Transport: newTransport(), Timeout: 30 * time.Second}
 	for _, t := range targets { // warm up connections and code paths
 		for range 500 {
-			if err := do(client, t, body); err != nil {
+			if err := do(client, t, body()); err != nil {
 				log.Fatalf("%s: warm-up: %v", t.name, err)
 			}
 		}
@@ -146,7 +156,7 @@ func main() {
 	fmt.Fprintf(&report, "## Gateway overhead\n\nMeasured %s by `go run ./bench/gateway%s` on %s, %d cores (GOMAXPROCS %d), %s.\n",
 		time.Now().UTC().Format("2006-01-02"), map[bool]string{true: " -binary"}[*binary], cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(&report, "Load generator, mock upstream, bare proxies and Warden share the machine. Targets are interleaved in %s slices, %d rounds per rate; "+
-		"latency is open-loop (from the intended send time); requests are ~1 KB chat completions (a system persona and meeting notes). "+
+		"latency is open-loop (from the intended send time); requests are ~1 KB chat completions (a system persona and meeting notes that end with a reference of their own, so that each user turn is new: see internal/workload). "+
 		"`warden` is the assembly of `warden serve` with its default configuration (guard on prompts and answers, detector, audit log with every answer waiting for its durable entry, usage, metrics, live view), in the benchmark's process, next to an in-process `reverseproxy`.", slice, rounds)
 	if *binary {
 		report.WriteString(" `warden serve (binary)` is the real binary with its defaults, next to `reverseproxy (process)`, a bare proxy in a process of its own.")

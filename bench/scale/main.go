@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -485,9 +486,12 @@ func runGateway(bin string, n int, shared bool, pgDSN, redisURL string, d time.D
 		return gatewayResult{}, err
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
-	payload := []byte(`{"model":"mock-echo","messages":[{"role":"user","content":"hello benchmark"}]}`)
+	// A user text of its own per request: the guard remembers what it judged
+	// for a key (its memo), and an application's users do not repeat.
+	var seq atomic.Uint64
 	call := func(w, i int) error {
-		req, _ := http.NewRequest("POST", urls[(w+i)%len(urls)]+"/v1/chat/completions", bytes.NewReader(payload))
+		payload := `{"model":"mock-echo","messages":[{"role":"user","content":"hello benchmark ` + strconv.FormatUint(seq.Add(1), 10) + `"}]}`
+		req, _ := http.NewRequest("POST", urls[(w+i)%len(urls)]+"/v1/chat/completions", strings.NewReader(payload))
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(req)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,9 +103,11 @@ func BenchmarkServeDefault(b *testing.B) {
 	b.ReportAllocs()
 	b.SetParallelism(16) // requests wait on their audit commit; keep both cores busy
 	b.ResetTimer()
+	var meeting atomic.Uint64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(workload.ChatBody))
+			// A user turn of its own each time (workload.ChatBodyN).
+			req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(workload.ChatBodyN(meeting.Add(1))))
 			req.Header.Set("Authorization", auth)
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()

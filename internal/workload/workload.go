@@ -8,7 +8,11 @@
 // last user message, so the answer carries the same notes.
 package workload
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
 
 // Persona is the system message.
 const Persona = "You are a concise, helpful assistant."
@@ -27,7 +31,28 @@ const Model = "mock-echo"
 
 // ChatBody is the chat completion request body: Persona and Notes, at most
 // 200 tokens of answer.
-var ChatBody = func() string {
+var ChatBody = chatBody(Notes)
+
+// chatBodyHead and chatBodyTail are ChatBody's JSON around the end of the
+// notes, where ChatBodyN puts a meeting's reference.
+var chatBodyHead, chatBodyTail = func() (string, string) {
+	const mark = "\x01"
+	b := chatBody(Notes + mark)
+	i := strings.Index(b, `\u0001`)
+	return b[:i], b[i+len(`\u0001`):]
+}()
+
+// ChatBodyN is ChatBody for meeting n: its notes end with a reference of
+// their own (" Ref M-n."), so that no two requests of a benchmark carry the
+// same user text. The guard remembers the texts it judged for a key (its
+// memo): an application's system prompt is found again, as it is here, but
+// every new user turn is judged, and a benchmark that sent one body over and
+// over would measure the memo instead.
+func ChatBodyN(n uint64) string {
+	return chatBodyHead + " Ref M-" + strconv.FormatUint(n, 10) + "." + chatBodyTail
+}
+
+func chatBody(notes string) string {
 	type message struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
@@ -36,12 +61,12 @@ var ChatBody = func() string {
 		Model     string    `json:"model"`
 		MaxTokens int       `json:"max_tokens"`
 		Messages  []message `json:"messages"`
-	}{Model, 200, []message{{"system", Persona}, {"user", Notes}}})
+	}{Model, 200, []message{{"system", Persona}, {"user", notes}}})
 	if err != nil {
 		panic(err) // a constant value: cannot fail
 	}
 	return string(b)
-}()
+}
 
 // StreamBody is a short streamed chat completion request.
 const StreamBody = `{"model":"mock-echo","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight nine ten"}]}`
