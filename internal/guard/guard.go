@@ -354,7 +354,10 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 		}
 		key := memoKeyInto(s.sha, s.sum, scope, role, t)
 		v, ok := g.memo.c.Get(key)
-		if !ok {
+		if ok {
+			g.memo.hits.Add(1)
+		} else {
+			g.memo.misses.Add(1)
 			v = &partVerdict{rules: newRuleState(g.rules)}
 			g.judgePart(s, t, role, &v.sc, &v.rules, &v.suffix, &v.appended)
 			g.memo.c.Add(key, v)

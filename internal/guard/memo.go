@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
+	"sync/atomic"
 	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -81,7 +82,17 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // (a user's new message) does not push out those seen again (system
 // prompts, earlier turns).
 type memo struct {
-	c *lru.TwoQueueCache[memoKey, *partVerdict]
+	c            *lru.TwoQueueCache[memoKey, *partVerdict]
+	hits, misses atomic.Uint64
+}
+
+// MemoStats counts the prompt texts Check found in the memo (hits) and
+// judged and remembered (misses) since New; both are 0 without a memo.
+func (g *Guard) MemoStats() (hits, misses uint64) {
+	if g.memo == nil {
+		return 0, 0
+	}
+	return g.memo.hits.Load(), g.memo.misses.Load()
 }
 
 func newMemo(entries int) (*memo, error) {

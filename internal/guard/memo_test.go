@@ -130,6 +130,10 @@ func TestMemoScoped(t *testing.T) {
 	if !remembered("key_a") {
 		t.Fatal("a prompt's texts were not remembered in their scope")
 	}
+	check(a, StagePrompt)
+	if hits, misses := g.MemoStats(); hits != 2 || misses != 2 {
+		t.Fatalf("MemoStats = %d hits, %d misses; want 2 and 2 (two texts judged, then found)", hits, misses)
+	}
 	if remembered("key_b") {
 		t.Fatal("texts of key_a are found in the scope of key_b")
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/fanout"
 	"github.com/wardenhq/warden/internal/gateway"
+	"github.com/wardenhq/warden/internal/guard"
 	"github.com/wardenhq/warden/internal/identity"
 	"github.com/wardenhq/warden/internal/keys"
 	"github.com/wardenhq/warden/internal/limit"
@@ -181,6 +182,7 @@ func New(ctx context.Context, o Options) (_ *Warden, err error) {
 	if err != nil {
 		return nil, err
 	}
+	registerGuard(o.Registry, g)
 	mods, err := newModerators(g, w.Sections.Moderators)
 	if err != nil {
 		return nil, err
@@ -316,6 +318,20 @@ func registerFeed(reg prometheus.Registerer, f *partition.Feed, pool *partition.
 			Help: "Cross-key pool lookups counted in process because Redis failed."}, func() float64 { return float64(pool.Fallback()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_detect_partitions_owned",
 			Help: "Detector partitions this instance owns."}, func() float64 { return float64(f.Stats().Owned) }),
+	)
+}
+
+// registerGuard exports how often the guard found a prompt text in its
+// memo instead of judging it (see guard.WithMemoScope).
+func registerGuard(reg prometheus.Registerer, g *guard.Guard) {
+	if reg == nil || g == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_guard_memo_hits_total",
+			Help: "Prompt texts the guard found judged in the key's memo."}, func() float64 { h, _ := g.MemoStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_guard_memo_misses_total",
+			Help: "Prompt texts the guard judged and remembered."}, func() float64 { _, m := g.MemoStats(); return float64(m) }),
 	)
 }
 

@@ -77,6 +77,72 @@ func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	}
 }
 
+// TestGuardMemoPerKey: through the assembled gateway, a conversation's
+// second request finds its system prompt and first turn judged (the memo
+// metrics say so), and another key sending the same texts does not.
+func TestGuardMemoPerKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := sqlitetest.OpenDir(t, dir)
+	cfg := config.Default()
+	cfg.Data = dir
+	reg := prometheus.NewRegistry()
+	w, err := warden.New(ctx, warden.Options{Config: cfg, Store: db, PseudonymKey: []byte("test"), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Start()
+	secret := func(name string) string {
+		_, sec, err := keys.Create(ctx, w.Keys, keys.Spec{Name: name}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sec.Reveal()
+	}
+	a, b := secret("app-a"), secret("app-b")
+	send := func(key string, messages string) {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"`+workload.Model+`","messages":`+messages+`}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		w.Gateway.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+	memo := func() (hits, misses float64) {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case "warden_guard_memo_hits_total":
+				hits = mf.GetMetric()[0].GetCounter().GetValue()
+			case "warden_guard_memo_misses_total":
+				misses = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return hits, misses
+	}
+	const first = `{"role":"system","content":"You are Acme's support assistant."},{"role":"user","content":"Where is my order 1234?"}`
+	send(a, `[`+first+`]`)
+	if h, m := memo(); h != 0 || m != 2 {
+		t.Fatalf("first request: %v hits, %v misses; want 0 and 2", h, m)
+	}
+	send(a, `[`+first+`,{"role":"assistant","content":"It ships tomorrow."},{"role":"user","content":"Thanks! Can I change the address?"}]`)
+	if h, m := memo(); h != 2 || m != 4 {
+		t.Fatalf("second turn: %v hits, %v misses; want 2 and 4", h, m)
+	}
+	send(b, `[`+first+`]`)
+	if h, m := memo(); h != 2 || m != 6 {
+		t.Fatalf("another key, same texts: %v hits, %v misses; want 2 and 6 (nothing found)", h, m)
+	}
+}
+
 // BenchmarkServeDefault is the whole assembly of `warden serve` with its
 // default configuration (guard on prompts and answers, detector, audit log
 // with every answer waiting for its durable entry, usage, metrics) and the
