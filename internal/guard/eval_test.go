@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"compress/gzip"
 	"context"
 	"os"
 	"testing"
@@ -14,15 +13,7 @@ func TestValidationReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	f, err := os.Open("testdata/val.jsonl.gz")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	zr := openVal(t)
 	g, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,25 +6,33 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"testing"
 )
 
-// valTexts returns every n-th text of the validation split with its role.
-func valTexts(t testing.TB, n int) []Part {
+// openVal opens the validation split written by the training command
+// (testdata/val.jsonl.gz), closed when the test ends.
+func openVal(t testing.TB) io.Reader {
 	t.Helper()
 	f, err := os.Open("testdata/val.jsonl.gz")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	zr, err := gzip.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return zr
+}
+
+// valTexts returns every n-th text of the validation split with its role.
+func valTexts(t testing.TB, n int) []Part {
+	t.Helper()
 	var parts []Part
-	sc := bufio.NewScanner(zr)
+	sc := bufio.NewScanner(openVal(t))
 	sc.Buffer(nil, 1<<22)
 	for i := 0; sc.Scan(); i++ {
 		if i%n != 0 {

@@ -77,22 +77,30 @@ func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	}
 }
 
+// startDefault assembles and starts `warden serve` with its default
+// configuration on an embedded store in a temporary directory, its metrics
+// in reg; it is closed when the test ends.
+func startDefault(tb testing.TB, reg *prometheus.Registry) *warden.Warden {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg := config.Default()
+	cfg.Data = dir
+	w, err := warden.New(context.Background(), warden.Options{Config: cfg, Store: sqlitetest.OpenDir(tb, dir), PseudonymKey: []byte("test"), Registry: reg})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { w.Close() })
+	w.Start()
+	return w
+}
+
 // TestGuardMemoPerKey: through the assembled gateway, a conversation's
 // second request finds its system prompt and first turn judged (the memo
 // metrics say so), and another key sending the same texts does not.
 func TestGuardMemoPerKey(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db := sqlitetest.OpenDir(t, dir)
-	cfg := config.Default()
-	cfg.Data = dir
 	reg := prometheus.NewRegistry()
-	w, err := warden.New(ctx, warden.Options{Config: cfg, Store: db, PseudonymKey: []byte("test"), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	w.Start()
+	w := startDefault(t, reg)
 	secret := func(name string) string {
 		_, sec, err := keys.Create(ctx, w.Keys, keys.Spec{Name: name}, time.Now())
 		if err != nil {
@@ -151,16 +159,7 @@ func TestGuardMemoPerKey(t *testing.T) {
 // (`-cpuprofile`). bench/gateway measures the same assembly over HTTP.
 func BenchmarkServeDefault(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	db := sqlitetest.OpenDir(b, dir)
-	cfg := config.Default()
-	cfg.Data = dir
-	w, err := warden.New(ctx, warden.Options{Config: cfg, Store: db, PseudonymKey: []byte("bench"), Registry: prometheus.NewRegistry()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	w.Start()
+	w := startDefault(b, prometheus.NewRegistry())
 	_, sec, err := keys.Create(ctx, w.Keys, keys.Spec{Name: "bench", RPM: 1 << 30, TPM: 1 << 30}, time.Now())
 	if err != nil {
 		b.Fatal(err)
