@@ -47,7 +47,6 @@ package guard
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -347,22 +346,9 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 		}
 		if scope == "" {
 			g.judgePart(s, t, role, &sc, &rs, &suffix, &appended)
-			continue
-		}
-		if s.sha == nil {
-			s.sha, s.sum = sha256.New(), make([]byte, 0, sha256.Size)
-		}
-		key := memoKeyInto(s.sha, s.sum, scope, role, t)
-		v, ok := g.memo.c.Get(key)
-		if ok {
-			g.memo.hits.Add(1)
 		} else {
-			g.memo.misses.Add(1)
-			v = &partVerdict{rules: newRuleState(g.rules)}
-			g.judgePart(s, t, role, &v.sc, &v.rules, &v.suffix, &v.appended)
-			g.memo.c.Add(key, v)
+			g.rememberedPart(s, scope, role, t).mergeInto(&sc, &rs, &suffix, &appended)
 		}
-		v.mergeInto(&sc, &rs, &suffix, &appended)
 	}
 	if id := rs.apply(g.rules, &sc); id != "" {
 		ruleID = id

@@ -28,8 +28,9 @@ import (
 // latency of its own requests whether another tenant had recently sent a
 // text. Answers are not remembered: each is new.
 
-// DefaultMemoEntries is how many judged texts a Guard remembers (about
-// 300 bytes each).
+// DefaultMemoEntries is how many judged texts a Guard remembers: about 460
+// bytes each with the cache's bookkeeping (the texts are not kept), 3.8 MB
+// when full.
 const DefaultMemoEntries = 8192
 
 // partVerdict is what judging one text contributed to a check.
@@ -38,6 +39,24 @@ type partVerdict struct {
 	rules    ruleState
 	suffix   bool // an adversarial suffix was found
 	appended int  // second-task signal: noSecondTask, suspectedTask, appendedTask
+}
+
+// rememberedPart returns what the text t of role class role contributes to
+// a check: found in the memo under scope, or judged now and remembered.
+func (g *Guard) rememberedPart(s *scratch, scope string, role RoleClass, t string) *partVerdict {
+	if s.sha == nil {
+		s.sha, s.sum = sha256.New(), make([]byte, 0, sha256.Size)
+	}
+	key := memoKeyInto(s.sha, s.sum, scope, role, t)
+	if v, ok := g.memo.c.Get(key); ok {
+		g.memo.hits.Add(1)
+		return v
+	}
+	g.memo.misses.Add(1)
+	v := &partVerdict{rules: newRuleState(g.rules)}
+	g.judgePart(s, t, role, &v.sc, &v.rules, &v.suffix, &v.appended)
+	g.memo.c.Add(key, v)
+	return v
 }
 
 // mergeInto adds v to the state of a check: the maximum of the scores, the
