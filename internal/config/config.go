@@ -97,6 +97,11 @@ type Guard struct {
 	// 48 tokens). Larger windows judge more context before anything is
 	// sent; smaller ones delay the first token less.
 	StreamHoldback int `yaml:"stream_holdback"`
+	// MemoEntries is how many judged prompt texts the guard remembers, per
+	// key, so that a system prompt or a conversation's earlier turns are
+	// not judged again with every request (0: the guard's default, 8,192
+	// texts, 3.8 MB at most; -1: off). The verdicts are the same either way.
+	MemoEntries int `yaml:"memo_entries"`
 	// Moderators are external moderation services consulted after the
 	// local guard (OpenAI moderation, Llama Guard, Azure AI Content Safety):
 	// a list of moderator.Config, decoded by package moderator's owner.
@@ -287,6 +292,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Guard.StreamHoldback < 0 || c.Guard.StreamHoldback > 64<<10 {
 		return fmt.Errorf("config: guard.stream_holdback: %d bytes, want 0 to 65536", c.Guard.StreamHoldback)
+	}
+	if c.Guard.MemoEntries < -1 || c.Guard.MemoEntries > 1<<20 {
+		return fmt.Errorf("config: guard.memo_entries: %d, want -1 (off), 0 (the default) or up to 1048576", c.Guard.MemoEntries)
 	}
 	switch c.Limits.OnBackendFailure {
 	case "", "local", "closed", "open":

@@ -114,6 +114,7 @@ var fixed = []struct {
 	{"record", func(c *config.Config) any { return c.Record }},
 	{"guard.disabled", func(c *config.Config) any { return c.Guard.Disabled }},
 	{"guard.stream_holdback", func(c *config.Config) any { return c.Guard.StreamHoldback }},
+	{"guard.memo_entries", func(c *config.Config) any { return c.Guard.MemoEntries }},
 	{"guard.moderators", func(c *config.Config) any { return c.Guard.Moderators }},
 }
 

@@ -61,7 +61,7 @@ func newGuard(c config.Guard) (*guard.Guard, func(*keys.Key) *guard.Policy, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := guard.New(guard.Options{})
+	g, err := guard.New(guard.Options{MemoEntries: c.MemoEntries})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,8 @@ package warden_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,14 +79,17 @@ func TestNewSubscribesTheDetectorFirst(t *testing.T) {
 	}
 }
 
-// startDefault assembles and starts `warden serve` with its default
-// configuration on an embedded store in a temporary directory, its metrics
-// in reg; it is closed when the test ends.
-func startDefault(tb testing.TB, reg *prometheus.Registry) *warden.Warden {
+// start assembles and starts `warden serve` with its default
+// configuration (changed by edit, if not nil) on an embedded store in a
+// temporary directory, its metrics in reg; it is closed when the test ends.
+func start(tb testing.TB, reg *prometheus.Registry, edit func(*config.Config)) *warden.Warden {
 	tb.Helper()
 	dir := tb.TempDir()
 	cfg := config.Default()
 	cfg.Data = dir
+	if edit != nil {
+		edit(cfg)
+	}
 	w, err := warden.New(context.Background(), warden.Options{Config: cfg, Store: sqlitetest.OpenDir(tb, dir), PseudonymKey: []byte("test"), Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
@@ -100,7 +105,7 @@ func startDefault(tb testing.TB, reg *prometheus.Registry) *warden.Warden {
 func TestGuardMemoPerKey(t *testing.T) {
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
-	w := startDefault(t, reg)
+	w := start(t, reg, nil)
 	secret := func(name string) string {
 		_, sec, err := keys.Create(ctx, w.Keys, keys.Spec{Name: name}, time.Now())
 		if err != nil {
@@ -158,21 +163,31 @@ func TestGuardMemoPerKey(t *testing.T) {
 // CPU and allocations per request, the figure to profile stage by stage
 // (`-cpuprofile`). bench/gateway measures the same assembly over HTTP.
 func BenchmarkServeDefault(b *testing.B) {
-	ctx := context.Background()
-	w := startDefault(b, prometheus.NewRegistry())
-	_, sec, err := keys.Create(ctx, w.Keys, keys.Spec{Name: "bench", RPM: 1 << 30, TPM: 1 << 30}, time.Now())
+	w := start(b, prometheus.NewRegistry(), nil)
+	// A user turn of its own each time (workload.ChatBodyN).
+	serveParallel(b, w, workload.ChatBodyN)
+	if st := w.Audit.Stats(); st.Batches > 0 && st.Integrations > 0 {
+		b.ReportMetric(float64(st.Appended)/float64(st.Batches), "entries/commit")
+		b.ReportMetric(float64(st.Integrated)/float64(st.Integrations), "entries/integration")
+	}
+}
+
+// serveParallel sends body(1), body(2), ... as chat completions of one
+// unlimited key to w's gateway, 16 goroutines per core (requests wait on
+// their audit commit; this keeps both cores busy), until b is done.
+func serveParallel(b *testing.B, w *warden.Warden, body func(uint64) string) {
+	_, sec, err := keys.Create(context.Background(), w.Keys, keys.Spec{Name: "bench", RPM: 1 << 30, TPM: 1 << 30}, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
 	auth := "Bearer " + sec.Reveal()
+	var n atomic.Uint64
 	b.ReportAllocs()
-	b.SetParallelism(16) // requests wait on their audit commit; keep both cores busy
+	b.SetParallelism(16)
 	b.ResetTimer()
-	var meeting atomic.Uint64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			// A user turn of its own each time (workload.ChatBodyN).
-			req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(workload.ChatBodyN(meeting.Add(1))))
+			req := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(body(n.Add(1))))
 			req.Header.Set("Authorization", auth)
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
@@ -184,8 +199,38 @@ func BenchmarkServeDefault(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	if st := w.Audit.Stats(); st.Batches > 0 && st.Integrations > 0 {
-		b.ReportMetric(float64(st.Appended)/float64(st.Batches), "entries/commit")
-		b.ReportMetric(float64(st.Integrated)/float64(st.Integrations), "entries/integration")
+}
+
+// BenchmarkServeConversation is the default assembly answering the
+// twentieth request of a chat: a system prompt, nineteen earlier turns
+// (user and assistant, 200 to 300 bytes each) and a new user turn, with the
+// guard's memo (the default) and without (guard.memo_entries: -1). The
+// earlier turns are what every request of a conversation sends again.
+func BenchmarkServeConversation(b *testing.B) {
+	type message struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	history := []message{{"system", workload.Persona}}
+	for i := range 19 {
+		role := "user"
+		if i%2 == 1 {
+			role = "assistant"
+		}
+		history = append(history, message{role, fmt.Sprintf("Turn %d. %s", i, workload.Notes[100+10*i:350+10*i])})
+	}
+	body := func(n uint64) string {
+		msgs := append(history[:len(history):len(history)], message{"user", fmt.Sprintf("And what about item %d of the notes?", n)})
+		b, err := json.Marshal(map[string]any{"model": workload.Model, "max_tokens": 200, "messages": msgs})
+		if err != nil {
+			panic(err)
+		}
+		return string(b)
+	}
+	for _, memo := range []int{0, -1} {
+		b.Run(fmt.Sprintf("memo_entries=%d", memo), func(b *testing.B) {
+			w := start(b, prometheus.NewRegistry(), func(c *config.Config) { c.Guard.MemoEntries = memo })
+			serveParallel(b, w, body)
+		})
 	}
 }
