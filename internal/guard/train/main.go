@@ -60,7 +60,8 @@ var debugModel *linear.Model
 var (
 	flagLR       = flag.Float64("lr", 0.8, "AdaGrad learning rate of the harm heads (0.1 until 2026-12: they were underfit, training loss still falling fast at epoch 20)")
 	flagAttackLR = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
-	flagL2       = flag.Float64("l2", 1e-6, "L2 penalty")
+	flagL2       = flag.Float64("l2", 1e-6, "L2 penalty of the jailbreak and prompt-injection heads")
+	flagHarmL2   = flag.Float64("harml2", 1e-5, "L2 penalty of the harm heads (1e-6 until 2026-12-06: held out by source, 1e-5 recalls about 2.5 points more harm at equal false positives; model card, eighth round)")
 	flagPosCap   = flag.Float64("poscap", 10, "cap on the positive-class weight")
 	flagHarmCap  = flag.Float64("harmposcap", 10, "cap on the positive-class weight of the harm heads (5 raised held-out harm recall 2 points and held-out benign false positives 0.8 points; 30 lowered recall 5 points)")
 	flagQW       = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
@@ -353,12 +354,11 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	l2 := float32(*flagL2)
-	lrs := make([]float32, H)
+	lrs, l2s := make([]float32, H), make([]float32, H)
 	for j, h := range heads {
-		lrs[j] = float32(*flagLR)
+		lrs[j], l2s[j] = float32(*flagLR), float32(*flagHarmL2)
 		if h == "jailbreak" || h == "prompt_injection" {
-			lrs[j] = float32(*flagAttackLR)
+			lrs[j], l2s[j] = float32(*flagAttackLR), float32(*flagL2)
 		}
 	}
 	z := make([]float32, H)
@@ -398,7 +398,7 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 					if g == 0 {
 						continue
 					}
-					gi := g*inv + l2*W[base+j]
+					gi := g*inv + l2s[j]*W[base+j]
 					G[base+j] += gi * gi
 					W[base+j] -= lrs[j] * gi / (float32(math.Sqrt(float64(G[base+j]))) + 1e-6)
 				}

@@ -36,8 +36,11 @@ var userMargin = flag.Float64("usermargin", 0.62, "logits added to user threshol
 // from benign ones better, but it also lifts the few benign texts that pair
 // a request with a harm word ("i need to report my stolen card"); with the
 // margin, held-out benign sources are flagged no more often than without the
-// pair (docs/guard-model-card.md, "Intent and target").
-var harmMargin = flag.Float64("harmmargin", 0.05, "logits added to the harm heads' user thresholds on top of -usermargin")
+// pair (docs/guard-model-card.md, "Intent and target"). Since the harm
+// heads' stronger L2 (-harml2) it is 0.2: the held-out trade-off curve
+// rose, and the margin keeps held-out benign sources flagged about as often
+// as before while the recall is taken (model card, "Eighth round").
+var harmMargin = flag.Float64("harmmargin", 0.2, "logits added to the harm heads' user thresholds on top of -usermargin")
 
 var flagMargin = flag.Float64("flagmargin", -math.Log(0.35/0.65), "logits between the flag point and the threshold")
 
