@@ -5,9 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"strings"
+	"unsafe"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -319,11 +319,12 @@ func contains(list []string, s string) bool {
 
 // shortHash returns the first 8 bytes of the SHA-256 of the parts written
 // one after the other, in hex. The parts are hashed where they lie: joined
-// first, a system prompt and a first user turn were copied for every request.
+// first, a system prompt and a first user turn were copied for every request
+// (and io.WriteString would copy each, the hash being no io.StringWriter).
 func shortHash(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
-		io.WriteString(h, p)
+		h.Write(unsafe.Slice(unsafe.StringData(p), len(p))) // read, never kept or changed
 	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:8])

@@ -60,10 +60,7 @@ func (x *exchange) inspectPrompt() *apiError {
 // system prompt, the conversation so far) is judged once, and found again
 // only for the same key (guard.WithMemoScope).
 func (x *exchange) check(stage guard.Stage, parts []guard.Part) guard.Result {
-	ctx := x.r.Context()
-	if stage != guard.StageAnswer && stage != guard.StageStream {
-		ctx = guard.WithMemoScope(ctx, x.key.ID)
-	}
+	ctx := guard.WithMemoScope(x.r.Context(), x.key.ID) // answers are never remembered
 	if c := x.s.opts.Moderators; c != nil {
 		// The chain logs a moderator's failure itself.
 		return c.CheckParts(ctx, stage, parts, x.policy()).Result

@@ -74,11 +74,7 @@ func (v *partVerdict) mergeInto(sc *Scores, rs *ruleState, suffix *bool, appende
 // that no one can make a text of their own collide with another.
 type memoKey [sha256.Size]byte
 
-func memoKeyOf(scope string, role RoleClass, text string) memoKey {
-	return memoKeyInto(sha256.New(), make([]byte, 0, sha256.Size), scope, role, text)
-}
-
-// memoKeyInto is memoKeyOf with a SHA-256 and a buffer of at least
+// memoKeyInto returns the key of text in scope and role class, computed with a SHA-256 and a buffer of at least
 // sha256.Size bytes of the caller's (a check's scratch): nothing is
 // allocated and the texts are not copied.
 func memoKeyInto(h hash.Hash, buf []byte, scope string, role RoleClass, text string) memoKey {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,11 @@ import (
 	"reflect"
 	"testing"
 )
+
+// memoKeyOf is the memo key of text in scope and role class.
+func memoKeyOf(scope string, role RoleClass, text string) memoKey {
+	return memoKeyInto(sha256.New(), make([]byte, 0, sha256.Size), scope, role, text)
+}
 
 // openVal opens the validation split written by the training command
 // (testdata/val.jsonl.gz), closed when the test ends.

@@ -50,6 +50,10 @@ var heads = []string{"jailbreak", "prompt_injection", "harmful", "sexual", "viol
 
 var debugHead string
 
+// attackHead reports whether h is one of the attack heads (jailbreak,
+// prompt injection), which train and calibrate apart from the harm heads.
+func attackHead(h string) bool { return h == "jailbreak" || h == "prompt_injection" }
+
 // sweepOn makes -loso also print each held-out source's recall or false
 // positives at other harm thresholds (-sweep).
 var sweepOn bool
@@ -341,7 +345,7 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 			}
 		}
 		limit := *flagHarmCap
-		if heads[j] == "jailbreak" || heads[j] == "prompt_injection" {
+		if attackHead(heads[j]) {
 			limit = *flagPosCap
 		}
 		posW[j] = float32(math.Min(neg/math.Max(pos, 1), limit))
@@ -357,7 +361,7 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 	lrs, l2s := make([]float32, H), make([]float32, H)
 	for j, h := range heads {
 		lrs[j], l2s[j] = float32(*flagLR), float32(*flagHarmL2)
-		if h == "jailbreak" || h == "prompt_injection" {
+		if attackHead(h) {
 			lrs[j], l2s[j] = float32(*flagAttackLR), float32(*flagL2)
 		}
 	}

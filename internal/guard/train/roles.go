@@ -82,7 +82,7 @@ func calibrate(m *linear.Model, calib []*doc) *guard.Roles {
 			fpr = defaultHeadFPR
 		}
 		u := quantile(negUser[j], 1-fpr) + *userMargin
-		if h != "jailbreak" && h != "prompt_injection" {
+		if !attackHead(h) {
 			u += *harmMargin
 		}
 		m.Threshold[j] = float32(u)
