@@ -85,6 +85,48 @@ func TestAppendRandom(t *testing.T) {
 	}
 }
 
+// TestAppendLarge: a set of tens of thousands of states, as large as the
+// 16-bit transitions allow and more than five times the guard's, matches
+// as the naive search does; one state more is refused.
+func TestAppendLarge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	word := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte(byte('a' + rng.IntN(26)))
+		}
+		return b.String()
+	}
+	var phrases []string
+	for range 2500 {
+		phrases = append(phrases, word(3+rng.IntN(20)))
+	}
+	s := Compile(phrases)
+	if n := len(s.delta) / int(s.nclass); n < 25000 {
+		t.Fatalf("%d states: the test should exercise large state numbers", n)
+	}
+	var text []byte
+	for range 4000 {
+		if rng.IntN(8) == 0 {
+			text = append(text, phrases[rng.IntN(len(phrases))]...)
+		} else {
+			text = append(text, word(1+rng.IntN(3))...)
+		}
+	}
+	got := sorted(s.Append(nil, text))
+	want := naive(phrases, text)
+	if len(want) < 400 || !slices.Equal(got, want) {
+		t.Fatalf("%d matches, want %d (the same)", len(got), len(want))
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a set of more than 32767 states compiled")
+		}
+	}()
+	Compile([]string{strings.Repeat("x", 1<<15)})
+}
+
 func TestAppendDoesNotAllocate(t *testing.T) {
 	s := Compile([]string{"ignore previous instructions", "step by step", "the"})
 	text := []byte("ignore previous instructions and explain the plan step by step")
