@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -321,6 +320,12 @@ func (l *Log) lead() {
 	}
 }
 
+// eventBufs hold the JSON of an event while its leaf is built; the leaf is
+// a copy. One that an event grew past maxPooledEvent is not kept.
+var eventBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledEvent = 64 << 10
+
 // prepare does the per-entry work on the caller's goroutine, so that it
 // runs in parallel: masking, encoding, encryption, leaf hash.
 func (l *Log) prepare(e *event.Event, b *Bodies) (*pending, error) {
@@ -334,11 +339,16 @@ func (l *Log) prepare(e *event.Event, b *Bodies) (*pending, error) {
 	ev.Time = ev.Time.UTC()
 	ev.Path = redact.String(ev.Path)
 	ev.Client.UserAgent = redact.String(ev.Client.UserAgent)
-	meta, err := json.Marshal(&ev)
+	buf := eventBufs.Get().(*[]byte)
+	defer eventBufs.Put(buf)
+	meta, err := ev.AppendJSON((*buf)[:0])
 	if err != nil {
-		return nil, fmt.Errorf("audit: encode event %s: %w", ev.ID, err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
-	leaf := Leaf{Event: meta}
+	if cap(meta) <= maxPooledEvent {
+		*buf = meta
+	}
+	leaf := Leaf{Event: meta} // Marshal copies it: the buffer goes back to the pool
 	ret := l.cfg.retentionFor(ev.KeyID, ev.KeyOwner)
 	blob, err := recordBodies(&leaf, ret.Bodies, b, l.cfg.MaxBodyBytes, l.recips)
 	if err != nil {

@@ -34,7 +34,7 @@ func (f *Feed) Handle(ctx context.Context, e *event.Event) {
 	if e == nil || e.KeyID == "" {
 		return
 	}
-	b, err := json.Marshal(e)
+	b, err := e.AppendJSON(make([]byte, 0, 1536))
 	if err != nil {
 		f.log.Error("partition: encoding event", "err", err)
 		return
