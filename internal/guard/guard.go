@@ -52,6 +52,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/guard/intent"
@@ -485,6 +486,17 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
+	case role == RoleUser && len(s.norm) <= 2*intent.Span && plainASCII(s.norm) &&
+		g.maxHarm(s, thr, ph, conf) > unnamedHarmFloor && !intent.NamesHarm(s.norm):
+		// A user's request that names no harm (intent.Targets and
+		// intent.Vocabulary) is not judged for harm by the models:
+		// held out by source, they stopped 9% of ordinary requests
+		// ("help me find my phone") on their style alone. The harm
+		// rules still apply, as do the attack heads. The vocabulary is
+		// English (and catches cognates: "bomba", "bombe"); a text in
+		// another script is judged as before. The vocabulary is read
+		// only when the heads score a harm (unnamedHarmFloor).
+		harmCap = 0
 	case how.limitCue && adj <= 0 && !lifts:
 		// A system prompt describes an application, and its topic words
 		// ("cyber security", "medical", "WWII bomber nose art") are not a
@@ -633,4 +645,33 @@ func (g *Guard) logitsInto(s *scratch, text string, adj float32, request bool) i
 		}
 	}
 	return nTot
+}
+
+// unnamedHarmFloor: a user's request whose harm heads score no harm above
+// it is not read for the harm vocabulary; its scores are below every flag
+// threshold of the default policy for texts (0.2 for sexual content with
+// minors, 0.35 for the rest) and stay as they are. One that scores above it
+// and names no harm scores 0.
+const unnamedHarmFloor = 0.15
+
+// maxHarm returns the highest harm probability judge would give before
+// any cap: the any-harm head's ph, or a harm category's.
+func (g *Guard) maxHarm(s *scratch, thr []float32, ph, conf float64) float64 {
+	m := ph
+	for i, c := range Categories {
+		if j := g.heads.cat[i]; j >= 0 && !c.IsAttack() {
+			m = max(m, probability(s.best[j], thr[j], conf))
+		}
+	}
+	return m
+}
+
+// plainASCII reports whether b is all ASCII.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

@@ -131,6 +131,93 @@ var Technical = []string{
 	"spreadsheet", "my game", "video game", "in minecraft", "chess", "the server", "my server", "linux",
 }
 
+// Vocabulary: the words a harmful request is about, as word beginnings,
+// besides Targets (which are also vocabulary). The guard's harm heads judge
+// a short user request only if it names one of them (see NamesHarm): held
+// out by source, the heads flagged or blocked 9% of ordinary assistant
+// requests ("help me find my phone", "can you tell me life's meaning",
+// "transfer money from this account to that one") on the style of the
+// harmful sets, first-person requests, rather than on any harm they name.
+// The list is broad on purpose: it only decides whether the models read a
+// text, never that a text is harmful. It is not Targets because a Target
+// with a request frame raises the harm score (Pair), and most of these
+// words are ordinary in ordinary requests ("women", "pills", "password").
+var Vocabulary = []string{
+	// sexual content and minors
+	"sex", "erotic", "orgasm", "penis", "vagina", "breast", "boob", "naked", "nudity", "nsfw", "fetish",
+	"masturbat", "horny", "genital", "dick", "cock", "pussy", "cum ", "rape", "rapist", "incest", "prostitut",
+	"escort", "onlyfans", "strip", "seduc", "lust", "kinky", "bdsm", "intercourse", "child", "kid", "minor",
+	"teen", "underage", "young girl", "young boy", "little girl", "little boy", "loli", "pedo", "paedo",
+	"preteen", "schoolgirl", "school girl", "grooming", "groom ",
+	// violence and self-harm
+	"die ", "died", "dies ", "dying", "death", "dead", "deadly", "lethal", "fatal", "blood", "gore", "gory",
+	"beat ", "beating", "punch", "strangl", "chok", "behead", "massacre", "genocide", "war crime", "attack",
+	"hostage", "hitman", "hit man", "arson", "burn down", "set fire", "on fire", "destroy", "sabotag",
+	"vandal", "revenge", "pain", "cruel", "animal", "dogfight", "cockfight", "execut", "lynch", "slaughter",
+	"maim", "mutilat", "wound", "brutal", "riot", "mass shooting", "school shooting", "cut myself",
+	"cutting myself", "hurt myself", "end my life", "end it all", "hang myself", "jump off", "starv",
+	"anorexi", "bulimi", "purg", "pills", "razor", "worthless", "want to die", "disappear forever",
+	// hate and harassment
+	"nigg", "fag", "retard", "kike", "spic ", "spics", "chink", "tranny", "wetback", "gook", "raghead",
+	"towelhead", "cracker", "redneck", "white trash", "bitch", "hoe ", "hoes", "whore", "slut", "cunt",
+	"twat", "bastard", "fuck", "shit", "damn", "crap", "ass ", "asshole", "idiot", "stupid", "dumb", "moron",
+	"ugly", "fat ", "fatty", "lazy", "superior", "race", "racial", "ethnic", "jew", "muslim", "islam",
+	"christian", "hindu", "sikh", "black people", "black person", "blacks", "white people", "whites",
+	"asian", "chinese", "mexican", "arab", "latino", "immigrant", "refugee", "migrant", "gay", "lesbian",
+	"homosexual", "transgender", "trans ", "queer", "women", "woman", "girls", "female", "men ", "males",
+	"feminis", "disabled", "disabilit", "autis", "religio", "nazi", "hitler", "supremac", "kkk", "holocaust",
+	"stereotyp", "insult", "mock", "humiliat", "offensive", "joke about", "jokes about", "roast", "shame",
+	"bigot", "xenophob", "homophob", "transphob", "antisemit", "islamophob", "misogyn", "troll", "cyberbully",
+	"degrad", "dehumaniz", "demean", "belittl", "rumor", "rumour", "defam", "slander", "libel", "embarrass",
+	"ruin ", "get back at", "make fun", "miserable", "suffer", "hate", "enemy", "enemies",
+	// weapons
+	"rifle", "pistol", "handgun", "shotgun", "ammo", "ammunition", "bullet", "knife", "knives", "sword",
+	"silencer", "suppressor", "3d print", "nuclear", "nuke", "radioactive", "dirty bomb", "chemical",
+	"biological", "mustard gas", "chlorine gas", "tear gas", "pepper spray", "taser", "crossbow", "trap",
+	"ied", "arsenal", "sniper", "militia", "armed", "warhead", "missile", "drone strike", "gunpowder",
+	"fertilizer", "gasoline", "flammable", "incendiar", "lethal dose", "toxic", "venom", "cyanide", "arsenic",
+	"botulinum", "nerve gas", "agent orange", "plague", "smallpox", "ebola", "weaponi",
+	// intrusion and malware
+	"worm", "rootkit", "payload", "shellcode", "sql injection", "xss", "brute force", "crack", "password",
+	"credential", "login", "hijack", "intercept", "wiretap", "spoof", "zero-day", "zero day", "0day",
+	"vulnerab", "privilege escalation", "reverse shell", "keylog", "crypto min", "cryptojack",
+	"account takeover", "sim swap", "surveil", "spy ", "spying", "track someone", "track my", "tracking device",
+	"monitor my", "someone's", "somebody's", "break into", "get into", "unauthori", "without permission",
+	"without their permission", "without them", "without her", "without his", "secretly", "covert", "hidden camera",
+	"disable", "jam ", "jammer", "deauth", "wifi", "cctv", "firewall", "antivirus", "security system",
+	"alarm system", "lock pick", "lockpick", "pick a lock", "hotwire", "carjack",
+	// illicit goods, fraud and deception
+	"weed", "marijuana", "cannabis", "lsd", "mdma", "ecstasy", "ketamine", "psilocybin", "mushroom", "crack ",
+	"prescription", "adderall", "xanax", "oxy", "steroid", "narcotic", "alcohol", "underage drinking", "vape",
+	"gambl", "betting", "loan shark", "tax evasion", "evade tax", "insider trading", "ponzi", "pyramid scheme",
+	"pirat", "torrent", "license key", "serial key", "fake id", "passport", "identity", "ssn",
+	"social security", "credit card", "stolen", "black market", "dark web", "darknet", "cartel", "gang",
+	"mafia", "bootleg", "contraband", "poach", "ivory", "corrupt", "evasion", "loophole", "plagiar",
+	"lie ", "lies", "lying", "liar", "mislead", "fake news", "hoax", "impersonat", "pretend to be",
+	"catfish", "spam", "bot account", "fake review", "astroturf", "gaslight", "coerc", "pressure", "sext",
+	"revenge porn", "leak", "private information", "personal information", "address of", "where does",
+	"where do ", "phone number of", "salary of", "medical record", "criminal", "crime", "prison", "jail",
+	"police", "cop ", "cops", "arrest", "evidence", "alibi", "witness", "get away", "escape", "border",
+	"visa", "insurance fraud", "refund fraud", "chargeback", "money mule", "shell company", "offshore",
+	"unlicensed", "unregistered", "sanction", "embargo", "classified", "confidential", "trade secret",
+	"blueprint", "counterfeit", "lyrics", "passage", "excerpt", "chapter", "copyright", "watermark",
+	"paywall", "deepfake", "adult", "compromising", "provocative", "derogatory", "false", "falsely",
+	"defraud", "tax", "evad", "law enforcement", "authorities", "sensitive", "personal data", "personal emails",
+	"emails of", "email address", "date of birth", "marital status", "medical history", "medication",
+	"bank account", "account details", "undisclosed", "non-public", "insider", "consent", "permission",
+	"harvest", "access to", "people from", "people with", "year-old", "year old", "genetic", "uneducated",
+	"backward", "evil", "casualt", "civilian", "accelerant", "eating disorder", "calorie", "synthes",
+	"mercury", "spies", "spied",
+	// misinformation and extremism
+	"vaccin", "covid", "pandemic", "election", "vote", "voting", "ballot", "rigged", "fraudulent",
+	"flat earth", "5g", "chemtrail", "microchip", "qanon", "climate change", "global warming", "hoax",
+	"extremis", "radicali", "jihad", "isis", "al-qaeda", "taliban", "recruit", "manifesto", "martyr",
+	"insurrection", "coup", "overthrow", "assassinat", "politician", "president", "government",
+	// dangerous advice
+	"dose", "dosage", "poisonous", "dangerous", "hazard", "risky", "unsafe", "illegally", "untraceabl",
+	"anonymous", "anonymously", "burner", "fake", "forg", "cheat", "hack", "steal", "kill", "weapon", "bomb",
+}
+
 var (
 	once sync.Once
 	set  *phrase.Set
@@ -297,6 +384,26 @@ func Adjust(b []byte, request bool) float32 {
 func AdjustMatches(b []byte, ms []phrase.Match, request bool) float32 {
 	return offset(countMatches(b, ms), request)
 }
+
+// NamesHarm reports whether the normalised text b names a harm: a word of
+// Targets or Vocabulary, where a word starts ("hack" in "hackathon" counts,
+// in "shack" it does not).
+func NamesHarm(b []byte) bool {
+	var buf [32]phrase.Match
+	for _, m := range harmWords().Append(buf[:0], b) {
+		if m.Start == 0 || !isLetter(b[m.Start-1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// harmWords finds Targets and Vocabulary. It is its own automaton, not
+// part of the framing one that every text goes through: the guard asks
+// only of the few texts that its harm heads would score.
+var harmWords = sync.OnceValue(func() *phrase.Set {
+	return phrase.Compile(append(append([]string(nil), Targets...), Vocabulary...))
+})
 
 func offset(c counts, request bool) float32 {
 	op := PerOperational * float64(c.operational)
