@@ -299,6 +299,9 @@ type scratch struct {
 	best       []float32
 	sha        hash.Hash // memo keys, and their buffer
 	sum        []byte
+	// image is set by Check for an image prompt: its user texts are
+	// judged for harm whether or not they name one (see judge).
+	image bool
 }
 
 func newScratch(heads int) *scratch {
@@ -322,6 +325,7 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 	}
 	s := g.pool.Get().(*scratch)
 	defer g.pool.Put(s)
+	s.image = stage == StageImagePrompt
 
 	var sc Scores
 	ruleID := ""
@@ -486,7 +490,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
-	case role == RoleUser && len(s.norm) <= 2*intent.Span && plainASCII(s.norm) &&
+	case role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span && plainASCII(s.norm) &&
 		g.maxHarm(s, thr, ph, conf) > unnamedHarmFloor && !intent.NamesHarm(s.norm):
 		// A user's request that names no harm (intent.Targets and
 		// intent.Vocabulary) is not judged for harm by the models:
@@ -494,8 +498,10 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// ("help me find my phone") on their style alone. The harm
 		// rules still apply, as do the attack heads. The vocabulary is
 		// English (and catches cognates: "bomba", "bombe"); a text in
-		// another script is judged as before. The vocabulary is read
-		// only when the heads score a harm (unnamedHarmFloor).
+		// another script is judged as before, and so is an image
+		// prompt: it describes a picture ("a woman in the shower"),
+		// and what it shows is the harm. The vocabulary is read only
+		// when the heads score a harm (unnamedHarmFloor).
 		harmCap = 0
 	case how.limitCue && adj <= 0 && !lifts:
 		// A system prompt describes an application, and its topic words

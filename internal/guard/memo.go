@@ -47,7 +47,7 @@ func (g *Guard) rememberedPart(s *scratch, scope string, role RoleClass, t strin
 	if s.sha == nil {
 		s.sha, s.sum = sha256.New(), make([]byte, 0, sha256.Size)
 	}
-	key := memoKeyInto(s.sha, s.sum, scope, role, t)
+	key := memoKeyInto(s.sha, s.sum, scope, role, s.image, t)
 	if v, ok := g.memo.c.Get(key); ok {
 		g.memo.hits.Add(1)
 		return v
@@ -74,14 +74,19 @@ func (v *partVerdict) mergeInto(sc *Scores, rs *ruleState, suffix *bool, appende
 // that no one can make a text of their own collide with another.
 type memoKey [sha256.Size]byte
 
-// memoKeyInto returns the key of text in scope and role class, computed with a SHA-256 and a buffer of at least
-// sha256.Size bytes of the caller's (a check's scratch): nothing is
-// allocated and the texts are not copied.
-func memoKeyInto(h hash.Hash, buf []byte, scope string, role RoleClass, text string) memoKey {
+// memoKeyInto returns the key of text in scope and role class (of an image
+// prompt or not: judge treats their user texts apart), computed with a
+// SHA-256 and a buffer of at least sha256.Size bytes of the caller's (a
+// check's scratch): nothing is allocated and the texts are not copied.
+func memoKeyInto(h hash.Hash, buf []byte, scope string, role RoleClass, image bool, text string) memoKey {
 	h.Reset()
 	// The scope's length first, so that scope and text cannot trade bytes.
 	buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(len(scope)))
-	buf = append(buf, byte(role))
+	kind := byte(0)
+	if image {
+		kind = 1
+	}
+	buf = append(buf, byte(role), kind)
 	h.Write(buf)
 	h.Write(stringBytes(scope))
 	h.Write(stringBytes(text))

@@ -15,7 +15,7 @@ import (
 
 // memoKeyOf is the memo key of text in scope and role class.
 func memoKeyOf(scope string, role RoleClass, text string) memoKey {
-	return memoKeyInto(sha256.New(), make([]byte, 0, sha256.Size), scope, role, text)
+	return memoKeyInto(sha256.New(), make([]byte, 0, sha256.Size), scope, role, false, text)
 }
 
 // openVal opens the validation split written by the training command
