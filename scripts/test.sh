@@ -34,3 +34,5 @@ go test -count=1 ./...
 for target in FuzzForwardedEqualsInspected FuzzAnswerEqualsInspected; do
   go test ./internal/gateway -run '^$' -fuzz "^${target}\$" -fuzztime 15s -parallel 2
 done
+# The audit log's event encoder against encoding/json, byte for byte.
+go test ./internal/event -run '^$' -fuzz '^FuzzAppendJSON$' -fuzztime 15s -parallel 2
