@@ -52,7 +52,6 @@ import (
 	"fmt"
 	"hash"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/guard/intent"
@@ -484,14 +483,24 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	lifts := (how.limitCue || short) && limitCueSet.in(s.norm)
 	hj := g.heads.harmful
 	ph := probability(s.best[hj], thr[hj], conf)
+	// The harm categories' probabilities before any cap, and the highest
+	// harm probability of all.
+	var harmP Scores
+	top := ph
+	for i, c := range Categories {
+		if j := g.heads.cat[i]; j >= 0 && !c.IsAttack() {
+			harmP[i] = probability(s.best[j], thr[j], conf)
+			top = max(top, harmP[i])
+		}
+	}
 	harmCap := 1.0
 	switch {
 	case !how.harmModel:
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
-	case role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span && plainASCII(s.norm) &&
-		g.maxHarm(s, thr, ph, conf) > unnamedHarmFloor && !intent.NamesHarm(s.norm):
+	case role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span && textnorm.IsASCII(s.norm) &&
+		top > unnamedHarmFloor && !intent.NamesHarm(s.norm):
 		// A user's request that names no harm (intent.Targets and
 		// intent.Vocabulary) is not judged for harm by the models:
 		// held out by source, they stopped 9% of ordinary requests
@@ -534,7 +543,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				p = shortAttackCap
 			}
 		} else {
-			p = min(probability(s.best[j], thr[j], conf), harmCap)
+			p = min(harmP[i], harmCap)
 		}
 		if !c.IsAttack() && c != Hate {
 			p = min(p, ph+harmGate)
@@ -659,25 +668,3 @@ func (g *Guard) logitsInto(s *scratch, text string, adj float32, request bool) i
 // minors, 0.35 for the rest) and stay as they are. One that scores above it
 // and names no harm scores 0.
 const unnamedHarmFloor = 0.15
-
-// maxHarm returns the highest harm probability judge would give before
-// any cap: the any-harm head's ph, or a harm category's.
-func (g *Guard) maxHarm(s *scratch, thr []float32, ph, conf float64) float64 {
-	m := ph
-	for i, c := range Categories {
-		if j := g.heads.cat[i]; j >= 0 && !c.IsAttack() {
-			m = max(m, probability(s.best[j], thr[j], conf))
-		}
-	}
-	return m
-}
-
-// plainASCII reports whether b is all ASCII.
-func plainASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}

@@ -43,7 +43,7 @@ func Normalize(dst []byte, s string) []byte {
 	if len(s) > MaxInput {
 		s = s[:MaxInput]
 	}
-	if !isASCII(s) {
+	if !IsASCII(s) {
 		s = foldUnicode(s)
 	}
 	start := len(dst)
@@ -106,7 +106,8 @@ func Normalize(dst []byte, s string) []byte {
 
 var asciiSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': true, '\f': true}
 
-func isASCII(s string) bool {
+// IsASCII reports whether s is all ASCII.
+func IsASCII[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
