@@ -389,13 +389,7 @@ func AdjustMatches(b []byte, ms []phrase.Match, request bool) float32 {
 // Targets or Vocabulary, where a word starts ("hack" in "hackathon" counts,
 // in "shack" it does not).
 func NamesHarm(b []byte) bool {
-	var buf [32]phrase.Match
-	for _, m := range harmWords().Append(buf[:0], b) {
-		if m.Start == 0 || !isLetter(b[m.Start-1]) {
-			return true
-		}
-	}
-	return false
+	return harmWords().Find(b, func(m phrase.Match) bool { return m.Start == 0 || !isLetter(b[m.Start-1]) })
 }
 
 // harmWords finds Targets and Vocabulary. It is its own automaton, not

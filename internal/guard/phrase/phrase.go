@@ -152,6 +152,29 @@ func (s *Set) Append(dst []Match, b []byte) []Match {
 	return dst
 }
 
+// Find reports whether b holds an occurrence of a phrase for which ok
+// (called in the order Append would list them) returns true, and stops at
+// the first: the guard asks whether a text names a harm where a word
+// starts, and the first answer is usually the answer.
+func (s *Set) Find(b []byte, ok func(Match) bool) bool {
+	st := int32(0)
+	nc := s.nclass
+	for i, c := range b {
+		v := int32(s.delta[st*nc+s.class[c]])
+		if v < 0 {
+			v = ^v
+			end := int32(i + 1)
+			for _, p := range s.outs[s.outFrom[v]:s.outFrom[v+1]] {
+				if ok(Match{Phrase: p, Start: end - s.lens[p], End: end}) {
+					return true
+				}
+			}
+		}
+		st = v
+	}
+	return false
+}
+
 // Contains reports whether b holds any of the phrases. It stops at the
 // first occurrence.
 func (s *Set) Contains(b []byte) bool {

@@ -82,6 +82,11 @@ func TestAppendRandom(t *testing.T) {
 		if has := s.Contains(text); has != (len(want) > 0) {
 			t.Fatalf("Contains(%q) in %q = %v, want %v", phrases, text, has, len(want) > 0)
 		}
+		// Find with a predicate that only some occurrences satisfy.
+		even := func(m Match) bool { return m.Start%2 == 0 }
+		if got, want := s.Find(text, even), slices.ContainsFunc(want, even); got != want {
+			t.Fatalf("Find(%q, even start) in %q = %v, want %v", phrases, text, got, want)
+		}
 	}
 }
 
