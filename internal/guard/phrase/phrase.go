@@ -136,19 +136,10 @@ func Compile(phrases []string) *Set {
 // Append appends to dst every occurrence in b of every phrase, overlapping
 // ones included, in order of their end, and returns it.
 func (s *Set) Append(dst []Match, b []byte) []Match {
-	st := int32(0)
-	nc := s.nclass
-	for i, c := range b {
-		v := int32(s.delta[st*nc+s.class[c]])
-		if v < 0 {
-			v = ^v
-			end := int32(i + 1)
-			for _, p := range s.outs[s.outFrom[v]:s.outFrom[v+1]] {
-				dst = append(dst, Match{Phrase: p, Start: end - s.lens[p], End: end})
-			}
-		}
-		st = v
-	}
+	s.Find(b, func(m Match) bool {
+		dst = append(dst, m)
+		return false
+	})
 	return dst
 }
 
