@@ -144,8 +144,8 @@ func (s *Set) Append(dst []Match, b []byte) []Match {
 }
 
 // Find reports whether b holds an occurrence of a phrase for which ok
-// (called in the order Append would list them) returns true, and stops at
-// the first: the guard asks whether a text names a harm where a word
+// (called for each in order of its end, overlapping ones included)
+// returns true, and stops at the first: the guard asks whether a text names a harm where a word
 // starts, and the first answer is usually the answer.
 func (s *Set) Find(b []byte, ok func(Match) bool) bool {
 	st := int32(0)
