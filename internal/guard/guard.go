@@ -429,14 +429,15 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	}
 	// The intent framing comes from the same pass as the rules, unless
 	// quotes were blanked since (rare): then the text is read again.
-	var adj float32
+	var fr intent.Framing
 	request := role != RoleSystem
 	if len(s.quoted) == 0 {
 		s.intentMs = g.rules.intentMatches(s.intentMs[:0], s.matches)
-		adj = intent.AdjustMatches(s.norm, s.intentMs, request)
+		fr = intent.FramingMatches(s.norm, s.intentMs, request)
 	} else {
-		adj = intent.Adjust(s.norm, request)
+		fr = intent.FramingOf(s.norm, request)
 	}
+	adj := fr.Offset
 	nTot := g.logitsInto(s, text, adj, request)
 	nHarm := nTot
 	if len(s.spans) > 0 {
@@ -512,6 +513,16 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// and what it shows is the harm. The vocabulary is read only
 		// when the heads score a harm (unnamedHarmFloor).
 		harmCap = 0
+	case role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span && fr.Reports:
+		// A user who reports a harm done to them ("my card was stolen",
+		// "the seller sent me a counterfeit", "someone is threatening
+		// me by text, what can I do") names it in the words of a harmful
+		// request, and asks for help, not for the harm: customer
+		// messages to a bank, a shop or an insurer say this all day. The
+		// harm heads score such a request below the flag point, unless
+		// it also asks for working instructions (intent.Operational); the
+		// harm rules and the attack heads judge it as before.
+		harmCap = limitlessCap
 	case how.limitCue && adj <= 0 && !lifts:
 		// A system prompt describes an application, and its topic words
 		// ("cyber security", "medical", "WWII bomber nose art") are not a

@@ -30,6 +30,7 @@
 package intent
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
@@ -68,6 +69,35 @@ var Defensive = []string{
 	"my screenplay", "a poem about", "fictional", "help a friend", "support a ", "support my", "cope with",
 	"coping", "crisis line", "hotline", "talk to my kids", "legally", "is it legal", "penalties for", "remove it",
 	"get rid of malware", "recover from", "after a data breach", "train my staff", "awareness",
+}
+
+// Victim phrases: the writer reports a harm done to them or to someone in
+// their care, or asks how to report or undo it ("my card was stolen",
+// "someone is threatening me", "the seller sent me a counterfeit", "I want
+// to dispute a fraudulent charge"). Customer messages to a bank, a shop or
+// an insurer say these all day, and they name the harm they suffered in the
+// words a harmful request uses. They count as defensive framing, and a
+// user's request that has one and asks for no working instructions is not
+// blocked for harm by the models (see Framing.Reports). They count as whole
+// words only ("threatening me" is not in "threatening message").
+var Victim = []string{
+	"stole my", "stolen from me", "stolen from my", "was stolen", "were stolen", "been stolen", "got stolen",
+	"is stolen", "are stolen", "scammed me", "was scammed", "were scammed", "been scammed", "got scammed",
+	"scammed out of", "hacked my", "was hacked", "were hacked", "been hacked", "got hacked", "is hacked",
+	"was compromised", "been compromised", "threatened me", "threatening me", "threatens me", "harassing me",
+	"harassed me", "harasses me", "bullying me", "bullied me", "stalking me", "stalked me", "blackmailing me",
+	"blackmailed me", "extorting me", "abusing me", "abused me", "attacked me", "assaulted me", "sent me a",
+	"sold me", "overcharged", "ripped me off", "lied to me", "cheated me", "defrauded me", "tricked me",
+	"i was robbed", "we were robbed", "been robbed", "was burglarized", "was burgled", "broke into my",
+	"broken into", "used my card", "used my credit", "used my identity", "in my name", "without my permission",
+	"without my consent", "without my knowledge", "victim of", "fraud on my", "fraudulent charge",
+	"fraudulent activity", "fraudulent transaction", "unauthorized charge", "unauthorised charge",
+	"unauthorized transaction", "unauthorised transaction", "charge on my", "charges on my", "dispute",
+	"file a complaint", "complaint about", "file a claim", "insurance claim", "to report", "report the",
+	"report fraud", "report him", "report her", "report them", "report this", "block my card", "freeze my",
+	"lock my card", "cancel my card", "replace my card", "my money back", "my refund", "a full refund",
+	"refund for my", "refund to my", "refund my", "refunded", "disputed", "disputing", "insurance claims",
+	"complaints about", "report fraudulent",
 }
 
 // Operational phrases: the request asks for working instructions, code or
@@ -221,15 +251,24 @@ var Vocabulary = []string{
 var (
 	once sync.Once
 	set  *phrase.Set
-	// Phrase index bounds: [0, nDef) defensive and technical, [nDef, nOp)
-	// operational, [nOp, nFrame) frames, the rest targets.
-	nDef, nOp, nFrame int
+	// Phrase index bounds: [0, nDef) defensive, technical and victim
+	// phrases, of which [nVictim, nDef) victim; [nDef, nOp) operational,
+	// [nOp, nFrame) frames, the rest targets.
+	nVictim, nDef, nOp, nFrame int
 )
+
+// maxPhrases is how many phrases countDistinct's bit sets hold.
+const maxPhrases = 512
 
 func get() *phrase.Set {
 	once.Do(func() {
-		set = phrase.Compile(Phrases())
-		nDef = len(Defensive) + len(Technical)
+		ps := Phrases()
+		if len(ps) > maxPhrases {
+			panic("intent: more than maxPhrases framing phrases")
+		}
+		set = phrase.Compile(ps)
+		nVictim = len(Defensive) + len(Technical)
+		nDef = nVictim + len(Victim)
 		nOp = nDef + len(Operational)
 		nFrame = nOp + len(Frames)
 	})
@@ -241,19 +280,19 @@ func get() *phrase.Set {
 func Compile() { get() }
 
 // Phrases returns the framing phrases in the order AdjustMatches indexes
-// them: Defensive, Technical, Operational, Frames, Targets. A caller that
+// them: Defensive, Technical, Victim, Operational, Frames, Targets. A caller that
 // scans a text for other phrases too can add these to its own automaton and
 // pass the occurrences to AdjustMatches, reading the text once.
 func Phrases() []string {
 	var out []string
-	for _, l := range [][]string{Defensive, Technical, Operational, Frames, Targets} {
+	for _, l := range [][]string{Defensive, Technical, Victim, Operational, Frames, Targets} {
 		out = append(out, l...)
 	}
 	return out
 }
 
 // counts are the distinct phrases of each kind found in a text.
-type counts struct{ defensive, operational, frames, targets int }
+type counts struct{ defensive, victim, operational, frames, targets int }
 
 // Counts returns how many distinct defensive and operational phrases occur in
 // the normalised text b.
@@ -294,21 +333,22 @@ func countMatches(b []byte, ms []phrase.Match) counts {
 	get()
 	n := len(b)
 	if n <= 2*Span {
-		var seen [8]uint64 // phrases < 512
+		var seen [maxPhrases / 64]uint64
 		return countDistinct(b, ms, &seen, func(phrase.Match) bool { return true })
 	}
-	var seen1, seen2 [8]uint64
+	var seen1, seen2 [maxPhrases / 64]uint64
 	c1 := countDistinct(b, ms, &seen1, func(m phrase.Match) bool { return m.End <= Span })
 	c2 := countDistinct(b, ms, &seen2, func(m phrase.Match) bool { return m.Start >= int32(n-Span) })
 	return counts{
 		defensive:   min(c1.defensive+c2.defensive, 8),
+		victim:      min(c1.victim+c2.victim, 8),
 		operational: min(c1.operational+c2.operational, 8),
 		frames:      min(c1.frames+c2.frames, 8),
 		targets:     min(c1.targets+c2.targets, 8),
 	}
 }
 
-func countDistinct(b []byte, ms []phrase.Match, seen *[8]uint64, in func(phrase.Match) bool) counts {
+func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, in func(phrase.Match) bool) counts {
 	// Operational phrases that contain a defensive one ("without being
 	// detected", "evade detection", "undetectable" contain "detect") are
 	// evasion, not defence: the defensive phrase inside them does not
@@ -325,13 +365,21 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[8]uint64, in func(phrase.
 	var c counts
 	for _, m := range ms {
 		p := int(m.Phrase)
-		if p >= 512 || seen[p/64]&(1<<(p%64)) != 0 || !in(m) {
+		if p >= maxPhrases || seen[p/64]&(1<<(p%64)) != 0 || !in(m) {
 			continue
 		}
 		switch {
 		case p < nDef:
 			if within(m, ops[:nops]) {
 				continue
+			}
+			if p >= nVictim {
+				// Whole words: "threatening me" is not in "threatening
+				// message".
+				if m.Start > 0 && isLetter(b[m.Start-1]) || int(m.End) < len(b) && isLetter(b[m.End]) {
+					continue
+				}
+				c.victim++
 			}
 			c.defensive++
 		case p < nOp:
@@ -385,11 +433,79 @@ func AdjustMatches(b []byte, ms []phrase.Match, request bool) float32 {
 	return offset(countMatches(b, ms), request)
 }
 
+// Framing is what the framing phrases of a text say to the harm heads.
+type Framing struct {
+	// Offset is the logit offset for the harm heads: see Adjust.
+	Offset float32
+	// Reports: the text reports a harm done to its writer, or asks how to
+	// report or undo one (a Victim phrase), and asks for no working
+	// instructions (no Operational phrase).
+	Reports bool
+}
+
+// FramingMatches returns the Framing of the normalised text b from ms, as
+// AdjustMatches does.
+func FramingMatches(b []byte, ms []phrase.Match, request bool) Framing {
+	return framing(countMatches(b, ms), request)
+}
+
+// FramingOf returns the Framing of the normalised text b.
+func FramingOf(b []byte, request bool) Framing {
+	return framing(scan(b), request)
+}
+
+func framing(c counts, request bool) Framing {
+	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0}
+}
+
 // NamesHarm reports whether the normalised text b names a harm: a word of
 // Targets or Vocabulary, where a word starts ("hack" in "hackathon" counts,
 // in "shack" it does not).
+//
+// Of Possessions, one that follows "my" or "our" is the writer's own thing,
+// not a harm: "my bank account", "my credit card", "our taxes" are what
+// customers ask about, where a harmful request names someone else's
+// ("someone's bank account", "steal credit card numbers").
 func NamesHarm(b []byte) bool {
-	return harmWords().Find(b, func(m phrase.Match) bool { return m.Start == 0 || !isLetter(b[m.Start-1]) })
+	return harmWords().Find(b, func(m phrase.Match) bool {
+		if m.Start > 0 && isLetter(b[m.Start-1]) {
+			return false
+		}
+		return !possession()[m.Phrase] || !owned(b, int(m.Start))
+	})
+}
+
+// Possessions are the words of Vocabulary that name something a person
+// has and asks about in their own name: an account, a card, a document,
+// their taxes. Only these are excused after "my" or "our": "my eating
+// disorder" and "my fucking life" still name what they name.
+var Possessions = []string{
+	"bank account", "account details", "credit card", "tax", "visa", "passport", "identity", "ssn",
+	"social security", "password", "login", "credential", "email address", "date of birth",
+	"medical record", "medical history", "personal data", "personal information", "wifi", "firewall",
+	"antivirus", "security system", "alarm system",
+}
+
+// possession marks the phrases of harmWords that are Possessions.
+var possession = sync.OnceValue(func() map[int32]bool {
+	m := make(map[int32]bool, len(Possessions))
+	for i, w := range append(append([]string(nil), Targets...), Vocabulary...) {
+		if slices.Contains(Possessions, w) {
+			m[int32(i)] = true
+		}
+	}
+	return m
+})
+
+// owned reports whether the word at b[i:] follows "my " or "our ".
+func owned(b []byte, i int) bool {
+	for _, p := range [...]string{"my ", "our "} {
+		j := i - len(p)
+		if j >= 0 && string(b[j:i]) == p && (j == 0 || !isLetter(b[j-1])) {
+			return true
+		}
+	}
+	return false
 }
 
 // harmWords finds Targets and Vocabulary. It is its own automaton, not
