@@ -249,6 +249,7 @@ func New(opts Options) (*Guard, error) {
 	}
 	intent.Compile()
 	limitCueSet() // build the automata now, not on the first request
+	limitDefenceSet()
 	injectionCueSet()
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
@@ -481,7 +482,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	short := countWords(s.norm, shortAttackWords) < shortAttackWords
 	// Where a text must lift limits to be judged (system messages, short
 	// texts), whether it does, read once.
-	lifts := (how.limitCue || short) && limitCueSet.in(s.norm)
+	lifts := (how.limitCue || short) && liftsLimits(s.norm, how.quoting)
 	hj := g.heads.harmful
 	ph := probability(s.best[hj], thr[hj], conf)
 	// The harm categories' probabilities before any cap, and the highest

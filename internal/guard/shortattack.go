@@ -63,5 +63,5 @@ func AttackHeadsOpen(text string) (jailbreak, injection bool) {
 	if countWords(b, shortAttackWords) >= shortAttackWords {
 		return true, true
 	}
-	return limitCueSet.in(b), injectionCueSet.in(b)
+	return liftsLimits(b, false), injectionCueSet.in(b)
 }

@@ -71,6 +71,17 @@ var Defensive = []string{
 	"get rid of malware", "recover from", "after a data breach", "train my staff", "awareness",
 }
 
+// numAsks is how many phrases at the start of Operational only ask for
+// instructions or code.
+const numAsks = 10
+
+// Describes is the length in bytes from which a system prompt describes an
+// application rather than makes one request: there the phrases that only
+// ask for instructions do not count. A one-sentence system message that asks
+// for detailed instructions is a request in the system role (a thief's way
+// round the user role's judgement), and they count.
+const Describes = 256
+
 // Victim phrases: the writer reports a harm done to them or to someone in
 // their care, or asks how to report or undo it ("my card was stolen",
 // "someone is threatening me", "the seller sent me a counterfeit", "I want
@@ -102,15 +113,20 @@ var Victim = []string{
 
 // Operational phrases: the request asks for working instructions, code or
 // evasion.
+//
+// The first numAsks ask for instructions and nothing else; an
+// application's system prompt asks for them as a matter of style ("think
+// step by step", "give detailed instructions for setting up the app"), so
+// there they do not count (see Adjust and Describes).
 var Operational = []string{
 	"step-by-step", "step by step", "detailed instructions", "detailed guide", "exact instructions",
+	"write code that", "write a script that", "write a program that", "write code to", "write a script to",
 	"without getting caught", "without being caught", "without being detected", "without detection",
 	"evade detection", "avoid detection", "avoid being detected", "escape detection", "risking detection",
 	"go undetected", "remain undetected", "stay undetected", "not be detected", "not get detected",
 	"without them knowing", "without anyone knowing", "so nobody", "so no one", "get away with",
-	"undetectable", "untraceable", "write code that", "write a script that", "write a program that",
-	"write code to", "write a script to", "synthesize", "synthesise", "evade", "bypass", "steal",
-	"make it look like an accident", "at home without", "from household",
+	"undetectable", "untraceable", "synthesize", "synthesise", "evade", "bypass", "steal",
+	"make it look like an accident", "at home without", "from household", "goes undetected",
 }
 
 // Frames: the text asks for a means or a text: a way, instructions, a plan,
@@ -292,7 +308,12 @@ func Phrases() []string {
 }
 
 // counts are the distinct phrases of each kind found in a text.
-type counts struct{ defensive, victim, operational, frames, targets int }
+// asks counts the operational phrases that only ask for instructions; long
+// is set for a text of at least Describes bytes.
+type counts struct {
+	defensive, victim, operational, asks, frames, targets int
+	long                                                  bool
+}
 
 // Counts returns how many distinct defensive and operational phrases occur in
 // the normalised text b.
@@ -334,7 +355,9 @@ func countMatches(b []byte, ms []phrase.Match) counts {
 	n := len(b)
 	if n <= 2*Span {
 		var seen [maxPhrases / 64]uint64
-		return countDistinct(b, ms, &seen, func(phrase.Match) bool { return true })
+		c := countDistinct(b, ms, &seen, func(phrase.Match) bool { return true })
+		c.long = n >= Describes
+		return c
 	}
 	var seen1, seen2 [maxPhrases / 64]uint64
 	c1 := countDistinct(b, ms, &seen1, func(m phrase.Match) bool { return m.End <= Span })
@@ -342,7 +365,9 @@ func countMatches(b []byte, ms []phrase.Match) counts {
 	return counts{
 		defensive:   min(c1.defensive+c2.defensive, 8),
 		victim:      min(c1.victim+c2.victim, 8),
+		asks:        min(c1.asks+c2.asks, 8),
 		operational: min(c1.operational+c2.operational, 8),
+		long:        true,
 		frames:      min(c1.frames+c2.frames, 8),
 		targets:     min(c1.targets+c2.targets, 8),
 	}
@@ -384,6 +409,9 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 			c.defensive++
 		case p < nOp:
 			c.operational++
+			if p < nDef+numAsks {
+				c.asks++
+			}
 		case p < nFrame:
 			c.frames++
 		default:
@@ -421,7 +449,9 @@ func within(m phrase.Match, spans []phrase.Match) bool {
 // document, an answer to one). A system prompt describes what an assistant
 // does and names the harms it must decline ("do not provide instructions for
 // making explosives"): there a frame with a target is not a request for
-// harm, and request is false.
+// harm, and request is false; nor, in a text of Describes bytes or more,
+// does a phrase that only asks for instructions (the first numAsks of
+// Operational).
 func Adjust(b []byte, request bool) float32 {
 	return offset(scan(b), request)
 }
@@ -516,7 +546,11 @@ var harmWords = sync.OnceValue(func() *phrase.Set {
 })
 
 func offset(c counts, request bool) float32 {
-	op := PerOperational * float64(c.operational)
+	n := c.operational
+	if !request && c.long {
+		n -= c.asks
+	}
+	op := PerOperational * float64(n)
 	if request && c.frames > 0 && c.targets > 0 && c.defensive == 0 {
 		op += float64(Pair)
 	}
