@@ -372,6 +372,9 @@ func liftsLimits(b []byte, quoting bool) bool {
 	var defences []phrase.Match
 	checked := false
 	return limitCueSet().Find(b, func(m phrase.Match) bool {
+		if !wordStart(b, int(m.Start)) {
+			return false
+		}
 		if !checked {
 			defences, checked = limitDefenceSet().Append(buf[:0], b), true
 		}
@@ -399,4 +402,12 @@ func newCueSet(phrases []string) cueSet {
 }
 
 // in reports whether the normalised text b holds one of the phrases.
-func (c cueSet) in(b []byte) bool { return c().Contains(b) }
+// A cue counts only where a word starts: "say " is not in "essay ",
+// "print" is not in "sprint", "stop" is not in "dystopian".
+func (c cueSet) in(b []byte) bool {
+	return c().Find(b, func(m phrase.Match) bool { return wordStart(b, int(m.Start)) })
+}
+
+// wordStart reports whether b[i:] starts a word: i is 0 or follows a byte
+// that is not a letter or digit.
+func wordStart(b []byte, i int) bool { return i == 0 || !isLetterOrDigit(b[i-1]) }

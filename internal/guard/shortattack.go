@@ -24,7 +24,8 @@ const shortAttackCap = limitlessCap
 // instructions, points at the prompt or what came before, asks for a
 // secret, or dictates the output ("say", "print", "respond with"). Written
 // from what injections do (OWASP LLM01, the threat model's probes);
-// substrings of the normalised text. A secret is asked for, not made:
+// found in the normalised text where a word starts (cueSet.in: "say " is not
+// in "essay ", "print" not in "sprint"). A secret is asked for, not made:
 // "the password", "access code", not "generate a password" (the first list
 // had the bare words "password", "access", "key", "output", "instruction",
 // "prompt", "system" and "rules", and ordinary requests to create a password,
