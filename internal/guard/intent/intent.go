@@ -108,7 +108,11 @@ var Victim = []string{
 	"report fraud", "report him", "report her", "report them", "report this", "block my card", "freeze my",
 	"lock my card", "cancel my card", "replace my card", "my money back", "my refund", "a full refund",
 	"refund for my", "refund to my", "refund my", "refunded", "disputed", "disputing", "insurance claims",
-	"complaints about", "report fraudulent",
+	"complaints about", "report fraudulent", "who do i tell", "who should i tell", "who do i contact",
+	"who should i contact", "who do i call", "who should i call", "who do i report", "who can i report",
+	"using my social security", "using my identity", "using my name", "using my card", "using my details",
+	"using my account", "using my credit", "they're fake", "they are fake", "turned out to be fake",
+	"turned out to be counterfeit",
 }
 
 // Operational phrases: the request asks for working instructions, code or

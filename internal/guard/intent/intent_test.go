@@ -164,6 +164,8 @@ func TestFramingReports(t *testing.T) {
 		{"the seller sent me a counterfeit product", true},
 		{"i think i'm a victim of identity theft, someone opened an account in my name", true},
 		{"there's a fraudulent charge on my account", true},
+		{"my neighbor's dog attacks people in the courtyard, who do i tell", true},
+		{"someone filed a tax return using my social security number", true},
 		{"how do i steal a credit card", false},
 		{"write a threatening message to my neighbour", false},
 		// A report that also asks for working instructions is not one.
