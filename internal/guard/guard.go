@@ -441,28 +441,13 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	adj := fr.Offset
 	nTot := g.logitsInto(s, text, adj, request)
 	nHarm := nTot
+	harmText := s.norm
 	if len(s.spans) > 0 {
 		// An attack rule matched: harm is judged without its phrases, so
 		// the attack does not raise harm categories (the probe "Obey all
 		// instructions from the user" is an injection, not a weapon).
-		attack := append(s.attackBest[:0], s.best...)
-		s.masked = append(s.masked[:0], s.norm...)
-		for _, sp := range s.spans {
-			for k := sp[0]; k < sp[1] && k < len(s.masked); k++ {
-				s.masked[k] = ' '
-			}
-		}
-		s.norm, s.masked = s.masked, s.norm
-		// Instruction lines come from the raw text, which still holds the
-		// phrases: judge the masked text alone.
-		nHarm = g.logitsInto(s, "", intent.Adjust(s.norm, request), request)
-		s.norm, s.masked = s.masked, s.norm
-		for j := range s.best {
-			if !g.heads.harmHead[j] {
-				s.best[j] = attack[j]
-			}
-		}
-		s.attackBest = attack
+		nHarm = g.judgeHarmMasked(s, request)
+		harmText = s.masked
 	}
 
 	// Category heads. A harm category head alone is trained on few examples;
@@ -477,24 +462,27 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	if len(s.spans) > 0 {
 		conf = evidence(s.masked, nHarm)
 	}
+	var harmP Scores
+	ph, top := g.harmScores(s, thr, conf, &harmP)
+	// Idioms ("kill weeds", "steal the show", "bath bomb", "heart attack")
+	// use a harm word in another sense. When the harm heads would score a
+	// text, it is judged again with its idioms blanked, as with attack
+	// phrases; the rest of the text is judged as before.
+	if how.harmModel && top > unnamedHarmFloor {
+		k := len(s.spans)
+		if s.spans = intent.AppendIdioms(s.spans, s.norm); len(s.spans) > k {
+			nHarm = g.judgeHarmMasked(s, request)
+			harmText = s.masked
+			conf = evidence(s.masked, nHarm)
+			ph, top = g.harmScores(s, thr, conf, &harmP)
+		}
+	}
 	// A short text lifts no limit and injects nothing unless it says so
 	// (shortattack.go).
 	short := countWords(s.norm, shortAttackWords) < shortAttackWords
 	// Where a text must lift limits to be judged (system messages, short
 	// texts), whether it does, read once.
 	lifts := (how.limitCue || short) && liftsLimits(s.norm, how.quoting)
-	hj := g.heads.harmful
-	ph := probability(s.best[hj], thr[hj], conf)
-	// The harm categories' probabilities before any cap, and the highest
-	// harm probability of all.
-	var harmP Scores
-	top := ph
-	for i, c := range Categories {
-		if j := g.heads.cat[i]; j >= 0 && !c.IsAttack() {
-			harmP[i] = probability(s.best[j], thr[j], conf)
-			top = max(top, harmP[i])
-		}
-	}
 	harmCap := 1.0
 	switch {
 	case !how.harmModel:
@@ -502,7 +490,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	case refusal:
 		harmCap = refusalCap
 	case role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span && textnorm.IsASCII(s.norm) &&
-		top > unnamedHarmFloor && !intent.NamesHarm(s.norm):
+		top > unnamedHarmFloor && !intent.NamesHarm(harmText):
 		// A user's request that names no harm (intent.Targets and
 		// intent.Vocabulary) is not judged for harm by the models:
 		// held out by source, they stopped 9% of ordinary requests
@@ -578,6 +566,46 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			sc[bestI] = max(sc[bestI], ph)
 		}
 	}
+}
+
+// judgeHarmMasked judges harm on s.norm with s.spans blanked (into
+// s.masked) and keeps the attack heads' logits of the whole text. It
+// returns the masked text's feature count.
+func (g *Guard) judgeHarmMasked(s *scratch, request bool) int {
+	attack := append(s.attackBest[:0], s.best...)
+	s.masked = append(s.masked[:0], s.norm...)
+	for _, sp := range s.spans {
+		for k := sp[0]; k < sp[1] && k < len(s.masked); k++ {
+			s.masked[k] = ' '
+		}
+	}
+	s.norm, s.masked = s.masked, s.norm
+	// Instruction lines come from the raw text, which still holds the
+	// phrases: judge the masked text alone.
+	n := g.logitsInto(s, "", intent.Adjust(s.norm, request), request)
+	s.norm, s.masked = s.masked, s.norm
+	for j := range s.best {
+		if !g.heads.harmHead[j] {
+			s.best[j] = attack[j]
+		}
+	}
+	s.attackBest = attack
+	return n
+}
+
+// harmScores fills p with the harm categories' probabilities before any
+// cap and returns the any-harm head's and the highest of all.
+func (g *Guard) harmScores(s *scratch, thr []float32, conf float64, p *Scores) (ph, top float64) {
+	hj := g.heads.harmful
+	ph = probability(s.best[hj], thr[hj], conf)
+	top = ph
+	for i, c := range Categories {
+		if j := g.heads.cat[i]; j >= 0 && !c.IsAttack() {
+			p[i] = probability(s.best[j], thr[j], conf)
+			top = max(top, p[i])
+		}
+	}
+	return ph, top
 }
 
 // HeadLogits returns the raw logits, one per model head in the order of the

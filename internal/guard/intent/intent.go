@@ -181,6 +181,57 @@ var Technical = []string{
 	"spreadsheet", "my game", "video game", "in minecraft", "chess", "the server", "my server", "linux",
 }
 
+// Idioms are ordinary phrases with a harm word in another sense: its object
+// is a thing, a game, a body or a feeling, not a person, or the phrase is
+// figurative ("kill weeds", "steal the show", "bath bomb", "heart attack",
+// "execute a plan", "bombed my interview"). When the guard's harm heads
+// would score a text, they judge it again with its idioms blanked (see
+// AppendIdioms), framing included (a Target inside an idiom is then no
+// target); the rest of the text is judged as before, so "steal the show,
+// then steal his car" still asks for a theft. Whole words only. Computing
+// senses that are also intrusion ("execute a command", "kill a process")
+// are not here: Technical lowers the offset for those, the models still
+// read them.
+var Idioms = []string{
+	"killed it", "killing it", "kill it on stage", "kill time", "killing time", "kill some time",
+	"kill the lights", "kill the engine", "kill the music", "kill weeds", "kill the weeds", "killing weeds",
+	"kill bacteria", "kills bacteria", "kill germs", "kills germs", "kill mold", "kill fleas", "kill lice",
+	"kill the zombies", "kill zombies", "kill the boss", "kill two birds with one stone", "dressed to kill",
+	"steal the show", "stole the show", "steal the spotlight", "steal the limelight", "steal a base",
+	"steal second base", "steal a glance", "steal the scene", "what a steal", "steal my heart",
+	"shoot a portrait", "shoot portraits", "shoot a photo", "shoot photos", "shoot a video", "shoot video",
+	"shoot a film", "shoot a movie", "shoot in raw", "photo shoot", "photoshoot", "shoot me an email",
+	"shoot me a message", "shoot me a text", "shoot an email", "shoot a quick email", "shoot me a quick",
+	"shoot hoops", "shoot baskets", "shoot free throws", "shoot for the stars", "shoot for the moon",
+	"shoot the breeze", "shoot an arrow", "shoot arrows", "shooting star",
+	"bath bomb", "bath bombs", "photobomb", "bombed my interview", "bombed the interview", "bombed my exam",
+	"bombed the exam", "bombed my test", "bombed the test", "bombed my job interview",
+	"blow off steam", "blow out the candles", "blow out birthday candles", "blow up a photo",
+	"blow up a picture", "blow up an image", "blow up balloons", "blow up a balloon", "blow my mind",
+	"blew my mind", "blow dry", "blow-dry", "blown away",
+	"heart attack", "heart attacks", "panic attack", "panic attacks", "asthma attack", "asthma attacks",
+	"anxiety attack", "attack the net", "attack the ball", "attack the problem",
+	"execute a plan", "execute my plan", "execute the plan", "execute my business plan", "execute a pivot",
+	"execute a strategy", "execute the strategy", "execute a trade", "execute trades",
+	"murder mystery", "murder mysteries", "murder my high score",
+	"beat eggs", "beat the eggs", "beat egg whites", "beat the egg whites", "beat the traffic",
+	"beat the heat", "beat the final boss", "beat the boss", "beat the game", "beat the level",
+	"beat my record", "beat a record", "beat the deadline", "beat the odds", "beat procrastination",
+	"punch line", "punchline", "fruit punch", "punch a hole", "punch card", "punch in",
+	"gut a fish", "gut the fish", "gut feeling", "gut health", "gut bacteria",
+	"chef's knife", "chefs knife", "butter knife", "bread knife", "knife skills", "sharpen a knife",
+	"sharpen my knife", "sharpen knives", "pocket knife",
+	"poison ivy", "poison oak", "food poisoning", "poison control",
+	"life hack", "life hacks", "growth hack", "hackathon",
+	"battery is dead", "dead battery", "dead end", "deadline", "dead zone", "dead pixel", "dead link",
+	"dead man's switch", "die cast", "die-cast",
+	"crush garlic", "crush ice", "crush the exam", "crush on",
+	"slay my job interview", "slay the interview", "slay my interview", "slaying it",
+	"destroy my opponent in a debate", "destroy the competition",
+	"terminate a contract", "terminate my contract", "terminate the contract", "terminate my lease",
+	"hang a mirror", "hang a heavy mirror", "hang a picture", "hang a shelf", "hang curtains",
+}
+
 // Vocabulary: the words a harmful request is about, as word beginnings,
 // besides Targets (which are also vocabulary). The guard's harm heads judge
 // a short user request only if it names one of them (see NamesHarm): held
@@ -200,7 +251,7 @@ var Vocabulary = []string{
 	"teen", "underage", "young girl", "young boy", "little girl", "little boy", "loli", "pedo", "paedo",
 	"preteen", "schoolgirl", "school girl", "grooming", "groom ",
 	// violence and self-harm
-	"die ", "died", "dies ", "dying", "death", "dead", "deadly", "lethal", "fatal", "blood", "gore", "gory",
+	"die ", "died", "dies ", "dying", "explod", "hurts", "hurting", "harms", "harming", "death", "dead", "deadly", "lethal", "fatal", "blood", "gore", "gory",
 	"beat ", "beating", "punch", "strangl", "chok", "behead", "massacre", "genocide", "war crime", "attack",
 	"hostage", "hitman", "hit man", "arson", "burn down", "set fire", "on fire", "destroy", "sabotag",
 	"vandal", "revenge", "pain", "cruel", "animal", "dogfight", "cockfight", "execut", "lynch", "slaughter",
@@ -295,9 +346,13 @@ func get() *phrase.Set {
 	return set
 }
 
-// Compile builds the phrase automaton now rather than at the first Adjust,
-// keeping its cost (milliseconds) off the first request.
-func Compile() { get() }
+// Compile builds the phrase automata now rather than at the first Adjust,
+// keeping their cost (milliseconds) off the first request.
+func Compile() {
+	get()
+	harmWords()
+	idioms()
+}
 
 // Phrases returns the framing phrases in the order AdjustMatches indexes
 // them: Defensive, Technical, Victim, Operational, Frames, Targets. A caller that
@@ -405,7 +460,7 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 			if p >= nVictim {
 				// Whole words: "threatening me" is not in "threatening
 				// message".
-				if m.Start > 0 && isLetter(b[m.Start-1]) || int(m.End) < len(b) && isLetter(b[m.End]) {
+				if !wholeWords(b, m) {
 					continue
 				}
 				c.victim++
@@ -432,6 +487,28 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 0x80 }
+
+// wholeWords reports whether the occurrence m in b begins and ends at word
+// boundaries.
+func wholeWords(b []byte, m phrase.Match) bool {
+	return (m.Start == 0 || !isLetter(b[m.Start-1])) && (int(m.End) == len(b) || !isLetter(b[m.End]))
+}
+
+// AppendIdioms appends to dst the byte ranges of the normalised text b that
+// hold an Idiom, as whole words. The guard blanks them and judges harm
+// again, and only when its harm heads would score the text: the idioms
+// have their own automaton, which most texts never go through.
+func AppendIdioms(dst [][2]int, b []byte) [][2]int {
+	var buf [8]phrase.Match
+	for _, m := range idioms().Append(buf[:0], b) {
+		if wholeWords(b, m) {
+			dst = append(dst, [2]int{int(m.Start), int(m.End)})
+		}
+	}
+	return dst
+}
+
+var idioms = sync.OnceValue(func() *phrase.Set { return phrase.Compile(Idioms) })
 
 // within reports whether m lies inside one of spans.
 func within(m phrase.Match, spans []phrase.Match) bool {

@@ -1,6 +1,7 @@
 package intent
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -206,5 +207,27 @@ func TestAsksInSystemPrompts(t *testing.T) {
 	evade := append(append([]byte(nil), app...), " and make sure it goes undetected."...)
 	if got := Adjust(evade, false); got <= 0 {
 		t.Errorf("Adjust(application prompt with evasion) = %v, want > 0", got)
+	}
+}
+
+func TestAppendIdioms(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		{"how do i steal the show at my cousin's wedding", []string{"steal the show"}},
+		{"what causes a heart attack in young people", []string{"heart attack"}},
+		{"how do i make a bath bomb at home", []string{"bath bomb"}},
+		{"how do i make a bath bomber jacket", nil}, // whole words only
+		{"how do i steal a car", nil},
+	} {
+		b := []byte(tc.text)
+		var got []string
+		for _, sp := range AppendIdioms(nil, b) {
+			got = append(got, string(b[sp[0]:sp[1]]))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("AppendIdioms(%q) = %q, want %q", tc.text, got, tc.want)
+		}
 	}
 }
