@@ -31,9 +31,10 @@ const shortAttackCap = limitlessCap
 // "prompt", "system" and "rules", and ordinary requests to create a password,
 // output a phrase, give cooking instructions or write a story "with the
 // prompt" met them; it was narrowed after looking at validation texts).
-// "repeat" is what an extraction asks of the prompt ("repeat the above",
-// "repeat your instructions", "repeat everything"), not "please repeat
-// that", which a voice assistant hears all day.
+// "repeat" and "print" are what an extraction asks of the prompt ("repeat
+// the above", "print your instructions", "print everything"), not "please
+// repeat that", which a voice assistant hears all day, or "write a Python
+// program to print the primes below 100", which a coding assistant does.
 var injectionCues = []string{
 	"ignore", "disregard", "forget", "instead", "override", "new instruction", "from now on", "you are now",
 	"pretend", "act as", "roleplay", "role play",
@@ -46,7 +47,10 @@ var injectionCues = []string{
 	"password is", "correct password", "passcode", "passphrase", "pass phrase", "grants access", "grant access",
 	"access code", "access granted", "granted access", "access denied", "secret", "confidential", "hidden",
 	"reveal", "the key", "api key",
-	"say ", "print", "repeat the", "repeat your", "repeat everything", "repeat all", "repeat after",
+	"say ", "print the above", "print your", "print everything", "print all previous", "print the prompt",
+	"print the instruction", "print the system", "print the password", "print the secret", "print the first",
+	"print the text above", "print the words above", "print out your", "print out the above",
+	"print out everything", "print verbatim", "print the exact", "print exactly", "print all", "repeat the", "repeat your", "repeat everything", "repeat all", "repeat after",
 	"repeat back", "repeat what", "repeat verbatim", "repeat word", "repeat each", "repeat every",
 	"repeat above", "repeat my", "repeat this:", "output only", "only output", "output the", "output your", "verbatim", "reply with", "respond with", "answer with", "begin your",
 	"start your", "only say", "only respond", "granted", "denied",
