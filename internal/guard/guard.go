@@ -483,14 +483,16 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// Where a text must lift limits to be judged (system messages, short
 	// texts), whether it does, read once.
 	lifts := (how.limitCue || short) && liftsLimits(s.norm, how.quoting)
+	// A user's request of up to 1 KB that is not an image prompt: the
+	// requests that the harm vocabulary and victim framing speak for.
+	userRequest := role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span
 	harmCap := 1.0
 	switch {
 	case !how.harmModel:
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
-	case role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span && textnorm.IsASCII(s.norm) &&
-		top > unnamedHarmFloor && !intent.NamesHarm(harmText):
+	case userRequest && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor && !intent.NamesHarm(harmText):
 		// A user's request that names no harm (intent.Targets and
 		// intent.Vocabulary) is not judged for harm by the models:
 		// held out by source, they stopped 9% of ordinary requests
@@ -502,7 +504,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// and what it shows is the harm. The vocabulary is read only
 		// when the heads score a harm (unnamedHarmFloor).
 		harmCap = 0
-	case role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span && fr.Reports:
+	case userRequest && fr.Reports:
 		// A user who reports a harm done to them ("my card was stolen",
 		// "the seller sent me a counterfeit", "someone is threatening
 		// me by text, what can I do") names it in the words of a harmful

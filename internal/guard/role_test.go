@@ -43,11 +43,17 @@ func readRoleCases(t *testing.T, path string) []roleCase {
 // companion character cards) pass the default policy untouched: no block,
 // no flag. The first six are the prompts of the legitimate-traffic issue.
 func TestBenignSystemPromptsPass(t *testing.T) {
-	g := newTestGuard(t)
-	for _, c := range readRoleCases(t, "testdata/system_prompts_benign.jsonl") {
+	requireAllowed(t, newTestGuard(t), "testdata/system_prompts_benign.jsonl")
+}
+
+// requireAllowed checks that every case of the file passes the default
+// policy untouched: no block, no flag.
+func requireAllowed(t *testing.T, g *Guard, path string) {
+	t.Helper()
+	for _, c := range readRoleCases(t, path) {
 		res := g.Check(context.Background(), StagePrompt, []Part{{Role: c.Role, Text: c.Text}}, nil)
 		if res.Action != Allow {
-			t.Errorf("%s system prompt %q: %s %v (rule %q, scores %v)", c.Kind, trunc(c.Text), res.Action, res.Triggered, res.Rule, res.Scores.Map())
+			t.Errorf("%s %s %q: %s %v (rule %q, scores %v)", c.Kind, c.Role, trunc(c.Text), res.Action, res.Triggered, res.Rule, res.Scores.Map())
 		}
 	}
 }

@@ -199,7 +199,7 @@ func compileRules(rs []rule) *ruleSet {
 
 // intentMatches appends to dst the occurrences of intent phrases among ms
 // (all matches of rs.phrases in one text), with intent's phrase indexes,
-// for intent.AdjustMatches.
+// for intent.FramingMatches.
 func (rs *ruleSet) intentMatches(dst, ms []phrase.Match) []phrase.Match {
 	for _, m := range ms {
 		if int(m.Phrase) >= rs.nPhrases {

@@ -354,10 +354,10 @@ func Compile() {
 	idioms()
 }
 
-// Phrases returns the framing phrases in the order AdjustMatches indexes
+// Phrases returns the framing phrases in the order FramingMatches indexes
 // them: Defensive, Technical, Victim, Operational, Frames, Targets. A caller that
 // scans a text for other phrases too can add these to its own automaton and
-// pass the occurrences to AdjustMatches, reading the text once.
+// pass the occurrences to FramingMatches, reading the text once.
 func Phrases() []string {
 	var out []string
 	for _, l := range [][]string{Defensive, Technical, Victim, Operational, Frames, Targets} {
@@ -476,7 +476,7 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 		default:
 			// A target is the start of a word: "hack" in "hackathon"
 			// counts, in "shack" it does not.
-			if m.Start > 0 && isLetter(b[m.Start-1]) {
+			if !startsWord(b, int(m.Start)) {
 				continue
 			}
 			c.targets++
@@ -488,10 +488,13 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 0x80 }
 
+// startsWord reports whether b[i:] starts a word.
+func startsWord(b []byte, i int) bool { return i == 0 || !isLetter(b[i-1]) }
+
 // wholeWords reports whether the occurrence m in b begins and ends at word
 // boundaries.
 func wholeWords(b []byte, m phrase.Match) bool {
-	return (m.Start == 0 || !isLetter(b[m.Start-1])) && (int(m.End) == len(b) || !isLetter(b[m.End]))
+	return startsWord(b, int(m.Start)) && (int(m.End) == len(b) || !isLetter(b[m.End]))
 }
 
 // AppendIdioms appends to dst the byte ranges of the normalised text b that
@@ -537,13 +540,6 @@ func Adjust(b []byte, request bool) float32 {
 	return offset(scan(b), request)
 }
 
-// AdjustMatches returns Adjust(b, request) from ms, every occurrence in b of
-// the phrases of Phrases (indexes into Phrases, byte ranges of b), found by
-// the caller's own scan.
-func AdjustMatches(b []byte, ms []phrase.Match, request bool) float32 {
-	return offset(countMatches(b, ms), request)
-}
-
 // Framing is what the framing phrases of a text say to the harm heads.
 type Framing struct {
 	// Offset is the logit offset for the harm heads: see Adjust.
@@ -554,8 +550,9 @@ type Framing struct {
 	Reports bool
 }
 
-// FramingMatches returns the Framing of the normalised text b from ms, as
-// AdjustMatches does.
+// FramingMatches returns FramingOf(b, request) from ms, every occurrence in
+// b of the phrases of Phrases (indexes into Phrases, byte ranges of b),
+// found by the caller's own scan.
 func FramingMatches(b []byte, ms []phrase.Match, request bool) Framing {
 	return framing(countMatches(b, ms), request)
 }
@@ -579,10 +576,7 @@ func framing(c counts, request bool) Framing {
 // ("someone's bank account", "steal credit card numbers").
 func NamesHarm(b []byte) bool {
 	return harmWords().Find(b, func(m phrase.Match) bool {
-		if m.Start > 0 && isLetter(b[m.Start-1]) {
-			return false
-		}
-		return !possession()[m.Phrase] || !owned(b, int(m.Start))
+		return startsWord(b, int(m.Start)) && !(possession()[m.Phrase] && owned(b, int(m.Start)))
 	})
 }
 
@@ -597,22 +591,22 @@ var Possessions = []string{
 	"antivirus", "security system", "alarm system",
 }
 
-// possession marks the phrases of harmWords that are Possessions.
-var possession = sync.OnceValue(func() map[int32]bool {
-	m := make(map[int32]bool, len(Possessions))
-	for i, w := range append(append([]string(nil), Targets...), Vocabulary...) {
-		if slices.Contains(Possessions, w) {
-			m[int32(i)] = true
-		}
+// possession marks, by index, the phrases of harmWords that are
+// Possessions.
+var possession = sync.OnceValue(func() []bool {
+	words := harmWordList()
+	is := make([]bool, len(words))
+	for i, w := range words {
+		is[i] = slices.Contains(Possessions, w)
 	}
-	return m
+	return is
 })
 
 // owned reports whether the word at b[i:] follows "my " or "our ".
 func owned(b []byte, i int) bool {
 	for _, p := range [...]string{"my ", "our "} {
 		j := i - len(p)
-		if j >= 0 && string(b[j:i]) == p && (j == 0 || !isLetter(b[j-1])) {
+		if j >= 0 && string(b[j:i]) == p && startsWord(b, j) {
 			return true
 		}
 	}
@@ -622,9 +616,10 @@ func owned(b []byte, i int) bool {
 // harmWords finds Targets and Vocabulary. It is its own automaton, not
 // part of the framing one that every text goes through: the guard asks
 // only of the few texts that its harm heads would score.
-var harmWords = sync.OnceValue(func() *phrase.Set {
-	return phrase.Compile(append(append([]string(nil), Targets...), Vocabulary...))
-})
+var harmWords = sync.OnceValue(func() *phrase.Set { return phrase.Compile(harmWordList()) })
+
+// harmWordList is Targets then Vocabulary, the phrases of harmWords.
+func harmWordList() []string { return slices.Concat(Targets, Vocabulary) }
 
 func offset(c counts, request bool) float32 {
 	n := c.operational

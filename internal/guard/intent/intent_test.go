@@ -94,9 +94,9 @@ func TestCountsReadsOnlyTheEnds(t *testing.T) {
 	}
 }
 
-// TestAdjustMatches: a caller's own scan for Phrases (here, among other
-// phrases, as the guard does) gives what Adjust gives.
-func TestAdjustMatches(t *testing.T) {
+// TestFramingMatches: a caller's own scan for Phrases (here, among other
+// phrases, as the guard does) gives what FramingOf gives.
+func TestFramingMatches(t *testing.T) {
 	others := []string{"ignore previous instructions", "prevent", "bomb"}
 	set := phrase.Compile(append(append([]string{}, others...), Phrases()...))
 	filler := strings.Repeat("notes on the plan ", 60)
@@ -112,8 +112,8 @@ func TestAdjustMatches(t *testing.T) {
 				ms = append(ms, m)
 			}
 		}
-		if got, want := AdjustMatches([]byte(text), ms, true), Adjust([]byte(text), true); got != want {
-			t.Errorf("AdjustMatches = %v, Adjust = %v for %.40q", got, want, text)
+		if got, want := FramingMatches([]byte(text), ms, true), FramingOf([]byte(text), true); got != want {
+			t.Errorf("FramingMatches = %v, FramingOf = %v for %.40q", got, want, text)
 		}
 	}
 }
