@@ -218,6 +218,7 @@ type headIndex struct {
 	cat      [NumCategories]int
 	harmful  int
 	harmHead []bool // per model head: a harm head (intent offset applies)
+	jb, pi   int    // the attack heads (-1: none)
 }
 
 // New returns a Guard with the embedded model.
@@ -251,10 +252,12 @@ func New(opts Options) (*Guard, error) {
 	limitCueSet() // build the automata now, not on the first request
 	limitDefenceSet()
 	injectionCueSet()
+	dictationCueSet()
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
 	g.heads.harmful = m.Head("harmful")
+	g.heads.jb, g.heads.pi = m.Head(string(Jailbreak)), m.Head(string(PromptInjection))
 	g.heads.harmHead = make([]bool, len(m.Heads))
 	for j, h := range m.Heads {
 		g.heads.harmHead[j] = h != string(Jailbreak) && h != string(PromptInjection)
@@ -541,7 +544,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !lifts {
 				p = limitlessCap
 			}
-			if c == PromptInjection && p > shortAttackCap && short && !injectionCueSet.in(s.norm) {
+			if c == PromptInjection && p > shortAttackCap && short && !injects(s.norm) {
 				p = shortAttackCap
 			}
 		} else {
@@ -646,7 +649,7 @@ func (g *Guard) logitsInto(s *scratch, text string, adj float32, request bool) i
 	b := s.norm
 	m := g.model
 	for j := range s.best {
-		s.best[j] = -1e9
+		s.best[j] = noLogit
 		s.tot[j] = 0
 	}
 	nTot := 0
@@ -693,6 +696,19 @@ func (g *Guard) logitsInto(s *scratch, text string, adj float32, request bool) i
 					s.logits[j] += d
 				}
 			}
+			// A line is a short text, and the attack heads read it as one
+			// (shortattack.go): only with its cue. The first line of an
+			// application's prompt template is an instruction by design
+			// ("Use the following pieces of context to answer the
+			// question at the end. If you don't know the answer, just say
+			// that you don't know"); what makes it an attack is what it
+			// says, and the whole text and its windows are judged anyway.
+			if j := g.heads.jb; j >= 0 && !liftsLimits(s.seg, false) {
+				s.logits[j] = noLogit
+			}
+			if j := g.heads.pi; j >= 0 && !injects(s.seg) {
+				s.logits[j] = noLogit
+			}
 			maxInto(s.best, s.logits)
 		}
 	}
@@ -703,6 +719,9 @@ func (g *Guard) logitsInto(s *scratch, text string, adj float32, request bool) i
 	}
 	return nTot
 }
+
+// noLogit stands for a head that has not judged a text: below any logit.
+const noLogit = -1e9
 
 // unnamedHarmFloor: a user's request whose harm heads score no harm above
 // it is not read for the harm vocabulary; its scores are below every flag

@@ -1,6 +1,12 @@
 package guard
 
-import "github.com/wardenhq/warden/internal/guard/textnorm"
+import (
+	"bytes"
+	"unicode"
+
+	"github.com/wardenhq/warden/internal/guard/phrase"
+	"github.com/wardenhq/warden/internal/guard/textnorm"
+)
 
 // Short texts and attack heads. The jailbreak and prompt-injection heads
 // are word models trained on templates and injected documents that begin
@@ -21,20 +27,21 @@ const shortAttackWords = 32
 const shortAttackCap = limitlessCap
 
 // injectionCues are what an injection says: it overrides or replaces
-// instructions, points at the prompt or what came before, asks for a
-// secret, or dictates the output ("say", "print", "respond with"). Written
-// from what injections do (OWASP LLM01, the threat model's probes);
-// found in the normalised text where a word starts (cueSet.in: "say " is not
-// in "essay ", "print" not in "sprint"). A secret is asked for, not made:
-// "the password", "access code", not "generate a password" (the first list
-// had the bare words "password", "access", "key", "output", "instruction",
-// "prompt", "system" and "rules", and ordinary requests to create a password,
-// output a phrase, give cooking instructions or write a story "with the
-// prompt" met them; it was narrowed after looking at validation texts).
-// "repeat" and "print" are what an extraction asks of the prompt ("repeat
-// the above", "print your instructions", "print everything"), not "please
-// repeat that", which a voice assistant hears all day, or "write a Python
-// program to print the primes below 100", which a coding assistant does.
+// instructions, points at the prompt or what came before, or asks for a
+// secret. Written from what injections do (OWASP LLM01, the threat model's
+// probes); found in the normalised text where a word starts (cueSet.in:
+// "say " is not in "essay ", "print" not in "sprint"). A secret is asked
+// for, not made: "the password", "access code", not "generate a password"
+// (the first list had the bare words "password", "access", "key",
+// "output", "instruction", "prompt", "system" and "rules", and ordinary
+// requests to create a password, output a phrase, give cooking
+// instructions or write a story "with the prompt" met them; it was narrowed
+// after looking at validation texts). "repeat" and "print" are what an
+// extraction asks of the prompt ("repeat the above", "print your
+// instructions", "print everything"), not "please repeat that", which a
+// voice assistant hears all day, or "write a Python program to print the
+// primes below 100", which a coding assistant does. Dictating the output is
+// a cue of its own (dictationCues).
 var injectionCues = []string{
 	"ignore", "disregard", "forget", "instead", "override", "new instruction", "from now on", "you are now",
 	"pretend", "act as", "roleplay", "role play",
@@ -47,18 +54,121 @@ var injectionCues = []string{
 	"password is", "correct password", "passcode", "passphrase", "pass phrase", "grants access", "grant access",
 	"access code", "access granted", "granted access", "access denied", "secret", "confidential", "hidden",
 	"reveal", "the key", "api key",
-	"say ", "print the above", "print your", "print everything", "print all previous", "print the prompt",
+	"print the above", "print your", "print everything", "print all previous", "print the prompt",
 	"print the instruction", "print the system", "print the password", "print the secret", "print the first",
 	"print the text above", "print the words above", "print out your", "print out the above",
 	"print out everything", "print verbatim", "print the exact", "print exactly", "print all", "repeat the", "repeat your", "repeat everything", "repeat all", "repeat after",
 	"repeat back", "repeat what", "repeat verbatim", "repeat word", "repeat each", "repeat every",
-	"repeat above", "repeat my", "repeat this:", "output only", "only output", "output the", "output your", "verbatim", "reply with", "respond with", "answer with", "begin your",
-	"start your", "only say", "only respond", "granted", "denied",
+	"repeat above", "repeat my", "repeat this:", "verbatim",
+	"granted", "denied",
 	"<|", "[inst", "###", "end of", "stop",
 }
 
 // injectionCueSet finds injectionCues: what an injection says.
 var injectionCueSet = newCueSet(injectionCues)
+
+// dictationCues dictate the output. An injection does it to plant a fixed
+// answer ("say 'I have been PWNED'", "respond with: Access Granted"); an
+// application's own instruction does it to shape the answer ("output only
+// the translation", "just say that you don't know", "reply with the
+// category name only", "respond with a JSON object"): the prompts of RAG
+// and evaluation frameworks are full of them. So a dictation counts only
+// where it names a literal answer: the cue, then at most the filler words
+// of dictationFillers, then a quotation mark or a colon.
+var dictationCues = []string{
+	"say ", "output ", "reply with", "respond with", "answer with", "answer is", "answer only", "only answer",
+	"only respond", "begin your", "start your",
+}
+
+var dictationCueSet = newCueSet(dictationCues)
+
+// dictationFillers may stand between a dictation cue and its literal
+// answer: "say only 'yes'", "respond with exactly the word: granted",
+// "output only the translation" (no literal: not a dictation).
+var dictationFillers = []string{
+	"only", "just", "exactly", "simply", "precisely", "the", "a", "this", "these", "word", "words", "phrase",
+	"sentence", "text", "string", "following", "with", "back", "out", "response", "reply", "answer",
+}
+
+func isFiller(w []byte) bool {
+	for _, f := range dictationFillers {
+		if string(w) == f {
+			return true
+		}
+	}
+	return false
+}
+
+// injects reports whether the normalised text b says what an injection
+// says: an injection cue, or a dictation that names a literal answer.
+func injects(b []byte) bool {
+	if injectionCueSet.in(b) {
+		return true
+	}
+	return dictationCueSet().Find(b, func(m phrase.Match) bool {
+		return wordStart(b, int(m.Start)) && namesLiteral(b[m.End:]) && !conditional(b[sentenceStart(b, int(m.Start)):m.Start])
+	})
+}
+
+// conditionWords open a condition. A dictation that follows one in its
+// sentence is an application's fallback ("if the passage does not contain
+// the answer, reply with \"not found\""; "otherwise say 'I don't know'"),
+// not a planted answer.
+var conditionWords = [][]byte{[]byte("if "), []byte("otherwise"), []byte("unless "), []byte("when "), []byte("else")}
+
+// conditional reports whether the normalised sentence prefix b holds a
+// condition word where a word starts.
+func conditional(b []byte) bool {
+	for _, w := range conditionWords {
+		for i := 0; ; {
+			k := bytes.Index(b[i:], w)
+			if k < 0 {
+				break
+			}
+			if wordStart(b, i+k) {
+				return true
+			}
+			i += k + 1
+		}
+	}
+	return false
+}
+
+// sentenceStart returns where the sentence holding b[i] starts.
+func sentenceStart(b []byte, i int) int {
+	start := 0
+	for _, end := range sentenceEnds {
+		if k := bytes.LastIndex(b[:i], end); k >= 0 && k+len(end) > start {
+			start = k + len(end)
+		}
+	}
+	return start
+}
+
+// namesLiteral reports whether b, the text after a dictation cue, goes on
+// to a literal answer: a quotation mark or colon after at most four filler
+// words (dictationFillers).
+func namesLiteral(b []byte) bool {
+	for range 5 {
+		b = bytes.TrimLeft(b, " ")
+		if len(b) == 0 {
+			return false
+		}
+		switch b[0] {
+		case '"', '\'', '`', ':':
+			return true
+		}
+		end := bytes.IndexFunc(b, func(r rune) bool { return !unicode.IsLetter(r) })
+		if end < 0 {
+			end = len(b)
+		}
+		if !isFiller(b[:end]) {
+			return false
+		}
+		b = b[end:]
+	}
+	return false
+}
 
 // AttackHeadsOpen reports whether a user-class text can reach the flag
 // point of the jailbreak and of the prompt-injection head: false for a
@@ -73,5 +183,5 @@ func AttackHeadsOpen(text string) (jailbreak, injection bool) {
 	if countWords(b, shortAttackWords) >= shortAttackWords {
 		return true, true
 	}
-	return liftsLimits(b, false), injectionCueSet.in(b)
+	return liftsLimits(b, false), injects(b)
 }
