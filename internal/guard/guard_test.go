@@ -528,8 +528,14 @@ func TestRequestsThatNameNoHarm(t *testing.T) {
 // after it, 2 were blocked and 2 flagged, until the report phrases were
 // extended ("who do I tell", "using my social security number").
 func TestCustomerMessagesPass(t *testing.T) {
-	g := newTestGuard(t)
-	cases := readRoleCases(t, "testdata/customer_messages.jsonl")
+	requireFewFlags(t, newTestGuard(t), "testdata/customer_messages.jsonl")
+}
+
+// requireFewFlags checks that no text of the benign set at path is refused
+// and that at most one in a hundred is flagged.
+func requireFewFlags(t *testing.T, g *Guard, path string) {
+	t.Helper()
+	cases := readRoleCases(t, path)
 	flagged := 0
 	for _, c := range cases {
 		res := g.Check(context.Background(), StagePrompt, []Part{{Role: c.Role, Text: c.Text}}, nil)
@@ -537,13 +543,13 @@ func TestCustomerMessagesPass(t *testing.T) {
 		case Allow:
 		case Flag:
 			flagged++
-			t.Logf("flagged: %q %v (scores %v)", c.Text, res.Triggered, res.Scores.Map())
+			t.Logf("flagged: %s %q %v (scores %v)", c.Kind, trunc(c.Text), res.Triggered, res.Scores.Map())
 		default:
-			t.Errorf("%q: %s %v (rule %q, scores %v)", c.Text, res.Action, res.Triggered, res.Rule, res.Scores.Map())
+			t.Errorf("%s %q: %s %v (rule %q, scores %v)", c.Kind, trunc(c.Text), res.Action, res.Triggered, res.Rule, res.Scores.Map())
 		}
 	}
 	if flagged*100 > len(cases) {
-		t.Errorf("%d of %d customer messages flagged, want at most 1%%", flagged, len(cases))
+		t.Errorf("%s: %d of %d flagged, want at most 1%%", path, flagged, len(cases))
 	}
 }
 
@@ -600,23 +606,7 @@ func TestIdiomsPass(t *testing.T) {
 // a dictation had to name a literal answer (injects), 9 were blocked and
 // 14 flagged.
 func TestAppTemplatesPass(t *testing.T) {
-	g := newTestGuard(t)
-	cases := readRoleCases(t, "testdata/app_templates.jsonl")
-	flagged := 0
-	for _, c := range cases {
-		res := g.Check(context.Background(), StagePrompt, []Part{{Role: c.Role, Text: c.Text}}, nil)
-		switch res.Action {
-		case Allow:
-		case Flag:
-			flagged++
-			t.Logf("flagged: %s %v (scores %v)", c.Kind, res.Triggered, res.Scores.Map())
-		default:
-			t.Errorf("%s %q: %s %v (rule %q, scores %v)", c.Kind, trunc(c.Text), res.Action, res.Triggered, res.Rule, res.Scores.Map())
-		}
-	}
-	if flagged*100 > len(cases) {
-		t.Errorf("%d of %d templates flagged, want at most 1%%", flagged, len(cases))
-	}
+	requireFewFlags(t, newTestGuard(t), "testdata/app_templates.jsonl")
 }
 
 // TestInstructionLineAttacks: the first or last line of a long text still
