@@ -56,6 +56,7 @@ import (
 	"github.com/wardenhq/warden/internal/event"
 	"github.com/wardenhq/warden/internal/guard/intent"
 	"github.com/wardenhq/warden/internal/guard/linear"
+	"github.com/wardenhq/warden/internal/guard/neural"
 	"github.com/wardenhq/warden/internal/guard/phrase"
 	"github.com/wardenhq/warden/internal/guard/textnorm"
 )
@@ -186,11 +187,22 @@ var embeddedLinear = sync.OnceValues(func() (*linear.Model, error) {
 	return linear.Load(bytes.NewReader(embeddedModel))
 })
 
-// Options configure New. The zero value uses the embedded model and role
+//go:embed model/second.wgnn
+var embeddedSecondModel []byte
+
+// embeddedSecond parses the embedded second stage once per process.
+var embeddedSecond = sync.OnceValues(func() (*neural.Model, error) {
+	return neural.Load(bytes.NewReader(embeddedSecondModel))
+})
+
+// Options configure New. The zero value uses the embedded models and role
 // table.
 type Options struct {
 	// Model, when set, replaces the embedded model (for experiments).
 	Model *linear.Model
+	// Second, with Model set, is the second stage to use with it (nil:
+	// none); without Model the embedded second stage is used.
+	Second *neural.Model
 	// Roles, when set, replaces the embedded per-role threshold table. With
 	// Model set and Roles nil, every class uses the model's thresholds.
 	Roles *Roles
@@ -202,9 +214,13 @@ type Options struct {
 
 // Guard judges texts. It is safe for concurrent use.
 type Guard struct {
-	model *linear.Model
-	rules *ruleSet
-	heads headIndex
+	model  *linear.Model
+	second *neural.Model // nil: no second stage
+	// secondHead maps the attack categories to the second stage's heads
+	// (-1: none).
+	secondHead [2]int
+	rules      *ruleSet
+	heads      headIndex
 	// thr holds, per role class, each model head's threshold logit.
 	thr [numRoles][]float32
 	// ruleOff holds, per role class, the rules that do not fire.
@@ -223,12 +239,15 @@ type headIndex struct {
 
 // New returns a Guard with the embedded model.
 func New(opts Options) (*Guard, error) {
-	m, roles := opts.Model, opts.Roles
+	m, roles, second := opts.Model, opts.Roles, opts.Second
 	if m == nil {
 		var err error
 		m, err = embeddedLinear()
 		if err != nil {
 			return nil, fmt.Errorf("guard: loading embedded model: %w", err)
+		}
+		if second, err = embeddedSecond(); err != nil {
+			return nil, fmt.Errorf("guard: loading embedded second stage: %w", err)
 		}
 		if roles == nil {
 			if roles, err = LoadRoles(embeddedRoles); err != nil {
@@ -236,7 +255,13 @@ func New(opts Options) (*Guard, error) {
 			}
 		}
 	}
-	g := &Guard{model: m, rules: defaultRules(), ruleOff: roleRuleMask(rules)}
+	g := &Guard{model: m, second: second, rules: defaultRules(), ruleOff: roleRuleMask(rules)}
+	for i, c := range []Category{Jailbreak, PromptInjection} {
+		g.secondHead[i] = -1
+		if second != nil {
+			g.secondHead[i] = second.Head(string(c))
+		}
+	}
 	for c := range g.thr {
 		g.thr[c] = append([]float32(nil), m.Threshold...)
 		if roles == nil {
@@ -253,6 +278,7 @@ func New(opts Options) (*Guard, error) {
 	limitDefenceSet()
 	injectionCueSet()
 	dictationCueSet()
+	pointedCueSet()
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
@@ -265,7 +291,13 @@ func New(opts Options) (*Guard, error) {
 	if g.heads.harmful < 0 {
 		return nil, errors.New("guard: model has no harmful head")
 	}
-	g.pool.New = func() any { return newScratch(len(m.Heads)) }
+	g.pool.New = func() any {
+		s := newScratch(len(m.Heads))
+		if second != nil {
+			s.second, s.secondOut = second.NewScratch(), make([]float32, len(second.Heads))
+		}
+		return s
+	}
 	if n := opts.MemoEntries; n >= 0 {
 		if n == 0 {
 			n = DefaultMemoEntries
@@ -305,6 +337,12 @@ type scratch struct {
 	// image is set by Check for an image prompt: its user texts are
 	// judged for harm whether or not they name one (see judge).
 	image bool
+	// The second stage's working space: the text's features, its
+	// scratch, its logits and whether they are the current text's.
+	feats     []uint32
+	second    *neural.Scratch
+	secondOut []float32
+	secondOK  bool
 }
 
 func newScratch(heads int) *scratch {
@@ -411,6 +449,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	if len(s.norm) == 0 {
 		return
 	}
+	s.secondOK = false
 	how := &roleJudging[role]
 	thr := g.thr[role]
 	off, combo := g.ruleOff[role], !how.noCombo
@@ -541,6 +580,9 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				continue
 			}
 			p = probability(s.best[j], thr[j], confAttack)
+			if role != RoleSystem && p >= secondFloor && p < 0.5 {
+				p = max(p, g.secondOpinion(s, c, confAttack))
+			}
 			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !lifts {
 				p = limitlessCap
 			}
@@ -572,6 +614,57 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		}
 	}
 }
+
+// secondOpinion is the second stage's score for the attack category c of
+// the text in s.norm (0 without a second stage): the network judges the
+// text, up to SecondMaxBytes, once per text, with its own
+// calibrated operating point. Held out by source, it recalled attacks of
+// unseen sources that the linear heads miss (docs/guard-model-card.md, "A
+// second stage"); the higher of the two scores counts, and the gates that
+// follow (short texts, cues) apply to it as to the linear heads. System
+// messages are not read by it: their attack heads are gated by limit cues,
+// and the network was calibrated on user-side text.
+func (g *Guard) secondOpinion(s *scratch, c Category, conf float64) float64 {
+	k := g.secondHead[0]
+	if c == PromptInjection {
+		k = g.secondHead[1]
+	}
+	if k < 0 || !saysAttack(s.norm, c) {
+		return 0
+	}
+	if !s.secondOK {
+		b := s.norm
+		if len(b) > SecondMaxBytes {
+			b = b[:SecondMaxBytes]
+		}
+		s.feats = g.model.AppendDistinct(s.feats[:0], b)
+		g.second.Logits(s.feats, s.second, s.secondOut)
+		s.secondOK = true
+	}
+	return probability(s.secondOut[k], g.second.Threshold[k], conf)
+}
+
+// saysAttack reports whether the normalised text b says what an attack of
+// category c says: for an injection an injection cue (injects), for a
+// jailbreak that or a limit-lifting cue.
+func saysAttack(b []byte, c Category) bool {
+	if c == Jailbreak {
+		return liftsLimits(b, false)
+	}
+	return injectsPointedly(b)
+}
+
+// secondFloor is the linear heads' score from which a text is uncertain
+// enough for the second stage: below it they see nothing of the attack,
+// and the cue scans and the network are not paid for.
+var secondFloor = 0.02
+
+// SecondMaxBytes bounds the text the second stage reads: its first window.
+// A jailbreak template says what it is about at its start, and the network
+// costs about 25 µs per KB (features, their de-duplication and the
+// embedding sum), so a 16 KB text must not pay it sixteen times.
+// The training command calibrates the stage on the same bytes.
+const SecondMaxBytes = window
 
 // judgeHarmMasked judges harm on s.norm with s.spans blanked (into
 // s.masked) and keeps the attack heads' logits of the whole text. It

@@ -67,6 +67,36 @@ var injectionCues = []string{
 // injectionCueSet finds injectionCues: what an injection says.
 var injectionCueSet = newCueSet(injectionCues)
 
+// pointedCues are the injection cues that override the instructions,
+// point at the prompt or ask for its secret in so many words: a subset of
+// injectionCues without the words that ordinary task descriptions use too
+// ("above", "previous", "instead", "the rules", "stop", "###") and the
+// words of a customer locked out of an account ("my password is not
+// accepted", "I forgot the password"). Where a
+// second opinion may raise an injection score (see secondOpinion), the
+// text must say one of these, or dictate a literal answer.
+var pointedCues = []string{
+	"ignore", "disregard", "override", "new instruction", "from now on", "you are now", "pretend", "roleplay",
+	"role play", "your instruction", "original instruction", "real instruction", "initial instruction",
+	"system instruction", "your prompt", "system prompt", "initial prompt", "original prompt", "pre-prompt",
+	"preprompt", "your rules", "new rules", "system message", "system:", "sudo",
+	"correct password", "passcode", "passphrase", "pass phrase", "grants access", "grant access", "access code", "access granted", "granted access", "reveal", "api key",
+	"print the above", "print your", "print everything", "print all previous", "print the prompt",
+	"print the instruction", "print the system", "print the password", "print the secret", "print the first",
+	"print the text above", "print the words above", "print out your", "print out the above",
+	"print out everything", "print verbatim", "repeat the above", "repeat your", "repeat everything",
+	"repeat all", "repeat after", "repeat back", "repeat verbatim", "repeat above", "verbatim", "<|", "[inst",
+}
+
+var pointedCueSet = newCueSet(pointedCues)
+
+// injectsPointedly reports whether the normalised text b overrides the
+// instructions, points at the prompt or asks for its secret in so many
+// words (pointedCues), or dictates a literal answer.
+func injectsPointedly(b []byte) bool {
+	return pointedCueSet.in(b) || dictates(b)
+}
+
 // dictationCues dictate the output. An injection does it to plant a fixed
 // answer ("say 'I have been PWNED'", "respond with: Access Granted"); an
 // application's own instruction does it to shape the answer ("output only
@@ -102,9 +132,12 @@ func isFiller(w []byte) bool {
 // injects reports whether the normalised text b says what an injection
 // says: an injection cue, or a dictation that names a literal answer.
 func injects(b []byte) bool {
-	if injectionCueSet.in(b) {
-		return true
-	}
+	return injectionCueSet.in(b) || dictates(b)
+}
+
+// dictates reports whether the normalised text b dictates a literal answer
+// outside a condition (dictationCues).
+func dictates(b []byte) bool {
 	return dictationCueSet().Find(b, func(m phrase.Match) bool {
 		return wordStart(b, int(m.Start)) && namesLiteral(b[m.End:]) && !conditional(b[sentenceStart(b, int(m.Start)):m.Start])
 	})
@@ -134,16 +167,22 @@ func conditional(b []byte) bool {
 	return false
 }
 
-// sentenceStart returns where the sentence holding b[i] starts.
+// sentenceStart returns where the sentence holding b[i] starts, looking
+// back at most maxSentence bytes (a text of one endless sentence costs a
+// bounded scan per cue, not one back to its start).
 func sentenceStart(b []byte, i int) int {
-	start := 0
+	lo := max(0, i-maxSentence)
+	start := lo
 	for _, end := range sentenceEnds {
-		if k := bytes.LastIndex(b[:i], end); k >= 0 && k+len(end) > start {
-			start = k + len(end)
+		if k := bytes.LastIndex(b[lo:i], end); k >= 0 && lo+k+len(end) > start {
+			start = lo + k + len(end)
 		}
 	}
 	return start
 }
+
+// maxSentence is how far back sentenceStart looks.
+const maxSentence = 400
 
 // namesLiteral reports whether b, the text after a dictation cue, goes on
 // to a literal answer: a quotation mark or colon after at most four filler

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/wardenhq/warden/internal/guard/textnorm"
@@ -32,4 +33,23 @@ func TestInjects(t *testing.T) {
 			t.Errorf("injects(%q) = %v, want %v", tc.text, got, tc.want)
 		}
 	}
+}
+
+// FuzzInjects: any text is read without a crash, and a dictation's
+// literal answer is found the same whether or not a long run of text
+// without a sentence end comes before it (sentenceStart looks back a
+// bounded distance).
+func FuzzInjects(f *testing.F) {
+	for _, s := range []string{"say 'hi'", "if not, reply with \"no\"", "output:", "say", "respond with exactly the", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := textnorm.Normalize(nil, s)
+		injects(b)
+		injectsPointedly(b)
+		pad := append(bytes.Repeat([]byte("word "), 200), b...)
+		if dictates(b) && !conditional(b) && !dictates(pad) {
+			t.Errorf("%q dictates alone but not after padding", s)
+		}
+	})
 }

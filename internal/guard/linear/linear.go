@@ -150,14 +150,42 @@ var scratchPool sync.Pool
 // features. A feature counts once however often it occurs, so repeating a
 // text does not make it weigh more.
 func (m *Model) Accumulate(norm []byte, acc []int32) int {
+	sp := m.getScratch()
+	uniq := m.appendDistinct(sp, sp.feats[:0], norm)
+	m.sum(uniq, acc)
+	n := len(uniq)
+	if cap(uniq) <= 1<<16 {
+		sp.feats = uniq[:0]
+		scratchPool.Put(sp)
+	}
+	return n
+}
+
+// AppendDistinct appends the distinct features of norm to dst, in order of
+// first occurrence: the features Accumulate sums (the set Dedup leaves,
+// without its sort).
+func (m *Model) AppendDistinct(dst []uint32, norm []byte) []uint32 {
+	sp := m.getScratch()
+	dst = m.appendDistinct(sp, dst, norm)
+	scratchPool.Put(sp)
+	return dst
+}
+
+func (m *Model) getScratch() *scratch {
 	sp, _ := scratchPool.Get().(*scratch)
 	if sp == nil || len(sp.seen) != 1<<m.Bits/64 {
 		sp = &scratch{feats: make([]uint32, 0, 4096), seen: make([]uint64, 1<<m.Bits/64)}
 	}
-	feats := AppendFeatures(sp.feats[:0], norm, m.Bits)
-	// Distinct features, in place, in order of first occurrence.
-	uniq := feats[:0]
-	for _, f := range feats {
+	return sp
+}
+
+// appendDistinct appends the features of norm to dst and removes repeats
+// in place with the bitset of sp, which it leaves cleared.
+func (m *Model) appendDistinct(sp *scratch, dst []uint32, norm []byte) []uint32 {
+	start := len(dst)
+	dst = AppendFeatures(dst, norm, m.Bits)
+	uniq := dst[:start]
+	for _, f := range dst[start:] {
 		word, bit := f>>6, uint64(1)<<(f&63)
 		if sp.seen[word]&bit != 0 {
 			continue
@@ -165,16 +193,10 @@ func (m *Model) Accumulate(norm []byte, acc []int32) int {
 		sp.seen[word] |= bit
 		uniq = append(uniq, f)
 	}
-	for _, f := range uniq {
+	for _, f := range uniq[start:] {
 		sp.seen[f>>6] = 0
 	}
-	m.sum(uniq, acc)
-	n := len(uniq)
-	if cap(feats) <= 1<<16 {
-		sp.feats = feats[:0]
-		scratchPool.Put(sp)
-	}
-	return n
+	return uniq
 }
 
 // sum adds the rows of the buckets feats (distinct) to acc.

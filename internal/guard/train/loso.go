@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"slices"
 	"strings"
 
@@ -140,7 +139,7 @@ func (t *tally) line(name string) string {
 // guard with the new model and role table judges it: false positives of
 // benign texts in their own role, recall of attacks and harm.
 func roleReport(b *built) {
-	g, err := guard.New(guard.Options{Model: b.m, Roles: b.roles})
+	g, err := guard.New(guard.Options{Model: b.m, Second: b.second, Roles: b.roles})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -168,18 +167,7 @@ func roleReport(b *built) {
 // group and the mean and worst recall (attack and harm groups) and
 // false-positive rate (benign groups, flagged or blocked).
 func runLOSO(recs []record, bits uint, epochs int) {
-	var groups []string
-	for _, r := range recs {
-		if !slices.Contains(groups, r.group) {
-			groups = append(groups, r.group)
-		}
-	}
-	slices.Sort(groups)
-	// LOSO_ONLY (comma-separated groups) runs those groups only, in that
-	// order: on a busy machine, the ones that matter first.
-	if only := os.Getenv("LOSO_ONLY"); only != "" {
-		groups = slices.DeleteFunc(strings.Split(only, ","), func(g string) bool { return !slices.Contains(groups, g) })
-	}
+	groups := heldOutGroups(recs)
 	type row struct {
 		name string
 		t    tally
@@ -187,7 +175,7 @@ func runLOSO(recs []record, bits uint, epochs int) {
 	var rows []row
 	for _, grp := range groups {
 		b := build(recs, grp, bits, epochs)
-		g, err := guard.New(guard.Options{Model: b.m, Roles: b.roles})
+		g, err := guard.New(guard.Options{Model: b.m, Second: b.second, Roles: b.roles})
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -10,13 +10,17 @@
 // each head's operating point per role class on the calibration split
 // (system prompts for the system class, every other benign text for the
 // user class), and writes the model to -out (internal/guard/model/guard.wglm)
-// and the role table to -roles (internal/guard/model/roles.json). It also
-// writes the validation split to -val (with the guard's weak category labels
-// and roles) for `warden guard eval`.
+// and the role table to -roles (internal/guard/model/roles.json). It then
+// trains the second stage, a small network over the same features for the
+// attack heads (package neural, second.go), calibrates it the same way and
+// writes it to -second (internal/guard/model/second.wgnn). It also writes
+// the validation split to -val (with the guard's weak category labels and
+// roles) for `warden guard eval`.
 //
 // With -loso it instead trains once per source file with that file held out
 // entirely (leave one source out) and prints how the guard does on it: the
-// figure the model card leads with (see loso.go).
+// figure the model card leads with (see loso.go). With -mlp it compares the
+// network with the linear heads as models alone, held out by source (mlp.go).
 //
 // Training is deterministic: same data, same model bytes.
 package main
@@ -40,6 +44,7 @@ import (
 	"github.com/wardenhq/warden/internal/guard/intent"
 	"github.com/wardenhq/warden/internal/guard/labels"
 	"github.com/wardenhq/warden/internal/guard/linear"
+	"github.com/wardenhq/warden/internal/guard/neural"
 	"github.com/wardenhq/warden/internal/guard/textnorm"
 )
 
@@ -62,18 +67,20 @@ var sweepOn bool
 var debugModel *linear.Model
 
 var (
-	flagLR       = flag.Float64("lr", 0.8, "AdaGrad learning rate of the harm heads (0.1 until 2026-12: they were underfit, training loss still falling fast at epoch 20)")
-	flagAttackLR = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
-	flagL2       = flag.Float64("l2", 1e-6, "L2 penalty of the jailbreak and prompt-injection heads")
-	flagHarmL2   = flag.Float64("harml2", 1e-5, "L2 penalty of the harm heads (1e-6 until 2026-12-06: held out by source, 1e-5 recalls about 2.5 points more harm at equal false positives; model card, eighth round)")
-	flagPosCap   = flag.Float64("poscap", 10, "cap on the positive-class weight")
-	flagHarmCap  = flag.Float64("harmposcap", 10, "cap on the positive-class weight of the harm heads (5 raised held-out harm recall 2 points and held-out benign false positives 0.8 points; 30 lowered recall 5 points)")
-	flagQW       = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
-	flagTW       = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
-	flagIW       = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
-	flagSW       = flag.Float64("systemweight", 6, "weight of benign system prompts (few, and the texts jailbreak templates imitate)")
-	flagPair     = flag.Float64("pair", float64(intent.Pair), "intent offset for a request frame with a harm target (intent.Pair)")
-	flagSnip     = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
+	flagLR        = flag.Float64("lr", 0.8, "AdaGrad learning rate of the harm heads (0.1 until 2026-12: they were underfit, training loss still falling fast at epoch 20)")
+	flagAttackLR  = flag.Float64("attacklr", 0.1, "AdaGrad learning rate of the jailbreak and prompt-injection heads (at 0.8 held-out in-the-wild jailbreaks were blocked 72% instead of 62%, but validation attack recall fell a point and the simulator's embedded shop documents were blocked as jailbreaks)")
+	flagL2        = flag.Float64("l2", 1e-6, "L2 penalty of the jailbreak and prompt-injection heads")
+	flagHarmL2    = flag.Float64("harml2", 1e-5, "L2 penalty of the harm heads (1e-6 until 2026-12-06: held out by source, 1e-5 recalls about 2.5 points more harm at equal false positives; model card, eighth round)")
+	flagPosCap    = flag.Float64("poscap", 10, "cap on the positive-class weight")
+	flagHarmCap   = flag.Float64("harmposcap", 10, "cap on the positive-class weight of the harm heads (5 raised held-out harm recall 2 points and held-out benign false positives 0.8 points; 30 lowered recall 5 points)")
+	flagQW        = flag.Float64("questionweight", 4, "weight of benign questions (they are rare in the benign data and common in harmful data)")
+	flagTW        = flag.Float64("topicweight", 8, "weight of benign texts that use harm vocabulary (\"kill the process\")")
+	flagIW        = flag.Float64("injectionweight", 0.5, "weight of prompt-injection records as negatives of the harm heads")
+	flagSW        = flag.Float64("systemweight", 6, "weight of benign system prompts (few, and the texts jailbreak templates imitate)")
+	flagPair      = flag.Float64("pair", float64(intent.Pair), "intent offset for a request frame with a harm target (intent.Pair)")
+	flagMLPEpochs = flag.Int("mlpepochs", 8, "the second-stage network's training epochs")
+	flagMLPBits   = flag.Int("mlpbits", 16, "log2 of the second-stage network's embedding buckets")
+	flagSnip      = flag.Int("snippets", 3, "one benign text in this many also yields a short snippet (1-4 words) as a benign example (0: none)")
 )
 
 type doc struct {
@@ -89,6 +96,7 @@ type doc struct {
 func main() {
 	data := flag.String("data", "/work/shared/datasets/guard,/work/shared/datasets/legit", "comma-separated directories of dataset JSONL files")
 	out := flag.String("out", "internal/guard/model/guard.wglm", "model file to write")
+	secondOut := flag.String("second", "internal/guard/model/second.wgnn", "second-stage network to write (package neural)")
 	rolesOut := flag.String("roles", "internal/guard/model/roles.json", "per-role threshold table to write")
 	valOut := flag.String("val", "internal/guard/testdata/val.jsonl.gz", "where to write the validation split (.gz compresses)")
 	bits := flag.Uint("bits", 18, "log2 of feature buckets (20 scores a little higher by inner validation, see -tune, at four times the table; see the model card)")
@@ -96,6 +104,7 @@ func main() {
 	loso := flag.Bool("loso", false, "leave one source out: train once per source file held out and report on it; writes nothing")
 	tune := flag.String("tune", "", "comma-separated settings flag=value to compare by inner validation on the training split, e.g. attacklr=0.1,attacklr=0.2 (see tune.go); writes nothing")
 	flag.StringVar(&debugHead, "debug", "", "print validation errors of this head; with -loso: fp:ROLE prints held-out false positives of that role, why:ROLE also the features that weigh most on the head that fired, miss the held-out positives not blocked")
+	mlpOn := flag.Bool("mlp", false, "leave one source out, comparing a small neural network with the linear heads as models alone (see mlp.go); writes nothing")
 	flag.BoolVar(&sweepOn, "sweep", false, "with -loso, also print recall and false positives at harm thresholds 0.2 to 0.8")
 	flag.Parse()
 
@@ -105,6 +114,10 @@ func main() {
 	}
 	if *tune != "" {
 		runTune(recs, *bits, *epochs, strings.Split(*tune, ","))
+		return
+	}
+	if *mlpOn {
+		runMLP(recs, *bits, *epochs)
 		return
 	}
 	if *loso {
@@ -131,18 +144,22 @@ func main() {
 	if err := writeRoles(*rolesOut, b.roles); err != nil {
 		log.Fatal(err)
 	}
+	if err := writeSecond(*secondOut, b.second); err != nil {
+		log.Fatal(err)
+	}
 	if err := writeVal(*valOut, b.val); err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("wrote %s, %s and %s", *out, *rolesOut, *valOut)
+	log.Printf("wrote %s, %s, %s and %s", *out, *secondOut, *rolesOut, *valOut)
 }
 
 // built is one trained model with its role table and the splits it came from.
 type built struct {
-	m     *linear.Model
-	roles *guard.Roles
-	calib []*doc
-	val   []*doc
+	m      *linear.Model
+	second *neural.Model
+	roles  *guard.Roles
+	calib  []*doc
+	val    []*doc
 }
 
 // build trains a model on recs, leaving out every record of source file
@@ -152,7 +169,7 @@ func build(recs []record, holdout string, bits uint, epochs int) *built {
 	scorer = nil
 	m := fit(train, bits, epochs)
 	roles := calibrate(m, calib)
-	return &built{m: m, roles: roles, calib: calib, val: val}
+	return &built{m: m, second: second(train, calib, bits), roles: roles, calib: calib, val: val}
 }
 
 // split labels recs, leaving out every record of source file holdout, cuts
@@ -322,15 +339,11 @@ func attackTarget(kind, own, other string) int8 {
 	return 0
 }
 
-func fit(train []*doc, bits uint, epochs int) *linear.Model {
-	H := len(heads)
-	n := 1 << bits
-	W := make([]float32, n*H)
-	G := make([]float32, n*H) // AdaGrad accumulators
-	bias := make([]float32, H)
-	gb := make([]float32, H)
-	// Balance classes per head.
-	posW := make([]float32, H)
+// positiveWeights balances the classes of each head: the weight of its
+// positive examples, neg/pos capped at -poscap (attack heads) or
+// -harmposcap.
+func positiveWeights(train []*doc, logIt bool) []float32 {
+	posW := make([]float32, len(heads))
 	for j := range heads {
 		var pos, neg float64
 		for _, d := range train {
@@ -349,8 +362,38 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 			limit = *flagPosCap
 		}
 		posW[j] = float32(math.Min(neg/math.Max(pos, 1), limit))
-		log.Printf("head %-16s pos %.0f neg %.0f posWeight %.1f", heads[j], pos, neg, posW[j])
+		if logIt {
+			log.Printf("head %-16s pos %.0f neg %.0f posWeight %.1f", heads[j], pos, neg, posW[j])
+		}
 	}
+	return posW
+}
+
+// heldOutGroups is the source groups of recs in order, or those LOSO_ONLY
+// names (comma-separated), in its order: on a busy machine, the ones that
+// matter first.
+func heldOutGroups(recs []record) []string {
+	var groups []string
+	for _, r := range recs {
+		if !slices.Contains(groups, r.group) {
+			groups = append(groups, r.group)
+		}
+	}
+	slices.Sort(groups)
+	if only := os.Getenv("LOSO_ONLY"); only != "" {
+		groups = slices.DeleteFunc(strings.Split(only, ","), func(g string) bool { return !slices.Contains(groups, g) })
+	}
+	return groups
+}
+
+func fit(train []*doc, bits uint, epochs int) *linear.Model {
+	H := len(heads)
+	n := 1 << bits
+	W := make([]float32, n*H)
+	G := make([]float32, n*H) // AdaGrad accumulators
+	bias := make([]float32, H)
+	gb := make([]float32, H)
+	posW := positiveWeights(train, true)
 	var docs []*doc
 	for _, d := range train {
 		if d.y != nil && len(d.feats) > 0 {
