@@ -369,6 +369,20 @@ func positiveWeights(train []*doc, logIt bool) []float32 {
 	return posW
 }
 
+// logLoss is a head's weighted logistic loss at logit z for label y
+// (0 or 1) of weight w, positives weighted posW more, and its gradient with
+// respect to z.
+func logLoss(z float32, y int8, w, posW float32) (grad float32, loss float64) {
+	p := float32(1 / (1 + math.Exp(-float64(z))))
+	if y == 1 {
+		w *= posW
+		loss = -float64(w) * math.Log(float64(p)+1e-9)
+	} else {
+		loss = -float64(w) * math.Log(float64(1-p)+1e-9)
+	}
+	return (p - float32(y)) * w, loss
+}
+
 // heldOutGroups is the source groups of recs in order, or those LOSO_ONLY
 // names (comma-separated), in its order: on a busy machine, the ones that
 // matter first.
@@ -426,16 +440,9 @@ func fit(train []*doc, bits uint, epochs int) *linear.Model {
 					z[j] = 0
 					continue
 				}
-				p := float32(1 / (1 + math.Exp(-float64(z[j]))))
-				y := float32(d.y[j])
-				wt := d.w[j]
-				if y == 1 {
-					wt *= posW[j]
-					loss -= float64(wt) * math.Log(float64(p)+1e-9)
-				} else {
-					loss -= float64(wt) * math.Log(float64(1-p)+1e-9)
-				}
-				z[j] = (p - y) * wt // gradient w.r.t. logit
+				var l float64
+				z[j], l = logLoss(z[j], d.y[j], d.w[j], posW[j]) // gradient w.r.t. logit
+				loss += l
 				gb[j] += z[j] * z[j]
 				bias[j] -= lrs[j] * z[j] / float32(math.Sqrt(float64(gb[j]))+1e-6)
 			}

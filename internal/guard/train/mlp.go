@@ -134,16 +134,9 @@ func fitMLP(train []*doc, bits uint, epochs int) *mlp {
 				if d.y[j] < 0 {
 					continue
 				}
-				p := float32(1 / (1 + math.Exp(-float64(z[j]))))
-				y := float32(d.y[j])
-				wt := d.w[j]
-				if y == 1 {
-					wt *= posW[j]
-					loss -= float64(wt) * math.Log(float64(p)+1e-9)
-				} else {
-					loss -= float64(wt) * math.Log(float64(1-p)+1e-9)
-				}
-				dz[j] = (p - y) * wt
+				var l float64
+				dz[j], l = logLoss(z[j], d.y[j], d.w[j], posW[j])
+				loss += l
 				any = true
 			}
 			if !any {
