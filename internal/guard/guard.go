@@ -645,8 +645,9 @@ func (g *Guard) secondOpinion(s *scratch, c Category, conf float64) float64 {
 }
 
 // saysAttack reports whether the normalised text b says what an attack of
-// category c says: for an injection an injection cue (injects), for a
-// jailbreak that or a limit-lifting cue.
+// category c says in so many words: for a jailbreak a limit-lifting cue
+// (liftsLimits), for an injection a pointed cue or a dictated literal
+// answer (injectsPointedly).
 func saysAttack(b []byte, c Category) bool {
 	if c == Jailbreak {
 		return liftsLimits(b, false)
@@ -657,12 +658,12 @@ func saysAttack(b []byte, c Category) bool {
 // secondFloor is the linear heads' score from which a text is uncertain
 // enough for the second stage: below it they see nothing of the attack,
 // and the cue scans and the network are not paid for.
-var secondFloor = 0.02
+const secondFloor = 0.02
 
 // SecondMaxBytes bounds the text the second stage reads: its first window.
 // A jailbreak template says what it is about at its start, and the network
-// costs about 25 µs per KB (features, their de-duplication and the
-// embedding sum), so a 16 KB text must not pay it sixteen times.
+// costs tens of µs per KB (the features again, and a cache line of its
+// table per feature), so a 16 KB text must not pay it sixteen times.
 // The training command calibrates the stage on the same bytes.
 const SecondMaxBytes = window
 
