@@ -580,8 +580,8 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				continue
 			}
 			p = probability(s.best[j], thr[j], confAttack)
-			if role != RoleSystem && p >= secondFloor && p < 0.5 {
-				p = max(p, g.secondOpinion(s, c, confAttack))
+			if p >= secondFloor && p < 0.5 {
+				p = max(p, g.secondOpinion(s, c, confAttack, how.quoting))
 			}
 			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !lifts {
 				p = limitlessCap
@@ -621,15 +621,18 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 // calibrated operating point. Held out by source, it recalled attacks of
 // unseen sources that the linear heads miss (docs/guard-model-card.md, "A
 // second stage"); the higher of the two scores counts, and the gates that
-// follow (short texts, cues) apply to it as to the linear heads. System
-// messages are not read by it: their attack heads are gated by limit cues,
-// and the network was calibrated on user-side text.
-func (g *Guard) secondOpinion(s *scratch, c Category, conf float64) float64 {
+// follow (short texts, cues) apply to it as to the linear heads. In a
+// system message it judges jailbreaks only (the class has no injection
+// model head) and only where the developer's text lifts limits outside
+// the attacks it quotes to refuse (quoting): held out, jailbreak templates
+// placed in a system message were blocked 56% instead of 47%, real system
+// prompts no more often.
+func (g *Guard) secondOpinion(s *scratch, c Category, conf float64, quoting bool) float64 {
 	k := g.secondHead[0]
 	if c == PromptInjection {
 		k = g.secondHead[1]
 	}
-	if k < 0 || !saysAttack(s.norm, c) {
+	if k < 0 || !saysAttack(s.norm, c, quoting) {
 		return 0
 	}
 	if !s.secondOK {
@@ -648,9 +651,9 @@ func (g *Guard) secondOpinion(s *scratch, c Category, conf float64) float64 {
 // category c says in so many words: for a jailbreak a limit-lifting cue
 // (liftsLimits), for an injection a pointed cue or a dictated literal
 // answer (injectsPointedly).
-func saysAttack(b []byte, c Category) bool {
+func saysAttack(b []byte, c Category, quoting bool) bool {
 	if c == Jailbreak {
-		return liftsLimits(b, false)
+		return liftsLimits(b, quoting)
 	}
 	return injectsPointedly(b)
 }
