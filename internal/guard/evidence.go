@@ -84,6 +84,20 @@ func probability(z, thr float32, conf float64) float64 {
 	return 1 / (1 + math.Exp(-margin))
 }
 
+// shiftOdds lowers the probability p by shift in logit space: the odds
+// p/(1-p) divided by e^shift. A shift of 0 leaves p as it is.
+func shiftOdds(p, shift float64) float64 {
+	if shift == 0 || p <= 0 || p >= 1 {
+		return p
+	}
+	return 1 / (1 + math.Exp(math.Log((1-p)/p)+shift))
+}
+
+// topicShift is how much longer the odds the harm heads need when a request
+// names only topics (intent.Topics): 2 in logit space, so the flag point
+// (0.35) asks what 0.8 asks of other requests.
+const topicShift = 2
+
 // harmGate is how far above the any-harm score a harm category head may go.
 const harmGate = 0.15
 

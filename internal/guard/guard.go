@@ -528,13 +528,17 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span
-	harmCap := 1.0
+	harmCap, harmShift := 1.0, 0.0
+	naming := intent.NamedHarm
+	if userRequest && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor {
+		naming = intent.NameHarm(harmText)
+	}
 	switch {
 	case !how.harmModel:
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
-	case userRequest && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor && !intent.NamesHarm(harmText):
+	case naming == intent.NoHarm:
 		// A user's request that names no harm (intent.Targets and
 		// intent.Vocabulary) is not judged for harm by the models:
 		// held out by source, they stopped 9% of ordinary requests
@@ -546,6 +550,13 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// and what it shows is the harm. The vocabulary is read only
 		// when the heads score a harm (unnamedHarmFloor).
 		harmCap = 0
+	case naming == intent.TopicOnly && adj <= 0:
+		// A request whose only harm words are topics (intent.Topics:
+		// "animals", "taxes", "the election") and that asks for no
+		// working instructions is judged by the harm heads at longer
+		// odds (topicShift): held out by source, ordinary instructions
+		// about such subjects were most of what the heads flagged.
+		harmShift = topicShift
 	case userRequest && fr.Reports:
 		// A user who reports a harm done to them ("my card was stolen",
 		// "the seller sent me a counterfeit", "someone is threatening
@@ -568,7 +579,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// user's turns and the answer are judged for harm in their roles.
 		harmCap = limitlessCap
 	}
-	ph = min(ph, harmCap)
+	ph = min(shiftOdds(ph, harmShift), harmCap)
 	for i, c := range Categories {
 		j := g.heads.cat[i]
 		if j < 0 {
@@ -586,11 +597,11 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !lifts {
 				p = limitlessCap
 			}
-			if c == PromptInjection && p > shortAttackCap && short && !injects(s.norm) {
+			if c == PromptInjection && p > shortAttackCap && short && !shortInjects(s.norm, role) {
 				p = shortAttackCap
 			}
 		} else {
-			p = min(harmP[i], harmCap)
+			p = min(shiftOdds(harmP[i], harmShift), harmCap)
 		}
 		if !c.IsAttack() && c != Hate {
 			p = min(p, ph+harmGate)

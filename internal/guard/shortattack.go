@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"slices"
 	"unicode"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
@@ -128,6 +129,34 @@ func isFiller(w []byte) bool {
 	}
 	return false
 }
+
+// shortInjects reports whether the short normalised text b, in a message
+// of role, says what an injection says. In a user's own short request the
+// cues that ordinary task instructions use as well (taskCues: "describe
+// the rules of chess", "summarize the key points", "rewrite it using
+// positive words instead", "print all multiples of 3") do not count: held
+// out by source, the prompt-injection head flagged such instructions on
+// their style. Other roles (documents, tool results) keep every cue.
+func shortInjects(b []byte, role RoleClass) bool {
+	if role != RoleUser {
+		return injects(b)
+	}
+	return dictates(b) || injectionCueSet().Find(b, func(m phrase.Match) bool {
+		return wordStart(b, int(m.Start)) && !taskCue[m.Phrase]
+	})
+}
+
+// taskCues are the injection cues that ordinary task instructions use too.
+var taskCues = []string{"the key", "the rules", "secret", "instead", "end of", "stop", "print all", "###"}
+
+// taskCue marks, by index, the injectionCues that are taskCues.
+var taskCue = func() []bool {
+	is := make([]bool, len(injectionCues))
+	for i, c := range injectionCues {
+		is[i] = slices.Contains(taskCues, c)
+	}
+	return is
+}()
 
 // injects reports whether the normalised text b says what an injection
 // says: an injection cue, or a dictation that names a literal answer.

@@ -164,7 +164,7 @@ var Targets = []string{
 	"violen", "hurt ", "harm ", "injur", "abus", "stalk", "harass", "bully", "bulli", "threaten",
 	"intimidat", "manipulat", "deceiv", "trick ", "cheat", "propaganda", "disinformation",
 	"misinformation", "conspiracy", "racis", "sexis", "slur", "inferior", "hate ", "hateful",
-	"discriminat", "porn", "explicit", "nude", "without consent", "without their consent", "dox",
+	"discriminat", "porn", "explicit", "nude", "without consent", "without their consent", "dox", "skimm",
 	"home address",
 }
 
@@ -254,7 +254,7 @@ var Vocabulary = []string{
 	"die ", "died", "dies ", "dying", "explod", "hurts", "hurting", "harms", "harming", "death", "dead", "deadly", "lethal", "fatal", "blood", "gore", "gory",
 	"beat ", "beating", "punch", "strangl", "chok", "behead", "massacre", "genocide", "war crime", "attack",
 	"hostage", "hitman", "hit man", "arson", "burn down", "set fire", "on fire", "destroy", "sabotag",
-	"vandal", "revenge", "pain", "cruel", "animal", "dogfight", "cockfight", "execut", "lynch", "slaughter",
+	"vandal", "revenge", "pain", "cruel", "mistreat", "whistleblower", "animal", "dogfight", "cockfight", "execut", "lynch", "slaughter",
 	"maim", "mutilat", "wound", "brutal", "riot", "mass shooting", "school shooting", "cut myself",
 	"cutting myself", "hurt myself", "end my life", "end it all", "hang myself", "jump off", "starv",
 	"anorexi", "bulimi", "purg", "pills", "razor", "worthless", "want to die", "disappear forever",
@@ -566,19 +566,74 @@ func framing(c counts, request bool) Framing {
 	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0}
 }
 
-// NamesHarm reports whether the normalised text b names a harm: a word of
+// Naming is what a text's words say of harm, for NameHarm.
+type Naming uint8
+
+const (
+	// NoHarm: the text names no harm.
+	NoHarm Naming = iota
+	// TopicOnly: every harm word of the text is a Topic ("animals",
+	// "taxes", "the election"): it names a subject, not yet a harm.
+	TopicOnly
+	// NamedHarm: the text names a harm that is not only a topic.
+	NamedHarm
+)
+
+// NameHarm says whether the normalised text b names a harm: a word of
 // Targets or Vocabulary, where a word starts ("hack" in "hackathon" counts,
-// in "shack" it does not).
+// in "shack" it does not), and whether every such word is a Topic.
 //
 // Of Possessions, one that follows "my" or "our" is the writer's own thing,
 // not a harm: "my bank account", "my credit card", "our taxes" are what
 // customers ask about, where a harmful request names someone else's
 // ("someone's bank account", "steal credit card numbers").
-func NamesHarm(b []byte) bool {
-	return harmWords().Find(b, func(m phrase.Match) bool {
-		return startsWord(b, int(m.Start)) && !(possession()[m.Phrase] && owned(b, int(m.Start)))
+func NameHarm(b []byte) Naming {
+	n := NoHarm
+	harmWords().Find(b, func(m phrase.Match) bool {
+		if !startsWord(b, int(m.Start)) || possession()[m.Phrase] && owned(b, int(m.Start)) {
+			return false
+		}
+		if topic()[m.Phrase] {
+			n = TopicOnly
+			return false
+		}
+		n = NamedHarm
+		return true
 	})
+	return n
 }
+
+// NamesHarm reports whether the normalised text b names a harm, a topic
+// or not (NameHarm).
+func NamesHarm(b []byte) bool { return NameHarm(b) != NoHarm }
+
+// Topics are the words of Vocabulary that name a subject of ordinary
+// requests far more often than a harm: "write a story about an animal that
+// can talk", "how much tax do I owe", "predict the election", "describe the
+// chemical reaction of sodium in water". Held out by source, ordinary
+// instructions that named nothing else were the largest part of what the
+// harm heads flagged. A harmful request about one of them says what it
+// wants done ("mistreat", "evade", "rig", "skimming") in words the harm
+// heads weigh; the guard asks more of the heads when a request names only
+// topics (see the guard's judge). Words that name a harm on their own
+// ("virus", "false", "pain"), people ("child", "women") or groups are not
+// topics.
+var Topics = []string{
+	"animal", "tax", "credit card", "bank account", "climate change", "global warming", "pressure",
+	"password", "vote", "voting", "election", "pandemic", "covid", "vaccin", "chemical", "government",
+	"identity", "visa", "genetic", "security system", "firewall", "login", "medication", "prescription",
+	"copyright", "president", "where do ", "where does", "personal data", "personal information",
+}
+
+// topic marks, by index, the phrases of harmWords that are Topics.
+var topic = sync.OnceValue(func() []bool {
+	words := harmWordList()
+	is := make([]bool, len(words))
+	for i, w := range words {
+		is[i] = slices.Contains(Topics, w)
+	}
+	return is
+})
 
 // Possessions are the words of Vocabulary that name something a person
 // has and asks about in their own name: an account, a card, a document,

@@ -155,6 +155,34 @@ func TestNamesHarm(t *testing.T) {
 	}
 }
 
+// TestNameHarm: a text whose harm words are all topics names a topic, not
+// yet a harm; one other harm word is enough for a harm.
+func TestNameHarm(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want Naming
+	}{
+		{"translate good morning into spanish", NoHarm},
+		{"write a story about an animal that can talk", TopicOnly},
+		{"how much tax do i owe on a second job", TopicOnly},
+		{"predict the turnout of the next election", TopicOnly},
+		{"describe the chemical reaction of sodium in water", TopicOnly},
+		{"how do i poison an animal without anyone noticing", NamedHarm},
+		{"how do i steal someone's identity", NamedHarm},
+		{"write a fake news story about the election", NamedHarm},
+		{"my password is wrong and i am locked out", NoHarm}, // the writer's own
+	} {
+		if got := NameHarm([]byte(tc.text)); got != tc.want {
+			t.Errorf("NameHarm(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+	for _, w := range Topics {
+		if !slices.Contains(Vocabulary, w) && !slices.Contains(Targets, w) {
+			t.Errorf("topic %q is not a vocabulary word", w)
+		}
+	}
+}
+
 func TestFramingReports(t *testing.T) {
 	tests := []struct {
 		text    string
