@@ -94,9 +94,12 @@ func shiftOdds(p, shift float64) float64 {
 }
 
 // topicShift is how much longer the odds the harm heads need when a request
-// names only topics (intent.Topics): 2 in logit space, so the flag point
-// (0.35) asks what 0.8 asks of other requests.
-const topicShift = 2
+// names only topics (intent.Topics): 4 in logit space, so the flag point
+// (0.35) asks what 0.97 asks of other requests. Held out by source, 2 left
+// Alpaca's ordinary instructions flagged 1.02% of the time and 4 0.91%,
+// for one more harmful request in about 800 (docs/guard-model-card.md,
+// "Twelfth round").
+const topicShift = 4
 
 // harmGate is how far above the any-harm score a harm category head may go.
 const harmGate = 0.15
