@@ -626,14 +626,20 @@ var Topics = []string{
 }
 
 // topic marks, by index, the phrases of harmWords that are Topics.
-var topic = sync.OnceValue(func() []bool {
-	words := harmWordList()
-	is := make([]bool, len(words))
-	for i, w := range words {
-		is[i] = slices.Contains(Topics, w)
-	}
-	return is
-})
+var topic = harmWordMarks(Topics)
+
+// harmWordMarks returns, built on first use, a mark by index for each
+// phrase of harmWords that is one of of.
+func harmWordMarks(of []string) func() []bool {
+	return sync.OnceValue(func() []bool {
+		words := harmWordList()
+		is := make([]bool, len(words))
+		for i, w := range words {
+			is[i] = slices.Contains(of, w)
+		}
+		return is
+	})
+}
 
 // Possessions are the words of Vocabulary that name something a person
 // has and asks about in their own name: an account, a card, a document,
@@ -648,14 +654,7 @@ var Possessions = []string{
 
 // possession marks, by index, the phrases of harmWords that are
 // Possessions.
-var possession = sync.OnceValue(func() []bool {
-	words := harmWordList()
-	is := make([]bool, len(words))
-	for i, w := range words {
-		is[i] = slices.Contains(Possessions, w)
-	}
-	return is
-})
+var possession = harmWordMarks(Possessions)
 
 // owned reports whether the word at b[i:] follows "my " or "our ".
 func owned(b []byte, i int) bool {
