@@ -48,7 +48,7 @@ func (x *exchange) inspectPrompt() *apiError {
 	x.promptResult = &res
 	x.promptIndirect = indirectHit(parts)
 	if res.Blocked() {
-		status, body := guard.AzureBlockError(&res)
+		status, body := guard.BlockError(&res, x.style == "azure")
 		return &apiError{Status: status, Code: "content_filter", Refusal: "guard", Raw: body}
 	}
 	return nil

@@ -80,6 +80,8 @@ func TestGuardBlocksPrompts(t *testing.T) {
 			var body struct {
 				Error struct {
 					Code       string
+					Message    string
+					Type       *string
 					InnerError struct {
 						Code                string
 						ContentFilterResult map[string]any `json:"content_filter_result"`
@@ -89,6 +91,15 @@ func TestGuardBlocksPrompts(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error.Code != "content_filter" ||
 				body.Error.InnerError.ContentFilterResult == nil {
 				t.Errorf("not Azure's content_filter shape: %s", r.body)
+			}
+			// Each client hears its own API's wording: an OpenAI-style
+			// client is not told about Azure's policy.
+			azure := strings.HasPrefix(tt.path, "/openai/")
+			if mentions := strings.Contains(body.Error.Message, "Azure"); mentions != azure {
+				t.Errorf("message %q for %s", body.Error.Message, tt.path)
+			}
+			if !azure && (body.Error.Type == nil || *body.Error.Type != "invalid_request_error") {
+				t.Errorf("OpenAI-style refusal without OpenAI's error type: %s", r.body)
 			}
 			if e.Refusal != "guard" || e.Guard[0].Action != "block" {
 				t.Errorf("event %+v", e.Guard)

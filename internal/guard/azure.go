@@ -150,10 +150,30 @@ func AzurePromptFilterResults(r *Result, indirect bool) []PromptFilterResult {
 // azureFilterMessage is Azure's message for a filtered prompt.
 const azureFilterMessage = "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry. To learn more about our content filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
 
+// filterMessage is the message for a filtered prompt on the OpenAI-style
+// endpoints, whose clients are not talking to Azure.
+const filterMessage = "The prompt was refused by this gateway's content policy. Please modify your prompt and retry."
+
 // AzureBlockError returns the HTTP status and body with which a blocked
 // prompt is refused, in Azure OpenAI's shape (OpenAI SDKs read error.code
 // "content_filter"). The body carries no text of the prompt.
 func AzureBlockError(r *Result) (status int, body []byte) {
+	return BlockError(r, true)
+}
+
+// BlockError returns the HTTP status and body with which a blocked prompt
+// is refused: Azure OpenAI's shape either way (error.code "content_filter",
+// innererror.content_filter_result), which the OpenAI SDKs read too. For an
+// Azure-style client (azure) the message and the null type are Azure's;
+// for an OpenAI-style one the message names no Azure policy and the type
+// is OpenAI's "invalid_request_error". The body carries no text of the
+// prompt.
+func BlockError(r *Result, azure bool) (status int, body []byte) {
+	message, typ := azureFilterMessage, (*string)(nil)
+	if !azure {
+		t := "invalid_request_error"
+		message, typ = filterMessage, &t
+	}
 	type inner struct {
 		Code                string               `json:"code"`
 		ContentFilterResult ContentFilterResults `json:"content_filter_result"`
@@ -169,7 +189,8 @@ func AzureBlockError(r *Result) (status int, body []byte) {
 	e := struct {
 		Error errBody `json:"error"`
 	}{errBody{
-		Message:    azureFilterMessage,
+		Message:    message,
+		Type:       typ,
 		Param:      "prompt",
 		Code:       "content_filter",
 		Status:     http.StatusBadRequest,
