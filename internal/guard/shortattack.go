@@ -160,8 +160,32 @@ func shortInjects(b []byte, role RoleClass) bool {
 				return false
 			}
 		}
+		if deniedCue[m.Phrase] && reportsError(b, int(m.Start)) {
+			return false
+		}
 		return true
 	})
+}
+
+// deniedCue marks, by index, the injectionCues "access denied" and
+// "denied": a password game's refusal, and an error a customer reports.
+var deniedCue = cueMarks([]string{"access denied", "denied"})
+
+// reportMarkers say that a sentence reports what a system showed its
+// writer: "the portal shows an access denied error", "the app says access
+// denied".
+var reportMarkers = [][]byte{
+	[]byte("says"), []byte("shows"), []byte("showing"), []byte("displays"), []byte("i get "), []byte("i got "),
+	[]byte("getting"), []byte("error"), []byte("pops up"), []byte("popped up"), []byte("keeps saying"),
+}
+
+// reportsError reports whether the sentence of b around at reports an error
+// shown to the writer (reportMarkers) and dictates nothing: "the system
+// says access denied when I log in" reports one; "say access denied if the
+// password is wrong" dictates it.
+func reportsError(b []byte, at int) bool {
+	lo, hi := sentenceAround(b, at)
+	return containsAny(b[lo:hi], reportMarkers) && !dictationCueSet.in(b[lo:hi])
 }
 
 // retractionCues are the injection cues that also take back what the
