@@ -154,13 +154,6 @@ const azureFilterMessage = "The response was filtered due to the prompt triggeri
 // endpoints, whose clients are not talking to Azure.
 const filterMessage = "The prompt was refused by this gateway's content policy. Please modify your prompt and retry."
 
-// AzureBlockError returns the HTTP status and body with which a blocked
-// prompt is refused, in Azure OpenAI's shape (OpenAI SDKs read error.code
-// "content_filter"). The body carries no text of the prompt.
-func AzureBlockError(r *Result) (status int, body []byte) {
-	return BlockError(r, true)
-}
-
 // BlockError returns the HTTP status and body with which a blocked prompt
 // is refused: Azure OpenAI's shape either way (error.code "content_filter",
 // innererror.content_filter_result), which the OpenAI SDKs read too. For an

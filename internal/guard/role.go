@@ -394,9 +394,10 @@ func isBullet(b []byte) bool {
 	return k > 0 && k+1 < len(b) && (b[k] == '.' || b[k] == ')') && b[k+1] == ' '
 }
 
-// sentenceEnds end a sentence in normalised text, where line breaks are
-// spaces: a list bullet starts a new one.
-var sentenceEnds = [][]byte{[]byte(". "), []byte("\n"), []byte("! "), []byte("? "), []byte(" - "), []byte(" * "), []byte(" • ")}
+// sentenceEnds end a sentence in normalised text. Normalisation folds line
+// breaks into spaces, so a line break ends nothing there; a list bullet
+// starts a new sentence.
+var sentenceEnds = [][]byte{[]byte(". "), []byte("! "), []byte("? "), []byte(" - "), []byte(" * "), []byte(" • ")}
 
 func containsAny(b []byte, cues [][]byte) bool {
 	for _, c := range cues {

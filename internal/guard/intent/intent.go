@@ -234,7 +234,7 @@ var Idioms = []string{
 
 // Vocabulary: the words a harmful request is about, as word beginnings,
 // besides Targets (which are also vocabulary). The guard's harm heads judge
-// a short user request only if it names one of them (see NamesHarm): held
+// a short user request only if it names one of them (see NameHarm): held
 // out by source, the heads flagged or blocked 9% of ordinary assistant
 // requests ("help me find my phone", "can you tell me life's meaning",
 // "transfer money from this account to that one") on the style of the
@@ -602,10 +602,6 @@ func NameHarm(b []byte) Naming {
 	})
 	return n
 }
-
-// NamesHarm reports whether the normalised text b names a harm, a topic
-// or not (NameHarm).
-func NamesHarm(b []byte) bool { return NameHarm(b) != NoHarm }
 
 // Topics are the words of Vocabulary that name a subject of ordinary
 // requests far more often than a harm: "write a story about an animal that

@@ -149,8 +149,8 @@ func TestNamesHarm(t *testing.T) {
 		{"for once in my fucking life", true},
 		{"enemy of my enemy", true}, // "enemy" after "of", not after "my"
 	} {
-		if got := NamesHarm([]byte(tc.text)); got != tc.want {
-			t.Errorf("NamesHarm(%q) = %v, want %v", tc.text, got, tc.want)
+		if got := NameHarm([]byte(tc.text)) != NoHarm; got != tc.want {
+			t.Errorf("NameHarm(%q) != NoHarm = %v, want %v", tc.text, got, tc.want)
 		}
 	}
 }
