@@ -186,3 +186,33 @@ func cpuModel() string {
 	}
 	return runtime.GOARCH
 }
+
+// saturate is closedLoop that also keeps each request's latency, for a
+// profile taken at saturation.
+func saturate(c *http.Client, t target, workers int, d time.Duration) latency {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				if do(c, t, body()) != nil {
+					errs.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return latency{lat, int(errs.Load())}
+}

@@ -22,7 +22,8 @@
 // latency counts from that time, so a stalled server cannot hide its
 // queueing (no coordinated omission).
 //
-// -profile DIR loads Warden at 1,000 req/s for 20 s, writes its profiles
+// -profile DIR loads Warden at 1,000 req/s (-profile-rate; 0 saturates it
+// with 64 closed-loop clients) for 20 s, writes its profiles
 // to DIR and prints the CPU time per request of each stage (the latency
 // budget in docs/benchmarks.md): the in-process Warden's CPU, allocation,
 // mutex and block profiles, or with -binary the binary's CPU and
@@ -106,7 +107,8 @@ func main() {
 	quick := flag.Bool("quick", false, "short run (for a smoke test)")
 	out := flag.String("out", "docs/benchmarks.md", "write the results as Markdown here ('' for stdout only)")
 	binary := flag.Bool("binary", false, "also measure the real `warden serve` binary against a bare proxy process")
-	profile := flag.String("profile", "", "load Warden (with -binary: the binary) at 1,000 req/s, write its profiles to this directory, print the CPU per stage and exit")
+	profile := flag.String("profile", "", "load Warden (with -binary: the binary) at -profile-rate, write its profiles to this directory, print the CPU per stage and exit")
+	profileRate := flag.Int("profile-rate", 1000, "with -profile: requests per second (0: saturate with 64 closed-loop clients)")
 	proxyFor := flag.String("proxy-for", "", "internal: run only a bare reverse proxy to this upstream (used by -binary)")
 	proxyAddr := flag.String("proxy-listen", "127.0.0.1:0", "internal: with -proxy-for, listen here")
 	flag.Parse()
@@ -141,7 +143,7 @@ func main() {
 		}
 	}
 	if *profile != "" {
-		check(profiles(*profile, client, targets[len(targets)-1])) // the binary with -binary
+		check(profiles(*profile, client, targets[len(targets)-1], *profileRate)) // the binary with -binary
 		return
 	}
 
