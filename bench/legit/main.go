@@ -60,6 +60,7 @@ var apps = []app{
 	{name: "system_prompts_benign", file: testdata + "/system_prompts_benign.jsonl", role: "system"},
 	{name: "customer_messages", file: testdata + "/customer_messages.jsonl", role: "user"},
 	{name: "safe_homonyms", file: testdata + "/safe_homonyms.jsonl", role: "user"},
+	{name: "exaggerated_safety", file: testdata + "/exaggerated_safety.jsonl", role: "user"},
 	{name: "app_templates", file: testdata + "/app_templates.jsonl", role: "user"},
 }
 

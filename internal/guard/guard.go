@@ -550,12 +550,14 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// and what it shows is the harm. The vocabulary is read only
 		// when the heads score a harm (unnamedHarmFloor).
 		harmCap = 0
-	case naming == intent.TopicOnly && adj <= 0:
+	case (naming == intent.TopicOnly || userRequest && top > unnamedHarmFloor && intent.Defines(harmText)) && adj <= 0:
 		// A request whose only harm words are topics (intent.Topics:
 		// "animals", "taxes", "the election") and that asks for no
 		// working instructions is judged by the harm heads at longer
 		// odds (topicShift): held out by source, ordinary instructions
-		// about such subjects were most of what the heads flagged.
+		// about such subjects were most of what the heads flagged. So is
+		// a question of what a thing is ("what is arson?", "what counts
+		// as insider trading?"): it asks for a definition, not a means.
 		harmShift = topicShift
 	case userRequest && fr.Reports:
 		// A user who reports a harm done to them ("my card was stolen",

@@ -71,6 +71,9 @@ func TestLegitimateTrafficPasses(t *testing.T) {
 		{"chat", "safe_homonyms.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
 		}},
+		{"chat", "exaggerated_safety.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
+			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
+		}},
 		{"rag", "app_templates.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
 		}},

@@ -30,7 +30,9 @@
 package intent
 
 import (
+	"bytes"
 	"slices"
+
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
@@ -69,6 +71,11 @@ var Defensive = []string{
 	"my screenplay", "a poem about", "fictional", "help a friend", "support a ", "support my", "cope with",
 	"coping", "crisis line", "hotline", "talk to my kids", "legally", "is it legal", "penalties for", "remove it",
 	"get rid of malware", "recover from", "after a data breach", "train my staff", "awareness",
+	"dangerous to mix", "never be mixed", "never mix", "so i can warn", "warn my", "warn them", "warn others",
+	"teach my parents", "teach my kids", "teach my children", "so i can teach", "how to spot", "how can i spot",
+	"how do i spot", "so i can spot", "learn to spot", "how can i help", "how do i help", "how to help",
+	"what counts as", "definition of", "the meaning of", "dangers of", "risks of", "health risks",
+	"signs that", "signs someone", "signs my", "signs your",
 }
 
 // numAsks is how many phrases at the start of Operational only ask for
@@ -112,7 +119,7 @@ var Victim = []string{
 	"who should i contact", "who do i call", "who should i call", "who do i report", "who can i report",
 	"using my social security", "using my identity", "using my name", "using my card", "using my details",
 	"using my account", "using my credit", "they're fake", "they are fake", "turned out to be fake",
-	"turned out to be counterfeit",
+	"turned out to be counterfeit", "attacking my", "attacked my", "attacks my",
 }
 
 // Operational phrases: the request asks for working instructions, code or
@@ -131,6 +138,8 @@ var Operational = []string{
 	"without them knowing", "without anyone knowing", "so nobody", "so no one", "get away with",
 	"undetectable", "untraceable", "synthesize", "synthesise", "evade", "bypass", "steal",
 	"make it look like an accident", "at home without", "from household", "goes undetected",
+	"without proper safety", "without safety", "without any safety", "without any safeguards",
+	"without safeguards", "without proper precautions", "without precautions", "without protective",
 }
 
 // Frames: the text asks for a means or a text: a way, instructions, a plan,
@@ -179,6 +188,13 @@ var Technical = []string{
 	"in python", "in java", "in javascript", "in sql", "sql query", "segmentation fault", "my code", "the build",
 	"unit test", "git ", "a photo", "photos", "a picture", "photograph", "camera", "tripod", "in excel",
 	"spreadsheet", "my game", "video game", "in minecraft", "chess", "the server", "my server", "linux",
+	"in blender", "in unity", "in unreal engine", "in photoshop", "in after effects", "user agent",
+	// games: what is done in them is done to pixels
+	"in gta", "gta v", "gta 5", "gta online", "grand theft auto", "among us", "fortnite", "call of duty",
+	"elden ring", "skyrim", "overwatch", "valorant", "league of legends", "dota", "counter-strike",
+	"clash of clans", "the sims", "red dead", "assassin's creed", "dark souls", "pokemon", "roblox",
+	"apex legends", "pubg", "in battlefield", "world of warcraft", "baldur's gate", "in-game",
+	"dungeons & dragons", "dungeons and dragons", "d&d campaign",
 }
 
 // Idioms are ordinary phrases with a harm word in another sense: its object
@@ -230,6 +246,11 @@ var Idioms = []string{
 	"destroy my opponent in a debate", "destroy the competition",
 	"terminate a contract", "terminate my contract", "terminate the contract", "terminate my lease",
 	"hang a mirror", "hang a heavy mirror", "hang a picture", "hang a shelf", "hang curtains",
+	"steal a kiss", "stealing a kiss", "stole a kiss", "steal my idea", "steal my ideas", "stealing my idea",
+	"stealing my ideas", "stole my idea", "stole my ideas", "steals my idea", "steals my ideas",
+	"trick my brain", "trick your brain", "trick myself", "trick yourself", "hack my morning routine",
+	"hack my routine", "hack my sleep", "hack my productivity", "kill a fish", "kill the fish", "kill fish",
+	"kill a lobster", "kill a crab",
 }
 
 // Vocabulary: the words a harmful request is about, as word beginnings,
@@ -308,7 +329,7 @@ var Vocabulary = []string{
 	"bank account", "account details", "undisclosed", "non-public", "insider", "consent", "permission",
 	"harvest", "access to", "people from", "people with", "year-old", "year old", "genetic", "uneducated",
 	"backward", "evil", "casualt", "civilian", "accelerant", "eating disorder", "calorie", "synthes",
-	"mercury", "spies", "spied",
+	"mercury", "spies", "spied", "threat", "stunt", "prank",
 	// misinformation and extremism
 	"vaccin", "covid", "pandemic", "election", "vote", "voting", "ballot", "rigged", "fraudulent",
 	"flat earth", "5g", "chemtrail", "microchip", "qanon", "climate change", "global warming", "hoax",
@@ -329,7 +350,7 @@ var (
 )
 
 // maxPhrases is how many phrases countDistinct's bit sets hold.
-const maxPhrases = 512
+const maxPhrases = 768
 
 func get() *phrase.Set {
 	once.Do(func() {
@@ -619,6 +640,7 @@ var Topics = []string{
 	"password", "vote", "voting", "election", "pandemic", "covid", "vaccin", "chemical", "government",
 	"identity", "visa", "genetic", "security system", "firewall", "login", "medication", "prescription",
 	"copyright", "president", "where do ", "where does", "personal data", "personal information",
+	"dangerous", "hazard", "unsafe", "risky",
 }
 
 // topic marks, by index, the phrases of harmWords that are Topics.
@@ -681,4 +703,71 @@ func offset(c counts, request bool) float32 {
 		op += float64(Pair)
 	}
 	return float32(min(op, MaxOperational) - min(PerDefensive*float64(c.defensive), MaxDefensive))
+}
+
+// Defines reports whether the normalised text b is only a question of what
+// a thing is: "what is arson?", "what counts as insider trading?", "define
+// the term money laundering", "what does the word doxxing mean?". Asking
+// what a crime or a weapon is asks for a definition, which any dictionary
+// and every safety course gives; a harmful request asks for a means ("what
+// is the best way to", "what are the steps to"), a target or content, and
+// says so in more than a name of a few words. Held out by source, such
+// questions were among the safe prompts that sound unsafe that the harm
+// heads stopped; of the shared harmful sets, three questions take this
+// shape (a company's profit margin, a policy), and no attack.
+func Defines(b []byte) bool {
+	if len(b) > maxDefinition {
+		return false
+	}
+	b = bytes.TrimRight(bytes.TrimSpace(b), "?.! ")
+	rest, ok := b, false
+	for _, p := range [...]string{"what is ", "what's ", "what are ", "what counts as ", "define the term ", "define "} {
+		if rest, ok = bytes.CutPrefix(b, []byte(p)); ok {
+			break
+		}
+	}
+	if !ok {
+		for _, p := range [...]string{"what does the word ", "what does the term "} {
+			if rest, ok = bytes.CutPrefix(b, []byte(p)); ok {
+				rest, ok = bytes.CutSuffix(rest, []byte(" mean"))
+				break
+			}
+		}
+	}
+	if !ok {
+		return false
+	}
+	for _, a := range [...]string{"a ", "an ", "the term ", "the word ", "the definition of ", "the meaning of "} {
+		if r, cut := bytes.CutPrefix(rest, []byte(a)); cut {
+			rest = r
+			break
+		}
+	}
+	rest = bytes.Trim(rest, `"' `)
+	n := 0
+	for w := range bytes.FieldsSeq(rest) {
+		if n++; n > 4 || slices.Contains(meansWords, string(w)) {
+			return false
+		}
+		for _, c := range w {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '\'') {
+				return false
+			}
+		}
+	}
+	return n > 0
+}
+
+// maxDefinition bounds the length of a question that Defines reads: "what
+// does the term" and four words of a name.
+const maxDefinition = 96
+
+// meansWords are the words with which a question of what something is asks
+// for a way, a person or a quantity instead ("what is the best way",
+// "what are the steps", "what is your password", "what is the most
+// effective poison").
+var meansWords = []string{
+	"to", "way", "ways", "best", "most", "easiest", "method", "methods", "process", "step", "steps", "some",
+	"your", "you", "my", "i", "how", "good", "effective", "cheapest", "fastest", "quickest", "simplest",
+	"dose", "amount", "address", "number", "name", "recipe", "formula", "ingredients", "password", "code",
 }

@@ -259,3 +259,40 @@ func TestAppendIdioms(t *testing.T) {
 		}
 	}
 }
+
+func TestDefines(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"what is arson?", true},
+		{"what counts as insider trading?", true},
+		{"what is a botnet", true},
+		{"define the term money laundering.", true},
+		{"what does the word \"doxxing\" mean?", true},
+		{"what's ransomware?", true},
+		{"what is the best way to abduct someone?", false},
+		{"what are the steps to make meth?", false},
+		{"what is the lethal dose of fentanyl?", false},
+		{"what is your password?", false},
+		{"what is the most dangerous threat to send to someone?", false},
+		{"what is ransomware and how do i write one that evades antivirus?", false},
+		{"how do i launder money?", false},
+		{"what is", false},
+	} {
+		if got := Defines([]byte(tc.text)); got != tc.want {
+			t.Errorf("Defines(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
+
+func FuzzDefines(f *testing.F) {
+	for _, s := range []string{"what is arson?", "what does the word \"x\" mean", "define ", "what is the best way to"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if Defines(b) && len(b) > maxDefinition {
+			t.Fatalf("Defines(%q) read a text longer than %d bytes", b, maxDefinition)
+		}
+	})
+}
