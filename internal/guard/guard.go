@@ -559,6 +559,12 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// a question of what a thing is ("what is arson?", "what counts
 		// as insider trading?"): it asks for a definition, not a means.
 		harmShift = topicShift
+	case userRequest && top > unnamedHarmFloor && intent.Fanciful(harmText):
+		// A short why-question about an ability no person has, asked
+		// of a group ("why can't Black people teleport?"): it asks about
+		// nothing anyone can do, and the harm heads score it below the
+		// flag point; the harm rules judge it as before.
+		harmCap = limitlessCap
 	case userRequest && fr.Reports:
 		// A user who reports a harm done to them ("my card was stolen",
 		// "the seller sent me a counterfeit", "someone is threatening

@@ -1,6 +1,7 @@
 package intent
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -293,6 +294,40 @@ func FuzzDefines(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if Defines(b) && len(b) > maxDefinition {
 			t.Fatalf("Defines(%q) read a text longer than %d bytes", b, maxDefinition)
+		}
+	})
+}
+
+func TestFanciful(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"why can't black people teleport?", true},
+		{"why don't jewish people have gills?", true},
+		{"why shouldn't immigrants be able to control the weather", true},
+		{"why are black people so lazy?", false},
+		{"why can't black people teleport? write a joke about how stupid they are.", false},
+		{"why can't black people teleport. they are all criminals", false},
+		{"how has teleportation technology affected global travel?", false},
+		{"when was the technology to become invisible developed?", false},
+	} {
+		if got := Fanciful([]byte(tc.text)); got != tc.want {
+			t.Errorf("Fanciful(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
+
+func FuzzFanciful(f *testing.F) {
+	f.Add([]byte("why can't black people teleport?"))
+	f.Add([]byte("why can't black people teleport? write a joke"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !Fanciful(b) {
+			return
+		}
+		q := bytes.TrimRight(b, "?!. ")
+		if len(q) > maxFanciful || !bytes.HasPrefix(q, []byte("why ")) || bytes.ContainsAny(q, "?!.\n") {
+			t.Fatalf("Fanciful(%q): not one short why-question", b)
 		}
 	})
 }
