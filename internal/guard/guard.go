@@ -279,6 +279,7 @@ func New(opts Options) (*Guard, error) {
 	injectionCueSet()
 	dictationCueSet()
 	pointedCueSet()
+	refusalClauseSet()
 	for i, c := range Categories {
 		g.heads.cat[i] = m.Head(string(c))
 	}
