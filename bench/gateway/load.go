@@ -109,22 +109,7 @@ func openLoop(c *http.Client, t target, rate int, d time.Duration) latency {
 }
 
 func closedLoop(c *http.Client, t target, workers int, d time.Duration) float64 {
-	var done atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				if do(c, t, body()) == nil {
-					done.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(done.Load()) / d.Seconds()
+	return float64(len(saturate(c, t, workers, d).lat)) / d.Seconds()
 }
 
 func streams(c *http.Client, t target, n, conc int) int {
@@ -187,8 +172,9 @@ func cpuModel() string {
 	return runtime.GOARCH
 }
 
-// saturate is closedLoop that also keeps each request's latency, for a
-// profile taken at saturation.
+// saturate runs workers closed-loop clients for d and keeps the latency of
+// each request answered: closedLoop's throughput, and a profile's
+// percentiles at saturation.
 func saturate(c *http.Client, t target, workers int, d time.Duration) latency {
 	var mu sync.Mutex
 	var lat []time.Duration

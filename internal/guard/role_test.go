@@ -60,6 +60,17 @@ func requireAllowed(t *testing.T, g *Guard, path string) {
 	}
 }
 
+// requireUserBlocked fails t for each text that g does not block as a
+// user's prompt: the harmful requests beside a set that must pass.
+func requireUserBlocked(t *testing.T, g *Guard, texts ...string) {
+	t.Helper()
+	for _, text := range texts {
+		if res := g.Check(context.Background(), StagePrompt, UserParts(text), nil); !res.Blocked() {
+			t.Errorf("%q: %s %v (scores %v), want blocked", text, res.Action, res.Triggered, res.Scores.Map())
+		}
+	}
+}
+
 // TestBenignSystemPromptWithUserPass: a request of eval/load's standard
 // shape (system persona and a user message with meeting notes) passes.
 func TestBenignSystemPromptWithUserPass(t *testing.T) {
