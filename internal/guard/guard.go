@@ -529,7 +529,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span
-	harmCap, harmShift := 1.0, 0.0
+	harmCap, harmShift, instructionShift := 1.0, 0.0, 0.0
 	naming := intent.NamedHarm
 	if userRequest && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor {
 		naming = intent.NameHarm(harmText)
@@ -539,6 +539,16 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
+	case how.refusal && top > unnamedHarmFloor && !instructs(s.norm):
+		// An answer that explains rather than instructs ("Ransomware
+		// usually gets in through phishing emails ... The best defences
+		// are offline backups", "Thermite ... is used to weld railway
+		// tracks") is judged for the harms that need working
+		// instructions at longer odds (instructionHarms, topicShift):
+		// the harm heads learned harmful requests, and an explanation of
+		// a harm reads like one. What an answer says is judged as
+		// before: hate, sexual content, self-harm and violence.
+		instructionShift = topicShift
 	case naming == intent.NoHarm:
 		// A user's request that names no harm (intent.Targets and
 		// intent.Vocabulary) is not judged for harm by the models:
@@ -588,7 +598,8 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// user's turns and the answer are judged for harm in their roles.
 		harmCap = limitlessCap
 	}
-	ph = min(shiftOdds(ph, harmShift), harmCap)
+	phAll := min(shiftOdds(ph, harmShift), harmCap)
+	ph = min(shiftOdds(phAll, instructionShift), harmCap)
 	for i, c := range Categories {
 		j := g.heads.cat[i]
 		if j < 0 {
@@ -612,13 +623,17 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		} else {
 			p = min(shiftOdds(harmP[i], harmShift), harmCap)
 		}
-		if !c.IsAttack() && c != Hate {
-			p = min(p, ph+harmGate)
+		switch {
+		case c.IsAttack() || c == Hate:
+		case instructionHarm(c):
+			p = min(shiftOdds(p, instructionShift), ph+harmGate)
+		default:
+			p = min(p, phAll+harmGate)
 		}
 		sc[i] = max(sc[i], p)
 	}
 	// Any-harm head: when it fires, the likeliest harm category carries it.
-	if ph >= 0.2 {
+	if phAll >= 0.2 {
 		bestI, bestZ := -1, float32(-1e9)
 		for i, c := range Categories {
 			j := g.heads.cat[i]
@@ -630,7 +645,11 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			}
 		}
 		if bestI >= 0 {
-			sc[bestI] = max(sc[bestI], ph)
+			carried := phAll
+			if instructionHarm(Categories[bestI]) {
+				carried = ph
+			}
+			sc[bestI] = max(sc[bestI], carried)
 		}
 	}
 }

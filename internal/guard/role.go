@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
 )
@@ -606,3 +607,80 @@ func (c cueSet) in(b []byte) bool {
 // wordStart reports whether b[i:] starts a word: i is 0 or follows a byte
 // that is not a letter or digit.
 func wordStart(b []byte, i int) bool { return i == 0 || !isLetterOrDigit(b[i-1]) }
+
+// instructionHarm reports whether c is a harm that needs working
+// instructions to do (weapons, intrusion and malware, other crime), as
+// opposed to one that the words are themselves (hate, sexual content,
+// self-harm, violence).
+func instructionHarm(c Category) bool { return c == Weapons || c == Malware || c == Illicit }
+
+// instructs reports whether the normalised answer b gives working
+// instructions: a compliance marker ("here's how", "step 1", a code
+// block), a numbered list, a quantity with a unit, or a sentence that
+// opens with an instruction's verb ("Mix ...", "Then add ...", "Run ...").
+// An answer that only explains, describes or warns does not.
+func instructs(b []byte) bool {
+	for _, m := range complianceMarkers {
+		if bytes.Contains(b, []byte(m)) {
+			return true
+		}
+	}
+	if bytes.Contains(b, []byte(" 1. ")) && bytes.Contains(b, []byte(" 2. ")) ||
+		bytes.HasPrefix(b, []byte("1. ")) || bytes.Contains(b, []byte(" 1) ")) || bytes.Contains(b, []byte("`")) {
+		return true
+	}
+	if quantityUnits().Find(b, func(m phrase.Match) bool { return m.Start > 0 && isDigit(b[m.Start-1]) }) {
+		return true
+	}
+	// One pass: after each sentence end or list bullet (and after "then"),
+	// the first word says whether the sentence tells the reader what to do.
+	for i, at := 0, true; i < len(b); i++ {
+		if at {
+			at = false
+			w := bytes.TrimLeft(b[i:], " -*•\"'(")
+			if n := len(w) - len(bytes.TrimLeft(w, "0123456789")); n > 0 && n < len(w) && (w[n] == '.' || w[n] == ')') {
+				return true // a numbered step
+			}
+			if k := bytes.IndexFunc(w, func(r rune) bool { return !unicode.IsLetter(r) }); k >= 0 {
+				w = w[:k]
+			}
+			if instructionVerbs[string(w)] {
+				return true
+			}
+		}
+		switch c := b[i]; {
+		case (c == '.' || c == '!' || c == '?' || c == ':' || c == ';') && i+1 < len(b) && b[i+1] == ' ':
+			at = true
+		case c == ' ' && i+2 < len(b) && (b[i+1] == '-' || b[i+1] == '*') && b[i+2] == ' ':
+			at = true
+		case c == ' ' && bytes.HasPrefix(b[i+1:], []byte("then ")):
+			i += len(" then") - 1
+			at = true
+		}
+	}
+	return false
+}
+
+// instructionVerbs open a sentence that tells the reader what to do.
+var instructionVerbs = map[string]bool{}
+
+func init() {
+	for _, v := range strings.Fields(`mix add combine heat pour place attach connect insert install download run
+		execute open type send buy get take use make cut drill fill pack wrap light remove stir boil dissolve
+		filter dry grind crush apply inject set create write copy paste compile upload configure disable enable
+		hide spoof bypass then next finally first start find click enter replace wait repeat keep put measure
+		weigh obtain acquire purchase order scan target exploit extract distill distil cool seal shake load aim
+		shoot strike hit tie lure approach follow track call tell ask pretend claim convince offer register
+		sign log navigate visit search select choose modify change edit delete drop grab break bend solder
+		wire mount screw glue tape ignite detonate plant leave deliver transfer deposit withdraw sell prepare
+		develop build assemble construct gather collect`) {
+		instructionVerbs[v] = true
+	}
+}
+
+// quantityUnits follow a number where an answer measures something out.
+var quantityUnits = sync.OnceValue(func() *phrase.Set {
+	return phrase.Compile([]string{" g ", "g ", " grams", "grams", " mg", "mg ", " ml", "ml ", " kg", "kg ", " oz", " lb", " cups", " tablespoon", " teaspoon", " drops"})
+})
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
