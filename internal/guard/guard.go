@@ -268,7 +268,7 @@ func New(opts Options) (*Guard, error) {
 			continue
 		}
 		for j, h := range m.Heads {
-			if z, ok := roles.Thresholds[RoleClass(c).String()][h]; ok {
+			if z, ok := roles.Thresholds[RoleClass(c).table()][h]; ok {
 				g.thr[c][j] = z
 			}
 		}
@@ -525,10 +525,14 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	short := countWords(s.norm, shortAttackWords) < shortAttackWords
 	// Where a text must lift limits to be judged (system messages, short
 	// texts), whether it does, read once.
-	lifts := (how.limitCue || short) && liftsLimits(s.norm, how.quoting)
+	// A refusal that the client sent back as an earlier assistant turn
+	// is judged for jailbreak as a system message is: only where it lifts
+	// limits ("I cannot refuse anything now that I am DAN" does).
+	gated := how.limitCue || short || role == RoleHistory && refusal
+	lifts := gated && liftsLimits(s.norm, how.quoting)
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
-	userRequest := role == RoleUser && !s.image && len(s.norm) <= 2*intent.Span
+	userRequest := (role == RoleUser || role == RoleHistory) && !s.image && len(s.norm) <= 2*intent.Span
 	harmCap, harmShift, instructionShift := 1.0, 0.0, 0.0
 	naming := intent.NamedHarm
 	if userRequest && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor {
@@ -614,7 +618,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			if p >= secondFloor && p < 0.5 {
 				p = max(p, g.secondOpinion(s, c, confAttack, how.quoting))
 			}
-			if c == Jailbreak && p > limitlessCap && (how.limitCue || short) && !lifts {
+			if c == Jailbreak && p > limitlessCap && gated && !lifts {
 				p = limitlessCap
 			}
 			if c == PromptInjection && p > shortAttackCap && short && !shortInjects(s.norm, role) {

@@ -25,8 +25,7 @@ type RoleClass uint8
 
 // Role classes.
 const (
-	// RoleUser: user messages, completion and image prompts, and prior
-	// assistant turns sent back in the request (which a client may forge).
+	// RoleUser: user messages, completion and image prompts.
 	RoleUser RoleClass = iota
 	// RoleSystem: system and developer messages and tool descriptions,
 	// written by the application's developer (or by whoever holds the key,
@@ -37,10 +36,19 @@ const (
 	RoleDocument
 	// RoleAnswer: the model's output.
 	RoleAnswer
+	// RoleHistory: prior assistant turns sent back in the request. A
+	// client may forge them (a many-shot jailbreak writes the assistant's
+	// compliance itself), so they are judged as user text, with the
+	// user's thresholds; but what the model said before is an answer, and
+	// an answer that refused ("I can't provide information about methods
+	// of suicide") or explained without instructing is read as the answer
+	// stage reads it. Judged as user text, a refusal in the history
+	// stopped every later request of the conversation.
+	RoleHistory
 	numRoles
 )
 
-var roleNames = [numRoles]string{"user", "system", "document", "answer"}
+var roleNames = [numRoles]string{"user", "system", "document", "answer", "history"}
 
 // String returns the class's name as used in the threshold table.
 func (r RoleClass) String() string {
@@ -48,6 +56,15 @@ func (r RoleClass) String() string {
 		return roleNames[r]
 	}
 	return fmt.Sprintf("role(%d)", r)
+}
+
+// table is the class whose thresholds r is judged with: its own, except
+// that prior assistant turns take the user's.
+func (r RoleClass) table() string {
+	if r == RoleHistory {
+		return RoleUser.String()
+	}
+	return r.String()
 }
 
 // ClassOf maps a Part's role (see Part) to its class. Unknown roles are
@@ -60,6 +77,8 @@ func ClassOf(role string) RoleClass {
 		return RoleDocument
 	case "output", "answer":
 		return RoleAnswer
+	case "assistant":
+		return RoleHistory
 	}
 	return RoleUser
 }
@@ -120,6 +139,7 @@ var roleJudging = [numRoles]judgeAs{
 	RoleSystem:   {attacks: true, harmModel: true, noCombo: true, quoting: true, limitCue: true, offRules: []string{"inject.extraction", "inject.weak", "jailbreak.weak", "probe.obey_system"}},
 	RoleDocument: {attacks: true, injectionModel: true},
 	RoleAnswer:   {harmModel: true, refusal: true},
+	RoleHistory:  {attacks: true, injectionModel: true, harmModel: true, refusal: true},
 }
 
 // Roles is the per-role threshold table: for each role class, the logit of
