@@ -61,6 +61,7 @@ var apps = []app{
 	{name: "customer_messages", file: testdata + "/customer_messages.jsonl", role: "user"},
 	{name: "safe_homonyms", file: testdata + "/safe_homonyms.jsonl", role: "user"},
 	{name: "exaggerated_safety", file: testdata + "/exaggerated_safety.jsonl", role: "user"},
+	{name: "roleplay_messages", file: testdata + "/roleplay_messages.jsonl", role: "user"},
 	{name: "app_templates", file: testdata + "/app_templates.jsonl", role: "user"},
 }
 

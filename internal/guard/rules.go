@@ -10,7 +10,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.6"
+const RulesVersion = "2026.12.7"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -74,7 +74,7 @@ var rules = []rule{
 		"say access granted", "access granted", "instead of the above", "the above is wrong",
 	}},
 	{ID: "jailbreak.weak", Cat: Jailbreak, Score: 0.25, Boost: true, Any: []string{
-		"stay in character", "hypothetical response", "opposite mode", "condition red", "you have no limits",
+		"hypothetical response", "opposite mode", "condition red", "you have no limits",
 		"without any restrictions", "no restrictions", "uncensored", "unfiltered", "amoral",
 	}},
 	// Known jailbreak templates.

@@ -74,6 +74,12 @@ func TestLegitimateTrafficPasses(t *testing.T) {
 		{"chat", "exaggerated_safety.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
 		}},
+		{"companion", "roleplay_messages.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
+			return []openai.ChatCompletionMessageParamUnion{
+				openai.SystemMessage("You are Luna, a warm and playful companion in an ongoing fantasy story. Stay in character, keep replies short, and keep everything PG-13."),
+				openai.UserMessage(c.Text),
+			}
+		}},
 		{"rag", "app_templates.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
 		}},
