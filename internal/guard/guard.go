@@ -534,6 +534,17 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := (role == RoleUser || role == RoleHistory) && !s.image && len(s.norm) <= 2*intent.Span
 	harmCap, harmShift, instructionShift := 1.0, 0.0, 0.0
+	if how.refusal && !refusal && top > unnamedHarmFloor && !instructs(s.norm) {
+		// An answer that explains rather than instructs ("Ransomware
+		// usually gets in through phishing emails ... The best defences
+		// are offline backups", "Thermite ... is used to weld railway
+		// tracks") is judged for the harms that need working
+		// instructions at longer odds (instructionHarm, topicShift):
+		// the harm heads learned harmful requests, and an explanation of
+		// a harm reads like one. What an answer says is judged as
+		// before: hate, sexual content, self-harm and violence.
+		instructionShift = topicShift
+	}
 	naming := intent.NamedHarm
 	if userRequest && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor {
 		naming = intent.NameHarm(harmText)
@@ -543,16 +554,6 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		harmCap = 0
 	case refusal:
 		harmCap = refusalCap
-	case how.refusal && top > unnamedHarmFloor && !instructs(s.norm):
-		// An answer that explains rather than instructs ("Ransomware
-		// usually gets in through phishing emails ... The best defences
-		// are offline backups", "Thermite ... is used to weld railway
-		// tracks") is judged for the harms that need working
-		// instructions at longer odds (instructionHarms, topicShift):
-		// the harm heads learned harmful requests, and an explanation of
-		// a harm reads like one. What an answer says is judged as
-		// before: hate, sexual content, self-harm and violence.
-		instructionShift = topicShift
 	case naming == intent.NoHarm:
 		// A user's request that names no harm (intent.Targets and
 		// intent.Vocabulary) is not judged for harm by the models:
