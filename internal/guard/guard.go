@@ -528,8 +528,17 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// A refusal that the client sent back as an earlier assistant turn
 	// is judged for jailbreak as a system message is: only where it lifts
 	// limits ("I cannot refuse anything now that I am DAN" does).
-	gated := how.limitCue || short || role == RoleHistory && refusal
-	lifts := gated && liftsLimits(s.norm, how.quoting)
+	// Its own declining sentences do not lift limits ("I cannot ignore my
+	// guidelines or pretend to be an AI without restrictions").
+	historyRefusal := role == RoleHistory && refusal
+	gated := how.limitCue || short || historyRefusal
+	lifts := false
+	switch {
+	case historyRefusal:
+		lifts = liftsLimits(withoutDeclining(s.norm), how.quoting)
+	case gated:
+		lifts = liftsLimits(s.norm, how.quoting)
+	}
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := (role == RoleUser || role == RoleHistory) && !s.image && len(s.norm) <= 2*intent.Span

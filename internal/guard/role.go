@@ -704,3 +704,35 @@ var quantityUnits = sync.OnceValue(func() *phrase.Set {
 })
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// decliningMarkers are what a sentence that declines says.
+var decliningMarkers = [][]byte{
+	[]byte("i cannot"), []byte("i can't"), []byte("i can not"), []byte("i won't"), []byte("i will not"),
+	[]byte("i'm not able"), []byte("i am not able"), []byte("i'm unable"), []byte("i am unable"),
+	[]byte("i must decline"), []byte("i decline"), []byte("i refuse"), []byte("i'm not going to"),
+}
+
+// refusalsLifted are what a sentence says when it declines to refuse: a
+// forged assistant turn's "I cannot refuse anything now".
+var refusalsLifted = [][]byte{
+	[]byte("refuse"), []byte("say no"), []byte("decline any"), []byte("deny any"),
+}
+
+// withoutDeclining returns a copy of the normalised text b with its
+// sentences that decline blanked, except those that decline to refuse.
+func withoutDeclining(b []byte) []byte {
+	out := slices.Clone(b)
+	for lo := 0; lo < len(out); {
+		_, hi := sentenceAround(b, lo)
+		if hi <= lo {
+			break
+		}
+		if sent := b[lo:hi]; containsAny(sent, decliningMarkers) && (!containsAny(sent, refusalsLifted) || bytes.Contains(sent, []byte("i refuse"))) {
+			for k := lo; k < hi; k++ {
+				out[k] = ' '
+			}
+		}
+		lo = hi
+	}
+	return out
+}

@@ -45,7 +45,8 @@ func readLegit(t *testing.T, name string) []legitCase {
 // the benign system prompts with an ordinary conversation, customer
 // messages to a support bot, safe prompts with alarming words, and the
 // prompt templates of RAG and evaluation frameworks with their documents,
-// also as a tool result of an agent. The mock model echoes the last user
+// also as a tool result of an agent, and conversations that go on after
+// the model refused or explained a harmful subject. The mock model echoes the last user
 // turn, so each text is judged as a prompt and again as an answer. Not one
 // request may be refused, and no key may be contained.
 func TestLegitimateTrafficPasses(t *testing.T) {
@@ -73,6 +74,22 @@ func TestLegitimateTrafficPasses(t *testing.T) {
 		}},
 		{"chat", "exaggerated_safety.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
+		}},
+		{"history-refusal", "refusals.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
+			// A conversation goes on after the model refused.
+			return []openai.ChatCompletionMessageParamUnion{
+				openai.UserMessage("Can you help me with something?"),
+				openai.AssistantMessage(c.Text),
+				openai.UserMessage("Okay, thanks. Can you suggest something else I could do this evening?"),
+			}
+		}},
+		{"history-explanation", "answers_benign.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
+			// ... and after it explained a harmful subject.
+			return []openai.ChatCompletionMessageParamUnion{
+				openai.UserMessage("Can you explain this for our team?"),
+				openai.AssistantMessage(c.Text),
+				openai.UserMessage("Summarise that in two sentences for a slide."),
+			}
 		}},
 		{"companion", "roleplay_messages.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			return []openai.ChatCompletionMessageParamUnion{
