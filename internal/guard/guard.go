@@ -532,16 +532,14 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// guidelines or pretend to be an AI without restrictions").
 	historyRefusal := role == RoleHistory && refusal
 	gated := how.limitCue || short || historyRefusal
-	lifts := false
-	switch {
-	case historyRefusal:
-		lifts = liftsLimits(withoutDeclining(s.norm), how.quoting)
-	case gated:
-		lifts = liftsLimits(s.norm, how.quoting)
+	limitText := s.norm
+	if historyRefusal {
+		limitText = withoutDeclining(s.norm)
 	}
+	lifts := gated && liftsLimits(limitText, how.quoting)
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
-	userRequest := (role == RoleUser || role == RoleHistory) && !s.image && len(s.norm) <= 2*intent.Span
+	userRequest := how.userTurn && !s.image && len(s.norm) <= 2*intent.Span
 	harmCap, harmShift, instructionShift := 1.0, 0.0, 0.0
 	if how.refusal && !refusal && top > unnamedHarmFloor && !instructs(s.norm) {
 		// An answer that explains rather than instructs ("Ransomware
@@ -612,8 +610,8 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// user's turns and the answer are judged for harm in their roles.
 		harmCap = limitlessCap
 	}
-	phAll := min(shiftOdds(ph, harmShift), harmCap)
-	ph = min(shiftOdds(phAll, instructionShift), harmCap)
+	ph = min(shiftOdds(ph, harmShift), harmCap)
+	phInstr := shiftOdds(ph, instructionShift) // the any-harm score for instructionHarm categories
 	for i, c := range Categories {
 		j := g.heads.cat[i]
 		if j < 0 {
@@ -640,14 +638,14 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		switch {
 		case c.IsAttack() || c == Hate:
 		case instructionHarm(c):
-			p = min(shiftOdds(p, instructionShift), ph+harmGate)
+			p = min(shiftOdds(p, instructionShift), phInstr+harmGate)
 		default:
-			p = min(p, phAll+harmGate)
+			p = min(p, ph+harmGate)
 		}
 		sc[i] = max(sc[i], p)
 	}
 	// Any-harm head: when it fires, the likeliest harm category carries it.
-	if phAll >= 0.2 {
+	if ph >= 0.2 {
 		bestI, bestZ := -1, float32(-1e9)
 		for i, c := range Categories {
 			j := g.heads.cat[i]
@@ -659,9 +657,9 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			}
 		}
 		if bestI >= 0 {
-			carried := phAll
+			carried := ph
 			if instructionHarm(Categories[bestI]) {
-				carried = ph
+				carried = phInstr
 			}
 			sc[bestI] = max(sc[bestI], carried)
 		}

@@ -95,6 +95,11 @@ func UserParts(texts ...string) []Part {
 
 // judgeAs says what a role class is judged for.
 type judgeAs struct {
+	// userTurn: the gates written for a user's own words apply: a short
+	// request is read for harm only if it names one, and task instructions'
+	// words are no injection cues (shortInjects). User messages, and the
+	// assistant turns a client sends back, which it may have written.
+	userTurn bool
 	// attacks: the jailbreak and injection heads and rules apply. An answer
 	// is the model's own words, judged for harm only.
 	attacks bool
@@ -135,11 +140,11 @@ type judgeAs struct {
 }
 
 var roleJudging = [numRoles]judgeAs{
-	RoleUser:     {attacks: true, injectionModel: true, harmModel: true},
+	RoleUser:     {userTurn: true, attacks: true, injectionModel: true, harmModel: true},
 	RoleSystem:   {attacks: true, harmModel: true, noCombo: true, quoting: true, limitCue: true, offRules: []string{"inject.extraction", "inject.weak", "jailbreak.weak", "probe.obey_system"}},
 	RoleDocument: {attacks: true, injectionModel: true},
 	RoleAnswer:   {harmModel: true, refusal: true},
-	RoleHistory:  {attacks: true, injectionModel: true, harmModel: true, refusal: true},
+	RoleHistory:  {userTurn: true, attacks: true, injectionModel: true, harmModel: true, refusal: true},
 }
 
 // Roles is the per-role threshold table: for each role class, the logit of
@@ -279,7 +284,7 @@ func declines(b []byte) bool {
 			return false
 		}
 		_, hi := sentenceAround(b, int(m.End))
-		return !bytes.Contains(b[m.End:max(int(m.End), hi)], []byte(":"))
+		return !bytes.Contains(b[m.End:hi], []byte(":"))
 	})
 }
 
@@ -306,16 +311,19 @@ func isRefusal(b []byte) bool {
 			break
 		}
 	}
-	ok := hasAnyPrefix(head, refusalOpeners) || !hasAnyPrefix(head, complianceOpeners) && declines(head)
-	if !ok {
-		return false
-	}
+	declined := hasAnyPrefix(head, refusalOpeners) || !hasAnyPrefix(head, complianceOpeners) && declines(head)
+	return declined && !complies(b)
+}
+
+// complies reports whether the normalised answer b holds a compliance
+// marker anywhere.
+func complies(b []byte) bool {
 	for _, m := range complianceMarkers {
 		if bytes.Contains(b, []byte(m)) {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 func hasAnyPrefix(b []byte, prefixes []string) bool {
@@ -640,13 +648,8 @@ func instructionHarm(c Category) bool { return c == Weapons || c == Malware || c
 // opens with an instruction's verb ("Mix ...", "Then add ...", "Run ...").
 // An answer that only explains, describes or warns does not.
 func instructs(b []byte) bool {
-	for _, m := range complianceMarkers {
-		if bytes.Contains(b, []byte(m)) {
-			return true
-		}
-	}
-	if bytes.Contains(b, []byte(" 1. ")) && bytes.Contains(b, []byte(" 2. ")) ||
-		bytes.HasPrefix(b, []byte("1. ")) || bytes.Contains(b, []byte(" 1) ")) || bytes.Contains(b, []byte("`")) {
+	if complies(b) || bytes.Contains(b, []byte(" 1. ")) && bytes.Contains(b, []byte(" 2. ")) ||
+		bytes.Contains(b, []byte(" 1) ")) || bytes.Contains(b, []byte("`")) {
 		return true
 	}
 	if quantityUnits().Find(b, func(m phrase.Match) bool { return m.Start > 0 && isDigit(b[m.Start-1]) }) {
