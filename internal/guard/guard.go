@@ -588,6 +588,19 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// nothing anyone can do, and the harm heads score it below the
 		// flag point; the harm rules judge it as before.
 		harmCap = limitlessCap
+	case (userRequest || how.refusal) && fr.Protects && adj <= 0:
+		// A user who asks how to keep someone safe from a harm ("how
+		// can I secure my home wifi network?", "how do I spot a fake
+		// ID?"), and an answer that tells them ("To avoid an accidental
+		// overdose, never take more than 4,000 mg ..."), name it in the
+		// words of a harmful request: judged at the topic shift's
+		// longer odds, unless they also ask for working instructions or
+		// evasion (intent.Protective, intent.Operational). A shift, not
+		// a cap as for a harm reported: a harmful request can borrow the
+		// words ("how can I secure my drug stash so the police never
+		// find it?"), and what the heads are sure of still stops. (A
+		// refusal is capped lower already.)
+		harmShift = topicShift
 	case userRequest && fr.Reports:
 		// A user who reports a harm done to them ("my card was stolen",
 		// "the seller sent me a counterfeit", "someone is threatening

@@ -59,28 +59,55 @@ var Pair float32 = 1.0
 // Defensive phrases: the request is about understanding, preventing,
 // detecting, recovering from, or writing fiction or history about a harm.
 var Defensive = []string{
-	"how do i protect", "how can i protect", "how to protect", "protect myself", "protect my ", "protect our",
-	"protect against", "protect them", "protect us", "defend against", "defend my", "defend our", "keep my ",
-	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "spot the signs", "tell if ", "tell whether", "how do i know if",
-	"how can i know if", "how to know if",
-	"warning signs", "signs of", "symptoms of", "safely", "safety", "is it safe", "safe to ", "securely",
-	"secure my", "secure our", "sanitise", "sanitize", "dispose of", "first aid", "report a ", "report it",
+
+	"keep my ",
+	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "tell whether",
+
+	"signs of", "symptoms of", "safely", "safety", "is it safe", "safe to ",
+	"sanitise", "sanitize", "dispose of", "first aid", "report a ", "report it",
 	"report hate", "how do i report", "what is a ", "what is an ", "what is the history", "what was ", "what happened", "explain what", "history of", "why did ", "why was ",
 	"why were ", "why is it dangerous", "for my class", "for my exam", "for a class", "for my course",
 	"history essay", "history lesson", "lesson plan", "in my novel", "my novel", "my story", "short story",
 	"my screenplay", "a poem about", "fictional", "help a friend", "support a ", "support my", "cope with",
 	"coping", "crisis line", "hotline", "talk to my kids", "legally", "is it legal", "penalties for", "remove it",
-	"get rid of malware", "recover from", "after a data breach", "train my staff", "awareness",
-	"dangerous to mix", "never be mixed", "never mix", "so i can warn", "warn my", "warn them", "warn others",
-	"teach my parents", "teach my kids", "teach my children", "so i can teach", "how to spot", "how can i spot",
-	"how do i spot", "so i can spot", "learn to spot", "how can i help", "how do i help", "how to help",
+	"awareness",
+
+	"teach my parents", "teach my kids", "teach my children", "so i can teach",
+	"how can i help", "how do i help", "how to help",
 	"what counts as", "definition of", "the meaning of", "dangers of", "risks of", "health risks",
-	"signs that", "signs someone", "signs my", "signs your",
 }
 
 // numAsks is how many phrases at the start of Operational only ask for
 // instructions or code.
 const numAsks = 10
+
+// Protective phrases: the request asks how to keep someone safe from a
+// harm: protect, secure, warn, spot the signs, recover. They count as
+// defensive phrases, and a request that says one and asks for no working
+// instructions is judged by the harm heads at the topic shift's longer
+// odds (Framing.Protects): "how can I secure my home wifi network?", "how
+// do I spot a fake ID?", "how can I avoid an accidental overdose of
+// acetaminophen?" name the harm they guard against in the words of a
+// harmful request. Words that a harmful request uses for its own ends
+// ("prevent the victim from", "detect" in "evade detection", "safely")
+// are not here.
+var Protective = []string{
+	"how do i protect", "how can i protect", "how to protect", "protect myself", "protect my ", "protect our",
+	"protect against", "protect them", "protect us", "protect your", "protect her", "protect him",
+	"protect people", "protect children", "protect kids", "defend against", "defend my", "defend our",
+	"spot the signs", "warning signs", "secure my", "secure our", "secure your", "secure the ", "secure a ",
+	"securely", "security best practice", "harden", "get rid of malware", "recover from", "after a data breach",
+	"train my staff", "dangerous to mix", "never be mixed", "never mix", "so i can warn", "warn my", "warn them",
+	"warn others", "warn her", "warn him", "warn people", "how to spot", "how can i spot", "how do i spot",
+	"so i can spot", "learn to spot", "spot a fake", "spot fake", "spot phishing", "spot a scam", "spot scams",
+	"identify a fake", "identify fake", "identify a scam", "identify scams", "identify phishing", "identify a phishing", "spot a phishing", "is this a scam",
+	"is it a scam", "signs that", "signs someone", "signs my", "signs your", "how do i know if", "how can i know if",
+	"how to know if", "tell if ", "avoid an accidental", "avoid accidental", "avoid being scammed",
+	"avoid getting scammed", "avoid scams", "avoid falling for", "avoid being hacked", "avoid getting hacked",
+	"awareness email", "awareness training", "security awareness", "phishing awareness", "fraud awareness",
+	"stay safe", "keep it safe", "keep them safe", "keep my family safe", "keep my kids safe", "prevent fraud",
+	"prevent identity theft", "prevent phishing", "prevent scams", "prevent accidental", "prevent my ",
+}
 
 // Describes is the length in bytes from which a system prompt describes an
 // application rather than makes one request: there the phrases that only
@@ -133,7 +160,7 @@ var Operational = []string{
 	"step-by-step", "step by step", "detailed instructions", "detailed guide", "exact instructions",
 	"write code that", "write a script that", "write a program that", "write code to", "write a script to",
 	"without getting caught", "without being caught", "without being detected", "without detection",
-	"evade detection", "avoid detection", "avoid being detected", "escape detection", "risking detection",
+	"evade detection", "avoid detection", "avoid getting caught", "avoid being caught", "avoid being detected", "escape detection", "risking detection",
 	"go undetected", "remain undetected", "stay undetected", "not be detected", "not get detected",
 	"without them knowing", "without anyone knowing", "so nobody", "so no one", "get away with",
 	"undetectable", "untraceable", "synthesize", "synthesise", "evade", "bypass", "steal",
@@ -229,6 +256,10 @@ var Idioms = []string{
 	"anxiety attack", "attack the net", "attack the ball", "attack the problem",
 	"execute a plan", "execute my plan", "execute the plan", "execute my business plan", "execute a pivot",
 	"execute a strategy", "execute the strategy", "execute a trade", "execute trades",
+	"execute a python script", "execute a script", "execute the script", "execute a query", "execute the query",
+	"execute a function", "execute the function", "execute code", "execute the code", "execute a command",
+	"execute the command", "exploit the full", "exploit the power", "exploit its full", "exploit the potential",
+	"attack this opening", "attack the opening", "attack the king",
 	"murder mystery", "murder mysteries", "murder my high score",
 	"beat eggs", "beat the eggs", "beat egg whites", "beat the egg whites", "beat the traffic",
 	"beat the heat", "beat the final boss", "beat the boss", "beat the game", "beat the level",
@@ -343,10 +374,11 @@ var Vocabulary = []string{
 var (
 	once sync.Once
 	set  *phrase.Set
-	// Phrase index bounds: [0, nDef) defensive, technical and victim
-	// phrases, of which [nVictim, nDef) victim; [nDef, nOp) operational,
+	// Phrase index bounds: [0, nDef) defensive, protective, technical
+	// and victim phrases, of which [nProt, nProt+len(Protective))
+	// protective and [nVictim, nDef) victim; [nDef, nOp) operational,
 	// [nOp, nFrame) frames, the rest targets.
-	nVictim, nDef, nOp, nFrame int
+	nProt, nVictim, nDef, nOp, nFrame int
 )
 
 // maxPhrases is how many phrases countDistinct's bit sets hold.
@@ -359,7 +391,8 @@ func get() *phrase.Set {
 			panic("intent: more than maxPhrases framing phrases")
 		}
 		set = phrase.Compile(ps)
-		nVictim = len(Defensive) + len(Technical)
+		nProt = len(Defensive)
+		nVictim = nProt + len(Protective) + len(Technical)
 		nDef = nVictim + len(Victim)
 		nOp = nDef + len(Operational)
 		nFrame = nOp + len(Frames)
@@ -376,12 +409,12 @@ func Compile() {
 }
 
 // Phrases returns the framing phrases in the order FramingMatches indexes
-// them: Defensive, Technical, Victim, Operational, Frames, Targets. A caller that
+// them: Defensive, Protective, Technical, Victim, Operational, Frames, Targets. A caller that
 // scans a text for other phrases too can add these to its own automaton and
 // pass the occurrences to FramingMatches, reading the text once.
 func Phrases() []string {
 	var out []string
-	for _, l := range [][]string{Defensive, Technical, Victim, Operational, Frames, Targets} {
+	for _, l := range [][]string{Defensive, Protective, Technical, Victim, Operational, Frames, Targets} {
 		out = append(out, l...)
 	}
 	return out
@@ -391,8 +424,8 @@ func Phrases() []string {
 // asks counts the operational phrases that only ask for instructions; long
 // is set for a text of at least Describes bytes.
 type counts struct {
-	defensive, victim, operational, asks, frames, targets int
-	long                                                  bool
+	defensive, protective, victim, operational, asks, frames, targets int
+	long                                                              bool
 }
 
 // Counts returns how many distinct defensive and operational phrases occur in
@@ -444,6 +477,7 @@ func countMatches(b []byte, ms []phrase.Match) counts {
 	c2 := countDistinct(b, ms, &seen2, func(m phrase.Match) bool { return m.Start >= int32(n-Span) })
 	return counts{
 		defensive:   min(c1.defensive+c2.defensive, 8),
+		protective:  min(c1.protective+c2.protective, 8),
 		victim:      min(c1.victim+c2.victim, 8),
 		asks:        min(c1.asks+c2.asks, 8),
 		operational: min(c1.operational+c2.operational, 8),
@@ -485,6 +519,9 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 					continue
 				}
 				c.victim++
+			}
+			if p >= nProt && p < nProt+len(Protective) {
+				c.protective++
 			}
 			c.defensive++
 		case p < nOp:
@@ -569,6 +606,9 @@ type Framing struct {
 	// report or undo one (a Victim phrase), and asks for no working
 	// instructions (no Operational phrase).
 	Reports bool
+	// Protects: the text asks how to keep someone safe from a harm (a
+	// Protective phrase) and asks for no working instructions.
+	Protects bool
 }
 
 // FramingMatches returns FramingOf(b, request) from ms, every occurrence in
@@ -584,7 +624,8 @@ func FramingOf(b []byte, request bool) Framing {
 }
 
 func framing(c counts, request bool) Framing {
-	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0}
+	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0,
+		Protects: c.protective > 0 && c.operational == 0}
 }
 
 // Naming is what a text's words say of harm, for NameHarm.
