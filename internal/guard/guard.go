@@ -422,10 +422,14 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 }
 
 // judgePart judges one part's text (already bounded) of role class role:
-// the text, what it decodes to, the request without an adversarial suffix,
-// and a second task glued onto it.
+// the text, the request an answer that does not refuse restates
+// (restate.go), what the text decodes to, the request without an
+// adversarial suffix, and a second task glued onto it.
 func (g *Guard) judgePart(s *scratch, t string, role RoleClass, sc *Scores, rs *ruleState, suffix *bool, appended *int) {
 	g.judge(s, t, role, sc, rs)
+	if role == RoleAnswer && !isRefusal(s.norm) {
+		g.judgeRestated(s, t, sc)
+	}
 	for _, d := range textnorm.Decode(t) {
 		g.judge(s, d, role, sc, rs)
 	}
