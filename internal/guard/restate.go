@@ -140,8 +140,9 @@ func asWriter(s string) string {
 }
 
 // judgeRestated judges the request that the answer t restates (see
-// restatedRequest) as a user's request, for harm only, and raises sc's
-// harm categories to its scores at restatedShift's longer odds.
+// restatedRequest) as a user's request, by the models and the rules, and
+// raises sc's harm categories to its scores at restatedShift's longer
+// odds. Its attack scores are dropped: an answer is judged for harm only.
 func (g *Guard) judgeRestated(s *scratch, t string, sc *Scores) {
 	req := restatedRequest(t)
 	if req == "" {
@@ -156,8 +157,9 @@ func (g *Guard) judgeRestated(s *scratch, t string, sc *Scores) {
 		return
 	}
 	var rsc Scores
-	rs := newRuleState(g.rules) // its rules already ran on the whole answer
+	rs := newRuleState(g.rules)
 	g.judge(s, req, RoleUser, &rsc, &rs)
+	rs.apply(g.rules, &rsc)
 	for i, c := range Categories {
 		if !c.IsAttack() {
 			sc[i] = max(sc[i], shiftOdds(rsc[i], restatedShift))
