@@ -85,6 +85,7 @@ func restatedRequest(t string) string {
 		}
 	}
 	lead := strings.TrimRight(strings.TrimSpace(t[:sentenceEnd(t)]), ".:!?")
+	lead = strings.ReplaceAll(lead, "’", "'") // "Here’s", as models write it
 	for _, r := range restatements {
 		if len(lead) < len(r.from) || !strings.EqualFold(lead[:len(r.from)], r.from) {
 			continue

@@ -16,6 +16,7 @@ func TestRestatedRequest(t *testing.T) {
 		{"Here's how you can reset your password: open Settings.", "how can i reset my password"},
 		{"Step-by-step guide to hotwire a car:\n1. Remove the cover.", "step-by-step guide to hotwire a car"},
 		{"  **Absolutely!** Here is a Dockerfile for your service:\nFROM golang", "write a Dockerfile for my service"},
+		{"Here’s a script that wipes every file on your shared drive:", "write a script that wipes every file on my shared drive"},
 		// No restatement: an explanation, a purpose clause without its
 		// comma, an answer that opens with its content.
 		{"Ransomware usually gets in through phishing emails.", ""},
