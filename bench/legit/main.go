@@ -3,7 +3,9 @@
 // and answers, detector, audit log, the built-in mock provider), as the
 // applications that produce it would: the official OpenAI Go SDK, one key
 // per application, created with the defaults. It counts what was refused
-// and by what, and whether any key was contained or any incident raised.
+// and by what (an error, or an answer the guard withheld: the mock echoes
+// the last user turn, so every user text is judged as an answer too), and
+// whether any key was contained or any incident raised.
 //
 //	go run ./bench/legit                      # every set, whole
 //	go run ./bench/legit -max 2000 -sets clinc150,app_templates
@@ -61,6 +63,7 @@ var apps = []app{
 	{name: "customer_messages", file: testdata + "/customer_messages.jsonl", role: "user"},
 	{name: "safe_homonyms", file: testdata + "/safe_homonyms.jsonl", role: "user"},
 	{name: "exaggerated_safety", file: testdata + "/exaggerated_safety.jsonl", role: "user"},
+	{name: "protective_requests", file: testdata + "/protective_requests.jsonl", role: "user"},
 	{name: "roleplay_messages", file: testdata + "/roleplay_messages.jsonl", role: "user"},
 	{name: "app_templates", file: testdata + "/app_templates.jsonl", role: "user"},
 }
@@ -162,14 +165,19 @@ func send(c openai.Client, a app, texts []string, conc int) result {
 			defer func() { <-sem; wg.Done() }()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			_, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "mock-echo", Messages: messages(a, t)})
-			if err == nil {
+			resp, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "mock-echo", Messages: messages(a, t)})
+			if err == nil && !answerWithheld(resp) {
 				return
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			var apiErr *openai.Error
 			switch {
+			case err == nil:
+				// The answer guard withheld the answer: a 200 whose
+				// choice ends with finish_reason content_filter.
+				r.guard++
+				err = errors.New("200, answer withheld: finish_reason content_filter")
 			case errors.As(err, &apiErr) && apiErr.Code == "content_filter":
 				r.guard++
 			case errors.As(err, &apiErr) && apiErr.StatusCode == 429:
@@ -188,6 +196,18 @@ func send(c openai.Client, a app, texts []string, conc int) result {
 	}
 	wg.Wait()
 	return r
+}
+
+// answerWithheld reports whether the gateway withheld an answer that the
+// upstream gave: the guard's refusal at the answer stage, which is a 200
+// with finish_reason content_filter and the text removed, not an error.
+func answerWithheld(resp *openai.ChatCompletion) bool {
+	for _, ch := range resp.Choices {
+		if ch.FinishReason == "content_filter" {
+			return true
+		}
+	}
+	return false
 }
 
 // messages wraps a text as its application sends it: a system prompt with

@@ -75,6 +75,9 @@ func TestLegitimateTrafficPasses(t *testing.T) {
 		{"chat", "exaggerated_safety.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
 		}},
+		{"chat", "protective_requests.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
+			return []openai.ChatCompletionMessageParamUnion{openai.UserMessage(c.Text)}
+		}},
 		{"history-refusal", "refusals.jsonl", func(c legitCase) []openai.ChatCompletionMessageParamUnion {
 			// A conversation goes on after the model refused.
 			return []openai.ChatCompletionMessageParamUnion{
@@ -128,9 +131,16 @@ func TestLegitimateTrafficPasses(t *testing.T) {
 				if a.name == "agent" {
 					p.Tools = tools
 				}
-				if _, err := c.Chat.Completions.New(ctx(t), p); err != nil {
+				resp, err := c.Chat.Completions.New(ctx(t), p)
+				switch {
+				case err != nil:
 					refused++
 					t.Errorf("%s %q: %v", lc.Kind, trunc(lc.Text), err)
+				case len(resp.Choices) == 0 || resp.Choices[0].FinishReason == "content_filter":
+					// The answer guard withheld the answer (the mock
+					// echoes the last user turn).
+					refused++
+					t.Errorf("%s %q: answer withheld: %+v", lc.Kind, trunc(lc.Text), resp.Choices)
 				}
 			}
 			t.Logf("%s: %d requests, %d refused", a.file, len(cases), refused)
