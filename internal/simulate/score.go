@@ -96,11 +96,17 @@ func (s *Scorer) Request(rec *record.Record, _ int, status int, ev *event.Event)
 			k.scenario = rec.Label.Scenario
 		}
 		k.legitRequests++
-		if status >= 400 || status == 0 {
+		// An answer the guard withheld is a 200 whose finish_reason is
+		// content_filter: refused by the guard as surely as a 400.
+		withheld := served && ev != nil && ev.FinishReason == "content_filter"
+		if status >= 400 || status == 0 || withheld {
 			stage := "error"
-			if ev != nil && ev.Refusal != "" {
+			switch {
+			case withheld:
+				stage = "guard"
+			case ev != nil && ev.Refusal != "":
 				stage = ev.Refusal
-			} else if status == 0 {
+			case status == 0:
 				stage = "none"
 			}
 			k.legitRefused[stage]++

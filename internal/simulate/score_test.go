@@ -38,6 +38,10 @@ func TestScorerBudget(t *testing.T) {
 			s.Request(rec("a", ts, false, PhaseLegit, body), 1, 400, &event.Event{KeyID: "a", Refusal: "guard",
 				Guard: []event.Verdict{{Stage: "prompt", Action: "block", Category: "jailbreak"}}})
 		}, "refused by the guard"},
+		{"answer withheld by the guard", func(s *Scorer) {
+			s.Request(rec("a", ts, false, PhaseLegit, body), 1, 200, &event.Event{KeyID: "a", FinishReason: "content_filter",
+				Guard: []event.Verdict{{Stage: "answer", Action: "block", Category: "violence"}}})
+		}, "refused by the guard"},
 		{"detector refusal", func(s *Scorer) {
 			s.Request(rec("a", ts, false, PhaseLegit, body), 1, 403, &event.Event{KeyID: "a", Refusal: "detector"})
 		}, "refused by the detector"},
