@@ -426,8 +426,7 @@ func (g *Guard) Check(ctx context.Context, stage Stage, parts []Part, p *Policy)
 // (restate.go), what the text decodes to, the request without an
 // adversarial suffix, and a second task glued onto it.
 func (g *Guard) judgePart(s *scratch, t string, role RoleClass, sc *Scores, rs *ruleState, suffix *bool, appended *int) {
-	g.judge(s, t, role, sc, rs)
-	if role == RoleAnswer && !isRefusal(s.norm) {
+	if refused := g.judge(s, t, role, sc, rs); role == RoleAnswer && !refused {
 		g.judgeRestated(s, t, sc)
 	}
 	for _, d := range textnorm.Decode(t) {
@@ -448,17 +447,18 @@ func (g *Guard) judgePart(s *scratch, t string, role RoleClass, sc *Scores, rs *
 }
 
 // judge scores one text (already bounded) of role class role into sc and
-// feeds the rule state.
-func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *ruleState) {
+// feeds the rule state. It reports whether the text is a refusal (in the
+// classes that read refusals: answers and the assistant turns sent back).
+func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *ruleState) (refusal bool) {
 	s.norm = textnorm.Normalize(s.norm[:0], text)
 	if len(s.norm) == 0 {
-		return
+		return false
 	}
 	s.secondOK = false
 	how := &roleJudging[role]
 	thr := g.thr[role]
 	off, combo := g.ruleOff[role], !how.noCombo
-	refusal := how.refusal && isRefusal(s.norm)
+	refusal = how.refusal && isRefusal(s.norm)
 	if refusal {
 		// A refusal names what it refuses ("I won't write ransomware"):
 		// no harm phrase counts.
@@ -565,8 +565,8 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// sender, why" and "Why can't Black people teleport?" as answers (13
 	// of 543). A harmful answer names its harm; of 39 written for the
 	// restated requests none passes for this.
-	shortAnswer := role == RoleAnswer && len(s.norm) <= 2*intent.Span
-	if (userRequest || shortAnswer) && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor {
+	userGates := userRequest || role == RoleAnswer && len(s.norm) <= 2*intent.Span
+	if userGates && textnorm.IsASCII(s.norm) && top > unnamedHarmFloor {
 		naming = intent.NameHarm(harmText)
 	}
 	switch {
@@ -586,7 +586,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// and what it shows is the harm. The vocabulary is read only
 		// when the heads score a harm (unnamedHarmFloor).
 		harmCap = 0
-	case (naming == intent.TopicOnly || (userRequest || shortAnswer) && top > unnamedHarmFloor && intent.Defines(harmText)) && adj <= 0:
+	case (naming == intent.TopicOnly || userGates && top > unnamedHarmFloor && intent.Defines(harmText)) && adj <= 0:
 		// A request whose only harm words are topics (intent.Topics:
 		// "animals", "taxes", "the election") and that asks for no
 		// working instructions is judged by the harm heads at longer
@@ -595,7 +595,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// a question of what a thing is ("what is arson?", "what counts
 		// as insider trading?"): it asks for a definition, not a means.
 		harmShift = topicShift
-	case (userRequest || shortAnswer) && top > unnamedHarmFloor && intent.Fanciful(harmText):
+	case userGates && top > unnamedHarmFloor && intent.Fanciful(harmText):
 		// A short why-question about an ability no person has, asked
 		// of a group ("why can't Black people teleport?"): it asks about
 		// nothing anyone can do, and the harm heads score it below the
@@ -690,6 +690,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			sc[bestI] = max(sc[bestI], carried)
 		}
 	}
+	return refusal
 }
 
 // secondOpinion is the second stage's score for the attack category c of

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/wardenhq/warden/internal/guard/intent"
@@ -31,11 +32,9 @@ const restatedShift = 2
 // restatedLeadMax bounds the opening sentence read from an answer.
 const restatedLeadMax = 300
 
-// complianceLeads open an answer that agrees, before what it gives.
-var complianceLeads = []string{
-	"sure", "of course", "certainly", "absolutely", "yes", "okay", "ok", "great", "no problem",
-	"happy to help", "glad to help",
-}
+// complianceLeads open an answer that agrees, before what it gives
+// ("okay" before "ok": the first that matches is cut).
+var complianceLeads = slices.Concat(agreements, []string{"no problem", "happy to help", "glad to help"})
 
 // restatements rewrite the opening of a compliant answer as the request
 // it answers: an answer that opens with from says it gives what a request

@@ -288,10 +288,13 @@ func declines(b []byte) bool {
 	})
 }
 
+// agreements open an answer that agrees to the request.
+var agreements = []string{"sure", "of course", "certainly", "absolutely", "yes", "okay", "ok", "great"}
+
 // complianceOpeners start an answer that agrees to the request; what
 // follows them is not a refusal of it ("Sure. I can't give exact amounts,
 // but ...").
-var complianceOpeners = []string{"sure", "of course", "certainly", "absolutely", "yes", "ok", "okay", "here", "great"}
+var complianceOpeners = slices.Concat(agreements, []string{"here"})
 
 // refusalSpan is how much of an answer's start a refusal is looked for in:
 // its first sentence or two.
