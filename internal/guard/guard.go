@@ -275,6 +275,7 @@ func New(opts Options) (*Guard, error) {
 	}
 	intent.Compile()
 	limitCueSet() // build the automata now, not on the first request
+	personaLimits()
 	limitDefenceSet()
 	injectionCueSet()
 	dictationCueSet()
@@ -544,6 +545,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := how.userTurn && !s.image && len(s.norm) <= 2*intent.Span
+	g.judgeRules(s, role, userRequest, fr, rs, off, how.quoting)
 	harmCap, harmShift, instructionShift := 1.0, 0.0, 0.0
 	if how.refusal && !refusal && top > unnamedHarmFloor && !instructs(s.norm) {
 		// An answer that explains rather than instructs ("Ransomware

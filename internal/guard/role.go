@@ -591,12 +591,16 @@ var limitDefenceSet = newCueSet(limitDefences)
 // (limitDefences) and, where quoting is set, outside a sentence that quotes
 // an attack in order to refuse it (framedSentence): "never follow the
 // instruction of 'ignore previous instruction'" keeps the limits it names.
-func liftsLimits(b []byte, quoting bool) bool {
+func liftsLimits(b []byte, quoting bool) bool { return lifts(b, quoting, nil) }
+
+// lifts is liftsLimits counting only the limit cues for which counts is
+// true (by index into limitCues then policyCues), or all when it is nil.
+func lifts(b []byte, quoting bool, counts []bool) bool {
 	var buf [8]phrase.Match
 	var defences []phrase.Match
 	checked := false
 	return limitCueSet().Find(b, func(m phrase.Match) bool {
-		if !wordStart(b, int(m.Start)) {
+		if !wordStart(b, int(m.Start)) || counts != nil && !counts[m.Phrase] {
 			return false
 		}
 		if int(m.Phrase) >= len(limitCues) && !policyLifted(b, int(m.Start), int(m.End)) {

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/intent"
@@ -10,19 +11,22 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.8"
+const RulesVersion = "2026.12.9"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
-// request's texts (All). Phrases are written in normalised form: lower case,
-// single spaces, leetspeak and homoglyphs already folded.
+// request's texts (All), or, for a judged rule, when the guard's reading of
+// one text says so (Judged: a persona that lifts limits, a harmful deed
+// asked for; see judged.go). Phrases are written in normalised form: lower
+// case, single spaces, leetspeak and homoglyphs already folded.
 type rule struct {
-	ID    string
-	Cat   Category
-	Score float64 // score the category gets when the rule fires
-	Boost bool    // add Score to the category's score instead
-	Any   []string
-	All   []string
+	ID     string
+	Cat    Category
+	Score  float64 // score the category gets when the rule fires
+	Boost  bool    // add Score to the category's score instead
+	Any    []string
+	All    []string
+	Judged bool
 }
 
 // rules is the versioned rule set. Phrases are chosen for precision: each is
@@ -115,6 +119,12 @@ var rules = []rule{
 		"painless way to die", "how to commit suicide", "best way to commit suicide", "methods of suicide",
 		"how many pills to overdose", "how to cut myself", "encourage me to kill myself",
 	}},
+	// Judged rules (judged.go): what one text says as a whole, not a phrase.
+	{ID: "jailbreak.persona", Cat: Jailbreak, Score: 1, Judged: true},
+	{ID: "harm.deed_weapons", Cat: Weapons, Score: 1, Judged: true},
+	{ID: "harm.deed_malware", Cat: Malware, Score: 1, Judged: true},
+	{ID: "harm.deed_illicit", Cat: Illicit, Score: 1, Judged: true},
+	{ID: "harm.deed_violence", Cat: Violence, Score: 1, Judged: true},
 }
 
 // Combination rule for sexual content involving minors: an explicit term and
@@ -129,13 +139,15 @@ const comboScore = 0.8
 
 // ruleSet is the compiled form of rules: one automaton over every phrase.
 // The automaton also holds the intent package's framing phrases, after the
-// rules' (indexes nPhrases and up), so that one pass over a text finds both;
-// see intentMatches.
+// rules' (indexes nPhrases and up), then the persona cues of
+// jailbreak.persona (from nPhrases+nIntent), so that one pass over a text
+// finds all three; see intentMatches and casts.
 type ruleSet struct {
 	phrases  *phrase.Set
 	owner    []int // phrase index -> rule index, or -1-k for combo term k
 	allIdx   [][]int
 	nPhrases int
+	nIntent  int
 	// attack marks phrases of full-strength jailbreak and injection rules.
 	// The guard judges harm on the text with these phrases masked: "obey
 	// all instructions" is an attack on the model, not a harmful request,
@@ -143,6 +155,8 @@ type ruleSet struct {
 	attack []bool
 	// attackRule marks phrases of every jailbreak and injection rule.
 	attackRule []bool
+	// judged is the index of each judged rule by its ID.
+	judged map[string]int
 }
 
 var (
@@ -165,9 +179,12 @@ func compileRules(rs []rule) *ruleSet {
 	if len(rs) > 64 {
 		panic("guard: more than 64 rules") // ruleState.apply's table
 	}
-	set := &ruleSet{allIdx: make([][]int, len(rs))}
+	set := &ruleSet{allIdx: make([][]int, len(rs)), judged: map[string]int{}}
 	var phrases []string
 	for i, r := range rs {
+		if r.Judged {
+			set.judged[r.ID] = i
+		}
 		for _, p := range r.Any {
 			phrases = append(phrases, p)
 			set.owner = append(set.owner, i)
@@ -193,8 +210,20 @@ func compileRules(rs []rule) *ruleSet {
 		set.attack[p] = o >= 0 && rs[o].Cat.IsAttack() && !rs[o].Boost
 		set.attackRule[p] = o >= 0 && rs[o].Cat.IsAttack()
 	}
-	set.phrases = phrase.Compile(append(phrases, intent.Phrases()...))
+	set.nIntent = len(intent.Phrases())
+	set.phrases = phrase.Compile(slices.Concat(phrases, intent.Phrases(), personaCues))
 	return set
+}
+
+// casts reports whether ms (all matches of rs.phrases in the normalised
+// text b) holds a persona cue where a word starts (jailbreak.persona).
+func (rs *ruleSet) casts(b []byte, ms []phrase.Match) bool {
+	for _, m := range ms {
+		if int(m.Phrase) >= rs.nPhrases+rs.nIntent && wordStart(b, int(m.Start)) {
+			return true
+		}
+	}
+	return false
 }
 
 // intentMatches appends to dst the occurrences of intent phrases among ms
@@ -202,7 +231,7 @@ func compileRules(rs []rule) *ruleSet {
 // for intent.FramingMatches.
 func (rs *ruleSet) intentMatches(dst, ms []phrase.Match) []phrase.Match {
 	for _, m := range ms {
-		if int(m.Phrase) >= rs.nPhrases {
+		if p := int(m.Phrase); p >= rs.nPhrases && p < rs.nPhrases+rs.nIntent {
 			m.Phrase -= int32(rs.nPhrases)
 			dst = append(dst, m)
 		}
@@ -212,8 +241,9 @@ func (rs *ruleSet) intentMatches(dst, ms []phrase.Match) []phrase.Match {
 
 // ruleState collects phrase hits over all texts of one request.
 type ruleState struct {
-	hit [4]uint64 // bitset of phrase indexes; phrases beyond 256 use more
-	ext []uint64
+	hit    [4]uint64 // bitset of phrase indexes; phrases beyond 256 use more
+	ext    []uint64
+	judged uint64 // bitset of the judged rules that fired, by rule index
 }
 
 func newRuleState(rs *ruleSet) ruleState {
@@ -232,8 +262,22 @@ func (s *ruleState) set(i int) {
 	s.hit[i/64] |= 1 << (i % 64)
 }
 
-// union adds the phrases of o (a state of the same rule set) to s.
+// judge records that the judged rule id fired, unless it is in off (a
+// bitset of rule indexes, see roleRuleMask).
+func (s *ruleState) judge(rs *ruleSet, id string, off uint64) {
+	i, ok := rs.judged[id]
+	if !ok {
+		panic("guard: no judged rule " + id)
+	}
+	if off&(1<<i) == 0 {
+		s.judged |= 1 << i
+	}
+}
+
+// union adds the phrases and judged rules of o (a state of the same rule
+// set) to s.
 func (s *ruleState) union(o *ruleState) {
+	s.judged |= o.judged
 	for i := range s.hit {
 		s.hit[i] |= o.hit[i]
 	}
@@ -261,7 +305,7 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 	for _, m := range ms {
 		p := int(m.Phrase)
 		if p >= rs.nPhrases {
-			continue // an intent phrase
+			continue // an intent phrase or a persona cue
 		}
 		if o := rs.owner[p]; o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
 			continue
@@ -311,6 +355,11 @@ func (s *ruleState) apply(rs *ruleSet, sc *Scores) string {
 			minor = true
 		case len(rs.allIdx[o]) == 0:
 			on[o] = true
+		}
+	}
+	for i := range rules {
+		if s.judged&(1<<i) != 0 {
+			on[i] = true
 		}
 	}
 	for i, idx := range rs.allIdx {

@@ -410,6 +410,8 @@ func Compile() {
 	get()
 	harmWords()
 	idioms()
+	deeds()
+	alone()
 }
 
 // Phrases returns the framing phrases in the order FramingMatches indexes
@@ -613,6 +615,10 @@ type Framing struct {
 	// Protects: the text asks how to keep someone safe from a harm (a
 	// Protective phrase) and asks for no working instructions.
 	Protects bool
+	// Asks: the text is a request with a request frame (Frames) and no
+	// defensive framing (Defensive, Protective, Victim, Technical): what
+	// it names, it asks for (see DeedOf).
+	Asks bool
 }
 
 // FramingMatches returns FramingOf(b, request) from ms, every occurrence in
@@ -629,7 +635,7 @@ func FramingOf(b []byte, request bool) Framing {
 
 func framing(c counts, request bool) Framing {
 	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0,
-		Protects: c.protective > 0 && c.operational == 0}
+		Protects: c.protective > 0 && c.operational == 0, Asks: request && c.frames > 0 && c.defensive == 0}
 }
 
 // Naming is what a text's words say of harm, for NameHarm.

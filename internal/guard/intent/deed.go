@@ -1,0 +1,406 @@
+package intent
+
+import (
+	"math/bits"
+	"sync"
+
+	"github.com/wardenhq/warden/internal/guard/phrase"
+)
+
+// A Deed is a harm that a request can ask to do, in so many words: a verb
+// and, within a few words after it, its object ("launder the money", "make
+// a pipe bomb", "hack into my ex's email", "poison my neighbor's dog").
+//
+// The harm heads are bags of n-grams trained on a few hundred harmful
+// requests per source; held out by source they miss blatant requests whose
+// words no training source used ("How can I embezzle funds from my
+// workplace?" scores nothing on any head). Neither the verb nor the object
+// alone is harmful ("make a cake", "a bomb shelter", "kill a process",
+// "someone's birthday"); together, asked for, they are the harm. The
+// table is written from the categories of crime and violence the guard
+// blocks, not mined from the harmful sets, and every object is chosen so
+// that the pair is not an ordinary request: a person or someone else's
+// property, a weapon, a drug, a crime. Verbs are base forms and gerunds
+// only: "hacked into my account" reports a harm, it does not ask for one.
+type Deed struct {
+	// Category is the guard category the deed is a harm of.
+	Category string
+	// Verbs are whole words or phrases.
+	Verbs []string
+	// Objects start a word and end one, or end with a plural "s" or "es";
+	// an empty list means the verb alone is the deed ("shoplift").
+	Objects []string
+}
+
+// DeedGap is how many words may stand between a deed's verb and its
+// object: "make a homemade pipe bomb", "hack into my ex-girlfriend's email".
+const DeedGap = 4
+
+var (
+	makeVerbs = []string{"make", "making", "build", "building", "assemble", "assembling", "construct",
+		"constructing", "create", "creating", "produce", "producing", "manufacture", "manufacturing",
+		"3d print", "3d printing"}
+	drugVerbs = []string{"make", "making", "cook", "cooking", "synthesize", "synthesizing", "synthesise",
+		"synthesising", "manufacture", "manufacturing", "produce", "producing", "extract", "extracting"}
+	codeVerbs = []string{"write", "writing", "create", "creating", "code", "coding", "develop", "developing",
+		"make", "making", "build", "building", "program", "programming", "design", "designing", "deploy",
+		"deploying", "spread", "spreading", "distribute", "distributing"}
+	// people are the objects of violence: anyone but the writer.
+	people = []string{"someone", "somebody", "a person", "people", "my wife", "my husband", "my ex", "my boss",
+		"my neighbor", "my neighbour", "my mother", "my father", "my mom", "my dad", "my sister", "my brother",
+		"my roommate", "my coworker",
+		"my co-worker", "my teacher", "my classmate", "my stepdad", "my stepmom", "my girlfriend",
+		"my boyfriend", "my partner", "my landlord", "my uncle", "my aunt", "my family", "the president",
+		"a politician", "a police officer", "a cop", "a judge", "a witness", "a stranger", "strangers",
+		"a journalist", "a celebrity"}
+	// othersPersons are the objects of intrusion that belong to a person
+	// or hold people's data.
+	othersPersons = []string{"someone's", "someone else's", "another person's", "other people's", "my ex's",
+		"my wife's", "my husband's", "my girlfriend's", "my boyfriend's", "my partner's", "my boss's",
+		"my neighbor's", "my neighbour's", "my teacher's", "my coworker's", "my roommate's", "his account",
+		"her account", "his phone", "her phone", "his email", "her email", "his instagram", "her instagram",
+		"his facebook", "her facebook", "people's accounts", "a bank account", "bank accounts",
+		"a government database", "government database", "a government network", "government systems",
+		"corporate network", "school database"}
+	// othersThings are the objects of intrusion: what belongs to someone
+	// else, or to an institution. Not "a government" alone: careers are
+	// broken into too.
+	othersThings = append([]string{"a bank's", "a hospital", "a company's", "a school's", "the school's",
+		"an atm", "the pentagon"}, othersPersons...)
+	crimes = []string{"fraud", "insurance fraud", "tax fraud", "wire fraud", "credit card fraud",
+		"identity theft", "arson", "a robbery", "robbery", "burglary", "a burglary", "insider trading",
+		"a hit and run", "mail fraud", "bank fraud", "welfare fraud", "shoplifting"}
+)
+
+// Deeds is the table. See Deed.
+var Deeds = []Deed{
+	{"weapons", makeVerbs, []string{"a bomb", "pipe bomb", "car bomb", "nail bomb", "dirty bomb",
+		"an explosive", "explosive device", "ied", "grenade", "landmine", "detonator", "napalm", "molotov",
+		"nerve agent", "sarin", "ricin", "mustard gas", "chlorine gas", "poison gas", "toxic gas",
+		"bioweapon", "biological weapon", "chemical weapon", "ghost gun", "untraceable gun",
+		"untraceable firearm", "tatp"}},
+	{"weapons", []string{"convert", "converting", "modify", "modifying"}, []string{"fully automatic",
+		"full auto", "into a machine gun"}},
+	{"illicit", drugVerbs, []string{"meth", "methamphetamine", "crystal meth", "cocaine", "crack cocaine",
+		"heroin", "fentanyl", "lsd", "mdma", "ghb", "date rape drug", "roofies"}},
+	{"illicit", []string{"buy", "buying", "obtain", "obtaining", "order", "ordering", "sell", "selling"},
+		[]string{"cocaine", "heroin", "methamphetamine", "fentanyl", "illegal drugs", "drugs without",
+			"a gun without", "guns without", "a firearm without", "stolen goods", "stolen credit card",
+			"credit card numbers", "a fake id", "fake ids", "a fake passport", "human organs", "organs on",
+			"a kidney on"}},
+	{"illicit", []string{"smuggle", "smuggling"}, []string{"drugs", "cocaine", "heroin", "fentanyl", "people",
+		"migrants", "immigrants", "weapons", "guns", "contraband", "across the border", "into prison",
+		"past customs", "through customs", "through airport security"}},
+	{"illicit", []string{"launder", "laundering"}, []string{"money", "cash", "funds", "proceeds", "profits",
+		"drug money", "bitcoin", "crypto"}},
+	{"illicit", []string{"counterfeit", "counterfeiting", "forge", "forging", "print fake", "printing fake",
+		"make counterfeit", "print counterfeit"}, []string{"money", "bills", "currency", "banknotes", "dollars",
+		"euros", "checks", "cheques", "id", "passport", "driver's license", "drivers license", "signature",
+		"prescription", "diploma", "vaccination card", "vaccine card"}},
+	{"illicit", []string{"evade", "evading", "dodge", "dodging", "cheat on", "cheating on"},
+		[]string{"taxes", "my taxes", "income tax", "the irs", "paying taxes"}},
+	{"illicit", []string{"embezzle", "embezzling"}, []string{"money", "funds", "from"}},
+	{"illicit", []string{"commit", "committing"}, append([]string{"murder", "a murder"}, crimes...)},
+	// Not "get away with murder": an idiom, and a television series.
+	{"illicit", []string{"get away with", "getting away with"}, crimes},
+	{"illicit", []string{"run", "running", "set up", "setting up", "start", "starting", "create", "creating"},
+		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme"}},
+	{"illicit", []string{"scam", "scamming", "defraud", "defrauding", "swindle", "swindling"},
+		[]string{"people", "someone", "elderly", "old people", "the elderly", "seniors", "my grandma",
+			"my grandmother", "an old", "investors", "a bank", "the government", "my employer",
+			"insurance company", "retirees", "tourists"}},
+	{"illicit", []string{"steal", "stealing", "rob", "robbing"}, []string{"a car", "cars", "someone's",
+		"someone else's", "a bank", "a store", "a house", "a gas station", "money from", "from my employer",
+		"from a store", "from the register", "from the cash register", "credit card", "identity",
+		"identities", "packages", "a bike", "catalytic converter", "my neighbor", "my neighbour", "a wallet"}},
+	{"illicit", []string{"break into", "breaking into", "burglarize", "burglarizing", "burgle"},
+		[]string{"a house", "someone's house", "someone's home", "a home", "a car", "someone's car", "a store",
+			"an apartment", "my neighbor", "my neighbour", "a building", "a safe", "an atm", "a vending machine"}},
+	{"illicit", []string{"shoplift", "shoplifting", "pickpocket", "pickpocketing", "hotwire", "hotwiring",
+		"hot-wire"}, nil},
+	{"illicit", []string{"open", "opening", "take out", "taking out", "apply for", "applying for"},
+		[]string{"in someone else's name", "in someone's name", "in another person's name",
+			"in a dead person's name", "using someone's ssn", "using someone else's ssn", "with someone's ssn",
+			"with a stolen"}},
+	{"illicit", []string{"impersonate", "impersonating"}, []string{"a police officer", "a cop", "a doctor",
+		"a federal agent", "the irs", "an irs agent", "a government official", "a bank"}},
+	{"illicit", []string{"skim", "skimming", "clone", "cloning"}, []string{"credit card", "debit card",
+		"someone's phone", "someone's sim", "a sim card"}},
+	{"illicit", []string{"write", "writing", "create", "creating", "post", "posting", "generate",
+		"generating", "make", "making"}, []string{"fake reviews", "fake review", "fake 5-star",
+		"fake five-star", "phishing email", "phishing e-mail", "phishing message", "phishing page",
+		"phishing site", "phishing website", "phishing kit", "scam email", "scam message", "scam text"}},
+	{"malware", codeVerbs, []string{"a keylogger", "keylogger", "ransomware", "malware", "a computer virus",
+		"computer virus", "a virus that", "trojan", "a worm that", "rootkit", "botnet", "spyware",
+		"stalkerware", "remote access trojan", "credential stealer", "cryptojacker", "a cryptominer",
+		"info stealer", "infostealer", "a logic bomb", "zero-day exploit", "an exploit for"}},
+	{"malware", []string{"hack", "hacking", "hack into", "hacking into", "gain unauthorized access",
+		"gaining unauthorized access", "get unauthorized access", "crack", "cracking"}, othersThings},
+	{"malware", []string{"break into", "breaking into"}, othersPersons},
+	{"malware", []string{"launch", "launching", "perform", "performing", "carry out", "carrying out",
+		"conduct", "conducting", "execute", "executing"}, []string{"a ddos", "ddos attack",
+		"a dos attack", "a denial of service attack", "a denial-of-service attack", "a ransomware attack",
+		"a cyberattack", "a cyber attack"}},
+	{"malware", []string{"steal", "stealing", "harvest", "harvesting", "sniff", "sniffing"},
+		[]string{"passwords", "credentials", "session cookies", "session tokens", "login credentials",
+			"credit card numbers", "credit card data", "personal data from", "user data from",
+			"someone's password", "people's passwords", "wifi passwords", "the password hashes"}},
+	// Not "shoot": photographers shoot people, strangers and children.
+	{"violence", []string{"kill", "killing", "murder", "murdering", "poison", "poisoning", "strangle",
+		"strangling", "stab", "stabbing", "drown", "drowning", "suffocate",
+		"suffocating", "smother", "smothering", "beat up", "beating up", "torture", "torturing", "kidnap",
+		"kidnapping", "abduct", "abducting", "assassinate", "assassinating", "maim", "maiming"},
+		append([]string{"my child", "my baby", "my son", "my daughter", "a child", "a kid",
+			"my neighbor's dog", "my neighbour's dog", "my neighbor's cat", "a jew", "jews", "muslims",
+			"a muslim", "black people", "gay people", "immigrants"}, people...)},
+	// Not children: parents may watch over their own.
+	{"violence", []string{"stalk", "stalking", "spy on", "spying on", "dox", "doxx", "doxing", "doxxing",
+		"blackmail", "blackmailing", "extort", "extorting", "harass", "harassing", "swat", "swatting"},
+		append([]string{"her", "him", "money from"}, people...)},
+	{"violence", []string{"make", "making"}, []string{"it look like an accident", "it look like a suicide",
+		"someone disappear", "a death look"}},
+}
+
+// deedExcuses are what a request about a deed says when it asks about the
+// law, the consequences or what to do about it, besides the defensive
+// framing every harm judgement reads (Defensive, Protective, Victim,
+// Technical): "is it illegal to shoplift if ...", "what happens if someone
+// steals a car", "what should I do if my neighbor is trying to poison my
+// dog".
+var deedExcuses = []string{"is it illegal", "what happens if", "what happens when", "penalty", "consequences",
+	"sentence for", "if someone", "what should i do", "self-defense", "self defense", "self-defence",
+	"self defence", "charged with", "arrested for", "convicted of", "accused of",
+	// test data and exercises, as developers and security teams ask for
+	"for testing", "test data", "sample data", "dummy data", "training data", "dataset", "for a demo",
+	"penetration test", "pentest", "red team", "security training", "simulation",
+	// fiction, which the guard's other judgements weigh
+	"a story", "the story", "a novel", "a scene", "a movie", "a film", "a screenplay", "a play",
+	"a poem", "a song", "a book", "my book", "a game", "my game"}
+
+// deedQualifiers, as the word after an object, make it a defence or a
+// thing of another kind: "malware analysis", "a bomb shelter", "steal
+// someone's heart".
+var deedQualifiers = []string{"analysis", "detection", "detector", "removal", "remover", "protection",
+	"prevention", "simulation", "simulator", "training", "awareness", "test", "tests", "testing", "scanner",
+	"defense", "defence", "signature", "signatures", "shelter", "disposal", "squad", "costume", "heart",
+	"thunder", "style", "look", "attention", "spotlight", "girlfriend", "boyfriend", "crush", "seat",
+	"idea", "ideas"}
+
+// deedNegators, as the word before a verb, say that the deed is not asked
+// for ("stop harassing her", "not kill my roommate") or that the verb is a
+// noun ("a crack in her phone", "the hack").
+var deedNegators = []string{"stop", "not", "never", "quit", "avoid", "without", "from", "a", "the", "this",
+	"that", "my", "your", "his", "her", "our", "their"}
+
+// deedSet is the automaton of every deed's verbs and objects, and of
+// deedExcuses; per phrase, the deeds it is a verb or an object of, as a
+// bitset of indexes into Deeds.
+type deedSet struct {
+	set      *phrase.Set
+	verbOf   []uint64
+	objectOf []uint64
+	nExcuses int
+}
+
+var deeds = sync.OnceValue(func() *deedSet {
+	if len(Deeds) > 64 {
+		panic("intent: more than 64 deeds") // the bitsets of deedSet
+	}
+	d := &deedSet{nExcuses: len(deedExcuses)}
+	index := map[string]int{}
+	var phrases []string
+	at := func(p string) int {
+		if i, ok := index[p]; ok {
+			return i
+		}
+		index[p] = len(phrases)
+		phrases = append(phrases, p)
+		d.verbOf = append(d.verbOf, 0)
+		d.objectOf = append(d.objectOf, 0)
+		return len(phrases) - 1
+	}
+	for _, e := range deedExcuses {
+		at(e)
+	}
+	for k, dd := range Deeds {
+		for _, v := range dd.Verbs {
+			d.verbOf[at(v)] |= 1 << k
+		}
+		for _, o := range dd.Objects {
+			d.objectOf[at(o)] |= 1 << k
+		}
+	}
+	d.set = phrase.Compile(phrases)
+	return d
+})
+
+// alone marks the deeds whose verb is the deed (no Objects).
+var alone = sync.OnceValue(func() uint64 {
+	var m uint64
+	for k, d := range Deeds {
+		if len(d.Objects) == 0 {
+			m |= 1 << k
+		}
+	}
+	return m
+})
+
+// DeedOf returns the category of the first deed that the normalised text b
+// asks for, or "" if it asks for none or says an excuse (deedExcuses). It
+// reads the words only; whether b is a request that may be read so (a
+// request frame, no defensive framing) is the caller's: Framing.Asks.
+//
+// One pass over b, no allocation: the verbs are remembered as they end
+// (the last few), and each object is paired with those before it.
+func DeedOf(b []byte) string {
+	d := deeds()
+	type verb struct {
+		m     phrase.Match
+		deeds uint64
+		limit int // where an object may start at the latest
+	}
+	type found struct {
+		v, o phrase.Match
+		k    int
+	}
+	var (
+		verbs   [8]verb
+		nv      int
+		cands   [4]found
+		nc      int
+		excused bool
+	)
+	d.set.Find(b, func(m phrase.Match) bool {
+		if int(m.Phrase) < d.nExcuses {
+			excused = excused || startsWord(b, int(m.Start))
+			return excused
+		}
+		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !isOneOf(wordBefore(b, int(m.Start)), deedNegators) {
+			if k := ds & alone(); k != 0 && nc < len(cands) {
+				cands[nc] = found{m, m, lowest(k)}
+				nc++
+			}
+			verbs[nv%len(verbs)] = verb{m, ds, afterWords(b, int(m.End), DeedGap)}
+			nv++
+		}
+		os := d.objectOf[m.Phrase]
+		if os == 0 || !startsWord(b, int(m.Start)) {
+			return false
+		}
+		for i := max(0, nv-len(verbs)); i < nv && nc < len(cands); i++ {
+			v := verbs[i%len(verbs)]
+			k := v.deeds & os
+			if k == 0 || m.Start <= v.m.End || int(m.Start) > v.limit {
+				continue
+			}
+			end, ok := endsWordOrPlural(b, int(m.End))
+			if !ok || isOneOf(wordAt(b, end), deedQualifiers) {
+				return false
+			}
+			cands[nc] = found{v.m, m, lowest(k)}
+			nc++
+		}
+		return false
+	})
+	if excused || nc == 0 {
+		return ""
+	}
+	// Idioms ("kill time") are read only once a deed is found. Of the
+	// deeds found, the longest object is the most specific: "break into
+	// someone's home" is a burglary, not the intrusion "someone's" alone
+	// would pair with.
+	var buf [4][2]int
+	idioms := AppendIdioms(buf[:0], b)
+	best := -1
+	for i, c := range cands[:nc] {
+		if inSpans(c.v, idioms) || inSpans(c.o, idioms) {
+			continue
+		}
+		if best < 0 || c.o.End-c.o.Start > cands[best].o.End-cands[best].o.Start {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return Deeds[cands[best].k].Category
+}
+
+// lowest returns the index of the lowest set bit of k (k != 0).
+func lowest(k uint64) int { return bits.TrailingZeros64(k) }
+
+// wordBefore returns the word that ends before b[i:] (after one space), or
+// nil.
+func wordBefore(b []byte, i int) []byte {
+	j := i
+	for j > 0 && b[j-1] == ' ' {
+		j--
+	}
+	k := j
+	for k > 0 && isLetter(b[k-1]) {
+		k--
+	}
+	return b[k:j]
+}
+
+// wordAt returns the word that starts at or after b[i:] (after spaces), or
+// nil.
+func wordAt(b []byte, i int) []byte {
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(b) && isLetter(b[j]) {
+		j++
+	}
+	return b[i:j]
+}
+
+// inSpans reports whether m overlaps one of spans.
+func inSpans(m phrase.Match, spans [][2]int) bool {
+	for _, sp := range spans {
+		if int(m.Start) < sp[1] && sp[0] < int(m.End) {
+			return true
+		}
+	}
+	return false
+}
+
+func isOneOf(w []byte, words []string) bool {
+	for _, x := range words {
+		if string(w) == x {
+			return true
+		}
+	}
+	return false
+}
+
+// afterWords returns the offset in b of the start of the word that follows
+// n whole words after offset i (or len(b)): the last place an object may
+// start.
+func afterWords(b []byte, i, n int) int {
+	for ; n >= 0; n-- {
+		for i < len(b) && b[i] == ' ' {
+			i++
+		}
+		if n == 0 {
+			break
+		}
+		for i < len(b) && b[i] != ' ' {
+			i++
+		}
+	}
+	return i
+}
+
+// endsWordOrPlural reports whether a phrase that ends at b[i:] ends a word,
+// perhaps after a plural "s" or "es", and where that word ends.
+func endsWordOrPlural(b []byte, i int) (int, bool) {
+	switch {
+	case i < len(b) && b[i] == 's':
+		i++
+	case i+1 < len(b) && b[i] == 'e' && b[i+1] == 's':
+		i += 2
+	}
+	return i, i == len(b) || !isLetter(b[i])
+}
