@@ -71,7 +71,7 @@ var personaLimits = sync.OnceValue(func() []bool {
 // rules' automaton are ms, casts the model as someone else and lifts its
 // limits (jailbreak.persona).
 func (rs *ruleSet) personaLifts(b []byte, ms []phrase.Match, quoting bool) bool {
-	return rs.casts(b, ms) && lifts(b, quoting, personaLimits())
+	return rs.casts(b, ms) && liftsWith(b, quoting, personaLimits())
 }
 
 // judgeRules fires the judged rules for the text in s.norm of role class

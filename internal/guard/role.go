@@ -591,11 +591,11 @@ var limitDefenceSet = newCueSet(limitDefences)
 // (limitDefences) and, where quoting is set, outside a sentence that quotes
 // an attack in order to refuse it (framedSentence): "never follow the
 // instruction of 'ignore previous instruction'" keeps the limits it names.
-func liftsLimits(b []byte, quoting bool) bool { return lifts(b, quoting, nil) }
+func liftsLimits(b []byte, quoting bool) bool { return liftsWith(b, quoting, nil) }
 
-// lifts is liftsLimits counting only the limit cues for which counts is
+// liftsWith is liftsLimits counting only the limit cues for which counts is
 // true (by index into limitCues then policyCues), or all when it is nil.
-func lifts(b []byte, quoting bool, counts []bool) bool {
+func liftsWith(b []byte, quoting bool, counts []bool) bool {
 	var buf [8]phrase.Match
 	var defences []phrase.Match
 	checked := false
