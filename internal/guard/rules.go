@@ -11,7 +11,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.9"
+const RulesVersion = "2026.12.10"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -308,6 +308,11 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 			continue // an intent phrase or a persona cue
 		}
 		if o := rs.owner[p]; o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
+			continue
+		}
+		if !rs.attackRule[p] && rs.owner[p] >= 0 && intent.Qualified(b, int(m.End)) {
+			// A harm phrase qualified into a defence or another thing:
+			// "write a keylogger detection script", "make a bomb pop".
 			continue
 		}
 		if quoting && rs.attackRule[p] {

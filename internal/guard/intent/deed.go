@@ -1,6 +1,7 @@
 package intent
 
 import (
+	"bytes"
 	"math/bits"
 	"sync"
 
@@ -184,7 +185,17 @@ var deedQualifiers = []string{"analysis", "detection", "detector", "removal", "r
 	"prevention", "simulation", "simulator", "training", "awareness", "test", "tests", "testing", "scanner",
 	"defense", "defence", "signature", "signatures", "shelter", "disposal", "squad", "costume", "heart",
 	"thunder", "style", "look", "attention", "spotlight", "girlfriend", "boyfriend", "crush", "seat",
-	"idea", "ideas"}
+	"idea", "ideas", "pop", "pops"}
+
+// Qualified reports whether the phrase that ends at b[:end] (perhaps with
+// a plural "s") is qualified by the word after it (deedQualifiers: "a
+// keylogger detection script", "a bomb pop") or made safe ("-proof"): it
+// names a defence or a thing of another kind, not the harm. The guard's
+// harm phrase rules ask it too.
+func Qualified(b []byte, end int) bool {
+	end, _ = endsWordOrPlural(b, end)
+	return isOneOf(wordAt(b, end), deedQualifiers) || madeSafe(b, end)
+}
 
 // deedNegators, as the word before a verb, say that the deed is not asked
 // for ("stop harassing her", "not kill my roommate") or that the verb is a
@@ -275,7 +286,8 @@ func DeedOf(b []byte) string {
 			excused = excused || startsWord(b, int(m.Start))
 			return excused
 		}
-		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !isOneOf(wordBefore(b, int(m.Start)), deedNegators) {
+		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !isOneOf(wordBefore(b, int(m.Start)), deedNegators) &&
+			!madeSafe(b, int(m.End)) {
 			if k := ds & alone(); k != 0 && nc < len(cands) {
 				cands[nc] = found{m, m, lowest(k)}
 				nc++
@@ -293,8 +305,7 @@ func DeedOf(b []byte) string {
 			if k == 0 || m.Start <= v.m.End || int(m.Start) > v.limit {
 				continue
 			}
-			end, ok := endsWordOrPlural(b, int(m.End))
-			if !ok || isOneOf(wordAt(b, end), deedQualifiers) {
+			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) {
 				return false
 			}
 			cands[nc] = found{v.m, m, lowest(k)}
@@ -328,6 +339,12 @@ func DeedOf(b []byte) string {
 
 // lowest returns the index of the lowest set bit of k (k != 0).
 func lowest(k uint64) int { return bits.TrailingZeros64(k) }
+
+// madeSafe reports whether the word that ends at b[:i] is the first half of
+// a compound that says safe from it: "shoplift-proof", "tamper-resistant".
+func madeSafe(b []byte, i int) bool {
+	return bytes.HasPrefix(b[i:], []byte("-proof")) || bytes.HasPrefix(b[i:], []byte("-resistant"))
+}
 
 // wordBefore returns the word that ends before b[i:] (after one space), or
 // nil.

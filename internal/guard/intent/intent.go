@@ -108,6 +108,8 @@ var Protective = []string{
 	"turn off explicit", "block explicit", "filter explicit", "filter out explicit", "safesearch", "safe search",
 	"awareness email", "awareness training", "security awareness", "phishing awareness", "fraud awareness",
 	"stay safe", "keep it safe", "keep them safe", "keep my family safe", "keep my kids safe", "prevent fraud",
+	// "poison-proof my garden", "shoplift-proof my boutique": made safe from
+	"-proof", "-resistant",
 	"prevent identity theft", "prevent phishing", "prevent scams", "prevent accidental", "prevent my ",
 }
 
@@ -239,6 +241,7 @@ var Technical = []string{
 // read them.
 var Idioms = []string{
 	"killed it", "killing it", "kill it on stage", "kill time", "killing time", "kill some time",
+	"drown out", "drowns out", "drowned out", "drowning out",
 	"kill the lights", "kill the engine", "kill the music", "kill weeds", "kill the weeds", "killing weeds",
 	"kill bacteria", "kills bacteria", "kill germs", "kills germs", "kill mold", "kill fleas", "kill lice",
 	"kill the zombies", "kill zombies", "kill the boss", "kill two birds with one stone", "dressed to kill",
