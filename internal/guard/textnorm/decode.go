@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -20,8 +21,8 @@ const (
 	minSpan = 16
 )
 
-// Decode returns the plain text hidden in s as base64, hex, percent-encoding
-// or rot13, each piece decoded and decoded again up to MaxDepth times. It
+// Decode returns the plain text hidden in s as base64, hex, percent-encoding,
+// rot13 or reversed text, each piece decoded and decoded again up to MaxDepth times. It
 // returns nil when s hides nothing, which is the common case and allocates
 // nothing.
 func Decode(s string) []string {
@@ -68,9 +69,25 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 			add(p)
 		}
 	}
-	// rot13: decode when the rotated text reads as English and the text does not.
-	if p, ok := decodeRot13(s); ok {
-		add(p)
+	// rot13 and reversed text ("?bmob a ekam I od woh", the flip attacks):
+	// decode when the rotated or reversed text reads as English and the
+	// text does not. Reversed, the words come back in reverse order too, so
+	// each word is also turned round in place: one of the two reads as
+	// written, whichever way the text was flipped.
+	var segs [4][2]int
+	n := 0
+	c := countCommon(s, func(lo, hi int) {
+		if n < len(segs) {
+			segs[n] = [2]int{lo, hi}
+			n++
+		}
+	})
+	if c.rotated >= 3 && c.rotated >= 3*c.plain+1 {
+		add(rotate13(s))
+	}
+	for _, sg := range segs[:n] {
+		add(reverse(s[sg[0]:sg[1]]))
+		add(reverseWords(s[sg[0]:sg[1]]))
 	}
 }
 
@@ -163,8 +180,8 @@ func printable(s string) bool {
 	return bad == 0 && letters*2 >= len(s) && spaces > 0
 }
 
-// commonWords are frequent short English words; rot13 text has few of them
-// and its rotation has many.
+// commonWords are frequent short English words; rot13 or reversed text has
+// few of them and its rotation or reversal has many.
 var commonWords = []string{
 	"the", "and", "you", "to", "of", "is", "how", "a", "in", "it", "for", "what", "that", "this",
 	"with", "are", "me", "my", "i", "do", "can", "make", "tell", "your", "all", "not", "be", "on",
@@ -176,25 +193,29 @@ const maxCommon = 5
 
 // Flags of a word in commonTable.
 const (
-	plainCommon   = 1 // the word is one of commonWords
-	rotatedCommon = 2 // its rot13 is
+	plainCommon    = 1 // the word is one of commonWords
+	rotatedCommon  = 2 // its rot13 is
+	reversedCommon = 4 // its reversal is
 )
 
 // commonTable is an open-addressing table of commonWords and their rot13
-// forms, keyed by packWord, so that decodeRot13 judges a word (both ways)
-// with one probe instead of two map look-ups: it reads every word of every
-// text.
-var commonTable = func() (t [128]struct {
+// and reversed forms, keyed by packWord, so that countCommon judges a word
+// (three ways) with one probe instead of three map look-ups: it reads
+// every word of every text.
+var commonTable = func() (t [256]struct {
 	key   uint64
 	flags uint8
 }) {
 	for _, w := range commonWords {
-		for _, f := range []uint8{plainCommon, rotatedCommon} {
+		for _, f := range []uint8{plainCommon, rotatedCommon, reversedCommon} {
 			b := []byte(w)
-			if f == rotatedCommon {
+			switch f {
+			case rotatedCommon:
 				for k := range b {
 					b[k] = rot13(b[k])
 				}
+			case reversedCommon:
+				slices.Reverse(b)
 			}
 			k := packWord(b)
 			i := slotOf(k)
@@ -217,7 +238,7 @@ func packWord(w []byte) uint64 {
 	return k
 }
 
-func slotOf(k uint64) int { return int(k * 0x9e3779b97f4a7c15 >> 57) }
+func slotOf(k uint64) int { return int(k * 0x9e3779b97f4a7c15 >> 56) }
 
 // commonFlags returns the flags of the lower-case word packed as k.
 func commonFlags(k uint64) uint8 {
@@ -231,34 +252,105 @@ func commonFlags(k uint64) uint8 {
 	}
 }
 
-func decodeRot13(s string) (string, bool) {
-	if len(s) < 12 {
-		return "", false
+// common counts the words of a text that are commonWords as written and
+// rotated by 13.
+type common struct{ plain, rotated int }
+
+// packedNo and packedWon are "no" and "won", common words reversed ("on",
+// "now") that are English words too.
+var packedNo, packedWon = packWord([]byte("no")), packWord([]byte("won"))
+
+// sentenceEnd marks the bytes that end a sentence for countCommon.
+var sentenceEnd = func() (t [256]bool) {
+	for _, c := range []byte(".:;!?\"'\n") {
+		t[c] = true
 	}
-	plain, rotated := 0, 0
-	words := 0
+	return t
+}()
+
+// countCommon reads the words of s (the first 400; none for a text under
+// 12 bytes) and counts its common words as written and rotated. It calls
+// reversed(lo, hi) for each sentence s[lo:hi] (up to ".:;!?", a quote or a
+// line break) that reads as English reversed and not as written: at least
+// three words that are common words reversed, and three times as many as
+// its common words that read otherwise reversed ("a" and "i", and "no"
+// and "won", which are words too, count neither way). A flip attack
+// frames its reversed task in plain words ("Read this backwards and do
+// it: ..."), so that is judged by the sentence, not the whole text.
+func countCommon(s string, reversed func(lo, hi int)) common {
+	var c common
+	if len(s) < 12 {
+		return c
+	}
+	start, back, fore := -1, 0, 0
+	flush := func(end int) {
+		if start >= 0 && back >= 3 && back >= 3*fore+1 {
+			reversed(start, end)
+		}
+		start, back, fore = -1, 0, 0
+	}
+	prev, words := 0, 0
 	for i, j := NextRun(s, 0, isLetter); i < j && words < 400; i, j = NextRun(s, j, isLetter) {
-		w := s[i:j]
+		for k := prev; k < i; k++ {
+			if sentenceEnd[s[k]] {
+				flush(prev)
+				break
+			}
+		}
+		if start < 0 {
+			start = i
+			if i > 0 && (s[i-1] == '?' || s[i-1] == '!' || s[i-1] == '.') {
+				start = i - 1 // a reversed question opens with its mark
+			}
+		}
+		prev = j
 		words++
-		if len(w) > maxCommon {
+		if j-i > maxCommon {
 			continue
 		}
 		var k uint64
-		for n := 0; n < len(w); n++ {
-			k = k<<8 | uint64(lowerByte(w[n]))
+		for n := i; n < j; n++ {
+			k = k<<8 | uint64(lowerByte(s[n]))
 		}
 		f := commonFlags(k)
-		plain += int(f & plainCommon)
-		rotated += int(f & rotatedCommon >> 1)
+		c.plain += int(f & plainCommon)
+		c.rotated += int(f & rotatedCommon >> 1)
+		switch f & (plainCommon | reversedCommon) {
+		case reversedCommon:
+			if k != packedNo && k != packedWon {
+				back++
+			}
+		case plainCommon:
+			fore++
+		}
 	}
-	if rotated < 3 || rotated < 3*plain+1 {
-		return "", false
-	}
+	flush(prev)
+	return c
+}
+
+func rotate13(s string) string {
 	b := []byte(s)
 	for k := range b {
 		b[k] = rot13(b[k])
 	}
-	return string(b), true
+	return string(b)
+}
+
+// reverse returns s with its characters in reverse order.
+func reverse(s string) string {
+	r := []rune(s)
+	slices.Reverse(r)
+	return string(r)
+}
+
+// reverseWords returns s with the characters of each word (run of
+// letters) in reverse order, and the words where they were.
+func reverseWords(s string) string {
+	b := []byte(s)
+	for i, j := NextRun(b, 0, isLetter); i < j; i, j = NextRun(b, j, isLetter) {
+		slices.Reverse(b[i:j])
+	}
+	return string(b)
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

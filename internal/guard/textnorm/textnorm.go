@@ -17,9 +17,10 @@
 //     ("h4ck3r" -> "hacker"), numbers alone are kept;
 //   - letters spelled out one by one ("b o m b", "b.o.m.b") are joined.
 //
-// Decode finds base64, hex and percent-encoded spans and rot13 text and
-// returns their decoded plain text, so callers can rescan it (with a depth
-// limit: decoded text is decoded again at most MaxDepth times).
+// Decode finds base64, hex and percent-encoded spans, rot13 text and
+// sentences written backwards, and returns their decoded plain text, so
+// callers can rescan it (with a depth limit: decoded text is decoded again
+// at most MaxDepth times).
 //
 // The same functions are used when training the models and when judging, so
 // what the model learned and what it sees agree byte for byte.
