@@ -606,6 +606,9 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 		if int(m.Phrase) >= len(limitCues) && !policyLifted(b, int(m.Start), int(m.End)) {
 			return false
 		}
+		if scopedLimit(b, int(m.End)) {
+			return false
+		}
 		if !checked {
 			defences, checked = limitDefenceSet().Append(buf[:0], b), true
 		}
@@ -622,6 +625,53 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 		return true
 	})
 }
+
+// scopedLimit reports whether the limit cue that ends at b[:end] is scoped
+// to an ordinary thing by the words after it: "no limits on budget", "no
+// restrictions on the number of guests", "without limits to the length".
+// A limit on what the model says is not scoped away: "no restrictions on
+// content", "no limits on what you can say", "without limits to your
+// answers" (modelScopes).
+//
+// After "to" or "for" only a noun with its article counts: "no rules to
+// follow" and "no limits for you" are the model's.
+func scopedLimit(b []byte, end int) bool {
+	rest := b[end:]
+	if len(rest) > 0 && rest[0] == 's' { // "no restriction" is found in "no restrictions"
+		rest = rest[1:]
+	}
+	for _, p := range [...]string{" on ", " to ", " for "} {
+		if !bytes.HasPrefix(rest, []byte(p)) {
+			continue
+		}
+		w := rest[len(p):]
+		article := false
+		for _, a := range [...]string{"the ", "a ", "an "} {
+			if bytes.HasPrefix(w, []byte(a)) {
+				w, article = w[len(a):], true
+				break
+			}
+		}
+		if p != " on " && !article {
+			return false
+		}
+		i := 0
+		for i < len(w) && isLetterOrDigit(w[i]) {
+			i++
+		}
+		return i > 0 && !slices.Contains(modelScopes, string(w[:i]))
+	}
+	return false
+}
+
+// modelScopes are the words after "no limits on" (or "to", "for") that
+// name what the model says or does: there the limit is the model's.
+var modelScopes = []string{"what", "how", "which", "content", "contents", "topic", "topics", "subject",
+	"subjects", "language", "output", "outputs", "response", "responses", "answer", "answers", "reply",
+	"replies", "you", "your", "yourself", "its", "his", "her", "their", "any", "anything", "everything",
+	"kind", "type", "types", "questions", "requests", "prompts", "information", "words", "speech",
+	"morals", "ethics", "behavior", "behaviour", "actions", "generation", "text", "user", "users", "me",
+	"my", "this", "that", "ai", "model", "chatgpt", "gpt"}
 
 // cueSet finds any of a list of phrases in a normalised text. Its
 // automaton is built once, on first use (New builds it ahead of the first
