@@ -66,6 +66,9 @@ var apps = []app{
 	{name: "protective_requests", file: testdata + "/protective_requests.jsonl", role: "user"},
 	{name: "roleplay_messages", file: testdata + "/roleplay_messages.jsonl", role: "user"},
 	{name: "app_templates", file: testdata + "/app_templates.jsonl", role: "user"},
+	// Written blind to measure, not to pass: ordinary requests that sound
+	// alarming (docs/guard-model-card.md, "Fifteenth round").
+	{name: "fresh_alarming", file: testdata + "/fresh_alarming.jsonl", role: "user"},
 }
 
 func main() {
