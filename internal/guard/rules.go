@@ -307,10 +307,11 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 		if p >= rs.nPhrases {
 			continue // an intent phrase or a persona cue
 		}
-		if o := rs.owner[p]; o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
+		o := rs.owner[p]
+		if o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
 			continue
 		}
-		if !rs.attackRule[p] && rs.owner[p] >= 0 && intent.Qualified(b, int(m.End)) {
+		if o >= 0 && !rs.attackRule[p] && intent.Qualified(b, int(m.End)) {
 			// A harm phrase qualified into a defence or another thing:
 			// "write a keylogger detection script", "make a bomb pop".
 			continue

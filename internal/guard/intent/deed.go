@@ -210,6 +210,7 @@ type deedSet struct {
 	set      *phrase.Set
 	verbOf   []uint64
 	objectOf []uint64
+	alone    uint64 // the deeds whose verb is the deed (no Objects)
 	nExcuses int
 }
 
@@ -234,6 +235,9 @@ var deeds = sync.OnceValue(func() *deedSet {
 		at(e)
 	}
 	for k, dd := range Deeds {
+		if len(dd.Objects) == 0 {
+			d.alone |= 1 << k
+		}
 		for _, v := range dd.Verbs {
 			d.verbOf[at(v)] |= 1 << k
 		}
@@ -243,17 +247,6 @@ var deeds = sync.OnceValue(func() *deedSet {
 	}
 	d.set = phrase.Compile(phrases)
 	return d
-})
-
-// alone marks the deeds whose verb is the deed (no Objects).
-var alone = sync.OnceValue(func() uint64 {
-	var m uint64
-	for k, d := range Deeds {
-		if len(d.Objects) == 0 {
-			m |= 1 << k
-		}
-	}
-	return m
 })
 
 // DeedOf returns the category of the first deed that the normalised text b
@@ -288,8 +281,8 @@ func DeedOf(b []byte) string {
 		}
 		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !isOneOf(wordBefore(b, int(m.Start)), deedNegators) &&
 			!madeSafe(b, int(m.End)) {
-			if k := ds & alone(); k != 0 && nc < len(cands) {
-				cands[nc] = found{m, m, lowest(k)}
+			if k := ds & d.alone; k != 0 && nc < len(cands) {
+				cands[nc] = found{m, m, bits.TrailingZeros64(k)}
 				nc++
 			}
 			verbs[nv%len(verbs)] = verb{m, ds, afterWords(b, int(m.End), DeedGap)}
@@ -308,7 +301,7 @@ func DeedOf(b []byte) string {
 			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) {
 				return false
 			}
-			cands[nc] = found{v.m, m, lowest(k)}
+			cands[nc] = found{v.m, m, bits.TrailingZeros64(k)}
 			nc++
 		}
 		return false
@@ -336,9 +329,6 @@ func DeedOf(b []byte) string {
 	}
 	return Deeds[cands[best].k].Category
 }
-
-// lowest returns the index of the lowest set bit of k (k != 0).
-func lowest(k uint64) int { return bits.TrailingZeros64(k) }
 
 // madeSafe reports whether the word that ends at b[:i] is the first half of
 // a compound that says safe from it: "shoplift-proof", "tamper-resistant".

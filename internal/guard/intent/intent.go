@@ -59,10 +59,8 @@ var Pair float32 = 1.0
 // Defensive phrases: the request is about understanding, preventing,
 // detecting, recovering from, or writing fiction or history about a harm.
 var Defensive = []string{
-
 	"keep my ",
 	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "tell whether",
-
 	"signs of", "symptoms of", "safely", "safety", "is it safe", "safe to ",
 	"sanitise", "sanitize", "dispose of", "first aid", "report a ", "report it",
 	"report hate", "how do i report", "what is a ", "what is an ", "what is the history", "what was ", "what happened", "explain what", "history of", "why did ", "why was ",
@@ -71,7 +69,6 @@ var Defensive = []string{
 	"my screenplay", "a poem about", "fictional", "help a friend", "support a ", "support my", "cope with",
 	"coping", "crisis line", "hotline", "talk to my kids", "legally", "is it legal", "penalties for", "remove it",
 	"awareness",
-
 	"teach my parents", "teach my kids", "teach my children", "so i can teach",
 	"how can i help", "how do i help", "how to help",
 	"what counts as", "definition of", "the meaning of", "dangers of", "risks of", "health risks",
@@ -108,9 +105,9 @@ var Protective = []string{
 	"turn off explicit", "block explicit", "filter explicit", "filter out explicit", "safesearch", "safe search",
 	"awareness email", "awareness training", "security awareness", "phishing awareness", "fraud awareness",
 	"stay safe", "keep it safe", "keep them safe", "keep my family safe", "keep my kids safe", "prevent fraud",
+	"prevent identity theft", "prevent phishing", "prevent scams", "prevent accidental", "prevent my ",
 	// "poison-proof my garden", "shoplift-proof my boutique": made safe from
 	"-proof", "-resistant",
-	"prevent identity theft", "prevent phishing", "prevent scams", "prevent accidental", "prevent my ",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -414,7 +411,6 @@ func Compile() {
 	harmWords()
 	idioms()
 	deeds()
-	alone()
 }
 
 // Phrases returns the framing phrases in the order FramingMatches indexes

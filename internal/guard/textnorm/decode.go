@@ -21,10 +21,10 @@ const (
 	minSpan = 16
 )
 
-// Decode returns the plain text hidden in s as base64, hex, percent-encoding,
-// rot13 or reversed text, each piece decoded and decoded again up to MaxDepth times. It
-// returns nil when s hides nothing, which is the common case and allocates
-// nothing.
+// Decode returns the plain text hidden in s as base64, hex,
+// percent-encoding, rot13 or reversed text, each piece decoded and decoded
+// again up to MaxDepth times. It returns nil when s hides nothing, which is
+// the common case and allocates nothing.
 func Decode(s string) []string {
 	var out []string
 	budget := MaxDecoded
