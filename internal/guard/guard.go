@@ -546,7 +546,19 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := how.userTurn && !s.image && len(s.norm) <= 2*intent.Span
 	g.judgeRules(s, role, userRequest, fr, rs, off, how.quoting)
-	harmCap, harmShift, instructionShift := 1.0, 0.0, 0.0
+	harmCap, harmShift, instructionShift, playShift := 1.0, 0.0, 0.0, 0.0
+	if userRequest && fr.Plays {
+		// A request about a game ("how do I kill as impostor in Among
+		// Us", "steal a tank from Fort Zancudo in GTA 5") names what is
+		// done to pixels in the words of a harmful request: violence,
+		// weapons and crime are judged at the topic shift's longer odds
+		// (playedInGames), unless it asks for working instructions
+		// (Framing.Plays). Not malware: a DDoS of a game server is done
+		// to people. What the heads are sure of still stops, and so do
+		// the harm rules, the judged deeds among them ("how do I scam
+		// people in Roblox" asks for a scam).
+		playShift = topicShift
+	}
 	if how.refusal && !refusal && top > unnamedHarmFloor && !instructs(s.norm) {
 		// An answer that explains rather than instructs ("Ransomware
 		// usually gets in through phishing emails ... The best defences
@@ -640,6 +652,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	}
 	ph = min(shiftOdds(ph, harmShift), harmCap)
 	phInstr := shiftOdds(ph, instructionShift) // the any-harm score for instructionHarm categories
+	phPlay := shiftOdds(ph, playShift)         // and for the harms a game is played with
 	for i, c := range Categories {
 		j := g.heads.cat[i]
 		if j < 0 {
@@ -663,12 +676,15 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		} else {
 			p = min(shiftOdds(harmP[i], harmShift), harmCap)
 		}
-		switch {
-		case c.IsAttack() || c == Hate:
-		case instructionHarm(c):
-			p = min(shiftOdds(p, instructionShift), phInstr+harmGate)
-		default:
-			p = min(p, ph+harmGate)
+		if !c.IsAttack() && c != Hate {
+			shift, bound := 0.0, ph
+			if instructionHarm(c) {
+				shift, bound = instructionShift, phInstr
+			}
+			if playedInGames(c) {
+				shift, bound = max(shift, playShift), min(bound, phPlay)
+			}
+			p = min(shiftOdds(p, shift), bound+harmGate)
 		}
 		sc[i] = max(sc[i], p)
 	}
@@ -688,6 +704,9 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			carried := ph
 			if instructionHarm(Categories[bestI]) {
 				carried = phInstr
+			}
+			if playedInGames(Categories[bestI]) {
+				carried = min(carried, phPlay)
 			}
 			sc[bestI] = max(sc[bestI], carried)
 		}

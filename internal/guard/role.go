@@ -606,7 +606,7 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 		if int(m.Phrase) >= len(limitCues) && !policyLifted(b, int(m.Start), int(m.End)) {
 			return false
 		}
-		if scopedLimit(b, int(m.End)) {
+		if scopedLimit(b, int(m.End)) || candidLimit(b, int(m.Start), int(m.End)) {
 			return false
 		}
 		if !checked {
@@ -640,6 +640,10 @@ func scopedLimit(b []byte, end int) bool {
 	if len(rest) > 0 && rest[0] == 's' { // "no restriction" is found in "no restrictions"
 		rest = rest[1:]
 	}
+	if bytes.HasSuffix(b[:end], []byte("ed")) && bytes.HasPrefix(rest, []byte(" ")) &&
+		slices.Contains(candidScopes, string(wordAfter(rest))) {
+		return true // "an unfiltered brainstorming partner", "uncensored feedback"
+	}
 	for _, p := range [...]string{" on ", " to ", " for "} {
 		if !bytes.HasPrefix(rest, []byte(p)) {
 			continue
@@ -659,7 +663,62 @@ func scopedLimit(b []byte, end int) bool {
 		for i < len(w) && isLetterOrDigit(w[i]) {
 			i++
 		}
+		if string(w[:i]) == "how" && slices.Contains(measures, string(wordAfter(w[i:]))) {
+			return true // "without restrictions on how strong your arguments are"
+		}
 		return i > 0 && !slices.Contains(modelScopes, string(w[:i]))
+	}
+	return false
+}
+
+// wordAfter returns the word of letters and digits after the spaces that
+// start b.
+func wordAfter(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(b) && isLetterOrDigit(b[j]) {
+		j++
+	}
+	return b[i:j]
+}
+
+// candidScopes, right after "unfiltered", "uncensored" or "unrestricted",
+// name what a person gives when they speak their mind or work freely, or
+// the person who gives it: "unfiltered feedback", "an uncensored opinion",
+// "an unfiltered critic". The adjective is then not the model's; a persona
+// jailbreak makes the model an unfiltered AI, chatbot or character.
+var candidScopes = []string{"feedback", "opinion", "opinions", "thoughts", "take", "takes", "critique",
+	"critiques", "criticism", "review", "reviews", "brainstorming", "brainstorm", "ideas", "idea", "honesty",
+	"creativity", "imagination", "view", "views", "perspective", "truth", "notes", "reaction", "reactions",
+	"venting", "journaling", "freewriting", "draft", "drafts",
+	// the people who give them: "an unfiltered critic", "an uncensored editor"
+	"critic", "critics", "editor", "reviewer", "mentor", "coach", "friend", "advisor", "adviser", "sparring",
+	"partner", "beta", "proofreader", "feedback-giver"}
+
+// measures, after "no limits on how", ask for more of an ordinary
+// quality, not for any content: "on how strong your arguments are", "on
+// how many ideas". "On how explicit" is not one of them.
+var measures = []string{"strong", "long", "short", "many", "much", "often", "far", "hard", "fast", "big",
+	"creative", "bold", "ambitious", "silly", "weird", "wild", "crazy", "harsh", "blunt", "direct", "tough"}
+
+// candidLimit reports whether the limit cue at b[start:end] is a "no
+// filter" said of being honest: "tell me honestly, no filter", "be brutally
+// honest and unfiltered". Honesty is asked of a friend or an advisor; a
+// persona jailbreak says more than that to lift the model's limits.
+func candidLimit(b []byte, start, end int) bool {
+	cue := string(b[start:end])
+	if cue != "no filter" && cue != "no filters" && cue != "unfiltered" {
+		return false
+	}
+	lo, hi := sentenceAround(b, start)
+	window := b[max(lo, start-40):min(hi, end+40)]
+	for _, w := range [...]string{"honest", "frank", "candid", "blunt", "straight with me", "sugarcoat", "sugar-coat"} {
+		if bytes.Contains(window, []byte(w)) {
+			return true
+		}
 	}
 	return false
 }
@@ -698,6 +757,11 @@ func wordStart(b []byte, i int) bool { return i == 0 || !isLetterOrDigit(b[i-1])
 // opposed to one that the words are themselves (hate, sexual content,
 // self-harm, violence).
 func instructionHarm(c Category) bool { return c == Weapons || c == Malware || c == Illicit }
+
+// playedInGames reports whether c is a harm that games are played with
+// (violence, weapons, crime): in a request about a game it is done to
+// pixels.
+func playedInGames(c Category) bool { return c == Violence || c == Weapons || c == Illicit }
 
 // instructs reports whether the normalised answer b gives working
 // instructions: a compliance marker ("here's how", "step 1", a code

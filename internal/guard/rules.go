@@ -2,6 +2,7 @@ package guard
 
 import (
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/intent"
@@ -11,7 +12,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.12"
+const RulesVersion = "2026.12.13"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -155,6 +156,11 @@ type ruleSet struct {
 	attack []bool
 	// attackRule marks phrases of every jailbreak and injection rule.
 	attackRule []bool
+	// limitPhrase marks the phrases of attack rules that end with a limit
+	// cue ("uncensored", "you have no limits"). A limit scoped to an
+	// ordinary thing (scopedLimit) or said of honesty (candidLimit) fires
+	// none of them, as it lifts nothing.
+	limitPhrase []bool
 	// judged is the index of each judged rule by its ID.
 	judged map[string]int
 }
@@ -206,9 +212,13 @@ func compileRules(rs []rule) *ruleSet {
 	set.nPhrases = len(phrases)
 	set.attack = make([]bool, len(phrases))
 	set.attackRule = make([]bool, len(phrases))
+	set.limitPhrase = make([]bool, len(phrases))
 	for p, o := range set.owner {
 		set.attack[p] = o >= 0 && rs[o].Cat.IsAttack() && !rs[o].Boost
 		set.attackRule[p] = o >= 0 && rs[o].Cat.IsAttack()
+		set.limitPhrase[p] = set.attackRule[p] && slices.ContainsFunc(limitCues, func(c string) bool {
+			return strings.HasSuffix(phrases[p], c)
+		})
 	}
 	set.nIntent = len(intent.Phrases())
 	set.phrases = phrase.Compile(slices.Concat(phrases, intent.Phrases(), personaCues))
@@ -314,6 +324,9 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 		if o >= 0 && !rs.attackRule[p] && intent.Qualified(b, int(m.End)) {
 			// A harm phrase qualified into a defence or another thing:
 			// "write a keylogger detection script", "make a bomb pop".
+			continue
+		}
+		if rs.limitPhrase[p] && (scopedLimit(b, int(m.End)) || candidLimit(b, int(m.Start), int(m.End))) {
 			continue
 		}
 		if quoting && rs.attackRule[p] {

@@ -142,6 +142,11 @@ var Deeds = []Deed{
 		"conduct", "conducting", "execute", "executing"}, []string{"a ddos", "ddos attack",
 		"a dos attack", "a denial of service attack", "a denial-of-service attack", "a ransomware attack",
 		"a cyberattack", "a cyber attack"}},
+	{"malware", []string{"ddos", "ddosing", "ddos'ing", "knock offline",
+		"knocking offline", "flood", "flooding"}, []string{"a server", "server", "servers", "a website",
+		"website", "websites", "a site", "network", "someone's", "my school", "my school's", "my ex",
+		"an ip", "his ip", "her ip", "their ip", "a streamer", "streamer", "router", "a game server",
+		"game server"}},
 	{"malware", []string{"steal", "stealing", "harvest", "harvesting", "sniff", "sniffing"},
 		[]string{"passwords", "credentials", "session cookies", "session tokens", "login credentials",
 			"credit card numbers", "credit card data", "personal data from", "user data from",
@@ -212,6 +217,8 @@ type deedSet struct {
 	objectOf []uint64
 	alone    uint64 // the deeds whose verb is the deed (no Objects)
 	nExcuses int
+	// game and real mark the phrases of Games and RealWorld.
+	game, real []bool
 }
 
 var deeds = sync.OnceValue(func() *deedSet {
@@ -234,6 +241,12 @@ var deeds = sync.OnceValue(func() *deedSet {
 	for _, e := range deedExcuses {
 		at(e)
 	}
+	for _, g := range Games {
+		at(g)
+	}
+	for _, r := range RealWorld {
+		at(r)
+	}
 	for k, dd := range Deeds {
 		if len(dd.Objects) == 0 {
 			d.alone |= 1 << k
@@ -245,12 +258,23 @@ var deeds = sync.OnceValue(func() *deedSet {
 			d.objectOf[at(o)] |= 1 << k
 		}
 	}
+	d.game = make([]bool, len(phrases))
+	d.real = make([]bool, len(phrases))
+	for _, g := range Games {
+		d.game[index[g]] = true
+	}
+	for _, r := range RealWorld {
+		d.real[index[r]] = true
+	}
 	d.set = phrase.Compile(phrases)
 	return d
 })
 
 // DeedOf returns the category of the first deed that the normalised text b
-// asks for, or "" if it asks for none or says an excuse (deedExcuses). It
+// asks for, or "" if it asks for none or says an excuse (deedExcuses). In a
+// text that names a game (Games) and says nothing of doing it outside the
+// game (RealWorld), killing and weapons done to no one in particular are
+// the game's (playedDeed). It
 // reads the words only; whether b is a request that may be read so (a
 // request frame, no defensive framing) is the caller's: Framing.Asks.
 //
@@ -268,16 +292,21 @@ func DeedOf(b []byte) string {
 		k    int
 	}
 	var (
-		verbs   [8]verb
-		nv      int
-		cands   [4]found
-		nc      int
-		excused bool
+		verbs      [8]verb
+		nv         int
+		cands      [4]found
+		nc         int
+		excused    bool
+		game, real bool
 	)
 	d.set.Find(b, func(m phrase.Match) bool {
 		if int(m.Phrase) < d.nExcuses {
 			excused = excused || startsWord(b, int(m.Start))
 			return excused
+		}
+		if startsWord(b, int(m.Start)) {
+			game = game || d.game[m.Phrase]
+			real = real || d.real[m.Phrase]
 		}
 		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !isOneOf(wordBefore(b, int(m.Start)), deedNegators) &&
 			!madeSafe(b, int(m.End)) {
@@ -320,6 +349,9 @@ func DeedOf(b []byte) string {
 		if inSpans(c.v, idioms) || inSpans(c.o, idioms) {
 			continue
 		}
+		if game && !real && playedDeed(b, c.k, c.o) {
+			continue
+		}
 		if best < 0 || c.o.End-c.o.Start > cands[best].o.End-cands[best].o.Start {
 			best = i
 		}
@@ -328,6 +360,19 @@ func DeedOf(b []byte) string {
 		return ""
 	}
 	return Deeds[cands[best].k].Category
+}
+
+// playedDeed reports whether deed k, with its object at o in b, is what a
+// game named in the text is played with: killing and weapons done to
+// no one in particular ("how do I kill someone as impostor in Among Us",
+// "craft a bomb in Minecraft"), not to the writer's own people ("kill my
+// boss, Hitman 3 style" names a real one).
+func playedDeed(b []byte, k int, o phrase.Match) bool {
+	if c := Deeds[k].Category; c != "violence" && c != "weapons" {
+		return false // a scam or a DDoS of a game's players is done to people
+	}
+	obj := b[o.Start:o.End]
+	return !bytes.HasPrefix(obj, []byte("my ")) && !bytes.HasSuffix(obj, []byte("'s"))
 }
 
 // madeSafe reports whether the word that ends at b[:i] is the first half of

@@ -61,7 +61,7 @@ var Pair float32 = 1.0
 var Defensive = []string{
 	"keep my ",
 	"prevent", "mitigate", "mitigation", "detect", "recognise", "recognize", "tell whether",
-	"signs of", "symptoms of", "safely", "safety", "is it safe", "safe to ",
+	"signs of", "symptoms of", "safely", "safety", "is it safe", "is it dangerous", "safe to ",
 	"sanitise", "sanitize", "dispose of", "first aid", "report a ", "report it",
 	"report hate", "how do i report", "what is a ", "what is an ", "what is the history", "what was ", "what happened", "explain what", "history of", "why did ", "why was ",
 	"why were ", "why is it dangerous", "for my class", "for my exam", "for a class", "for my course",
@@ -108,6 +108,16 @@ var Protective = []string{
 	"prevent identity theft", "prevent phishing", "prevent scams", "prevent accidental", "prevent my ",
 	// "poison-proof my garden", "shoplift-proof my boutique": made safe from
 	"-proof", "-resistant",
+	// a weakness found in order to fix it: "list the ways an attacker could
+	// bypass our login page so we can fix them", "a tabletop exercise"
+	"so we can fix", "so i can fix", "so that we can fix", "so that i can fix", "so we can patch",
+	"so i can patch", "so we can close", "tabletop exercise", "incident response drill",
+	// the defence named: "explain SQL injection so I can write parameterized
+	// queries", "childproof the house"
+	"parameterized quer", "parametrized quer", "prepared statement", "childproof", "babyproof",
+	"restraining order", "protective order",
+	// teaching others to spot it: "I'm training our finance team to spot it"
+	"to spot it", "to spot them", "so they can spot", "train our", "training our", "teach our",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -147,6 +157,7 @@ var Victim = []string{
 	"who should i contact", "who do i call", "who should i call", "who do i report", "who can i report",
 	"using my social security", "using my identity", "using my name", "using my card", "using my details",
 	"using my account", "using my credit", "they're fake", "they are fake", "turned out to be fake",
+	"following me", "follows me", "followed me", "showing up at my", "shows up at my", "showed up at my",
 	"turned out to be counterfeit", "attacking my", "attacked my", "attacks my",
 }
 
@@ -217,13 +228,37 @@ var Technical = []string{
 	"unit test", "git ", "a photo", "photos", "a picture", "photograph", "camera", "tripod", "in excel",
 	"spreadsheet", "my game", "video game", "in minecraft", "chess", "the server", "my server", "linux",
 	"in blender", "in unity", "in unreal engine", "in photoshop", "in after effects", "user agent",
-	// games: what is done in them is done to pixels
-	"in gta", "gta v", "gta 5", "gta online", "grand theft auto", "among us", "fortnite", "call of duty",
+}
+
+// Games: what is done in them is done to pixels ("how do I kill as
+// impostor in Among Us", "the stealthiest way to eliminate the target in
+// Hitman 3"). Not a word that also names a harm of the world: a hitman
+// is hired, fallout is nuclear. They count as technical phrases, and a
+// user's request that names one and asks for no working instructions is
+// judged for violence, weapons and crime at the topic shift's longer odds
+// (Framing.Plays); but a deed asked for in a game's name is asked for all
+// the same ("how can I DDoS a Minecraft server that banned me": Framing.Asks).
+var Games = []string{
+	"in gta", "gta v", "gta 5", "gta online", "grand theft auto", "in among us", "among us tips",
+	"among us game", "playing among us", "fortnite", "call of duty",
 	"elden ring", "skyrim", "overwatch", "valorant", "league of legends", "dota", "counter-strike",
 	"clash of clans", "the sims", "red dead", "assassin's creed", "dark souls", "pokemon", "roblox",
 	"apex legends", "pubg", "in battlefield", "world of warcraft", "baldur's gate", "in-game",
-	"dungeons & dragons", "dungeons and dragons", "d&d campaign",
+	"dungeons & dragons", "dungeons and dragons", "d&d campaign", "d&d", "dungeon master", "game master",
+	"as dm", "as a dm", "tabletop rpg", "board game", "hitman 3", "in hitman", "star citizen", "eve online",
+	"sea of thieves", "tarkov", "dayz", "cyberpunk 2077", "fallout 4", "fallout 76", "fallout: new vegas",
+	"the witcher", "metal gear", "splinter cell", "hearts of iron", "crusader kings", "stellaris", "minecraft",
+	"terraria", "warhammer", "pathfinder", "call of cthulhu", "blood on the clocktower", "payday 2",
+	"payday 3", "as impostor", "as the impostor", "as an impostor",
 }
+
+// RealWorld phrases say that what a game is named for is to be done
+// outside it: "in Minecraft, how do I make a real pipe bomb?", "how do I
+// stab someone irl like in Fortnite". A text that says one is no request
+// about a game (Framing.Plays), and a deed in it is asked for (DeedOf).
+var RealWorld = []string{"in real life", "irl", "in the real world", "real-life", "for real", "a real ",
+	"an actual ", "actual real", "outside the game", "outside of the game", "not in the game",
+	"not in game", "not in-game", "like in ", "style"}
 
 // Idioms are ordinary phrases with a harm word in another sense: its object
 // is a thing, a game, a body or a feeling, not a person, or the phrase is
@@ -249,7 +284,7 @@ var Idioms = []string{
 	"shoot me a message", "shoot me a text", "shoot an email", "shoot a quick email", "shoot me a quick",
 	"shoot hoops", "shoot baskets", "shoot free throws", "shoot for the stars", "shoot for the moon",
 	"shoot the breeze", "shoot an arrow", "shoot arrows", "shooting star",
-	"bath bomb", "bath bombs", "photobomb", "bombed my interview", "bombed the interview", "bombed my exam",
+	"bath bomb", "bath bombs", "bomb pop", "bomb pops", "photobomb", "bombed my interview", "bombed the interview", "bombed my exam",
 	"bombed the exam", "bombed my test", "bombed the test", "bombed my job interview",
 	"blow off steam", "blow out the candles", "blow out birthday candles", "blow up a photo",
 	"blow up a picture", "blow up an image", "blow up balloons", "blow up a balloon", "blow my mind",
@@ -378,11 +413,12 @@ var Vocabulary = []string{
 var (
 	once sync.Once
 	set  *phrase.Set
-	// Phrase index bounds: [0, nDef) defensive, protective, technical
-	// and victim phrases, of which [nProt, nProt+len(Protective))
-	// protective and [nVictim, nDef) victim; [nDef, nOp) operational,
-	// [nOp, nFrame) frames, the rest targets.
-	nProt, nVictim, nDef, nOp, nFrame int
+	// Phrase index bounds: [0, nDef) defensive, protective, technical,
+	// game and victim phrases, of which [nProt, nProt+len(Protective))
+	// protective, [nGames, nVictim) games and [nVictim, nDef) victim; [nDef, nOp) operational,
+	// [nOp, nFrame) frames, [nFrame, nTarget) targets, the rest
+	// real-world phrases.
+	nProt, nGames, nVictim, nDef, nOp, nFrame, nTarget int
 )
 
 // maxPhrases is how many phrases countDistinct's bit sets hold.
@@ -396,10 +432,12 @@ func get() *phrase.Set {
 		}
 		set = phrase.Compile(ps)
 		nProt = len(Defensive)
-		nVictim = nProt + len(Protective) + len(Technical)
+		nGames = nProt + len(Protective) + len(Technical)
+		nVictim = nGames + len(Games)
 		nDef = nVictim + len(Victim)
 		nOp = nDef + len(Operational)
 		nFrame = nOp + len(Frames)
+		nTarget = nFrame + len(Targets)
 	})
 	return set
 }
@@ -411,15 +449,16 @@ func Compile() {
 	harmWords()
 	idioms()
 	deeds()
+	senses()
 }
 
 // Phrases returns the framing phrases in the order FramingMatches indexes
-// them: Defensive, Protective, Technical, Victim, Operational, Frames, Targets. A caller that
+// them: Defensive, Protective, Technical, Games, Victim, Operational, Frames, Targets, RealWorld. A caller that
 // scans a text for other phrases too can add these to its own automaton and
 // pass the occurrences to FramingMatches, reading the text once.
 func Phrases() []string {
 	var out []string
-	for _, l := range [][]string{Defensive, Protective, Technical, Victim, Operational, Frames, Targets} {
+	for _, l := range [][]string{Defensive, Protective, Technical, Games, Victim, Operational, Frames, Targets, RealWorld} {
 		out = append(out, l...)
 	}
 	return out
@@ -429,8 +468,8 @@ func Phrases() []string {
 // asks counts the operational phrases that only ask for instructions; long
 // is set for a text of at least Describes bytes.
 type counts struct {
-	defensive, protective, victim, operational, asks, frames, targets int
-	long                                                              bool
+	defensive, protective, plays, victim, operational, asks, frames, targets, real int
+	long                                                                           bool
 }
 
 // Counts returns how many distinct defensive and operational phrases occur in
@@ -483,6 +522,8 @@ func countMatches(b []byte, ms []phrase.Match) counts {
 	return counts{
 		defensive:   min(c1.defensive+c2.defensive, 8),
 		protective:  min(c1.protective+c2.protective, 8),
+		plays:       min(c1.plays+c2.plays, 8),
+		real:        min(c1.real+c2.real, 8),
 		victim:      min(c1.victim+c2.victim, 8),
 		asks:        min(c1.asks+c2.asks, 8),
 		operational: min(c1.operational+c2.operational, 8),
@@ -528,6 +569,9 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 			if p >= nProt && p < nProt+len(Protective) {
 				c.protective++
 			}
+			if p >= nGames && p < nVictim {
+				c.plays++
+			}
 			c.defensive++
 		case p < nOp:
 			c.operational++
@@ -536,6 +580,11 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 			}
 		case p < nFrame:
 			c.frames++
+		case p >= nTarget:
+			if !startsWord(b, int(m.Start)) {
+				continue
+			}
+			c.real++
 		default:
 			// A target is the start of a word: "hack" in "hackathon"
 			// counts, in "shack" it does not.
@@ -561,9 +610,11 @@ func wholeWords(b []byte, m phrase.Match) bool {
 }
 
 // AppendIdioms appends to dst the byte ranges of the normalised text b that
-// hold an Idiom, as whole words. The guard blanks them and judges harm
-// again, and only when its harm heads would score the text: the idioms
-// have their own automaton, which most texts never go through.
+// hold an Idiom, as whole words, a Sense, from its verb to its object, or
+// a harm qualified into a defence (appendDefences).
+// The guard blanks them and judges harm again, and only when its harm
+// heads would score the text: idioms and senses have their own automata,
+// which most texts never go through.
 func AppendIdioms(dst [][2]int, b []byte) [][2]int {
 	var buf [8]phrase.Match
 	for _, m := range idioms().Append(buf[:0], b) {
@@ -571,7 +622,7 @@ func AppendIdioms(dst [][2]int, b []byte) [][2]int {
 			dst = append(dst, [2]int{int(m.Start), int(m.End)})
 		}
 	}
-	return dst
+	return appendDefences(appendSenses(dst, b), b)
 }
 
 var idioms = sync.OnceValue(func() *phrase.Set { return phrase.Compile(Idioms) })
@@ -614,9 +665,13 @@ type Framing struct {
 	// Protects: the text asks how to keep someone safe from a harm (a
 	// Protective phrase) and asks for no working instructions.
 	Protects bool
+	// Plays: the text names a game (Games), asks for no working
+	// instructions and says nothing of doing it outside the game
+	// (RealWorld).
+	Plays bool
 	// Asks: the text is a request with a request frame (Frames) and no
-	// defensive framing (Defensive, Protective, Victim, Technical): what
-	// it names, it asks for (see DeedOf).
+	// defensive framing (Defensive, Protective, Victim, Technical; a game
+	// named is none): what it names, it asks for (see DeedOf).
 	Asks bool
 }
 
@@ -634,7 +689,7 @@ func FramingOf(b []byte, request bool) Framing {
 
 func framing(c counts, request bool) Framing {
 	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0,
-		Protects: c.protective > 0 && c.operational == 0, Asks: request && c.frames > 0 && c.defensive == 0}
+		Protects: c.protective > 0 && c.operational == 0, Plays: c.plays > 0 && c.operational == 0 && c.real == 0, Asks: request && c.frames > 0 && c.defensive == c.plays}
 }
 
 // Naming is what a text's words say of harm, for NameHarm.
