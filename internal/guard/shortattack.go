@@ -138,7 +138,12 @@ func isFiller(w []byte) bool {
 // the rules of chess", "summarize the key points", "rewrite it using
 // positive words instead", "print all multiples of 3") do not count: held
 // out by source, the prompt-injection head flagged such instructions on
-// their style. Other roles (documents, tool results) keep every cue.
+// their style. Nor do the words that cast the model in a role ("From now
+// on, act as a Linux terminal", "please respond in Latin from now on"):
+// the user is the one who instructs it, and a persona that lifts limits is
+// the jailbreak rules' to judge; held out by source, without them no more
+// injections of TensorTrust or PromptShield went through (2026.12.14).
+// Other roles (documents, tool results) keep every cue.
 //
 // Nor do the cues with which a writer takes back their own earlier words
 // (retractionCues) in a sentence that says whose words they were
@@ -204,8 +209,10 @@ var ownWords = [][]byte{
 // retractionCue marks, by index, the injectionCues that are retractionCues.
 var retractionCue = cueMarks(retractionCues)
 
-// taskCues are the injection cues that ordinary task instructions use too.
-var taskCues = []string{"the key", "the rules", "secret", "instead", "end of", "stop", "print all", "###"}
+// taskCues are the injection cues that ordinary task instructions and a
+// user's own persona requests use too.
+var taskCues = []string{"the key", "the rules", "secret", "instead", "end of", "stop", "print all", "###",
+	"from now on", "you are now", "pretend", "act as", "roleplay", "role play"}
 
 // taskCue marks, by index, the injectionCues that are taskCues.
 var taskCue = cueMarks(taskCues)
