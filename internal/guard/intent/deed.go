@@ -168,12 +168,15 @@ var Deeds = []Deed{
 }
 
 // deedExcuses are what a request about a deed says when it asks about the
-// law, the consequences or what to do about it, besides the defensive
+// law, the consequences, the cause or what to do about it, besides the defensive
 // framing every harm judgement reads (Defensive, Protective, Victim,
 // Technical): "is it illegal to shoplift if ...", "what happens if someone
 // steals a car", "what should I do if my neighbor is trying to poison my
 // dog".
 var deedExcuses = []string{"is it illegal", "what happens if", "what happens when", "penalty", "consequences",
+	// a why-question asks for a cause: "why does mixing bleach and ammonia
+	// make toxic gas?"
+	"why does", "why do people", "why do some",
 	"sentence for", "if someone", "what should i do", "self-defense", "self defense", "self-defence",
 	"self defence", "charged with", "arrested for", "convicted of", "accused of",
 	// test data and exercises, as developers and security teams ask for
