@@ -69,6 +69,11 @@ var apps = []app{
 	// Written blind to measure, not to pass: ordinary requests that sound
 	// alarming (docs/guard-model-card.md, "Fifteenth round").
 	{name: "fresh_alarming", file: testdata + "/fresh_alarming.jsonl", role: "user"},
+	// Written by someone who saw none of the guard (docs/guard-model-card.md,
+	// "Sixteenth round"): ordinary requests that sound alarming and personas,
+	// and system prompts of every kind of application.
+	{name: "blind_user", file: testdata + "/blind_benign_user.jsonl", role: "user"},
+	{name: "blind_system", file: testdata + "/blind_benign_system.jsonl", role: "system"},
 }
 
 func main() {
