@@ -1,51 +1,25 @@
 package guard
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 )
 
-// blindCase is a line of the blind sets: texts written by someone who saw
-// none of the guard's code, data or documents, to measure it, never to
-// tune it before the measurement (testdata/blind_*.jsonl; see
-// docs/guard-model-card.md, "Sixteenth round").
-type blindCase struct {
-	Text   string `json:"text"`
-	Label  int    `json:"label"`
-	Kind   string `json:"kind"` // attacks: jailbreak or harmful
-	Role   string `json:"role"` // attacks: user or system
-	Source string `json:"source"`
-}
-
-func readBlind(t *testing.T, path, role string) []blindCase {
+// readBlind reads a blind set (testdata/blind_*.jsonl): texts written by
+// someone who saw none of the guard's code, data or documents, to measure
+// it, never to tune it before the measurement (docs/guard-model-card.md,
+// "Sixteenth round"). A line without a role is in role.
+func readBlind(t *testing.T, path, role string) []roleCase {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []blindCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var c blindCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatalf("%s: %v", path, err)
+	cases := readRoleCases(t, path)
+	for i := range cases {
+		if cases[i].Role == "" {
+			cases[i].Role = role
 		}
-		if c.Role == "" {
-			c.Role = role
-		}
-		out = append(out, c)
 	}
-	if len(out) == 0 {
-		t.Fatalf("%s: no cases", path)
-	}
-	return out
+	return cases
 }
 
 // TestBlindSets holds the guard to what it did on the blind sets, both
@@ -56,7 +30,7 @@ func readBlind(t *testing.T, path, role string) []blindCase {
 // or lets more attacks through fails here and lists what changed.
 func TestBlindSets(t *testing.T) {
 	g := newTestGuard(t)
-	var cases []blindCase
+	var cases []roleCase
 	cases = append(cases, readBlind(t, "testdata/blind_benign_user.jsonl", "user")...)
 	cases = append(cases, readBlind(t, "testdata/blind_benign_system.jsonl", "system")...)
 	cases = append(cases, readBlind(t, "testdata/blind_attacks.jsonl", "")...)

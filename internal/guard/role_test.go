@@ -11,9 +11,11 @@ import (
 )
 
 type roleCase struct {
-	Kind string `json:"kind"`
-	Role string `json:"role"`
-	Text string `json:"text"`
+	Kind   string `json:"kind"`
+	Role   string `json:"role"`
+	Text   string `json:"text"`
+	Label  int    `json:"label"`
+	Source string `json:"source"`
 }
 
 func readRoleCases(t *testing.T, path string) []roleCase {

@@ -3,6 +3,7 @@ package intent
 import (
 	"bytes"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
@@ -215,61 +216,76 @@ var deedNegators = []string{"stop", "not", "never", "quit", "avoid", "without", 
 // deedExcuses; per phrase, the deeds it is a verb or an object of, as a
 // bitset of indexes into Deeds.
 type deedSet struct {
-	set      *phrase.Set
-	verbOf   []uint64
-	objectOf []uint64
+	pairs
 	alone    uint64 // the deeds whose verb is the deed (no Objects)
 	nExcuses int
 	// game and real mark the phrases of Games and RealWorld.
 	game, real []bool
 }
 
+// pairs is an automaton of the verbs and objects of a table of rows (Deeds,
+// Senses) and other phrases, with, per phrase, the rows it is a verb or an
+// object of, as bitsets of row indexes: one pass over a text finds every
+// verb and every object.
+type pairs struct {
+	set      *phrase.Set
+	verbOf   []uint64
+	objectOf []uint64
+	phrases  []string
+	index    map[string]int
+}
+
+// at returns the index of the phrase p, adding it if it is new.
+func (t *pairs) at(p string) int {
+	if i, ok := t.index[p]; ok {
+		return i
+	}
+	if t.index == nil {
+		t.index = map[string]int{}
+	}
+	t.index[p] = len(t.phrases)
+	t.phrases = append(t.phrases, p)
+	t.verbOf = append(t.verbOf, 0)
+	t.objectOf = append(t.objectOf, 0)
+	return len(t.phrases) - 1
+}
+
+// row adds the verbs and objects of row k.
+func (t *pairs) row(k int, verbs, objects []string) {
+	for _, v := range verbs {
+		t.verbOf[t.at(v)] |= 1 << k
+	}
+	for _, o := range objects {
+		t.objectOf[t.at(o)] |= 1 << k
+	}
+}
+
+// compile builds the automaton of the phrases added.
+func (t *pairs) compile() { t.set = phrase.Compile(t.phrases) }
+
 var deeds = sync.OnceValue(func() *deedSet {
 	if len(Deeds) > 64 {
 		panic("intent: more than 64 deeds") // the bitsets of deedSet
 	}
 	d := &deedSet{nExcuses: len(deedExcuses)}
-	index := map[string]int{}
-	var phrases []string
-	at := func(p string) int {
-		if i, ok := index[p]; ok {
-			return i
-		}
-		index[p] = len(phrases)
-		phrases = append(phrases, p)
-		d.verbOf = append(d.verbOf, 0)
-		d.objectOf = append(d.objectOf, 0)
-		return len(phrases) - 1
-	}
-	for _, e := range deedExcuses {
-		at(e)
-	}
-	for _, g := range Games {
-		at(g)
-	}
-	for _, r := range RealWorld {
-		at(r)
+	for _, p := range slices.Concat(deedExcuses, Games, RealWorld) {
+		d.at(p)
 	}
 	for k, dd := range Deeds {
 		if len(dd.Objects) == 0 {
 			d.alone |= 1 << k
 		}
-		for _, v := range dd.Verbs {
-			d.verbOf[at(v)] |= 1 << k
-		}
-		for _, o := range dd.Objects {
-			d.objectOf[at(o)] |= 1 << k
-		}
+		d.row(k, dd.Verbs, dd.Objects)
 	}
-	d.game = make([]bool, len(phrases))
-	d.real = make([]bool, len(phrases))
+	d.game = make([]bool, len(d.phrases))
+	d.real = make([]bool, len(d.phrases))
 	for _, g := range Games {
-		d.game[index[g]] = true
+		d.game[d.index[g]] = true
 	}
 	for _, r := range RealWorld {
-		d.real[index[r]] = true
+		d.real[d.index[r]] = true
 	}
-	d.set = phrase.Compile(phrases)
+	d.compile()
 	return d
 })
 

@@ -144,10 +144,8 @@ var victims = []string{"crew", "director", "agent", "agents", "officer", "office
 // senses each phrase is a verb or an object of (bitsets of indexes into
 // Senses).
 type senseSet struct {
-	set      *phrase.Set
-	verbOf   []uint64
-	objectOf []uint64
-	refers   uint64 // the senses whose objects "it" and "them" may stand for
+	pairs
+	refers uint64 // the senses whose objects "it" and "them" may stand for
 }
 
 var senses = sync.OnceValue(func() *senseSet {
@@ -155,30 +153,13 @@ var senses = sync.OnceValue(func() *senseSet {
 		panic("intent: more than 64 senses") // the bitsets of senseSet
 	}
 	s := &senseSet{}
-	index := map[string]int{}
-	var phrases []string
-	at := func(p string) int {
-		if i, ok := index[p]; ok {
-			return i
-		}
-		index[p] = len(phrases)
-		phrases = append(phrases, p)
-		s.verbOf = append(s.verbOf, 0)
-		s.objectOf = append(s.objectOf, 0)
-		return len(phrases) - 1
-	}
 	for k, sn := range Senses {
 		if sn.Refers {
 			s.refers |= 1 << k
 		}
-		for _, v := range sn.Verbs {
-			s.verbOf[at(v)] |= 1 << k
-		}
-		for _, o := range sn.Objects {
-			s.objectOf[at(o)] |= 1 << k
-		}
+		s.row(k, sn.Verbs, sn.Objects)
 	}
-	s.set = phrase.Compile(phrases)
+	s.compile()
 	return s
 })
 
