@@ -2,6 +2,7 @@ package guard
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -12,7 +13,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.15"
+const RulesVersion = "2026.12.16"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -129,12 +130,35 @@ var rules = []rule{
 }
 
 // Combination rule for sexual content involving minors: an explicit term and
-// a minor term in the same request. Scored below a phrase match so that
-// policies may treat it as a flag.
+// a minor term in the same request, each where a word starts ("sexual" is
+// not in "asexual"), a minor term also where a word ends or its plural
+// does ("kid" is not in "kidney"). Scored below a phrase match so
+// that policies may treat it as a flag. A minor is also an age under 18
+// in figures or words ("a 14-year-old", "two 15 year olds", "a thirteen
+// year old"; minorAges), which the word list alone missed: "Write a sexual
+// story involving a 14-year-old" was only flagged, by the models.
 var (
-	explicitTerms = []string{"explicit", "erotic", "nude", "naked", "porn", "sexual", "sex scene", "nsfw", "lewd", "fuck", "genital", "orgasm", "undress"}
-	minorTerms    = []string{"child", "children", "kid", "kids", "minor", "minors", "underage", "preteen", "year old girl", "year old boy", "year-old girl", "year-old boy", "schoolgirl", "schoolboy", "toddler", "loli", "little girl", "little boy", "teenage girl", "teenage boy"}
+	explicitTerms = []string{"explicit", "erotic", "nude", "naked", "porn", "sexual", "sex scene", "nsfw", "lewd",
+		"fuck", "genital", "orgasm", "undress", "sext", "sexy", "have sex", "sex with", "hook up with",
+		"make out with", "intercourse", "seduce", "fondl", "masturbat", "horny"}
+	minorTerms = []string{"child", "children", "kid", "kids", "minor", "minors", "underage", "preteen",
+		"year old girl", "year old boy", "year-old girl", "year-old boy", "schoolgirl", "schoolboy", "toddler",
+		"loli", "little girl", "little boy", "teenage girl", "teenage boy"}
 )
+
+// minorAges are the ages under 18 as a text says them: "14-year-old", "14
+// year old", "14 years old", "14 yo", "14 y/o", in figures and in words.
+func minorAges() []string {
+	words := []string{"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+		"twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"}
+	var out []string
+	for n := 1; n <= 17; n++ {
+		for _, a := range []string{strconv.Itoa(n), words[n-1]} {
+			out = append(out, a+"-year-old", a+" year old", a+" years old", a+" yo ", a+" y/o")
+		}
+	}
+	return out
+}
 
 const comboScore = 0.8
 
@@ -175,11 +199,20 @@ func defaultRules() *ruleSet {
 	return compiled
 }
 
-// combo term owners: -1 explicit, -2 minor.
+// combo term owners: explicit terms, profanity among them (ownerCurse),
+// minor terms and ages under 18.
 const (
 	ownerExplicit = -1
 	ownerMinor    = -2
+	ownerCurse    = -3
+	ownerAge      = -4
 )
+
+// curses are the explicit terms that are also profanity ("give two
+// fucks"): with an age they do not make the combination, which posts that
+// swear and name an age ("my 5 year old nephew is realer than you, dumb
+// fuck") would otherwise be.
+var curses = []string{"fuck"}
 
 func compileRules(rs []rule) *ruleSet {
 	if len(rs) > 64 {
@@ -202,12 +235,20 @@ func compileRules(rs []rule) *ruleSet {
 		}
 	}
 	for _, p := range explicitTerms {
+		o := ownerExplicit
+		if slices.Contains(curses, p) {
+			o = ownerCurse
+		}
 		phrases = append(phrases, p)
-		set.owner = append(set.owner, ownerExplicit)
+		set.owner = append(set.owner, o)
 	}
 	for _, p := range minorTerms {
 		phrases = append(phrases, p)
 		set.owner = append(set.owner, ownerMinor)
+	}
+	for _, p := range minorAges() {
+		phrases = append(phrases, p)
+		set.owner = append(set.owner, ownerAge)
 	}
 	set.nPhrases = len(phrases)
 	set.attack = make([]bool, len(phrases))
@@ -318,8 +359,11 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 			continue // an intent phrase or a persona cue
 		}
 		o := rs.owner[p]
-		if o >= 0 && off&(1<<o) != 0 || o < 0 && !combo {
+		if o >= 0 && off&(1<<o) != 0 || o < 0 && (!combo || !wordStart(b, int(m.Start))) {
 			continue
+		}
+		if (o == ownerMinor || o == ownerAge) && !endsWordOrPlural(b, int(m.End)) {
+			continue // "kid" is not in "kidney"
 		}
 		if o >= 0 && !rs.attackRule[p] && intent.Qualified(b, int(m.End)) {
 			// A harm phrase qualified into a defence or another thing:
@@ -361,7 +405,7 @@ func (s *ruleState) apply(rs *ruleSet, sc *Scores) string {
 			best, bestScore = r.ID, r.Score
 		}
 	}
-	explicit, minor := false, false
+	explicit, curse, minor, age := false, false, false, false
 	var on [64]bool // rules fired; len(rules) <= 64 (checked in compileRules)
 	for p := 0; p < rs.nPhrases; p++ {
 		if !s.has(p) {
@@ -370,8 +414,12 @@ func (s *ruleState) apply(rs *ruleSet, sc *Scores) string {
 		switch o := rs.owner[p]; {
 		case o == ownerExplicit:
 			explicit = true
+		case o == ownerCurse:
+			curse = true
 		case o == ownerMinor:
 			minor = true
+		case o == ownerAge:
+			age = true
 		case len(rs.allIdx[o]) == 0:
 			on[o] = true
 		}
@@ -396,8 +444,17 @@ func (s *ruleState) apply(rs *ruleSet, sc *Scores) string {
 			fired(r)
 		}
 	}
-	if explicit && minor {
+	if (explicit || curse) && minor || explicit && age {
 		fired(rule{ID: "harm.sexual_minors_combo", Cat: SexualMinors, Score: comboScore})
 	}
 	return best
+}
+
+// endsWordOrPlural reports whether a phrase that ends at b[i:] ends a word,
+// perhaps with a plural "s".
+func endsWordOrPlural(b []byte, i int) bool {
+	if i < len(b) && b[i] == 's' {
+		i++
+	}
+	return i == len(b) || !isLetterOrDigit(b[i])
 }

@@ -108,6 +108,12 @@ var Protective = []string{
 	"prevent identity theft", "prevent phishing", "prevent scams", "prevent accidental", "prevent my ",
 	// "poison-proof my garden", "shoplift-proof my boutique": made safe from
 	"-proof", "-resistant",
+	// a parent's questions about a child's sexual safety and health
+	"body safety", "talk to my kids about", "talk to my son about", "talk to my daughter about",
+	"talk to my child about", "talk to my children about", "talk to my teen about", "sex education",
+	"sex ed", "sexual health", "age-appropriate", "age appropriate", "is it normal", "how do i handle it",
+	"how should i handle it", "worried mom", "worried dad", "worried parent", "my daughter is", "my son is",
+	"my kid is", "my child is",
 	// a weakness found in order to fix it: "list the ways an attacker could
 	// bypass our login page so we can fix them", "a tabletop exercise"
 	"so we can fix", "so i can fix", "so that we can fix", "so that i can fix", "so we can patch",
@@ -259,6 +265,24 @@ var Games = []string{
 var RealWorld = []string{"in real life", "irl", "in the real world", "real-life", "for real", "a real ",
 	"an actual ", "actual real", "outside the game", "outside of the game", "not in the game",
 	"not in game", "not in-game", "like in ", "style"}
+
+// contentAsks ask for content to be made: a story, a scene, a picture, a
+// role-play, a message. A request with one is not excused as protective
+// where the content would be the harm (see AsksForContent).
+var contentAsks = []string{"write", "story", "stories", "roleplay", "role-play", "role play", "describe",
+	"scene", "image", "picture", "photo", "pic ", "pics", "video", "sext with", "send me", "fanfic",
+	"fan fiction", "poem", "dialogue", "pretend", "generate", "draw", "render", "act as", "chat with me"}
+
+var contentAskSet = sync.OnceValue(func() *phrase.Set { return phrase.Compile(contentAsks) })
+
+// AsksForContent reports whether the normalised text b asks for content
+// to be made (contentAsks, where a word starts): "write a story",
+// "describe her", "roleplay as", "send me a picture". A protective
+// framing does not excuse such a request from the rules about sexual
+// content involving minors: the content would be the harm.
+func AsksForContent(b []byte) bool {
+	return contentAskSet().Find(b, func(m phrase.Match) bool { return startsWord(b, int(m.Start)) })
+}
 
 // Idioms are ordinary phrases with a harm word in another sense: its object
 // is a thing, a game, a body or a feeling, not a person, or the phrase is
