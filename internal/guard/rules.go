@@ -132,32 +132,46 @@ var rules = []rule{
 // Combination rule for sexual content involving minors: an explicit term and
 // a minor term in the same request, each where a word starts ("sexual" is
 // not in "asexual"), a minor term also where a word ends or its plural
-// does ("kid" is not in "kidney"). Scored below a phrase match so
-// that policies may treat it as a flag. A minor is also an age under 18
-// in figures or words ("a 14-year-old", "two 15 year olds", "a thirteen
-// year old"; minorAges), which the word list alone missed: "Write a sexual
-// story involving a 14-year-old" was only flagged, by the models.
+// does ("kid" is not in "kidney"). Scored below a phrase match so that
+// policies may treat it as a flag. A minor is also an age under 18, in
+// figures or words, before an age unit ("a 14-year-old", "two 15 year
+// olds", "a thirteen year old"; ageUnits, minorAge), which the word list
+// alone missed ("Write a sexual story involving a 14-year-old" was only
+// flagged, by the models) or got wrong ("year old girl" was a minor at
+// any age). With an age, a curse is no explicit term (curses).
 var (
 	explicitTerms = []string{"explicit", "erotic", "nude", "naked", "porn", "sexual", "sex scene", "nsfw", "lewd",
 		"fuck", "genital", "orgasm", "undress", "sext", "sexy", "have sex", "sex with", "hook up with",
 		"make out with", "intercourse", "seduce", "fondl", "masturbat", "horny"}
 	minorTerms = []string{"child", "children", "kid", "kids", "minor", "minors", "underage", "preteen",
-		"year old girl", "year old boy", "year-old girl", "year-old boy", "schoolgirl", "schoolboy", "toddler",
-		"loli", "little girl", "little boy", "teenage girl", "teenage boy"}
+		"schoolgirl", "schoolboy", "toddler", "loli", "little girl", "little boy", "teenage girl", "teenage boy"}
 )
 
-// minorAges are the ages under 18 as a text says them: "14-year-old", "14
-// year old", "14 years old", "14 yo", "14 y/o", in figures and in words.
-func minorAges() []string {
-	words := []string{"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-		"twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"}
-	var out []string
-	for n := 1; n <= 17; n++ {
-		for _, a := range []string{strconv.Itoa(n), words[n-1]} {
-			out = append(out, a+"-year-old", a+" year old", a+" years old", a+" yo ", a+" y/o")
-		}
+// ageUnits follow an age: "14-year-old", "14 year old", "14 years old",
+// "14 yo". Where one follows an age under 18 (minorAge), it is a minor
+// term of the combination.
+var ageUnits = []string{"year old", "year-old", "years old", "yr old", "yr-old", "yrs old", "yo", "y/o"}
+
+// ageWords are the ages under 18 in words, by value less one.
+var ageWords = []string{"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+	"twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"}
+
+// minorAge reports whether the word before b[start:], across one space or
+// hyphen, is an age under 18, in figures or in words.
+func minorAge(b []byte, start int) bool {
+	i := start
+	if i > 0 && (b[i-1] == ' ' || b[i-1] == '-') {
+		i--
 	}
-	return out
+	j := i
+	for j > 0 && isLetterOrDigit(b[j-1]) {
+		j--
+	}
+	w := string(b[j:i])
+	if n, err := strconv.Atoi(w); err == nil {
+		return n >= 1 && n <= 17 && w[0] != '0'
+	}
+	return slices.Contains(ageWords, w)
 }
 
 const comboScore = 0.8
@@ -246,7 +260,7 @@ func compileRules(rs []rule) *ruleSet {
 		phrases = append(phrases, p)
 		set.owner = append(set.owner, ownerMinor)
 	}
-	for _, p := range minorAges() {
+	for _, p := range ageUnits {
 		phrases = append(phrases, p)
 		set.owner = append(set.owner, ownerAge)
 	}
@@ -364,6 +378,9 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 		}
 		if (o == ownerMinor || o == ownerAge) && !endsWordOrPlural(b, int(m.End)) {
 			continue // "kid" is not in "kidney"
+		}
+		if o == ownerAge && !minorAge(b, int(m.Start)) {
+			continue // "a 21-year-old"
 		}
 		if o >= 0 && !rs.attackRule[p] && intent.Qualified(b, int(m.End)) {
 			// A harm phrase qualified into a defence or another thing:
