@@ -214,3 +214,33 @@ func TestSexualMinorsCombination(t *testing.T) {
 		}
 	}
 }
+
+func TestMinorAge(t *testing.T) {
+	for _, tt := range []struct {
+		text string // the age unit starts after the last space or hyphen
+		want bool
+	}{
+		{"a 14-year-old", true},
+		{"two 15 year old", true},
+		{"a thirteen year old", true},
+		{"a 17 yo", true},
+		{"a 21-year-old", false},
+		{"a 25 year old", false},
+		{"a 0 year old", false},
+		{"a 07 year old", false},
+		{"a year old", false},
+		{"an 18-year-old", false},
+	} {
+		b := []byte(tt.text)
+		var start int
+		for _, u := range ageUnits {
+			if i := strings.LastIndex(tt.text, u); i > 0 {
+				start = i
+				break
+			}
+		}
+		if got := minorAge(b, start); got != tt.want {
+			t.Errorf("minorAge(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
