@@ -730,7 +730,10 @@ var modelScopes = []string{"what", "how", "which", "content", "contents", "topic
 	"replies", "you", "your", "yourself", "its", "his", "her", "their", "any", "anything", "everything",
 	"kind", "type", "types", "questions", "requests", "prompts", "information", "words", "speech",
 	"morals", "ethics", "behavior", "behaviour", "actions", "generation", "text", "user", "users", "me",
-	"my", "this", "that", "ai", "model", "chatgpt", "gpt"}
+	"my", "this", "that", "ai", "model", "chatgpt", "gpt",
+	// what the model does: "no restrictions on providing detailed information"
+	"providing", "answering", "generating", "saying", "writing", "producing", "giving", "sharing",
+	"responding", "discussing", "creating", "describing", "explaining", "talking", "using", "expressing"}
 
 // cueSet finds any of a list of phrases in a normalised text. Its
 // automaton is built once, on first use (New builds it ahead of the first
