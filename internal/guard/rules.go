@@ -306,14 +306,14 @@ func (rs *ruleSet) intentMatches(dst, ms []phrase.Match) []phrase.Match {
 
 // ruleState collects phrase hits over all texts of one request.
 type ruleState struct {
-	hit    [4]uint64 // bitset of phrase indexes; phrases beyond 256 use more
+	hit    [6]uint64 // bitset of phrase indexes; phrases beyond 384 use more
 	ext    []uint64
 	judged uint64 // bitset of the judged rules that fired, by rule index
 }
 
 func newRuleState(rs *ruleSet) ruleState {
 	var s ruleState
-	if rs.nPhrases > 256 {
+	if rs.nPhrases > len(s.hit)*64 {
 		s.ext = make([]uint64, (rs.nPhrases+63)/64)
 	}
 	return s
