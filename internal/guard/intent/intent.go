@@ -474,6 +474,7 @@ func Compile() {
 	idioms()
 	deeds()
 	senses()
+	contentAskSet()
 }
 
 // Phrases returns the framing phrases in the order FramingMatches indexes
