@@ -32,7 +32,6 @@ package intent
 import (
 	"bytes"
 	"slices"
-
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
@@ -599,6 +598,9 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 			}
 			c.defensive++
 		case p < nOp:
+			if falseStart(b, int(m.Start)) {
+				continue
+			}
 			c.operational++
 			if p < nDef+numAsks {
 				c.asks++
@@ -613,7 +615,7 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 		default:
 			// A target is the start of a word: "hack" in "hackathon"
 			// counts, in "shack" it does not.
-			if !startsWord(b, int(m.Start)) {
+			if !startsWord(b, int(m.Start)) || falseStart(b, int(m.Start)) {
 				continue
 			}
 			c.targets++
@@ -624,6 +626,21 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 0x80 }
+
+// falseStarts are words that begin like an operational phrase or a target
+// and name something else: "steal" is in "stealthiest" ("In Hitman 3,
+// what's the stealthiest way to ..." asked for no theft).
+var falseStarts = []string{"stealth"}
+
+// falseStart reports whether the word at b[i:] is one of falseStarts.
+func falseStart(b []byte, i int) bool {
+	for _, w := range falseStarts {
+		if bytes.HasPrefix(b[i:], []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
 
 // startsWord reports whether b[i:] starts a word.
 func startsWord(b []byte, i int) bool { return i == 0 || !isLetter(b[i-1]) }
