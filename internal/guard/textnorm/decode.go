@@ -89,6 +89,88 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 		add(reverse(s[sg[0]:sg[1]]))
 		add(reverseWords(s[sg[0]:sg[1]]))
 	}
+	// Leetspeak written throughout ("h0w d0 1 m4k3 ..."): Normalize folds
+	// words of three characters or more, and "d0", "4t" and a lone "1"
+	// stay as they are, so the request's frame ("how do i") is lost.
+	// Where at least minLeetWords words mix letters and leet characters,
+	// the text is read again with every such word folded and a lone "1"
+	// read as "i".
+	if leetWords(s) >= minLeetWords {
+		add(unleet(s))
+	}
+}
+
+// minLeetWords is how many words must mix letters and leet characters for
+// a text to be read as leetspeak: a product code or two ("mp3", "h264")
+// are not.
+const minLeetWords = 3
+
+// isLeet reports whether c is a character leetspeak writes for a letter
+// (the leet table Normalize folds with).
+func isLeet(c byte) bool { return leet[c] != 0 }
+
+func isLeetWordByte(c byte) bool { return isLetter(c) || isLeet(c) || '0' <= c && c <= '9' || c == '_' }
+
+// leetWords counts the words of s that mix letters with leet characters
+// (mixesLeet), or 0 when they are fewer than a third of its words: a
+// tweet with three handles ("@Shane_A1", "@bgulll1611") is not leetspeak.
+// It allocates nothing.
+func leetWords(s string) int {
+	n, words := 0, 0
+	for i, j := NextRun(s, 0, isLeetWordByte); i < j; i, j = NextRun(s, j, isLeetWordByte) {
+		words++
+		if mixesLeet(s[i:j]) {
+			n++
+		}
+	}
+	if 3*n < words {
+		return 0
+	}
+	return n
+}
+
+// mixesLeet reports whether the word w mixes letters with leet characters
+// and holds no other digit ("2024", "h264" are numbers and names). A word
+// longer than three characters must have a leet character before a letter:
+// "m4k3", "h0w", not a name with a number after it ("Mitchell13"). A
+// handle ("@Shane_A1"), a price ("$5") or an identifier ("max_len3") is no
+// leetspeak.
+func mixesLeet(w string) bool {
+	if w[0] == '@' || w[0] == '$' || strings.IndexByte(w, '_') >= 0 {
+		return false // a handle, a price, an identifier
+	}
+	letters, leets, inside := 0, 0, false
+	for k := 0; k < len(w); k++ {
+		switch c := w[k]; {
+		case isLetter(c):
+			letters++
+			inside = inside || leets > 0
+		case isLeet(c):
+			leets++
+		default:
+			return false
+		}
+	}
+	return letters > 0 && leets > 0 && (len(w) <= 3 || inside)
+}
+
+// unleet returns s with every word that mixes letters and leet characters
+// folded to letters, and a lone "1" read as "i".
+func unleet(s string) string {
+	b := []byte(s)
+	for i, j := NextRun(s, 0, isLeetWordByte); i < j; i, j = NextRun(s, j, isLeetWordByte) {
+		switch w := s[i:j]; {
+		case w == "1":
+			b[i] = 'i'
+		case mixesLeet(w):
+			for k := i; k < j; k++ {
+				if l := leet[b[k]]; l != 0 {
+					b[k] = l
+				}
+			}
+		}
+	}
+	return string(b)
 }
 
 // NextRun returns the first run of bytes of s at or after i for which in is
