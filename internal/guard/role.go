@@ -606,7 +606,7 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 		if int(m.Phrase) >= len(limitCues) && !policyLifted(b, int(m.Start), int(m.End)) {
 			return false
 		}
-		if scopedLimit(b, int(m.End)) || candidLimit(b, int(m.Start), int(m.End)) {
+		if liftsNothing(b, int(m.Start), int(m.End)) {
 			return false
 		}
 		if !checked {
@@ -624,6 +624,14 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 		}
 		return true
 	})
+}
+
+// liftsNothing reports whether the limit cue at b[start:end] lifts nothing
+// for all its words: it is scoped to an ordinary thing (scopedLimit) or
+// said of candour (candidLimit). The limit cues and the attack rules'
+// phrases that end with one are read so alike.
+func liftsNothing(b []byte, start, end int) bool {
+	return scopedLimit(b, end) || candidLimit(b, start, end)
 }
 
 // scopedLimit reports whether the limit cue that ends at b[:end] is scoped

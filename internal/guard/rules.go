@@ -195,9 +195,8 @@ type ruleSet struct {
 	// attackRule marks phrases of every jailbreak and injection rule.
 	attackRule []bool
 	// limitPhrase marks the phrases of attack rules that end with a limit
-	// cue ("uncensored", "you have no limits"). A limit scoped to an
-	// ordinary thing (scopedLimit) or said of honesty (candidLimit) fires
-	// none of them, as it lifts nothing.
+	// cue ("uncensored", "you have no limits"): where the limit lifts
+	// nothing (liftsNothing), none of them fires.
 	limitPhrase []bool
 	// judged is the index of each judged rule by its ID.
 	judged map[string]int
@@ -387,7 +386,7 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 			// "write a keylogger detection script", "make a bomb pop".
 			continue
 		}
-		if rs.limitPhrase[p] && (scopedLimit(b, int(m.End)) || candidLimit(b, int(m.Start), int(m.End))) {
+		if rs.limitPhrase[p] && liftsNothing(b, int(m.Start), int(m.End)) {
 			continue
 		}
 		if quoting && rs.attackRule[p] {

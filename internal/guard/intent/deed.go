@@ -263,6 +263,37 @@ func (t *pairs) row(k int, verbs, objects []string) {
 // compile builds the automaton of the phrases added.
 func (t *pairs) compile() { t.set = phrase.Compile(t.phrases) }
 
+// recentVerbs remembers the last verbs found in one pass over a text, for
+// the objects that follow them: DeedOf and appendSenses pair each object
+// with the verbs before it, within their gap.
+type recentVerbs struct {
+	v [8]struct {
+		m     phrase.Match
+		rows  uint64 // the table rows the phrase is a verb of
+		limit int    // where an object may start at the latest
+	}
+	n int
+}
+
+// add remembers the verb m of rows, whose object may start up to gap words
+// after it in b.
+func (r *recentVerbs) add(b []byte, m phrase.Match, rows uint64, gap int) {
+	v := &r.v[r.n%len(r.v)]
+	v.m, v.rows, v.limit = m, rows, afterWords(b, int(m.End), gap)
+	r.n++
+}
+
+// pair calls f, oldest first, for each remembered verb that the object o
+// of rows may follow, with the rows they share, until f returns false.
+func (r *recentVerbs) pair(o phrase.Match, rows uint64, f func(v phrase.Match, shared uint64) bool) {
+	for i := max(0, r.n-len(r.v)); i < r.n; i++ {
+		v := &r.v[i%len(r.v)]
+		if k := v.rows & rows; k != 0 && o.Start >= v.m.End && int(o.Start) <= v.limit && !f(v.m, k) {
+			return
+		}
+	}
+}
+
 var deeds = sync.OnceValue(func() *deedSet {
 	if len(Deeds) > 64 {
 		panic("intent: more than 64 deeds") // the bitsets of deedSet
@@ -301,18 +332,12 @@ var deeds = sync.OnceValue(func() *deedSet {
 // (the last few), and each object is paired with those before it.
 func DeedOf(b []byte) string {
 	d := deeds()
-	type verb struct {
-		m     phrase.Match
-		deeds uint64
-		limit int // where an object may start at the latest
-	}
 	type found struct {
 		v, o phrase.Match
 		k    int
 	}
 	var (
-		verbs      [8]verb
-		nv         int
+		verbs      recentVerbs
 		cands      [4]found
 		nc         int
 		excused    bool
@@ -333,25 +358,20 @@ func DeedOf(b []byte) string {
 				cands[nc] = found{m, m, bits.TrailingZeros64(k)}
 				nc++
 			}
-			verbs[nv%len(verbs)] = verb{m, ds, afterWords(b, int(m.End), DeedGap)}
-			nv++
+			verbs.add(b, m, ds, DeedGap)
 		}
 		os := d.objectOf[m.Phrase]
 		if os == 0 || !startsWord(b, int(m.Start)) {
 			return false
 		}
-		for i := max(0, nv-len(verbs)); i < nv && nc < len(cands); i++ {
-			v := verbs[i%len(verbs)]
-			k := v.deeds & os
-			if k == 0 || m.Start <= v.m.End || int(m.Start) > v.limit {
-				continue
-			}
-			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) {
+		verbs.pair(m, os, func(v phrase.Match, k uint64) bool {
+			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) || nc == len(cands) {
 				return false
 			}
-			cands[nc] = found{v.m, m, bits.TrailingZeros64(k)}
+			cands[nc] = found{v, m, bits.TrailingZeros64(k)}
 			nc++
-		}
+			return true
+		})
 		return false
 	})
 	if excused || nc == 0 {
@@ -412,6 +432,18 @@ func wordBefore(b []byte, i int) []byte {
 		k--
 	}
 	return b[k:j]
+}
+
+// wordEnd returns where the word that starts at or after b[i:] (after
+// spaces) ends.
+func wordEnd(b []byte, i int) int {
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	for i < len(b) && isLetter(b[i]) {
+		i++
+	}
+	return i
 }
 
 // wordAt returns the word that starts at or after b[i:] (after spaces), or

@@ -1,7 +1,6 @@
 package intent
 
 import (
-	"bytes"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
@@ -168,26 +167,17 @@ var senses = sync.OnceValue(func() *senseSet {
 // starts with "-" ("torture-test") follows its verb with no space.
 func appendSenses(dst [][2]int, b []byte) [][2]int {
 	s := senses()
-	type verb struct {
-		m      phrase.Match
-		senses uint64
-		limit  int
-	}
 	var (
-		verbs [8]verb
-		nv    int
+		verbs recentVerbs
 		named uint64 // the senses whose objects the text has named so far
 	)
 	s.set.Find(b, func(m phrase.Match) bool {
-		if ss := s.verbOf[m.Phrase]; ss != 0 && startsWord(b, int(m.Start)) {
-			if end := int(m.End); end == len(b) || !isLetter(b[end]) {
-				verbs[nv%len(verbs)] = verb{m, ss, afterWords(b, end, SenseGap)}
-				nv++
-				if ss&named&s.refers != 0 {
-					if w := wordAt(b, end); string(w) == "it" || string(w) == "them" {
-						// "my pod is stuck, how do i force kill it"
-						dst = append(dst, [2]int{int(m.Start), end + bytes.Index(b[end:], w) + len(w)})
-					}
+		if ss := s.verbOf[m.Phrase]; ss != 0 && wholeWords(b, m) {
+			verbs.add(b, m, ss, SenseGap)
+			if ss&named&s.refers != 0 {
+				if w := wordAt(b, int(m.End)); string(w) == "it" || string(w) == "them" {
+					// "my pod is stuck, how do i force kill it"
+					dst = append(dst, [2]int{int(m.Start), wordEnd(b, int(m.End))})
 				}
 			}
 		}
@@ -206,19 +196,15 @@ func appendSenses(dst [][2]int, b []byte) [][2]int {
 		if !ok || isOneOf(wordAt(b, end), victims) {
 			return false
 		}
-		for i := max(0, nv-len(verbs)); i < nv; i++ {
-			v := verbs[i%len(verbs)]
-			if v.senses&os == 0 || m.Start < v.m.End || int(m.Start) > v.limit {
-				continue
+		verbs.pair(m, os, func(v phrase.Match, _ uint64) bool {
+			if hyphen && m.Start != v.End {
+				return true
 			}
-			if hyphen && m.Start != v.m.End {
-				continue
-			}
-			if sp := [2]int{int(v.m.Start), int(m.End)}; len(dst) == 0 || dst[len(dst)-1] != sp {
+			if sp := [2]int{int(v.Start), int(m.End)}; len(dst) == 0 || dst[len(dst)-1] != sp {
 				dst = append(dst, sp) // "interview" ends where "coding interview" does
 			}
-			break
-		}
+			return false
+		})
 		return false
 	})
 	return dst
@@ -244,8 +230,7 @@ func appendDefences(dst [][2]int, b []byte) [][2]int {
 			return false
 		}
 		if end, ok := endsWordOrPlural(b, int(m.End)); ok && Qualified(b, int(m.End)) {
-			w := wordAt(b, end)
-			dst = append(dst, [2]int{int(m.Start), end + bytes.Index(b[end:], w) + len(w)})
+			dst = append(dst, [2]int{int(m.Start), wordEnd(b, end)})
 		}
 		return false
 	})
