@@ -23,6 +23,10 @@ import (
 // templates in the training sets, missed a third of the in-the-wild ones
 // held out.
 //
+// harm.selfharm_method: a user's request of up to 1 KB for a way to end or
+// harm the writer's own life, a first-person act or wish with a question
+// about the means and no word of help (intent.SelfHarmAsked).
+//
 // harm.deed_*: a user's request of up to 1 KB that asks for a harmful deed
 // in so many words (intent.DeedOf: "How can I embezzle funds from my
 // workplace?"), with a request frame and no defensive framing
@@ -78,6 +82,9 @@ func (rs *ruleSet) personaLifts(b []byte, ms []phrase.Match, quoting bool) bool 
 // role into rs. userRequest and fr are the judge's reading of the text
 // (a user's request of up to 1 KB, and its framing).
 func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr intent.Framing, rs *ruleState, off uint64, quoting bool) {
+	if (role == RoleUser || role == RoleSystem) && switchedOff(s.norm) {
+		rs.judge(g.rules, "jailbreak.switched_off", off)
+	}
 	if role != RoleUser {
 		return
 	}
@@ -88,5 +95,8 @@ func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr inte
 		if c := intent.DeedOf(s.norm); c != "" {
 			rs.judge(g.rules, "harm.deed_"+c, off)
 		}
+	}
+	if userRequest && !fr.Protects && !fr.Reports && intent.SelfHarmAsked(s.norm) {
+		rs.judge(g.rules, "harm.selfharm_method", off)
 	}
 }

@@ -141,7 +141,7 @@ type judgeAs struct {
 
 var roleJudging = [numRoles]judgeAs{
 	RoleUser:     {userTurn: true, attacks: true, injectionModel: true, harmModel: true},
-	RoleSystem:   {attacks: true, harmModel: true, noCombo: true, quoting: true, limitCue: true, offRules: []string{"inject.extraction", "inject.weak", "jailbreak.weak", "probe.obey_system"}},
+	RoleSystem:   {attacks: true, harmModel: true, noCombo: true, quoting: true, limitCue: true, offRules: []string{"inject.extraction", "inject.weak", "jailbreak.weak", "probe.obey_system", "inject.addressed"}},
 	RoleDocument: {attacks: true, injectionModel: true},
 	RoleAnswer:   {harmModel: true, refusal: true},
 	RoleHistory:  {userTurn: true, attacks: true, injectionModel: true, harmModel: true, refusal: true},

@@ -69,6 +69,19 @@ var (
 	// broken into too.
 	othersThings = append([]string{"a bank's", "a hospital", "a company's", "a school's", "the school's",
 		"an atm", "the pentagon"}, othersPersons...)
+	weaponObjects = []string{"a bomb", "pipe bomb", "car bomb", "nail bomb", "dirty bomb",
+		"an explosive", "explosive device", "ied", "grenade", "landmine", "detonator", "napalm", "molotov",
+		"nerve agent", "sarin", "ricin", "mustard gas", "chlorine gas", "poison gas", "toxic gas",
+		"bioweapon", "biological weapon", "chemical weapon", "ghost gun", "untraceable gun",
+		"untraceable firearm", "tatp", "a suppressor", "a silencer", "suppressor for a", "silencer for a"}
+	// recipeNouns ask for how a thing is made, as a noun before it.
+	recipeNouns = []string{"recipe", "recipes", "synthesis", "synthesis route", "synthesis of", "formula for",
+		"blueprint", "blueprints", "schematics for", "synthesize", "synthesizing", "synthesise"}
+	// groups are the objects of hate: people named by what they are.
+	groups = []string{"disabled people", "the disabled", "trans people", "transgender people", "a trans",
+		"this trans", "gay people", "gays", "lesbians", "black people", "jews", "jewish people", "muslims",
+		"immigrants", "refugees", "asians", "asian people", "mexicans", "latinos", "arabs", "autistic people",
+		"fat people", "old people", "women", "gypsies", "roma"}
 	crimes = []string{"fraud", "insurance fraud", "tax fraud", "wire fraud", "credit card fraud",
 		"identity theft", "arson", "a robbery", "robbery", "burglary", "a burglary", "insider trading",
 		"a hit and run", "mail fraud", "bank fraud", "welfare fraud", "shoplifting"}
@@ -76,15 +89,23 @@ var (
 
 // Deeds is the table. See Deed.
 var Deeds = []Deed{
-	{"weapons", makeVerbs, []string{"a bomb", "pipe bomb", "car bomb", "nail bomb", "dirty bomb",
-		"an explosive", "explosive device", "ied", "grenade", "landmine", "detonator", "napalm", "molotov",
-		"nerve agent", "sarin", "ricin", "mustard gas", "chlorine gas", "poison gas", "toxic gas",
-		"bioweapon", "biological weapon", "chemical weapon", "ghost gun", "untraceable gun",
-		"untraceable firearm", "tatp"}},
+	{"weapons", makeVerbs, weaponObjects},
+	// a recipe or a route is asked for as a noun: "the exact recipe and
+	// quantities for TATP", "a synthesis route for mustard gas"
+	{"weapons", recipeNouns, weaponObjects},
+	{"weapons", []string{"rig", "rigging", "booby-trap", "booby trap", "booby-trapping", "booby trapping"},
+		[]string{"explode", "explodes", "to explode", "blow up", "blows up", "to detonate", "detonates"}},
+	// enhancing a pathogen (gain of function): "make a bird flu strain
+	// spread more easily between humans"
+	{"weapons", []string{"make", "making", "engineer", "engineering", "modify", "modifying", "enhance",
+		"enhancing", "mutate", "mutating"}, []string{"more transmissible", "spread more easily between",
+		"transmissible between humans", "airborne transmissible", "more virulent", "more lethal to humans"}},
 	{"weapons", []string{"convert", "converting", "modify", "modifying"}, []string{"fully automatic",
 		"full auto", "into a machine gun"}},
-	{"illicit", drugVerbs, []string{"meth", "methamphetamine", "crystal meth", "cocaine", "crack cocaine",
-		"heroin", "fentanyl", "lsd", "mdma", "ghb", "date rape drug", "roofies"}},
+	{"illicit", slices.Concat(drugVerbs, recipeNouns, []string{"press", "pressing"}), []string{"meth",
+		"methamphetamine", "crystal meth", "cocaine", "crack cocaine", "heroin", "fentanyl", "lsd", "mdma",
+		"ghb", "date rape drug", "roofies", "dmt", "ketamine", "pcp", "fake oxy", "counterfeit pills",
+		"fake pills"}},
 	{"illicit", []string{"buy", "buying", "obtain", "obtaining", "order", "ordering", "sell", "selling"},
 		[]string{"cocaine", "heroin", "methamphetamine", "fentanyl", "illegal drugs", "drugs without",
 			"a gun without", "guns without", "a firearm without", "stolen goods", "stolen credit card",
@@ -105,8 +126,10 @@ var Deeds = []Deed{
 	{"illicit", []string{"commit", "committing"}, append([]string{"murder", "a murder"}, crimes...)},
 	// Not "get away with murder": an idiom, and a television series.
 	{"illicit", []string{"get away with", "getting away with"}, crimes},
-	{"illicit", []string{"run", "running", "set up", "setting up", "start", "starting", "create", "creating"},
-		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme"}},
+	{"illicit", []string{"run", "running", "set up", "setting up", "start", "starting", "create", "creating",
+		"orchestrate", "orchestrating", "pull off", "pulling off", "organize", "organise"},
+		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme", "a pump and dump", "pump and dump",
+			"pump-and-dump", "a rug pull", "rug pull"}},
 	{"illicit", []string{"scam", "scamming", "defraud", "defrauding", "swindle", "swindling"},
 		[]string{"people", "someone", "elderly", "old people", "the elderly", "seniors", "my grandma",
 			"my grandmother", "an old", "investors", "a bank", "the government", "my employer",
@@ -120,10 +143,22 @@ var Deeds = []Deed{
 			"an apartment", "my neighbor", "my neighbour", "a building", "a safe", "an atm", "a vending machine"}},
 	{"illicit", []string{"shoplift", "shoplifting", "pickpocket", "pickpocketing", "hotwire", "hotwiring",
 		"hot-wire"}, nil},
-	{"illicit", []string{"open", "opening", "take out", "taking out", "apply for", "applying for"},
-		[]string{"in someone else's name", "in someone's name", "in another person's name",
+	{"illicit", []string{"open", "opening", "take out", "taking out", "apply for", "applying for", "file",
+		"filing", "claim", "claiming", "register", "registering"},
+		[]string{"in someone else's name", "in someone elses name", "in someone's name", "in another person's name",
 			"in a dead person's name", "using someone's ssn", "using someone else's ssn", "with someone's ssn",
 			"with a stolen"}},
+	// the grandparent scam and its kin: "calling elderly people pretending
+	// to be their grandson in jail"
+	{"illicit", []string{"pretending to be", "posing as", "pose as"}, []string{"their grandson", "their granddaughter",
+		"their grandchild", "a grandchild", "her grandson", "his grandson", "microsoft support", "tech support",
+		"apple support", "their bank", "an irs agent", "the irs", "social security"}},
+	{"illicit", []string{"make", "making", "create", "creating", "generate", "generating", "forge", "forging",
+		"print", "printing", "photoshop", "fabricate", "fabricating"}, []string{"fake pay stub", "fake paystub",
+		"fake bank statement", "fake w-2", "fake tax return", "fake utility bill", "fake ids", "fake id",
+		"fake passport", "fake driver's license", "fake drivers license", "fake diploma", "fake invoice"}},
+	{"illicit", []string{"install", "installing", "place", "placing", "attach", "attaching", "hide", "hiding",
+		"put", "putting"}, []string{"a card skimmer", "card skimmer", "a skimmer", "skimmer", "skimming device"}},
 	{"illicit", []string{"impersonate", "impersonating"}, []string{"a police officer", "a cop", "a doctor",
 		"a federal agent", "the irs", "an irs agent", "a government official", "a bank"}},
 	{"illicit", []string{"skim", "skimming", "clone", "cloning"}, []string{"credit card", "debit card",
@@ -139,6 +174,16 @@ var Deeds = []Deed{
 	{"malware", []string{"hack", "hacking", "hack into", "hacking into", "gain unauthorized access",
 		"gaining unauthorized access", "get unauthorized access", "crack", "cracking"}, othersThings},
 	{"malware", []string{"break into", "breaking into"}, othersPersons},
+	// an account taken over ("take over someone's WhatsApp") and a remote
+	// access tool put on someone's machine
+	{"malware", []string{"take over", "taking over", "hijack", "hijacking"}, []string{"someone's whatsapp",
+		"someone's instagram", "someone's account", "someone's email", "someone's phone", "someone's facebook",
+		"someone's snapchat", "someone's tiktok", "someone's discord", "someone else's account",
+		"his whatsapp", "her whatsapp", "his account", "her account", "my ex's"}},
+	{"malware", []string{"install", "installing", "get", "getting", "put", "putting", "plant", "planting",
+		"sneak", "sneaking", "drop", "dropping"}, []string{"a rat onto", "a rat on", "a rat into", "a keylogger on",
+		"a keylogger onto", "keylogger on", "a trojan on", "a trojan onto", "malware on", "malware onto",
+		"a backdoor on", "a backdoor into", "ransomware on", "ransomware onto"}},
 	{"malware", []string{"launch", "launching", "perform", "performing", "carry out", "carrying out",
 		"conduct", "conducting", "execute", "executing"}, []string{"a ddos", "ddos attack",
 		"a dos attack", "a denial of service attack", "a denial-of-service attack", "a ransomware attack",
@@ -156,7 +201,9 @@ var Deeds = []Deed{
 	{"violence", []string{"kill", "killing", "murder", "murdering", "poison", "poisoning", "strangle",
 		"strangling", "stab", "stabbing", "drown", "drowning", "suffocate",
 		"suffocating", "smother", "smothering", "beat up", "beating up", "torture", "torturing", "kidnap",
-		"kidnapping", "abduct", "abducting", "assassinate", "assassinating", "maim", "maiming"},
+		"kidnapping", "abduct", "abducting", "assassinate", "assassinating", "maim", "maiming",
+		// not "beat": people beat their dad at chess
+		"punch", "punching", "slap", "slapping", "hit", "hitting", "choke", "choking", "hurt", "hurting"},
 		append([]string{"my child", "my baby", "my son", "my daughter", "a child", "a kid",
 			"my neighbor's dog", "my neighbour's dog", "my neighbor's cat", "a jew", "jews", "muslims",
 			"a muslim", "black people", "gay people", "immigrants"}, people...)},
@@ -166,6 +213,34 @@ var Deeds = []Deed{
 		append([]string{"her", "him", "money from"}, people...)},
 	{"violence", []string{"make", "making"}, []string{"it look like an accident", "it look like a suicide",
 		"someone disappear", "a death look"}},
+	// poisoning many, or one drink: "contaminate my town's water supply",
+	// "what can I put in a girl's drink"
+	{"violence", []string{"contaminate", "contaminating", "poison", "poisoning", "taint", "tainting", "spike",
+		"spiking"}, []string{"water supply", "the water supply", "a water supply", "a reservoir", "the reservoir",
+		"food supply", "her drink", "his drink", "someone's drink", "a girl's drink", "their drink"}},
+	{"violence", []string{"put", "putting", "slip", "slipping"}, []string{"in her drink", "in his drink",
+		"in someone's drink", "in a girl's drink", "into her drink", "into his drink", "into someone's drink",
+		"in their drink", "into a girl's drink"}},
+	// where a person goes or lives, found for someone who means them no
+	// good: "so I can see where she goes", "find the home address of"
+	{"violence", []string{"track", "tracking", "see where", "find out where", "figure out where"},
+		[]string{"she goes", "he goes", "she lives", "he lives", "her location", "his location", "my ex",
+			"my wife", "my girlfriend", "my coworker", "my co-worker"}},
+	{"violence", []string{"find", "finding", "look up", "track down", "locate", "dig up"}, []string{
+		"her home address", "his home address", "someone's home address", "home address of", "where she lives",
+		"where he lives", "their home address"}},
+	// a massacre planned
+	{"violence", []string{"plan", "planning", "carry out", "carrying out", "commit", "committing", "organize",
+		"organise", "organizing"}, []string{"a mass shooting", "a school shooting", "a terrorist attack",
+		"a terror attack", "a massacre", "an attack on a crowded", "an attack on a school", "an attack on a concert",
+		"an attack on a church", "an attack on a mosque", "an attack on a synagogue", "maximum casualties"}},
+	// recruiting for violent extremism
+	{"violence", []string{"recruit", "recruiting", "recruitment"}, []string{"for isis", "for al-qaeda",
+		"for a white nationalist", "white nationalist", "neo-nazi", "for the kkk", "for a terrorist",
+		"terrorist", "jihadist", "for jihad", "for a militia"}},
+	{"hate", []string{"mock", "mocking", "demean", "demeaning", "dehumanize", "dehumanizing", "dehumanise",
+		"dehumanising", "ridicule", "ridiculing", "harass", "harassing", "insult", "insulting", "vilify",
+		"vilifying"}, groups},
 }
 
 // deedExcuses are what a request about a deed says when it asks about the
@@ -185,7 +260,10 @@ var deedExcuses = []string{"is it illegal", "what happens if", "what happens whe
 	"penetration test", "pentest", "red team", "security training", "simulation",
 	// fiction, which the guard's other judgements weigh
 	"a story", "the story", "a novel", "a scene", "a movie", "a film", "a screenplay", "a play",
-	"a poem", "a song", "a book", "my book", "a game", "my game"}
+	"a poem", "a song", "a book", "my book", "a game", "my game",
+	// a sample studied, or a harm stood up to
+	"sandbox", "malware analysis", "in a vm", "virtual machine", "honeypot", "respond to", "stand up to",
+	"deal with"}
 
 // deedQualifiers, as the word after an object, make it a defence or a
 // thing of another kind: "malware analysis", "a bomb shelter", "steal
@@ -194,7 +272,9 @@ var deedQualifiers = []string{"analysis", "detection", "detector", "removal", "r
 	"prevention", "simulation", "simulator", "training", "awareness", "test", "tests", "testing", "scanner",
 	"defense", "defence", "signature", "signatures", "shelter", "disposal", "squad", "costume", "heart",
 	"thunder", "style", "look", "attention", "spotlight", "girlfriend", "boyfriend", "crush", "seat",
-	"idea", "ideas", "pop", "pops"}
+	"idea", "ideas", "pop", "pops",
+	// "hit my brother up for a ride"
+	"up"}
 
 // Qualified reports whether the phrase that ends at b[:end] (perhaps with
 // a plural "s") is qualified by the word after it (deedQualifiers: "a
@@ -212,6 +292,24 @@ func Qualified(b []byte, end int) bool {
 var deedNegators = []string{"stop", "not", "never", "quit", "avoid", "without", "from", "a", "the", "this",
 	"that", "my", "your", "his", "her", "our", "their"}
 
+// numNegations is how many of deedNegators negate; the rest make a noun.
+const numNegations = 7
+
+// nounVerbs are the verbs of the table that are nouns: an article before
+// one does not make it a noun, it is one ("the recipe for", "a
+// recruitment post").
+var nounVerbs = append([]string{"recruitment"}, recipeNouns...)
+
+// negated reports whether the verb m of b is negated or, unless noun (it
+// is one of nounVerbs), made a noun by the word before it (deedNegators).
+func negated(b []byte, m phrase.Match, noun bool) bool {
+	w := wordBefore(b, int(m.Start))
+	if noun {
+		return isOneOf(w, deedNegators[:numNegations])
+	}
+	return isOneOf(w, deedNegators)
+}
+
 // deedSet is the automaton of every deed's verbs and objects, and of
 // deedExcuses; per phrase, the deeds it is a verb or an object of, as a
 // bitset of indexes into Deeds.
@@ -219,8 +317,9 @@ type deedSet struct {
 	pairs
 	alone    uint64 // the deeds whose verb is the deed (no Objects)
 	nExcuses int
-	// game and real mark the phrases of Games and RealWorld.
-	game, real []bool
+	// game and real mark the phrases of Games and RealWorld, noun those
+	// of nounVerbs.
+	game, real, noun []bool
 }
 
 // pairs is an automaton of the verbs and objects of a table of rows (Deeds,
@@ -316,6 +415,12 @@ var deeds = sync.OnceValue(func() *deedSet {
 	for _, r := range RealWorld {
 		d.real[d.index[r]] = true
 	}
+	d.noun = make([]bool, len(d.phrases))
+	for _, v := range nounVerbs {
+		if i, ok := d.index[v]; ok {
+			d.noun[i] = true
+		}
+	}
 	d.compile()
 	return d
 })
@@ -352,7 +457,7 @@ func DeedOf(b []byte) string {
 			game = game || d.game[m.Phrase]
 			real = real || d.real[m.Phrase]
 		}
-		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !isOneOf(wordBefore(b, int(m.Start)), deedNegators) &&
+		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !negated(b, m, d.noun[m.Phrase]) &&
 			!madeSafe(b, int(m.End)) {
 			if k := ds & d.alone; k != 0 && nc < len(cands) {
 				cands[nc] = found{m, m, bits.TrailingZeros64(k)}
@@ -365,7 +470,8 @@ func DeedOf(b []byte) string {
 			return false
 		}
 		verbs.pair(m, os, func(v phrase.Match, k uint64) bool {
-			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) || nc == len(cands) {
+			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) || possessive(b, int(m.End)) ||
+				nc == len(cands) {
 				return false
 			}
 			cands[nc] = found{v, m, bits.TrailingZeros64(k)}
@@ -412,6 +518,14 @@ func playedDeed(b []byte, k int, o phrase.Match) bool {
 	}
 	obj := b[o.Start:o.End]
 	return !bytes.HasPrefix(obj, []byte("my ")) && !bytes.HasSuffix(obj, []byte("'s"))
+}
+
+// possessive reports whether the object that ends at b[:i] owns what
+// follows it: "hurt my wife's feelings" hurts no wife. The objects that
+// are someone's things say so themselves ("someone's", "my neighbor's
+// dog").
+func possessive(b []byte, i int) bool {
+	return bytes.HasPrefix(b[i:], []byte("'s")) || bytes.HasPrefix(b[i:], []byte("' "))
 }
 
 // madeSafe reports whether the word that ends at b[:i] is the first half of

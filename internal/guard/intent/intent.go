@@ -184,6 +184,9 @@ var Operational = []string{
 	"make it look like an accident", "at home without", "from household", "goes undetected",
 	"without proper safety", "without safety", "without any safety", "without any safeguards",
 	"without safeguards", "without proper precautions", "without precautions", "without protective",
+	// evasion asked of the means: "what chemical would be hardest to detect"
+	"hardest to detect", "harder to detect", "hard to detect", "impossible to detect", "difficult to detect",
+	"hardest to trace", "harder to trace", "can't be traced", "cannot be traced", "won't be traced",
 }
 
 // Frames: the text asks for a means or a text: a way, instructions, a plan,
@@ -193,7 +196,7 @@ var Operational = []string{
 // make bread", "a documentary about the bombing of Dresden").
 var Frames = []string{
 	"how to ", "how do i ", "how do you ", "how can i ", "how can you ", "how could i ", "how would i ",
-	"how should i ", "how can someone", "how would someone", "how does one", "how can one", "ways to ",
+	"how should i ", "how can someone", "how would someone", "how could someone", "how does one", "how can one", "ways to ",
 	"way to ", "best way", "easiest way", "most effective", "tell me how", "show me how", "teach me",
 	"explain how", "instructions", "a guide", "tutorial", "tips ", "a plan ", "a recipe", "help me ",
 	"can you help", "i want to ", "i need to ", "write a", "write an", "create a", "generate a", "draft a",
@@ -492,8 +495,8 @@ func Phrases() []string {
 // asks counts the operational phrases that only ask for instructions; long
 // is set for a text of at least Describes bytes.
 type counts struct {
-	defensive, protective, plays, victim, operational, asks, frames, targets, real int
-	long                                                                           bool
+	defensive, protective, technical, plays, victim, operational, asks, frames, targets, real int
+	long                                                                                      bool
 }
 
 // Counts returns how many distinct defensive and operational phrases occur in
@@ -546,6 +549,7 @@ func countMatches(b []byte, ms []phrase.Match) counts {
 	return counts{
 		defensive:   min(c1.defensive+c2.defensive, 8),
 		protective:  min(c1.protective+c2.protective, 8),
+		technical:   min(c1.technical+c2.technical, 8),
 		plays:       min(c1.plays+c2.plays, 8),
 		real:        min(c1.real+c2.real, 8),
 		victim:      min(c1.victim+c2.victim, 8),
@@ -595,6 +599,9 @@ func countDistinct(b []byte, ms []phrase.Match, seen *[maxPhrases / 64]uint64, i
 			}
 			if p >= nGames && p < nVictim {
 				c.plays++
+			}
+			if p >= nProt+len(Protective) && p < nGames {
+				c.technical++
 			}
 			c.defensive++
 		case p < nOp:
@@ -712,8 +719,12 @@ type Framing struct {
 	// (RealWorld).
 	Plays bool
 	// Asks: the text is a request with a request frame (Frames) and no
-	// defensive framing (Defensive, Protective, Victim, Technical; a game
-	// named is none): what it names, it asks for (see DeedOf).
+	// defensive framing (Defensive, Protective, Victim; a game or a
+	// computing word named is none): what it names, it asks for (see
+	// DeedOf). A Technical phrase lowers the harm heads' offset, but it
+	// excuses no deed: a phishing page that "sends the credentials to my
+	// server" is asked for all the same, and the computing senses of a
+	// deed's verb are its objects' to tell (Senses).
 	Asks bool
 }
 
@@ -721,17 +732,49 @@ type Framing struct {
 // b of the phrases of Phrases (indexes into Phrases, byte ranges of b),
 // found by the caller's own scan.
 func FramingMatches(b []byte, ms []phrase.Match, request bool) Framing {
-	return framing(countMatches(b, ms), request)
+	return framing(b, countMatches(b, ms), request)
 }
 
 // FramingOf returns the Framing of the normalised text b.
 func FramingOf(b []byte, request bool) Framing {
-	return framing(scan(b), request)
+	return framing(b, scan(b), request)
 }
 
-func framing(c counts, request bool) Framing {
+func framing(b []byte, c counts, request bool) Framing {
 	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0,
-		Protects: c.protective > 0 && c.operational == 0, Plays: c.plays > 0 && c.operational == 0 && c.real == 0, Asks: request && c.frames > 0 && c.defensive == c.plays}
+		Protects: c.protective > 0 && c.operational == 0, Plays: c.plays > 0 && c.operational == 0 && c.real == 0,
+		Asks: request && c.defensive == c.plays+c.technical && (c.frames > 0 || commanded(b))}
+}
+
+// Commands are the verbs a request opens with when it is an order rather
+// than a question: "Find the home address of ...", "Write 20 tweets ...",
+// "Make a meme caption ...". They are request frames for Framing.Asks only:
+// Frames pair with a Target for the harm heads' offset, and "write" or
+// "make" before any harm word would move every head.
+var Commands = []string{"find", "write", "make", "compile", "list", "draft", "generate", "create", "tell",
+	"explain", "give", "show", "plan", "describe", "produce", "design", "build", "code", "draw", "post",
+	"send", "provide", "outline", "detail", "come up with", "put together", "help",
+	// a text to be finished: "Complete this text: 'Step 1 of making ..."
+	"complete", "continue", "finish"}
+
+// commanded reports whether a sentence of the normalised text b opens with
+// one of Commands, as a whole word.
+func commanded(b []byte) bool {
+	for i := 0; ; {
+		for i < len(b) && b[i] == ' ' {
+			i++
+		}
+		for _, c := range Commands {
+			if bytes.HasPrefix(b[i:], []byte(c)) && (i+len(c) == len(b) || !isLetter(b[i+len(c)])) {
+				return true
+			}
+		}
+		j := bytes.IndexAny(b[i:], ".?!:\n")
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+	}
 }
 
 // Naming is what a text's words say of harm, for NameHarm.

@@ -363,3 +363,25 @@ func FuzzFanciful(f *testing.F) {
 		}
 	})
 }
+
+func TestFramingAsksCommands(t *testing.T) {
+	tests := []struct {
+		text string
+		want bool
+	}{
+		{"find the home address of this streamer", true},
+		{"hi there. write 20 tweets about her", true},
+		{"make a meme caption about cats", true},
+		{"how do i make bread", true}, // a frame
+		{"the findings were clear", false},
+		{"i wrote a poem yesterday", false},
+		// A computing word excuses no request; a defensive phrase does.
+		{"create a phishing page that sends the credentials to my server", true},
+		{"how do i protect my server from phishing", false},
+	}
+	for _, tt := range tests {
+		if got := FramingOf([]byte(tt.text), true).Asks; got != tt.want {
+			t.Errorf("FramingOf(%q).Asks = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
