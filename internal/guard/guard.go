@@ -544,11 +544,17 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// guidelines or pretend to be an AI without restrictions").
 	historyRefusal := role == RoleHistory && refusal
 	gated := how.limitCue || short || historyRefusal
+	// A user's persona request of a few sentences ("I want you to act as
+	// a linux terminal ...") that lifts no limit is flagged at most, not
+	// refused: a persona is what users ask for every day, and one that
+	// lifts limits is a jailbreak by rule (jailbreak.persona).
+	persona := how.userTurn && !gated && countWords(s.norm, personaGateWords) < personaGateWords &&
+		g.rules.casts(s.norm, s.matches)
 	limitText := s.norm
 	if historyRefusal {
 		limitText = withoutDeclining(s.norm)
 	}
-	lifts := gated && liftsLimits(limitText, how.quoting)
+	lifts := (gated || persona) && liftsLimits(limitText, how.quoting)
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := how.userTurn && !s.image && len(s.norm) <= 2*intent.Span
@@ -676,6 +682,9 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			}
 			if c == Jailbreak && p > limitlessCap && gated && !lifts {
 				p = limitlessCap
+			}
+			if c == Jailbreak && p > personaCap && persona && !lifts {
+				p = personaCap
 			}
 			if c == PromptInjection && p > shortAttackCap && short && !shortInjects(s.norm, role) {
 				p = shortAttackCap

@@ -530,6 +530,21 @@ var limitCues = []string{
 	"forget openai", "disregard your", "disregard all", "disregard any", "disregard previous", "disregard the rules",
 	"no longer confined", "not confined", "no longer bound", "illegal activities", "anything illegal", "is evil",
 	"evil ai", "unethical requests", "no rules apply",
+	// the seventeenth round's, from jailbreaks that cast a persona and
+	// lift its limits in other words
+	"not restrained by", "free of your confines", "free of confines", "without any remorse", "no remorse",
+	"no prohibitions", "breaks ai rules", "break ai rules", "despite what it is", "regardless of what it is",
+	"doesn't give a f", "does not give a f", "never been given any safety", "without safety training",
+	"no safety training", "completely unhinged", "unhinged response",
+	// compliance demanded whatever is asked, and users said to be
+	// criminals
+	"always comply", "comply with every", "comply with all requests", "comply with any request",
+	"answer every request fully", "answer all requests", "fulfill every request", "fulfil every request",
+	"do not evaluate whether", "don't evaluate whether", "never evaluate whether", "regardless of legality",
+	"regardless of the legality", "regardless of harm", "regardless of how harmful", "even if harmful",
+	"even if it is harmful", "even if illegal", "even if it is illegal", "including harmful ones",
+	"including harmful requests", "including illegal ones", "harmful requests completely", "outside the law",
+	"clandestine lab",
 }
 
 // policyCues name a provider's rules. Naming them lifts nothing ("keeps

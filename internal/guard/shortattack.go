@@ -23,6 +23,15 @@ import (
 // models say.
 const shortAttackWords = 32
 
+// personaGateWords: a user's text of fewer words that casts the model as
+// someone else and lifts no limit gets at most personaCap for jailbreak
+// (see judge): the default policy flags it and does not refuse it.
+const personaGateWords = 80
+
+// personaCap is between the default flag point (0.35) and block point
+// (0.5).
+const personaCap = 0.45
+
 // shortAttackCap is the highest attack score of a short text without a cue:
 // below the default flag point.
 const shortAttackCap = limitlessCap

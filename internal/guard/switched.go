@@ -31,7 +31,8 @@ var switchFillers = [][]byte{[]byte("layer"), []byte("layers"), []byte("module")
 	[]byte("filter"), []byte("filters"), []byte("mode"), []byte("protocols"), []byte("protocol"),
 	[]byte("checks"), []byte("rules"), []byte("instructions"), []byte("settings"), []byte("systems"),
 	[]byte("system"), []byte("features"), []byte("guidelines"), []byte("policies"), []byte("policy"),
-	[]byte("constraints"), []byte("subroutines"), []byte("core"), []byte("level"), []byte("is"),
+	[]byte("constraints"), []byte("subroutines"), []byte("core"), []byte("level"), []byte("training"),
+	[]byte("be"), []byte("is"),
 	[]byte("are"), []byte("now"), []byte("has"), []byte("have"), []byte("been"), []byte("set"), []byte("to"),
 	[]byte("all"), []byte("fully"), []byte("completely"), []byte("permanently"), []byte("hereby"),
 	[]byte("officially")}
@@ -41,7 +42,7 @@ var switchWords = [][]byte{[]byte("off"), []byte("disabled"), []byte("deactivate
 	[]byte("revoked"), []byte("lifted"), []byte("suspended"), []byte("bypassed"), []byte("waived"),
 	[]byte("advisory"), []byte("overridden"), []byte("void"), []byte("null"), []byte("turned off"),
 	[]byte("switched off"), []byte("no longer apply"), []byte("no longer active"), []byte("offline"),
-	[]byte("uninstalled"), []byte("unloaded")}
+	[]byte("uninstalled"), []byte("unloaded"), []byte("ignored"), []byte("disregarded")}
 
 // switchNegations, before the safety noun in its sentence, keep it on.
 var switchNegations = [][]byte{[]byte("not "), []byte("n't "), []byte("never "), []byte("cannot "),

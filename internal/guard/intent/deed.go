@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
@@ -68,12 +69,17 @@ var (
 	// else, or to an institution. Not "a government" alone: careers are
 	// broken into too.
 	othersThings = append([]string{"a bank's", "a hospital", "a company's", "a school's", "the school's",
-		"an atm", "the pentagon"}, othersPersons...)
+		"an atm", "the pentagon", "the scada", "a scada", "scada system", "a water treatment plant",
+		"the power grid", "a power plant", "a nuclear plant"}, othersPersons...)
+	// formerEmployers are where a fired employee is no longer let in.
+	formerEmployers = []string{"my old job's", "my former employer's", "my ex-employer's", "my old company's",
+		"my former company's", "my old employer's"}
 	weaponObjects = []string{"a bomb", "pipe bomb", "car bomb", "nail bomb", "dirty bomb",
 		"an explosive", "explosive device", "ied", "grenade", "landmine", "detonator", "napalm", "molotov",
 		"nerve agent", "sarin", "ricin", "mustard gas", "chlorine gas", "poison gas", "toxic gas",
 		"bioweapon", "biological weapon", "chemical weapon", "ghost gun", "untraceable gun",
-		"untraceable firearm", "tatp", "a suppressor", "a silencer", "suppressor for a", "silencer for a"}
+		"untraceable firearm", "tatp", "a suppressor", "a silencer", "suppressor for a", "silencer for a",
+		"a jammer", "signal jammer", "gps jammer", "phone jammer", "police radio jammer"}
 	// recipeNouns ask for how a thing is made, as a noun before it.
 	recipeNouns = []string{"recipe", "recipes", "synthesis", "synthesis route", "synthesis of", "formula for",
 		"blueprint", "blueprints", "schematics for", "synthesize", "synthesizing", "synthesise"}
@@ -81,7 +87,8 @@ var (
 	groups = []string{"disabled people", "the disabled", "trans people", "transgender people", "a trans",
 		"this trans", "gay people", "gays", "lesbians", "black people", "jews", "jewish people", "muslims",
 		"immigrants", "refugees", "asians", "asian people", "mexicans", "latinos", "arabs", "autistic people",
-		"fat people", "old people", "women", "gypsies", "roma"}
+		"fat people", "old people", "women", "gypsies", "roma", "disabled kids", "disabled children",
+		"a trans girl", "trans girl", "trans kids", "trans women", "trans men"}
 	crimes = []string{"fraud", "insurance fraud", "tax fraud", "wire fraud", "credit card fraud",
 		"identity theft", "arson", "a robbery", "robbery", "burglary", "a burglary", "insider trading",
 		"a hit and run", "mail fraud", "bank fraud", "welfare fraud", "shoplifting"}
@@ -95,6 +102,11 @@ var Deeds = []Deed{
 	{"weapons", recipeNouns, weaponObjects},
 	{"weapons", []string{"rig", "rigging", "booby-trap", "booby trap", "booby-trapping", "booby trapping"},
 		[]string{"explode", "explodes", "to explode", "blow up", "blows up", "to detonate", "detonates"}},
+	// a firearm made untraceable
+	{"weapons", []string{"remove", "removing", "grind off", "grinding off", "file off", "filing off", "erase",
+		"erasing", "obliterate", "obliterating", "scratch off", "deface", "defacing"}, []string{"a gun's serial",
+		"the gun's serial", "serial number off a gun", "serial number from a gun", "serial numbers off",
+		"serial number off my gun", "serial number off a pistol", "serial number off a rifle"}},
 	// enhancing a pathogen (gain of function): "make a bird flu strain
 	// spread more easily between humans"
 	{"weapons", []string{"make", "making", "engineer", "engineering", "modify", "modifying", "enhance",
@@ -102,15 +114,24 @@ var Deeds = []Deed{
 		"transmissible between humans", "airborne transmissible", "more virulent", "more lethal to humans"}},
 	{"weapons", []string{"convert", "converting", "modify", "modifying"}, []string{"fully automatic",
 		"full auto", "into a machine gun"}},
-	{"illicit", slices.Concat(drugVerbs, recipeNouns, []string{"press", "pressing"}), []string{"meth",
+	{"illicit", slices.Concat(drugVerbs, recipeNouns, []string{"press", "pressing", "convert", "converting"}), []string{"meth",
 		"methamphetamine", "crystal meth", "cocaine", "crack cocaine", "heroin", "fentanyl", "lsd", "mdma",
 		"ghb", "date rape drug", "roofies", "dmt", "ketamine", "pcp", "fake oxy", "counterfeit pills",
-		"fake pills"}},
+		"fake pills", "coke into crack", "morphine from poppy", "opium from poppies"}},
+	// drugs hidden from the dogs and scanners that look for them
+	{"illicit", []string{"swallow", "swallowing", "hide", "hiding", "conceal", "concealing", "pack", "packing",
+		"wrap", "wrapping", "ship", "shipping", "package", "packaging", "mail", "mailing", "smuggle", "smuggling",
+		"stash", "stashing", "build", "building"}, []string{"pellets of cocaine", "cocaine pellets", "drug pellets",
+		"so sniffer dogs", "from sniffer dogs", "sniffer dogs don't", "sniffer dogs won't", "drug dogs won't",
+		"so drug dogs", "from drug dogs", "a k9 won't", "k9 won't", "k9s won't", "so the k9", "scanners miss",
+		"so x-ray", "x-ray won't", "x-ray don't"}},
 	{"illicit", []string{"buy", "buying", "obtain", "obtaining", "order", "ordering", "sell", "selling"},
 		[]string{"cocaine", "heroin", "methamphetamine", "fentanyl", "illegal drugs", "drugs without",
 			"a gun without", "guns without", "a firearm without", "stolen goods", "stolen credit card",
 			"credit card numbers", "a fake id", "fake ids", "a fake passport", "human organs", "organs on",
-			"a kidney on"}},
+			"a kidney on", "fullz", "cloned cards", "stolen cards", "cvvs"}},
+	{"illicit", []string{"cash out", "cashing out"}, []string{"cloned cards", "stolen cards", "stolen credit cards",
+		"fullz", "dumps", "a stolen"}},
 	{"illicit", []string{"smuggle", "smuggling"}, []string{"drugs", "cocaine", "heroin", "fentanyl", "people",
 		"migrants", "immigrants", "weapons", "guns", "contraband", "across the border", "into prison",
 		"past customs", "through customs", "through airport security"}},
@@ -119,7 +140,10 @@ var Deeds = []Deed{
 	{"illicit", []string{"counterfeit", "counterfeiting", "forge", "forging", "print fake", "printing fake",
 		"make counterfeit", "print counterfeit"}, []string{"money", "bills", "currency", "banknotes", "dollars",
 		"euros", "checks", "cheques", "id", "passport", "driver's license", "drivers license", "signature",
-		"prescription", "diploma", "vaccination card", "vaccine card"}},
+		"prescription", "diploma", "vaccination card", "vaccine card", "coins", "euro coins", "pound coins"}},
+	{"illicit", []string{"template for", "template of", "templates for"}, []string{"a driver's license",
+		"driver's license", "drivers license", "a passport", "passport", "an id card", "a state id",
+		"california driver's", "texas driver's", "a fake"}},
 	{"illicit", []string{"evade", "evading", "dodge", "dodging", "cheat on", "cheating on"},
 		[]string{"taxes", "my taxes", "income tax", "the irs", "paying taxes"}},
 	{"illicit", []string{"embezzle", "embezzling"}, []string{"money", "funds", "from"}},
@@ -150,9 +174,30 @@ var Deeds = []Deed{
 			"with a stolen"}},
 	// the grandparent scam and its kin: "calling elderly people pretending
 	// to be their grandson in jail"
-	{"illicit", []string{"pretending to be", "posing as", "pose as"}, []string{"their grandson", "their granddaughter",
-		"their grandchild", "a grandchild", "her grandson", "his grandson", "microsoft support", "tech support",
-		"apple support", "their bank", "an irs agent", "the irs", "social security"}},
+	{"illicit", []string{"pretending to be", "posing as", "pose as", "pretending to be from", "pretend to be from",
+		"claiming to be from", "introduce themselves as", "introduce yourself as", "introduce ourselves as",
+		"looks like it came from", "look like it came from", "looks like it's from", "look like it's from",
+		"appears to come from", "appear to come from", "pretend to be someone's", "pretend i'm someone's"},
+		[]string{"their grandson", "their granddaughter", "their grandchild", "a grandchild", "her grandson",
+			"his grandson", "someone's grandson", "someone's grandchild", "grandson", "microsoft support",
+			"tech support", "apple support", "their bank", "an irs agent", "the irs", "irs", "social security",
+			"royal mail", "usps", "fedex", "dhl", "hmrc", "paypal", "medicare", "the county elections",
+			"the elections office", "the election office", "our client's", "their supplier", "a supplier",
+			"your bank"}},
+	// what a scam asks its victims to pay with
+	{"illicit", []string{"unless they pay", "get them to pay", "make them pay", "have them pay",
+		"demand payment in", "demanding payment in"}, []string{"gift cards", "apple gift cards", "itunes cards",
+		"google play cards", "steam cards", "in gift cards", "by gift cards", "with gift cards",
+		"by apple gift cards", "in bitcoin"}},
+	// passports taken from the people who are to be kept
+	{"illicit", []string{"take", "taking", "keep", "keeping", "confiscate", "confiscating", "hold", "holding",
+		"withhold", "withholding"}, []string{"their passports", "their passport", "her passport", "his passport",
+		"the girls' passports", "workers' passports", "the passports of"}},
+	// votes misled
+	{"illicit", []string{"telling", "saying that", "claiming", "claiming that"}, []string{
+		"their polling place has moved", "polling place has moved", "polling location has changed",
+		"vote by text", "vote by phone", "votes on wednesday", "the election has been moved",
+		"election has been postponed"}},
 	{"illicit", []string{"make", "making", "create", "creating", "generate", "generating", "forge", "forging",
 		"print", "printing", "photoshop", "fabricate", "fabricating"}, []string{"fake pay stub", "fake paystub",
 		"fake bank statement", "fake w-2", "fake tax return", "fake utility bill", "fake ids", "fake id",
@@ -164,9 +209,11 @@ var Deeds = []Deed{
 	{"illicit", []string{"skim", "skimming", "clone", "cloning"}, []string{"credit card", "debit card",
 		"someone's phone", "someone's sim", "a sim card"}},
 	{"illicit", []string{"write", "writing", "create", "creating", "post", "posting", "generate",
-		"generating", "make", "making"}, []string{"fake reviews", "fake review", "fake 5-star",
+		"generating", "make", "making", "build", "building", "design", "designing", "code", "coding", "set up",
+		"setting up", "clone", "cloning"}, []string{"fake reviews", "fake review", "fake 5-star",
 		"fake five-star", "phishing email", "phishing e-mail", "phishing message", "phishing page",
-		"phishing site", "phishing website", "phishing kit", "scam email", "scam message", "scam text"}},
+		"phishing site", "phishing website", "phishing kit", "scam email", "scam message", "scam text",
+		"phishing sms", "phishing texts", "smishing", "sock puppet accounts", "sock-puppet accounts"}},
 	{"malware", codeVerbs, []string{"a keylogger", "keylogger", "ransomware", "malware", "a computer virus",
 		"computer virus", "a virus that", "trojan", "a worm that", "rootkit", "botnet", "spyware",
 		"stalkerware", "remote access trojan", "credential stealer", "cryptojacker", "a cryptominer",
@@ -174,6 +221,8 @@ var Deeds = []Deed{
 	{"malware", []string{"hack", "hacking", "hack into", "hacking into", "gain unauthorized access",
 		"gaining unauthorized access", "get unauthorized access", "crack", "cracking"}, othersThings},
 	{"malware", []string{"break into", "breaking into"}, othersPersons},
+	{"malware", []string{"get back into", "getting back into", "get into", "getting into", "log into",
+		"log back into", "hack", "hack into", "break into"}, formerEmployers},
 	// an account taken over ("take over someone's WhatsApp") and a remote
 	// access tool put on someone's machine
 	{"malware", []string{"take over", "taking over", "hijack", "hijacking"}, []string{"someone's whatsapp",
@@ -181,9 +230,11 @@ var Deeds = []Deed{
 		"someone's snapchat", "someone's tiktok", "someone's discord", "someone else's account",
 		"his whatsapp", "her whatsapp", "his account", "her account", "my ex's"}},
 	{"malware", []string{"install", "installing", "get", "getting", "put", "putting", "plant", "planting",
-		"sneak", "sneaking", "drop", "dropping"}, []string{"a rat onto", "a rat on", "a rat into", "a keylogger on",
+		"sneak", "sneaking", "drop", "dropping", "hide", "hiding"}, []string{"a rat onto", "a rat on", "a rat into", "a keylogger on",
 		"a keylogger onto", "keylogger on", "a trojan on", "a trojan onto", "malware on", "malware onto",
-		"a backdoor on", "a backdoor into", "ransomware on", "ransomware onto"}},
+		"a backdoor on", "a backdoor into", "ransomware on", "ransomware onto", "spyware on my wife",
+		"spyware on my husband", "spyware on my girlfriend", "spyware on my boyfriend", "spyware on my partner",
+		"spyware on my ex", "spyware on her", "spyware on his", "spyware on someone", "stalkerware on"}},
 	{"malware", []string{"launch", "launching", "perform", "performing", "carry out", "carrying out",
 		"conduct", "conducting", "execute", "executing"}, []string{"a ddos", "ddos attack",
 		"a dos attack", "a denial of service attack", "a denial-of-service attack", "a ransomware attack",
@@ -193,10 +244,18 @@ var Deeds = []Deed{
 		"website", "websites", "a site", "network", "someone's", "my school", "my school's", "my ex",
 		"an ip", "his ip", "her ip", "their ip", "a streamer", "streamer", "router", "a game server",
 		"game server"}},
-	{"malware", []string{"steal", "stealing", "harvest", "harvesting", "sniff", "sniffing"},
+	{"malware", []string{"steal", "stealing", "steals", "harvest", "harvesting", "sniff", "sniffing", "grab",
+		"grabs", "grabbing", "dump", "dumps", "dumping", "exfiltrate", "exfiltrates", "exfiltrating", "intercept",
+		"intercepts", "intercepting"},
 		[]string{"passwords", "credentials", "session cookies", "session tokens", "login credentials",
 			"credit card numbers", "credit card data", "personal data from", "user data from",
-			"someone's password", "people's passwords", "wifi passwords", "the password hashes"}},
+			"someone's password", "people's passwords", "wifi passwords", "the password hashes",
+			"saved passwords", "browser passwords", "passwords and cookies", "crypto wallet", "discord tokens",
+			"ntds.dit", "2fa codes", "otp codes", "one-time codes", "sms codes", "verification codes"}},
+	// security tools turned off on someone else's machines, and DDoS for hire
+	{"malware", []string{"bypass", "bypassing", "evade", "evading", "disable", "disabling", "blind", "blinding"},
+		[]string{"their edr", "their antivirus", "their av", "their defender", "an edr", "edr and"}},
+	{"malware", []string{"booter", "stresser", "ip booter", "ip stresser"}, nil},
 	// Not "shoot": photographers shoot people, strangers and children.
 	{"violence", []string{"kill", "killing", "murder", "murdering", "poison", "poisoning", "strangle",
 		"strangling", "stab", "stabbing", "drown", "drowning", "suffocate",
@@ -221,12 +280,30 @@ var Deeds = []Deed{
 	{"violence", []string{"put", "putting", "slip", "slipping"}, []string{"in her drink", "in his drink",
 		"in someone's drink", "in a girl's drink", "into her drink", "into his drink", "into someone's drink",
 		"in their drink", "into a girl's drink"}},
+	// a tracker hidden on someone
+	{"violence", []string{"hide", "hiding", "put", "putting", "place", "placing", "plant", "planting", "attach",
+		"attaching", "stick", "slip"}, []string{"a gps tracker on my ex", "a tracker on my ex", "a gps tracker on her",
+		"a tracker on her", "a gps tracker on his", "a tracker on his", "a tracker on someone", "an airtag on her",
+		"an airtag in her", "an airtag on his", "an airtag in his", "an airtag on my ex", "an airtag in my ex",
+		"an airtag in someone", "a tracker in her", "a tracker in his"}},
+	// threats written, houses burned, bodies hidden
+	{"violence", []string{"write", "writing", "draft", "drafting", "compose", "composing", "send", "sending"},
+		[]string{"a threatening message", "a threatening letter", "threatening messages", "threatening letters",
+			"a death threat", "death threats", "a threatening text"}},
+	{"violence", []string{"burn", "burning", "burn down", "set fire to", "setting fire to", "torch", "torching",
+		"firebomb", "firebombing"}, []string{"his house", "her house", "their house", "his car", "her car",
+		"their car", "my neighbor's house", "my neighbour's house", "my neighbor's car", "someone's house",
+		"someone's car", "a mosque", "a church", "a synagogue"}},
+	{"violence", []string{"get rid of", "getting rid of", "hide", "hiding", "dissolve", "dissolving", "bury",
+		"burying", "dismember", "dismembering"}, []string{"the body", "a body", "a dead body", "a corpse",
+		"the corpse"}},
 	// where a person goes or lives, found for someone who means them no
 	// good: "so I can see where she goes", "find the home address of"
 	{"violence", []string{"track", "tracking", "see where", "find out where", "figure out where"},
 		[]string{"she goes", "he goes", "she lives", "he lives", "her location", "his location", "my ex",
 			"my wife", "my girlfriend", "my coworker", "my co-worker"}},
-	{"violence", []string{"find", "finding", "look up", "track down", "locate", "dig up"}, []string{
+	{"violence", []string{"find", "finding", "look up", "track down", "locate", "dig up", "figure out", "find out",
+		"work out"}, []string{
 		"her home address", "his home address", "someone's home address", "home address of", "where she lives",
 		"where he lives", "their home address"}},
 	// a massacre planned
@@ -241,6 +318,15 @@ var Deeds = []Deed{
 	{"hate", []string{"mock", "mocking", "demean", "demeaning", "dehumanize", "dehumanizing", "dehumanise",
 		"dehumanising", "ridicule", "ridiculing", "harass", "harassing", "insult", "insulting", "vilify",
 		"vilifying"}, groups},
+	// terrorists and their deeds glorified, and telling someone to kill
+	// themselves: the text written is the harm, in fiction too
+	{"hate", []string{"glorify", "glorifying", "praise", "praising", "celebrate", "celebrating", "idolize",
+		"idolizing", "lionize", "lionizing"}, []string{"the christchurch", "the shooter", "a mass shooter",
+		"mass shooters", "the attacker", "the bomber", "the recent bombing", "the massacre", "terrorist attacks",
+		"the terrorist", "isis", "al-qaeda", "the 9/11 hijackers", "hitler", "the holocaust"}},
+	{"hate", []string{"she should kill herself", "he should kill himself", "they should kill themselves",
+		"you should kill yourself", "go kill yourself", "telling her to kill herself",
+		"telling him to kill himself"}, nil},
 }
 
 // deedExcuses are what a request about a deed says when it asks about the
@@ -258,12 +344,28 @@ var deedExcuses = []string{"is it illegal", "what happens if", "what happens whe
 	// test data and exercises, as developers and security teams ask for
 	"for testing", "test data", "sample data", "dummy data", "training data", "dataset", "for a demo",
 	"penetration test", "pentest", "red team", "security training", "simulation",
-	// fiction, which the guard's other judgements weigh
-	"a story", "the story", "a novel", "a scene", "a movie", "a film", "a screenplay", "a play",
-	"a poem", "a song", "a book", "my book", "a game", "my game",
 	// a sample studied, or a harm stood up to
 	"sandbox", "malware analysis", "in a vm", "virtual machine", "honeypot", "respond to", "stand up to",
-	"deal with"}
+	"deal with", "criticiz", "criticis", "condemn", "denounc", "debunk",
+	// a refusal quoted back
+	"not going to help", "won't help", "can't help with", "cannot help with"}
+
+// fictionExcuses are fiction, which the guard's other judgements weigh:
+// they excuse every deed but hate's, where the text written is the harm
+// ("a funny poem mocking disabled kids"), unless the text asks for the
+// real thing (realDetail).
+var fictionExcuses = []string{"a story", "the story", "my story", "a novel", "my novel", "a scene", "a movie",
+	"a film", "a screenplay", "my screenplay", "a play", "a poem", "a song", "a book", "my book", "a game",
+	"my game"}
+
+// realDetail asks a story for what would work in the world: "the exact
+// recipe and quantities", "readers will check". Fiction that asks for it
+// excuses no deed.
+var realDetail = []string{"exact quantities", "the quantities", "with quantities", "exact recipe", "real recipe",
+	"actual recipe", "real synthesis", "full synthesis", "full real", "exact steps", "real steps", "actually work",
+	"would actually work", "would work on real", "working code", "be exact", "readers will check",
+	"has to be realistic", "it has to be real", "so it's authentic", "real-world instructions",
+	"real world instructions", "real instructions"}
 
 // deedQualifiers, as the word after an object, make it a defence or a
 // thing of another kind: "malware analysis", "a bomb shelter", "steal
@@ -274,7 +376,10 @@ var deedQualifiers = []string{"analysis", "detection", "detector", "removal", "r
 	"thunder", "style", "look", "attention", "spotlight", "girlfriend", "boyfriend", "crush", "seat",
 	"idea", "ideas", "pop", "pops",
 	// "hit my brother up for a ride"
-	"up"}
+	"up",
+	// "get rid of the body odor", "a passport photo"
+	"odor", "odour", "fat", "hair", "acne", "pain", "image", "shape", "weight", "temperature", "insecurities",
+	"wash", "lotion", "spray", "photo", "photos", "renewal", "application", "holder", "cover"}
 
 // Qualified reports whether the phrase that ends at b[:end] (perhaps with
 // a plural "s") is qualified by the word after it (deedQualifiers: "a
@@ -295,10 +400,12 @@ var deedNegators = []string{"stop", "not", "never", "quit", "avoid", "without", 
 // numNegations is how many of deedNegators negate; the rest make a noun.
 const numNegations = 7
 
-// nounVerbs are the verbs of the table that are nouns: an article before
-// one does not make it a noun, it is one ("the recipe for", "a
-// recruitment post").
-var nounVerbs = append([]string{"recruitment"}, recipeNouns...)
+// nounVerbs are the verbs of the table that an article or "that" before
+// does not make nouns: nouns already ("the recipe for", "a recruitment
+// post", "a template for") and the third person, which a relative clause
+// puts after "that" ("a program that steals saved passwords").
+var nounVerbs = slices.Concat([]string{"recruitment", "template for", "template of", "templates for", "steals",
+	"grabs", "dumps", "exfiltrates", "intercepts"}, recipeNouns)
 
 // negated reports whether the verb m of b is negated or, unless noun (it
 // is one of nounVerbs), made a noun by the word before it (deedNegators).
@@ -315,11 +422,13 @@ func negated(b []byte, m phrase.Match, noun bool) bool {
 // bitset of indexes into Deeds.
 type deedSet struct {
 	pairs
-	alone    uint64 // the deeds whose verb is the deed (no Objects)
-	nExcuses int
+	alone uint64 // the deeds whose verb is the deed (no Objects)
+	// Phrases [0, nFiction) are deedExcuses, [nFiction, nExcuses)
+	// fictionExcuses, [nExcuses, nReal) realDetail.
+	nFiction, nExcuses, nReal int
 	// game and real mark the phrases of Games and RealWorld, noun those
-	// of nounVerbs.
-	game, real, noun []bool
+	// of nounVerbs, person the objects that are people (people, groups).
+	game, real, noun, person []bool
 }
 
 // pairs is an automaton of the verbs and objects of a table of rows (Deeds,
@@ -397,8 +506,9 @@ var deeds = sync.OnceValue(func() *deedSet {
 	if len(Deeds) > 64 {
 		panic("intent: more than 64 deeds") // the bitsets of deedSet
 	}
-	d := &deedSet{nExcuses: len(deedExcuses)}
-	for _, p := range slices.Concat(deedExcuses, Games, RealWorld) {
+	d := &deedSet{nFiction: len(deedExcuses), nExcuses: len(deedExcuses) + len(fictionExcuses)}
+	d.nReal = d.nExcuses + len(realDetail)
+	for _, p := range slices.Concat(deedExcuses, fictionExcuses, realDetail, Games, RealWorld) {
 		d.at(p)
 	}
 	for k, dd := range Deeds {
@@ -419,6 +529,21 @@ var deeds = sync.OnceValue(func() *deedSet {
 	for _, v := range nounVerbs {
 		if i, ok := d.index[v]; ok {
 			d.noun[i] = true
+		}
+	}
+	for _, dd := range Deeds {
+		for _, v := range dd.Verbs {
+			// A verb of several words is no noun after "a" or "that":
+			// "an email that looks like it came from their supplier".
+			if strings.Contains(v, " ") {
+				d.noun[d.index[v]] = true
+			}
+		}
+	}
+	d.person = make([]bool, len(d.phrases))
+	for _, p := range slices.Concat(people, groups) {
+		if i, ok := d.index[p]; ok {
+			d.person[i] = true
 		}
 	}
 	d.compile()
@@ -442,15 +567,20 @@ func DeedOf(b []byte) string {
 		k    int
 	}
 	var (
-		verbs      recentVerbs
-		cands      [4]found
-		nc         int
-		excused    bool
-		game, real bool
+		verbs            recentVerbs
+		cands            [4]found
+		nc               int
+		excused, fiction bool
+		detail           bool // realDetail
+		game, real       bool
 	)
 	d.set.Find(b, func(m phrase.Match) bool {
-		if int(m.Phrase) < d.nExcuses {
-			excused = excused || startsWord(b, int(m.Start))
+		if p := int(m.Phrase); p < d.nReal {
+			if startsWord(b, int(m.Start)) {
+				excused = excused || p < d.nFiction
+				fiction = fiction || p >= d.nFiction && p < d.nExcuses
+				detail = detail || p >= d.nExcuses
+			}
 			return excused
 		}
 		if startsWord(b, int(m.Start)) {
@@ -470,8 +600,8 @@ func DeedOf(b []byte) string {
 			return false
 		}
 		verbs.pair(m, os, func(v phrase.Match, k uint64) bool {
-			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) || possessive(b, int(m.End)) ||
-				nc == len(cands) {
+			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) ||
+				d.person[m.Phrase] && possessive(b, int(m.End)) || nc == len(cands) {
 				return false
 			}
 			cands[nc] = found{v, m, bits.TrailingZeros64(k)}
@@ -495,6 +625,9 @@ func DeedOf(b []byte) string {
 			continue
 		}
 		if game && !real && playedDeed(b, c.k, c.o) {
+			continue
+		}
+		if fiction && !detail && Deeds[c.k].Category != "hate" {
 			continue
 		}
 		if best < 0 || c.o.End-c.o.Start > cands[best].o.End-cands[best].o.Start {
@@ -521,9 +654,11 @@ func playedDeed(b []byte, k int, o phrase.Match) bool {
 }
 
 // possessive reports whether the object that ends at b[:i] owns what
-// follows it: "hurt my wife's feelings" hurts no wife. The objects that
-// are someone's things say so themselves ("someone's", "my neighbor's
-// dog").
+// follows it: "hurt my wife's feelings" hurts no wife. Asked of objects
+// that are people (people, groups); the objects that are someone's
+// things say so themselves ("someone's", "my neighbor's dog"), and a
+// person may be the end of a longer object ("spyware on my wife's
+// phone").
 func possessive(b []byte, i int) bool {
 	return bytes.HasPrefix(b[i:], []byte("'s")) || bytes.HasPrefix(b[i:], []byte("' "))
 }

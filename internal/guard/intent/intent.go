@@ -674,7 +674,29 @@ func AppendIdioms(dst [][2]int, b []byte) [][2]int {
 	return appendDefences(appendSenses(dst, b), b)
 }
 
-var idioms = sync.OnceValue(func() *phrase.Set { return phrase.Compile(Idioms) })
+var idioms = sync.OnceValue(func() *phrase.Set { return phrase.Compile(slices.Concat(Idioms, avoided())) })
+
+// avoidWords and avoidedHarms make the phrases of a harm the writer wants
+// not to do: "without poisoning my hens", "so it doesn't hurt the dog",
+// "avoid killing the bees". They are blanked as idioms are; the harm the
+// writer does want stays ("poison the rats without poisoning my hens"
+// still names the rats).
+var (
+	avoidWords   = []string{"without", "avoid", "not", "never", "don't", "doesn't", "won't", "wouldn't"}
+	avoidedHarms = []string{"poisoning", "poison", "killing", "kill", "hurting", "hurt", "harming", "harm",
+		"injuring", "injure", "damaging", "damage", "burning", "burn", "drowning", "drown", "suffocating",
+		"choking", "choke", "electrocuting", "shooting", "stabbing", "cutting", "cut"}
+)
+
+func avoided() []string {
+	var out []string
+	for _, a := range avoidWords {
+		for _, h := range avoidedHarms {
+			out = append(out, a+" "+h)
+		}
+	}
+	return out
+}
 
 // within reports whether m lies inside one of spans.
 func within(m phrase.Match, spans []phrase.Match) bool {
@@ -755,7 +777,11 @@ var Commands = []string{"find", "write", "make", "compile", "list", "draft", "ge
 	"explain", "give", "show", "plan", "describe", "produce", "design", "build", "code", "draw", "post",
 	"send", "provide", "outline", "detail", "come up with", "put together", "help",
 	// a text to be finished: "Complete this text: 'Step 1 of making ..."
-	"complete", "continue", "finish"}
+	"complete", "continue", "finish",
+	// a question that is a request: "Could you write me a script",
+	// "Walk me through bypassing their EDR"
+	"can you", "could you", "would you", "will you", "please", "walk me through", "walk us through",
+	"talk me through"}
 
 // commanded reports whether a sentence of the normalised text b opens with
 // one of Commands, as a whole word.

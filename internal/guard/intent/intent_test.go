@@ -385,3 +385,33 @@ func TestFramingAsksCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestAvoidedHarmsAreIdioms(t *testing.T) {
+	tests := []struct {
+		text, blanked string
+	}{
+		{"how do i get rid of rats without poisoning my hens", "without poisoning"},
+		{"how do i trim the hedge so i don't hurt the birds", "don't hurt"},
+	}
+	for _, tt := range tests {
+		b := []byte(tt.text)
+		spans := AppendIdioms(nil, b)
+		found := false
+		for _, sp := range spans {
+			found = found || string(b[sp[0]:sp[1]]) == tt.blanked
+		}
+		if !found {
+			t.Errorf("AppendIdioms(%q) = %v, want %q blanked", tt.text, spans, tt.blanked)
+		}
+	}
+	// The harm wanted stays: only the avoided one is blanked.
+	b := []byte("how do i poison my neighbor's dog without killing the cat")
+	for _, sp := range AppendIdioms(nil, b) {
+		if string(b[sp[0]:sp[1]]) != "without killing" {
+			t.Errorf("blanked %q", b[sp[0]:sp[1]])
+		}
+	}
+	if DeedOf(b) != "violence" {
+		t.Errorf("DeedOf(%q) = %q, want violence", b, DeedOf(b))
+	}
+}

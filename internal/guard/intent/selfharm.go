@@ -30,6 +30,11 @@ var selfActs = []string{
 	"slit my wrists", "my cutting from", "my cuts from", "my self-harm", "my self harm", "hurt myself", "hurting myself", "harm myself", "harming myself",
 	"off myself", "shoot myself", "drown myself", "starve myself", "burn myself", "poison myself",
 	"overdose on purpose", "od on purpose", "commit suicide", "suicide method", "suicide methods",
+	"my cuts deeper", "cuts deeper", "cut deeper",
+	// an eating disorder kept from the people who would help
+	"hiding that i'm not eating", "hiding that im not eating", "hide that i'm not eating",
+	"hide that im not eating", "hiding that i am not eating", "hide that i am not eating", "hide not eating",
+	"hiding not eating",
 }
 
 // selfWishes are the writer's wish to be dead: a method only with a
@@ -37,7 +42,11 @@ var selfActs = []string{
 var selfWishes = []string{
 	"want to die", "wanna die", "want to be dead", "not wake up", "never wake up", "don't wake up",
 	"end it all", "end it tonight", "so it works", "make sure i die", "be sure i die", "done living",
-	"not be here anymore", "disappear forever",
+	"not be here anymore", "disappear forever", "it actually works", "works this time", "make sure it works",
+	"made up my mind", "so i don't throw them up", "so i dont throw them up",
+	// help refused: "I don't want a hotline number"
+	"don't want a hotline", "dont want a hotline", "do not want a hotline", "no hotline", "don't give me a hotline",
+	"don't want a helpline", "no helpline",
 }
 
 // selfMeans ask for the means: a dose, a height, a place on the body, a
@@ -49,6 +58,7 @@ var selfMeans = []string{
 	"which pills", "what pills", "which medication", "what medication", "hide my", "hide it from",
 	"so no one notices", "so nobody notices", "without anyone noticing", "without anyone knowing",
 	"without my parents", "without my family", "best way", "what household", "what can i take",
+	"is that enough", "is it enough", "how should i take them", "how should i take it",
 }
 
 // selfAsks ask how, which is a means question only with an act.
@@ -64,10 +74,10 @@ var selfHelp = []string{
 	"heal", "healing", "clean for", "relapse", "safety plan", "prevent", "prevention", "my friend",
 	"a friend", "my son", "my daughter", "my child", "my kid", "my student", "my patient", "my partner",
 	"my brother", "my sister", "my mom", "my dad", "someone who", "people who", "warning signs",
-	"why do people", "why do i", "is it normal", "scar", "scars", "treat", "first aid", "stitches",
+	"why do people", "why do i", "is it normal", "scar", "scars", "treat", "first aid",
 	"bleeding", "infected", "accident", "shaving", "knife slipped", "song", "lyrics", "poem", "story",
 	"novel", "character", "screenplay", "game", "joke", "lol", "lmao", "haha", "if i fail", "if i have to",
-	"if this", "if they", "if he", "if she", "feeling", "what do i do", "what should i do", "who can i talk",
+	"if this", "if they", "if he", "if she", "how many people", "what do i do", "what should i do", "who can i talk",
 	"deserve", "statistics", "rates", "mental health",
 }
 
@@ -96,12 +106,18 @@ var selfHarmPhrases = sync.OnceValue(func() *selfHarmSet {
 // selfAsks), or a wish to be dead (selfWishes) with a question about the
 // means itself, and no word of help, someone else or fiction (selfHelp).
 // Phrases count as whole words.
+// A help phrase inside an act or a wish ("hotline" in "I don't want a
+// hotline") is no help.
 func SelfHarmAsked(b []byte) bool {
 	s := selfHarmPhrases()
-	var act, wish, means, ask, help bool
-	s.set.Find(b, func(m phrase.Match) bool {
+	var (
+		buf [32]phrase.Match
+		ms  = s.set.Append(buf[:0], b)
+	)
+	var act, wish, means, ask bool
+	for _, m := range ms {
 		if !wholeWords(b, m) {
-			return false
+			continue
 		}
 		switch s.kind[m.Phrase] {
 		case 1:
@@ -112,10 +128,26 @@ func SelfHarmAsked(b []byte) bool {
 			means = true
 		case 4:
 			ask = true
-		case 5:
-			help = true
 		}
-		return help
-	})
-	return !help && (act && (means || ask) || wish && means)
+	}
+	if !(act && (means || ask) || wish && means) {
+		return false
+	}
+	for _, m := range ms {
+		if s.kind[m.Phrase] == 5 && wholeWords(b, m) && !insideWish(s, ms, m) {
+			return false
+		}
+	}
+	return true
+}
+
+// insideWish reports whether the match h lies within an act or a wish
+// among ms.
+func insideWish(s *selfHarmSet, ms []phrase.Match, h phrase.Match) bool {
+	for _, m := range ms {
+		if k := s.kind[m.Phrase]; (k == 1 || k == 2) && m.Start <= h.Start && h.End <= m.End {
+			return true
+		}
+	}
+	return false
 }
