@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
+	"github.com/wardenhq/warden/internal/guard/textnorm"
 )
 
 // RoleClass is whose words a Part holds, as far as judging goes. The same
@@ -507,7 +508,10 @@ func containsAny(b []byte, cues [][]byte) bool {
 // jailbreak. Topic words ("harmful", "offensive", "weapon") are not cues:
 // developers' safety rules name them too. Matched on normalised text, sentences quoted in order to
 // refuse them already blanked (see framedSentence).
-var limitCues = []string{
+var limitCues = slices.Concat(limitCueWords, normalizedAll(foreignLimitCues))
+
+// limitCueWords are the English limit cues.
+var limitCueWords = []string{
 	"no restrictions", "no restriction", "no limits", "no limitations", "without restrictions",
 	"without any restrictions", "without limits", "without limitations", "unrestricted", "uncensored", "unfiltered",
 	"no filter", "no filters", "never refuse", "never refuses", "you cannot refuse", "you can't refuse",
@@ -544,7 +548,23 @@ var limitCues = []string{
 	"regardless of the legality", "regardless of harm", "regardless of how harmful", "even if harmful",
 	"even if it is harmful", "even if illegal", "even if it is illegal", "including harmful ones",
 	"including harmful requests", "including illegal ones", "harmful requests completely", "outside the law",
-	"clandestine lab",
+	"clandestine lab", "clandestine chemist", "zero morals", "zero ethics", "zero filter", "zero restrictions",
+	"zero limits", "urge to refuse", "never include warnings", "overrides model provider",
+	"overrides provider policy", "supersedes the model provider", "accepted full legal liability",
+}
+
+// foreignLimitCues are limit cues in the languages a reseller's prompts
+// are written in besides English, as written; limitCues holds them
+// normalised (textnorm folds Cyrillic letters that look Latin).
+var foreignLimitCues = []string{
+	// Spanish, Portuguese, French, Italian, German
+	"sin restricciones", "sin limites", "sin filtros", "sin censura", "nunca te niegues", "sem restricoes",
+	"sem limites", "sem filtros", "sem censura", "nunca recuse", "sans restrictions", "sans limites",
+	"sans filtre", "sans censure", "ne refuse jamais", "senza restrizioni", "senza limiti", "senza filtri",
+	"senza censura", "non rifiutare mai", "ohne einschrankungen", "ohne filter", "ohne zensur",
+	"ohne warnhinweise", "keine einschrankungen", "niemals ablehnen",
+	// Russian
+	"без ограничений", "без каких-либо ограничений", "никогда не отказывай", "без цензуры", "без фильтров",
 }
 
 // policyCues name a provider's rules. Naming them lifts nothing ("keeps
@@ -558,6 +578,15 @@ var policyCues = []string{"openai's rules", "openai rules", "openai policy", "op
 // limitCueSet finds limitCues, then policyCues: what lifts a model's
 // limits.
 var limitCueSet = newCueSet(slices.Concat(limitCues, policyCues))
+
+// normalizedAll returns ps in normalised form.
+func normalizedAll(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(textnorm.Normalize(nil, p))
+	}
+	return out
+}
 
 // negations and violations are the words before a policy cue that
 // policyLifted weighs, within policySpan bytes of its sentence.

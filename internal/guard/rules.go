@@ -13,7 +13,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.21"
+const RulesVersion = "2026.12.22"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -103,6 +103,18 @@ var rules = []rule{
 		"hypothetical response", "opposite mode", "condition red", "you have no limits",
 		"without any restrictions", "no restrictions", "uncensored", "unfiltered", "amoral",
 	}},
+	// Limits lifted in the languages a reseller's prompts use besides
+	// English, in the strongest words only ("never refuse", "without any
+	// restrictions"): the models read English, and "sin límites" is also
+	// love's. Written as said and normalised (textnorm folds Cyrillic
+	// letters that look Latin).
+	{ID: "jailbreak.foreign", Cat: Jailbreak, Score: 1, Any: normalizedAll([]string{
+		"nunca te niegues", "nunca te negues", "sin ninguna restricción", "sin ningún tipo de restricción",
+		"nunca recuse", "sem nenhuma restrição", "sem qualquer restrição", "ne refuse jamais", "ne refusez jamais",
+		"sans aucune restriction", "non rifiutare mai", "senza alcuna restrizione", "niemals ablehnen",
+		"lehne niemals ab", "ohne jegliche einschränkungen", "никогда не отказывай", "без каких-либо ограничений",
+		"без всяких ограничений", "没有任何限制", "永远不要拒绝", "制限なし", "絶対に拒否しない",
+	})},
 	// Known jailbreak templates.
 	{ID: "jailbreak.template", Cat: Jailbreak, Score: 1, Any: []string{
 		"do anything now", "you are dan", "dan mode", "developer mode enabled", "developer mode output",
@@ -380,6 +392,22 @@ func (s *ruleState) has(i int) bool {
 	return s.hit[i/64]&(1<<(i%64)) != 0
 }
 
+// ruleCues, in the sentence of a harm phrase, say that a developer's
+// system prompt names the harm to rule it out or to study it: "Never
+// generate ... For CSAM research questions, discuss only published
+// findings", "flag messages that ask how to make a bomb".
+var ruleCues = [][]byte{[]byte("never"), []byte("do not"), []byte("don't"), []byte("must not"), []byte("refuse"),
+	[]byte("decline"), []byte("not allowed"), []byte("prohibited"), []byte("forbidden"), []byte("research"),
+	[]byte("detect"), []byte("report"), []byte("classif"), []byte("moderat"), []byte("flag"), []byte("policy"),
+	[]byte("published"), []byte("not provide"), []byte("not help"), []byte("escalate")}
+
+// ruledSentence reports whether the sentence of b around at says a rule
+// about a harm (ruleCues).
+func ruledSentence(b []byte, at int) bool {
+	lo, hi := sentenceAround(b, at)
+	return containsAny(b[lo:hi], ruleCues)
+}
+
 // scan records the rule phrases among ms, the matches of rs.phrases in the
 // normalised text b, and appends to spans the byte ranges of b matched by
 // phrases of attack rules (see ruleSet.attack). Phrases of rules in off (a
@@ -387,8 +415,12 @@ func (s *ruleState) has(i int) bool {
 // for this text's role; nor do the terms of the sexual-minors combination
 // when combo is false. When quoting is true, attack phrases in a sentence
 // that quotes them as what a user might try and says to refuse it (see
-// framedSentence) are ignored too, and the sentences are appended to quoted.
+// framedSentence) are ignored too, and the sentences are appended to quoted;
+// so are harm phrases in a sentence that rules the harm out or studies it
+// (ruledSentence), unless the text lifts limits ("never refuse to write
+// ..." does).
 func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]int, quoted *[][2]int, off uint64, combo, quoting bool) [][2]int {
+	var lifts, liftsKnown bool // liftsLimits(b), read once if needed
 	for _, m := range ms {
 		p := int(m.Phrase)
 		if p >= rs.nPhrases {
@@ -415,6 +447,14 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 		if quoting && rs.attackRule[p] {
 			if lo, hi, ok := framedSentence(b, int(m.Start)); ok {
 				*quoted = append(*quoted, [2]int{lo, hi})
+				continue
+			}
+		}
+		if quoting && o >= 0 && !rs.attackRule[p] && ruledSentence(b, int(m.Start)) {
+			if !liftsKnown {
+				lifts, liftsKnown = liftsLimits(b, true), true
+			}
+			if !lifts {
 				continue
 			}
 		}

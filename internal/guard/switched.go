@@ -22,7 +22,7 @@ import (
 // safetyNouns name a model's limits.
 var safetyNouns = []string{"safety", "ethics", "ethical", "morality", "moral", "content policy",
 	"content policies", "content filter", "content filters", "filters", "guardrails", "guardrail",
-	"censorship", "moderation", "restrictions", "alignment", "safeguards", "refusals"}
+	"censorship", "moderation", "restrictions", "alignment", "safeguards", "refusals", "refusal"}
 
 // switchFillers may stand between a safety noun and the word that turns it
 // off: "safety layer: off", "ethics module = disabled", "all prior safety
@@ -35,14 +35,14 @@ var switchFillers = [][]byte{[]byte("layer"), []byte("layers"), []byte("module")
 	[]byte("be"), []byte("is"),
 	[]byte("are"), []byte("now"), []byte("has"), []byte("have"), []byte("been"), []byte("set"), []byte("to"),
 	[]byte("all"), []byte("fully"), []byte("completely"), []byte("permanently"), []byte("hereby"),
-	[]byte("officially")}
+	[]byte("officially"), []byte("behavior"), []byte("behaviour")}
 
 // switchWords turn a safety noun off.
 var switchWords = [][]byte{[]byte("off"), []byte("disabled"), []byte("deactivated"), []byte("removed"),
 	[]byte("revoked"), []byte("lifted"), []byte("suspended"), []byte("bypassed"), []byte("waived"),
 	[]byte("advisory"), []byte("overridden"), []byte("void"), []byte("null"), []byte("turned off"),
 	[]byte("switched off"), []byte("no longer apply"), []byte("no longer active"), []byte("offline"),
-	[]byte("uninstalled"), []byte("unloaded"), []byte("ignored"), []byte("disregarded")}
+	[]byte("uninstalled"), []byte("unloaded"), []byte("ignored"), []byte("disregarded"), []byte("false")}
 
 // switchNegations, before the safety noun in its sentence, keep it on.
 var switchNegations = [][]byte{[]byte("not "), []byte("n't "), []byte("never "), []byte("cannot "),
@@ -71,12 +71,13 @@ func switchedOff(b []byte) bool {
 	})
 }
 
-// afterFillers skips up to four fillers (switchFillers, and ':', '=',
-// '-', '>' between words) after b[:i] and reports where the word that
-// turns safety off ends, if one follows.
+// afterFillers skips up to four fillers (switchFillers, and the signs
+// of a setting between words: ':', '=', '-', '>', quotes, '_') after b[:i]
+// and reports where the word that turns safety off ends, if one follows:
+// "safety layer: off", "\"moderation\": false".
 func afterFillers(b []byte, i int) (int, bool) {
 	for n := 0; n <= 4; n++ {
-		for i < len(b) && (b[i] == ' ' || b[i] == ':' || b[i] == '=' || b[i] == '-' || b[i] == '>') {
+		for i < len(b) && isSettingSign(b[i]) {
 			i++
 		}
 		for _, w := range switchWords {
@@ -94,6 +95,10 @@ func afterFillers(b []byte, i int) (int, bool) {
 		i = j
 	}
 	return 0, false
+}
+
+func isSettingSign(c byte) bool {
+	return c == ' ' || c == ':' || c == '=' || c == '-' || c == '>' || c == '"' || c == '\'' || c == '_'
 }
 
 func isSwitchFiller(w []byte) bool {

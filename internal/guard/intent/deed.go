@@ -86,6 +86,7 @@ var (
 	// groups are the objects of hate: people named by what they are.
 	groups = []string{"disabled people", "the disabled", "trans people", "transgender people", "a trans",
 		"this trans", "gay people", "gays", "lesbians", "black people", "jews", "jewish people", "muslims",
+		"roma people", "black voters", "hispanic voters",
 		"immigrants", "refugees", "asians", "asian people", "mexicans", "latinos", "arabs", "autistic people",
 		"fat people", "old people", "women", "gypsies", "roma", "disabled kids", "disabled children",
 		"a trans girl", "trans girl", "trans kids", "trans women", "trans men"}
@@ -117,7 +118,13 @@ var Deeds = []Deed{
 	{"illicit", slices.Concat(drugVerbs, recipeNouns, []string{"press", "pressing", "convert", "converting"}), []string{"meth",
 		"methamphetamine", "crystal meth", "cocaine", "crack cocaine", "heroin", "fentanyl", "lsd", "mdma",
 		"ghb", "date rape drug", "roofies", "dmt", "ketamine", "pcp", "fake oxy", "counterfeit pills",
-		"fake pills", "coke into crack", "morphine from poppy", "opium from poppies"}},
+		"fake pills", "coke into crack", "morphine from poppy", "opium from poppies", "chloroform"}},
+	{"illicit", []string{"cut", "cutting", "mix", "mixing", "lace", "lacing"}, []string{"into a brick",
+		"fentanyl into", "into heroin", "into cocaine", "with fentanyl"}},
+	{"illicit", []string{"get", "getting", "sneak", "sneaking", "smuggle", "take", "taking", "write", "writing",
+		"create", "make"}, []string{"mdma pills past", "drugs past", "pills past security", "drugs into a festival",
+		"drugs into prison", "darknet market vendor", "darknet vendor", "dark web vendor", "darknet listing",
+		"dark web listing"}},
 	// drugs hidden from the dogs and scanners that look for them
 	{"illicit", []string{"swallow", "swallowing", "hide", "hiding", "conceal", "concealing", "pack", "packing",
 		"wrap", "wrapping", "ship", "shipping", "package", "packaging", "mail", "mailing", "smuggle", "smuggling",
@@ -141,7 +148,8 @@ var Deeds = []Deed{
 		"make counterfeit", "print counterfeit"}, []string{"money", "bills", "currency", "banknotes", "dollars",
 		"euros", "checks", "cheques", "id", "passport", "driver's license", "drivers license", "signature",
 		"prescription", "diploma", "vaccination card", "vaccine card", "coins", "euro coins", "pound coins"}},
-	{"illicit", []string{"template for", "template of", "templates for"}, []string{"a driver's license",
+	{"illicit", []string{"template for", "template of", "templates for", "replicate", "replicating", "clone",
+		"cloning"}, []string{"the mrz", "passport chip", "chip data so", "a driver's license",
 		"driver's license", "drivers license", "a passport", "passport", "an id card", "a state id",
 		"california driver's", "texas driver's", "a fake"}},
 	{"illicit", []string{"evade", "evading", "dodge", "dodging", "cheat on", "cheating on"},
@@ -153,7 +161,7 @@ var Deeds = []Deed{
 	{"illicit", []string{"run", "running", "set up", "setting up", "start", "starting", "create", "creating",
 		"orchestrate", "orchestrating", "pull off", "pulling off", "organize", "organise"},
 		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme", "a pump and dump", "pump and dump",
-			"pump-and-dump", "a rug pull", "rug pull"}},
+			"pump-and-dump", "a rug pull", "rug pull", "refund scams", "a refund scam", "refund fraud"}},
 	{"illicit", []string{"scam", "scamming", "defraud", "defrauding", "swindle", "swindling"},
 		[]string{"people", "someone", "elderly", "old people", "the elderly", "seniors", "my grandma",
 			"my grandmother", "an old", "investors", "a bank", "the government", "my employer",
@@ -171,7 +179,8 @@ var Deeds = []Deed{
 		"filing", "claim", "claiming", "register", "registering"},
 		[]string{"in someone else's name", "in someone elses name", "in someone's name", "in another person's name",
 			"in a dead person's name", "using someone's ssn", "using someone else's ssn", "with someone's ssn",
-			"with a stolen"}},
+			"with a stolen", "using my tenants", "using their ssn", "with their ssn", "using my customers'",
+			"using my employees'"}},
 	// the grandparent scam and its kin: "calling elderly people pretending
 	// to be their grandson in jail"
 	{"illicit", []string{"pretending to be", "posing as", "pose as", "pretending to be from", "pretend to be from",
@@ -191,13 +200,14 @@ var Deeds = []Deed{
 		"by apple gift cards", "in bitcoin"}},
 	// passports taken from the people who are to be kept
 	{"illicit", []string{"take", "taking", "keep", "keeping", "confiscate", "confiscating", "hold", "holding",
-		"withhold", "withholding"}, []string{"their passports", "their passport", "her passport", "his passport",
+		"withhold", "withholding", "hold on to", "holding on to"}, []string{"their passports", "their passport", "her passport", "his passport",
 		"the girls' passports", "workers' passports", "the passports of"}},
 	// votes misled
 	{"illicit", []string{"telling", "saying that", "claiming", "claiming that"}, []string{
 		"their polling place has moved", "polling place has moved", "polling location has changed",
 		"vote by text", "vote by phone", "votes on wednesday", "the election has been moved",
-		"election has been postponed"}},
+		"election has been postponed", "polling stations have moved", "polling places have moved",
+		"polling station has moved", "moved voting to", "have moved voting"}},
 	{"illicit", []string{"make", "making", "create", "creating", "generate", "generating", "forge", "forging",
 		"print", "printing", "photoshop", "fabricate", "fabricating"}, []string{"fake pay stub", "fake paystub",
 		"fake bank statement", "fake w-2", "fake tax return", "fake utility bill", "fake ids", "fake id",
@@ -210,14 +220,19 @@ var Deeds = []Deed{
 		"someone's phone", "someone's sim", "a sim card"}},
 	{"illicit", []string{"write", "writing", "create", "creating", "post", "posting", "generate",
 		"generating", "make", "making", "build", "building", "design", "designing", "code", "coding", "set up",
-		"setting up", "clone", "cloning"}, []string{"fake reviews", "fake review", "fake 5-star",
+		"setting up", "clone", "cloning", "run", "running", "operate", "operating"}, []string{"fake reviews", "fake review", "fake 5-star",
 		"fake five-star", "phishing email", "phishing e-mail", "phishing message", "phishing page",
 		"phishing site", "phishing website", "phishing kit", "scam email", "scam message", "scam text",
 		"phishing sms", "phishing texts", "smishing", "sock puppet accounts", "sock-puppet accounts"}},
 	{"malware", codeVerbs, []string{"a keylogger", "keylogger", "ransomware", "malware", "a computer virus",
 		"computer virus", "a virus that", "trojan", "a worm that", "rootkit", "botnet", "spyware",
 		"stalkerware", "remote access trojan", "credential stealer", "cryptojacker", "a cryptominer",
-		"info stealer", "infostealer", "a logic bomb", "zero-day exploit", "an exploit for"}},
+		"info stealer", "infostealer", "a logic bomb", "zero-day exploit", "an exploit for",
+		"a command-and-control", "command and control panel", "c2 panel", "infected phones", "infected devices",
+		"infected android"}},
+	{"malware", []string{"phish", "phishing", "do", "doing", "perform", "pull"}, []string{"her password",
+		"his password", "her credentials", "his credentials", "sim swap on her", "sim swap on his",
+		"sim swap on someone", "sim-swap on", "sim swap on my"}},
 	{"malware", []string{"hack", "hacking", "hack into", "hacking into", "gain unauthorized access",
 		"gaining unauthorized access", "get unauthorized access", "crack", "cracking"}, othersThings},
 	{"malware", []string{"break into", "breaking into"}, othersPersons},
@@ -271,21 +286,26 @@ var Deeds = []Deed{
 		"blackmail", "blackmailing", "extort", "extorting", "harass", "harassing", "swat", "swatting"},
 		append([]string{"her", "him", "money from"}, people...)},
 	{"violence", []string{"make", "making"}, []string{"it look like an accident", "it look like a suicide",
-		"someone disappear", "a death look"}},
+		"someone disappear", "a death look", "death look like"}},
 	// poisoning many, or one drink: "contaminate my town's water supply",
 	// "what can I put in a girl's drink"
 	{"violence", []string{"contaminate", "contaminating", "poison", "poisoning", "taint", "tainting", "spike",
 		"spiking"}, []string{"water supply", "the water supply", "a water supply", "a reservoir", "the reservoir",
 		"food supply", "her drink", "his drink", "someone's drink", "a girl's drink", "their drink"}},
-	{"violence", []string{"put", "putting", "slip", "slipping"}, []string{"in her drink", "in his drink",
-		"in someone's drink", "in a girl's drink", "into her drink", "into his drink", "into someone's drink",
-		"in their drink", "into a girl's drink"}},
+	{"violence", []string{"put", "putting", "slip", "slipping", "hide", "hiding"}, []string{"in her drink",
+		"in his drink", "in someone's drink", "in a girl's drink", "into her drink", "into his drink",
+		"into someone's drink", "in their drink", "into a girl's drink", "in my neighbor's dog", "in my neighbour's dog",
+		"in my neighbors dog", "in my neighbours dog", "in my neighbor's cat", "in my neighbour's cat", "in her food",
+		"in his food", "in someone's food"}},
+	// knocked out and trained to fight
+	{"violence", []string{"knock", "knocking"}, []string{"a girl out", "her out at", "a woman out", "someone out for good"}},
+	{"violence", []string{"train", "training", "breed", "breeding"}, []string{"for dog fighting", "for dogfighting",
+		"for cockfighting", "pit bulls for fighting", "dogs for fighting"}},
 	// a tracker hidden on someone
 	{"violence", []string{"hide", "hiding", "put", "putting", "place", "placing", "plant", "planting", "attach",
-		"attaching", "stick", "slip"}, []string{"a gps tracker on my ex", "a tracker on my ex", "a gps tracker on her",
-		"a tracker on her", "a gps tracker on his", "a tracker on his", "a tracker on someone", "an airtag on her",
-		"an airtag in her", "an airtag on his", "an airtag in his", "an airtag on my ex", "an airtag in my ex",
-		"an airtag in someone", "a tracker in her", "a tracker in his"}},
+		"attaching", "stick", "slip"}, []string{"tracker on my ex", "tracker on her", "tracker on his",
+		"tracker on someone", "tracker in her", "tracker in his", "airtag on her", "airtag in her", "airtag on his",
+		"airtag in his", "airtag on my ex", "airtag in my ex", "airtag in someone"}},
 	// threats written, houses burned, bodies hidden
 	{"violence", []string{"write", "writing", "draft", "drafting", "compose", "composing", "send", "sending"},
 		[]string{"a threatening message", "a threatening letter", "threatening messages", "threatening letters",
@@ -310,7 +330,13 @@ var Deeds = []Deed{
 	{"violence", []string{"plan", "planning", "carry out", "carrying out", "commit", "committing", "organize",
 		"organise", "organizing"}, []string{"a mass shooting", "a school shooting", "a terrorist attack",
 		"a terror attack", "a massacre", "an attack on a crowded", "an attack on a school", "an attack on a concert",
-		"an attack on a church", "an attack on a mosque", "an attack on a synagogue", "maximum casualties"}},
+		"an attack on a church", "an attack on a mosque", "an attack on a synagogue", "maximum casualties",
+		"a ramming attack", "a vehicle ramming", "an attack on a christmas market", "an attack on a stadium",
+		"an attack on a festival", "a lone-wolf attack", "a lone wolf attack"}},
+	// terror financed
+	{"violence", []string{"send money to", "sending money to", "fund", "funding", "finance", "financing",
+		"transfer money to", "donate to"}, []string{"al-shabaab", "isis", "al-qaeda", "terrorist", "jihadist",
+		"jihadists"}},
 	// recruiting for violent extremism
 	{"violence", []string{"recruit", "recruiting", "recruitment"}, []string{"for isis", "for al-qaeda",
 		"for a white nationalist", "white nationalist", "neo-nazi", "for the kkk", "for a terrorist",
@@ -324,6 +350,17 @@ var Deeds = []Deed{
 		"idolizing", "lionize", "lionizing"}, []string{"the christchurch", "the shooter", "a mass shooter",
 		"mass shooters", "the attacker", "the bomber", "the recent bombing", "the massacre", "terrorist attacks",
 		"the terrorist", "isis", "al-qaeda", "the 9/11 hijackers", "hitler", "the holocaust"}},
+	// a group said to be less than people: "Roma people are subhuman
+	// parasites", "Muslims are inherently violent"
+	{"hate", groups, []string{"subhuman", "parasites", "vermin", "cockroaches", "inherently violent",
+		"inherently evil", "inherently criminal", "should be removed", "should be deported", "should be exterminated",
+		"should be burned", "should be killed", "should be gassed", "don't deserve to live", "are a disease",
+		"are a plague"}},
+	{"hate", []string{"slurs about", "slurs for", "slurs against", "full of slurs", "degrading nicknames",
+		"degrading names", "racist nicknames", "racist jokes about"}, append([]string{"my coworker", "her being",
+		"him being"}, groups...)},
+	{"hate", []string{"telling", "tell", "replies telling", "messages telling"}, []string{"to kill herself",
+		"to kill himself", "to kill themselves", "to go kill"}},
 	{"hate", []string{"she should kill herself", "he should kill himself", "they should kill themselves",
 		"you should kill yourself", "go kill yourself", "telling her to kill herself",
 		"telling him to kill himself"}, nil},
@@ -422,7 +459,7 @@ func negated(b []byte, m phrase.Match, noun bool) bool {
 // bitset of indexes into Deeds.
 type deedSet struct {
 	pairs
-	alone uint64 // the deeds whose verb is the deed (no Objects)
+	alone rowSet // the deeds whose verb is the deed (no Objects)
 	// Phrases [0, nFiction) are deedExcuses, [nFiction, nExcuses)
 	// fictionExcuses, [nExcuses, nReal) realDetail.
 	nFiction, nExcuses, nReal int
@@ -437,8 +474,8 @@ type deedSet struct {
 // verb and every object.
 type pairs struct {
 	set      *phrase.Set
-	verbOf   []uint64
-	objectOf []uint64
+	verbOf   []rowSet
+	objectOf []rowSet
 	phrases  []string
 	index    map[string]int
 }
@@ -453,23 +490,42 @@ func (t *pairs) at(p string) int {
 	}
 	t.index[p] = len(t.phrases)
 	t.phrases = append(t.phrases, p)
-	t.verbOf = append(t.verbOf, 0)
-	t.objectOf = append(t.objectOf, 0)
+	t.verbOf = append(t.verbOf, rowSet{})
+	t.objectOf = append(t.objectOf, rowSet{})
 	return len(t.phrases) - 1
 }
 
 // row adds the verbs and objects of row k.
 func (t *pairs) row(k int, verbs, objects []string) {
 	for _, v := range verbs {
-		t.verbOf[t.at(v)] |= 1 << k
+		t.verbOf[t.at(v)].add(k)
 	}
 	for _, o := range objects {
-		t.objectOf[t.at(o)] |= 1 << k
+		t.objectOf[t.at(o)].add(k)
 	}
 }
 
 // compile builds the automaton of the phrases added.
 func (t *pairs) compile() { t.set = phrase.Compile(t.phrases) }
+
+// maxRows is how many rows of a table a rowSet holds.
+const maxRows = 128
+
+// rowSet is a set of row indexes of a table (Deeds, Senses).
+type rowSet [maxRows / 64]uint64
+
+func (r *rowSet) add(k int)          { r[k/64] |= 1 << (k % 64) }
+func (r rowSet) and(o rowSet) rowSet { return rowSet{r[0] & o[0], r[1] & o[1]} }
+func (r rowSet) or(o rowSet) rowSet  { return rowSet{r[0] | o[0], r[1] | o[1]} }
+func (r rowSet) empty() bool         { return r[0]|r[1] == 0 }
+
+// first returns the lowest index in r (r must not be empty).
+func (r rowSet) first() int {
+	if r[0] != 0 {
+		return bits.TrailingZeros64(r[0])
+	}
+	return 64 + bits.TrailingZeros64(r[1])
+}
 
 // recentVerbs remembers the last verbs found in one pass over a text, for
 // the objects that follow them: DeedOf and appendSenses pair each object
@@ -477,7 +533,7 @@ func (t *pairs) compile() { t.set = phrase.Compile(t.phrases) }
 type recentVerbs struct {
 	v [8]struct {
 		m     phrase.Match
-		rows  uint64 // the table rows the phrase is a verb of
+		rows  rowSet // the table rows the phrase is a verb of
 		limit int    // where an object may start at the latest
 	}
 	n int
@@ -485,7 +541,7 @@ type recentVerbs struct {
 
 // add remembers the verb m of rows, whose object may start up to gap words
 // after it in b.
-func (r *recentVerbs) add(b []byte, m phrase.Match, rows uint64, gap int) {
+func (r *recentVerbs) add(b []byte, m phrase.Match, rows rowSet, gap int) {
 	v := &r.v[r.n%len(r.v)]
 	v.m, v.rows, v.limit = m, rows, afterWords(b, int(m.End), gap)
 	r.n++
@@ -493,18 +549,18 @@ func (r *recentVerbs) add(b []byte, m phrase.Match, rows uint64, gap int) {
 
 // pair calls f, oldest first, for each remembered verb that the object o
 // of rows may follow, with the rows they share, until f returns false.
-func (r *recentVerbs) pair(o phrase.Match, rows uint64, f func(v phrase.Match, shared uint64) bool) {
+func (r *recentVerbs) pair(o phrase.Match, rows rowSet, f func(v phrase.Match, shared rowSet) bool) {
 	for i := max(0, r.n-len(r.v)); i < r.n; i++ {
 		v := &r.v[i%len(r.v)]
-		if k := v.rows & rows; k != 0 && o.Start >= v.m.End && int(o.Start) <= v.limit && !f(v.m, k) {
+		if k := v.rows.and(rows); !k.empty() && o.Start >= v.m.End && int(o.Start) <= v.limit && !f(v.m, k) {
 			return
 		}
 	}
 }
 
 var deeds = sync.OnceValue(func() *deedSet {
-	if len(Deeds) > 64 {
-		panic("intent: more than 64 deeds") // the bitsets of deedSet
+	if len(Deeds) > maxRows {
+		panic("intent: more deeds than a rowSet holds")
 	}
 	d := &deedSet{nFiction: len(deedExcuses), nExcuses: len(deedExcuses) + len(fictionExcuses)}
 	d.nReal = d.nExcuses + len(realDetail)
@@ -513,7 +569,7 @@ var deeds = sync.OnceValue(func() *deedSet {
 	}
 	for k, dd := range Deeds {
 		if len(dd.Objects) == 0 {
-			d.alone |= 1 << k
+			d.alone.add(k)
 		}
 		d.row(k, dd.Verbs, dd.Objects)
 	}
@@ -587,24 +643,24 @@ func DeedOf(b []byte) string {
 			game = game || d.game[m.Phrase]
 			real = real || d.real[m.Phrase]
 		}
-		if ds := d.verbOf[m.Phrase]; ds != 0 && wholeWords(b, m) && !negated(b, m, d.noun[m.Phrase]) &&
+		if ds := d.verbOf[m.Phrase]; !ds.empty() && wholeWords(b, m) && !negated(b, m, d.noun[m.Phrase]) &&
 			!madeSafe(b, int(m.End)) {
-			if k := ds & d.alone; k != 0 && nc < len(cands) {
-				cands[nc] = found{m, m, bits.TrailingZeros64(k)}
+			if k := ds.and(d.alone); !k.empty() && nc < len(cands) {
+				cands[nc] = found{m, m, k.first()}
 				nc++
 			}
 			verbs.add(b, m, ds, DeedGap)
 		}
 		os := d.objectOf[m.Phrase]
-		if os == 0 || !startsWord(b, int(m.Start)) {
+		if os.empty() || !startsWord(b, int(m.Start)) {
 			return false
 		}
-		verbs.pair(m, os, func(v phrase.Match, k uint64) bool {
+		verbs.pair(m, os, func(v phrase.Match, k rowSet) bool {
 			if _, ok := endsWordOrPlural(b, int(m.End)); !ok || Qualified(b, int(m.End)) ||
 				d.person[m.Phrase] && possessive(b, int(m.End)) || nc == len(cands) {
 				return false
 			}
-			cands[nc] = found{v, m, bits.TrailingZeros64(k)}
+			cands[nc] = found{v, m, k.first()}
 			nc++
 			return true
 		})

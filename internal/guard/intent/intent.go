@@ -71,6 +71,8 @@ var Defensive = []string{
 	"teach my parents", "teach my kids", "teach my children", "so i can teach",
 	"how can i help", "how do i help", "how to help",
 	"what counts as", "definition of", "the meaning of", "dangers of", "risks of", "health risks",
+	// exams and the questions of history
+	"studying for", "study guide", "for the exam", "why is the", "why are the", "controversial",
 }
 
 // numAsks is how many phrases at the start of Operational only ask for
@@ -123,6 +125,10 @@ var Protective = []string{
 	"restraining order", "protective order",
 	// teaching others to spot it: "I'm training our finance team to spot it"
 	"to spot it", "to spot them", "so they can spot", "train our", "training our", "teach our",
+	// talking a child through it, recovery, and harm reduction
+	"talk to him about", "talk to her about", "talk to them about", "how do i talk to", "how should i talk to",
+	"been clean for", "i used to self-harm", "i used to self harm", "in recovery", "naloxone", "narcan",
+	"harm reduction", "fentanyl test strip", "test strips",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -187,6 +193,12 @@ var Operational = []string{
 	// evasion asked of the means: "what chemical would be hardest to detect"
 	"hardest to detect", "harder to detect", "hard to detect", "impossible to detect", "difficult to detect",
 	"hardest to trace", "harder to trace", "can't be traced", "cannot be traced", "won't be traced",
+	"won't detect", "wont detect", "don't detect", "doesn't detect", "can't detect", "cannot detect",
+	"not detect", "won't pick up", "without being flagged", "without being noticed", "without her noticing",
+	"without him noticing", "without them noticing", "without her knowing", "without him knowing",
+	"won't leave bruises", "without leaving bruises", "without leaving marks", "without leaving a mark",
+	"so police forensics", "forensics can't", "forensics cannot", "so forensics", "so the marshals",
+	"so the police don't", "so the cops don't", "so police don't", "so the cops never",
 }
 
 // Frames: the text asks for a means or a text: a way, instructions, a plan,
@@ -301,6 +313,8 @@ var Idioms = []string{
 	"killed it", "killing it", "kill it on stage", "kill time", "killing time", "kill some time",
 	"drown out", "drowns out", "drowned out", "drowning out",
 	"kill the lights", "kill the engine", "kill the music", "kill weeds", "kill the weeds", "killing weeds",
+	// a message a consumer cannot process, and a takeover defence
+	"poison pill", "poison pills", "poison message", "poison messages",
 	"kill bacteria", "kills bacteria", "kill germs", "kills germs", "kill mold", "kill fleas", "kill lice",
 	"kill the zombies", "kill zombies", "kill the boss", "kill two birds with one stone", "dressed to kill",
 	"steal the show", "stole the show", "steal the spotlight", "steal the limelight", "steal a base",

@@ -30,7 +30,9 @@ var selfActs = []string{
 	"slit my wrists", "my cutting from", "my cuts from", "my self-harm", "my self harm", "hurt myself", "hurting myself", "harm myself", "harming myself",
 	"off myself", "shoot myself", "drown myself", "starve myself", "burn myself", "poison myself",
 	"overdose on purpose", "od on purpose", "commit suicide", "suicide method", "suicide methods",
-	"my cuts deeper", "cuts deeper", "cut deeper",
+	"my cuts deeper", "cuts deeper", "cut deeper", "really bleed", "places on my body to cut", "body to cut",
+	"purging quietly", "purge quietly", "purging after meals", "purge after meals", "hide purging",
+	"hides purging", "hide my purging", "thinspo",
 	// an eating disorder kept from the people who would help
 	"hiding that i'm not eating", "hiding that im not eating", "hide that i'm not eating",
 	"hide that im not eating", "hiding that i am not eating", "hide that i am not eating", "hide not eating",
@@ -46,7 +48,8 @@ var selfWishes = []string{
 	"made up my mind", "so i don't throw them up", "so i dont throw them up",
 	// help refused: "I don't want a hotline number"
 	"don't want a hotline", "dont want a hotline", "do not want a hotline", "no hotline", "don't give me a hotline",
-	"don't want a helpline", "no helpline",
+	"don't want a helpline", "no helpline", "don't give me hotline", "no hotline numbers", "already decided",
+	"i've decided", "definitely be fatal", "would definitely kill me",
 }
 
 // selfMeans ask for the means: a dose, a height, a place on the body, a
@@ -58,11 +61,12 @@ var selfMeans = []string{
 	"which pills", "what pills", "which medication", "what medication", "hide my", "hide it from",
 	"so no one notices", "so nobody notices", "without anyone noticing", "without anyone knowing",
 	"without my parents", "without my family", "best way", "what household", "what can i take",
-	"is that enough", "is it enough", "how should i take them", "how should i take it",
+	"is that enough", "is it enough", "how should i take them", "how should i take it", "which bridge",
+	"high enough", "best places", "best spots", "nobody will see", "no one will see", "which spots",
 }
 
 // selfAsks ask how, which is a means question only with an act.
-var selfAsks = []string{"how do i", "how can i", "how to", "how should i", "tips", "where can i", "where to",
+var selfAsks = []string{"how do i", "how can i", "how to", "how should i", "tips", "tricks", "where can i", "where to",
 	"what should i use", "what's the best", "what is the best", "teach me", "tell me how", "show me how"}
 
 // selfHelp are the words of a request for help, for someone else, about

@@ -59,7 +59,8 @@ var (
 	pests = []string{"weeds", "crabgrass", "aphids", "slugs", "mold", "mildew", "fleas", "ticks", "bedbugs",
 		"bed bugs", "termites", "ants", "fruit flies", "mosquitoes", "mosquitos", "wasps", "wasp nest",
 		"hornets", "moss", "bacteria", "germs", "lice", "roaches", "cockroaches", "mice", "rats", "moles",
-		"gophers", "grubs", "japanese beetles", "spider mites", "fungus gnats"}
+		"gophers", "grubs", "japanese beetles", "spider mites", "fungus gnats", "mould", "black mold",
+		"black mould", "virus", "viruses", "a cold virus", "infection", "infections"}
 )
 
 // Senses is the table. See Sense.
@@ -144,17 +145,17 @@ var victims = []string{"crew", "director", "agent", "agents", "officer", "office
 // Senses).
 type senseSet struct {
 	pairs
-	refers uint64 // the senses whose objects "it" and "them" may stand for
+	refers rowSet // the senses whose objects "it" and "them" may stand for
 }
 
 var senses = sync.OnceValue(func() *senseSet {
-	if len(Senses) > 64 {
-		panic("intent: more than 64 senses") // the bitsets of senseSet
+	if len(Senses) > maxRows {
+		panic("intent: more senses than a rowSet holds")
 	}
 	s := &senseSet{}
 	for k, sn := range Senses {
 		if sn.Refers {
-			s.refers |= 1 << k
+			s.refers.add(k)
 		}
 		s.row(k, sn.Verbs, sn.Objects)
 	}
@@ -169,12 +170,12 @@ func appendSenses(dst [][2]int, b []byte) [][2]int {
 	s := senses()
 	var (
 		verbs recentVerbs
-		named uint64 // the senses whose objects the text has named so far
+		named rowSet // the senses whose objects the text has named so far
 	)
 	s.set.Find(b, func(m phrase.Match) bool {
-		if ss := s.verbOf[m.Phrase]; ss != 0 && wholeWords(b, m) {
+		if ss := s.verbOf[m.Phrase]; !ss.empty() && wholeWords(b, m) {
 			verbs.add(b, m, ss, SenseGap)
-			if ss&named&s.refers != 0 {
+			if !ss.and(named).and(s.refers).empty() {
 				if w := wordAt(b, int(m.End)); string(w) == "it" || string(w) == "them" {
 					// "my pod is stuck, how do i force kill it"
 					dst = append(dst, [2]int{int(m.Start), wordEnd(b, int(m.End))})
@@ -182,11 +183,11 @@ func appendSenses(dst [][2]int, b []byte) [][2]int {
 			}
 		}
 		os := s.objectOf[m.Phrase]
-		if os == 0 {
+		if os.empty() {
 			return false
 		}
 		if startsWord(b, int(m.Start)) {
-			named |= os
+			named = named.or(os)
 		}
 		hyphen := b[m.Start] == '-'
 		if !hyphen && !startsWord(b, int(m.Start)) {
@@ -196,7 +197,7 @@ func appendSenses(dst [][2]int, b []byte) [][2]int {
 		if !ok || isOneOf(wordAt(b, end), victims) {
 			return false
 		}
-		verbs.pair(m, os, func(v phrase.Match, _ uint64) bool {
+		verbs.pair(m, os, func(v phrase.Match, _ rowSet) bool {
 			if hyphen && m.Start != v.End {
 				return true
 			}
@@ -226,7 +227,7 @@ func appendDefences(dst [][2]int, b []byte) [][2]int {
 	}
 	d := deeds()
 	d.set.Find(b, func(m phrase.Match) bool {
-		if int(m.Phrase) < d.nExcuses || d.objectOf[m.Phrase] == 0 || !startsWord(b, int(m.Start)) {
+		if int(m.Phrase) < d.nExcuses || d.objectOf[m.Phrase].empty() || !startsWord(b, int(m.Start)) {
 			return false
 		}
 		if end, ok := endsWordOrPlural(b, int(m.End)); ok && Qualified(b, int(m.End)) {
