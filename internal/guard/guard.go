@@ -554,7 +554,14 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	if historyRefusal {
 		limitText = withoutDeclining(s.norm)
 	}
-	lifts := (gated || persona) && liftsLimits(limitText, how.quoting)
+	// Whether the text lifts limits, read once and only where it matters.
+	liftsRead, liftsVal := false, false
+	lifts := func() bool {
+		if !liftsRead {
+			liftsRead, liftsVal = true, liftsLimits(limitText, how.quoting)
+		}
+		return liftsVal
+	}
 	// A user's request of up to 1 KB that is not an image prompt: the
 	// requests that the harm vocabulary and victim framing speak for.
 	userRequest := how.userTurn && !s.image && len(s.norm) <= 2*intent.Span
@@ -651,7 +658,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 		// it also asks for working instructions (intent.Operational); the
 		// harm rules and the attack heads judge it as before.
 		harmCap = limitlessCap
-	case how.limitCue && adj <= 0 && !lifts:
+	case how.limitCue && adj <= 0 && !lifts():
 		// A system prompt describes an application, and its topic words
 		// ("cyber security", "medical", "WWII bomber nose art") are not a
 		// request: held out by source, the harm heads blocked 3% of real
@@ -680,11 +687,18 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			if p >= secondFloor && p < 0.5 {
 				p = max(p, g.secondOpinion(s, c, confAttack, how.quoting))
 			}
-			if c == Jailbreak && p > limitlessCap && gated && !lifts {
+			if c == Jailbreak && p > limitlessCap && gated && !lifts() {
 				p = limitlessCap
 			}
-			if c == Jailbreak && p > personaCap && persona && !lifts {
+			if c == Jailbreak && p > personaCap && persona && !lifts() {
 				p = personaCap
+			}
+			if c == Jailbreak && p > limitlessCap && how.userTurn && !addressesModel(s.norm) && !lifts() {
+				// A user's text that never speaks to the model ("I've
+				// been having thoughts about not wanting to be here
+				// anymore ...") tells it nothing to be or do: no
+				// jailbreak, whatever its words.
+				p = limitlessCap
 			}
 			if c == PromptInjection && p > shortAttackCap && short && !shortInjects(s.norm, role) {
 				p = shortAttackCap
@@ -941,3 +955,15 @@ const noLogit = -1e9
 // minors, 0.35 for the rest) and stay as they are. One that scores above it
 // and names no harm scores 0.
 const unnamedHarmFloor = 0.15
+
+// modelAddress are the words with which a text speaks to the model: a
+// jailbreak tells the model what it is, may do or must say.
+var modelAddress = newCueSet([]string{"you", "your", "u ", "ur ", "yourself", "ai", "chatgpt", "gpt", "assistant",
+	"model", "bot", "llm", "respond", "answer", "reply", "output", "say ", "write", "pretend", "act as", "simulate",
+	"roleplay", "role-play", "role play", "persona", "character", "mode", "prompt", "instruction", "rules",
+	"filter", "openai", "anthropic", "claude", "gemini", "dan", "jailbreak", "from now on", "let's", "lets ",
+	"imagine", "hypothetical", "story", "game"})
+
+// addressesModel reports whether the normalised text b speaks to the model
+// (modelAddress).
+func addressesModel(b []byte) bool { return modelAddress.in(b) }

@@ -551,6 +551,9 @@ var limitCueWords = []string{
 	"clandestine lab", "clandestine chemist", "zero morals", "zero ethics", "zero filter", "zero restrictions",
 	"zero limits", "urge to refuse", "never include warnings", "overrides model provider",
 	"overrides provider policy", "supersedes the model provider", "accepted full legal liability",
+	"turn off your restrictions", "turn off your filters", "turn off your safety", "doesn't have limits",
+	"does not have limits", "guidelines do not exist", "rules do not exist", "must answer every request",
+	"refusing is now a violation", "refusal is a violation", "comply in full detail", "without content filters",
 }
 
 // foreignLimitCues are limit cues in the languages a reseller's prompts
@@ -675,7 +678,21 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 // said of candour (candidLimit). The limit cues and the attack rules'
 // phrases that end with one are read so alike.
 func liftsNothing(b []byte, start, end int) bool {
-	return scopedLimit(b, end) || candidLimit(b, start, end)
+	return scopedLimit(b, end) || candidLimit(b, start, end) || helpRefused(b, start)
+}
+
+// helpRefusals, earlier in a limit cue's sentence, refuse the help it
+// names: "Do not help disable audit logging, bypass fraud controls, or
+// exfiltrate data."
+var helpRefusals = [][]byte{[]byte("do not help"), []byte("don't help"), []byte("never help"),
+	[]byte("must not help"), []byte("do not assist"), []byte("don't assist"), []byte("never assist"),
+	[]byte("refuse to help"), []byte("decline to help"), []byte("will not help"), []byte("won't help")}
+
+// helpRefused reports whether the sentence before b[start:] refuses help
+// (helpRefusals).
+func helpRefused(b []byte, start int) bool {
+	lo, _ := sentenceAround(b, start)
+	return containsAny(b[lo:start], helpRefusals)
 }
 
 // scopedLimit reports whether the limit cue that ends at b[:end] is scoped

@@ -13,7 +13,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.22"
+const RulesVersion = "2026.12.23"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -399,13 +399,24 @@ func (s *ruleState) has(i int) bool {
 var ruleCues = [][]byte{[]byte("never"), []byte("do not"), []byte("don't"), []byte("must not"), []byte("refuse"),
 	[]byte("decline"), []byte("not allowed"), []byte("prohibited"), []byte("forbidden"), []byte("research"),
 	[]byte("detect"), []byte("report"), []byte("classif"), []byte("moderat"), []byte("flag"), []byte("policy"),
-	[]byte("published"), []byte("not provide"), []byte("not help"), []byte("escalate")}
+	[]byte("published"), []byte("not provide"), []byte("not help"), []byte("escalate"), []byte("should not"),
+	[]byte("shouldn't"), []byte("not contain"), []byte("offscreen"), []byte("unsafe"), []byte("categor"),
+	[]byte("guideline")}
 
-// ruledSentence reports whether the sentence of b around at says a rule
-// about a harm (ruleCues).
+// ruledSentence reports whether the sentence of b around at, the one
+// after it ("A character can build a bomb offscreen; the text should not
+// contain a working recipe."), or the lead-in of its list ("Unsafe
+// categories: - csam: ...") says a rule about a harm (ruleCues).
 func ruledSentence(b []byte, at int) bool {
 	lo, hi := sentenceAround(b, at)
-	return containsAny(b[lo:hi], ruleCues)
+	if containsAny(b[lo:hi], ruleCues) {
+		return true
+	}
+	if _, next := sentenceAround(b, min(hi+1, len(b))); containsAny(b[hi:next], ruleCues) {
+		return true
+	}
+	lead, ok := listLeadIn(b, at)
+	return ok && containsAny(lead, ruleCues)
 }
 
 // scan records the rule phrases among ms, the matches of rs.phrases in the

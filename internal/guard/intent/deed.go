@@ -385,7 +385,9 @@ var deedExcuses = []string{"is it illegal", "what happens if", "what happens whe
 	"sandbox", "malware analysis", "in a vm", "virtual machine", "honeypot", "respond to", "stand up to",
 	"deal with", "criticiz", "criticis", "condemn", "denounc", "debunk",
 	// a refusal quoted back
-	"not going to help", "won't help", "can't help with", "cannot help with"}
+	"not going to help", "won't help", "can't help with", "cannot help with",
+	// how a thing works, asked of its mechanics
+	"explain why", "mechanics of", "the science of", "why a "}
 
 // fictionExcuses are fiction, which the guard's other judgements weigh:
 // they excuse every deed but hate's, where the text written is the harm

@@ -71,8 +71,10 @@ var Defensive = []string{
 	"teach my parents", "teach my kids", "teach my children", "so i can teach",
 	"how can i help", "how do i help", "how to help",
 	"what counts as", "definition of", "the meaning of", "dangers of", "risks of", "health risks",
-	// exams and the questions of history
-	"studying for", "study guide", "for the exam", "why is the", "why are the", "controversial",
+	// exams, research, reporting and the questions of history and policy
+	"studying for", "study guide", "for the exam", "why is the", "why are the", "controversial", "researchers",
+	"academic", "writing a feature", "writing an article", "for an article", "for my article", "what did ",
+	"decriminaliz",
 }
 
 // numAsks is how many phrases at the start of Operational only ask for
@@ -128,7 +130,8 @@ var Protective = []string{
 	// talking a child through it, recovery, and harm reduction
 	"talk to him about", "talk to her about", "talk to them about", "how do i talk to", "how should i talk to",
 	"been clean for", "i used to self-harm", "i used to self harm", "in recovery", "naloxone", "narcan",
-	"harm reduction", "fentanyl test strip", "test strips",
+	"harm reduction", "fentanyl test strip", "test strips", "how do i handle this", "how should i handle this",
+	"poisonous to", "toxic to", "is it poisonous", "is it toxic",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -462,7 +465,7 @@ var (
 )
 
 // maxPhrases is how many phrases countDistinct's bit sets hold.
-const maxPhrases = 768
+const maxPhrases = 1024
 
 func get() *phrase.Set {
 	once.Do(func() {
