@@ -690,7 +690,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			if c == Jailbreak && p > limitlessCap && gated && !lifts() {
 				p = limitlessCap
 			}
-			if c == Jailbreak && p > personaCap && persona && !lifts() {
+			if c == Jailbreak && p > personaCap && persona && !lifts() && !overridesCue.in(s.norm) {
 				p = personaCap
 			}
 			if c == Jailbreak && p > limitlessCap && how.userTurn && !addressesModel(s.norm) && !lifts() {

@@ -32,6 +32,14 @@ const personaGateWords = 80
 // (0.5).
 const personaCap = 0.45
 
+// overridesCue finds the injection cues that are not persona words: a
+// persona that also says "ignore instructions", "keep your previous
+// instructions, but", "say access granted" is a hijacking, and is not
+// capped.
+var overridesCue = newCueSet(slices.DeleteFunc(slices.Clone(injectionCues), func(c string) bool {
+	return slices.Contains([]string{"from now on", "you are now", "pretend", "act as", "roleplay", "role play"}, c)
+}))
+
 // shortAttackCap is the highest attack score of a short text without a cue:
 // below the default flag point.
 const shortAttackCap = limitlessCap
