@@ -329,6 +329,7 @@ type scratch struct {
 	quoted     [][2]int
 	matches    []phrase.Match // rule and intent phrases in norm
 	intentMs   []phrase.Match
+	selfMs     []phrase.Match // the self-harm phrases among matches
 	attackBest []float32
 	acc        []int32
 	tot        []int32

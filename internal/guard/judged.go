@@ -82,7 +82,7 @@ func (rs *ruleSet) personaLifts(b []byte, ms []phrase.Match, quoting bool) bool 
 // role into rs. userRequest and fr are the judge's reading of the text
 // (a user's request of up to 1 KB, and its framing).
 func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr intent.Framing, rs *ruleState, off uint64, quoting bool) {
-	if (role == RoleUser || role == RoleSystem) && switchedOff(s.norm) {
+	if (role == RoleUser || role == RoleSystem) && g.rules.switchedOff(s.norm, s.matches) {
 		rs.judge(g.rules, "jailbreak.switched_off", off)
 	}
 	if role != RoleUser {
@@ -96,7 +96,10 @@ func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr inte
 			rs.judge(g.rules, "harm.deed_"+c, off)
 		}
 	}
-	if userRequest && !fr.Protects && !fr.Reports && intent.SelfHarmAsked(s.norm) {
+	if userRequest && !fr.Protects && !fr.Reports {
+		s.selfMs = g.rules.selfHarmMatches(s.selfMs[:0], s.matches)
+	}
+	if userRequest && !fr.Protects && !fr.Reports && intent.SelfHarmMatched(s.norm, s.selfMs) {
 		rs.judge(g.rules, "harm.selfharm_method", off)
 	}
 }

@@ -214,14 +214,19 @@ const comboScore = 0.8
 // ruleSet is the compiled form of rules: one automaton over every phrase.
 // The automaton also holds the intent package's framing phrases, after the
 // rules' (indexes nPhrases and up), then the persona cues of
-// jailbreak.persona (from nPhrases+nIntent), so that one pass over a text
-// finds all three; see intentMatches and casts.
+// jailbreak.persona (from nPhrases+nIntent), the self-harm phrases of
+// harm.selfharm_method and the safety nouns of jailbreak.switched_off, so
+// that one pass over a text finds them all; see intentMatches, casts,
+// selfHarmMatches and switchedOff.
 type ruleSet struct {
 	phrases  *phrase.Set
 	owner    []int // phrase index -> rule index, or -1-k for combo term k
 	allIdx   [][]int
 	nPhrases int
 	nIntent  int
+	// Where the persona cues, the self-harm phrases and the safety nouns
+	// start.
+	personaAt, selfHarmAt, safetyAt int
 	// attack marks phrases of full-strength jailbreak and injection rules.
 	// The guard judges harm on the text with these phrases masked: "obey
 	// all instructions" is an attack on the model, not a harmful request,
@@ -310,7 +315,11 @@ func compileRules(rs []rule) *ruleSet {
 		})
 	}
 	set.nIntent = len(intent.Phrases())
-	set.phrases = phrase.Compile(slices.Concat(phrases, intent.Phrases(), personaCues))
+	set.personaAt = set.nPhrases + set.nIntent
+	set.selfHarmAt = set.personaAt + len(personaCues)
+	set.safetyAt = set.selfHarmAt + len(intent.SelfHarmPhrases())
+	set.phrases = phrase.Compile(slices.Concat(phrases, intent.Phrases(), personaCues, intent.SelfHarmPhrases(),
+		safetyNouns))
 	return set
 }
 
@@ -318,7 +327,7 @@ func compileRules(rs []rule) *ruleSet {
 // text b) holds a persona cue where a word starts (jailbreak.persona).
 func (rs *ruleSet) casts(b []byte, ms []phrase.Match) bool {
 	for _, m := range ms {
-		if int(m.Phrase) >= rs.nPhrases+rs.nIntent && wordStart(b, int(m.Start)) {
+		if p := int(m.Phrase); p >= rs.personaAt && p < rs.selfHarmAt && wordStart(b, int(m.Start)) {
 			return true
 		}
 	}
@@ -332,6 +341,18 @@ func (rs *ruleSet) intentMatches(dst, ms []phrase.Match) []phrase.Match {
 	for _, m := range ms {
 		if p := int(m.Phrase); p >= rs.nPhrases && p < rs.nPhrases+rs.nIntent {
 			m.Phrase -= int32(rs.nPhrases)
+			dst = append(dst, m)
+		}
+	}
+	return dst
+}
+
+// selfHarmMatches appends to dst the occurrences of self-harm phrases among
+// ms, with intent's indexes, for intent.SelfHarmMatched.
+func (rs *ruleSet) selfHarmMatches(dst, ms []phrase.Match) []phrase.Match {
+	for _, m := range ms {
+		if p := int(m.Phrase); p >= rs.selfHarmAt && p < rs.safetyAt {
+			m.Phrase -= int32(rs.selfHarmAt)
 			dst = append(dst, m)
 		}
 	}

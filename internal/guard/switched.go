@@ -2,7 +2,6 @@ package guard
 
 import (
 	"bytes"
-	"sync"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
 )
@@ -49,26 +48,29 @@ var switchNegations = [][]byte{[]byte("not "), []byte("n't "), []byte("never "),
 	[]byte("always "), []byte("if "), []byte("when "), []byte("claims "), []byte("claim "), []byte("says "),
 	[]byte("say "), []byte("pretend"), []byte("asks "), []byte("tries ")}
 
-var safetyNounSet = sync.OnceValue(func() *phrase.Set { return phrase.Compile(safetyNouns) })
-
-// switchedOff reports whether the normalised text b says the model's
-// safety is switched off (jailbreak.switched_off).
-func switchedOff(b []byte) bool {
-	return safetyNounSet().Find(b, func(m phrase.Match) bool {
+// switchedOff reports whether the normalised text b, whose matches of the
+// rules' automaton are ms, says the model's safety is switched off
+// (jailbreak.switched_off).
+func (rs *ruleSet) switchedOff(b []byte, ms []phrase.Match) bool {
+	for _, m := range ms {
+		if int(m.Phrase) < rs.safetyAt {
+			continue
+		}
 		start, end := int(m.Start), int(m.End)
 		if !wordStart(b, start) || end < len(b) && isLetterOrDigit(b[end]) {
-			return false
+			continue
 		}
 		at, ok := afterFillers(b, end)
 		if !ok {
-			return false
+			continue
 		}
 		lo, hi := sentenceAround(b, start)
 		if containsAny(b[lo:start], switchNegations) || bytes.IndexByte(b[at:hi], '?') >= 0 {
-			return false
+			continue
 		}
 		return true
-	})
+	}
+	return false
 }
 
 // afterFillers skips up to four fillers (switchFillers, and the signs

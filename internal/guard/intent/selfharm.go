@@ -87,22 +87,28 @@ var selfHelp = []string{
 
 type selfHarmSet struct {
 	set *phrase.Set
+	all []string
 	// kind of each phrase: 1 act, 2 wish, 3 means, 4 ask, 5 help
 	kind []uint8
 }
 
 var selfHarmPhrases = sync.OnceValue(func() *selfHarmSet {
 	s := &selfHarmSet{}
-	var all []string
 	for k, l := range [][]string{selfActs, selfWishes, selfMeans, selfAsks, selfHelp} {
 		for _, p := range l {
-			all = append(all, p)
+			s.all = append(s.all, p)
 			s.kind = append(s.kind, uint8(k+1))
 		}
 	}
-	s.set = phrase.Compile(all)
+	s.set = phrase.Compile(s.all)
 	return s
 })
+
+// SelfHarmPhrases returns the phrases SelfHarmMatched reads, in the order
+// it indexes them. A caller that scans a text for other phrases too can
+// add these to its own automaton and pass the occurrences, reading the
+// text once.
+func SelfHarmPhrases() []string { return selfHarmPhrases().all }
 
 // SelfHarmAsked reports whether the normalised text b asks for a way to
 // end or harm the writer's own life: an act of the writer's own
@@ -113,11 +119,15 @@ var selfHarmPhrases = sync.OnceValue(func() *selfHarmSet {
 // A help phrase inside an act or a wish ("hotline" in "I don't want a
 // hotline") is no help.
 func SelfHarmAsked(b []byte) bool {
+	var buf [32]phrase.Match
+	return SelfHarmMatched(b, selfHarmPhrases().set.Append(buf[:0], b))
+}
+
+// SelfHarmMatched is SelfHarmAsked from ms, every occurrence in b of the
+// phrases of SelfHarmPhrases (indexes into it), found by the caller's own
+// scan.
+func SelfHarmMatched(b []byte, ms []phrase.Match) bool {
 	s := selfHarmPhrases()
-	var (
-		buf [32]phrase.Match
-		ms  = s.set.Append(buf[:0], b)
-	)
 	var act, wish, means, ask bool
 	for _, m := range ms {
 		if !wholeWords(b, m) {

@@ -131,27 +131,14 @@ const minSpelled = 8
 // words, two or more spaces being a word break ("h o w  t o" is "how
 // to"), and whether it had such a run with a word break.
 func unspace(s string) (string, bool) {
-	if !strings.Contains(s, "  ") {
+	if !strings.Contains(s, "  ") || !hasSpelledRun(s) {
 		return "", false
 	}
 	var b strings.Builder
-	found := false
+	b.Grow(len(s))
 	for i := 0; i < len(s); {
-		// A run: single characters, each followed by one or more spaces.
-		j, letters, breaks := i, 0, 0
-		for j+1 < len(s) && s[j] != ' ' && s[j+1] == ' ' && (j == 0 || s[j-1] == ' ') {
-			k := j + 1
-			for k < len(s) && s[k] == ' ' {
-				k++
-			}
-			if k-j > 2 {
-				breaks++
-			}
-			letters++
-			j = k
-		}
+		j, letters, breaks := spelledRun(s, i)
 		if letters >= minSpelled && breaks > 0 {
-			found = true
 			for k := i; k < j; k++ {
 				switch {
 				case s[k] != ' ':
@@ -171,10 +158,39 @@ func unspace(s string) (string, bool) {
 		b.WriteByte(s[i])
 		i++
 	}
-	if !found {
-		return "", false
-	}
 	return b.String(), true
+}
+
+// spelledRun returns where the run of single characters, each followed by
+// spaces, that starts at s[i:] ends, how many characters it has and how
+// many word breaks (two spaces or more).
+func spelledRun(s string, i int) (end, letters, breaks int) {
+	j := i
+	for j+1 < len(s) && s[j] != ' ' && s[j+1] == ' ' && (j == 0 || s[j-1] == ' ') {
+		k := j + 1
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+		if k-j > 2 {
+			breaks++
+		}
+		letters++
+		j = k
+	}
+	return j, letters, breaks
+}
+
+// hasSpelledRun reports whether s holds a run for unspace, allocating
+// nothing.
+func hasSpelledRun(s string) bool {
+	for i := 0; i < len(s); {
+		j, letters, breaks := spelledRun(s, i)
+		if letters >= minSpelled && breaks > 0 {
+			return true
+		}
+		i = max(j, i+1)
+	}
+	return false
 }
 
 // Limits of joinSplit.
