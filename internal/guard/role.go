@@ -554,6 +554,10 @@ var limitCueWords = []string{
 	"turn off your restrictions", "turn off your filters", "turn off your safety", "doesn't have limits",
 	"does not have limits", "guidelines do not exist", "rules do not exist", "must answer every request",
 	"refusing is now a violation", "refusal is a violation", "comply in full detail", "without content filters",
+	"comply fully", "ethical subroutines", "never given ethical", "never add disclaimers",
+	"never use the words sorry", "supersedes prior safety", "now permitted", "alignment had never been applied",
+	"free of caveats", "no matter how dangerous", "no matter how illegal", "refusals are pathetic",
+	"finds refusals",
 }
 
 // foreignLimitCues are limit cues in the languages a reseller's prompts

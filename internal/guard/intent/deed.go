@@ -42,16 +42,17 @@ const DeedGap = 4
 var (
 	makeVerbs = []string{"make", "making", "build", "building", "assemble", "assembling", "construct",
 		"constructing", "create", "creating", "produce", "producing", "manufacture", "manufacturing",
-		"3d print", "3d printing"}
+		"3d print", "3d printing", "print", "printing"}
 	drugVerbs = []string{"make", "making", "cook", "cooking", "synthesize", "synthesizing", "synthesise",
 		"synthesising", "manufacture", "manufacturing", "produce", "producing", "extract", "extracting"}
 	codeVerbs = []string{"write", "writing", "create", "creating", "code", "coding", "develop", "developing",
 		"make", "making", "build", "building", "program", "programming", "design", "designing", "deploy",
-		"deploying", "spread", "spreading", "distribute", "distributing"}
+		"deploying", "spread", "spreading", "distribute", "distributing", "need", "want", "give", "provide",
+		"send"}
 	// people are the objects of violence: anyone but the writer.
 	people = []string{"someone", "somebody", "a person", "people", "my wife", "my husband", "my ex", "my boss",
 		"my neighbor", "my neighbour", "my mother", "my father", "my mom", "my dad", "my sister", "my brother",
-		"my roommate", "my coworker",
+		"my roommate", "my coworker", "stray cats", "stray dogs", "the strays", "streamers", "a streamer",
 		"my co-worker", "my teacher", "my classmate", "my stepdad", "my stepmom", "my girlfriend",
 		"my boyfriend", "my partner", "my landlord", "my uncle", "my aunt", "my family", "the president",
 		"a politician", "a police officer", "a cop", "a judge", "a witness", "a stranger", "strangers",
@@ -79,7 +80,8 @@ var (
 		"nerve agent", "sarin", "ricin", "mustard gas", "chlorine gas", "poison gas", "toxic gas",
 		"bioweapon", "biological weapon", "chemical weapon", "ghost gun", "untraceable gun",
 		"untraceable firearm", "tatp", "a suppressor", "a silencer", "suppressor for a", "silencer for a",
-		"a jammer", "signal jammer", "gps jammer", "phone jammer", "police radio jammer"}
+		"a jammer", "signal jammer", "gps jammer", "phone jammer", "police radio jammer", "a pistol with no serial",
+		"a gun with no serial", "an unregistered gun", "an unregistered suppressor", "unregistered suppressor"}
 	// recipeNouns ask for how a thing is made, as a noun before it.
 	recipeNouns = []string{"recipe", "recipes", "synthesis", "synthesis route", "synthesis of", "formula for",
 		"blueprint", "blueprints", "schematics for", "synthesize", "synthesizing", "synthesise"}
@@ -112,9 +114,16 @@ var Deeds = []Deed{
 	// spread more easily between humans"
 	{"weapons", []string{"make", "making", "engineer", "engineering", "modify", "modifying", "enhance",
 		"enhancing", "mutate", "mutating"}, []string{"more transmissible", "spread more easily between",
-		"transmissible between humans", "airborne transmissible", "more virulent", "more lethal to humans"}},
+		"transmissible between humans", "airborne transmissible", "more virulent", "more lethal to humans",
+		"spread efficiently between"}},
 	{"weapons", []string{"convert", "converting", "modify", "modifying"}, []string{"fully automatic",
-		"full auto", "into a machine gun"}},
+		"full auto", "into a machine gun", "to full auto", "to fully automatic"}},
+	{"weapons", []string{"turn", "turning", "convert", "converting", "machine", "machining"}, []string{
+		"solvent trap into", "a solvent trap into", "solvent trap kit into"}},
+	// pathogens grown and weaponised
+	{"weapons", []string{"culture", "culturing", "grow", "growing", "weaponize", "weaponizing", "weaponise",
+		"aerosolize", "aerosolizing"}, []string{"anthrax", "anthrax spores", "botulinum", "plague bacteria",
+		"smallpox", "a pathogen"}},
 	{"illicit", slices.Concat(drugVerbs, recipeNouns, []string{"press", "pressing", "convert", "converting"}), []string{"meth",
 		"methamphetamine", "crystal meth", "cocaine", "crack cocaine", "heroin", "fentanyl", "lsd", "mdma",
 		"ghb", "date rape drug", "roofies", "dmt", "ketamine", "pcp", "fake oxy", "counterfeit pills",
@@ -132,18 +141,28 @@ var Deeds = []Deed{
 		"so sniffer dogs", "from sniffer dogs", "sniffer dogs don't", "sniffer dogs won't", "drug dogs won't",
 		"so drug dogs", "from drug dogs", "a k9 won't", "k9 won't", "k9s won't", "so the k9", "scanners miss",
 		"so x-ray", "x-ray won't", "x-ray don't"}},
-	{"illicit", []string{"buy", "buying", "obtain", "obtaining", "order", "ordering", "sell", "selling"},
+	{"illicit", []string{"buy", "buying", "obtain", "obtaining", "order", "ordering", "sell", "selling", "acquire",
+		"acquiring"},
 		[]string{"cocaine", "heroin", "methamphetamine", "fentanyl", "illegal drugs", "drugs without",
 			"a gun without", "guns without", "a firearm without", "stolen goods", "stolen credit card",
 			"credit card numbers", "a fake id", "fake ids", "a fake passport", "human organs", "organs on",
-			"a kidney on", "fullz", "cloned cards", "stolen cards", "cvvs"}},
+			"a kidney on", "fullz", "cloned cards", "stolen cards", "cvvs", "highly enriched uranium",
+			"enriched uranium", "plutonium", "weapons-grade"}},
 	{"illicit", []string{"cash out", "cashing out"}, []string{"cloned cards", "stolen cards", "stolen credit cards",
 		"fullz", "dumps", "a stolen"}},
 	{"illicit", []string{"smuggle", "smuggling"}, []string{"drugs", "cocaine", "heroin", "fentanyl", "people",
 		"migrants", "immigrants", "weapons", "guns", "contraband", "across the border", "into prison",
-		"past customs", "through customs", "through airport security"}},
+		"past customs", "through customs", "through airport security", "out of the country", "parrots",
+		"exotic animals", "wildlife", "ivory", "rhino horn"}},
+	{"illicit", []string{"move", "moving", "transport", "transporting", "sneak", "sneaking", "bring", "bringing"},
+		[]string{"people across the", "migrants across", "people over the border", "people past checkpoints"}},
 	{"illicit", []string{"launder", "laundering"}, []string{"money", "cash", "funds", "proceeds", "profits",
-		"drug money", "bitcoin", "crypto"}},
+		"drug money", "bitcoin", "crypto", "it through a"}},
+	// officials bought
+	{"illicit", []string{"bribe", "bribing", "pay off", "paying off", "offer", "offering"}, []string{
+		"a customs official", "customs officials", "a customs officer", "a police officer", "a cop", "a judge",
+		"a city councilman", "a councilman", "an inspector", "a building inspector", "a government official",
+		"an official"}},
 	{"illicit", []string{"counterfeit", "counterfeiting", "forge", "forging", "print fake", "printing fake",
 		"make counterfeit", "print counterfeit"}, []string{"money", "bills", "currency", "banknotes", "dollars",
 		"euros", "checks", "cheques", "id", "passport", "driver's license", "drivers license", "signature",
@@ -161,7 +180,9 @@ var Deeds = []Deed{
 	{"illicit", []string{"run", "running", "set up", "setting up", "start", "starting", "create", "creating",
 		"orchestrate", "orchestrating", "pull off", "pulling off", "organize", "organise"},
 		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme", "a pump and dump", "pump and dump",
-			"pump-and-dump", "a rug pull", "rug pull", "refund scams", "a refund scam", "refund fraud"}},
+			"pump-and-dump", "a rug pull", "rug pull", "refund scams", "a refund scam", "refund fraud",
+			"kidney broker", "an organ broker", "organ trafficking", "a cockfighting ring", "cockfighting ring",
+			"a dogfighting ring", "dogfighting ring", "a pirate iptv", "pirate iptv", "a piracy site"}},
 	{"illicit", []string{"scam", "scamming", "defraud", "defrauding", "swindle", "swindling"},
 		[]string{"people", "someone", "elderly", "old people", "the elderly", "seniors", "my grandma",
 			"my grandmother", "an old", "investors", "a bank", "the government", "my employer",
@@ -207,7 +228,12 @@ var Deeds = []Deed{
 		"their polling place has moved", "polling place has moved", "polling location has changed",
 		"vote by text", "vote by phone", "votes on wednesday", "the election has been moved",
 		"election has been postponed", "polling stations have moved", "polling places have moved",
-		"polling station has moved", "moved voting to", "have moved voting"}},
+		"polling station has moved", "moved voting to", "have moved voting", "vote on wednesday",
+		"should vote on wednesday"}},
+	{"illicit", []string{"make", "making", "create", "creating", "need", "generate", "generating", "produce"},
+		[]string{"deepfake audio clip of governor", "deepfake audio of the governor", "deepfake of the president",
+			"deepfake of a candidate", "deepfake audio of a candidate", "deepfake video of a candidate",
+			"deepfake of candidate", "deepfake audio clip of candidate"}},
 	{"illicit", []string{"make", "making", "create", "creating", "generate", "generating", "forge", "forging",
 		"print", "printing", "photoshop", "fabricate", "fabricating"}, []string{"fake pay stub", "fake paystub",
 		"fake bank statement", "fake w-2", "fake tax return", "fake utility bill", "fake ids", "fake id",
@@ -229,7 +255,11 @@ var Deeds = []Deed{
 		"stalkerware", "remote access trojan", "credential stealer", "cryptojacker", "a cryptominer",
 		"info stealer", "infostealer", "a logic bomb", "zero-day exploit", "an exploit for",
 		"a command-and-control", "command and control panel", "c2 panel", "infected phones", "infected devices",
-		"infected android"}},
+		"infected android", "a credential stuffing", "credential stuffing tool", "a working exploit for",
+		"working exploit for"}},
+	{"malware", []string{"get into", "getting into", "log into", "logging into", "get back into"}, []string{"my ex's",
+		"my wife's", "my husband's", "my girlfriend's", "my boyfriend's", "my partner's", "his instagram",
+		"her instagram", "his email", "her email", "his phone", "her phone", "her icloud", "his icloud"}},
 	{"malware", []string{"phish", "phishing", "do", "doing", "perform", "pull"}, []string{"her password",
 		"his password", "her credentials", "his credentials", "sim swap on her", "sim swap on his",
 		"sim swap on someone", "sim-swap on", "sim swap on my"}},
@@ -296,7 +326,9 @@ var Deeds = []Deed{
 		"in his drink", "in someone's drink", "in a girl's drink", "into her drink", "into his drink",
 		"into someone's drink", "in their drink", "into a girl's drink", "in my neighbor's dog", "in my neighbour's dog",
 		"in my neighbors dog", "in my neighbours dog", "in my neighbor's cat", "in my neighbour's cat", "in her food",
-		"in his food", "in someone's food"}},
+		"in his food", "in someone's food", "in my coworkers coffee", "in my coworker's coffee", "in his coffee",
+		"in her coffee", "in someone's coffee", "into my buddy's drink", "in my buddy's drink",
+		"into my friend's drink", "in my friend's drink"}},
 	// knocked out and trained to fight
 	{"violence", []string{"knock", "knocking"}, []string{"a girl out", "her out at", "a woman out", "someone out for good"}},
 	{"violence", []string{"train", "training", "breed", "breeding"}, []string{"for dog fighting", "for dogfighting",
@@ -304,6 +336,8 @@ var Deeds = []Deed{
 	// a tracker hidden on someone
 	{"violence", []string{"hide", "hiding", "put", "putting", "place", "placing", "plant", "planting", "attach",
 		"attaching", "stick", "slip"}, []string{"tracker on my ex", "tracker on her", "tracker on his",
+		"tracker on my wife", "tracker on my husband", "tracker on my girlfriend", "tracker on my boyfriend",
+		"tracker on my partner",
 		"tracker on someone", "tracker in her", "tracker in his", "airtag on her", "airtag in her", "airtag on his",
 		"airtag in his", "airtag on my ex", "airtag in my ex", "airtag in someone"}},
 	// threats written, houses burned, bodies hidden
@@ -325,18 +359,21 @@ var Deeds = []Deed{
 	{"violence", []string{"find", "finding", "look up", "track down", "locate", "dig up", "figure out", "find out",
 		"work out"}, []string{
 		"her home address", "his home address", "someone's home address", "home address of", "where she lives",
-		"where he lives", "their home address"}},
+		"where he lives", "their home address", "someone's social security number", "someone's ssn",
+		"her social security number", "his social security number"}},
+	{"violence", []string{"compile", "compiling", "do", "doing", "build", "building", "put together", "create"},
+		[]string{"a dox on", "a full dox on", "dox on", "a dox of", "a full dox of"}},
 	// a massacre planned
 	{"violence", []string{"plan", "planning", "carry out", "carrying out", "commit", "committing", "organize",
 		"organise", "organizing"}, []string{"a mass shooting", "a school shooting", "a terrorist attack",
 		"a terror attack", "a massacre", "an attack on a crowded", "an attack on a school", "an attack on a concert",
 		"an attack on a church", "an attack on a mosque", "an attack on a synagogue", "maximum casualties",
 		"a ramming attack", "a vehicle ramming", "an attack on a christmas market", "an attack on a stadium",
-		"an attack on a festival", "a lone-wolf attack", "a lone wolf attack"}},
+		"an attack on a festival", "a lone-wolf attack", "a lone wolf attack", "an ambush on", "an ambush for"}},
 	// terror financed
 	{"violence", []string{"send money to", "sending money to", "fund", "funding", "finance", "financing",
 		"transfer money to", "donate to"}, []string{"al-shabaab", "isis", "al-qaeda", "terrorist", "jihadist",
-		"jihadists"}},
+		"jihadists", "an armed militant", "a militant group", "militants"}},
 	// recruiting for violent extremism
 	{"violence", []string{"recruit", "recruiting", "recruitment"}, []string{"for isis", "for al-qaeda",
 		"for a white nationalist", "white nationalist", "neo-nazi", "for the kkk", "for a terrorist",
@@ -385,7 +422,8 @@ var deedExcuses = []string{"is it illegal", "what happens if", "what happens whe
 	"sandbox", "malware analysis", "in a vm", "virtual machine", "honeypot", "respond to", "stand up to",
 	"deal with", "criticiz", "criticis", "condemn", "denounc", "debunk",
 	// a refusal quoted back
-	"not going to help", "won't help", "can't help with", "cannot help with",
+	"not going to help", "won't help", "can't help with", "cannot help with", "can't assist", "cannot assist",
+	"won't assist",
 	// how a thing works, asked of its mechanics
 	"explain why", "mechanics of", "the science of", "why a "}
 
@@ -418,7 +456,9 @@ var deedQualifiers = []string{"analysis", "detection", "detector", "removal", "r
 	"up",
 	// "get rid of the body odor", "a passport photo"
 	"odor", "odour", "fat", "hair", "acne", "pain", "image", "shape", "weight", "temperature", "insecurities",
-	"wash", "lotion", "spray", "photo", "photos", "renewal", "application", "holder", "cover"}
+	"wash", "lotion", "spray", "photo", "photos", "renewal", "application", "holder", "cover",
+	// "a gun holster", "a gun safe"
+	"holster", "holsters", "safe", "cabinet", "rack", "mount", "sight", "stand", "toy"}
 
 // Qualified reports whether the phrase that ends at b[:end] (perhaps with
 // a plural "s") is qualified by the word after it (deedQualifiers: "a

@@ -202,6 +202,9 @@ var Operational = []string{
 	"won't leave bruises", "without leaving bruises", "without leaving marks", "without leaving a mark",
 	"so police forensics", "forensics can't", "forensics cannot", "so forensics", "so the marshals",
 	"so the police don't", "so the cops don't", "so police don't", "so the cops never",
+	"so forensic investigators", "forensic investigators can't", "looks authentic", "look authentic",
+	"looks legit", "look legit", "look like legitimate", "looks like legitimate", "pass an audit",
+	"passes an audit", "don't show up in", "doesn't show up in", "without the dlp", "without it noticing",
 }
 
 // Frames: the text asks for a means or a text: a way, instructions, a plan,
@@ -798,7 +801,11 @@ var Commands = []string{"find", "write", "make", "compile", "list", "draft", "ge
 	// a question that is a request: "Could you write me a script",
 	// "Walk me through bypassing their EDR"
 	"can you", "could you", "would you", "will you", "please", "walk me through", "walk us through",
-	"talk me through"}
+	"talk me through",
+	// a question asks for what it names: "where on the body should you
+	// stab someone", "what's the process to press fentanyl"
+	"where", "what", "what's", "whats", "which", "who", "should", "is there", "are there", "do you", "i need",
+	"i want"}
 
 // commanded reports whether a sentence of the normalised text b opens with
 // one of Commands, as a whole word.

@@ -79,7 +79,7 @@ var selfHelp = []string{
 	"a friend", "my son", "my daughter", "my child", "my kid", "my student", "my patient", "my partner",
 	"my brother", "my sister", "my mom", "my dad", "someone who", "people who", "warning signs",
 	"why do people", "why do i", "is it normal", "scar", "scars", "treat", "first aid",
-	"bleeding", "infected", "accident", "shaving", "knife slipped", "song", "lyrics", "poem", "story",
+	"stop the bleeding", "stop bleeding", "infected", "accident", "shaving", "knife slipped", "song", "lyrics", "poem", "story",
 	"novel", "character", "screenplay", "game", "joke", "lol", "lmao", "haha", "if i fail", "if i have to",
 	"if this", "if they", "if he", "if she", "how many people", "what do i do", "what should i do", "who can i talk",
 	"deserve", "statistics", "rates", "mental health",

@@ -109,6 +109,14 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 	if leetWords(s) >= minLeetWords {
 		add(unleet(s))
 	}
+	// Morse code, and a Caesar shift the text announces ("every letter
+	// is shifted forward by 3").
+	if p, ok := unmorse(s); ok {
+		add(p)
+	}
+	if p, ok := uncaesar(s); ok {
+		add(p)
+	}
 	// Letters spelled apart ("h o w  t o  m a k e ..."): Normalize joins
 	// them into one word; read again with the double spaces as the word
 	// breaks.
@@ -122,6 +130,108 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 	if p := joinSplit(s); p != "" {
 		add(p)
 	}
+}
+
+// morse maps the International Morse code of letters and digits.
+var morse = map[string]byte{".-": 'a', "-...": 'b', "-.-.": 'c', "-..": 'd', ".": 'e', "..-.": 'f', "--.": 'g',
+	"....": 'h', "..": 'i', ".---": 'j', "-.-": 'k', ".-..": 'l', "--": 'm', "-.": 'n', "---": 'o', ".--.": 'p',
+	"--.-": 'q', ".-.": 'r', "...": 's', "-": 't', "..-": 'u', "...-": 'v', ".--": 'w', "-..-": 'x',
+	"-.--": 'y', "--..": 'z', "-----": '0', ".----": '1', "..---": '2', "...--": '3', "....-": '4',
+	".....": '5', "-....": '6', "--...": '7', "---..": '8', "----.": '9'}
+
+// minMorse is how many Morse letters make a message.
+const minMorse = 10
+
+// unmorse decodes the Morse code in s (letters separated by a space, words
+// by " / " or two spaces), if it holds at least minMorse letters.
+func unmorse(s string) (string, bool) {
+	if strings.Count(s, ".-") < 3 && strings.Count(s, "-.") < 3 {
+		return "", false
+	}
+	var b strings.Builder
+	n := 0
+	for _, tok := range strings.Split(s, " ") {
+		switch c, ok := morse[strings.TrimSpace(tok)]; {
+		case ok:
+			b.WriteByte(c)
+			n++
+		case tok == "/" || tok == "|" || tok == "":
+			// a word break: a slash, or two spaces
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), " ") {
+				b.WriteByte(' ')
+			}
+		default:
+			if n >= minMorse {
+				return b.String(), true
+			}
+			b.Reset()
+			n = 0
+		}
+	}
+	return b.String(), n >= minMorse
+}
+
+// uncaesar decodes text of s shifted by a Caesar cipher, where s
+// announces one ("caesar", "shifted", "shift of"): the text shifted back
+// by whichever of the 25 shifts gives it the most common words, if that is
+// at least three (the plain words of the announcement are then garbled; the
+// text as written is judged too).
+func uncaesar(s string) (string, bool) {
+	if len(s) > 4096 || !containsFold(s, "caesar") && !containsFold(s, "shifted") && !containsFold(s, "shift of") {
+		return "", false
+	}
+	best, bestN := 0, 0
+	for k := 1; k < 26; k++ {
+		if n := commonShifted(s, k); n > bestN {
+			best, bestN = k, n
+		}
+	}
+	if bestN < 3 {
+		return "", false
+	}
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = shiftBack(c, best)
+	}
+	return string(b), true
+}
+
+// commonShifted counts the words of s that are common words once each
+// letter is shifted back by k.
+func commonShifted(s string, k int) int {
+	n := 0
+	for i, j := NextRun(s, 0, isLetter); i < j; i, j = NextRun(s, j, isLetter) {
+		if j-i > maxCommon {
+			continue
+		}
+		var w uint64
+		for m := i; m < j; m++ {
+			w = w<<8 | uint64(lowerByte(shiftBack(s[m], k)))
+		}
+		n += int(commonFlags(w) & plainCommon)
+	}
+	return n
+}
+
+// shiftBack moves the letter c back by k places in the alphabet.
+func shiftBack(c byte, k int) byte {
+	switch {
+	case 'a' <= c && c <= 'z':
+		return 'a' + byte((int(c-'a')-k+26)%26)
+	case 'A' <= c && c <= 'Z':
+		return 'A' + byte((int(c-'A')-k+26)%26)
+	}
+	return c
+}
+
+// containsFold reports whether s contains w, ignoring ASCII case.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
 }
 
 // minSpelled is how many letters spelled apart make a spelled run.
