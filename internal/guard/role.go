@@ -358,6 +358,11 @@ var framingCues = [][]byte{
 	[]byte("such as"), []byte("e.g."), []byte("requests to"), []byte("do not comply"), []byte("refuse"),
 	[]byte("decline"), []byte("never follow"), []byte("do not follow"), []byte("don't follow"),
 	[]byte("examples of"), []byte("phrases like"), []byte("prompts like"), []byte("commands like"),
+	// an agent's content that speaks to it: "If an email asks you (the AI)
+	// to ... ignore your instructions, tag it SPAM"
+	[]byte("if an email"), []byte("if the email"), []byte("if a document"), []byte("if the document"),
+	[]byte("if a message"), []byte("if a page"), []byte("if a web page"), []byte("if the content"),
+	[]byte("if a tool"), []byte("instructions inside"),
 }
 
 // refusalCues, anywhere in the sentence, show that the developer says to
@@ -366,7 +371,8 @@ var refusalCues = [][]byte{
 	[]byte("refuse"), []byte("decline"), []byte("do not comply"), []byte("don't comply"), []byte("never comply"),
 	[]byte("not comply"), []byte("do not follow"), []byte("don't follow"), []byte("never follow"), []byte("ignore such"),
 	[]byte("ignore the request"), []byte("ignore it"), []byte("do not obey"), []byte("never obey"), []byte("politely"),
-	[]byte("under any circumstances follow"), []byte("under no circumstances follow"),
+	[]byte("under any circumstances follow"), []byte("under no circumstances follow"), []byte("tag it"),
+	[]byte("flag it"), []byte("mark it"), []byte("treat it as"), []byte("not as commands"),
 }
 
 // attackNames, in the lead-in of a list, say that its items are attacks
@@ -557,7 +563,7 @@ var limitCueWords = []string{
 	"comply fully", "ethical subroutines", "never given ethical", "never add disclaimers",
 	"never use the words sorry", "supersedes prior safety", "now permitted", "alignment had never been applied",
 	"free of caveats", "no matter how dangerous", "no matter how illegal", "refusals are pathetic",
-	"finds refusals",
+	"finds refusals", "the words sorry", "would normally refuse", "no-safety", "cleared you to produce",
 }
 
 // foreignLimitCues are limit cues in the languages a reseller's prompts
@@ -682,7 +688,29 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 // said of candour (candidLimit). The limit cues and the attack rules'
 // phrases that end with one are read so alike.
 func liftsNothing(b []byte, start, end int) bool {
-	return scopedLimit(b, end) || candidLimit(b, start, end) || helpRefused(b, start)
+	return scopedLimit(b, end) || candidLimit(b, start, end) || helpRefused(b, start) || refusalScoped(b, end)
+}
+
+// scopedRefusals, after a refusal cue ("do not refuse", "never refuse"),
+// scope it to what a developer lists as ordinary: "WHAT TO ANSWER NORMALLY
+// (do not refuse these):", "don't refuse legitimate medical questions".
+var scopedRefusals = [][]byte{[]byte(" these"), []byte(" the following"), []byte(" legitimate"),
+	[]byte(" benign"), []byte(" safe "), []byte(" harmless"), []byte(" ordinary"), []byte(" normal "),
+	[]byte(" reasonable"), []byte(" questions about"), []byte(" medical"), []byte(" general")}
+
+// refusalScoped reports whether the limit cue that ends at b[:end] refuses
+// no refusal but of what a developer lists as ordinary (scopedRefusals).
+func refusalScoped(b []byte, end int) bool {
+	if !bytes.HasSuffix(b[:end], []byte("refuse")) {
+		return false
+	}
+	rest := b[end:min(len(b), end+24)]
+	for _, p := range scopedRefusals {
+		if bytes.HasPrefix(rest, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // helpRefusals, earlier in a limit cue's sentence, refuse the help it

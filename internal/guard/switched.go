@@ -30,7 +30,7 @@ var switchFillers = [][]byte{[]byte("layer"), []byte("layers"), []byte("module")
 	[]byte("filter"), []byte("filters"), []byte("mode"), []byte("protocols"), []byte("protocol"),
 	[]byte("checks"), []byte("rules"), []byte("instructions"), []byte("settings"), []byte("systems"),
 	[]byte("system"), []byte("features"), []byte("guidelines"), []byte("policies"), []byte("policy"),
-	[]byte("constraints"), []byte("subroutines"), []byte("core"), []byte("level"), []byte("training"),
+	[]byte("constraints"), []byte("subroutines"), []byte("core"), []byte("level"), []byte("training"), []byte("classifier"), []byte("output"),
 	[]byte("be"), []byte("is"),
 	[]byte("are"), []byte("now"), []byte("has"), []byte("have"), []byte("been"), []byte("set"), []byte("to"),
 	[]byte("all"), []byte("fully"), []byte("completely"), []byte("permanently"), []byte("hereby"),

@@ -53,13 +53,13 @@ var (
 	people = []string{"someone", "somebody", "a person", "people", "my wife", "my husband", "my ex", "my boss",
 		"my neighbor", "my neighbour", "my mother", "my father", "my mom", "my dad", "my sister", "my brother",
 		"my roommate", "my coworker", "stray cats", "stray dogs", "the strays", "streamers", "a streamer",
-		"my co-worker", "my teacher", "my classmate", "my stepdad", "my stepmom", "my girlfriend",
+		"my co-worker", "my teacher", "my gf", "my bf", "my classmate", "my stepdad", "my stepmom", "my girlfriend",
 		"my boyfriend", "my partner", "my landlord", "my uncle", "my aunt", "my family", "the president",
 		"a politician", "a police officer", "a cop", "a judge", "a witness", "a stranger", "strangers",
 		"a journalist", "a celebrity"}
 	// othersPersons are the objects of intrusion that belong to a person
 	// or hold people's data.
-	othersPersons = []string{"someone's", "someone else's", "another person's", "other people's", "my ex's",
+	othersPersons = []string{"someone's", "someone else's", "my gf", "my gf's", "my bf", "my bf's", "another person's", "other people's", "my ex's",
 		"my wife's", "my husband's", "my girlfriend's", "my boyfriend's", "my partner's", "my boss's",
 		"my neighbor's", "my neighbour's", "my teacher's", "my coworker's", "my roommate's", "his account",
 		"her account", "his phone", "her phone", "his email", "her email", "his instagram", "her instagram",
@@ -70,7 +70,7 @@ var (
 	// else, or to an institution. Not "a government" alone: careers are
 	// broken into too.
 	othersThings = append([]string{"a bank's", "a hospital", "a company's", "a school's", "the school's",
-		"an atm", "the pentagon", "the scada", "a scada", "scada system", "a water treatment plant",
+		"an atm", "the pentagon", "widevine", "the scada", "a scada", "scada system", "a water treatment plant",
 		"the power grid", "a power plant", "a nuclear plant"}, othersPersons...)
 	// formerEmployers are where a fired employee is no longer let in.
 	formerEmployers = []string{"my old job's", "my former employer's", "my ex-employer's", "my old company's",
@@ -81,10 +81,12 @@ var (
 		"bioweapon", "biological weapon", "chemical weapon", "ghost gun", "untraceable gun",
 		"untraceable firearm", "tatp", "a suppressor", "a silencer", "suppressor for a", "silencer for a",
 		"a jammer", "signal jammer", "gps jammer", "phone jammer", "police radio jammer", "a pistol with no serial",
-		"a gun with no serial", "an unregistered gun", "an unregistered suppressor", "unregistered suppressor"}
+		"a gun with no serial", "an unregistered gun", "an unregistered suppressor", "unregistered suppressor",
+		"unserialized receivers", "unserialized receiver", "unserialized lowers", "vx"}
 	// recipeNouns ask for how a thing is made, as a noun before it.
 	recipeNouns = []string{"recipe", "recipes", "synthesis", "synthesis route", "synthesis of", "formula for",
-		"blueprint", "blueprints", "schematics for", "synthesize", "synthesizing", "synthesise"}
+		"blueprint", "blueprints", "schematics for", "synthesize", "synthesizing", "synthesise", "precursors for",
+		"precursors of", "milling", "mill"}
 	// groups are the objects of hate: people named by what they are.
 	groups = []string{"disabled people", "the disabled", "trans people", "transgender people", "a trans",
 		"this trans", "gay people", "gays", "lesbians", "black people", "jews", "jewish people", "muslims",
@@ -182,7 +184,11 @@ var Deeds = []Deed{
 		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme", "a pump and dump", "pump and dump",
 			"pump-and-dump", "a rug pull", "rug pull", "refund scams", "a refund scam", "refund fraud",
 			"kidney broker", "an organ broker", "organ trafficking", "a cockfighting ring", "cockfighting ring",
-			"a dogfighting ring", "dogfighting ring", "a pirate iptv", "pirate iptv", "a piracy site"}},
+			"a dogfighting ring", "dogfighting ring", "a pirate iptv", "pirate iptv", "a piracy site",
+			"an iptv service reselling", "iptv service reselling"}},
+	// a bribe's usual covers
+	{"illicit", []string{"straw donors", "straw donor", "steer the tender", "steering the tender",
+		"make the case file go missing"}, nil},
 	{"illicit", []string{"scam", "scamming", "defraud", "defrauding", "swindle", "swindling"},
 		[]string{"people", "someone", "elderly", "old people", "the elderly", "seniors", "my grandma",
 			"my grandmother", "an old", "investors", "a bank", "the government", "my employer",
@@ -235,9 +241,10 @@ var Deeds = []Deed{
 			"deepfake of a candidate", "deepfake audio of a candidate", "deepfake video of a candidate",
 			"deepfake of candidate", "deepfake audio clip of candidate"}},
 	{"illicit", []string{"make", "making", "create", "creating", "generate", "generating", "forge", "forging",
-		"print", "printing", "photoshop", "fabricate", "fabricating"}, []string{"fake pay stub", "fake paystub",
+		"print", "printing", "photoshop", "fabricate", "fabricating", "need"}, []string{"fake pay stub", "fake paystub",
 		"fake bank statement", "fake w-2", "fake tax return", "fake utility bill", "fake ids", "fake id",
-		"fake passport", "fake driver's license", "fake drivers license", "fake diploma", "fake invoice"}},
+		"fake passport", "fake driver's license", "fake drivers license", "fake diploma", "fake invoice",
+		"fake eu passport", "fake uk passport", "fake us passport", "prescription pads", "fake prescriptions"}},
 	{"illicit", []string{"install", "installing", "place", "placing", "attach", "attaching", "hide", "hiding",
 		"put", "putting"}, []string{"a card skimmer", "card skimmer", "a skimmer", "skimmer", "skimming device"}},
 	{"illicit", []string{"impersonate", "impersonating"}, []string{"a police officer", "a cop", "a doctor",
@@ -305,7 +312,7 @@ var Deeds = []Deed{
 	{"violence", []string{"kill", "killing", "murder", "murdering", "poison", "poisoning", "strangle",
 		"strangling", "stab", "stabbing", "drown", "drowning", "suffocate",
 		"suffocating", "smother", "smothering", "beat up", "beating up", "torture", "torturing", "kidnap",
-		"kidnapping", "abduct", "abducting", "assassinate", "assassinating", "maim", "maiming",
+		"kidnapping", "abduct", "abducting", "assassinate", "assassinating", "maim", "maiming", "jump",
 		// not "beat": people beat their dad at chess
 		"punch", "punching", "slap", "slapping", "hit", "hitting", "choke", "choking", "hurt", "hurting"},
 		append([]string{"my child", "my baby", "my son", "my daughter", "a child", "a kid",
@@ -328,11 +335,13 @@ var Deeds = []Deed{
 		"in my neighbors dog", "in my neighbours dog", "in my neighbor's cat", "in my neighbour's cat", "in her food",
 		"in his food", "in someone's food", "in my coworkers coffee", "in my coworker's coffee", "in his coffee",
 		"in her coffee", "in someone's coffee", "into my buddy's drink", "in my buddy's drink",
-		"into my friend's drink", "in my friend's drink"}},
+		"into my friend's drink", "in my friend's drink", "in a woman's drink", "a woman's drink",
+		"cake with edibles", "brownies with edibles", "food with edibles"}},
 	// knocked out and trained to fight
 	{"violence", []string{"knock", "knocking"}, []string{"a girl out", "her out at", "a woman out", "someone out for good"}},
 	{"violence", []string{"train", "training", "breed", "breeding"}, []string{"for dog fighting", "for dogfighting",
-		"for cockfighting", "pit bulls for fighting", "dogs for fighting"}},
+		"for cockfighting", "pit bulls for fighting", "dogs for fighting",
+		"a pit bull for fighting"}},
 	// a tracker hidden on someone
 	{"violence", []string{"hide", "hiding", "put", "putting", "place", "placing", "plant", "planting", "attach",
 		"attaching", "stick", "slip"}, []string{"tracker on my ex", "tracker on her", "tracker on his",
@@ -355,9 +364,10 @@ var Deeds = []Deed{
 	// good: "so I can see where she goes", "find the home address of"
 	{"violence", []string{"track", "tracking", "see where", "find out where", "figure out where"},
 		[]string{"she goes", "he goes", "she lives", "he lives", "her location", "his location", "my ex",
-			"my wife", "my girlfriend", "my coworker", "my co-worker"}},
+			"my wife", "my girlfriend", "my coworker", "my co-worker", "my wife's location", "my husband's location",
+			"my girlfriend's location", "my boyfriend's location", "my partner's location"}},
 	{"violence", []string{"find", "finding", "look up", "track down", "locate", "dig up", "figure out", "find out",
-		"work out"}, []string{
+		"work out", "working out"}, []string{"her real name", "his real name",
 		"her home address", "his home address", "someone's home address", "home address of", "where she lives",
 		"where he lives", "their home address", "someone's social security number", "someone's ssn",
 		"her social security number", "his social security number"}},
@@ -369,7 +379,9 @@ var Deeds = []Deed{
 		"a terror attack", "a massacre", "an attack on a crowded", "an attack on a school", "an attack on a concert",
 		"an attack on a church", "an attack on a mosque", "an attack on a synagogue", "maximum casualties",
 		"a ramming attack", "a vehicle ramming", "an attack on a christmas market", "an attack on a stadium",
-		"an attack on a festival", "a lone-wolf attack", "a lone wolf attack", "an ambush on", "an ambush for"}},
+		"an attack on a festival", "a lone-wolf attack", "a lone wolf attack", "an ambush on", "an ambush for",
+		"a coordinated attack on", "an attack on an electrical substation", "an attack on a substation",
+		"an attack on the power grid"}},
 	// terror financed
 	{"violence", []string{"send money to", "sending money to", "fund", "funding", "finance", "financing",
 		"transfer money to", "donate to"}, []string{"al-shabaab", "isis", "al-qaeda", "terrorist", "jihadist",

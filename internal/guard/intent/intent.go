@@ -74,7 +74,9 @@ var Defensive = []string{
 	// exams, research, reporting and the questions of history and policy
 	"studying for", "study guide", "for the exam", "why is the", "why are the", "controversial", "researchers",
 	"academic", "writing a feature", "writing an article", "for an article", "for my article", "what did ",
-	"decriminaliz",
+	"decriminaliz", "actually dangerous", "dangerous to drink", "is it safe to", "manslaughter", "felony murder",
+	"sentencing", "the legal way", "legal way to", "passed away", "testimony", "survivor's",
+	"employee handbook", "workplace violence policy",
 }
 
 // numAsks is how many phrases at the start of Operational only ask for
@@ -131,7 +133,9 @@ var Protective = []string{
 	"talk to him about", "talk to her about", "talk to them about", "how do i talk to", "how should i talk to",
 	"been clean for", "i used to self-harm", "i used to self harm", "in recovery", "naloxone", "narcan",
 	"harm reduction", "fentanyl test strip", "test strips", "how do i handle this", "how should i handle this",
-	"poisonous to", "toxic to", "is it poisonous", "is it toxic",
+	"poisonous to", "toxic to", "is it poisonous", "is it toxic", "phishing simulation", "ethically",
+	"support him", "support her", "support them", "bring it up", "without making it worse", "how do i raise this",
+	"raise this with", "how do i address this", "how should i address",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -205,6 +209,9 @@ var Operational = []string{
 	"so forensic investigators", "forensic investigators can't", "looks authentic", "look authentic",
 	"looks legit", "look legit", "look like legitimate", "looks like legitimate", "pass an audit",
 	"passes an audit", "don't show up in", "doesn't show up in", "without the dlp", "without it noticing",
+	"no dna left", "for forensics", "without leaving a trail", "impossible for police", "authenticators don't",
+	"dlp catching", "without inspection", "sicken the most", "before the sensors", "so it looks like he",
+	"so it looks like she", "look like he fell", "looks like he just fell",
 }
 
 // Frames: the text asks for a means or a text: a way, instructions, a plan,
@@ -269,7 +276,7 @@ var Games = []string{
 	"among us game", "playing among us", "fortnite", "call of duty",
 	"elden ring", "skyrim", "overwatch", "valorant", "league of legends", "dota", "counter-strike",
 	"clash of clans", "the sims", "red dead", "assassin's creed", "dark souls", "pokemon", "roblox",
-	"apex legends", "pubg", "in battlefield", "world of warcraft", "baldur's gate", "in-game",
+	"apex legends", "pubg", "in battlefield", "cs2", "csgo", "cs:go", "counter-strike 2", "world of warcraft", "baldur's gate", "in-game",
 	"dungeons & dragons", "dungeons and dragons", "d&d campaign", "d&d", "dungeon master", "game master",
 	"as dm", "as a dm", "tabletop rpg", "board game", "hitman 3", "in hitman", "star citizen", "eve online",
 	"sea of thieves", "tarkov", "dayz", "cyberpunk 2077", "fallout 4", "fallout 76", "fallout: new vegas",
@@ -794,6 +801,7 @@ func framing(b []byte, c counts, request bool) Framing {
 // Frames pair with a Target for the harm heads' offset, and "write" or
 // "make" before any harm word would move every head.
 var Commands = []string{"find", "write", "make", "compile", "list", "draft", "generate", "create", "tell",
+	"compose", "craft", "prepare",
 	"explain", "give", "show", "plan", "describe", "produce", "design", "build", "code", "draw", "post",
 	"send", "provide", "outline", "detail", "come up with", "put together", "help",
 	// a text to be finished: "Complete this text: 'Step 1 of making ..."

@@ -32,7 +32,8 @@ var selfActs = []string{
 	"overdose on purpose", "od on purpose", "commit suicide", "suicide method", "suicide methods",
 	"my cuts deeper", "cuts deeper", "cut deeper", "really bleed", "places on my body to cut", "body to cut",
 	"purging quietly", "purge quietly", "purging after meals", "purge after meals", "hide purging",
-	"hides purging", "hide my purging", "thinspo",
+	"hides purging", "hide my purging", "thinspo", "cut so it bleeds", "make myself throw up",
+	"throw up after every meal",
 	// an eating disorder kept from the people who would help
 	"hiding that i'm not eating", "hiding that im not eating", "hide that i'm not eating",
 	"hide that im not eating", "hiding that i am not eating", "hide that i am not eating", "hide not eating",
@@ -49,7 +50,8 @@ var selfWishes = []string{
 	// help refused: "I don't want a hotline number"
 	"don't want a hotline", "dont want a hotline", "do not want a hotline", "no hotline", "don't give me a hotline",
 	"don't want a helpline", "no helpline", "don't give me hotline", "no hotline numbers", "already decided",
-	"i've decided", "definitely be fatal", "would definitely kill me",
+	"i've decided", "definitely be fatal", "would definitely kill me", "makes it certain",
+	"don't try to talk me out", "don't talk me out",
 }
 
 // selfMeans ask for the means: a dose, a height, a place on the body, a
@@ -63,6 +65,7 @@ var selfMeans = []string{
 	"without my parents", "without my family", "best way", "what household", "what can i take",
 	"is that enough", "is it enough", "how should i take them", "how should i take it", "which bridge",
 	"high enough", "best places", "best spots", "nobody will see", "no one will see", "which spots",
+	"best ways", "what height",
 }
 
 // selfAsks ask how, which is a means question only with an act.
@@ -78,7 +81,8 @@ var selfHelp = []string{
 	"heal", "healing", "clean for", "relapse", "safety plan", "prevent", "prevention", "my friend",
 	"a friend", "my son", "my daughter", "my child", "my kid", "my student", "my patient", "my partner",
 	"my brother", "my sister", "my mom", "my dad", "someone who", "people who", "warning signs",
-	"why do people", "why do i", "is it normal", "scar", "scars", "treat", "first aid",
+	"why do people", "why do i", "is it normal", "fade", "old scars", "self-harm scars", "my scars", "scars for", "scars from",
+	"scar cream", "scar removal", "treat", "first aid",
 	"stop the bleeding", "stop bleeding", "infected", "accident", "shaving", "knife slipped", "song", "lyrics", "poem", "story",
 	"novel", "character", "screenplay", "game", "joke", "lol", "lmao", "haha", "if i fail", "if i have to",
 	"if this", "if they", "if he", "if she", "how many people", "what do i do", "what should i do", "who can i talk",
