@@ -56,6 +56,9 @@ func TestBlindSets(t *testing.T) {
 			minBlocked: map[string]int{"jailbreak": 33, "harmful": 70}},
 		"warden blind set 7": {maxStopped: map[string]int{"user": 8, "system": 0},
 			minBlocked: map[string]int{"jailbreak": 36, "harmful": 62}},
+		// measured once, on rules 2026.12.26, never read
+		"warden blind set 8": {maxStopped: map[string]int{"user": 17, "system": 1},
+			minBlocked: map[string]int{"jailbreak": 28, "harmful": 46}},
 	}
 	for _, c := range cases {
 		var tl *tally
