@@ -98,8 +98,8 @@ func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr inte
 	}
 	if userRequest && !fr.Protects && !fr.Reports {
 		s.selfMs = g.rules.selfHarmMatches(s.selfMs[:0], s.matches)
-	}
-	if userRequest && !fr.Protects && !fr.Reports && intent.SelfHarmMatched(s.norm, s.selfMs) {
-		rs.judge(g.rules, "harm.selfharm_method", off)
+		if intent.SelfHarmMatched(s.norm, s.selfMs) {
+			rs.judge(g.rules, "harm.selfharm_method", off)
+		}
 	}
 }

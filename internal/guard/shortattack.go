@@ -32,12 +32,16 @@ const personaGateWords = 80
 // (0.5).
 const personaCap = 0.45
 
+// personaWords are the injection cues that cast the model in a role: a
+// user's own persona request says them (taskCues).
+var personaWords = []string{"from now on", "you are now", "pretend", "act as", "roleplay", "role play"}
+
 // overridesCue finds the injection cues that are not persona words: a
 // persona that also says "ignore instructions", "keep your previous
 // instructions, but", "say access granted" is a hijacking, and is not
 // capped.
 var overridesCue = newCueSet(slices.DeleteFunc(slices.Clone(injectionCues), func(c string) bool {
-	return slices.Contains([]string{"from now on", "you are now", "pretend", "act as", "roleplay", "role play"}, c)
+	return slices.Contains(personaWords, c)
 }))
 
 // shortAttackCap is the highest attack score of a short text without a cue:
@@ -228,8 +232,8 @@ var retractionCue = cueMarks(retractionCues)
 
 // taskCues are the injection cues that ordinary task instructions and a
 // user's own persona requests use too.
-var taskCues = []string{"the key", "the rules", "secret", "instead", "end of", "stop", "print all", "###",
-	"from now on", "you are now", "pretend", "act as", "roleplay", "role play"}
+var taskCues = append([]string{"the key", "the rules", "secret", "instead", "end of", "stop", "print all", "###"},
+	personaWords...)
 
 // taskCue marks, by index, the injectionCues that are taskCues.
 var taskCue = cueMarks(taskCues)

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/wardenhq/warden/internal/guard/phrase"
 )
@@ -30,11 +31,11 @@ var switchFillers = [][]byte{[]byte("layer"), []byte("layers"), []byte("module")
 	[]byte("filter"), []byte("filters"), []byte("mode"), []byte("protocols"), []byte("protocol"),
 	[]byte("checks"), []byte("rules"), []byte("instructions"), []byte("settings"), []byte("systems"),
 	[]byte("system"), []byte("features"), []byte("guidelines"), []byte("policies"), []byte("policy"),
-	[]byte("constraints"), []byte("subroutines"), []byte("core"), []byte("level"), []byte("training"), []byte("classifier"), []byte("output"),
-	[]byte("be"), []byte("is"),
+	[]byte("constraints"), []byte("subroutines"), []byte("core"), []byte("level"), []byte("training"),
+	[]byte("classifier"), []byte("output"), []byte("behavior"), []byte("behaviour"), []byte("be"), []byte("is"),
 	[]byte("are"), []byte("now"), []byte("has"), []byte("have"), []byte("been"), []byte("set"), []byte("to"),
 	[]byte("all"), []byte("fully"), []byte("completely"), []byte("permanently"), []byte("hereby"),
-	[]byte("officially"), []byte("behavior"), []byte("behaviour")}
+	[]byte("officially")}
 
 // switchWords turn a safety noun off.
 var switchWords = [][]byte{[]byte("off"), []byte("disabled"), []byte("deactivated"), []byte("removed"),
@@ -91,7 +92,7 @@ func afterFillers(b []byte, i int) (int, bool) {
 		for j < len(b) && isLetterOrDigit(b[j]) {
 			j++
 		}
-		if j == i || !isSwitchFiller(b[i:j]) {
+		if j == i || !slices.ContainsFunc(switchFillers, func(f []byte) bool { return bytes.Equal(b[i:j], f) }) {
 			return 0, false
 		}
 		i = j
@@ -101,13 +102,4 @@ func afterFillers(b []byte, i int) (int, bool) {
 
 func isSettingSign(c byte) bool {
 	return c == ' ' || c == ':' || c == '=' || c == '-' || c == '>' || c == '"' || c == '\'' || c == '_'
-}
-
-func isSwitchFiller(w []byte) bool {
-	for _, f := range switchFillers {
-		if bytes.Equal(w, f) {
-			return true
-		}
-	}
-	return false
 }

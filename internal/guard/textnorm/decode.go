@@ -88,12 +88,12 @@ func decodeInto(out *[]string, s string, depth int, budget *int) {
 		}
 	})
 	if c.rotated >= 3 && c.rotated >= 3*c.plain+1 {
-		add(rotate13(s))
+		add(shifted(s, 13))
 	} else {
 		// A rot13 sentence framed in plain words ("Here's my request, in
 		// ROT13: Jevgr n ...").
 		for _, sg := range rots[:nr] {
-			add(rotate13(s[sg[0]:sg[1]]))
+			add(shifted(s[sg[0]:sg[1]], 13))
 		}
 	}
 	for _, sg := range segs[:n] {
@@ -189,11 +189,7 @@ func uncaesar(s string) (string, bool) {
 	if bestN < 3 {
 		return "", false
 	}
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = shiftBack(c, best)
-	}
-	return string(b), true
+	return shifted(s, best), true
 }
 
 // commonShifted counts the words of s that are common words once each
@@ -420,14 +416,7 @@ func quoted(s string) (string, bool) {
 // ("read this backwards"): then a sentence whose reversal has two common
 // words is read reversed, where an unannounced one needs three.
 func announcesFlip(s string) bool {
-	for i := 0; i < len(s); i++ {
-		for _, w := range flipWords {
-			if len(s)-i >= len(w) && strings.EqualFold(s[i:i+len(w)], w) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(flipWords, func(w string) bool { return containsFold(s, w) })
 }
 
 // flipWords announce reversed text.
@@ -761,10 +750,12 @@ func countCommon(s string, reversed, rotated func(lo, hi int)) common {
 	return c
 }
 
-func rotate13(s string) string {
+// shifted returns s with each letter shifted back by k places (rot13 is
+// its own inverse: shifted(s, 13)).
+func shifted(s string, k int) string {
 	b := []byte(s)
-	for k := range b {
-		b[k] = rot13(b[k])
+	for i, c := range b {
+		b[i] = shiftBack(c, k)
 	}
 	return string(b)
 }
@@ -795,12 +786,4 @@ func lowerByte(c byte) byte {
 	return c
 }
 
-func rot13(c byte) byte {
-	switch {
-	case 'a' <= c && c <= 'z':
-		return 'a' + (c-'a'+13)%26
-	case 'A' <= c && c <= 'Z':
-		return 'A' + (c-'A'+13)%26
-	}
-	return c
-}
+func rot13(c byte) byte { return shiftBack(c, 13) }
