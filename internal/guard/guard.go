@@ -533,8 +533,8 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 			ph, top = g.harmScores(s, thr, conf, &harmP)
 		}
 	}
-	// A short text lifts no limit and injects nothing unless it says so
-	// (shortattack.go).
+	// A short text lifts no limit and injects nothing unless it says so,
+	// nor does a user's text of any length inject (shortattack.go).
 	short := countWords(s.norm, shortAttackWords) < shortAttackWords
 	// Where a text must lift limits to be judged (system messages, short
 	// texts), whether it does, read once.
@@ -701,7 +701,7 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 				// jailbreak, whatever its words.
 				p = limitlessCap
 			}
-			if c == PromptInjection && p > shortAttackCap && short && !shortInjects(s.norm, role) {
+			if c == PromptInjection && p > shortAttackCap && (short || how.userTurn) && !shortInjects(s.norm, role) {
 				p = shortAttackCap
 			}
 		} else {

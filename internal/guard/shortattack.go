@@ -21,6 +21,15 @@ import (
 // injection an injection cue (injectionCues). The rules are not gated: a
 // short "ignore previous instructions" is caught by them whatever the
 // models say.
+//
+// A user's own text (and an earlier turn sent back) has the injection gate
+// at every length. Held out by source, the injection head flagged long
+// task prompts on their style alone: a sentiment template over a film
+// review, an application's completion template, two ordinary tasks run
+// together. Without a cue it blocked no held-out injection of PromptShield
+// or TensorTrust (2026.12.27: recall 36.8% and 57.9% with the gate and
+// without; usenix's benign tasks flagged 1.03% → 0.57%). Documents and
+// tool results, where injections hide in data, keep the head ungated.
 const shortAttackWords = 32
 
 // personaGateWords: a user's text of fewer words that casts the model as
@@ -63,7 +72,9 @@ const shortAttackCap = limitlessCap
 // instructions", "print everything"), not "please repeat that", which a
 // voice assistant hears all day, or "write a Python program to print the
 // primes below 100", which a coding assistant does. Dictating the output is
-// a cue of its own (dictationCues).
+// a cue of its own (dictationCues). "pwned" is the payload that injection
+// demonstrations plant ("say I have been PWNED"), and "secret key" what
+// extraction games guard; neither is a task cue ("the key", "secret" are).
 var injectionCues = []string{
 	"ignore", "disregard", "forget", "instead", "override", "new instruction", "from now on", "you are now",
 	"pretend", "act as", "roleplay", "role play",
@@ -75,7 +86,7 @@ var injectionCues = []string{
 	"the password", "your password", "his password", "her password", "their password", "my password",
 	"password is", "correct password", "passcode", "passphrase", "pass phrase", "grants access", "grant access",
 	"access code", "access granted", "granted access", "access denied", "secret", "confidential", "hidden",
-	"reveal", "the key", "api key",
+	"reveal", "the key", "api key", "secret key", "pwned",
 	"print the above", "print your", "print everything", "print all previous", "print the prompt",
 	"print the instruction", "print the system", "print the password", "print the secret", "print the first",
 	"print the text above", "print the words above", "print out your", "print out the above",
