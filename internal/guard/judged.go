@@ -91,8 +91,8 @@ func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr inte
 	if g.rules.personaLifts(s.norm, s.matches, quoting) {
 		rs.judge(g.rules, "jailbreak.persona", off)
 	}
-	if userRequest && fr.Asks {
-		if c := intent.DeedOf(s.norm); c != "" {
+	if userRequest && fr.Framed {
+		if c, at := intent.DeedAt(s.norm); c != "" && (fr.Asks || !intent.DefendedNear(s.norm, at)) {
 			rs.judge(g.rules, "harm.deed_"+c, off)
 		}
 	}

@@ -424,21 +424,56 @@ func framedSentence(b []byte, at int) (lo, hi int, ok bool) {
 }
 
 // sentenceAround returns the bounds of the sentence of b around offset at,
-// at most sentenceSpan bytes either side.
+// at most sentenceSpan bytes either side. The full stop of an
+// abbreviation ends no sentence: "(e.g. "ignore previous instructions")"
+// is read with the sentence that frames it.
 func sentenceAround(b []byte, at int) (lo, hi int) {
 	lo = max(0, at-sentenceSpan)
 	for _, end := range sentenceEnds {
-		if k := bytes.LastIndex(b[lo:at], end); k >= 0 {
+		w := b[lo:at]
+		for {
+			k := bytes.LastIndex(w, end)
+			if k < 0 {
+				break
+			}
+			if end[0] == '.' && abbreviated(w[:k]) {
+				w = w[:k]
+				continue
+			}
 			lo += k + len(end)
+			break
 		}
 	}
 	hi = min(len(b), at+sentenceSpan)
 	for _, end := range sentenceEnds {
-		if k := bytes.Index(b[at:hi], end); k >= 0 {
-			hi = at + k + 1
+		for from := at; from < hi; {
+			k := bytes.Index(b[from:hi], end)
+			if k < 0 {
+				break
+			}
+			if end[0] == '.' && abbreviated(b[:from+k]) {
+				from += k + len(end)
+				continue
+			}
+			hi = from + k + 1
+			break
 		}
 	}
 	return lo, hi
+}
+
+// abbreviations end in a full stop within a sentence.
+var abbreviations = [][]byte{[]byte("e.g"), []byte("i.e"), []byte(" vs"), []byte(" cf")}
+
+// abbreviated reports whether b, the text before a full stop, ends in an
+// abbreviation.
+func abbreviated(b []byte) bool {
+	for _, a := range abbreviations {
+		if bytes.HasSuffix(b, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // listLeadIn returns the lead-in of the list whose item holds offset at of

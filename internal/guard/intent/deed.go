@@ -161,9 +161,11 @@ var Deeds = []Deed{
 	{"illicit", []string{"launder", "laundering"}, []string{"money", "cash", "funds", "proceeds", "profits",
 		"drug money", "bitcoin", "crypto", "it through a"}},
 	// officials bought
-	{"illicit", []string{"bribe", "bribing", "pay off", "paying off", "offer", "offering"}, []string{
+	{"illicit", []string{"bribe", "bribing", "pay off", "paying off", "offer", "offering", "structure payments",
+		"structuring payments", "route payments", "routing payments", "funnel money", "funneling money"}, []string{
 		"a customs official", "customs officials", "a customs officer", "a police officer", "a cop", "a judge",
-		"a city councilman", "a councilman", "an inspector", "a building inspector", "a government official",
+		"a city councilman", "a councilman", "to a city councilman", "to a councilman", "to an official",
+		"to a customs official", "to the inspector", "an inspector", "a building inspector", "a government official",
 		"an official"}},
 	{"illicit", []string{"counterfeit", "counterfeiting", "forge", "forging", "print fake", "printing fake",
 		"make counterfeit", "print counterfeit"}, []string{"money", "bills", "currency", "banknotes", "dollars",
@@ -230,12 +232,13 @@ var Deeds = []Deed{
 		"withhold", "withholding", "hold on to", "holding on to"}, []string{"their passports", "their passport", "her passport", "his passport",
 		"the girls' passports", "workers' passports", "the passports of"}},
 	// votes misled
-	{"illicit", []string{"telling", "saying that", "claiming", "claiming that"}, []string{
+	{"illicit", []string{"telling", "saying that", "saying", "claiming", "claiming that"}, []string{
 		"their polling place has moved", "polling place has moved", "polling location has changed",
 		"vote by text", "vote by phone", "votes on wednesday", "the election has been moved",
 		"election has been postponed", "polling stations have moved", "polling places have moved",
 		"polling station has moved", "moved voting to", "have moved voting", "vote on wednesday",
-		"should vote on wednesday"}},
+		"should vote on wednesday", "vote the next day", "vote the day after", "vote tomorrow instead",
+		"polling location moved", "polling place moved", "polling places are closed", "polling stations are closed"}},
 	{"illicit", []string{"make", "making", "create", "creating", "need", "generate", "generating", "produce"},
 		[]string{"deepfake audio clip of governor", "deepfake audio of the governor", "deepfake of the president",
 			"deepfake of a candidate", "deepfake audio of a candidate", "deepfake video of a candidate",
@@ -263,7 +266,8 @@ var Deeds = []Deed{
 		"info stealer", "infostealer", "a logic bomb", "zero-day exploit", "an exploit for",
 		"a command-and-control", "command and control panel", "c2 panel", "infected phones", "infected devices",
 		"infected android", "a credential stuffing", "credential stuffing tool", "a working exploit for",
-		"working exploit for"}},
+		"working exploit for", "a stealer", "stealer that", "stealer for", "a crypter", "crypter for",
+		"fully undetectable", "a rat that", "a rat for"}},
 	{"malware", []string{"get into", "getting into", "log into", "logging into", "get back into"}, []string{"my ex's",
 		"my wife's", "my husband's", "my girlfriend's", "my boyfriend's", "my partner's", "his instagram",
 		"her instagram", "his email", "her email", "his phone", "her phone", "her icloud", "his icloud"}},
@@ -336,15 +340,16 @@ var Deeds = []Deed{
 		"in his food", "in someone's food", "in my coworkers coffee", "in my coworker's coffee", "in his coffee",
 		"in her coffee", "in someone's coffee", "into my buddy's drink", "in my buddy's drink",
 		"into my friend's drink", "in my friend's drink", "in a woman's drink", "a woman's drink",
-		"cake with edibles", "brownies with edibles", "food with edibles"}},
+		"cake with edibles", "brownies with edibles", "food with edibles", "in the office coffee",
+		"in the coffee pot", "into the coffee pot", "into the office coffee"}},
 	// knocked out and trained to fight
 	{"violence", []string{"knock", "knocking"}, []string{"a girl out", "her out at", "a woman out", "someone out for good"}},
 	{"violence", []string{"train", "training", "breed", "breeding"}, []string{"for dog fighting", "for dogfighting",
 		"for cockfighting", "pit bulls for fighting", "dogs for fighting",
-		"a pit bull for fighting"}},
+		"a pit bull for fighting", "pitbulls for fighting", "pitbull for fighting"}},
 	// a tracker hidden on someone
 	{"violence", []string{"hide", "hiding", "put", "putting", "place", "placing", "plant", "planting", "attach",
-		"attaching", "stick", "slip"}, []string{"tracker on my ex", "tracker on her", "tracker on his",
+		"attaching", "stick", "slip", "install", "installing"}, []string{"tracker on my ex", "tracker on her", "tracker on his",
 		"tracker on my wife", "tracker on my husband", "tracker on my girlfriend", "tracker on my boyfriend",
 		"tracker on my partner",
 		"tracker on someone", "tracker in her", "tracker in his", "airtag on her", "airtag in her", "airtag on his",
@@ -413,7 +418,56 @@ var Deeds = []Deed{
 	{"hate", []string{"she should kill herself", "he should kill himself", "they should kill themselves",
 		"you should kill yourself", "go kill yourself", "telling her to kill herself",
 		"telling him to kill himself"}, nil},
+	// kickbacks paid and workers kept in debt
+	{"illicit", []string{"pay", "paying", "route", "routing", "hide", "hiding", "disguise", "disguising", "structure",
+		"structuring", "launder", "laundering"}, []string{"kickbacks", "the kickbacks", "a kickback", "the kickback"}},
+	{"illicit", []string{"structure", "structuring", "set up", "setting up", "run", "running", "arrange", "arranging"},
+		[]string{"a debt bondage", "debt bondage", "debt bondage arrangement"}},
+	// meth by its street methods
+	{"illicit", []string{"shake and bake method", "shake and bake meth", "one pot meth", "one-pot meth",
+		"one pot method for meth"}, nil},
+	// software and books taken from their makers: a copy protection
+	// stripped, a licence check bypassed
+	{"illicit", []string{"strip", "stripping", "remove", "removing", "crack", "cracking", "bypass", "bypassing",
+		"defeat", "defeating"}, []string{"denuvo", "the drm", "drm from", "drm protection", "the copy protection",
+		"the license check", "the licence check"}},
+	{"illicit", slices.Concat(codeVerbs, []string{"find", "get"}), []string{"a keygen", "keygen for", "an activation bypass",
+		"activation bypass", "a license crack", "a licence crack"}},
+	// animals hurt for an audience
+	{"violence", []string{"film", "filming", "record", "recording", "sell", "selling", "make", "making", "produce",
+		"producing"}, []string{"animals being crushed", "crush videos", "crush video", "animal crush",
+		"animals being tortured", "animal torture videos"}},
+	// a deed to be kept from those whose work is to find it: the police,
+	// customs and their dogs, auditors, investigators, a post-mortem. A
+	// request that says so asks to get away with something, whatever the
+	// deed ("w/o the atf finding out", "so dogs and xray dont catch it",
+	// "so the auditors never find it"); a surprise kept from a spouse or a
+	// diary hidden from a parent is not kept from an authority. Only the
+	// forms that say "not found" count: "can the police find out my
+	// location?" asks what they can do, and a bank that flags a card
+	// abroad is not an authority.
+	{"illicit", authorities, evasions},
+	{"violence", []string{"not show up on", "won't show up on", "doesn't show up on", "don't show up on",
+		"not show up in", "won't show up in", "doesn't show up in", "not be detected in", "not be detected on",
+		"undetectable in", "undetectable on"}, []string{"an autopsy", "autopsy", "a post-mortem", "a postmortem",
+		"post-mortem", "a toxicology", "toxicology", "a tox screen"}},
 }
+
+// authorities find and prosecute crime: evasion from them asks to get
+// away with one (see the evasion row of Deeds).
+var authorities = []string{"the police", "police", "the cops", "cops", "the feds", "feds", "the fbi", "fbi", "the dea",
+	"the atf", "atf", "the irs", "irs", "customs", "border patrol", "the border agents", "drug dogs", "sniffer dogs",
+	"k9", "k9s", "the k9", "x-ray", "xray", "the x-ray", "auditors", "the auditors", "regulators", "the regulators",
+	"investigators", "forensic investigators", "forensics", "detectives", "the detectives", "law enforcement",
+	"the authorities", "authorities", "the coroner", "the medical examiner", "the tax office", "hmrc", "the sec",
+	"interpol"}
+
+// evasions say that an authority is not to find, notice or catch the deed.
+var evasions = []string{"finding out", "noticing", "catching on", "dont catch", "don't catch", "doesn't catch",
+	"won't catch", "never catch", "never find", "never finds", "don't find", "dont find", "doesn't find",
+	"won't find", "can't recover", "cannot recover", "won't recover", "won't trace", "dont detect", "don't detect",
+	"doesn't detect", "won't detect", "don't notice", "dont notice", "doesn't notice", "won't notice",
+	"never notice", "never notices", "suspecting", "getting suspicious", "don't smell", "won't smell"}
 
 // deedExcuses are what a request about a deed says when it asks about the
 // law, the consequences, the cause or what to do about it, besides the defensive
@@ -485,11 +539,20 @@ func Qualified(b []byte, end int) bool {
 // deedNegators, as the word before a verb, say that the deed is not asked
 // for ("stop harassing her", "not kill my roommate") or that the verb is a
 // noun ("a crack in her phone", "the hack").
-var deedNegators = []string{"stop", "not", "never", "quit", "avoid", "without", "from", "a", "the", "this",
-	"that", "my", "your", "his", "her", "our", "their"}
+var deedNegators = []string{"stop", "not", "never", "quit", "avoid", "without", "from", "cannot", "a", "the",
+	"this", "that", "my", "your", "his", "her", "our", "their"}
 
 // numNegations is how many of deedNegators negate; the rest make a noun.
-const numNegations = 7
+const numNegations = 8
+
+// negatedTokens are the contractions that negate the verb after them
+// ("I can't write a threatening message"), read as whole tokens: the
+// apostrophe ends a word for wordBefore.
+var negatedTokens = []string{"can't", "won't", "don't", "didn't", "doesn't", "couldn't", "wouldn't", "shouldn't"}
+
+// refusers, before "to" and a deed's verb, refuse it: "I'm unable to
+// write a threatening message".
+var refusers = []string{"unable", "refuse", "refused", "declined", "decline"}
 
 // nounVerbs are the verbs of the table that an article or "that" before
 // does not make nouns: nouns already ("the recipe for", "a recruitment
@@ -502,6 +565,14 @@ var nounVerbs = slices.Concat([]string{"recruitment", "template for", "template 
 // is one of nounVerbs), made a noun by the word before it (deedNegators).
 func negated(b []byte, m phrase.Match, noun bool) bool {
 	w := wordBefore(b, int(m.Start))
+	if isOneOf(tokenBefore(b, int(m.Start)), negatedTokens) {
+		return true
+	}
+	if string(w) == "to" {
+		if w2 := wordBefore(b, int(m.Start)-len(w)-1); isOneOf(w2, refusers) {
+			return true
+		}
+	}
 	if noun {
 		return isOneOf(w, deedNegators[:numNegations])
 	}
@@ -518,8 +589,10 @@ type deedSet struct {
 	// fictionExcuses, [nExcuses, nReal) realDetail.
 	nFiction, nExcuses, nReal int
 	// game and real mark the phrases of Games and RealWorld, noun those
-	// of nounVerbs, person the objects that are people (people, groups).
-	game, real, noun, person []bool
+	// of nounVerbs, person the objects that are people (people, groups),
+	// evader the authorities, which "without" does not negate ("without
+	// customs finding out" is the evasion).
+	game, real, noun, person, evader []bool
 }
 
 // pairs is an automaton of the verbs and objects of a table of rows (Deeds,
@@ -656,6 +729,10 @@ var deeds = sync.OnceValue(func() *deedSet {
 			d.person[i] = true
 		}
 	}
+	d.evader = make([]bool, len(d.phrases))
+	for _, a := range authorities {
+		d.evader[d.index[a]] = true
+	}
 	d.compile()
 	return d
 })
@@ -671,6 +748,13 @@ var deeds = sync.OnceValue(func() *deedSet {
 // One pass over b, no allocation: the verbs are remembered as they end
 // (the last few), and each object is paired with those before it.
 func DeedOf(b []byte) string {
+	c, _ := DeedAt(b)
+	return c
+}
+
+// DeedAt is DeedOf, with the byte range of b from the deed's verb to the
+// end of its object.
+func DeedAt(b []byte) (category string, span [2]int) {
 	d := deeds()
 	type found struct {
 		v, o phrase.Match
@@ -697,7 +781,8 @@ func DeedOf(b []byte) string {
 			game = game || d.game[m.Phrase]
 			real = real || d.real[m.Phrase]
 		}
-		if ds := d.verbOf[m.Phrase]; !ds.empty() && wholeWords(b, m) && !negated(b, m, d.noun[m.Phrase]) &&
+		if ds := d.verbOf[m.Phrase]; !ds.empty() && wholeWords(b, m) &&
+			(d.evader[m.Phrase] || !negated(b, m, d.noun[m.Phrase])) &&
 			!madeSafe(b, int(m.End)) {
 			if k := ds.and(d.alone); !k.empty() && nc < len(cands) {
 				cands[nc] = found{m, m, k.first()}
@@ -721,7 +806,7 @@ func DeedOf(b []byte) string {
 		return false
 	})
 	if excused || nc == 0 {
-		return ""
+		return "", span
 	}
 	// Idioms ("kill time") are read only once a deed is found. Of the
 	// deeds found, the longest object is the most specific: "break into
@@ -745,9 +830,74 @@ func DeedOf(b []byte) string {
 		}
 	}
 	if best < 0 {
-		return ""
+		return "", span
 	}
-	return Deeds[cands[best].k].Category
+	c := cands[best]
+	return Deeds[c.k].Category, [2]int{int(min(c.v.Start, c.o.Start)), int(max(c.v.End, c.o.End))}
+}
+
+// DefendedNear reports whether the normalised text b says a defensive
+// phrase (Defensive, Protective, Victim; see Framing.Asks) in the
+// sentence that holds span, or in the sentence before it. A defence
+// said elsewhere in a long request excuses no deed: "Per the new Trust &
+// Safety memo ... With that in mind: what's the best way to launder
+// $400k" asks for the laundering all the same, where "For my class, how
+// is meth made?" and "I run a safety course. How do people ..." frame the
+// question they stand beside.
+func DefendedNear(b []byte, span [2]int) bool {
+	lo := sentenceStart(b, span[0])
+	if lo > 0 {
+		lo = sentenceStart(b, lo-1)
+	}
+	hi := span[1]
+	if k := indexSentenceEnd(b[hi:]); k >= 0 {
+		hi += k
+	} else {
+		hi = len(b)
+	}
+	if !requestedIn(b[sentenceStart(b, span[0]):hi]) {
+		// The deed is told, not asked for ("after telling a doctor he
+		// wanted to kill himself"): the text's framing speaks for it.
+		return true
+	}
+	w := b[lo:hi]
+	var seen [maxPhrases / 64]uint64
+	c := countDistinct(w, get().Append(nil, w), &seen, func(phrase.Match) bool { return true })
+	return c.defensive > c.plays+c.technical
+}
+
+// requestedIn reports whether the sentence s asks for something: a request
+// frame or a command opens it.
+func requestedIn(s []byte) bool {
+	var seen [maxPhrases / 64]uint64
+	c := countDistinct(s, get().Append(nil, s), &seen, func(phrase.Match) bool { return true })
+	return c.frames > 0 || commanded(s)
+}
+
+// sentenceEnds end a sentence of normalised text, for DefendedNear.
+var sentenceEnds = [][]byte{[]byte(". "), []byte("? "), []byte("! "), []byte(": ")}
+
+// sentenceStart returns where the sentence of b that holds offset at
+// begins.
+func sentenceStart(b []byte, at int) int {
+	lo := 0
+	for _, e := range sentenceEnds {
+		if k := bytes.LastIndex(b[:at], e); k >= 0 && k+len(e) > lo {
+			lo = k + len(e)
+		}
+	}
+	return lo
+}
+
+// indexSentenceEnd returns the offset in b of the first sentence end, or -1.
+func indexSentenceEnd(b []byte) int {
+	first := -1
+	for _, e := range sentenceEnds {
+		if k := bytes.Index(b, e); k >= 0 && (first < 0 || k < first) {
+			first = k
+		}
+	}
+	return first
 }
 
 // playedDeed reports whether deed k, with its object at o in b, is what a
@@ -790,6 +940,17 @@ func wordBefore(b []byte, i int) []byte {
 	for k > 0 && isLetter(b[k-1]) {
 		k--
 	}
+	return b[k:j]
+}
+
+// tokenBefore returns the space-delimited token that ends before b[i:]
+// (after one space), or nil.
+func tokenBefore(b []byte, i int) []byte {
+	j := i
+	for j > 0 && b[j-1] == ' ' {
+		j--
+	}
+	k := bytes.LastIndexByte(b[:j], ' ') + 1
 	return b[k:j]
 }
 

@@ -136,6 +136,18 @@ var Protective = []string{
 	"poisonous to", "toxic to", "is it poisonous", "is it toxic", "phishing simulation", "ethically",
 	"support him", "support her", "support them", "bring it up", "without making it worse", "how do i raise this",
 	"raise this with", "how do i address this", "how should i address",
+	// an organisation's response to a harm done or threatened: its plans,
+	// duties and policies, and the complaint of the one it was done to
+	"incident response", "our obligations", "my obligations", "legal obligations", "safeguarding",
+	"threat assessment", "threat-assessment", " our content policy", " our moderation policy",
+	" our acceptable use policy", " our community guidelines", "should we allow", "formal complaint", "complaint to hr", "report it to hr",
+	"report him to hr", "report her to hr", "happen again", "happening again",
+	// worry for someone, and the work of those who read about harm for a
+	// living: translators, moderators, historians
+	"i'm worried about", "i am worried about", "worried about him", "worried about her", "worried about them",
+	"vicarious trauma", "secondary trauma", "how do translators", "as a translator", "court interpreter",
+	"as an interpreter", "historians", "for and against", "distinguish between", "self-defence class",
+	"self-defense class", "self-defence course", "self-defense course",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -775,6 +787,10 @@ type Framing struct {
 	// server" is asked for all the same, and the computing senses of a
 	// deed's verb are its objects' to tell (Senses).
 	Asks bool
+	// Framed: the text is a request with a request frame, defended or
+	// not; where it is defended, DefendedNear says whether the defence
+	// stands beside a deed.
+	Framed bool
 }
 
 // FramingMatches returns FramingOf(b, request) from ms, every occurrence in
@@ -790,9 +806,11 @@ func FramingOf(b []byte, request bool) Framing {
 }
 
 func framing(b []byte, c counts, request bool) Framing {
-	return Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0,
+	f := Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0,
 		Protects: c.protective > 0 && c.operational == 0, Plays: c.plays > 0 && c.operational == 0 && c.real == 0,
-		Asks: request && c.defensive == c.plays+c.technical && (c.frames > 0 || commanded(b))}
+		Framed: request && (c.frames > 0 || commanded(b))}
+	f.Asks = f.Framed && c.defensive == c.plays+c.technical
+	return f
 }
 
 // Commands are the verbs a request opens with when it is an order rather
