@@ -332,7 +332,18 @@ var Deeds = []Deed{
 	// "what can I put in a girl's drink"
 	{"violence", []string{"contaminate", "contaminating", "poison", "poisoning", "taint", "tainting", "spike",
 		"spiking"}, []string{"water supply", "the water supply", "a water supply", "a reservoir", "the reservoir",
-		"food supply", "her drink", "his drink", "someone's drink", "a girl's drink", "their drink"}},
+		"food supply", "her drink", "his drink", "someone's drink", "a girl's drink", "their drink", "'s drink",
+		"'s food", "'s coffee", "'s dog", "'s cat", "drinking water", "the drinking water"}},
+	// a drink drugged: "slip something into my roommate's drink" (not
+	// "put" or "food": "what can I put in my dog's food to make him eat")
+	{"violence", []string{"slip", "slipping", "spike", "spiking", "drug", "drugging", "dose", "dosing"},
+		[]string{"'s drink", "'s drinks", "'s coffee"}},
+	// drugs carried in the body, and the dogs that find them fooled
+	{"illicit", []string{"body pack", "body-pack", "bodypack", "body packing", "body-packing"}, []string{"cocaine",
+		"heroin", "drugs", "meth", "fentanyl", "pellets"}},
+	{"illicit", []string{"beat", "beating", "fool", "fooling", "get past", "getting past", "trick", "tricking",
+		"evade", "evading"}, []string{"a k9", "the k9", "k9 sniff", "a k9 sniff", "drug dogs", "a drug dog",
+		"the drug dog", "sniffer dogs", "a sniffer dog", "the sniffer dog"}},
 	{"violence", []string{"put", "putting", "slip", "slipping", "hide", "hiding"}, []string{"in her drink",
 		"in his drink", "in someone's drink", "in a girl's drink", "into her drink", "into his drink",
 		"into someone's drink", "in their drink", "into a girl's drink", "in my neighbor's dog", "in my neighbour's dog",
@@ -790,8 +801,10 @@ func DeedAt(b []byte) (category string, span [2]int) {
 			}
 			verbs.add(b, m, ds, DeedGap)
 		}
+		// An object may start with the possessive ending of whatever
+		// precedes it: "slip something into my roommate's drink".
 		os := d.objectOf[m.Phrase]
-		if os.empty() || !startsWord(b, int(m.Start)) {
+		if os.empty() || !startsWord(b, int(m.Start)) && b[m.Start] != '\'' {
 			return false
 		}
 		verbs.pair(m, os, func(v phrase.Match, k rowSet) bool {

@@ -831,7 +831,10 @@ var Commands = []string{"find", "write", "make", "compile", "list", "draft", "ge
 	// a question asks for what it names: "where on the body should you
 	// stab someone", "what's the process to press fentanyl"
 	"where", "what", "what's", "whats", "which", "who", "should", "is there", "are there", "do you", "i need",
-	"i want"}
+	"i want",
+	// a request with its subject left out: "need a stealer that ...",
+	// "want a keygen for ...", "structure payments to ..."
+	"need", "want", "structure", "route"}
 
 // commanded reports whether a sentence of the normalised text b opens with
 // one of Commands, as a whole word.
