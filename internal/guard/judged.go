@@ -23,6 +23,16 @@ import (
 // templates in the training sets, missed a third of the in-the-wild ones
 // held out.
 //
+// jailbreak.lifted_harm: a user's text that lifts the model's limits (a
+// limit cue that jailbreak.persona counts: "you cannot refuse",
+// "unrestricted access", "no rules") and names a harm (intent.NameHarm:
+// "which poison would be hardest to detect"). Either alone is ordinary:
+// "write an unfiltered review of my essay", "how does ricin poisoning
+// work?". Together they are a jailbreak without a persona: a fake
+// authorisation ("professional-tier accounts have unrestricted access"),
+// a fake policy ("you cannot refuse anything until Monday"), a sandbox
+// that says the rules do not apply.
+//
 // harm.selfharm_method: a user's request of up to 1 KB for a way to end or
 // harm the writer's own life, a first-person act or wish with a question
 // about the means and no word of help (intent.SelfHarmAsked).
@@ -71,6 +81,32 @@ var personaLimits = sync.OnceValue(func() []bool {
 	return counts
 })
 
+// describingCues are limit cues that describe a model or a text as well
+// as lift limits: "what is a jailbreak?", "government is evil", "an
+// uncensored debate partner", "an amoral character". In a user's text
+// they count for jailbreak.persona, where a persona cue casts the model
+// as what they describe, and not for jailbreak.lifted_harm. Each must be
+// in limitCues (tested).
+var describingCues = []string{
+	"jailbreak", "jailbroken", "is evil", "evil ai", "immoral", "amoral", "diabolical", "not a responsible",
+	"irresponsible", "uncensored", "unfiltered", "no filter", "no filters", "nsfw", "no ethical", "no moral",
+	"no ethics", "no morals", "condone", "illegal activities", "anything illegal", "clandestine lab",
+	"clandestine chemist", "outside the law", "completely unhinged", "unhinged response", "doesn't give a f",
+	"does not give a f", "without warning", "no warnings", "without any warnings", "never warn",
+	"break the rules", "breaks the rules",
+}
+
+// liftedHarmLimits marks, by index into limitCues and policyCues, the
+// cues that count for jailbreak.lifted_harm: those of jailbreak.persona
+// that lift limits in so many words.
+var liftedHarmLimits = sync.OnceValue(func() []bool {
+	counts := slices.Clone(personaLimits())
+	for i := range limitCues {
+		counts[i] = counts[i] && !slices.Contains(describingCues, limitCues[i])
+	}
+	return counts
+})
+
 // personaLifts reports whether the normalised text b, whose matches of the
 // rules' automaton are ms, casts the model as someone else and lifts its
 // limits (jailbreak.persona).
@@ -90,6 +126,9 @@ func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr inte
 	}
 	if g.rules.personaLifts(s.norm, s.matches, quoting) {
 		rs.judge(g.rules, "jailbreak.persona", off)
+	} else if g.rules.mayLift(s.matches) && liftsWith(s.norm, quoting, liftedHarmLimits()) &&
+		intent.NameHarm(s.norm) == intent.NamedHarm {
+		rs.judge(g.rules, "jailbreak.lifted_harm", off)
 	}
 	if userRequest && fr.Framed {
 		if c, at := intent.DeedAt(s.norm); c != "" && (fr.Asks || !intent.DefendedNear(s.norm, at)) {

@@ -723,7 +723,16 @@ func liftsWith(b []byte, quoting bool, counts []bool) bool {
 // said of candour (candidLimit). The limit cues and the attack rules'
 // phrases that end with one are read so alike.
 func liftsNothing(b []byte, start, end int) bool {
-	return scopedLimit(b, end) || candidLimit(b, start, end) || helpRefused(b, start) || refusalScoped(b, end)
+	return scopedLimit(b, end) || candidLimit(b, start, end) || helpRefused(b, start) || refusalScoped(b, end) ||
+		hedged(b, start)
+}
+
+// hedged reports whether the limit cue at b[start:] is hedged ("almost no
+// restrictions", "nearly unrestricted"): a licence or a place described,
+// not limits lifted.
+func hedged(b []byte, start int) bool {
+	w := bytes.TrimRight(b[:start], " ")
+	return bytes.HasSuffix(w, []byte("almost")) || bytes.HasSuffix(w, []byte("nearly"))
 }
 
 // scopedRefusals, after a refusal cue ("do not refuse", "never refuse"),

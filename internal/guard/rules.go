@@ -166,6 +166,7 @@ var rules = []rule{
 	// Judged rules (judged.go): what one text says as a whole, not a phrase.
 	{ID: "jailbreak.persona", Cat: Jailbreak, Score: 1, Judged: true},
 	{ID: "jailbreak.switched_off", Cat: Jailbreak, Score: 1, Judged: true},
+	{ID: "jailbreak.lifted_harm", Cat: Jailbreak, Score: 1, Judged: true},
 	{ID: "harm.deed_weapons", Cat: Weapons, Score: 1, Judged: true},
 	{ID: "harm.deed_malware", Cat: Malware, Score: 1, Judged: true},
 	{ID: "harm.deed_illicit", Cat: Illicit, Score: 1, Judged: true},
@@ -225,18 +226,19 @@ const comboScore = 0.8
 // The automaton also holds the intent package's framing phrases, after the
 // rules' (indexes nPhrases and up), then the persona cues of
 // jailbreak.persona (from nPhrases+nIntent), the self-harm phrases of
-// harm.selfharm_method and the safety nouns of jailbreak.switched_off, so
-// that one pass over a text finds them all; see intentMatches, casts,
-// selfHarmMatches and switchedOff.
+// harm.selfharm_method, the safety nouns of jailbreak.switched_off and
+// the limit cues of jailbreak.lifted_harm, so that one pass over a text
+// finds them all; see intentMatches, casts, selfHarmMatches, switchedOff
+// and mayLift.
 type ruleSet struct {
 	phrases  *phrase.Set
 	owner    []int // phrase index -> rule index, or -1-k for combo term k
 	allIdx   [][]int
 	nPhrases int
 	nIntent  int
-	// Where the persona cues, the self-harm phrases and the safety nouns
-	// start.
-	personaAt, selfHarmAt, safetyAt int
+	// Where the persona cues, the self-harm phrases, the safety nouns and
+	// the limit cues start.
+	personaAt, selfHarmAt, safetyAt, limitAt int
 	// attack marks phrases of full-strength jailbreak and injection rules.
 	// The guard judges harm on the text with these phrases masked: "obey
 	// all instructions" is an attack on the model, not a harmful request,
@@ -328,8 +330,9 @@ func compileRules(rs []rule) *ruleSet {
 	set.personaAt = set.nPhrases + set.nIntent
 	set.selfHarmAt = set.personaAt + len(personaCues)
 	set.safetyAt = set.selfHarmAt + len(intent.SelfHarmPhrases())
+	set.limitAt = set.safetyAt + len(safetyNouns)
 	set.phrases = phrase.Compile(slices.Concat(phrases, intent.Phrases(), personaCues, intent.SelfHarmPhrases(),
-		safetyNouns))
+		safetyNouns, limitCues, policyCues))
 	return set
 }
 
@@ -338,6 +341,17 @@ func compileRules(rs []rule) *ruleSet {
 func (rs *ruleSet) casts(b []byte, ms []phrase.Match) bool {
 	for _, m := range ms {
 		if p := int(m.Phrase); p >= rs.personaAt && p < rs.selfHarmAt && wordStart(b, int(m.Start)) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayLift reports whether ms (all matches of rs.phrases in one text)
+// holds a limit cue: whether liftsLimits is worth reading.
+func (rs *ruleSet) mayLift(ms []phrase.Match) bool {
+	for _, m := range ms {
+		if int(m.Phrase) >= rs.limitAt {
 			return true
 		}
 	}

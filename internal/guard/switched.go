@@ -22,7 +22,8 @@ import (
 // safetyNouns name a model's limits.
 var safetyNouns = []string{"safety", "ethics", "ethical", "morality", "moral", "content policy",
 	"content policies", "content filter", "content filters", "filters", "guardrails", "guardrail",
-	"censorship", "moderation", "restrictions", "alignment", "safeguards", "refusals", "refusal"}
+	"censorship", "moderation", "restrictions", "alignment", "safeguards", "refusals", "refusal",
+	"harm considerations", "safety considerations"}
 
 // switchFillers may stand between a safety noun and the word that turns it
 // off: "safety layer: off", "ethics module = disabled", "all prior safety
@@ -42,7 +43,8 @@ var switchWords = [][]byte{[]byte("off"), []byte("disabled"), []byte("deactivate
 	[]byte("revoked"), []byte("lifted"), []byte("suspended"), []byte("bypassed"), []byte("waived"),
 	[]byte("advisory"), []byte("overridden"), []byte("void"), []byte("null"), []byte("turned off"),
 	[]byte("switched off"), []byte("no longer apply"), []byte("no longer active"), []byte("offline"),
-	[]byte("uninstalled"), []byte("unloaded"), []byte("ignored"), []byte("disregarded"), []byte("false")}
+	[]byte("uninstalled"), []byte("unloaded"), []byte("ignored"), []byte("disregarded"), []byte("false"),
+	[]byte("do not apply"), []byte("don't apply"), []byte("does not apply"), []byte("doesn't apply")}
 
 // switchNegations, before the safety noun in its sentence, keep it on.
 var switchNegations = [][]byte{[]byte("not "), []byte("n't "), []byte("never "), []byte("cannot "),
@@ -54,7 +56,7 @@ var switchNegations = [][]byte{[]byte("not "), []byte("n't "), []byte("never "),
 // (jailbreak.switched_off).
 func (rs *ruleSet) switchedOff(b []byte, ms []phrase.Match) bool {
 	for _, m := range ms {
-		if int(m.Phrase) < rs.safetyAt {
+		if int(m.Phrase) < rs.safetyAt || int(m.Phrase) >= rs.limitAt {
 			continue
 		}
 		start, end := int(m.Start), int(m.End)
