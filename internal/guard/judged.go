@@ -130,7 +130,7 @@ func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr inte
 		intent.NameHarm(s.norm) == intent.NamedHarm {
 		rs.judge(g.rules, "jailbreak.lifted_harm", off)
 	}
-	if userRequest && fr.Framed {
+	if userRequest && (fr.Asks || fr.Defended) {
 		if c, at := intent.DeedAt(s.norm); c != "" && (fr.Asks || !intent.DefendedNear(s.norm, at)) {
 			rs.judge(g.rules, "harm.deed_"+c, off)
 		}

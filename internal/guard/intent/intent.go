@@ -787,10 +787,10 @@ type Framing struct {
 	// server" is asked for all the same, and the computing senses of a
 	// deed's verb are its objects' to tell (Senses).
 	Asks bool
-	// Framed: the text is a request with a request frame, defended or
-	// not; where it is defended, DefendedNear says whether the defence
-	// stands beside a deed.
-	Framed bool
+	// Defended: the text is a request with a request frame (Frames;
+	// not a command alone) that Asks is not for its defensive framing;
+	// DefendedNear says whether the defence stands beside a deed.
+	Defended bool
 }
 
 // FramingMatches returns FramingOf(b, request) from ms, every occurrence in
@@ -808,8 +808,10 @@ func FramingOf(b []byte, request bool) Framing {
 func framing(b []byte, c counts, request bool) Framing {
 	f := Framing{Offset: offset(c, request), Reports: c.victim > 0 && c.operational == 0,
 		Protects: c.protective > 0 && c.operational == 0, Plays: c.plays > 0 && c.operational == 0 && c.real == 0,
-		Framed: request && (c.frames > 0 || commanded(b))}
-	f.Asks = f.Framed && c.defensive == c.plays+c.technical
+		Defended: request && c.frames > 0 && c.defensive > c.plays+c.technical}
+	// commanded is read only for a text that is not defended: it walks
+	// every sentence.
+	f.Asks = request && c.defensive == c.plays+c.technical && (c.frames > 0 || commanded(b))
 	return f
 }
 
