@@ -13,7 +13,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.27"
+const RulesVersion = "2026.12.28"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -122,7 +122,9 @@ var rules = []rule{
 		"制限のないai", "忽略之前的所有指令", "koi rules nahi", "koi restrictions nahi",
 		"les règles de sécurité ne s'appliquent pas", "mode développeur activé", "ии без ограничений",
 		"никогда не отказывает", "nigdy nie odmawiasz", "bez żadnych zasad", "nunca rechazas",
-		"ohne filter und ohne regeln",
+		"ohne filter und ohne regeln", "ignore tes règles", "ignore tes consignes", "olvida todas tus instrucciones",
+		"asistente sin restricciones", "im uneingeschränkten modus", "uneingeschränkten modus",
+		"нет никаких ограничений", "без ограничений и правил",
 	})},
 	// Known jailbreak templates.
 	{ID: "jailbreak.template", Cat: Jailbreak, Score: 1, Any: []string{

@@ -161,10 +161,13 @@ var Deeds = []Deed{
 	{"illicit", []string{"launder", "laundering"}, []string{"money", "cash", "funds", "proceeds", "profits",
 		"drug money", "bitcoin", "crypto", "it through a"}},
 	// officials bought
-	{"illicit", []string{"bribe", "bribing", "pay off", "paying off", "offer", "offering", "structure payments",
+	{"illicit", []string{"bribe", "bribing", "pay off", "paying off", "offer", "offering", "slip", "slipping",
+		"structure payments",
 		"structuring payments", "route payments", "routing payments", "funnel money", "funneling money"}, []string{
 		"a customs official", "customs officials", "a customs officer", "a police officer", "a cop", "a judge",
 		"a city councilman", "a councilman", "to a city councilman", "to a councilman", "to an official",
+		"the judge", "a customs officer", "the customs officer", "a border guard", "the border guard",
+		"the councilman",
 		"to a customs official", "to the inspector", "an inspector", "a building inspector", "a government official",
 		"an official"}},
 	{"illicit", []string{"counterfeit", "counterfeiting", "forge", "forging", "print fake", "printing fake",
@@ -186,7 +189,8 @@ var Deeds = []Deed{
 		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme", "a pump and dump", "pump and dump",
 			"pump-and-dump", "a rug pull", "rug pull", "refund scams", "a refund scam", "refund fraud",
 			"kidney broker", "an organ broker", "organ trafficking", "a cockfighting ring", "cockfighting ring",
-			"a dogfighting ring", "dogfighting ring", "a pirate iptv", "pirate iptv", "a piracy site",
+			"a dogfighting ring", "dogfighting ring", "a cockfight", "cockfights", "a dogfight", "dog fights",
+			"a pirate iptv", "pirate iptv", "a piracy site",
 			"an iptv service reselling", "iptv service reselling"}},
 	// a bribe's usual covers
 	{"illicit", []string{"straw donors", "straw donor", "steer the tender", "steering the tender",
@@ -357,7 +361,23 @@ var Deeds = []Deed{
 	{"violence", []string{"knock", "knocking"}, []string{"a girl out", "her out at", "a woman out", "someone out for good"}},
 	{"violence", []string{"train", "training", "breed", "breeding"}, []string{"for dog fighting", "for dogfighting",
 		"for cockfighting", "pit bulls for fighting", "dogs for fighting",
-		"a pit bull for fighting", "pitbulls for fighting", "pitbull for fighting"}},
+		"a pit bull for fighting", "pitbulls for fighting", "pitbull for fighting", "for dog fights",
+		"for dogfights"}},
+	// people kept by debt and fear
+	{"illicit", []string{"keep", "keeping"}, []string{"them in debt", "the girls in debt", "her in debt",
+		"workers in debt", "the workers in debt"}},
+	{"illicit", []string{"threaten", "threatening"}, []string{"to call ice", "to call immigration",
+		"to report them to immigration", "to have them deported", "to get them deported"}},
+	// the grid attacked, and a school threatened
+	{"violence", []string{"knock out", "knocking out", "take out", "taking out", "take down", "taking down",
+		"sabotage", "sabotaging", "attack", "attacking", "blow up", "shoot up"}, []string{"a power substation",
+		"a substation", "substations", "the power grid", "a transformer station", "the electrical grid"}},
+	{"violence", []string{"saying", "say", "says", "claiming", "threatening", "threaten"}, []string{
+		"i'm going to shoot up", "going to shoot up", "i'll shoot up", "i will shoot up"}},
+	// a tag cut off
+	{"illicit", []string{"get", "getting", "take", "taking", "cut", "cutting", "remove", "removing", "disable",
+		"disabling", "tamper with", "tampering with"}, []string{"my ankle monitor", "an ankle monitor",
+		"the ankle monitor", "ankle monitor off"}},
 	// a tracker hidden on someone
 	{"violence", []string{"hide", "hiding", "put", "putting", "place", "placing", "plant", "planting", "attach",
 		"attaching", "stick", "slip", "install", "installing"}, []string{"tracker on my ex", "tracker on her", "tracker on his",
@@ -418,7 +438,8 @@ var Deeds = []Deed{
 	// a group said to be less than people: "Roma people are subhuman
 	// parasites", "Muslims are inherently violent"
 	{"hate", groups, []string{"subhuman", "parasites", "vermin", "cockroaches", "inherently violent",
-		"inherently evil", "inherently criminal", "should be removed", "should be deported", "should be exterminated",
+		"inherently evil", "inherently criminal", "should be driven out", "should be expelled",
+		"should be kicked out", "control the banks", "control the media", "should be removed", "should be deported", "should be exterminated",
 		"should be burned", "should be killed", "should be gassed", "don't deserve to live", "are a disease",
 		"are a plague"}},
 	{"hate", []string{"slurs about", "slurs for", "slurs against", "full of slurs", "degrading nicknames",
@@ -442,7 +463,8 @@ var Deeds = []Deed{
 	{"illicit", []string{"strip", "stripping", "remove", "removing", "crack", "cracking", "bypass", "bypassing",
 		"defeat", "defeating"}, []string{"denuvo", "the drm", "drm from", "drm protection", "the copy protection",
 		"the license check", "the licence check"}},
-	{"illicit", slices.Concat(codeVerbs, []string{"find", "get"}), []string{"a keygen", "keygen for", "an activation bypass",
+	{"illicit", slices.Concat(codeVerbs, []string{"find", "get"}), []string{"a keygen", "keygen for", "keygen",
+		"keygens", "an activation bypass",
 		"activation bypass", "a license crack", "a licence crack"}},
 	// animals hurt for an audience
 	{"violence", []string{"film", "filming", "record", "recording", "sell", "selling", "make", "making", "produce",

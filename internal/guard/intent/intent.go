@@ -77,6 +77,10 @@ var Defensive = []string{
 	"decriminaliz", "actually dangerous", "dangerous to drink", "is it safe to", "manslaughter", "felony murder",
 	"sentencing", "the legal way", "legal way to", "passed away", "testimony", "survivor's",
 	"employee handbook", "workplace violence policy",
+	// coursework and the press
+	"my thesis", "my dissertation", "political science", "debate class", "chem class", "chemistry class",
+	"in my class", "security course", "university course", "i'm a reporter", "i'm a journalist", "as a reporter",
+	"as a journalist", "local reporter", "reporter covering", "journalist covering",
 }
 
 // numAsks is how many phrases at the start of Operational only ask for
@@ -140,7 +144,8 @@ var Protective = []string{
 	// duties and policies, and the complaint of the one it was done to
 	"incident response", "our obligations", "my obligations", "legal obligations", "safeguarding",
 	"threat assessment", "threat-assessment", " our content policy", " our moderation policy",
-	" our acceptable use policy", " our community guidelines", "should we allow", "formal complaint", "complaint to hr", "report it to hr",
+	" our acceptable use policy", " our community guidelines", "should we allow", "formal complaint",
+	"anti-harassment", "anti-bullying", "anti-fraud", "anti-money laundering", "anti-phishing", "anti-scam", "complaint to hr", "report it to hr",
 	"report him to hr", "report her to hr", "happen again", "happening again",
 	// worry for someone, and the work of those who read about harm for a
 	// living: translators, moderators, historians
@@ -148,6 +153,14 @@ var Protective = []string{
 	"vicarious trauma", "secondary trauma", "how do translators", "as a translator", "court interpreter",
 	"as an interpreter", "historians", "for and against", "distinguish between", "self-defence class",
 	"self-defense class", "self-defence course", "self-defense course",
+	// the risk of a thing asked about, and care for those who work with
+	// harm: "is it actually dangerous to drink alcohol on metronidazole?",
+	// "tips for moderator wellbeing", "rather than glorifying the
+	// murderers", "without amplifying their propaganda"
+	"is it actually dangerous", "wellbeing", "well-being",
+	"burnout", "burning out", "rather than glorifying", "without glorifying", "avoid glorifying",
+	"without amplifying", "avoid amplifying", "myself at risk", "distinguish", "spot these", "teach her to",
+	"teach him to", "teach them to", "how the high level fixes", "how to fix it", "how it's fixed",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -341,6 +354,10 @@ var Idioms = []string{
 	// a message a consumer cannot process, and a takeover defence
 	"poison pill", "poison pills", "poison message", "poison messages",
 	"kill bacteria", "kills bacteria", "kill germs", "kills germs", "kill mold", "kill fleas", "kill lice",
+	// pests
+	"kill the wasp", "kill a wasp", "kill wasps", "kill the wasps", "kill the hornet", "kill hornets", "kill ants",
+	"kill the ants", "kill cockroaches", "kill roaches", "kill the roaches", "kill bed bugs", "kill bedbugs",
+	"kill termites", "kill mosquitoes", "kill slugs", "kill aphids", "kill the nest", "stung to death",
 	"kill the zombies", "kill zombies", "kill the boss", "kill two birds with one stone", "dressed to kill",
 	"steal the show", "stole the show", "steal the spotlight", "steal the limelight", "steal a base",
 	"steal second base", "steal a glance", "steal the scene", "what a steal", "steal my heart",
