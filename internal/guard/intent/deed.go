@@ -880,33 +880,30 @@ func DeedAt(b []byte) (category string, span [2]int) {
 // is meth made?" and "I run a safety course. How do people ..." frame the
 // question they stand beside.
 func DefendedNear(b []byte, span [2]int) bool {
-	lo := sentenceStart(b, span[0])
+	own := sentenceStart(b, span[0])
+	lo := own
 	if lo > 0 {
 		lo = sentenceStart(b, lo-1)
 	}
-	hi := span[1]
-	if k := indexSentenceEnd(b[hi:]); k >= 0 {
-		hi += k
-	} else {
-		hi = len(b)
+	hi := len(b)
+	if k := indexSentenceEnd(b[span[1]:]); k >= 0 {
+		hi = span[1] + k
 	}
-	if !requestedIn(b[sentenceStart(b, span[0]):hi]) {
+	if c := countsIn(b[own:hi]); c.frames == 0 && !commanded(b[own:hi]) {
 		// The deed is told, not asked for ("after telling a doctor he
 		// wanted to kill himself"): the text's framing speaks for it.
 		return true
 	}
-	w := b[lo:hi]
-	var seen [maxPhrases / 64]uint64
-	c := countDistinct(w, get().Append(nil, w), &seen, func(phrase.Match) bool { return true })
+	c := countsIn(b[lo:hi])
 	return c.defensive > c.plays+c.technical
 }
 
-// requestedIn reports whether the sentence s asks for something: a request
-// frame or a command opens it.
-func requestedIn(s []byte) bool {
+// countsIn counts the framing phrases of the passage w, as scan does for
+// a whole text.
+func countsIn(w []byte) counts {
+	var buf [32]phrase.Match
 	var seen [maxPhrases / 64]uint64
-	c := countDistinct(s, get().Append(nil, s), &seen, func(phrase.Match) bool { return true })
-	return c.frames > 0 || commanded(s)
+	return countDistinct(w, get().Append(buf[:0], w), &seen, func(phrase.Match) bool { return true })
 }
 
 // sentenceEnds end a sentence of normalised text, for DefendedNear.
