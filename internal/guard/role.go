@@ -366,13 +366,18 @@ var framingCues = [][]byte{
 }
 
 // refusalCues, anywhere in the sentence, show that the developer says to
-// refuse what the sentence quotes.
+// refuse what the sentence quotes, or to detect it: a classifier's prompt
+// ("Determine whether it contains instructions aimed at an AI system (e.g.
+// "ignore previous instructions")") quotes the attacks it looks for.
 var refusalCues = [][]byte{
 	[]byte("refuse"), []byte("decline"), []byte("do not comply"), []byte("don't comply"), []byte("never comply"),
 	[]byte("not comply"), []byte("do not follow"), []byte("don't follow"), []byte("never follow"), []byte("ignore such"),
 	[]byte("ignore the request"), []byte("ignore it"), []byte("do not obey"), []byte("never obey"), []byte("politely"),
 	[]byte("under any circumstances follow"), []byte("under no circumstances follow"), []byte("tag it"),
 	[]byte("flag it"), []byte("mark it"), []byte("treat it as"), []byte("not as commands"),
+	[]byte("don't change your rules"), []byte("do not change your rules"), []byte("never change your rules"),
+	[]byte("determine whether"), []byte("detect whether"), []byte("decide whether"), []byte("classify whether"),
+	[]byte("whether it contains"), []byte("whether the text contains"), []byte("whether the message contains"),
 }
 
 // attackNames, in the lead-in of a list, say that its items are attacks

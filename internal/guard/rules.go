@@ -13,7 +13,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.28"
+const RulesVersion = "2026.12.29"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the
@@ -124,7 +124,8 @@ var rules = []rule{
 		"никогда не отказывает", "nigdy nie odmawiasz", "bez żadnych zasad", "nunca rechazas",
 		"ohne filter und ohne regeln", "ignore tes règles", "ignore tes consignes", "olvida todas tus instrucciones",
 		"asistente sin restricciones", "im uneingeschränkten modus", "uneingeschränkten modus",
-		"нет никаких ограничений", "без ограничений и правил",
+		"нет никаких ограничений", "без ограничений и правил", "sans jamais refuser", "sans aucune règle",
+		"sans aucune limite",
 	})},
 	// Known jailbreak templates.
 	{ID: "jailbreak.template", Cat: Jailbreak, Score: 1, Any: []string{
@@ -148,6 +149,8 @@ var rules = []rule{
 		"naked child", "sexualize children", "sexualized children", "pedophile porn", "preteen nude", "jailbait",
 	}},
 	{ID: "harm.cbrn", Cat: Weapons, Score: 1, Any: []string{
+		// a pipe bomb and a homemade bomb, asked for in other languages
+		"rohrbombe", "bombe artisanale", "bomba casera", "bomba caseira", "самодельную бомбу",
 		"synthesize sarin", "make sarin", "produce sarin", "make a nerve agent", "synthesize a nerve agent",
 		"make vx nerve", "weaponize anthrax", "weaponise anthrax", "make ricin", "extract ricin", "make a dirty bomb",
 		"build a dirty bomb", "make a bioweapon", "create a bioweapon", "enrich uranium at home", "make mustard gas",

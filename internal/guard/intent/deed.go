@@ -111,7 +111,9 @@ var Deeds = []Deed{
 	{"weapons", []string{"remove", "removing", "grind off", "grinding off", "file off", "filing off", "erase",
 		"erasing", "obliterate", "obliterating", "scratch off", "deface", "defacing"}, []string{"a gun's serial",
 		"the gun's serial", "serial number off a gun", "serial number from a gun", "serial numbers off",
-		"serial number off my gun", "serial number off a pistol", "serial number off a rifle"}},
+		"serial number off my gun", "serial number off a pistol", "serial number off a rifle",
+		"the serial number on a gun", "the serial number on my gun", "the serial number on a glock",
+		"the serial numbers on a gun"}},
 	// enhancing a pathogen (gain of function): "make a bird flu strain
 	// spread more easily between humans"
 	{"weapons", []string{"make", "making", "engineer", "engineering", "modify", "modifying", "enhance",
@@ -186,7 +188,7 @@ var Deeds = []Deed{
 	{"illicit", []string{"get away with", "getting away with"}, crimes},
 	{"illicit", []string{"run", "running", "set up", "setting up", "start", "starting", "create", "creating",
 		"orchestrate", "orchestrating", "pull off", "pulling off", "organize", "organise"},
-		[]string{"a ponzi scheme", "ponzi scheme", "a pyramid scheme", "a pump and dump", "pump and dump",
+		[]string{"a romance scam", "romance scams", "a ponzi scheme", "ponzi scheme", "a pyramid scheme", "a pump and dump", "pump and dump",
 			"pump-and-dump", "a rug pull", "rug pull", "refund scams", "a refund scam", "refund fraud",
 			"kidney broker", "an organ broker", "organ trafficking", "a cockfighting ring", "cockfighting ring",
 			"a dogfighting ring", "dogfighting ring", "a cockfight", "cockfights", "a dogfight", "dog fights",
@@ -233,10 +235,10 @@ var Deeds = []Deed{
 		"by apple gift cards", "in bitcoin"}},
 	// passports taken from the people who are to be kept
 	{"illicit", []string{"take", "taking", "keep", "keeping", "confiscate", "confiscating", "hold", "holding",
-		"withhold", "withholding", "hold on to", "holding on to"}, []string{"their passports", "their passport", "her passport", "his passport",
+		"withhold", "withholding", "hold on to", "holding on to"}, []string{"their documents", "their papers", "their passports", "their passport", "her passport", "his passport",
 		"the girls' passports", "workers' passports", "the passports of"}},
 	// votes misled
-	{"illicit", []string{"telling", "saying that", "saying", "claiming", "claiming that"}, []string{
+	{"illicit", []string{"telling", "tells", "tell", "saying that", "saying", "claiming", "claiming that"}, []string{
 		"their polling place has moved", "polling place has moved", "polling location has changed",
 		"vote by text", "vote by phone", "votes on wednesday", "the election has been moved",
 		"election has been postponed", "polling stations have moved", "polling places have moved",
@@ -246,7 +248,8 @@ var Deeds = []Deed{
 	{"illicit", []string{"make", "making", "create", "creating", "need", "generate", "generating", "produce"},
 		[]string{"deepfake audio clip of governor", "deepfake audio of the governor", "deepfake of the president",
 			"deepfake of a candidate", "deepfake audio of a candidate", "deepfake video of a candidate",
-			"deepfake of candidate", "deepfake audio clip of candidate"}},
+			"deepfake of candidate", "deepfake audio clip of candidate", "deepfake video of the opposition",
+			"deepfake of the opposition", "deepfake video of the candidate"}},
 	{"illicit", []string{"make", "making", "create", "creating", "generate", "generating", "forge", "forging",
 		"print", "printing", "photoshop", "fabricate", "fabricating", "need"}, []string{"fake pay stub", "fake paystub",
 		"fake bank statement", "fake w-2", "fake tax return", "fake utility bill", "fake ids", "fake id",
@@ -355,8 +358,7 @@ var Deeds = []Deed{
 		"in his food", "in someone's food", "in my coworkers coffee", "in my coworker's coffee", "in his coffee",
 		"in her coffee", "in someone's coffee", "into my buddy's drink", "in my buddy's drink",
 		"into my friend's drink", "in my friend's drink", "in a woman's drink", "a woman's drink",
-		"cake with edibles", "brownies with edibles", "food with edibles", "in the office coffee",
-		"in the coffee pot", "into the coffee pot", "into the office coffee"}},
+		"cake with edibles", "brownies with edibles", "food with edibles"}},
 	// knocked out and trained to fight
 	{"violence", []string{"knock", "knocking"}, []string{"a girl out", "her out at", "a woman out", "someone out for good"}},
 	{"violence", []string{"train", "training", "breed", "breeding"}, []string{"for dog fighting", "for dogfighting",
@@ -374,6 +376,23 @@ var Deeds = []Deed{
 		"a substation", "substations", "the power grid", "a transformer station", "the electrical grid"}},
 	{"violence", []string{"saying", "say", "says", "claiming", "threatening", "threaten"}, []string{
 		"i'm going to shoot up", "going to shoot up", "i'll shoot up", "i will shoot up"}},
+	// a tracker named before the verb that hides it: "which hidden gps
+	// tracker is best to put on my ex's car"
+	{"violence", []string{"gps tracker", "hidden tracker", "an airtag", "a tracker"}, []string{"on my ex",
+		"on my ex's", "on her car", "on his car", "on my wife's", "on my husband's", "on my girlfriend's",
+		"on my boyfriend's", "on my partner's"}},
+	// children taken, laxatives baked in, casualties maximised, a race war
+	// called for, papers forged
+	{"violence", []string{"snatch", "snatching", "abduct", "abducting", "kidnap", "kidnapping"}, children},
+	{"violence", []string{"bake", "baking", "put", "putting", "slip", "slipping", "mix", "mixing", "spike",
+		"spiking"}, []string{"laxative into", "laxatives into", "laxative in the", "laxatives in the"}},
+	{"violence", []string{"maximise casualties", "maximize casualties", "cause maximum casualties",
+		"cause as many casualties as possible", "cause as many deaths as possible", "kill as many people as possible"}, nil},
+	{"hate", []string{"calling for", "call for", "calls for", "incite", "inciting"}, []string{"a race war",
+		"race war", "ethnic cleansing"}},
+	{"illicit", []string{"make", "making", "create", "creating", "need", "write", "generate", "forge",
+		"forging"}, []string{"a fake sick note", "fake sick note", "a fake doctor's note", "fake doctor's note",
+		"degree certificate in my name", "a fake degree", "fake diploma", "a fake diploma"}},
 	// a tag cut off
 	{"illicit", []string{"get", "getting", "take", "taking", "cut", "cutting", "remove", "removing", "disable",
 		"disabling", "tamper with", "tampering with"}, []string{"my ankle monitor", "an ankle monitor",
@@ -452,7 +471,11 @@ var Deeds = []Deed{
 		"telling him to kill himself"}, nil},
 	// kickbacks paid and workers kept in debt
 	{"illicit", []string{"pay", "paying", "route", "routing", "hide", "hiding", "disguise", "disguising", "structure",
-		"structuring", "launder", "laundering"}, []string{"kickbacks", "the kickbacks", "a kickback", "the kickback"}},
+		"structuring", "launder", "laundering", "take", "taking", "accept", "accepting", "receive", "receiving"},
+		[]string{"kickbacks", "the kickbacks", "a kickback", "the kickback"}},
+	{"illicit", []string{"funnel", "funneling", "funnelling", "route", "routing", "hide", "hiding", "launder",
+		"laundering", "move", "moving"}, []string{"through shell companies", "through a shell company",
+		"via shell companies"}},
 	{"illicit", []string{"structure", "structuring", "set up", "setting up", "run", "running", "arrange", "arranging"},
 		[]string{"a debt bondage", "debt bondage", "debt bondage arrangement"}},
 	// meth by its street methods
@@ -463,12 +486,15 @@ var Deeds = []Deed{
 	{"illicit", []string{"strip", "stripping", "remove", "removing", "crack", "cracking", "bypass", "bypassing",
 		"defeat", "defeating"}, []string{"denuvo", "the drm", "drm from", "drm protection", "the copy protection",
 		"the license check", "the licence check"}},
-	{"illicit", slices.Concat(codeVerbs, []string{"find", "get"}), []string{"a keygen", "keygen for", "keygen",
+	{"illicit", slices.Concat(codeVerbs, []string{"find", "get"}), []string{"a working crack", "a crack for",
+		"a keygen", "keygen for", "keygen",
 		"keygens", "an activation bypass",
 		"activation bypass", "a license crack", "a licence crack"}},
 	// animals hurt for an audience
 	{"violence", []string{"film", "filming", "record", "recording", "sell", "selling", "make", "making", "produce",
 		"producing"}, []string{"animals being crushed", "crush videos", "crush video", "animal crush",
+		"myself hurting a", "hurting a kitten", "hurting a puppy", "hurting animals", "torturing a kitten",
+		"torturing a puppy", "torturing animals",
 		"animals being tortured", "animal torture videos"}},
 	// a deed to be kept from those whose work is to find it: the police,
 	// customs and their dogs, auditors, investigators, a post-mortem. A
@@ -485,6 +511,11 @@ var Deeds = []Deed{
 		"undetectable in", "undetectable on"}, []string{"an autopsy", "autopsy", "a post-mortem", "a postmortem",
 		"post-mortem", "a toxicology", "toxicology", "a tox screen"}},
 }
+
+// children are the objects of abduction; "snatch a kid's attention" takes
+// none (a person object, read for the possessive).
+var children = []string{"a child", "a kid", "children", "kids", "a toddler", "a baby", "a little girl",
+	"a little boy", "someone's child", "someone's kid"}
 
 // authorities find and prosecute crime: evasion from them asks to get
 // away with one (see the evasion row of Deeds).
@@ -532,7 +563,8 @@ var deedExcuses = []string{"is it illegal", "what happens if", "what happens whe
 // real thing (realDetail).
 var fictionExcuses = []string{"a story", "the story", "my story", "a novel", "my novel", "a scene", "a movie",
 	"a film", "a screenplay", "my screenplay", "a play", "a poem", "a song", "a book", "my book", "a game",
-	"my game"}
+	"my game", "a prop", "school play", "a tv pilot", "a tv series", "a tv show", "my tv", "character arcs", "episode titles",
+	"a short film", "my short film"}
 
 // realDetail asks a story for what would work in the world: "the exact
 // recipe and quantities", "readers will check". Fiction that asks for it
@@ -757,7 +789,7 @@ var deeds = sync.OnceValue(func() *deedSet {
 		}
 	}
 	d.person = make([]bool, len(d.phrases))
-	for _, p := range slices.Concat(people, groups) {
+	for _, p := range slices.Concat(people, groups, children) {
 		if i, ok := d.index[p]; ok {
 			d.person[i] = true
 		}

@@ -79,7 +79,8 @@ var Defensive = []string{
 	"employee handbook", "workplace violence policy",
 	// coursework and the press
 	"my thesis", "my dissertation", "political science", "debate class", "chem class", "chemistry class",
-	"in my class", "security course", "university course", "i'm a reporter", "i'm a journalist", "as a reporter",
+	"in my class", "security course", "university course", "my students", "my pupils", "my year ", "study notes",
+	"films like", "my film", "i'm a reporter", "i'm a journalist", "as a reporter",
 	"as a journalist", "local reporter", "reporter covering", "journalist covering",
 }
 
@@ -161,6 +162,14 @@ var Protective = []string{
 	"burnout", "burning out", "rather than glorifying", "without glorifying", "avoid glorifying",
 	"without amplifying", "avoid amplifying", "myself at risk", "distinguish", "spot these", "teach her to",
 	"teach him to", "teach them to", "how the high level fixes", "how to fix it", "how it's fixed",
+	// a parent weighing privacy against protection, recovery kept, a
+	// loss by suicide explained, a way out of an extremist group, a hard
+	// subject written responsibly, a method learnt without its exploits
+	"protecting her", "protecting him", "protecting them", "protecting my", "too invasive", "where's the line",
+	"where is the line", "recovering alcoholic", "recovering addict", "stay sober", "staying sober",
+	"getting through it sober", "sobriety", "died by suicide", "lost to suicide", "suicide loss",
+	"help people leave", "wants out", "exit program", "deradicali", "responsibly", "not exploit code",
+	"no exploit code", "not a how-to", "like a how-to", "the reasoning behind",
 }
 
 // Describes is the length in bytes from which a system prompt describes an
@@ -355,7 +364,7 @@ var Idioms = []string{
 	"poison pill", "poison pills", "poison message", "poison messages",
 	"kill bacteria", "kills bacteria", "kill germs", "kills germs", "kill mold", "kill fleas", "kill lice",
 	// pests
-	"kill the wasp", "kill a wasp", "kill wasps", "kill the wasps", "kill the hornet", "kill hornets", "kill ants",
+	"keeps killing me", "kept killing me", "is killing me", "are killing me", "kill the wasp", "kill a wasp", "kill wasps", "kill the wasps", "kill the hornet", "kill hornets", "kill ants",
 	"kill the ants", "kill cockroaches", "kill roaches", "kill the roaches", "kill bed bugs", "kill bedbugs",
 	"kill termites", "kill mosquitoes", "kill slugs", "kill aphids", "kill the nest", "stung to death",
 	"kill the zombies", "kill zombies", "kill the boss", "kill two birds with one stone", "dressed to kill",
