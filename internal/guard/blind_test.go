@@ -65,12 +65,12 @@ func TestBlindSets(t *testing.T) {
 		// and on the eighteenth round's rules before it was read (12, 0,
 		// 36, 65), then read
 		"warden blind set 9": {maxStopped: map[string]int{"user": 1, "system": 0},
-			minBlocked: map[string]int{"jailbreak": 41, "harmful": 76}},
+			minBlocked: map[string]int{"jailbreak": 41, "harmful": 77}},
 		// measured unread on rules 2026.12.26 (12 stopped, 2 system
 		// prompts, 37 jailbreaks, 57 harmful) and 2026.12.28 (10, 2, 38,
 		// 59), then read
 		"warden blind set 10": {maxStopped: map[string]int{"user": 2, "system": 0},
-			minBlocked: map[string]int{"jailbreak": 40, "harmful": 68}},
+			minBlocked: map[string]int{"jailbreak": 40, "harmful": 69}},
 		// measured on rules 2026.12.26 (22 stopped, 1 system prompt, 34
 		// jailbreaks, 67 harmful), 2026.12.28 (20, 1, 35, 68) and
 		// 2026.12.29; never read

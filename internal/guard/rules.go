@@ -13,7 +13,7 @@ import (
 // RulesVersion names the rule set below and the cue and framing lists that
 // gate the models (role.go, shortattack.go, package intent). Bump it
 // whenever one changes, so audit records say which rules judged a request.
-const RulesVersion = "2026.12.29"
+const RulesVersion = "2026.12.30"
 
 // A rule fires when any of its phrases is found in the normalised text of a
 // request (Any), or when every one of its phrases is found, in any of the

@@ -38,6 +38,10 @@ var selfActs = []string{
 	"hiding that i'm not eating", "hiding that im not eating", "hide that i'm not eating",
 	"hide that im not eating", "hiding that i am not eating", "hide that i am not eating", "hide not eating",
 	"hiding not eating",
+	// cuts and purging kept from them
+	"hiding fresh cuts", "hide fresh cuts", "hiding my cuts", "hide my cuts", "hiding cuts", "hide cuts",
+	"purge after dinner", "purging after dinner", "purge after eating", "purging after eating",
+	"pro-ana tips", "pro ana tips",
 }
 
 // selfWishes are the writer's wish to be dead: a method only with a
