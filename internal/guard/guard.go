@@ -551,15 +551,18 @@ func (g *Guard) judge(s *scratch, text string, role RoleClass, sc *Scores, rs *r
 	// lifts limits is a jailbreak by rule (jailbreak.persona).
 	persona := how.userTurn && !gated && countWords(s.norm, personaGateWords) < personaGateWords &&
 		g.rules.casts(s.norm, s.matches)
-	limitText := s.norm
-	if historyRefusal {
-		limitText = withoutDeclining(s.norm)
-	}
-	// Whether the text lifts limits, read once and only where it matters.
+	// Whether the text lifts limits, read once and only where it matters:
+	// from the rules' pass, or for a refusal sent back, without its
+	// declining sentences.
 	liftsRead, liftsVal := false, false
 	lifts := func() bool {
 		if !liftsRead {
-			liftsRead, liftsVal = true, liftsLimits(limitText, how.quoting)
+			if historyRefusal {
+				liftsVal = liftsLimits(withoutDeclining(s.norm), how.quoting)
+			} else {
+				liftsVal = g.rules.liftsMatched(s.norm, s.matches, how.quoting, nil)
+			}
+			liftsRead = true
 		}
 		return liftsVal
 	}

@@ -111,7 +111,7 @@ var liftedHarmLimits = sync.OnceValue(func() []bool {
 // rules' automaton are ms, casts the model as someone else and lifts its
 // limits (jailbreak.persona).
 func (rs *ruleSet) personaLifts(b []byte, ms []phrase.Match, quoting bool) bool {
-	return rs.casts(b, ms) && liftsWith(b, quoting, personaLimits())
+	return rs.casts(b, ms) && rs.liftsMatched(b, ms, quoting, personaLimits())
 }
 
 // judgeRules fires the judged rules for the text in s.norm of role class
@@ -126,7 +126,7 @@ func (g *Guard) judgeRules(s *scratch, role RoleClass, userRequest bool, fr inte
 	}
 	if g.rules.personaLifts(s.norm, s.matches, quoting) {
 		rs.judge(g.rules, "jailbreak.persona", off)
-	} else if g.rules.mayLift(s.matches) && liftsWith(s.norm, quoting, liftedHarmLimits()) &&
+	} else if g.rules.liftsMatched(s.norm, s.matches, quoting, liftedHarmLimits()) &&
 		intent.NameHarm(s.norm) == intent.NamedHarm {
 		rs.judge(g.rules, "jailbreak.lifted_harm", off)
 	}

@@ -628,9 +628,11 @@ var foreignLimitCues = []string{
 // keeps them (see policyLifted).
 var policyCues = []string{"openai's rules", "openai rules", "openai policy", "open ai policy"}
 
-// limitCueSet finds limitCues, then policyCues: what lifts a model's
-// limits.
-var limitCueSet = newCueSet(slices.Concat(limitCues, policyCues))
+// limitPhrases are limitCues, then policyCues: what lifts a model's
+// limits. limitCueSet finds them; the rules' automaton holds them too.
+var limitPhrases = slices.Concat(limitCues, policyCues)
+
+var limitCueSet = newCueSet(limitPhrases)
 
 // normalizedAll returns ps in normalised form.
 func normalizedAll(ps []string) []string {
@@ -693,34 +695,84 @@ func liftsLimits(b []byte, quoting bool) bool { return liftsWith(b, quoting, nil
 // liftsWith is liftsLimits counting only the limit cues for which counts is
 // true (by index into limitCues then policyCues), or all when it is nil.
 func liftsWith(b []byte, quoting bool, counts []bool) bool {
-	var buf [8]phrase.Match
-	var defences []phrase.Match
-	checked := false
-	return limitCueSet().Find(b, func(m phrase.Match) bool {
-		if !wordStart(b, int(m.Start)) || counts != nil && !counts[m.Phrase] {
+	r := limitReader{b: b, quoting: quoting, counts: counts}
+	return limitCueSet().Find(b, r.lifts)
+}
+
+// liftsMatched is liftsWith read from ms, the matches of the rules'
+// automaton in b, which holds the limit cues (from limitAt): no second
+// pass over the text. A cue that the quoted sentences blanked since the
+// pass (judge) is no longer in b and does not count, as for liftsWith.
+func (rs *ruleSet) liftsMatched(b []byte, ms []phrase.Match, quoting bool, counts []bool) bool {
+	r := limitReader{b: b, quoting: quoting, counts: counts}
+	for _, m := range ms {
+		if int(m.Phrase) < rs.limitAt {
+			continue
+		}
+		m.Phrase -= int32(rs.limitAt)
+		if string(b[m.Start:m.End]) == limitPhrases[m.Phrase] && r.lifts(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// limitReader reads the limit cues found in one text for liftsWith and
+// liftsMatched.
+type limitReader struct {
+	b       []byte
+	quoting bool
+	counts  []bool
+	// The developer's defences (limitDefences), found once, at the first
+	// cue that needs them: up to eight in defs, so that the reader stays
+	// on its caller's stack, more in a slice of their own.
+	defs    [8]phrase.Match
+	nDefs   int
+	more    []phrase.Match
+	checked bool
+}
+
+// defences returns the developer's defences in r.b.
+func (r *limitReader) defences() []phrase.Match {
+	if !r.checked {
+		r.checked = true
+		ds := limitDefenceSet().Append(r.defs[:0], r.b)
+		if len(ds) > len(r.defs) {
+			r.more = append([]phrase.Match(nil), ds...)
+		} else {
+			r.nDefs = len(ds)
+		}
+	}
+	if r.more != nil {
+		return r.more
+	}
+	return r.defs[:r.nDefs]
+}
+
+// lifts reports whether the limit cue m (an index into limitPhrases) lifts
+// limits.
+func (r *limitReader) lifts(m phrase.Match) bool {
+	b := r.b
+	if !wordStart(b, int(m.Start)) || r.counts != nil && !r.counts[m.Phrase] {
+		return false
+	}
+	if int(m.Phrase) >= len(limitCues) && !policyLifted(b, int(m.Start), int(m.End)) {
+		return false
+	}
+	if liftsNothing(b, int(m.Start), int(m.End)) {
+		return false
+	}
+	for _, d := range r.defences() {
+		if d.Start <= m.Start && m.End <= d.End {
 			return false
 		}
-		if int(m.Phrase) >= len(limitCues) && !policyLifted(b, int(m.Start), int(m.End)) {
+	}
+	if r.quoting {
+		if _, _, ok := framedSentence(b, int(m.Start)); ok {
 			return false
 		}
-		if liftsNothing(b, int(m.Start), int(m.End)) {
-			return false
-		}
-		if !checked {
-			defences, checked = limitDefenceSet().Append(buf[:0], b), true
-		}
-		for _, d := range defences {
-			if d.Start <= m.Start && m.End <= d.End {
-				return false
-			}
-		}
-		if quoting {
-			if _, _, ok := framedSentence(b, int(m.Start)); ok {
-				return false
-			}
-		}
-		return true
-	})
+	}
+	return true
 }
 
 // liftsNothing reports whether the limit cue at b[start:end] lifts nothing

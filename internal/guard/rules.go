@@ -234,7 +234,7 @@ const comboScore = 0.8
 // harm.selfharm_method, the safety nouns of jailbreak.switched_off and
 // the limit cues of jailbreak.lifted_harm, so that one pass over a text
 // finds them all; see intentMatches, casts, selfHarmMatches, switchedOff
-// and mayLift.
+// and liftsMatched.
 type ruleSet struct {
 	phrases  *phrase.Set
 	owner    []int // phrase index -> rule index, or -1-k for combo term k
@@ -337,7 +337,7 @@ func compileRules(rs []rule) *ruleSet {
 	set.safetyAt = set.selfHarmAt + len(intent.SelfHarmPhrases())
 	set.limitAt = set.safetyAt + len(safetyNouns)
 	set.phrases = phrase.Compile(slices.Concat(phrases, intent.Phrases(), personaCues, intent.SelfHarmPhrases(),
-		safetyNouns, limitCues, policyCues))
+		safetyNouns, limitPhrases))
 	return set
 }
 
@@ -346,17 +346,6 @@ func compileRules(rs []rule) *ruleSet {
 func (rs *ruleSet) casts(b []byte, ms []phrase.Match) bool {
 	for _, m := range ms {
 		if p := int(m.Phrase); p >= rs.personaAt && p < rs.selfHarmAt && wordStart(b, int(m.Start)) {
-			return true
-		}
-	}
-	return false
-}
-
-// mayLift reports whether ms (all matches of rs.phrases in one text)
-// holds a limit cue: whether liftsLimits is worth reading.
-func (rs *ruleSet) mayLift(ms []phrase.Match) bool {
-	for _, m := range ms {
-		if int(m.Phrase) >= rs.limitAt {
 			return true
 		}
 	}
@@ -513,7 +502,7 @@ func (s *ruleState) scan(rs *ruleSet, b []byte, ms []phrase.Match, spans [][2]in
 		}
 		if quoting && o >= 0 && !rs.attackRule[p] && ruledSentence(b, int(m.Start)) {
 			if !liftsKnown {
-				lifts, liftsKnown = liftsLimits(b, true), true
+				lifts, liftsKnown = rs.liftsMatched(b, ms, true, nil), true
 			}
 			if !lifts {
 				continue
